@@ -1,0 +1,16 @@
+import { defineConfig } from 'tsup';
+
+export default defineConfig({
+  entry: ['src/index.ts', 'src/**/index.ts'],
+  format: ['esm'],
+  target: 'node20',
+  platform: 'node',
+  outDir: 'dist',
+  clean: true,
+  sourcemap: true,
+  splitting: true,
+  external: ['pg', 'better-sqlite3'],
+  esbuildOptions(options) {
+    options.conditions = ['source'];
+  },
+});

@@ -1,0 +1,3 @@
+import { cliConfig } from '../../scripts/tsup-cli.js';
+
+export default cliConfig();
