@@ -1,0 +1,65 @@
+import { spawn, execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterEach, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+const root = path.resolve(import.meta.dirname, '../..');
+const daemon = path.join(root, 'bin', 'teleport-ts');
+
+const dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
+async function tempDir(): Promise<string> {
+  const d = await mkdtemp(path.join(os.tmpdir(), 'tp-e2e-'));
+  dirs.push(d);
+  return d;
+}
+
+describe('teleport-ts start', () => {
+  it('starts on the embedded sqlite storage in the data dir and stops cleanly on SIGTERM', async () => {
+    const dataDir = await tempDir();
+    const child = spawn(daemon, ['start', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    const deadline = Date.now() + 20_000;
+    while (!out.includes('press Ctrl-C to stop') && Date.now() < deadline && child.exitCode === null) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(out).toContain('storage backend "sqlite" is up');
+    expect(existsSync(path.join(dataDir, 'backend', 'sqlite.db'))).toBe(true);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(out).toContain('teleport-ts: stopped.');
+  });
+
+  it('refuses an unknown role with one ERROR line and exit 1', async () => {
+    const dataDir = await tempDir();
+    const err = (await run(daemon, ['start', '--roles=auth,bogus', '--data-dir', dataDir]).catch((e: unknown) => e)) as {
+      code: number;
+      stderr: string;
+    };
+    expect(err.code).toBe(1);
+    expect(err.stderr).toBe('ERROR: unknown role "bogus"\nroles are: auth, proxy, db, node\n');
+  });
+
+  it('refuses a malformed config file without a stack trace', async () => {
+    const dataDir = await tempDir();
+    const cfg = path.join(dataDir, 'teleport.yaml');
+    await import('node:fs/promises').then((fs) => fs.writeFile(cfg, 'teleport:\n  storage:\n    type: mongodb\n'));
+    const err = (await run(daemon, ['start', '-c', cfg, '--data-dir', dataDir]).catch((e: unknown) => e)) as {
+      code: number;
+      stderr: string;
+    };
+    expect(err.code).toBe(1);
+    expect(err.stderr.split('\n')[0]).toBe('ERROR: unsupported storage type "mongodb"');
+    expect(err.stderr).not.toMatch(/\n\s+at /);
+  });
+});
