@@ -120,6 +120,11 @@ export interface Backend {
   newWatcher(options?: WatchOptions): Promise<Watcher>;
   /** Closes the backend, its pools and every watcher. */
   close(): Promise<void>;
+  /**
+   * Deletes expired items now (watchers see a `delete` for each) and returns how many were deleted.
+   * Drivers also sweep in the background; this lets tests and tools run a sweep deterministically.
+   */
+  sweepExpired?(): Promise<number>;
 }
 
 /** Largest page a single `getRange` returns. */
