@@ -56,8 +56,13 @@ async function start(opts: StartOptions): Promise<void> {
       .filter((l) => l !== '')
       .join('\n') + '\n',
   );
+  // Until the roles' listeners exist, nothing else keeps the event loop alive.
+  const keepAlive = setInterval(() => {}, 1 << 30);
   await new Promise<void>((resolve) => {
-    const stop = (): void => resolve();
+    const stop = (): void => {
+      clearInterval(keepAlive);
+      resolve();
+    };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
