@@ -1,0 +1,172 @@
+/**
+ * The Teleport identity carried in the subject of an X.509 certificate, as Teleport's `lib/tlsca` lays it out:
+ * CN = user, O = roles, L = logins, STREET = route to cluster, postalCode = traits (JSON), and Teleport's own
+ * attributes under the OID arc 1.3.9999.
+ */
+
+import { BadParameterError } from '../../errors/index.js';
+import { derOid, derSequence, derSetOfOne, derUtf8String } from './der.js';
+import { x509, type X509Certificate } from './x509.js';
+
+/** Standard attribute types used in the subject. */
+export const NAME_OIDS = {
+  commonName: '2.5.4.3',
+  locality: '2.5.4.7',
+  province: '2.5.4.8',
+  streetAddress: '2.5.4.9',
+  organization: '2.5.4.10',
+  organizationalUnit: '2.5.4.11',
+  postalCode: '2.5.4.17',
+} as const;
+
+/** Teleport's attribute types (values from Teleport's `lib/tlsca`). */
+export const TELEPORT_OIDS = {
+  /** The cluster that issued the certificate. */
+  teleportCluster: '1.3.9999.1.7',
+  databaseServiceName: '1.3.9999.2.1',
+  databaseProtocol: '1.3.9999.2.2',
+  databaseUsername: '1.3.9999.2.3',
+  databaseName: '1.3.9999.2.4',
+} as const;
+
+/** Where a database certificate routes to. */
+export interface RouteToDatabase {
+  /** The database's name in Teleport (the db service's resource name). */
+  serviceName: string;
+  /** `postgres`, `cockroachdb`... */
+  protocol: string;
+  /** The database account to connect as. */
+  username?: string;
+  /** The database (schema) to connect to. */
+  database?: string;
+}
+
+/** A Teleport identity: who the certificate is for and what it may do. */
+export interface Identity {
+  /** Teleport user name, or `<host-uuid>.<cluster>` for hosts. */
+  username: string;
+  /** Roles (Teleport's "groups"); system role for hosts. */
+  roles: string[];
+  /** Unix logins (Teleport's "principals"). */
+  logins: string[];
+  traits: Record<string, string[]>;
+  /** The cluster the user is routed to (leaf cluster or this one). */
+  routeToCluster?: string;
+  /** The cluster that issued the certificate. */
+  teleportCluster?: string;
+  routeToDatabase?: RouteToDatabase;
+  /** The certificate's NotAfter, whole seconds. */
+  expires: Date;
+}
+
+/** One subject attribute: type OID and value. */
+export type SubjectAttribute = readonly [oid: string, value: string];
+
+/** The subject attributes of an identity, in Teleport's (Go `pkix.Name`) order, one value per RDN. */
+export function identitySubjectAttributes(identity: Identity): SubjectAttribute[] {
+  if (!identity.username) throw new BadParameterError('an identity needs a user name');
+  const attrs: SubjectAttribute[] = [];
+  for (const login of identity.logins) attrs.push([NAME_OIDS.locality, login]);
+  if (identity.routeToCluster) attrs.push([NAME_OIDS.streetAddress, identity.routeToCluster]);
+  if (Object.keys(identity.traits).length > 0) attrs.push([NAME_OIDS.postalCode, JSON.stringify(identity.traits)]);
+  for (const role of identity.roles) attrs.push([NAME_OIDS.organization, role]);
+  attrs.push([NAME_OIDS.commonName, identity.username]);
+  if (identity.teleportCluster) attrs.push([TELEPORT_OIDS.teleportCluster, identity.teleportCluster]);
+  const db = identity.routeToDatabase;
+  if (db?.serviceName) {
+    attrs.push([TELEPORT_OIDS.databaseServiceName, db.serviceName], [TELEPORT_OIDS.databaseProtocol, db.protocol]);
+    if (db.username) attrs.push([TELEPORT_OIDS.databaseUsername, db.username]);
+    if (db.database) attrs.push([TELEPORT_OIDS.databaseName, db.database]);
+  }
+  return attrs;
+}
+
+/** DER `Name` from attributes, each in its own single-valued RDN (keeps order; no DER SET sorting involved). */
+export function encodeName(attributes: readonly SubjectAttribute[]): Buffer {
+  return derSequence(...attributes.map(([oid, value]) => derSetOfOne(derSequence(derOid(oid), derUtf8String(value)))));
+}
+
+/**
+ * Encodes an identity as a DER X.509 subject name. `expires` is not part of the name: it becomes the NotAfter of
+ * the certificate.
+ *
+ * @example
+ * ```ts
+ * const subject = encodeIdentity({ username: 'alice', roles: ['access'], logins: ['root'], traits: {}, expires });
+ * ```
+ */
+export function encodeIdentity(identity: Identity): Buffer {
+  return encodeName(identitySubjectAttributes(identity));
+}
+
+function parseTraits(values: string[]): Record<string, string[]> {
+  const traits: Record<string, string[]> = {};
+  for (const value of values) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(value) as unknown;
+    } catch (cause) {
+      throw new BadParameterError('malformed traits in certificate subject', { cause });
+    }
+    if (parsed === null) continue;
+    if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new BadParameterError('malformed traits in certificate subject');
+    for (const [name, list] of Object.entries(parsed)) {
+      if (list === null) continue;
+      if (!Array.isArray(list) || !list.every((v) => typeof v === 'string')) {
+        throw new BadParameterError('malformed traits in certificate subject');
+      }
+      traits[name] = list as string[];
+    }
+  }
+  return traits;
+}
+
+/** Input accepted by the certificate readers: PEM text, DER bytes, or an already parsed certificate. */
+export type CertificateInput = string | Uint8Array | X509Certificate;
+
+/** Parses a certificate with `@peculiar/x509`, mapping failures to {@link BadParameterError}. */
+export function parseX509Certificate(cert: CertificateInput): X509Certificate {
+  if (cert instanceof x509.X509Certificate) return cert;
+  try {
+    return new x509.X509Certificate(typeof cert === 'string' ? cert : Buffer.from(cert));
+  } catch (cause) {
+    throw new BadParameterError('malformed X.509 certificate', { cause });
+  }
+}
+
+/**
+ * Reads the identity from a certificate's subject; `expires` is the certificate's NotAfter. Round-trips with
+ * {@link encodeIdentity} through any of the `issue*` functions.
+ *
+ * @example
+ * ```ts
+ * const identity = parseIdentity(certPem);
+ * identity.roles; // ['access', 'editor']
+ * ```
+ */
+export function parseIdentity(cert: CertificateInput): Identity {
+  const parsed = parseX509Certificate(cert);
+  const name = parsed.subjectName;
+  const first = (oid: string): string | undefined => name.getField(oid)[0];
+  const identity: Identity = {
+    username: first(NAME_OIDS.commonName) ?? '',
+    roles: name.getField(NAME_OIDS.organization),
+    logins: name.getField(NAME_OIDS.locality),
+    traits: parseTraits(name.getField(NAME_OIDS.postalCode)),
+    expires: parsed.notAfter,
+  };
+  const routeToCluster = first(NAME_OIDS.streetAddress);
+  if (routeToCluster) identity.routeToCluster = routeToCluster;
+  const teleportCluster = first(TELEPORT_OIDS.teleportCluster);
+  if (teleportCluster) identity.teleportCluster = teleportCluster;
+  const serviceName = first(TELEPORT_OIDS.databaseServiceName);
+  if (serviceName) {
+    const route: RouteToDatabase = { serviceName, protocol: first(TELEPORT_OIDS.databaseProtocol) ?? '' };
+    const username = first(TELEPORT_OIDS.databaseUsername);
+    const database = first(TELEPORT_OIDS.databaseName);
+    if (username) route.username = username;
+    if (database) route.database = database;
+    identity.routeToDatabase = route;
+  }
+  return identity;
+}
