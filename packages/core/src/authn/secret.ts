@@ -1,0 +1,40 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** Default size of a secret token: 16 bytes, 128 bits, 32 hex characters (Teleport's token length). */
+export const DEFAULT_TOKEN_BYTES = 16;
+const MIN_TOKEN_BYTES = 16;
+const MAX_TOKEN_BYTES = 1024;
+
+/**
+ * A random secret for invite, password-reset and join tokens: `bytes` bytes from the system CSPRNG, in hex.
+ *
+ * @example
+ * ```ts
+ * const token = newSecretToken(); // 'a3f1...' (32 hex characters)
+ * ```
+ */
+export function newSecretToken(bytes: number = DEFAULT_TOKEN_BYTES): string {
+  if (!Number.isInteger(bytes) || bytes < MIN_TOKEN_BYTES || bytes > MAX_TOKEN_BYTES) {
+    throw new TypeError(`newSecretToken: bytes must be an integer from ${MIN_TOKEN_BYTES} to ${MAX_TOKEN_BYTES}`);
+  }
+  return randomBytes(bytes).toString('hex');
+}
+
+function toBytes(v: string | Uint8Array): Uint8Array {
+  return typeof v === 'string' ? Buffer.from(v, 'utf8') : v;
+}
+
+/**
+ * Compares two secrets in time independent of where they differ and of their lengths: both are hashed
+ * with SHA-256 first, so `timingSafeEqual` always compares 32 bytes.
+ *
+ * @example
+ * ```ts
+ * if (!constantTimeEqual(presented, stored.metadata.name)) throw new AccessDeniedError('invalid token');
+ * ```
+ */
+export function constantTimeEqual(a: string | Uint8Array, b: string | Uint8Array): boolean {
+  const ha = createHash('sha256').update(toBytes(a)).digest();
+  const hb = createHash('sha256').update(toBytes(b)).digest();
+  return timingSafeEqual(ha, hb);
+}
