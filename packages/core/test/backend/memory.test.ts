@@ -8,7 +8,7 @@ runBackendCompliance('memory', async () => {
   const clock = newFakeClock(new Date('2026-01-01T00:00:00Z'));
   const backend = newMemoryBackend({ clock });
   return { backend, clock, cleanup: () => backend.close() };
-});
+}, { secondInstance: false });
 
 describe('memory backend', () => {
   it('is what openBackend returns for storage type memory', async () => {
