@@ -109,6 +109,7 @@ function rawSqliteOps(file: string): Ops & { close(): void } {
 
 function rawPostgresOps(url: string): Ops & { close(): Promise<void> } {
   const pool = new pg.Pool({ connectionString: url, max: 16 });
+  pool.on('error', () => undefined);
   const counters = new Map<number, number>();
   const put = (k: string, v: Uint8Array): Promise<unknown> =>
     pool.query('INSERT INTO raw (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v', [k, v]);
