@@ -33,6 +33,8 @@ export function runTool(
       clearTimeout(timer);
       resolve({ code, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') });
     });
+    // A program that exits without reading its stdin (openssl x509 -in file) makes this write fail with EPIPE.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(options.input ?? '');
   });
 }
