@@ -3,10 +3,10 @@ import { ConnectionProblemError, fromWireError, isTeleportError, type WireError 
 
 /** Client credentials and trust for an mTLS API connection. */
 export interface ApiTlsOptions {
-  /** Client certificate chain, PEM. */
-  cert: string;
-  /** Client private key, PEM. */
-  key: string;
+  /** Client certificate chain, PEM. Absent for the unauthenticated endpoints (ping, join, user tokens). */
+  cert?: string;
+  /** Client private key, PEM; required with `cert`. */
+  key?: string;
   /** Trusted CA certificates, PEM. */
   ca: string | string[];
   /** TLS server name to verify (SNI), when it differs from the host in `baseUrl`. */
@@ -41,10 +41,12 @@ export interface ApiClient {
  */
 export function newApiClient(options: ApiClientOptions): ApiClient {
   const base = new URL(options.baseUrl);
+  if ((options.tls.cert === undefined) !== (options.tls.key === undefined)) {
+    throw new TypeError('newApiClient: tls.cert and tls.key go together');
+  }
   const dispatcher = new Agent({
     connect: {
-      cert: options.tls.cert,
-      key: options.tls.key,
+      ...(options.tls.cert !== undefined ? { cert: options.tls.cert, key: options.tls.key } : {}),
       ca: options.tls.ca,
       ...(options.tls.serverName ? { servername: options.tls.serverName } : {}),
       rejectUnauthorized: true,

@@ -6,6 +6,7 @@
 
 import { createHash } from 'node:crypto';
 import type { Clock } from '../clock/index.js';
+import { constantTimeEqual } from '../authn/secret.js';
 import { AccessDeniedError, BadParameterError } from '../errors/index.js';
 import { BALANCED_V1, generateKeyPair, type KeyAlgorithm } from './keys.js';
 import { pemToDer } from './pem.js';
@@ -196,7 +197,24 @@ export function caPin(caCertPem: string): string {
 }
 
 /**
- * Checks a CA certificate against expected pins (any may match; comparison ignores case). Throws
+ * True when a CA certificate matches one of the expected pins (comparison ignores case and surrounding
+ * space). Every pin is compared, each in constant time, so timing reveals neither which pin matched nor
+ * how much of one did.
+ *
+ * @example
+ * ```ts
+ * caPinMatches(hostCaCertPem, ['sha256:7e12...']); // true
+ * ```
+ */
+export function caPinMatches(caCertPem: string, pins: readonly string[]): boolean {
+  const actual = caPin(caCertPem);
+  let matched = false;
+  for (const pin of pins) matched = constantTimeEqual(pin.trim().toLowerCase(), actual) || matched;
+  return matched;
+}
+
+/**
+ * Checks a CA certificate against expected pins (any may match; see {@link caPinMatches}). Throws
  * {@link AccessDeniedError} when none matches.
  *
  * @example
@@ -205,13 +223,15 @@ export function caPin(caCertPem: string): string {
  * ```
  */
 export function checkCaPin(caCertPem: string, pins: readonly string[]): void {
-  const actual = caPin(caCertPem);
-  if (!pins.some((pin) => pin.trim().toLowerCase() === actual)) {
-    throw new AccessDeniedError('the certificate authority does not match the CA pin', {
-      code: 'ERR_TP_CA_PIN_MISMATCH',
-      hint: 'check --ca-pin / teleport.ca_pin against `tctl status` on the auth server',
-    });
-  }
+  if (!caPinMatches(caCertPem, pins)) throw caPinMismatch();
+}
+
+/** The error of a CA that matches no pin. */
+export function caPinMismatch(): AccessDeniedError {
+  return new AccessDeniedError('the certificate authority does not match the CA pin', {
+    code: 'ERR_TP_CA_PIN_MISMATCH',
+    hint: 'check --ca-pin / teleport.ca_pin against `tctl status` on the auth server',
+  });
 }
 
 /**

@@ -30,6 +30,8 @@ export { derToPem, pemToDer, pemBlocksToDer } from './pem.js';
 export {
   CA_KEY_KINDS,
   caPin,
+  caPinMatches,
+  caPinMismatch,
   CERT_AUTHORITY_TYPES,
   checkCaPin,
   defaultCaKeyAlgorithms,

@@ -1,10 +1,59 @@
 import { readFile } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { parse as parseYaml } from 'yaml';
 import { BadParameterError, NotFoundError } from '../errors/index.js';
 import type { StorageConfig } from '../backend/types.js';
+import {
+  JOIN_TOKEN_ROLES,
+  SECOND_FACTORS,
+  parseSystemRoles,
+  type JoinTokenRole,
+  type SecondFactor,
+} from '../types/index.js';
 
 /** Storage types teleport.yaml accepts. */
 export const STORAGE_TYPES = ['memory', 'sqlite', 'dir', 'postgres', 'postgresql', 'cockroachdb'] as const;
+
+/** Log severities, lowest first (`teleport.log.severity`, case-insensitive; `WARNING` reads as `warn`). */
+export const LOG_SEVERITIES = ['debug', 'info', 'warn', 'error'] as const;
+export type LogSeverity = (typeof LOG_SEVERITIES)[number];
+
+/** Log line formats (`teleport.log.format.output`). */
+export const LOG_FORMATS = ['text', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** `teleport.log`, defaults filled: stderr, info, text. */
+export interface LogConfig {
+  /** `stderr`, `stdout`, or a file path. */
+  output: string;
+  severity: LogSeverity;
+  format: LogFormat;
+}
+
+/** The default `teleport.log`. */
+export const DEFAULT_LOG_CONFIG: Readonly<LogConfig> = Object.freeze({ output: 'stderr', severity: 'info', format: 'text' });
+
+/** The auth API's default listen address (Teleport's). */
+export const DEFAULT_AUTH_LISTEN_ADDR = '0.0.0.0:3025';
+export const DEFAULT_AUTH_PORT = 3025;
+/** The proxy's default web listen address (Teleport's). */
+export const DEFAULT_PROXY_WEB_LISTEN_ADDR = '0.0.0.0:3080';
+export const DEFAULT_PROXY_WEB_PORT = 3080;
+
+/**
+ * A static join token from `auth_service.tokens` (`"node,db:<secret>"`). The secret never appears in a
+ * message about it.
+ */
+export interface StaticToken {
+  readonly roles: readonly JoinTokenRole[];
+  readonly token: string;
+}
+
+/** `auth_service.authentication`. */
+export interface AuthenticationConfig {
+  type?: string;
+  second_factor?: SecondFactor;
+}
 
 /** The subset of teleport.yaml (v3) this release reads, validated and with defaults filled. */
 export interface FileConfig {
@@ -12,10 +61,28 @@ export interface FileConfig {
   teleport: {
     nodename?: string;
     data_dir?: string;
+    /** Join token of an agent (or a path to a file holding it, as in Teleport). A secret. */
+    auth_token?: string;
+    /** `host:port` of the auth server (or proxy) an agent joins. */
+    auth_server?: string;
+    /** CA pins (`sha256:<hex>`) an agent checks the auth server's CA against. */
+    ca_pin?: string[];
     storage?: StorageConfig;
+    log?: LogConfig;
+    /** `host:port` of the diagnostic HTTP endpoint (`/healthz`, `/readyz`). */
+    diag_addr?: string;
   };
-  auth_service?: { enabled?: boolean; listen_addr?: string; cluster_name?: string };
-  proxy_service?: { enabled?: boolean; web_listen_addr?: string; public_addr?: string | string[] };
+  auth_service?: {
+    enabled?: boolean;
+    listen_addr?: string;
+    public_addr?: string[];
+    cluster_name?: string;
+    tokens?: StaticToken[];
+    authentication?: AuthenticationConfig;
+  };
+  proxy_service?: { enabled?: boolean; web_listen_addr?: string; public_addr?: string[] };
+  db_service?: { enabled?: boolean };
+  ssh_service?: { enabled?: boolean };
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -27,6 +94,105 @@ function optString(obj: Record<string, unknown>, key: string, where: string): st
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'string') throw new BadParameterError(`${where}.${key} must be a string`);
   return v;
+}
+
+/** A string or a list of strings (Teleport accepts both for addresses and pins). */
+function optStringList(obj: Record<string, unknown>, key: string, where: string): string[] | undefined {
+  const v = obj[key];
+  if (v === undefined || v === null) return undefined;
+  const list = typeof v === 'string' ? [v] : v;
+  if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) {
+    throw new BadParameterError(`${where}.${key} must be a string or a list of strings`);
+  }
+  return list.filter((s) => s !== '');
+}
+
+const TRUE_WORDS = ['yes', 'true', 'on', '1'];
+const FALSE_WORDS = ['no', 'false', 'off', '0'];
+
+/** `enabled: yes` as Teleport writes it (a string), or a YAML boolean. */
+function optEnabled(obj: Record<string, unknown>, where: string): boolean | undefined {
+  const v = obj['enabled'];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v === 'boolean') return v;
+  if (typeof v === 'string') {
+    const w = v.trim().toLowerCase();
+    if (TRUE_WORDS.includes(w)) return true;
+    if (FALSE_WORDS.includes(w)) return false;
+  }
+  throw new BadParameterError(`${where}.enabled must be "yes" or "no"`);
+}
+
+/** A `host:port` address; throws naming the field unless it parses. */
+function optAddr(obj: Record<string, unknown>, key: string, where: string): string | undefined {
+  const v = optString(obj, key, where);
+  if (v === undefined || v === '') return undefined;
+  try {
+    parseHostPort(v, 1);
+  } catch (err) {
+    throw new BadParameterError(`${where}.${key}: ${(err as Error).message}`);
+  }
+  return v;
+}
+
+/**
+ * Splits `host:port` (`[::1]:3025`, `0.0.0.0:3025`, `example.com`) into host and port, using
+ * `defaultPort` when none is given. Throws {@link BadParameterError} for a malformed address.
+ *
+ * @example
+ * ```ts
+ * parseHostPort('[::]:3025', 3025); // { host: '::', port: 3025 }
+ * parseHostPort('auth.example.com', 3025); // { host: 'auth.example.com', port: 3025 }
+ * ```
+ */
+export function parseHostPort(addr: string, defaultPort: number): { host: string; port: number } {
+  const text = addr.trim().replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '');
+  let host: string;
+  let portText: string | undefined;
+  const bracket = /^\[([^\]]+)\](?::(\d*))?$/.exec(text);
+  if (bracket) {
+    host = bracket[1]!;
+    portText = bracket[2];
+  } else if (isIP(text) === 6) {
+    host = text;
+  } else {
+    const i = text.lastIndexOf(':');
+    host = i < 0 ? text : text.slice(0, i);
+    portText = i < 0 ? undefined : text.slice(i + 1);
+  }
+  if (portText !== undefined && portText !== '' && !/^\d{1,5}$/.test(portText)) {
+    throw new BadParameterError(`invalid address ${JSON.stringify(addr.slice(0, 128))}: bad port`);
+  }
+  const port = portText === undefined || portText === '' ? defaultPort : Number(portText);
+  if (port > 65535) throw new BadParameterError(`invalid address ${JSON.stringify(addr.slice(0, 128))}: bad port`);
+  if (host === '' || /[\s/]/.test(host)) throw new BadParameterError(`invalid address ${JSON.stringify(addr.slice(0, 128))}: missing host`);
+  return { host, port };
+}
+
+/**
+ * Parses one `auth_service.tokens` entry, Teleport's `"<roles>:<secret>"` (`"node,db:9f2c..."`). The
+ * secret is never quoted in an error.
+ *
+ * @example
+ * ```ts
+ * parseStaticToken('node,db:9f2c1d'); // { roles: ['Node', 'Db'], token: '9f2c1d' }
+ * ```
+ */
+export function parseStaticToken(entry: string): StaticToken {
+  if (typeof entry !== 'string') throw new BadParameterError('auth_service.tokens entries must be strings such as "node,db:<token>"');
+  const i = entry.indexOf(':');
+  const rolesText = i < 0 ? '' : entry.slice(0, i);
+  const token = i < 0 ? '' : entry.slice(i + 1).trim();
+  if (rolesText.trim() === '' || token === '') {
+    throw new BadParameterError('auth_service.tokens entries must look like "node,db:<token>"');
+  }
+  const roles = parseSystemRoles(rolesText);
+  for (const r of roles) {
+    if (!(JOIN_TOKEN_ROLES as readonly string[]).includes(r)) {
+      throw new BadParameterError(`auth_service.tokens: a token cannot grant ${r}`, { hint: `use ${JOIN_TOKEN_ROLES.join(', ')}` });
+    }
+  }
+  return Object.freeze({ roles: Object.freeze(roles as JoinTokenRole[]), token });
 }
 
 /** Validates a `teleport.storage` block. */
@@ -64,6 +230,88 @@ export function parseStorageConfig(raw: unknown): StorageConfig {
   return Object.freeze(out);
 }
 
+/** Validates a `teleport.log` block and fills its defaults. */
+export function parseLogConfig(raw: unknown): LogConfig {
+  if (raw === undefined || raw === null) return { ...DEFAULT_LOG_CONFIG };
+  if (!isRecord(raw)) throw new BadParameterError('teleport.log must be a mapping');
+  const where = 'teleport.log';
+  const output = optString(raw, 'output', where) || DEFAULT_LOG_CONFIG.output;
+  let severity = (optString(raw, 'severity', where) ?? DEFAULT_LOG_CONFIG.severity).trim().toLowerCase();
+  if (severity === 'warning') severity = 'warn';
+  if (severity === 'trace') severity = 'debug';
+  if (!(LOG_SEVERITIES as readonly string[]).includes(severity)) {
+    throw new BadParameterError(`${where}.severity must be one of ${LOG_SEVERITIES.map((s) => s.toUpperCase()).join(', ')}`);
+  }
+  let format: string = DEFAULT_LOG_CONFIG.format;
+  const rawFormat = raw['format'];
+  if (rawFormat !== undefined && rawFormat !== null) {
+    if (!isRecord(rawFormat)) throw new BadParameterError(`${where}.format must be a mapping such as { output: json }`);
+    format = (optString(rawFormat, 'output', `${where}.format`) ?? format).trim().toLowerCase();
+    if (!(LOG_FORMATS as readonly string[]).includes(format)) {
+      throw new BadParameterError(`${where}.format.output must be text or json`);
+    }
+  }
+  return { output, severity: severity as LogSeverity, format: format as LogFormat };
+}
+
+function parseAuthService(raw: Record<string, unknown>): NonNullable<FileConfig['auth_service']> {
+  const where = 'auth_service';
+  const out: NonNullable<FileConfig['auth_service']> = {};
+  const enabled = optEnabled(raw, where);
+  if (enabled !== undefined) out.enabled = enabled;
+  const listen = optAddr(raw, 'listen_addr', where);
+  if (listen !== undefined) out.listen_addr = listen;
+  const publicAddr = optStringList(raw, 'public_addr', where);
+  if (publicAddr !== undefined) out.public_addr = publicAddr;
+  const cluster = optString(raw, 'cluster_name', where);
+  if (cluster !== undefined && cluster.trim() !== '') {
+    if (/[\s/]/.test(cluster.trim())) throw new BadParameterError(`${where}.cluster_name must not contain spaces or "/"`);
+    out.cluster_name = cluster.trim();
+  }
+  const tokens = raw['tokens'];
+  if (tokens !== undefined && tokens !== null) {
+    if (!Array.isArray(tokens)) throw new BadParameterError(`${where}.tokens must be a list such as ["node,db:<token>"]`);
+    out.tokens = tokens.map((t) => parseStaticToken(t as string));
+  }
+  const authn = raw['authentication'];
+  if (authn !== undefined && authn !== null) {
+    if (!isRecord(authn)) throw new BadParameterError(`${where}.authentication must be a mapping`);
+    const a: AuthenticationConfig = {};
+    const type = optString(authn, 'type', `${where}.authentication`);
+    if (type !== undefined) a.type = type;
+    // YAML 1.1 writes `second_factor: off` as a boolean.
+    let sf = authn['second_factor'];
+    if (sf === false) sf = 'off';
+    if (sf === true) sf = 'on';
+    if (sf !== undefined && sf !== null) {
+      if (typeof sf !== 'string' || !(SECOND_FACTORS as readonly string[]).includes(sf)) {
+        throw new BadParameterError(`${where}.authentication.second_factor must be one of ${SECOND_FACTORS.join(', ')}`);
+      }
+      a.second_factor = sf as SecondFactor;
+    }
+    out.authentication = a;
+  }
+  return out;
+}
+
+function parseProxyService(raw: Record<string, unknown>): NonNullable<FileConfig['proxy_service']> {
+  const where = 'proxy_service';
+  const out: NonNullable<FileConfig['proxy_service']> = {};
+  const enabled = optEnabled(raw, where);
+  if (enabled !== undefined) out.enabled = enabled;
+  const web = optAddr(raw, 'web_listen_addr', where);
+  if (web !== undefined) out.web_listen_addr = web;
+  const publicAddr = optStringList(raw, 'public_addr', where);
+  if (publicAddr !== undefined) out.public_addr = publicAddr;
+  return out;
+}
+
+/** Sections whose other keys later releases read: only `enabled` for now. */
+function parseEnabledOnly(raw: Record<string, unknown>, where: string): { enabled?: boolean } {
+  const enabled = optEnabled(raw, where);
+  return enabled === undefined ? {} : { enabled };
+}
+
 /** Parses and validates teleport.yaml text. */
 export function parseConfig(text: string, source = 'teleport.yaml'): FileConfig {
   let doc: unknown;
@@ -84,9 +332,27 @@ export function parseConfig(text: string, source = 'teleport.yaml'): FileConfig 
   if (nodename !== undefined) cfg.teleport.nodename = nodename;
   const dataDir = optString(teleport, 'data_dir', 'teleport');
   if (dataDir !== undefined) cfg.teleport.data_dir = dataDir;
+  const authToken = optString(teleport, 'auth_token', 'teleport');
+  if (authToken !== undefined && authToken !== '') cfg.teleport.auth_token = authToken;
+  const authServer = optAddr(teleport, 'auth_server', 'teleport') ?? optStringList(teleport, 'auth_servers', 'teleport')?.[0];
+  if (authServer !== undefined) cfg.teleport.auth_server = authServer;
+  const caPin = optStringList(teleport, 'ca_pin', 'teleport');
+  if (caPin !== undefined && caPin.length > 0) cfg.teleport.ca_pin = caPin;
   if (teleport['storage'] !== undefined) cfg.teleport.storage = parseStorageConfig(teleport['storage']);
-  if (isRecord(doc['auth_service'])) cfg.auth_service = doc['auth_service'] as FileConfig['auth_service'];
-  if (isRecord(doc['proxy_service'])) cfg.proxy_service = doc['proxy_service'] as FileConfig['proxy_service'];
+  if (teleport['log'] !== undefined) cfg.teleport.log = parseLogConfig(teleport['log']);
+  const diag = optAddr(teleport, 'diag_addr', 'teleport');
+  if (diag !== undefined) cfg.teleport.diag_addr = diag;
+  for (const [key, parse] of [
+    ['auth_service', parseAuthService],
+    ['proxy_service', parseProxyService],
+    ['db_service', (r: Record<string, unknown>) => parseEnabledOnly(r, 'db_service')],
+    ['ssh_service', (r: Record<string, unknown>) => parseEnabledOnly(r, 'ssh_service')],
+  ] as const) {
+    const section = doc[key];
+    if (section === undefined || section === null) continue;
+    if (!isRecord(section)) throw new BadParameterError(`${source}: ${key} must be a mapping`);
+    (cfg as unknown as Record<string, unknown>)[key] = parse(section);
+  }
   return cfg;
 }
 

@@ -1,0 +1,384 @@
+/**
+ * The auth API: its wire shapes and the typed client (`newAuthClient`). Method names follow Teleport's
+ * `api/client` (`getUsers`, `upsertRole`, `generateUserCerts`, `registerUsingToken`...). Resources travel
+ * in their plain-data form (`userToWire`, `roleToWire`...) and are parsed back with the `core/types`
+ * parsers, so callers get the same validated, frozen objects the server holds. Durations are
+ * milliseconds; times are ISO 8601 strings on the wire.
+ */
+
+import type { AuditEvent, SearchEventsResult, SearchOrder } from '../audit/types.js';
+import type { CertAuthority, CertAuthorityType, Rotation, RotationMode, RotationPhase } from '../ca/authority.js';
+import type { KeyAlgorithm } from '../ca/keys.js';
+import type { RouteToDatabase } from '../ca/tlsca/identity.js';
+import { BadParameterError } from '../errors/index.js';
+import {
+  authPreferenceToWire,
+  parseAuthPreference,
+  parseProvisionToken,
+  parseRole,
+  parseUser,
+  roleToWire,
+  userToWire,
+  type AuthPreference,
+  type ProvisionToken,
+  type Role,
+  type SecondFactor,
+  type SystemRole,
+  type Traits,
+  type User,
+} from '../types/index.js';
+import { newApiClient, type ApiClient, type ApiTlsOptions } from './client.js';
+import type { Identity } from './identity.js';
+
+/**
+ * The TLS server name every auth server's certificate carries (Teleport's `teleport.cluster.local`), so
+ * a client can verify the server whatever address it dialled.
+ */
+export const AUTH_SERVER_NAME = 'teleport.cluster.local';
+
+/** Path prefix of every auth API route. */
+export const AUTH_API_PREFIX = '/v1';
+
+/** What `ping` answers, without authentication. */
+export interface PingResponse {
+  clusterName: string;
+  serverVersion: string;
+  authPreference: { type: string; secondFactor: SecondFactor };
+  /** The proxy's public address, when the cluster has one configured. */
+  proxyPublicAddr?: string;
+}
+
+/** User token kinds: an invite for a new user, or a password reset. */
+export type UserTokenKind = 'invite' | 'reset';
+
+/** A user token as its creator sees it. `id` is a secret: share it (or `url`) only with the user. */
+export interface UserTokenInfo {
+  id: string;
+  user: string;
+  kind: UserTokenKind;
+  /** ISO 8601. */
+  expires: string;
+  /** Where the user completes the setup (the proxy's `/web/invite/<id>` or `/web/reset/<id>`). */
+  url: string;
+}
+
+/** A user token as the user sees it when opening the link. */
+export interface UserTokenDetails {
+  user: string;
+  kind: UserTokenKind;
+  expires: string;
+  /** Present when the cluster wants a one-time-password device: add it to an authenticator app, then complete. */
+  totp?: { secret: string; url: string };
+}
+
+/** Input of {@link AuthClient.createUser}. `logins`, `dbUsers` and `dbNames` are stored as traits. */
+export interface CreateUserRequest {
+  name: string;
+  roles: readonly string[];
+  traits?: Traits;
+  logins?: readonly string[];
+  dbUsers?: readonly string[];
+  dbNames?: readonly string[];
+  /** Lifetime of the invite token, ms; default 1 h, at most 48 h. */
+  ttl?: number;
+}
+
+/** Input of {@link AuthClient.completeUserToken}. */
+export interface CompleteUserTokenRequest {
+  tokenId: string;
+  password: string;
+  /** The current code of the OTP device from {@link UserTokenDetails.totp}, when the cluster asks for one. */
+  otpCode?: string;
+}
+
+/** Input of {@link AuthClient.createToken}. */
+export interface CreateTokenRequest {
+  /** System roles the token lets a host join as, e.g. `['Node', 'Db']` or `'node,db'`. */
+  roles: readonly string[] | string;
+  /** Lifetime, ms; default 30 min. */
+  ttl?: number;
+  /** The token itself; default a random 128-bit hex string. */
+  name?: string;
+}
+
+/** Input of {@link AuthClient.rotateCertAuthority}. */
+export interface RotateCertAuthorityRequest {
+  /** The CA to rotate; default every CA of the cluster. */
+  type?: CertAuthorityType;
+  /** Target phase; default `init` (start a rotation). */
+  phase?: RotationPhase;
+  /** Default `manual`. */
+  mode?: RotationMode;
+  /** How long old and new keys are both trusted, ms. */
+  gracePeriod?: number;
+}
+
+/** One CA as `tctl status` shows it. */
+export interface CertAuthorityStatus {
+  type: CertAuthorityType;
+  clusterName: string;
+  rotation: Rotation;
+  /** Algorithms of the signing keys (`undefined` for a protocol the CA has no key for). */
+  algorithms: { tls?: KeyAlgorithm | 'unknown'; ssh?: KeyAlgorithm | 'unknown' };
+  /** How many TLS / SSH keys are trusted now (more than one during a rotation). */
+  trustedKeys: { tls: number; ssh: number };
+}
+
+/** What `tctl status` prints. */
+export interface ClusterStatus {
+  clusterName: string;
+  serverVersion: string;
+  /** `sha256:<hex>` of each trusted host CA certificate (two during a host CA rotation). */
+  caPins: string[];
+  certAuthorities: CertAuthorityStatus[];
+}
+
+/** Input of {@link AuthClient.generateDatabaseCert}: a server certificate for a database. */
+export interface DatabaseCertRequest {
+  /** SubjectPublicKeyInfo PEM of the database's key. */
+  publicKey: string;
+  /** DNS names and IPs the database serves on; the first is the CN. */
+  hosts: readonly string[];
+  /** ms; default 90 days (Teleport's `tctl auth sign --format=db` default is 12 h; databases prefer longer). */
+  ttl?: number;
+}
+
+/** Input of {@link AuthClient.generateDatabaseClientCert}: the db agent's client certificate for a database. */
+export interface DatabaseClientCertRequest {
+  publicKey: string;
+  /** The database account; becomes the CN. */
+  dbUser: string;
+  /** ms; default 1 h. */
+  ttl?: number;
+}
+
+/** A database certificate and the CAs around it. */
+export interface DatabaseCerts {
+  cert: string;
+  /** The `db` CA certificates (what clients of the database trust). */
+  caCerts: string[];
+  /** The `db_client` CA certificates (what the database trusts for client certificates). */
+  clientCaCerts: string[];
+}
+
+/** Input of {@link AuthClient.generateUserCerts}. */
+export interface UserCertsRequest {
+  user: string;
+  /** OpenSSH public key line. */
+  sshPublicKey: string;
+  /** SubjectPublicKeyInfo PEM. */
+  tlsPublicKey: string;
+  /** ms; default 12 h, capped by the user's roles (`max_session_ttl`). */
+  ttl?: number;
+  routeToDatabase?: RouteToDatabase;
+}
+
+/** Certificates of a user. */
+export interface UserCerts {
+  /** OpenSSH certificate line (`ssh-ed25519-cert-v01@openssh.com AAAA...`). */
+  sshCert: string;
+  tlsCert: string;
+  /** Host CA certificates: what the user trusts the proxy and auth servers with. */
+  tlsCaCerts: string[];
+  /** Host CA SSH keys (`authorized_keys` lines): what the user trusts hosts with. */
+  sshCaKeys: string[];
+}
+
+/** Input of {@link AuthClient.authenticateUser} (the proxy's login path). */
+export interface AuthenticateUserRequest {
+  user: string;
+  password: string;
+  otp?: string;
+  sshPublicKey: string;
+  tlsPublicKey: string;
+  ttl?: number;
+}
+
+/** Input of {@link AuthClient.registerUsingToken}. `token` is a secret. */
+export interface RegisterUsingTokenRequest {
+  token: string;
+  hostId: string;
+  nodeName: string;
+  role: SystemRole;
+  tlsPublicKey: string;
+  sshPublicKey: string;
+  /** More DNS names / IPs for the host certificates. */
+  additionalPrincipals?: readonly string[];
+}
+
+/** Certificates of a host that joined. */
+export interface HostCerts {
+  tlsCert: string;
+  sshCert: string;
+  /** Host CA certificates (to trust the auth server and other hosts). */
+  tlsCaCerts: string[];
+  /** Host CA SSH keys. */
+  sshCaKeys: string[];
+}
+
+/** Input of {@link AuthClient.searchEvents}. */
+export interface SearchEventsQuery {
+  from: Date;
+  to: Date;
+  eventTypes?: readonly string[];
+  /** Default 100. */
+  limit?: number;
+  /** Default `desc`. */
+  order?: SearchOrder;
+  startKey?: string;
+}
+
+/** Options of {@link newAuthClient}: an address and either an identity or explicit TLS settings. */
+export interface AuthClientOptions {
+  /** `host:port` or `https://host:port` of the auth API. */
+  addr: string;
+  /** Client identity (cert, key, trusted CAs), e.g. from `loadIdentity`. */
+  identity?: Identity;
+  /** Explicit TLS settings; `cert`/`key` may be left out for the unauthenticated endpoints. */
+  tls?: ApiTlsOptions;
+  /** TLS server name to verify; default {@link AUTH_SERVER_NAME}. */
+  serverName?: string;
+  timeoutMs?: number;
+}
+
+/** The typed auth API client. Every failure is a `TeleportError` of the kind the server raised. */
+export interface AuthClient {
+  ping(): Promise<PingResponse>;
+  getClusterName(): Promise<string>;
+  getClusterStatus(): Promise<ClusterStatus>;
+
+  getUsers(): Promise<User[]>;
+  getUser(name: string): Promise<User>;
+  createUser(request: CreateUserRequest): Promise<{ user: User; token: UserTokenInfo }>;
+  updateUser(user: User): Promise<User>;
+  deleteUser(name: string): Promise<void>;
+  createResetPasswordToken(request: { name: string; ttl?: number }): Promise<UserTokenInfo>;
+  getUserToken(tokenId: string): Promise<UserTokenDetails>;
+  completeUserToken(request: CompleteUserTokenRequest): Promise<{ user: string }>;
+
+  getRoles(): Promise<Role[]>;
+  getRole(name: string): Promise<Role>;
+  createRole(role: Role): Promise<Role>;
+  upsertRole(role: Role): Promise<Role>;
+  deleteRole(name: string): Promise<void>;
+
+  getTokens(): Promise<ProvisionToken[]>;
+  createToken(request: CreateTokenRequest): Promise<ProvisionToken>;
+  deleteToken(name: string): Promise<void>;
+
+  getAuthPreference(): Promise<AuthPreference>;
+  setAuthPreference(pref: AuthPreference): Promise<AuthPreference>;
+
+  getCertAuthorities(type: CertAuthorityType, options?: { withSecrets?: boolean }): Promise<CertAuthority[]>;
+  rotateCertAuthority(request?: RotateCertAuthorityRequest): Promise<CertAuthority[]>;
+
+  generateDatabaseCert(request: DatabaseCertRequest): Promise<DatabaseCerts>;
+  generateDatabaseClientCert(request: DatabaseClientCertRequest): Promise<DatabaseCerts>;
+  generateUserCerts(request: UserCertsRequest): Promise<UserCerts>;
+  authenticateUser(request: AuthenticateUserRequest): Promise<UserCerts & { username: string }>;
+  registerUsingToken(request: RegisterUsingTokenRequest): Promise<HostCerts>;
+
+  searchEvents(query: SearchEventsQuery): Promise<SearchEventsResult>;
+
+  close(): Promise<void>;
+}
+
+/** `https://host:port` for an address given as `host:port` or as a URL. */
+export function authBaseUrl(addr: string): string {
+  const text = addr.trim();
+  if (text === '') throw new BadParameterError('the auth server address is empty', { hint: 'pass host:port, e.g. 127.0.0.1:3025' });
+  return /^https?:\/\//i.test(text) ? text : `https://${text}`;
+}
+
+const path = (...parts: string[]): string => `${AUTH_API_PREFIX}/${parts.map(encodeURIComponent).join('/')}`;
+
+interface Items<T> {
+  items: T[];
+}
+
+/**
+ * Connects to the auth API. With an `identity` the client authenticates with its certificate and
+ * trusts its CA certificates; with `tls` it uses exactly those settings.
+ *
+ * @example
+ * ```ts
+ * const client = newAuthClient({ addr: '127.0.0.1:3025', identity: await loadIdentity('/var/lib/teleport/admin') });
+ * const { user, token } = await client.createUser({ name: 'alice', roles: ['access'], logins: ['alice'] });
+ * console.log(token.url);
+ * await client.close();
+ * ```
+ */
+export function newAuthClient(options: AuthClientOptions): AuthClient {
+  let tls: ApiTlsOptions;
+  if (options.tls) tls = options.tls;
+  else if (options.identity) tls = { cert: options.identity.cert, key: options.identity.key, ca: options.identity.caCerts };
+  else throw new TypeError('newAuthClient: pass identity or tls');
+  const api: ApiClient = newApiClient({
+    baseUrl: authBaseUrl(options.addr),
+    tls: { ...tls, serverName: tls.serverName ?? options.serverName ?? AUTH_SERVER_NAME },
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+  });
+  const get = <T>(p: string): Promise<T> => api.call<T>('GET', p);
+  const post = <T>(p: string, body: unknown): Promise<T> => api.call<T>('POST', p, body);
+
+  return {
+    ping: () => get<PingResponse>(path('ping')),
+    getClusterName: async () => (await get<{ clusterName: string }>(path('clustername'))).clusterName,
+    getClusterStatus: () => get<ClusterStatus>(path('status')),
+
+    getUsers: async () => (await get<Items<unknown>>(path('users'))).items.map(parseUser),
+    getUser: async (name) => parseUser(await get(path('users', name))),
+    createUser: async (request) => {
+      const res = await post<{ user: unknown; token: UserTokenInfo }>(path('users'), request);
+      return { user: parseUser(res.user), token: res.token };
+    },
+    updateUser: async (user) => parseUser(await api.call('PUT', path('users', user.metadata.name), userToWire(user))),
+    deleteUser: async (name) => {
+      await api.call('DELETE', path('users', name));
+    },
+    createResetPasswordToken: (request) =>
+      post<UserTokenInfo>(path('users', request.name, 'reset'), request.ttl === undefined ? {} : { ttl: request.ttl }),
+    // Token ids are secrets: they travel in bodies, never in URLs (which end up in logs).
+    getUserToken: (tokenId) => post<UserTokenDetails>(path('usertokens', 'lookup'), { tokenId }),
+    completeUserToken: (request) => post<{ user: string }>(path('usertokens', 'complete'), request),
+
+    getRoles: async () => (await get<Items<unknown>>(path('roles'))).items.map(parseRole),
+    getRole: async (name) => parseRole(await get(path('roles', name))),
+    createRole: async (role) => parseRole(await post(path('roles'), roleToWire(role))),
+    upsertRole: async (role) => parseRole(await api.call('PUT', path('roles', role.metadata.name), roleToWire(role))),
+    deleteRole: async (name) => {
+      await api.call('DELETE', path('roles', name));
+    },
+
+    getTokens: async () => (await get<Items<unknown>>(path('tokens'))).items.map(parseProvisionToken),
+    createToken: async (request) => parseProvisionToken(await post(path('tokens'), request)),
+    deleteToken: async (name) => {
+      await post(path('tokens', 'delete'), { name });
+    },
+
+    getAuthPreference: async () => parseAuthPreference(await get(path('authpreference'))),
+    setAuthPreference: async (pref) => parseAuthPreference(await api.call('PUT', path('authpreference'), authPreferenceToWire(pref))),
+
+    getCertAuthorities: async (type, opts = {}) =>
+      (await get<Items<CertAuthority>>(`${path('cas', type)}${opts.withSecrets ? '?secrets=true' : ''}`)).items,
+    rotateCertAuthority: async (request = {}) => (await post<Items<CertAuthority>>(path('cas', 'rotate'), request)).items,
+
+    generateDatabaseCert: (request) => post<DatabaseCerts>(path('certs', 'db'), request),
+    generateDatabaseClientCert: (request) => post<DatabaseCerts>(path('certs', 'dbclient'), request),
+    generateUserCerts: (request) => post<UserCerts>(path('certs', 'user'), request),
+    authenticateUser: (request) => post<UserCerts & { username: string }>(path('authenticate'), request),
+    registerUsingToken: (request) => post<HostCerts>(path('join'), request),
+
+    searchEvents: async (query) => {
+      const q = new URLSearchParams({ from: query.from.toISOString(), to: query.to.toISOString() });
+      if (query.limit !== undefined) q.set('limit', String(query.limit));
+      if (query.order !== undefined) q.set('order', query.order);
+      if (query.startKey !== undefined) q.set('startKey', query.startKey);
+      for (const t of query.eventTypes ?? []) q.append('type', t);
+      const res = await get<{ events: AuditEvent[]; nextKey?: string }>(`${path('events')}?${q.toString()}`);
+      return res.nextKey === undefined ? { events: res.events } : { events: res.events, nextKey: res.nextKey };
+    },
+
+    close: () => api.close(),
+  };
+}
