@@ -1,0 +1,163 @@
+/**
+ * The proxy role: the cluster's only public entry. One TLS port routes by ALPN (see `./alpn.ts`): the web API and
+ * pages over `http/1.1`, the auth API passed through untouched over `teleport-auth`, and the protocols of later
+ * roles through the registry.
+ */
+
+import http from 'node:http';
+import os from 'node:os';
+import type { AuthClient, Identity } from '@teleport-ts/core/api';
+import { systemClock, type Clock } from '@teleport-ts/core/clock';
+import { DEFAULT_PROXY_WEB_LISTEN_ADDR, DEFAULT_PROXY_WEB_PORT, parseHostPort, type FileConfig } from '@teleport-ts/core/config';
+import { DEFAULT_AUTH_PORT } from '@teleport-ts/core/config';
+import { ALPN_PROTOCOLS, newAlpnListener, spliceTo, type ProtocolRegistry } from './alpn.js';
+import { loadHttpsKeyPairs, selfSignedCertificate, selfSignedHosts, type HttpsKeyPair } from './certificate.js';
+import { DEFAULT_WEB_RATE_LIMIT, newRateLimiter } from './ratelimit.js';
+import { newWebHandler, type ProxyAuthApi } from './web/api.js';
+
+/** The structured logger the daemon passes in; the proxy never prints. */
+export interface ProxyLogger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+const noopLogger: ProxyLogger = { info: () => {}, warn: () => {}, error: () => {} };
+
+export interface ProxyServiceOptions {
+  /** The parsed teleport.yaml (`proxy_service` is read). */
+  config: FileConfig;
+  /** Where the self-signed web certificate is kept between restarts. */
+  dataDir?: string;
+  /** A client of the auth API (co-located auth). Without it, one is made from `authAddr` and `identity`. */
+  authClient?: ProxyAuthApi;
+  /** `host:port` of the auth API: target of `teleport-auth` connections, and of our client when none is given. */
+  authAddr?: string;
+  /** The proxy's host identity, to reach the auth API when no `authClient` is given. */
+  identity?: Identity;
+  clock?: Clock;
+  log?: ProxyLogger;
+  /** Overrides `proxy_service.web_listen_addr` (tests listen on `127.0.0.1:0`). */
+  listenAddr?: string;
+  /** Overrides `proxy_service.https_keypairs`. */
+  httpsKeyPairs?: readonly HttpsKeyPair[];
+  /** Per-address limit of the unauthenticated endpoints; default {@link DEFAULT_WEB_RATE_LIMIT}. */
+  rateLimit?: { average: number; burst: number };
+  /** Deadline for the ClientHello and the TLS handshake, ms. */
+  handshakeTimeoutMs?: number;
+}
+
+export interface ProxyService {
+  /** `host:port` the web listener is bound to (the real port when 0 was asked for). */
+  addr: string;
+  /** `host:port` clients are told to use. */
+  publicAddr: string;
+  /** True when the web certificate is self-signed (clients need `--insecure`). */
+  selfSigned: boolean;
+  /** Where later roles plug in their ALPN protocols. */
+  registry: ProtocolRegistry;
+  close(): Promise<void>;
+}
+
+function formatAddr(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
+/**
+ * Starts the proxy and resolves once it listens.
+ *
+ * @example
+ * ```ts
+ * const proxy = await startProxyService({ config, dataDir, authClient, authAddr: '127.0.0.1:3025', clock, log });
+ * log.info('proxy listening', { addr: proxy.addr });
+ * await proxy.close();
+ * ```
+ */
+export async function startProxyService(options: ProxyServiceOptions): Promise<ProxyService> {
+  const clock = options.clock ?? systemClock;
+  const log = options.log ?? noopLogger;
+  const section = options.config.proxy_service ?? {};
+  const listen = parseHostPort(options.listenAddr ?? section.web_listen_addr ?? DEFAULT_PROXY_WEB_LISTEN_ADDR, DEFAULT_PROXY_WEB_PORT);
+  const configuredPairs = (section as { https_keypairs?: HttpsKeyPair[] }).https_keypairs;
+  const pairs = options.httpsKeyPairs ?? configuredPairs ?? [];
+  const publicAddrs = section.public_addr ?? [];
+
+  let ownedClient: AuthClient | undefined;
+  let auth: ProxyAuthApi;
+  if (options.authClient) auth = options.authClient;
+  else if (options.authAddr && options.identity) {
+    const { newAuthClient } = await import('@teleport-ts/core/api');
+    ownedClient = newAuthClient({ addr: options.authAddr, identity: options.identity });
+    auth = ownedClient;
+  } else throw new TypeError('startProxyService: pass authClient, or authAddr and identity');
+
+  const certificate =
+    pairs.length > 0 ? await loadHttpsKeyPairs(pairs) : await selfSignedCertificate({ ...(options.dataDir ? { dataDir: options.dataDir } : {}), hosts: selfSignedHosts(publicAddrs), clock });
+  if (certificate.selfSigned) {
+    log.warn('proxy: serving a self-signed certificate; clients need --insecure. Set proxy_service.https_keypairs for a trusted one.');
+  }
+
+  const limiter = newRateLimiter({ ...(options.rateLimit ?? DEFAULT_WEB_RATE_LIMIT), clock });
+  // The public address is known only after binding when port 0 was asked for; the handler reads it lazily.
+  let publicAddr = publicAddrs[0] ?? '';
+  const webServer = http.createServer({ requestTimeout: 60_000, headersTimeout: 20_000 });
+  webServer.keepAliveTimeout = 30_000;
+
+  const listener = newAlpnListener({
+    certificate,
+    web: (socket) => webServer.emit('connection', socket),
+    ...(options.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: options.handshakeTimeoutMs } : {}),
+    onEvent: (event) => {
+      if (event.type === 'route-error') log.warn('proxy: protocol handler failed', { protocol: event.protocol, remote_addr: event.remoteAddr, error: String(event.error) });
+      else if (event.type === 'bad-client-hello') log.info('proxy: dropped a connection that is not TLS', { remote_addr: event.remoteAddr, reason: event.message });
+    },
+  });
+
+  if (options.authAddr) {
+    const target = parseHostPort(options.authAddr, DEFAULT_AUTH_PORT);
+    listener.register({
+      protocol: ALPN_PROTOCOLS.auth,
+      tls: 'passthrough',
+      handle: spliceTo(target, (err) => log.warn('proxy: auth API passthrough failed', { error: (err as NodeJS.ErrnoException).code ?? err.message })),
+    });
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    listener.server.once('error', reject);
+    listener.server.listen(listen.port, listen.host, () => {
+      listener.server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = listener.server.address();
+  const port = typeof bound === 'object' && bound !== null ? bound.port : listen.port;
+  const addr = formatAddr(listen.host, port);
+  if (publicAddr === '') {
+    const wildcard = listen.host === '0.0.0.0' || listen.host === '::';
+    publicAddr = formatAddr(wildcard ? os.hostname() : listen.host, port);
+  } else if (!/:\d+$/.test(publicAddr)) {
+    publicAddr = `${publicAddr}:${DEFAULT_PROXY_WEB_PORT}`;
+  }
+
+  const handler = newWebHandler({
+    auth,
+    clock,
+    limiter,
+    publicAddr,
+    onInternalError: (err, req) => log.error('proxy: internal error', { method: req.method, path: req.path, error: err instanceof Error ? err.stack : String(err) }),
+  });
+  webServer.on('request', handler);
+  log.info('proxy: web listener is up', { addr, public_addr: publicAddr, protocols: listener.protocols() });
+
+  return {
+    addr,
+    publicAddr,
+    selfSigned: certificate.selfSigned,
+    registry: listener,
+    async close() {
+      webServer.closeAllConnections();
+      await listener.close();
+      await ownedClient?.close();
+    },
+  };
+}
