@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { versionLine } from '@teleport-ts/core/version';
 import { configureCommander } from '@teleport-ts/core/cli';
+import { configureCommand } from './configure.js';
 import { startCommand } from './start.js';
 
 /** The `teleport-ts` daemon command tree. */
@@ -15,5 +16,6 @@ export function buildProgram(): Command {
       process.stdout.write(`${versionLine()}\n`);
     });
   program.addCommand(startCommand());
+  program.addCommand(configureCommand());
   return program;
 }

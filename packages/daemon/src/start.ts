@@ -1,23 +1,149 @@
+import { hostname } from 'node:os';
 import path from 'node:path';
-import { mkdir } from 'node:fs/promises';
 import { Command } from 'commander';
 import { BadParameterError } from '@teleport-ts/core/errors';
-import { loadConfigFile, type FileConfig } from '@teleport-ts/core/config';
-import { openBackend, type StorageConfig } from '@teleport-ts/core/backend';
+import {
+  DEFAULT_AUTH_LISTEN_ADDR,
+  DEFAULT_LOG_CONFIG,
+  DEFAULT_PROXY_WEB_PORT,
+  loadConfigFile,
+  parseHostPort,
+  type FileConfig,
+} from '@teleport-ts/core/config';
+import { newLogger } from './logger.js';
+import { KNOWN_ROLES, startProcess, type ProcessConfig, type RoleName, type RunningProcess } from './process.js';
 
-/** Roles `--roles` accepts; those not implemented yet are refused with a clear message. */
-const KNOWN_ROLES = ['auth', 'proxy', 'db', 'node'] as const;
-const IMPLEMENTED_ROLES: readonly string[] = [];
-
-interface StartOptions {
+/** `teleport-ts start` flags, named as Teleport's. */
+export interface StartFlags {
   config?: string;
   roles?: string;
   dataDir?: string;
+  token?: string;
+  authServer?: string;
+  caPin?: string[];
+  labels?: string;
+  nodename?: string;
+  diagAddr?: string;
+  debug?: boolean;
 }
 
 /** Default data dir: `$TELEPORT_TS_DATA_DIR`, else `./.teleport-ts` (a local dir, so no root is needed). */
-function defaultDataDir(): string {
+export function defaultDataDir(): string {
   return process.env['TELEPORT_TS_DATA_DIR'] ?? path.resolve('.teleport-ts');
+}
+
+const CA_PIN = /^sha256:[0-9a-f]{64}$/i;
+
+/** `--labels=env=dev,team=db` as a mapping. */
+export function parseLabels(text: string): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const part of text.split(',')) {
+    if (part.trim() === '') continue;
+    const eq = part.indexOf('=');
+    const key = eq < 0 ? '' : part.slice(0, eq).trim();
+    if (!/^[A-Za-z0-9/._*-]{1,63}$/.test(key)) {
+      throw new BadParameterError(`invalid label ${JSON.stringify(part.slice(0, 64))}`, { hint: 'use --labels=key=value,key2=value2' });
+    }
+    labels[key] = part.slice(eq + 1).trim();
+  }
+  return labels;
+}
+
+/** Roles from `--roles`, else from the config's `enabled` sections, else auth and proxy. */
+function chooseRoles(flags: StartFlags, file: FileConfig | undefined): RoleName[] {
+  if (flags.roles !== undefined) {
+    const roles = flags.roles.split(',').map((r) => r.trim()).filter(Boolean);
+    for (const r of roles) {
+      if (!(KNOWN_ROLES as readonly string[]).includes(r)) {
+        throw new BadParameterError(`unknown role ${JSON.stringify(r)}`, { hint: `roles are: ${KNOWN_ROLES.join(', ')}` });
+      }
+    }
+    return [...new Set(roles)] as RoleName[];
+  }
+  if (!file) return ['auth', 'proxy'];
+  const roles: RoleName[] = [];
+  if (file.auth_service?.enabled !== false) roles.push('auth');
+  if (file.proxy_service?.enabled !== false) roles.push('proxy');
+  if (file.db_service?.enabled === true) roles.push('db');
+  if (file.ssh_service?.enabled === true) roles.push('node');
+  return roles;
+}
+
+/** Where invite links point: `proxy_service.public_addr`, else its web listen address, else `<nodename>:3080`. */
+function proxyPublicAddr(file: FileConfig | undefined, nodename: string): string {
+  const section = file?.proxy_service;
+  const publicAddr = section?.public_addr?.[0];
+  const { host, port } = parseHostPort(publicAddr ?? section?.web_listen_addr ?? `${nodename}:${DEFAULT_PROXY_WEB_PORT}`, DEFAULT_PROXY_WEB_PORT);
+  const shown = host === '0.0.0.0' || host === '::' ? nodename : host;
+  return `${shown.includes(':') ? `[${shown}]` : shown}:${port}`;
+}
+
+/**
+ * The process configuration from teleport.yaml and flags: flags win; with neither, auth (and proxy) on
+ * sqlite in the local data dir.
+ */
+export async function buildProcessConfig(flags: StartFlags): Promise<{ config: ProcessConfig; file: FileConfig | undefined }> {
+  const file = flags.config ? await loadConfigFile(flags.config) : undefined;
+  const t = file?.teleport ?? {};
+  const nodename = flags.nodename ?? t.nodename ?? hostname();
+  const caPins = flags.caPin && flags.caPin.length > 0 ? flags.caPin : (t.ca_pin ?? []);
+  for (const pin of caPins) {
+    if (!CA_PIN.test(pin.trim())) throw new BadParameterError(`invalid CA pin ${JSON.stringify(pin.slice(0, 80))}`, { hint: 'a pin looks like sha256:<64 hex digits>; see `tctl status`' });
+  }
+  const authServer = flags.authServer ?? t.auth_server;
+  if (authServer !== undefined) parseHostPort(authServer, 3025);
+  const token = flags.token ?? t.auth_token;
+  const auth = file?.auth_service ?? {};
+  const config: ProcessConfig = {
+    roles: chooseRoles(flags, file),
+    dataDir: path.resolve(flags.dataDir ?? t.data_dir ?? defaultDataDir()),
+    nodename,
+    storage: t.storage ?? { type: 'sqlite' },
+    ...(flags.diagAddr ?? t.diag_addr ? { diagAddr: (flags.diagAddr ?? t.diag_addr)! } : {}),
+    auth: {
+      listenAddr: auth.listen_addr ?? DEFAULT_AUTH_LISTEN_ADDR,
+      publicAddrs: auth.public_addr ?? [],
+      staticTokens: auth.tokens ?? [],
+      ...(auth.cluster_name !== undefined ? { clusterName: auth.cluster_name } : {}),
+      ...(auth.authentication !== undefined ? { authentication: auth.authentication } : {}),
+    },
+    proxyPublicAddr: proxyPublicAddr(file, nodename),
+    join: {
+      ...(token !== undefined ? { token } : {}),
+      ...(authServer !== undefined ? { authServer } : {}),
+      caPins,
+      labels: flags.labels ? parseLabels(flags.labels) : {},
+    },
+  };
+  return { config, file };
+}
+
+/** The text `start` prints once the process is up: what runs, and what to do next. */
+export async function startupMessage(config: ProcessConfig, proc: RunningProcess): Promise<string> {
+  const lines = [`teleport-ts: storage backend "${proc.backend.kind}" is up (data dir ${config.dataDir}).`];
+  if (proc.auth) {
+    const pins = await proc.auth.caPins();
+    lines.push(
+      `teleport-ts: auth service is up on ${proc.auth.addr} (cluster "${proc.auth.clusterName}").`,
+      `teleport-ts: CA pin: ${pins.join(' ')}`,
+      '',
+      'Next steps:',
+      `  1. Add a user (tctl on this host uses the admin identity in ${proc.auth.adminIdentityDir}):`,
+      `       tctl users add alice --roles=access,editor --logins=root`,
+      '  2. Share the invite link it prints: the user opens it to set a password and an OTP device.',
+      '  3. Let agents join: tctl tokens add --type=db, then on the agent host',
+      `       teleport-ts start --roles=db --token=<token> --auth-server=${proc.auth.dialAddr} --ca-pin=${pins[0] ?? '<pin>'}`,
+      '',
+    );
+  }
+  if (proc.pendingRoles.length > 0) {
+    lines.push(
+      `teleport-ts: roles ${proc.pendingRoles.join(', ')} are not implemented in this release yet${proc.auth ? '' : '; only the storage layer runs'}.`,
+    );
+  }
+  if (proc.diag) lines.push(`teleport-ts: diagnostics on http://${proc.diag.addr} (/healthz, /readyz).`);
+  lines.push('teleport-ts: press Ctrl-C to stop.');
+  return `${lines.join('\n')}\n`;
 }
 
 export function startCommand(): Command {
@@ -26,46 +152,46 @@ export function startCommand(): Command {
     .option('-c, --config <path>', 'Path to a configuration file [teleport.yaml].')
     .option('--roles <roles>', 'Comma-separated list of roles to start with [auth,proxy].')
     .option('--data-dir <path>', 'Path to a directory where Teleport keeps its data.')
-    .action(async (opts: StartOptions) => {
-      await start(opts);
+    .option('--token <token>', 'Invitation token or path to file with token value to register with an auth server.')
+    .option('--auth-server <addr>', 'Address of the auth server [127.0.0.1:3025].')
+    .option('--ca-pin <pin>', 'CA pin to validate the auth server (can be repeated for multiple pins).', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--labels <labels>', 'Comma-separated list of labels for this node, for example env=dev,app=web.')
+    .option('--nodename <name>', 'Name of this node, defaults to hostname.')
+    .option('--diag-addr <addr>', 'Start diagnostic prometheus and healthz endpoint.')
+    .action(async (flags: StartFlags, cmd: Command) => {
+      await start({ ...flags, debug: cmd.optsWithGlobals()['debug'] === true });
     });
 }
 
-async function start(opts: StartOptions): Promise<void> {
-  const cfg: FileConfig = opts.config ? await loadConfigFile(opts.config) : { version: 'v3', teleport: {} };
-  const roles = (opts.roles ?? 'auth,proxy').split(',').map((r) => r.trim()).filter(Boolean);
-  for (const r of roles) {
-    if (!(KNOWN_ROLES as readonly string[]).includes(r)) {
-      throw new BadParameterError(`unknown role ${JSON.stringify(r)}`, { hint: `roles are: ${KNOWN_ROLES.join(', ')}` });
-    }
+async function start(flags: StartFlags): Promise<void> {
+  const { config, file } = await buildProcessConfig(flags);
+  const logConfig = { ...DEFAULT_LOG_CONFIG, ...file?.teleport.log, ...(flags.debug ? { severity: 'debug' as const } : {}) };
+  const logger = newLogger(logConfig);
+  let proc: RunningProcess;
+  try {
+    proc = await startProcess(config, { logger });
+  } catch (err) {
+    await logger.close();
+    throw err;
   }
-  const dataDir = path.resolve(opts.dataDir ?? cfg.teleport.data_dir ?? defaultDataDir());
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const storage: StorageConfig = cfg.teleport.storage ?? { type: 'sqlite' };
-  const backend = await openBackend({ storage, dataDir });
-  const pending = roles.filter((r) => !IMPLEMENTED_ROLES.includes(r));
-  process.stdout.write(
-    [
-      `teleport-ts: storage backend "${backend.kind}" is up (data dir ${dataDir}).`,
-      pending.length > 0
-        ? `teleport-ts: roles ${pending.join(', ')} are not implemented in this release yet; only the storage layer runs.`
-        : '',
-      'teleport-ts: press Ctrl-C to stop.',
-      '',
-    ]
-      .filter((l) => l !== '')
-      .join('\n') + '\n',
-  );
-  // Until the roles' listeners exist, nothing else keeps the event loop alive.
+  process.stdout.write(await startupMessage(config, proc));
+  // Without listeners (no role runs yet), nothing else keeps the event loop alive.
   const keepAlive = setInterval(() => {}, 1 << 30);
+  const signals = ['SIGINT', 'SIGTERM'] as const;
   await new Promise<void>((resolve) => {
-    const stop = (): void => {
-      clearInterval(keepAlive);
+    const stop = (signal: NodeJS.Signals): void => {
+      logger.info('shutting down', { signal });
+      // A second signal while shutting down stops at once.
+      for (const s of signals) {
+        process.off(s, stop);
+        process.once(s, () => process.exit(1));
+      }
       resolve();
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    for (const s of signals) process.on(s, stop);
   });
-  await backend.close();
+  clearInterval(keepAlive);
+  await proc.close();
+  await logger.close();
   process.stdout.write('teleport-ts: stopped.\n');
 }

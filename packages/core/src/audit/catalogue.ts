@@ -16,6 +16,7 @@ export const AUDIT_EVENT_CATALOGUE = [
   { key: 'userUpdate', event: 'user.update', code: 'T1003I', description: 'A user was updated.' },
   { key: 'userDelete', event: 'user.delete', code: 'T1004I', description: 'A user was deleted.' },
   { key: 'userPasswordChange', event: 'user.password_change', code: 'T1005I', description: 'A user changed their password.' },
+  { key: 'resetPasswordTokenCreate', event: 'reset_password_token.create', code: 'T6000I', description: 'An invite or password reset token was created.' },
   { key: 'authAttemptFailure', event: 'auth', code: 'T3007W', description: 'An authentication attempt failed (bad certificate, key or MFA).' },
   { key: 'joinTokenCreate', event: 'join_token.create', code: 'TJT00I', description: 'A join (provision) token was created.' },
   { key: 'roleCreated', event: 'role.created', code: 'T9000I', description: 'A role was created.' },

@@ -47,4 +47,4 @@ export {
   type LockoutPolicy,
   type LoginAttempts,
 } from './lockout.js';
-export { DEFAULT_TOKEN_BYTES, newSecretToken, constantTimeEqual } from './secret.js';
+export { DEFAULT_TOKEN_BYTES, newSecretToken, constantTimeEqual, maskSecret } from './secret.js';

@@ -38,3 +38,17 @@ export function constantTimeEqual(a: string | Uint8Array, b: string | Uint8Array
   const hb = createHash('sha256').update(toBytes(b)).digest();
   return timingSafeEqual(ha, hb);
 }
+
+/**
+ * A token in the only form logs and audit events may show it, as Teleport's `MaskTokenName`: the first
+ * three quarters replaced by `*`, so operators can tell tokens apart without being able to use one.
+ *
+ * @example
+ * ```ts
+ * maskSecret('0123456789abcdef0123456789abcdef'); // '************************89abcdef'
+ * ```
+ */
+export function maskSecret(secret: string): string {
+  const hidden = Math.max(1, Math.ceil((secret.length * 3) / 4));
+  return '*'.repeat(Math.min(hidden, secret.length)) + secret.slice(hidden);
+}

@@ -1,0 +1,62 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { parseHostPort } from '@teleport-ts/core/config';
+
+/** The diagnostic endpoint (`teleport.diag_addr`): `/healthz` (the process runs) and `/readyz` (it serves). */
+export interface DiagServer {
+  /** `host:port` it listens on. */
+  readonly addr: string;
+  close(): Promise<void>;
+}
+
+export interface DiagServerOptions {
+  /** `host:port`; port 0 picks a free one. */
+  addr: string;
+  /** Why the process is not ready yet, or `undefined` when it is. */
+  notReadyReason: () => string | undefined;
+}
+
+/**
+ * Starts the diagnostic HTTP server. `/healthz` answers 200 `{"status":"ok"}` while the process runs;
+ * `/readyz` answers 200 once every started service is up and 503 `{"status":"<reason>"}` before.
+ *
+ * @example
+ * ```ts
+ * const diag = await startDiagServer({ addr: '127.0.0.1:3000', notReadyReason: () => (authUp ? undefined : 'auth is starting') });
+ * ```
+ */
+export async function startDiagServer(options: DiagServerOptions): Promise<DiagServer> {
+  const { host, port } = parseHostPort(options.addr, 3000);
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    let status = 404;
+    let body: unknown = { status: 'not found' };
+    if (path === '/healthz') {
+      status = 200;
+      body = { status: 'ok' };
+    } else if (path === '/readyz') {
+      const reason = options.notReadyReason();
+      status = reason === undefined ? 200 : 503;
+      body = { status: reason ?? 'ok' };
+    }
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = server.address() as AddressInfo;
+  return {
+    addr: `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,182 @@
+/**
+ * Who is calling and what they may do. Every request is identified from its TLS client certificate:
+ * verified against the host CA it is a host (a system role: Admin, Proxy, Db, Node...), against the user
+ * CA a user (roles from the certificate, loaded from the backend). Without a valid certificate the caller
+ * is anonymous, which only the join, ping and user-token endpoints accept.
+ */
+
+import type { TLSSocket } from 'node:tls';
+import type { IncomingMessage } from 'node:http';
+import type { Clock } from '@teleport-ts/core/clock';
+import { AccessDeniedError, isTeleportError } from '@teleport-ts/core/errors';
+import { derToPem, verifyTlsCert, type Identity as CertIdentity } from '@teleport-ts/core/ca';
+import { newAccessChecker, type AccessChecker } from '@teleport-ts/core/rbac';
+import { SYSTEM_ROLES, parseRole, type Role, type SystemRole } from '@teleport-ts/core/types';
+import type { AccessService } from '@teleport-ts/core/services';
+
+/** A caller with no (valid) client certificate. `reason` says why a presented certificate was refused. */
+export interface AnonymousCaller {
+  kind: 'anonymous';
+  remoteAddr: string;
+  reason?: string;
+}
+
+/** A user, identified by a certificate from the user CA. */
+export interface UserCaller {
+  kind: 'user';
+  username: string;
+  identity: CertIdentity;
+  checker: AccessChecker;
+  remoteAddr: string;
+}
+
+/** A host or the local admin, identified by a certificate from the host CA. */
+export interface BuiltinCaller {
+  kind: 'builtin';
+  /** `<host-uuid>.<cluster>`. */
+  username: string;
+  systemRole: SystemRole;
+  identity: CertIdentity;
+  checker: AccessChecker;
+  remoteAddr: string;
+}
+
+export type Caller = AnonymousCaller | UserCaller | BuiltinCaller;
+export type AuthenticatedCaller = UserCaller | BuiltinCaller;
+
+const RO = ['list', 'read'];
+const RW = ['list', 'create', 'read', 'update', 'delete'];
+
+const role = (name: string, rules: { resources: string[]; verbs: string[] }[]): Role =>
+  parseRole({ kind: 'role', version: 'v7', metadata: { name }, spec: { allow: { rules } } });
+
+/**
+ * Teleport's implicit rules: what every authenticated caller may do (read the cluster name, the auth
+ * preference, and CAs without their keys).
+ */
+export const IMPLICIT_ROLE: Role = role('implicit', [
+  { resources: ['cluster_name', 'cluster_auth_preference'], verbs: RO },
+  { resources: ['cert_authority'], verbs: ['list', 'readnosecrets'] },
+]);
+
+/** The fixed permissions of system roles; a system role not listed gets only the implicit rules. */
+const SYSTEM_ROLE_RULES: Partial<Record<SystemRole, { resources: string[]; verbs: string[] }[]>> = {
+  Admin: [{ resources: ['*'], verbs: ['*'] }],
+  Proxy: [
+    { resources: ['user', 'role', 'node', 'db_server', 'proxy', 'auth_server'], verbs: RO },
+    { resources: ['proxy'], verbs: ['create', 'update'] },
+    { resources: ['event'], verbs: ['create', ...RO] },
+  ],
+  Db: [
+    { resources: ['db_server'], verbs: RW },
+    { resources: ['user', 'role'], verbs: RO },
+    { resources: ['db_client_certificate'], verbs: ['create'] },
+    { resources: ['event'], verbs: ['create'] },
+  ],
+  Node: [
+    { resources: ['node'], verbs: RW },
+    { resources: ['user', 'role'], verbs: RO },
+    { resources: ['event'], verbs: ['create'] },
+  ],
+};
+
+const SYSTEM_ROLE_CHECKERS = new Map<SystemRole, AccessChecker>(
+  SYSTEM_ROLES.map((r) => [r, newAccessChecker({ roles: [role(`system-${r.toLowerCase()}`, SYSTEM_ROLE_RULES[r] ?? []), IMPLICIT_ROLE] })]),
+);
+
+/** The trust an auth server checks client certificates against. */
+export interface ClientTrust {
+  clusterName: string;
+  /** Host CA certificates (active and, during a rotation, additional). */
+  hostCaCerts: readonly string[];
+  userCaCerts: readonly string[];
+}
+
+export interface Identifier {
+  identify(req: IncomingMessage): Promise<Caller>;
+}
+
+/**
+ * Builds the function the router calls for every request.
+ *
+ * @example
+ * ```ts
+ * const identifier = newIdentifier({ trust: () => currentTrust, access, clock });
+ * await router.serve(req, res, (r) => identifier.identify(r));
+ * ```
+ */
+export function newIdentifier(options: { trust: () => ClientTrust; access: AccessService; clock: Clock }): Identifier {
+  const { access, clock } = options;
+  return {
+    async identify(req) {
+      const remoteAddr = req.socket.remoteAddress ?? '';
+      const peer = (req.socket as TLSSocket).getPeerCertificate?.();
+      if (!peer || !peer.raw) return { kind: 'anonymous', remoteAddr };
+      const trust = options.trust();
+      const certPem = derToPem(peer.raw, 'CERTIFICATE');
+      const verify = (cas: readonly string[]) => verifyTlsCert(certPem, { trustedCaCerts: cas, clock, usage: 'clientAuth' });
+      let reason = 'the client certificate is not signed by a certificate authority of this cluster';
+      try {
+        const { identity } = verify(trust.hostCaCerts);
+        const systemRole = identity.roles[0] as SystemRole | undefined;
+        if (identity.roles.length !== 1 || !systemRole || !SYSTEM_ROLE_CHECKERS.has(systemRole)) {
+          return { kind: 'anonymous', remoteAddr, reason: 'the host certificate carries no known system role' };
+        }
+        if (identity.teleportCluster !== trust.clusterName) {
+          return { kind: 'anonymous', remoteAddr, reason: 'the host certificate was issued by another cluster' };
+        }
+        return { kind: 'builtin', username: identity.username, systemRole, identity, checker: SYSTEM_ROLE_CHECKERS.get(systemRole)!, remoteAddr };
+      } catch (err) {
+        if (!isTeleportError(err)) throw err;
+        if (err.code !== 'ERR_TP_TLS_UNTRUSTED_CA') reason = err.message;
+      }
+      let identity: CertIdentity;
+      try {
+        identity = verify(trust.userCaCerts).identity;
+      } catch (err) {
+        if (!isTeleportError(err)) throw err;
+        if (err.code !== 'ERR_TP_TLS_UNTRUSTED_CA') reason = err.message;
+        return { kind: 'anonymous', remoteAddr, reason };
+      }
+      let roles: Role[];
+      try {
+        roles = await Promise.all(identity.roles.map((name) => access.getRole(name)));
+      } catch (err) {
+        if (isTeleportError(err) && err.kind === 'not-found') {
+          throw new AccessDeniedError(`access denied: ${err.message}`, { hint: 'log in again to get a certificate with your current roles' });
+        }
+        throw err;
+      }
+      const checker = newAccessChecker({ roles: [...roles, IMPLICIT_ROLE], traits: identity.traits });
+      return { kind: 'user', username: identity.username, identity, checker, remoteAddr };
+    },
+  };
+}
+
+/** The caller, if authenticated; otherwise access-denied naming why a certificate was refused. */
+export function requireAuthenticated(caller: Caller): AuthenticatedCaller {
+  if (caller.kind !== 'anonymous') return caller;
+  throw new AccessDeniedError(`access denied: ${caller.reason ?? 'a valid client certificate is required'}`, {
+    code: 'ERR_TP_CLIENT_CERT_REQUIRED',
+    hint: 'connect with a certificate issued by this cluster (tsh login, or the admin identity on the auth server)',
+  });
+}
+
+/** Checks that `caller` may apply each verb to `resource`, as Teleport's `checkRule`. */
+export function authorize(caller: Caller, resource: string, ...verbs: string[]): AuthenticatedCaller {
+  const authed = requireAuthenticated(caller);
+  for (const verb of verbs) authed.checker.checkRule(resource, verb);
+  return authed;
+}
+
+/** Only the given system roles may call (e.g. the proxy's login path). */
+export function requireSystemRole(caller: Caller, ...roles: SystemRole[]): BuiltinCaller {
+  const authed = requireAuthenticated(caller);
+  if (authed.kind === 'builtin' && roles.includes(authed.systemRole)) return authed;
+  throw new AccessDeniedError(`access denied: only ${roles.join(' or ')} may do this`);
+}
+
+/** What audit events record as the actor. */
+export function actorName(caller: Caller): string {
+  return caller.kind === 'anonymous' ? '' : caller.username;
+}

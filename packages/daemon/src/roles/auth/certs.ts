@@ -1,0 +1,375 @@
+/**
+ * Certificate issuance: user certificates (self-service renewal, the proxy's password login), database
+ * certificates, and host certificates for agents joining with a token.
+ */
+
+import { randomUUID } from 'node:crypto';
+import type { DatabaseCerts, HostCerts, UserCerts } from '@teleport-ts/core/api';
+import {
+  DEFAULT_SCRYPT_PARAMS,
+  hashPassword,
+  isLocked,
+  maskSecret,
+  recordLoginFailure,
+  recordLoginSuccess,
+  validateTotp,
+  verifyPassword,
+} from '@teleport-ts/core/authn';
+import {
+  formatSshCertificate,
+  issueDatabaseClientCert,
+  issueDatabaseServerCert,
+  issueHostCert,
+  issueSshHostCert,
+  issueSshUserCert,
+  issueUserCert,
+  splitHosts,
+  sshSigningKeyPair,
+  tlsCaSigner,
+  tlsSigningKeyPair,
+  trustedSshKeys,
+  trustedTlsCerts,
+  type CertAuthority,
+  type Identity as CertIdentity,
+  type RouteToDatabase,
+} from '@teleport-ts/core/ca';
+import { AccessDeniedError, BadParameterError, isNotFound, isTeleportError } from '@teleport-ts/core/errors';
+import { accessCheckerForUser } from '@teleport-ts/core/rbac';
+import type { TotpDevice } from '@teleport-ts/core/services';
+import { JOIN_TOKEN_ROLES, parseSystemRoles, type ProvisionToken, type SystemRole, type User } from '@teleport-ts/core/types';
+import { actorName, authorize, requireAuthenticated, requireSystemRole, type Caller } from './authz.js';
+import type { AuthContext } from './context.js';
+import { findStaticToken } from './resources.js';
+import { bodyOf, optDurationMs, optString, optStringList, reqName, reqString } from './requests.js';
+import { otpRequirement } from './users.js';
+
+const HOUR = 3_600_000;
+/** Teleport's `apidefaults.CertDuration`: the default TTL of user and `tctl auth sign` certificates. */
+export const DEFAULT_CERT_TTL_MS = 12 * HOUR;
+/** Host certificates live a year (bounded by their CA); agents get new ones by joining again. */
+export const HOST_CERT_TTL_MS = 365 * 24 * HOUR;
+/** Longest database client certificate (the db agent asks for one per session). */
+const MAX_DB_CLIENT_CERT_TTL = { ms: 24 * HOUR, text: '24h' };
+
+/** Expiry of a certificate signed by `ca`: `now + ttl`, but never past the CA certificate itself. */
+export function boundedExpiry(ctx: AuthContext, ca: CertAuthority, ttlMs: number): Date {
+  const caNotAfter = tlsCaSigner(tlsSigningKeyPair(ca)).notAfter.getTime();
+  return new Date(Math.min(ctx.clock.now().getTime() + ttlMs, caNotAfter - 60_000));
+}
+
+function hostTrust(hostCa: CertAuthority): { tlsCaCerts: string[]; sshCaKeys: string[] } {
+  return { tlsCaCerts: trustedTlsCerts(hostCa), sshCaKeys: trustedSshKeys(hostCa) };
+}
+
+function parseRouteToDatabase(raw: unknown): RouteToDatabase | undefined {
+  if (raw === undefined || raw === null) return undefined;
+  const body = bodyOf(raw);
+  const route: RouteToDatabase = { serviceName: reqName(body, 'serviceName'), protocol: reqName(body, 'protocol') };
+  const username = optString(body, 'username');
+  const database = optString(body, 'database');
+  if (username !== undefined) route.username = username;
+  if (database !== undefined) route.database = database;
+  return route;
+}
+
+interface UserCertsInput {
+  sshPublicKey: string;
+  tlsPublicKey: string;
+  ttlMs: number;
+  routeToDatabase?: RouteToDatabase | undefined;
+  /** Never issue past this (a user renewing their own certificates cannot extend them). */
+  notAfter?: Date;
+}
+
+/** Issues a user's SSH and TLS certificates from their current roles and traits. */
+async function issueUserCerts(ctx: AuthContext, actor: string, user: User, input: UserCertsInput): Promise<UserCerts> {
+  const checker = await accessCheckerForUser(user, ctx.access);
+  const [userCa, hostCa] = await Promise.all([ctx.certAuthority('user'), ctx.certAuthority('host')]);
+  let expires = boundedExpiry(ctx, userCa, checker.certTTL(input.ttlMs));
+  if (input.notAfter && expires > input.notAfter) expires = input.notAfter;
+  let logins = checker.allowedLogins();
+  // An SSH certificate without principals is valid for every login: never issue one.
+  if (logins.length === 0) logins = [`-teleport-nologin-${randomUUID()}`];
+  const traits: Record<string, string[]> = Object.fromEntries(Object.entries(user.spec.traits).map(([k, v]) => [k, [...v]]));
+  const identity: CertIdentity = {
+    username: user.metadata.name,
+    roles: [...user.spec.roles],
+    logins,
+    traits,
+    routeToCluster: ctx.clusterName,
+    teleportCluster: ctx.clusterName,
+    expires,
+    ...(input.routeToDatabase ? { routeToDatabase: input.routeToDatabase } : {}),
+  };
+  const tlsCert = await issueUserCert({ ca: tlsSigningKeyPair(userCa), publicKey: input.tlsPublicKey, identity, clock: ctx.clock });
+  const sshCert = await issueSshUserCert({
+    ca: sshSigningKeyPair(userCa).private_key,
+    publicKey: input.sshPublicKey,
+    username: user.metadata.name,
+    logins,
+    roles: user.spec.roles,
+    traits,
+    routeToCluster: ctx.clusterName,
+    expires,
+    clock: ctx.clock,
+    permitPortForwarding: checker.canPortForward(),
+    permitAgentForwarding: checker.canForwardAgent(),
+  });
+  await ctx.emit('certificateCreate', {
+    user: actor,
+    cert_type: 'user',
+    identity: {
+      user: user.metadata.name,
+      roles: [...user.spec.roles],
+      logins,
+      expires: expires.toISOString(),
+      ...(input.routeToDatabase ? { route_to_database: { service_name: input.routeToDatabase.serviceName, protocol: input.routeToDatabase.protocol } } : {}),
+    },
+  });
+  return { sshCert: formatSshCertificate(sshCert), tlsCert, ...hostTrust(hostCa) };
+}
+
+function readUserCertsBody(rawBody: unknown): { body: Record<string, unknown>; input: UserCertsInput } {
+  const body = bodyOf(rawBody);
+  return {
+    body,
+    input: {
+      sshPublicKey: reqString(body, 'sshPublicKey'),
+      tlsPublicKey: reqString(body, 'tlsPublicKey'),
+      ttlMs: optDurationMs(body, 'ttl') ?? DEFAULT_CERT_TTL_MS,
+      routeToDatabase: parseRouteToDatabase(body['routeToDatabase']),
+    },
+  };
+}
+
+/**
+ * User certificates. A user may renew their own (with their current roles, never past their current
+ * certificate); the Admin and Proxy system roles may issue them for anyone.
+ */
+export async function generateUserCerts(ctx: AuthContext, caller: Caller, rawBody: unknown): Promise<UserCerts> {
+  const authed = requireAuthenticated(caller);
+  const { body, input } = readUserCertsBody(rawBody);
+  const name = reqString(body, 'user');
+  if (authed.kind === 'user') {
+    if (authed.username !== name) throw new AccessDeniedError('access denied: a user may only generate their own certificates');
+    input.notAfter = authed.identity.expires;
+  } else {
+    requireSystemRole(caller, 'Admin', 'Proxy');
+  }
+  const user = await ctx.identity.getUser(name);
+  return issueUserCerts(ctx, actorName(authed), user, input);
+}
+
+/** A server certificate for a database, signed by the `db` CA (`tctl auth sign --format=db`). */
+export async function generateDatabaseCert(ctx: AuthContext, caller: Caller, rawBody: unknown): Promise<DatabaseCerts> {
+  const actor = authorize(caller, 'database_certificate', 'create');
+  const body = bodyOf(rawBody);
+  const publicKey = reqString(body, 'publicKey');
+  const hosts = (optStringList(body, 'hosts') ?? []).filter((h) => h !== '');
+  if (hosts.length === 0) throw new BadParameterError('at least one host is required', { hint: 'pass --host=db.example.com' });
+  const [dbCa, clientCa] = await Promise.all([ctx.certAuthority('db'), ctx.certAuthority('db_client')]);
+  const expires = boundedExpiry(ctx, dbCa, optDurationMs(body, 'ttl') ?? DEFAULT_CERT_TTL_MS);
+  const cert = await issueDatabaseServerCert({ ca: tlsSigningKeyPair(dbCa), publicKey, hosts, expires, clock: ctx.clock });
+  await ctx.emit('certificateCreate', { user: actorName(actor), cert_type: 'db', hosts, expires: expires.toISOString() });
+  return { cert, caCerts: trustedTlsCerts(dbCa), clientCaCerts: trustedTlsCerts(clientCa) };
+}
+
+/** A client certificate the db agent presents to a database (CN = database user), signed by `db_client`. */
+export async function generateDatabaseClientCert(ctx: AuthContext, caller: Caller, rawBody: unknown): Promise<DatabaseCerts> {
+  const actor = requireSystemRole(caller, 'Db', 'Admin');
+  authorize(caller, 'db_client_certificate', 'create');
+  const body = bodyOf(rawBody);
+  const [dbCa, clientCa] = await Promise.all([ctx.certAuthority('db'), ctx.certAuthority('db_client')]);
+  const expires = boundedExpiry(ctx, clientCa, optDurationMs(body, 'ttl', MAX_DB_CLIENT_CERT_TTL) ?? HOUR);
+  const dbUser = reqString(body, 'dbUser');
+  const cert = await issueDatabaseClientCert({ ca: tlsSigningKeyPair(clientCa), publicKey: reqString(body, 'publicKey'), dbUser, expires, clock: ctx.clock });
+  await ctx.emit('certificateCreate', { user: actorName(actor), cert_type: 'db_client', db_user: dbUser, expires: expires.toISOString() });
+  return { cert, caCerts: trustedTlsCerts(dbCa), clientCaCerts: trustedTlsCerts(clientCa) };
+}
+
+// ---- password login -------------------------------------------------------------------------------------
+
+const invalidCredentials = (): AccessDeniedError =>
+  new AccessDeniedError('invalid username, password or second factor', { code: 'ERR_TP_INVALID_CREDENTIALS' });
+
+/** A hash to verify against when the user does not exist, so the answer takes as long either way. */
+let dummyHash: Promise<string> | undefined;
+const timingDecoy = (): Promise<string> => (dummyHash ??= hashPassword(randomUUID(), { params: DEFAULT_SCRYPT_PARAMS }));
+
+/**
+ * The proxy's login path: checks the lock, the password and the second factor, records the attempt
+ * (5 failures lock the user for 30 minutes; a success clears the count), audits it, and issues the
+ * user's certificates. Only the Proxy and Admin system roles may call it.
+ */
+export async function authenticateUser(ctx: AuthContext, caller: Caller, rawBody: unknown): Promise<UserCerts & { username: string }> {
+  const actor = requireSystemRole(caller, 'Proxy', 'Admin');
+  const { body, input } = readUserCertsBody(rawBody);
+  const name = reqString(body, 'user');
+  const password = typeof body['password'] === 'string' ? body['password'] : '';
+  const otp = optString(body, 'otp');
+  const remote = { 'addr.remote': caller.remoteAddr, method: 'local' };
+  const refuse = async (reason: string, err: Error): Promise<never> => {
+    await ctx.emit('userLoginFailure', { user: name, success: false, error: reason, ...remote });
+    throw err;
+  };
+
+  let user: User;
+  try {
+    user = await ctx.identity.getUser(name);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    await verifyPassword(password, await timingDecoy());
+    return refuse('user not found', invalidCredentials());
+  }
+  const attempts = await ctx.identity.getLoginAttempts(name);
+  if (isLocked(attempts, ctx.clock)) {
+    return refuse(
+      'user is locked',
+      new AccessDeniedError(`user ${JSON.stringify(name)} is locked until ${attempts.lockedUntil}: too many failed login attempts`, {
+        code: 'ERR_TP_USER_LOCKED',
+        hint: 'wait for the lock to expire, or ask an administrator for a password reset',
+      }),
+    );
+  }
+
+  let failure: string | undefined;
+  let acceptedOtp: { device: { device: TotpDevice; revision: string }; step: number } | undefined;
+  const hash = await ctx.identity.getPasswordHash(name);
+  if (hash === undefined) {
+    await verifyPassword(password, await timingDecoy());
+    failure = 'user has no password set';
+  } else if (!(await verifyPassword(password, hash))) {
+    failure = 'invalid password';
+  } else {
+    const device = await ctx.identity.getTotpDevice(name);
+    const need = otpRequirement((await ctx.authPreference()).spec.second_factor);
+    if (need === 'required' || (need === 'optional' && device !== undefined)) {
+      if (device === undefined) failure = 'user has no OTP device';
+      else if (otp === undefined) failure = 'missing one-time code';
+      else {
+        try {
+          acceptedOtp = { device, step: validateTotp({ secret: device.device.secret, code: otp, clock: ctx.clock, lastUsedStep: device.device.lastUsedStep }) };
+        } catch (err) {
+          if (!isTeleportError(err)) throw err;
+          failure = err.message;
+        }
+      }
+    }
+  }
+  if (acceptedOtp !== undefined) {
+    try {
+      await ctx.identity.setTotpLastUsedStep(name, acceptedOtp.device, acceptedOtp.step);
+    } catch (err) {
+      if (!isTeleportError(err)) throw err;
+      failure = 'one-time code already used';
+    }
+  }
+
+  if (failure !== undefined) {
+    const next = await ctx.identity.updateLoginAttempts(name, (a) => recordLoginFailure(a, ctx.clock));
+    if (isLocked(next, ctx.clock)) {
+      await ctx.emit('lockCreated', { user: actorName(actor), target: { user: name }, message: next.lockReason ?? '', expires: next.lockedUntil ?? '' });
+      ctx.logger.warn('user locked after failed login attempts', { user: name, until: next.lockedUntil });
+    }
+    return refuse(failure, invalidCredentials());
+  }
+  if (attempts.failures.length > 0 || attempts.lockedUntil !== undefined) {
+    await ctx.identity.updateLoginAttempts(name, (a) => recordLoginSuccess(a, ctx.clock));
+  }
+  await ctx.emit('userLogin', { user: name, success: true, mfa: acceptedOtp !== undefined, ...remote });
+  const certs = await issueUserCerts(ctx, actorName(actor), user, input);
+  return { username: name, ...certs };
+}
+
+// ---- joining --------------------------------------------------------------------------------------------
+
+const PRINCIPAL = /^[A-Za-z0-9*][A-Za-z0-9.*:_-]{0,252}$/;
+
+/**
+ * An agent joins with a token: the token must exist (static tokens compared in constant time), be
+ * unexpired and allow the requested system role. The agent gets host certificates (TLS and SSH) for its
+ * host UUID and role. Every attempt is audited with the token masked.
+ */
+export async function registerUsingToken(ctx: AuthContext, caller: Caller, rawBody: unknown): Promise<HostCerts> {
+  const body = bodyOf(rawBody);
+  const tokenName = body['token'];
+  if (typeof tokenName !== 'string' || tokenName === '' || tokenName.length > 1024) throw new BadParameterError('missing parameter token');
+  const hostId = reqName(body, 'hostId');
+  const nodeName = reqName(body, 'nodeName');
+  const roles = parseSystemRoles(reqString(body, 'role'));
+  const role = roles[0];
+  if (roles.length !== 1 || role === undefined || !(JOIN_TOKEN_ROLES as readonly string[]).includes(role)) {
+    throw new BadParameterError('role must be one system role to join as', { hint: `use one of ${JOIN_TOKEN_ROLES.join(', ')}` });
+  }
+  const principals = optStringList(body, 'additionalPrincipals') ?? [];
+  for (const p of principals) if (!PRINCIPAL.test(p)) throw new BadParameterError(`invalid principal ${JSON.stringify(p.slice(0, 64))}`);
+  const tlsPublicKey = reqString(body, 'tlsPublicKey');
+  const sshPublicKey = reqString(body, 'sshPublicKey');
+
+  const fields = {
+    host_id: hostId,
+    node_name: nodeName,
+    role,
+    method: 'token',
+    token_name: maskSecret(tokenName),
+    'addr.remote': caller.remoteAddr,
+  };
+  const refuse = async (reason: string, err: Error): Promise<never> => {
+    await ctx.emit('instanceJoinFailure', { ...fields, success: false, error: reason });
+    ctx.logger.warn('join refused', { ...fields, reason });
+    throw err;
+  };
+
+  const token: ProvisionToken | undefined = findStaticToken(ctx, tokenName) ?? (await ctx.provisioning.findToken(tokenName));
+  if (token === undefined) {
+    return refuse(
+      'invalid or expired token',
+      new AccessDeniedError('the join token is not valid: it has expired, was deleted or never existed', {
+        code: 'ERR_TP_JOIN_TOKEN_INVALID',
+        hint: 'create a new token with `tctl tokens add --type=<role>`',
+      }),
+    );
+  }
+  const expires = token.metadata.expires;
+  if (expires !== undefined && Date.parse(expires) <= ctx.clock.now().getTime()) {
+    return refuse('expired token', new AccessDeniedError('the join token has expired', { code: 'ERR_TP_JOIN_TOKEN_INVALID', hint: 'create a new token with `tctl tokens add`' }));
+  }
+  if (!token.spec.roles.includes(role as (typeof token.spec.roles)[number])) {
+    return refuse(
+      `token does not allow role ${role}`,
+      new AccessDeniedError(`the join token does not allow joining as ${role}; it allows ${token.spec.roles.join(', ')}`, {
+        code: 'ERR_TP_JOIN_TOKEN_ROLE',
+        hint: `create a token with --type=${role.toLowerCase()}`,
+      }),
+    );
+  }
+
+  const hostCa = await ctx.certAuthority('host');
+  const expiry = boundedExpiry(ctx, hostCa, HOST_CERT_TTL_MS);
+  const { dnsNames, ipAddresses } = splitHosts([nodeName, ...principals]);
+  const tlsCert = await issueHostCert({
+    ca: tlsSigningKeyPair(hostCa),
+    publicKey: tlsPublicKey,
+    hostId,
+    clusterName: ctx.clusterName,
+    systemRole: role as SystemRole,
+    dnsNames,
+    ipAddresses,
+    expires: expiry,
+    clock: ctx.clock,
+  });
+  const sshCert = await issueSshHostCert({
+    ca: sshSigningKeyPair(hostCa).private_key,
+    publicKey: sshPublicKey,
+    hostId,
+    clusterName: ctx.clusterName,
+    nodeName,
+    systemRole: role,
+    additionalPrincipals: principals,
+    expires: expiry,
+    clock: ctx.clock,
+  });
+  await ctx.emit('instanceJoin', { ...fields, success: true });
+  ctx.logger.info('host joined', { host_id: hostId, node_name: nodeName, role });
+  return { tlsCert, sshCert: formatSshCertificate(sshCert), ...hostTrust(hostCa) };
+}

@@ -1,0 +1,91 @@
+import { newAuditEvent, type AuditEventFields, type AuditEventKey, type AuditEventStore } from '@teleport-ts/core/audit';
+import type { Backend } from '@teleport-ts/core/backend';
+import type { Clock } from '@teleport-ts/core/clock';
+import type { StaticToken } from '@teleport-ts/core/config';
+import { redact } from '@teleport-ts/core/errors';
+import type { CertAuthority, CertAuthorityType } from '@teleport-ts/core/ca';
+import {
+  newAccessService,
+  newClusterConfigService,
+  newIdentityService,
+  newProvisioningService,
+  newTrustService,
+  type AccessService,
+  type ClusterConfigService,
+  type IdentityService,
+  type ProvisioningService,
+  type TrustService,
+} from '@teleport-ts/core/services';
+import { defaultAuthPreference, type AuthPreference } from '@teleport-ts/core/types';
+import type { Logger } from '../../logger.js';
+
+/** Everything the auth operations share: storage, audit, clock, logger and the cluster's fixed facts. */
+export interface AuthContext {
+  backend: Backend;
+  audit: AuditEventStore;
+  config: ClusterConfigService;
+  identity: IdentityService;
+  access: AccessService;
+  provisioning: ProvisioningService;
+  trust: TrustService;
+  clock: Clock;
+  logger: Logger;
+  clusterName: string;
+  hostUuid: string;
+  /** `host:port` users reach the proxy at: invite links point there. */
+  proxyPublicAddr: string;
+  staticTokens: readonly StaticToken[];
+  /** Records an audit event; a failure to store it is logged, not raised. */
+  emit(key: AuditEventKey, fields: AuditEventFields): Promise<void>;
+  /** The stored auth preference (the default when none is stored). */
+  authPreference(): Promise<AuthPreference>;
+  /** The CA of this cluster, with its keys. */
+  certAuthority(type: CertAuthorityType): Promise<CertAuthority>;
+  /** Called after a CA changed here, so the server reloads its trust without waiting for the watcher. */
+  onTrustChanged(): void;
+}
+
+export interface NewAuthContextOptions {
+  backend: Backend;
+  audit: AuditEventStore;
+  clock: Clock;
+  logger: Logger;
+  clusterName: string;
+  hostUuid: string;
+  proxyPublicAddr: string;
+  staticTokens?: readonly StaticToken[];
+  onTrustChanged?: () => void;
+}
+
+/** Wires the storage services and the audit emitter into an {@link AuthContext}. */
+export function newAuthContext(options: NewAuthContextOptions): AuthContext {
+  const { backend, audit, clock, logger, clusterName } = options;
+  const config = newClusterConfigService(backend);
+  const trust = newTrustService(backend);
+  return {
+    backend,
+    audit,
+    config,
+    identity: newIdentityService({ backend, clock }),
+    access: newAccessService(backend),
+    provisioning: newProvisioningService(backend),
+    trust,
+    clock,
+    logger,
+    clusterName,
+    hostUuid: options.hostUuid,
+    proxyPublicAddr: options.proxyPublicAddr,
+    staticTokens: options.staticTokens ?? [],
+    async emit(key, fields) {
+      const event = newAuditEvent(key, { cluster_name: clusterName, ...fields }, { clock });
+      try {
+        await audit.emit(event);
+      } catch (err) {
+        logger.error('failed to store an audit event', { event: event.event, code: event.code, error: redact((err as Error).message) });
+      }
+    },
+    authPreference: async () => (await config.getAuthPreference()) ?? defaultAuthPreference(),
+    certAuthority: async (type) => (await trust.getCertAuthority(type, clusterName)).ca,
+    onTrustChanged: options.onTrustChanged ?? (() => {}),
+  };
+}

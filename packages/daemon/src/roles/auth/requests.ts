@@ -1,0 +1,56 @@
+/**
+ * Validation of request bodies and queries: every field is checked once, at the edge, with one-line
+ * bad-parameter messages that name the field. Values that may be secrets are never quoted.
+ */
+
+import { BadParameterError } from '@teleport-ts/core/errors';
+
+/** A request body as a mapping (an absent body reads as `{}`). */
+export function bodyOf(body: unknown): Record<string, unknown> {
+  if (body === undefined || body === null) return {};
+  if (typeof body !== 'object' || Array.isArray(body)) throw new BadParameterError('request body must be a JSON object');
+  return body as Record<string, unknown>;
+}
+
+/** Longest string field accepted (certificates and keys are a few KiB). */
+const MAX_FIELD_LENGTH = 64 * 1024;
+
+export function reqString(body: Record<string, unknown>, field: string): string {
+  const v = body[field];
+  if (typeof v !== 'string' || v === '') throw new BadParameterError(`missing parameter ${field}`);
+  if (v.length > MAX_FIELD_LENGTH) throw new BadParameterError(`${field} is too long`);
+  return v;
+}
+
+export function optString(body: Record<string, unknown>, field: string): string | undefined {
+  const v = body[field];
+  if (v === undefined || v === null || v === '') return undefined;
+  return reqString(body, field);
+}
+
+export function optStringList(body: Record<string, unknown>, field: string): string[] | undefined {
+  const v = body[field];
+  if (v === undefined || v === null) return undefined;
+  if (!Array.isArray(v) || !v.every((s) => typeof s === 'string' && s.length <= 1024) || v.length > 1024) {
+    throw new BadParameterError(`${field} must be a list of strings`);
+  }
+  return v as string[];
+}
+
+/** A duration in milliseconds: a positive finite number, at most `max` when given. */
+export function optDurationMs(body: Record<string, unknown>, field: string, max?: { ms: number; text: string }): number | undefined {
+  const v = body[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new BadParameterError(`${field} must be a positive duration in milliseconds`);
+  if (max && v > max.ms) throw new BadParameterError(`${field} must be at most ${max.text}`);
+  return v;
+}
+
+/** An identifier that becomes part of a certificate or key: letters, digits, `.`, `_`, `-`. */
+export function reqName(body: Record<string, unknown>, field: string): string {
+  const v = reqString(body, field);
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(v)) {
+    throw new BadParameterError(`${field} ${JSON.stringify(v.slice(0, 128))} must be letters, digits, ".", "_" or "-"`);
+  }
+  return v;
+}

@@ -1,0 +1,83 @@
+/**
+ * The auth API routes. Each handler identifies nothing itself: the router passes the caller (from the
+ * client certificate), and each operation authorizes it first. Public routes (ping, join, user tokens)
+ * are rate-limited per source address; every other route requires a certificate.
+ */
+
+import { AUTH_API_PREFIX } from '@teleport-ts/core/api';
+import type { Handler, RequestContext, Router } from '../../http/router.js';
+import type { RateLimiter } from '../../http/ratelimit.js';
+import type { Caller } from './authz.js';
+import { authenticateUser, generateDatabaseCert, generateDatabaseClientCert, generateUserCerts, registerUsingToken } from './certs.js';
+import type { AuthContext } from './context.js';
+import {
+  createRole,
+  createToken,
+  deleteRole,
+  deleteToken,
+  getAuthPreference,
+  getCertAuthorities,
+  getClusterName,
+  getClusterStatus,
+  getRole,
+  getRoles,
+  getTokens,
+  ping,
+  rotateCertAuthority,
+  searchEvents,
+  setAuthPreference,
+  upsertRole,
+} from './resources.js';
+import { completeUserToken, createResetPasswordToken, createUser, deleteUser, getUser, getUserToken, getUsers, updateUser } from './users.js';
+
+type Ctx = RequestContext<Caller>;
+
+/** Registers every auth API route on `router`. */
+export function registerAuthRoutes(router: Router<Caller>, ctx: AuthContext, limiter: RateLimiter): void {
+  const p = (path: string): string => `${AUTH_API_PREFIX}${path}`;
+  const publicRoute = (handler: Handler<Caller>): Handler<Caller> => async (c) => {
+    limiter.take(c.remoteAddr);
+    return handler(c);
+  };
+  const name = (c: Ctx): string => c.params['name'] ?? '';
+
+  // Unauthenticated.
+  router.add('GET', p('/ping'), publicRoute(() => ping(ctx)));
+  router.add('POST', p('/join'), publicRoute((c) => registerUsingToken(ctx, c.identity, c.body)));
+  router.add('POST', p('/usertokens/lookup'), publicRoute((c) => getUserToken(ctx, c.body)));
+  router.add('POST', p('/usertokens/complete'), publicRoute((c) => completeUserToken(ctx, c.identity, c.body)));
+
+  // Authenticated: each operation checks the caller's rules.
+  router.add('GET', p('/clustername'), async (c) => getClusterName(ctx, c.identity));
+  router.add('GET', p('/status'), (c) => getClusterStatus(ctx, c.identity));
+
+  router.add('GET', p('/users'), (c) => getUsers(ctx, c.identity));
+  router.add('POST', p('/users'), (c) => createUser(ctx, c.identity, c.body));
+  router.add('GET', p('/users/:name'), (c) => getUser(ctx, c.identity, name(c)));
+  router.add('PUT', p('/users/:name'), (c) => updateUser(ctx, c.identity, name(c), c.body));
+  router.add('DELETE', p('/users/:name'), (c) => deleteUser(ctx, c.identity, name(c)));
+  router.add('POST', p('/users/:name/reset'), (c) => createResetPasswordToken(ctx, c.identity, name(c), c.body));
+
+  router.add('GET', p('/roles'), (c) => getRoles(ctx, c.identity));
+  router.add('POST', p('/roles'), (c) => createRole(ctx, c.identity, c.body));
+  router.add('GET', p('/roles/:name'), (c) => getRole(ctx, c.identity, name(c)));
+  router.add('PUT', p('/roles/:name'), (c) => upsertRole(ctx, c.identity, name(c), c.body));
+  router.add('DELETE', p('/roles/:name'), (c) => deleteRole(ctx, c.identity, name(c)));
+
+  router.add('GET', p('/tokens'), (c) => getTokens(ctx, c.identity));
+  router.add('POST', p('/tokens'), (c) => createToken(ctx, c.identity, c.body));
+  router.add('POST', p('/tokens/delete'), (c) => deleteToken(ctx, c.identity, c.body));
+
+  router.add('GET', p('/authpreference'), (c) => getAuthPreference(ctx, c.identity));
+  router.add('PUT', p('/authpreference'), (c) => setAuthPreference(ctx, c.identity, c.body));
+
+  router.add('POST', p('/cas/rotate'), (c) => rotateCertAuthority(ctx, c.identity, c.body));
+  router.add('GET', p('/cas/:type'), (c) => getCertAuthorities(ctx, c.identity, c.params['type'] ?? '', c.query.get('secrets') === 'true'));
+
+  router.add('POST', p('/certs/user'), (c) => generateUserCerts(ctx, c.identity, c.body));
+  router.add('POST', p('/certs/db'), (c) => generateDatabaseCert(ctx, c.identity, c.body));
+  router.add('POST', p('/certs/dbclient'), (c) => generateDatabaseClientCert(ctx, c.identity, c.body));
+  router.add('POST', p('/authenticate'), (c) => authenticateUser(ctx, c.identity, c.body));
+
+  router.add('GET', p('/events'), (c) => searchEvents(ctx, c.identity, c.query));
+}

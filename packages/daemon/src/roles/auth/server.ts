@@ -1,0 +1,293 @@
+/**
+ * The auth server: HTTPS with mutual TLS on `auth_service.listen_addr`. Its certificate is a host
+ * certificate (CN `<host-uuid>.<cluster>`, system role Auth) sent with the host CA certificate, so joining
+ * agents can check the CA pin. Client certificates are requested, not required by TLS: the router
+ * identifies each caller from its certificate, and every route but join, ping and user tokens refuses
+ * callers without a valid one.
+ */
+
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { AUTH_SERVER_NAME, writeIdentity } from '@teleport-ts/core/api';
+import type { AuditEventStore } from '@teleport-ts/core/audit';
+import type { Backend, Watcher } from '@teleport-ts/core/backend';
+import { systemClock, type Clock } from '@teleport-ts/core/clock';
+import { DEFAULT_AUTH_LISTEN_ADDR, DEFAULT_AUTH_PORT, parseHostPort, type AuthenticationConfig, type StaticToken } from '@teleport-ts/core/config';
+import { BALANCED_V1, caPin, generateKeyPair, issueHostCert, splitHosts, tlsSigningKeyPair, trustedTlsCerts } from '@teleport-ts/core/ca';
+import { redact } from '@teleport-ts/core/errors';
+import { newRouter } from '../../http/router.js';
+import { DEFAULT_UNAUTHENTICATED_RATE_LIMIT, newRateLimiter } from '../../http/ratelimit.js';
+import { nopLogger, type Logger } from '../../logger.js';
+import { newIdentifier, type Caller, type ClientTrust } from './authz.js';
+import { boundedExpiry, HOST_CERT_TTL_MS } from './certs.js';
+import { newAuthContext, type AuthContext } from './context.js';
+import { initCluster, loadOrCreateHostUuid } from './init.js';
+import { advanceAutoRotations } from './resources.js';
+import { registerAuthRoutes } from './routes.js';
+
+/** Directory of the local admin identity inside the data dir (what tctl on the auth host uses). */
+export const ADMIN_IDENTITY_DIR = 'admin';
+
+/** How long in-flight requests may take to finish at shutdown before their connections are cut. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+export interface AuthServerOptions {
+  backend: Backend;
+  audit: AuditEventStore;
+  /** Holds `host_uuid` and the admin identity (`admin/`). */
+  dataDir: string;
+  nodename: string;
+  /** `auth_service.cluster_name`; default the node name. Stored once; later starts read it back. */
+  clusterName?: string;
+  /** `host:port`; default `0.0.0.0:3025`. Port 0 picks a free port. */
+  listenAddr?: string;
+  /** More names for the server certificate (`auth_service.public_addr`). */
+  publicAddrs?: readonly string[];
+  /** Where invite links point (`proxy_service.public_addr`); default `<nodename>:3080`. */
+  proxyPublicAddr?: string;
+  staticTokens?: readonly StaticToken[];
+  authentication?: AuthenticationConfig;
+  clock?: Clock;
+  logger?: Logger;
+  /** Unauthenticated endpoints' per-address limit; default {@link DEFAULT_UNAUTHENTICATED_RATE_LIMIT}. */
+  rateLimit?: { average: number; burst: number };
+  /** How often automatic CA rotations are moved along, ms; 0 disables. Default one minute. */
+  rotationCheckIntervalMs?: number;
+}
+
+export interface AuthServer {
+  /** `host:port` the API listens on. */
+  readonly addr: string;
+  /** `host:port` local clients dial (`127.0.0.1:<port>` when listening on all addresses). */
+  readonly dialAddr: string;
+  readonly clusterName: string;
+  readonly hostUuid: string;
+  /** `<data_dir>/admin`: the admin identity written at start. */
+  readonly adminIdentityDir: string;
+  /** `sha256:` pins of the host CA (what agents pass as `--ca-pin`). */
+  caPins(): Promise<string[]>;
+  /** The operations, for embedding and tests. */
+  readonly context: AuthContext;
+  /** Stops accepting, lets in-flight requests finish (up to a grace period), stops the watcher. */
+  close(): Promise<void>;
+}
+
+/** The names on the auth server's certificate. */
+function serverNames(options: AuthServerOptions, listenHost: string): { dnsNames: readonly string[]; ipAddresses: readonly string[] } {
+  const hosts = new Set<string>([AUTH_SERVER_NAME, `*.${AUTH_SERVER_NAME}`, 'localhost', '127.0.0.1', '::1', options.nodename, hostname()]);
+  if (listenHost !== '0.0.0.0' && listenHost !== '::' && listenHost !== '') hosts.add(listenHost);
+  for (const addr of options.publicAddrs ?? []) hosts.add(parseHostPort(addr, DEFAULT_AUTH_PORT).host);
+  return splitHosts([...hosts].filter((h) => /^[A-Za-z0-9*][A-Za-z0-9.*:_-]*$/.test(h)));
+}
+
+/**
+ * Initialises the cluster (first start: cluster name, CAs, preset roles, auth preference), starts the
+ * HTTPS API and writes the local admin identity to `<data_dir>/admin`.
+ *
+ * @example
+ * ```ts
+ * const auth = await startAuthServer({ backend, audit, dataDir, nodename: 'auth-1', listenAddr: '127.0.0.1:0' });
+ * const client = newAuthClient({ addr: auth.dialAddr, identity: await loadIdentity(auth.adminIdentityDir) });
+ * ```
+ */
+export async function startAuthServer(options: AuthServerOptions): Promise<AuthServer> {
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? nopLogger;
+  const listen = parseHostPort(options.listenAddr ?? DEFAULT_AUTH_LISTEN_ADDR, DEFAULT_AUTH_PORT);
+  const hostUuid = await loadOrCreateHostUuid(options.dataDir);
+
+  const clusterName = await initCluster({
+    backend: options.backend,
+    clock,
+    logger,
+    clusterName: options.clusterName ?? options.nodename,
+    clusterNameFromConfig: options.clusterName !== undefined,
+    ...(options.authentication ? { authentication: options.authentication } : {}),
+  });
+
+  let server: Server | undefined;
+  let trust: ClientTrust = { clusterName, hostCaCerts: [], userCaCerts: [] };
+  let closed = false;
+
+  /** Loads the CAs: the client trust the identifier checks against, and a fresh server certificate and chain. */
+  async function loadCredentials(): Promise<{ key: string; cert: string; ca: string[] }> {
+    const [hostCa, userCa] = await Promise.all([ctx.certAuthority('host'), ctx.certAuthority('user')]);
+    const keys = await generateKeyPair(BALANCED_V1['tls-host']);
+    const signing = tlsSigningKeyPair(hostCa);
+    const cert = await issueHostCert({
+      ca: signing,
+      publicKey: keys.publicKeyPem,
+      hostId: hostUuid,
+      clusterName,
+      systemRole: 'Auth',
+      ...serverNames(options, listen.host),
+      expires: boundedExpiry(ctx, hostCa, HOST_CERT_TTL_MS),
+      clock,
+    });
+    trust = { clusterName, hostCaCerts: trustedTlsCerts(hostCa), userCaCerts: trustedTlsCerts(userCa) };
+    // The host CA in the chain lets joining agents check it against their CA pin.
+    return { key: keys.privateKeyPem, cert: `${cert.trimEnd()}\n${signing.cert}`, ca: [...trust.hostCaCerts, ...trust.userCaCerts] };
+  }
+
+  let refreshing: Promise<void> | undefined;
+  let refreshAgain = false;
+  /** Reloads trust and the server certificate after a CA changed; coalesces bursts of changes. */
+  const scheduleRefresh = (): void => {
+    if (closed) return;
+    if (refreshing) {
+      refreshAgain = true;
+      return;
+    }
+    refreshing = loadCredentials()
+      .then((secure) => server?.setSecureContext(secure))
+      .catch((err: unknown) => logger.error('failed to reload certificate authorities', { error: redact((err as Error).message) }))
+      .finally(() => {
+        refreshing = undefined;
+        if (refreshAgain) {
+          refreshAgain = false;
+          scheduleRefresh();
+        }
+      });
+  };
+
+  const ctx = newAuthContext({
+    backend: options.backend,
+    audit: options.audit,
+    clock,
+    logger,
+    clusterName,
+    hostUuid,
+    proxyPublicAddr: options.proxyPublicAddr ?? `${options.nodename}:3080`,
+    staticTokens: options.staticTokens ?? [],
+    onTrustChanged: scheduleRefresh,
+  });
+  const initialCredentials = await loadCredentials();
+
+  const router = newRouter<Caller>((err, req) => {
+    logger.error('internal error', { method: req.method, path: req.path, error: redact(err instanceof Error ? err.message : String(err)) });
+    if (err instanceof Error && err.stack) logger.debug('internal error stack', { stack: redact(err.stack) });
+  });
+  const limiter = newRateLimiter({ ...(options.rateLimit ?? DEFAULT_UNAUTHENTICATED_RATE_LIMIT), clock });
+  registerAuthRoutes(router, ctx, limiter);
+  const identifier = newIdentifier({ trust: () => trust, access: ctx.access, clock });
+
+  server = createServer(
+    {
+      ...initialCredentials,
+      requestCert: true,
+      // Verified per request against the current CAs (see authz.ts): an anonymous caller reaches only public routes.
+      rejectUnauthorized: false,
+      minVersion: 'TLSv1.2',
+      ALPNProtocols: ['http/1.1'],
+    },
+    (req, res) => {
+      const started = performance.now();
+      res.once('finish', () => {
+        logger.debug('request', {
+          method: req.method,
+          path: (req.url ?? '').split('?')[0],
+          status: res.statusCode,
+          ms: Math.round(performance.now() - started),
+          remote: req.socket.remoteAddress,
+        });
+      });
+      void router.serve(req, res, (r) => identifier.identify(r));
+    },
+  );
+  server.headersTimeout = 30_000;
+  server.requestTimeout = 60_000;
+  server.keepAliveTimeout = 30_000;
+  const srv = server;
+  await new Promise<void>((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(listen.port, listen.host, () => {
+      srv.off('error', reject);
+      resolve();
+    });
+  });
+  srv.on('tlsClientError', (err) => logger.debug('TLS handshake failed', { error: err.message }));
+  const bound = srv.address() as AddressInfo;
+  const wrap = (host: string): string => (host.includes(':') ? `[${host}]` : host);
+  const addr = `${wrap(bound.address)}:${bound.port}`;
+  const anyHost = bound.address === '0.0.0.0' || bound.address === '::';
+  const dialAddr = `${anyHost ? '127.0.0.1' : wrap(bound.address)}:${bound.port}`;
+
+  // Several auth servers may share the backend: follow CA changes any of them makes.
+  let watcher: Watcher | undefined;
+  const watchLoop = (async () => {
+    while (!closed) {
+      try {
+        watcher = await options.backend.newWatcher({ prefixes: ['/authorities/'], name: 'auth-trust' });
+        if (closed) watcher.close();
+        for await (const event of watcher) if (event.type !== 'init') scheduleRefresh();
+        // A watcher that ended may have missed changes: reload once it is back.
+        if (!closed) scheduleRefresh();
+      } catch (err) {
+        if (!closed) logger.warn('certificate authority watcher failed, retrying', { error: redact((err as Error).message) });
+      }
+      if (!closed) await new Promise((r) => setTimeout(r, 1_000).unref());
+    }
+  })();
+
+  const rotationTimer =
+    (options.rotationCheckIntervalMs ?? 60_000) > 0
+      ? setInterval(() => {
+          advanceAutoRotations(ctx).catch((err: unknown) => logger.warn('automatic rotation check failed', { error: redact((err as Error).message) }));
+        }, options.rotationCheckIntervalMs ?? 60_000).unref()
+      : undefined;
+
+  const adminIdentityDir = path.join(options.dataDir, ADMIN_IDENTITY_DIR);
+  await writeAdminIdentity(ctx, adminIdentityDir, dialAddr);
+  logger.info('auth service is up', { addr, cluster: clusterName, host_uuid: hostUuid });
+
+  return {
+    addr,
+    dialAddr,
+    clusterName,
+    hostUuid,
+    adminIdentityDir,
+    context: ctx,
+    caPins: async () => trustedTlsCerts(await ctx.certAuthority('host')).map(caPin),
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (rotationTimer) clearInterval(rotationTimer);
+      watcher?.close();
+      const stopped = new Promise<void>((resolve) => srv.close(() => resolve()));
+      srv.closeIdleConnections();
+      const force = setTimeout(() => srv.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
+      await stopped;
+      clearTimeout(force);
+      await watchLoop;
+      await refreshing;
+      logger.info('auth service stopped');
+    },
+  };
+}
+
+/**
+ * Writes the local admin identity (a host certificate with system role Admin, valid as long as a host
+ * certificate) for tctl on this host, as Teleport's tctl uses the auth server's local identity.
+ */
+async function writeAdminIdentity(ctx: AuthContext, dir: string, dialAddr: string): Promise<void> {
+  const hostCa = await ctx.certAuthority('host');
+  const keys = await generateKeyPair(BALANCED_V1['tls-host']);
+  const cert = await issueHostCert({
+    ca: tlsSigningKeyPair(hostCa),
+    publicKey: keys.publicKeyPem,
+    hostId: ctx.hostUuid,
+    clusterName: ctx.clusterName,
+    systemRole: 'Admin',
+    expires: boundedExpiry(ctx, hostCa, HOST_CERT_TTL_MS),
+    clock: ctx.clock,
+  });
+  await writeIdentity(dir, {
+    key: keys.privateKeyPem,
+    cert,
+    caCerts: trustedTlsCerts(hostCa),
+    clusterName: ctx.clusterName,
+    authServers: [dialAddr],
+  });
+}
