@@ -1,0 +1,123 @@
+/**
+ * `tsh login`: asks the proxy how the cluster authenticates, prompts for the password (and the OTP code), makes
+ * the keys locally (Ed25519 for SSH, ECDSA P-256 for TLS: Teleport's balanced-v1), sends the public halves with
+ * the credentials, and stores what comes back as the current profile.
+ */
+
+import os from 'node:os';
+import { BadParameterError, NotImplementedError } from '@teleport-ts/core/errors';
+import { generateLoginKeys } from '../keys.js';
+import { profileStatus, type ProfileStatus } from '../profile/status.js';
+import { currentProfileName, readProfile, saveLogin, teleportHome } from '../profile/store.js';
+import type { Prompter } from '../prompt.js';
+import { parseProxyAddr, proxyRequest } from '../webclient.js';
+
+export interface LoginOptions {
+  proxy?: string;
+  user?: string;
+  /** Minutes, as Teleport's `--ttl`. */
+  ttl?: string;
+  insecure?: boolean;
+}
+
+export interface LoginDeps {
+  env: NodeJS.ProcessEnv;
+  prompter: Prompter;
+}
+
+/** The parts of the proxy's `/webapi/ping` answer tsh reads. */
+interface PingJson {
+  auth?: { type?: string; second_factor?: string };
+  proxy?: { tls_routing_enabled?: boolean };
+  cluster_name?: string;
+}
+
+interface SshCertsJson {
+  username?: string;
+  cert: string;
+  tls_cert: string;
+  host_signers?: { domain_name?: string; checking_keys?: string[]; tls_certs?: string[] }[];
+}
+
+/** Second factors tsh can prompt for. */
+const OTP_FACTORS = ['otp', 'on', 'optional'];
+
+function ttlNanos(ttl: string | undefined): number | undefined {
+  if (ttl === undefined) return undefined;
+  const minutes = Number(ttl);
+  if (!Number.isInteger(minutes) || minutes <= 0) throw new BadParameterError(`--ttl must be a whole number of minutes, got ${JSON.stringify(ttl)}`);
+  return minutes * 60 * 1e9;
+}
+
+/**
+ * Logs in and returns the new profile's status.
+ *
+ * @example
+ * ```ts
+ * const status = await login({ proxy: 'proxy.example.com', user: 'alice' }, { env: process.env, prompter });
+ * ```
+ */
+export async function login(options: LoginOptions, deps: LoginDeps): Promise<ProfileStatus> {
+  const { env, prompter } = deps;
+  const home = teleportHome(env);
+  const current = await currentProfileName(home);
+  const currentProfile = current === undefined ? undefined : await readProfile(home, current);
+  const proxyText = options.proxy ?? (env['TELEPORT_PROXY'] || undefined) ?? currentProfile?.web_proxy_addr;
+  if (proxyText === undefined) throw new BadParameterError('No proxy address specified, missed --proxy flag?');
+  const target = parseProxyAddr(proxyText);
+  const user =
+    options.user ??
+    (env['TELEPORT_USER'] || undefined) ??
+    (currentProfile && currentProfile.web_proxy_addr === target.addr ? currentProfile.user : undefined) ??
+    os.userInfo().username;
+  const ttl = ttlNanos(options.ttl);
+  const insecure = options.insecure === true;
+
+  const ping = await proxyRequest<PingJson>(target, 'GET', '/webapi/ping', undefined, { insecure });
+  const authType = ping.auth?.type ?? 'local';
+  if (authType !== 'local') throw new NotImplementedError(`the cluster uses ${authType} authentication, which this tsh does not support yet`);
+  const secondFactor = ping.auth?.second_factor ?? 'off';
+  if (secondFactor !== 'off' && !OTP_FACTORS.includes(secondFactor)) {
+    throw new NotImplementedError(`the cluster requires ${secondFactor} as the second factor, which this tsh does not support yet`);
+  }
+
+  const password = await prompter.secret(`Enter password for Teleport user ${user}:`);
+  const otp = OTP_FACTORS.includes(secondFactor) ? (await prompter.secret('Enter an OTP code from a device:')).replace(/\s+/g, '') : undefined;
+  prompter.close();
+
+  const keys = await generateLoginKeys(user);
+
+  const certs = await proxyRequest<SshCertsJson>(
+    target,
+    'POST',
+    '/v1/webapi/ssh/certs',
+    {
+      user,
+      password,
+      ...(otp ? { otp_token: otp } : {}),
+      pub_key: keys.sshPublicKey,
+      tls_pub_key: keys.tlsPublicKey,
+      ...(ttl !== undefined ? { ttl } : {}),
+    },
+    { insecure },
+  );
+  const cluster = ping.cluster_name ?? certs.host_signers?.[0]?.domain_name ?? '';
+  const signers = certs.host_signers?.find((s) => s.domain_name === cluster) ?? certs.host_signers?.[0];
+  const profile = {
+    web_proxy_addr: target.addr,
+    ssh_proxy_addr: target.addr,
+    postgres_proxy_addr: target.addr,
+    user: certs.username ?? user,
+    site_name: cluster,
+    tls_routing_enabled: ping.proxy?.tls_routing_enabled !== false,
+  };
+  await saveLogin(home, profile, {
+    sshPrivateKey: keys.sshPrivateKey,
+    sshPublicKey: keys.sshPublicKey,
+    tlsPrivateKey: keys.tlsPrivateKey,
+    tlsCert: certs.tls_cert,
+    sshCert: certs.cert,
+    tlsCaCerts: signers?.tls_certs ?? [],
+  });
+  return profileStatus(profile, certs.cert, true);
+}

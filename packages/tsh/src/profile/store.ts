@@ -1,0 +1,185 @@
+/**
+ * The profile store under `$TELEPORT_HOME` (default `~/.tsh`), in Teleport's layout:
+ *
+ * ```
+ * current-profile                         name of the active profile (the proxy host)
+ * <proxy>.yaml                            profile: proxy address, user, cluster
+ * keys/<proxy>/<user>                     SSH private key, OpenSSH format (0600)
+ * keys/<proxy>/<user>.pub                 SSH public key
+ * keys/<proxy>/<user>.key                 TLS private key, PKCS#8 PEM (0600)
+ * keys/<proxy>/<user>-x509.pem            TLS certificate (also as <user>.crt)
+ * keys/<proxy>/<user>-ssh/<cluster>-cert.pub   SSH certificate
+ * keys/<proxy>/cas/<cluster>.pem          the cluster's host CA certificates
+ * ```
+ */
+
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { BadParameterError } from '@teleport-ts/core/errors';
+import { parseFlatYaml, toYaml } from './yaml.js';
+
+/** `$TELEPORT_HOME`, else `~/.tsh`. */
+export function teleportHome(env: NodeJS.ProcessEnv = process.env): string {
+  const home = env['TELEPORT_HOME'];
+  return home !== undefined && home !== '' ? path.resolve(home) : path.join(os.homedir(), '.tsh');
+}
+
+/** A profile as stored in `<proxy>.yaml` (Teleport's field names). */
+export interface Profile {
+  /** `host:port` of the proxy's web listener. */
+  web_proxy_addr: string;
+  /** With TLS routing, the same port. */
+  ssh_proxy_addr: string;
+  postgres_proxy_addr?: string;
+  user: string;
+  /** The cluster name. */
+  site_name: string;
+  tls_routing_enabled: boolean;
+}
+
+/** What a login writes. Private keys are secrets. */
+export interface LoginKeys {
+  sshPrivateKey: string;
+  sshPublicKey: string;
+  tlsPrivateKey: string;
+  tlsCert: string;
+  sshCert: string;
+  /** Host CA certificates of the cluster. */
+  tlsCaCerts: string[];
+}
+
+/** The profile name of a proxy address: its host, as Teleport names profiles. */
+export function profileName(webProxyAddr: string): string {
+  const bracket = /^\[([^\]]+)\]/.exec(webProxyAddr);
+  if (bracket) return bracket[1]!;
+  const i = webProxyAddr.lastIndexOf(':');
+  return i < 0 ? webProxyAddr : webProxyAddr.slice(0, i);
+}
+
+const SAFE_NAME = /^[A-Za-z0-9._@:-]+$/;
+
+function checkName(what: string, value: string): string {
+  // Names become path components: nothing that could climb out of the store.
+  if (!SAFE_NAME.test(value) || value === '.' || value === '..') throw new BadParameterError(`invalid ${what} ${JSON.stringify(value)}`);
+  return value;
+}
+
+/** Paths of one user's keys under a proxy. */
+export function keyPaths(home: string, proxy: string, user: string, cluster: string) {
+  const dir = path.join(home, 'keys', checkName('proxy', proxy));
+  const u = checkName('user', user);
+  const c = checkName('cluster', cluster);
+  return {
+    dir,
+    sshKey: path.join(dir, u),
+    sshPub: path.join(dir, `${u}.pub`),
+    tlsKey: path.join(dir, `${u}.key`),
+    tlsCert: path.join(dir, `${u}-x509.pem`),
+    tlsCertCrt: path.join(dir, `${u}.crt`),
+    sshCertDir: path.join(dir, `${u}-ssh`),
+    sshCert: path.join(dir, `${u}-ssh`, `${c}-cert.pub`),
+    casDir: path.join(dir, 'cas'),
+    cas: path.join(dir, 'cas', `${c}.pem`),
+  };
+}
+
+async function writeAtomic(file: string, data: string, mode: number): Promise<void> {
+  const tmp = `${file}.tmp-${randomBytes(6).toString('hex')}`;
+  try {
+    await writeFile(tmp, data, { mode, flag: 'wx' });
+    await chmod(tmp, mode);
+    await rename(tmp, file);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+async function readOptional(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
+    throw err;
+  }
+}
+
+/** Writes the keys, certificates and profile of a login and makes it the current profile. */
+export async function saveLogin(home: string, profile: Profile, keys: LoginKeys): Promise<void> {
+  const name = checkName('proxy', profileName(profile.web_proxy_addr));
+  const p = keyPaths(home, name, profile.user, profile.site_name);
+  await mkdir(home, { recursive: true, mode: 0o700 });
+  for (const d of [p.dir, p.sshCertDir, p.casDir]) await mkdir(d, { recursive: true, mode: 0o700 });
+  await writeAtomic(p.sshKey, keys.sshPrivateKey, 0o600);
+  await writeAtomic(p.sshPub, `${keys.sshPublicKey.trim()}\n`, 0o644);
+  await writeAtomic(p.tlsKey, keys.tlsPrivateKey, 0o600);
+  await writeAtomic(p.tlsCert, keys.tlsCert, 0o644);
+  await writeAtomic(p.tlsCertCrt, keys.tlsCert, 0o644);
+  await writeAtomic(p.sshCert, `${keys.sshCert.trim()}\n`, 0o644);
+  await writeAtomic(p.cas, keys.tlsCaCerts.map((c) => `${c.trim()}\n`).join(''), 0o644);
+  await writeAtomic(path.join(home, `${name}.yaml`), toYaml({ ...profile }), 0o600);
+  await writeAtomic(path.join(home, 'current-profile'), name, 0o600);
+}
+
+/** The name in `current-profile`, if any. */
+export async function currentProfileName(home: string): Promise<string | undefined> {
+  const text = (await readOptional(path.join(home, 'current-profile')))?.trim();
+  return text === undefined || text === '' ? undefined : text;
+}
+
+/** Reads `<name>.yaml`; `undefined` when absent or incomplete. */
+export async function readProfile(home: string, name: string): Promise<Profile | undefined> {
+  if (!SAFE_NAME.test(name)) return undefined;
+  const text = await readOptional(path.join(home, `${name}.yaml`));
+  if (text === undefined) return undefined;
+  const doc = parseFlatYaml(text);
+  const str = (k: string): string | undefined => (typeof doc[k] === 'string' && doc[k] !== '' ? (doc[k] as string) : undefined);
+  const web = str('web_proxy_addr');
+  const user = str('user');
+  const site = str('site_name');
+  if (web === undefined || user === undefined || site === undefined) return undefined;
+  return {
+    web_proxy_addr: web,
+    ssh_proxy_addr: str('ssh_proxy_addr') ?? web,
+    ...(str('postgres_proxy_addr') ? { postgres_proxy_addr: str('postgres_proxy_addr')! } : {}),
+    user,
+    site_name: site,
+    tls_routing_enabled: doc['tls_routing_enabled'] !== false,
+  };
+}
+
+/** Names of every profile in the store (`*.yaml`). */
+export async function listProfileNames(home: string): Promise<string[]> {
+  let entries: string[];
+  try {
+    entries = await readdir(home);
+  } catch {
+    return [];
+  }
+  return entries.filter((e) => e.endsWith('.yaml')).map((e) => e.slice(0, -'.yaml'.length)).sort();
+}
+
+/** The SSH certificate line of a profile's user, if the keys are there. */
+export async function readSshCert(home: string, profile: Profile): Promise<string | undefined> {
+  const p = keyPaths(home, profileName(profile.web_proxy_addr), profile.user, profile.site_name);
+  return readOptional(p.sshCert);
+}
+
+/**
+ * Removes every key and certificate of every proxy. Profiles (`<proxy>.yaml`, `current-profile`) stay, as in
+ * Teleport, so a later `tsh login` remembers the proxy. Returns how many proxies had keys.
+ */
+export async function removeAllKeys(home: string): Promise<number> {
+  const keysDir = path.join(home, 'keys');
+  let proxies: string[] = [];
+  try {
+    proxies = await readdir(keysDir);
+  } catch {
+    return 0;
+  }
+  await rm(keysDir, { recursive: true, force: true });
+  return proxies.length;
+}
