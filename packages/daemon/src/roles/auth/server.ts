@@ -111,24 +111,39 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
   let trust: ClientTrust = { clusterName, hostCaCerts: [], userCaCerts: [] };
   let closed = false;
 
-  /** Loads the CAs: the client trust the identifier checks against, and a fresh server certificate and chain. */
+  /** The server's certificate and the CA certificate that signed it. */
+  let own: { key: string; cert: string; issuer: string } | undefined;
+
+  /**
+   * Loads the CAs: the client trust the identifier checks against, and the server's credentials. As in
+   * Teleport, the server keeps its certificate while a rotation updates clients and takes one from the new
+   * key once servers update (or when its issuer is no longer trusted).
+   */
   async function loadCredentials(): Promise<{ key: string; cert: string; ca: string[] }> {
     const [hostCa, userCa] = await Promise.all([ctx.certAuthority('host'), ctx.certAuthority('user')]);
-    const keys = await generateKeyPair(BALANCED_V1['tls-host']);
-    const signing = tlsSigningKeyPair(hostCa);
-    const cert = await issueHostCert({
-      ca: signing,
-      publicKey: keys.publicKeyPem,
-      hostId: hostUuid,
-      clusterName,
-      systemRole: 'Auth',
-      ...serverNames(options, listen.host),
-      expires: boundedExpiry(ctx, hostCa, HOST_CERT_TTL_MS),
-      clock,
-    });
     trust = { clusterName, hostCaCerts: trustedTlsCerts(hostCa), userCaCerts: trustedTlsCerts(userCa) };
-    // The host CA in the chain lets joining agents check it against their CA pin.
-    return { key: keys.privateKeyPem, cert: `${cert.trimEnd()}\n${signing.cert}`, ca: [...trust.hostCaCerts, ...trust.userCaCerts] };
+    const signing = tlsSigningKeyPair(hostCa);
+    const keep =
+      own !== undefined &&
+      trust.hostCaCerts.includes(own.issuer) &&
+      (own.issuer === signing.cert || hostCa.spec.rotation.phase === 'update_clients');
+    if (!keep) {
+      const keys = await generateKeyPair(BALANCED_V1['tls-host']);
+      const cert = await issueHostCert({
+        ca: signing,
+        publicKey: keys.publicKeyPem,
+        hostId: hostUuid,
+        clusterName,
+        systemRole: 'Auth',
+        ...serverNames(options, listen.host),
+        expires: boundedExpiry(ctx, hostCa, HOST_CERT_TTL_MS),
+        clock,
+      });
+      own = { key: keys.privateKeyPem, cert, issuer: signing.cert };
+    }
+    const { key, cert, issuer } = own!;
+    // The issuing host CA in the chain lets joining agents check it against their CA pin.
+    return { key, cert: `${cert.trimEnd()}\n${issuer}`, ca: [...trust.hostCaCerts, ...trust.userCaCerts] };
   }
 
   let refreshing: Promise<void> | undefined;

@@ -1,0 +1,101 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { usePostgres } from '@teleport-ts/testkit';
+import { BALANCED_V1, generateKeyPair, parseIdentity } from '@teleport-ts/core/ca';
+import { newAuthClient } from '@teleport-ts/core/api';
+import { newFakeClock } from '@teleport-ts/core/clock';
+import { rejection, startTestAuth } from './auth-helpers.js';
+import { eventually, runAuthSuite } from './auth-suite.js';
+
+const server = usePostgres();
+let databases = 0;
+/** A database that does not exist yet (the backend creates it): a new cluster. */
+const newDatabase = (prefix: string): string => server.server.url(`${prefix}_${process.pid}_${++databases}`, { sslmode: 'disable' });
+
+runAuthSuite('postgres', async () => ({ type: 'postgres', conn_string: newDatabase('auth') }));
+
+describe('two auth servers on one PostgreSQL backend', () => {
+  it('both answer, see each other\'s writes, and follow each other\'s CA rotation', async () => {
+    const storage = { type: 'postgres' as const, conn_string: newDatabase('ha') };
+    const clock = newFakeClock(new Date());
+    const a = await startTestAuth({ storage, clock, nodename: 'auth-a' });
+    const b = await startTestAuth({ storage, clock, nodename: 'auth-b' });
+    try {
+      expect(a.auth.hostUuid).not.toBe(b.auth.hostUuid);
+      expect(a.auth.clusterName).toBe(b.auth.clusterName);
+      expect(await a.auth.caPins()).toEqual(await b.auth.caPins());
+      expect((await b.anonymous().ping()).clusterName).toBe('test.example.com');
+
+      const { token } = await a.admin.createUser({ name: 'alice', roles: ['access'], logins: ['alice'] });
+      expect((await b.admin.getUser('alice')).spec.traits).toEqual({ logins: ['alice'] });
+      expect((await b.anonymous().getUserToken(token.id)).user).toBe('alice');
+      await b.admin.deleteUser('alice');
+      expect((await rejection(a.admin.getUser('alice'))).kind).toBe('not-found');
+
+      // Certificates issued by one are accepted by the other.
+      const keys = await generateKeyPair(BALANCED_V1['tls-user']);
+      const ssh = await generateKeyPair(BALANCED_V1['ssh-user']);
+      await a.admin.createUser({ name: 'bob', roles: ['editor'] });
+      const certs = await a.admin.generateUserCerts({ user: 'bob', tlsPublicKey: keys.publicKeyPem, sshPublicKey: ssh.sshPublicKey });
+      const bobOnB = newAuthClient({ addr: b.auth.dialAddr, tls: { cert: certs.tlsCert, key: keys.privateKeyPem, ca: certs.tlsCaCerts } });
+      try {
+        expect((await bobOnB.getRoles()).length).toBeGreaterThan(3);
+
+        // A user CA rotation on A: B learns the new key through the backend watch.
+        await a.admin.rotateCertAuthority({ type: 'user', phase: 'init' });
+        await a.admin.rotateCertAuthority({ type: 'user', phase: 'update_clients' });
+        const fresh = await a.admin.generateUserCerts({ user: 'bob', tlsPublicKey: keys.publicKeyPem, sshPublicKey: ssh.sshPublicKey });
+        expect(fresh.tlsCert).not.toBe(certs.tlsCert);
+        expect(parseIdentity(fresh.tlsCert).username).toBe('bob');
+        const freshOnB = newAuthClient({ addr: b.auth.dialAddr, tls: { cert: fresh.tlsCert, key: keys.privateKeyPem, ca: fresh.tlsCaCerts } });
+        try {
+          await eventually(async () => (await freshOnB.getRoles()).length > 0);
+        } finally {
+          await freshOnB.close();
+        }
+      } finally {
+        await bobOnB.close();
+      }
+    } finally {
+      await b.close();
+      await a.close();
+    }
+  });
+});
+
+describe('audit events in PostgreSQL', () => {
+  it('stores the auth server\'s events in the audit_events_uri database', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'tp-auth-audit-'));
+    const auditUri = newDatabase('audit');
+    const t = await startTestAuth({ dataDir, auditUris: [auditUri] });
+    try {
+      await t.admin.createUser({ name: 'carol', roles: ['access'] });
+      await t.admin.createToken({ roles: ['Node'] });
+      const client = new pg.Client({ connectionString: auditUri });
+      await client.connect();
+      try {
+        const rows = await client.query<{ event_type: string; code: string; name: string | null }>(
+          "SELECT event_type, event_data->>'code' AS code, event_data->>'name' AS name FROM audit_events ORDER BY event_time, event_id",
+        );
+        expect(rows.rows).toEqual(
+          expect.arrayContaining([
+            { event_type: 'user.create', code: 'T1002I', name: 'carol' },
+            { event_type: 'reset_password_token.create', code: 'T6000I', name: 'carol' },
+            { event_type: 'join_token.create', code: 'TJT00I', name: null },
+          ]),
+        );
+      } finally {
+        await client.end();
+      }
+      // The search API reads the same store.
+      const { events } = await t.admin.searchEvents({ from: new Date(0), to: new Date(Date.now() + 3_600_000), eventTypes: ['user.create'] });
+      expect(events.map((e) => e['name'])).toEqual(['carol']);
+    } finally {
+      await t.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  });
+});
