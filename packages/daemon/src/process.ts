@@ -13,12 +13,13 @@ import { redact } from '@teleport-ts/core/errors';
 import { startDiagServer, type DiagServer } from './diag.js';
 import type { Logger } from './logger.js';
 import { startAuthServer, type AuthServer } from './roles/auth/index.js';
+import { startProxyRole, type ProxyRoleOptions, type ProxyService } from './roles/proxy/index.js';
 
 /** Roles `--roles` accepts. */
 export const KNOWN_ROLES = ['auth', 'proxy', 'db', 'node'] as const;
 export type RoleName = (typeof KNOWN_ROLES)[number];
 /** Roles this release runs; the others are refused with a "not implemented yet" notice. */
-export const IMPLEMENTED_ROLES: readonly RoleName[] = ['auth'];
+export const IMPLEMENTED_ROLES: readonly RoleName[] = ['auth', 'proxy'];
 
 /** The process configuration: teleport.yaml with the command-line flags applied, defaults filled. */
 export interface ProcessConfig {
@@ -36,6 +37,8 @@ export interface ProcessConfig {
   };
   /** Where invite links point. */
   proxyPublicAddr: string;
+  /** `proxy_service` (listen address, public addresses, key pairs); defaults when absent. */
+  proxy?: ProxyRoleOptions['proxy'];
   /** How agents join (for the agent roles of later releases). `token` is a secret. */
   join: { token?: string; authServer?: string; caPins: readonly string[]; labels: Readonly<Record<string, string>> };
 }
@@ -44,6 +47,7 @@ export interface ProcessConfig {
 export interface RunningProcess {
   backend: Backend;
   auth?: AuthServer;
+  proxy?: ProxyService;
   diag?: DiagServer;
   /** Roles asked for that this release does not run. */
   pendingRoles: RoleName[];
@@ -112,10 +116,25 @@ export async function startProcess(config: ProcessConfig, options: StartProcessO
       const server = auth;
       closers.push(() => server.close());
     }
+    let proxy: ProxyService | undefined;
+    if (config.roles.includes('proxy')) {
+      proxy = await startProxyRole({
+        dataDir: config.dataDir,
+        nodename: config.nodename,
+        proxy: config.proxy ?? { publicAddrs: [config.proxyPublicAddr] },
+        ...(auth ? { auth } : {}),
+        join: config.join,
+        clock,
+        logger: logger.with('proxy'),
+      });
+      const server = proxy;
+      closers.push(() => server.close());
+    }
     ready = true;
     return {
       backend,
       ...(auth ? { auth } : {}),
+      ...(proxy ? { proxy } : {}),
       ...(diag ? { diag } : {}),
       pendingRoles: config.roles.filter((r) => !IMPLEMENTED_ROLES.includes(r)),
       close: async () => {

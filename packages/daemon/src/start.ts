@@ -11,6 +11,7 @@ import {
   type FileConfig,
 } from '@teleport-ts/core/config';
 import { newLogger } from './logger.js';
+import type { HttpsKeyPair } from './roles/proxy/index.js';
 import { KNOWN_ROLES, startProcess, type ProcessConfig, type RoleName, type RunningProcess } from './process.js';
 
 /** `teleport-ts start` flags, named as Teleport's. */
@@ -108,6 +109,11 @@ export async function buildProcessConfig(flags: StartFlags): Promise<{ config: P
       ...(auth.authentication !== undefined ? { authentication: auth.authentication } : {}),
     },
     proxyPublicAddr: proxyPublicAddr(file, nodename),
+    proxy: {
+      ...(file?.proxy_service?.web_listen_addr !== undefined ? { listenAddr: file.proxy_service.web_listen_addr } : {}),
+      publicAddrs: file?.proxy_service?.public_addr ?? [proxyPublicAddr(file, nodename)],
+      ...((file?.proxy_service as { https_keypairs?: HttpsKeyPair[] } | undefined)?.https_keypairs ? { httpsKeyPairs: (file!.proxy_service as { https_keypairs: HttpsKeyPair[] }).https_keypairs } : {}),
+    },
     join: {
       ...(token !== undefined ? { token } : {}),
       ...(authServer !== undefined ? { authServer } : {}),
@@ -135,6 +141,9 @@ export async function startupMessage(config: ProcessConfig, proc: RunningProcess
       `       teleport-ts start --roles=db --token=<token> --auth-server=${proc.auth.dialAddr} --ca-pin=${pins[0] ?? '<pin>'}`,
       '',
     );
+  }
+  if (proc.proxy) {
+    lines.push(`teleport-ts: proxy service is up on ${proc.proxy.addr}: https://${proc.proxy.publicAddr}${proc.proxy.selfSigned ? ' (self-signed certificate: tsh login --insecure)' : ''}.`);
   }
   if (proc.pendingRoles.length > 0) {
     lines.push(

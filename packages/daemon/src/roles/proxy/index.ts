@@ -4,3 +4,4 @@ export { ALPN_PROTOCOLS, newAlpnListener, spliceTo, type AlpnListener, type Conn
 export { readClientHello, type ClientHello } from './clienthello.js';
 export { type HttpsKeyPair } from './certificate.js';
 export { type ProxyAuthApi } from './web/api.js';
+export { colocatedProxyIdentity, startProxyRole, PROXY_IDENTITY_DIR, type ProxyRoleOptions } from './role.js';

@@ -10,17 +10,14 @@ import type { AuthClient, Identity } from '@teleport-ts/core/api';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
 import { DEFAULT_PROXY_WEB_LISTEN_ADDR, DEFAULT_PROXY_WEB_PORT, parseHostPort, type FileConfig } from '@teleport-ts/core/config';
 import { DEFAULT_AUTH_PORT } from '@teleport-ts/core/config';
+import type { Logger } from '../../logger.js';
 import { ALPN_PROTOCOLS, newAlpnListener, spliceTo, type ProtocolRegistry } from './alpn.js';
 import { loadHttpsKeyPairs, selfSignedCertificate, selfSignedHosts, type HttpsKeyPair } from './certificate.js';
 import { DEFAULT_WEB_RATE_LIMIT, newRateLimiter } from './ratelimit.js';
 import { newWebHandler, type ProxyAuthApi } from './web/api.js';
 
-/** The structured logger the daemon passes in; the proxy never prints. */
-export interface ProxyLogger {
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, fields?: Record<string, unknown>): void;
-}
+/** The part of the daemon's structured logger the proxy uses; the proxy never prints. */
+export type ProxyLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
 
 const noopLogger: ProxyLogger = { info: () => {}, warn: () => {}, error: () => {} };
 
@@ -94,7 +91,7 @@ export async function startProxyService(options: ProxyServiceOptions): Promise<P
   const certificate =
     pairs.length > 0 ? await loadHttpsKeyPairs(pairs) : await selfSignedCertificate({ ...(options.dataDir ? { dataDir: options.dataDir } : {}), hosts: selfSignedHosts(publicAddrs), clock });
   if (certificate.selfSigned) {
-    log.warn('proxy: serving a self-signed certificate; clients need --insecure. Set proxy_service.https_keypairs for a trusted one.');
+    log.warn('serving a self-signed certificate; clients need --insecure. Set proxy_service.https_keypairs for a trusted one.');
   }
 
   const limiter = newRateLimiter({ ...(options.rateLimit ?? DEFAULT_WEB_RATE_LIMIT), clock });
@@ -108,8 +105,8 @@ export async function startProxyService(options: ProxyServiceOptions): Promise<P
     web: (socket) => webServer.emit('connection', socket),
     ...(options.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: options.handshakeTimeoutMs } : {}),
     onEvent: (event) => {
-      if (event.type === 'route-error') log.warn('proxy: protocol handler failed', { protocol: event.protocol, remote_addr: event.remoteAddr, error: String(event.error) });
-      else if (event.type === 'bad-client-hello') log.info('proxy: dropped a connection that is not TLS', { remote_addr: event.remoteAddr, reason: event.message });
+      if (event.type === 'route-error') log.warn('protocol handler failed', { protocol: event.protocol, remote_addr: event.remoteAddr, error: String(event.error) });
+      else if (event.type === 'bad-client-hello') log.info('dropped a connection that is not TLS', { remote_addr: event.remoteAddr, reason: event.message });
     },
   });
 
@@ -118,7 +115,7 @@ export async function startProxyService(options: ProxyServiceOptions): Promise<P
     listener.register({
       protocol: ALPN_PROTOCOLS.auth,
       tls: 'passthrough',
-      handle: spliceTo(target, (err) => log.warn('proxy: auth API passthrough failed', { error: (err as NodeJS.ErrnoException).code ?? err.message })),
+      handle: spliceTo(target, (err) => log.warn('auth API passthrough failed', { error: (err as NodeJS.ErrnoException).code ?? err.message })),
     });
   }
 
@@ -144,10 +141,10 @@ export async function startProxyService(options: ProxyServiceOptions): Promise<P
     clock,
     limiter,
     publicAddr,
-    onInternalError: (err, req) => log.error('proxy: internal error', { method: req.method, path: req.path, error: err instanceof Error ? err.stack : String(err) }),
+    onInternalError: (err, req) => log.error('internal error', { method: req.method, path: req.path, error: err instanceof Error ? err.stack : String(err) }),
   });
   webServer.on('request', handler);
-  log.info('proxy: web listener is up', { addr, public_addr: publicAddr, protocols: listener.protocols() });
+  log.info('web listener is up', { addr, public_addr: publicAddr, protocols: listener.protocols() });
 
   return {
     addr,

@@ -1,0 +1,128 @@
+/**
+ * Starting the proxy role inside `teleport-ts start`: where its host identity comes from, and which auth server
+ * it talks to.
+ * - Next to the auth service (`--roles=auth,proxy`): the proxy's `Proxy` host certificate is issued in process
+ *   from the host CA at every start, and the proxy calls the local auth API with it.
+ * - Alone (`--roles=proxy --auth-server=... --token=... --ca-pin=...`): it joins once with the token (the CA pin
+ *   is checked, no trust on first use) and keeps its identity in `<data_dir>/proxy/`.
+ */
+
+import path from 'node:path';
+import { joinCluster, loadIdentity, newAuthClient, writeIdentity, type AuthClient, type Identity } from '@teleport-ts/core/api';
+import { BALANCED_V1, generateKeyPair, issueHostCert, tlsSigningKeyPair, trustedTlsCerts } from '@teleport-ts/core/ca';
+import type { Clock } from '@teleport-ts/core/clock';
+import type { FileConfig } from '@teleport-ts/core/config';
+import { BadParameterError, isNotFound } from '@teleport-ts/core/errors';
+import type { Logger } from '../../logger.js';
+import type { AuthServer } from '../auth/index.js';
+import { boundedExpiry, HOST_CERT_TTL_MS } from '../auth/certs.js';
+import { loadOrCreateHostUuid } from '../auth/init.js';
+import type { HttpsKeyPair } from './certificate.js';
+import { startProxyService, type ProxyService } from './service.js';
+
+/** Where a proxy that joined keeps its identity. */
+export const PROXY_IDENTITY_DIR = 'proxy';
+
+export interface ProxyRoleOptions {
+  dataDir: string;
+  nodename: string;
+  /** `proxy_service` settings. */
+  proxy: { listenAddr?: string; publicAddrs: readonly string[]; httpsKeyPairs?: readonly HttpsKeyPair[] };
+  /** The auth service of this process, when it runs one. */
+  auth?: AuthServer;
+  /** How a proxy alone joins. `token` is a secret. */
+  join: { token?: string; authServer?: string; caPins: readonly string[] };
+  clock: Clock;
+  logger: Logger;
+}
+
+/** A `Proxy` host identity issued by the auth service of this process. */
+export async function colocatedProxyIdentity(auth: AuthServer, dialAddr: string): Promise<Identity> {
+  const ctx = auth.context;
+  const hostCa = await ctx.certAuthority('host');
+  const keys = await generateKeyPair(BALANCED_V1['tls-host']);
+  const cert = await issueHostCert({
+    ca: tlsSigningKeyPair(hostCa),
+    publicKey: keys.publicKeyPem,
+    hostId: ctx.hostUuid,
+    clusterName: ctx.clusterName,
+    systemRole: 'Proxy',
+    expires: boundedExpiry(ctx, hostCa, HOST_CERT_TTL_MS),
+    clock: ctx.clock,
+  });
+  return { key: keys.privateKeyPem, cert, caCerts: trustedTlsCerts(hostCa), clusterName: ctx.clusterName, authServers: [dialAddr] };
+}
+
+async function joinedProxyIdentity(options: ProxyRoleOptions): Promise<Identity> {
+  const dir = path.join(options.dataDir, PROXY_IDENTITY_DIR);
+  try {
+    return await loadIdentity(dir);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  const { token, authServer, caPins } = options.join;
+  if (!authServer || !token || caPins.length === 0) {
+    throw new BadParameterError('a proxy without a local auth service needs --auth-server, --token and --ca-pin to join the cluster', {
+      hint: 'on the auth server: tctl tokens add --type=proxy, and tctl status for the CA pin',
+    });
+  }
+  const identity = await joinCluster({
+    authAddr: authServer,
+    token,
+    caPins,
+    role: 'Proxy',
+    hostUuid: await loadOrCreateHostUuid(options.dataDir),
+    nodename: options.nodename,
+    additionalPrincipals: options.proxy.publicAddrs.map((a) => a.replace(/:\d+$/, '')),
+  });
+  await writeIdentity(dir, identity);
+  options.logger.info('proxy joined the cluster', { auth_server: authServer });
+  return identity;
+}
+
+/**
+ * Starts the proxy role with its identity and auth client. The returned `close` also closes the client.
+ *
+ * @example
+ * ```ts
+ * const proxy = await startProxyRole({ dataDir, nodename, proxy: { publicAddrs: [] }, auth, join, clock, logger });
+ * ```
+ */
+export async function startProxyRole(options: ProxyRoleOptions): Promise<ProxyService> {
+  const authAddr = options.auth?.dialAddr ?? options.join.authServer;
+  if (authAddr === undefined) {
+    throw new BadParameterError('the proxy needs an auth server', { hint: 'run it with --roles=auth,proxy, or pass --auth-server' });
+  }
+  const identity = options.auth ? await colocatedProxyIdentity(options.auth, authAddr) : await joinedProxyIdentity(options);
+  const client: AuthClient = newAuthClient({ addr: authAddr, identity });
+  const section = options.proxy;
+  const config: FileConfig = {
+    version: 'v3',
+    teleport: {},
+    proxy_service: {
+      ...(section.listenAddr !== undefined ? { web_listen_addr: section.listenAddr } : {}),
+      public_addr: [...section.publicAddrs],
+    },
+  };
+  try {
+    const proxy = await startProxyService({
+      config,
+      dataDir: options.dataDir,
+      authClient: client,
+      authAddr,
+      clock: options.clock,
+      log: options.logger,
+      ...(section.httpsKeyPairs && section.httpsKeyPairs.length > 0 ? { httpsKeyPairs: section.httpsKeyPairs } : {}),
+    });
+    return {
+      ...proxy,
+      close: async () => {
+        await proxy.close();
+        await client.close();
+      },
+    };
+  } catch (err) {
+    await client.close();
+    throw err;
+  }
+}
