@@ -1,0 +1,115 @@
+/**
+ * `tctl auth export`: the cluster's CA public keys in the formats other programs read. SSH CAs as
+ * `authorized_keys` lines (`cert-authority <key> clustername=<c>&type=user`) and `known_hosts` lines
+ * (`@cert-authority <c>,*.<c> <key> type=host`); TLS CAs as PEM, or DER for the `*-der` types.
+ */
+
+import { pemToDer, type CertAuthority, type CertAuthorityType } from '@teleport-ts/core/ca';
+import { BadParameterError, NotFoundError } from '@teleport-ts/core/errors';
+import type { TctlApi } from '../api.js';
+
+export const name = 'auth export';
+export const help = 'Export public cluster CA certificates to stdout.';
+
+/** `--type` values, Teleport's (`tls` is the old name of `tls-host`, `windows` of `tls-user-der`). */
+export const EXPORT_TYPES = [
+  'user',
+  'host',
+  'tls',
+  'tls-host',
+  'tls-user',
+  'tls-user-der',
+  'windows',
+  'db',
+  'db-der',
+  'db-client',
+  'db-client-der',
+  'openssh',
+] as const;
+export type ExportType = (typeof EXPORT_TYPES)[number];
+
+const TLS_EXPORTS: Readonly<Partial<Record<ExportType, { ca: CertAuthorityType; der: boolean }>>> = {
+  tls: { ca: 'host', der: false },
+  'tls-host': { ca: 'host', der: false },
+  'tls-user': { ca: 'user', der: false },
+  'tls-user-der': { ca: 'user', der: true },
+  windows: { ca: 'user', der: true },
+  db: { ca: 'db', der: false },
+  'db-der': { ca: 'db', der: true },
+  'db-client': { ca: 'db_client', der: false },
+  'db-client-der': { ca: 'db_client', der: true },
+};
+
+export interface ExportOptions {
+  type?: string;
+}
+
+/** What was exported: text (SSH lines or PEM) or DER blobs, one per active TLS key. */
+export type ExportResult = { kind: 'text'; text: string } | { kind: 'der'; blobs: Buffer[] };
+
+export type ExportApi = Pick<TctlApi, 'ping' | 'getCertAuthorities'>;
+
+/** Go's `url.QueryEscape`: everything but unreserved characters is %-escaped, spaces become `+`. */
+export function queryEscape(text: string): string {
+  return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replace(/%20/g, '+');
+}
+
+/** `type base64` of an `authorized_keys` line, without any comment. */
+function bareKey(publicKeyLine: string): string {
+  return publicKeyLine.trim().split(/\s+/).slice(0, 2).join(' ');
+}
+
+/** Teleport's `MarshalAuthorizedKeysFormat`: the line sshd's `authorized_keys` (and, stripped, `TrustedUserCAKeys`) reads. */
+export function userCaLine(clusterName: string, publicKeyLine: string): string {
+  return `cert-authority ${bareKey(publicKeyLine)} clustername=${queryEscape(clusterName)}&type=user\n`;
+}
+
+/** Teleport's `MarshalKnownHost`: the `known_hosts` line that trusts host certificates of the cluster. */
+export function hostCaLine(clusterName: string, publicKeyLine: string): string {
+  return `@cert-authority ${clusterName},*.${clusterName} ${bareKey(publicKeyLine)} type=host\n`;
+}
+
+/** Checks `--type`; the CLI runs it before connecting. */
+export function parseType(type: string | undefined): ExportType | undefined {
+  if (type === undefined || type === '') return undefined;
+  if (!(EXPORT_TYPES as readonly string[]).includes(type)) {
+    throw new BadParameterError(`unsupported --type ${JSON.stringify(type)}, use one of: ${EXPORT_TYPES.join(', ')}`);
+  }
+  return type as ExportType;
+}
+
+function local(cas: readonly CertAuthority[], clusterName: string): CertAuthority[] {
+  return cas.filter((ca) => ca.spec.cluster_name === clusterName);
+}
+
+export async function handler(api: ExportApi, options: ExportOptions): Promise<ExportResult> {
+  const type = parseType(options.type);
+  const { clusterName } = await api.ping();
+  const tls = type === undefined ? undefined : TLS_EXPORTS[type];
+  if (tls) {
+    const [ca] = local(await api.getCertAuthorities(tls.ca), clusterName);
+    const keys = ca?.spec.active_keys.tls ?? [];
+    if (keys.length === 0) throw new NotFoundError(`the ${tls.ca} CA of ${clusterName} has no TLS certificate`);
+    if (tls.der) return { kind: 'der', blobs: keys.map((k) => pemToDer(k.cert, 'CERTIFICATE')) };
+    return { kind: 'text', text: keys.map((k) => (k.cert.endsWith('\n') ? k.cert : `${k.cert}\n`)).join('') };
+  }
+  const sshTypes: CertAuthorityType[] = type === undefined ? ['host', 'user'] : [type as 'user' | 'host' | 'openssh'];
+  let text = '';
+  for (const caType of sshTypes) {
+    for (const ca of local(await api.getCertAuthorities(caType), clusterName)) {
+      for (const pair of [...ca.spec.active_keys.ssh, ...ca.spec.additional_trusted_keys.ssh]) {
+        text += caType === 'host' ? hostCaLine(clusterName, pair.public_key) : userCaLine(clusterName, pair.public_key);
+      }
+    }
+  }
+  return { kind: 'text', text };
+}
+
+/**
+ * What `tctl auth export` prints: text as Go's `fmt.Println` does (with a trailing newline), DER as raw bytes.
+ * With `--out`, the file gets the data as it is.
+ */
+export function render(result: ExportResult, options: { toFile: boolean }): string | Buffer {
+  if (result.kind === 'der') return Buffer.concat(result.blobs);
+  return options.toFile ? result.text : `${result.text}\n`;
+}

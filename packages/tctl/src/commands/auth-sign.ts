@@ -1,0 +1,209 @@
+/**
+ * `tctl auth sign`: a key is generated here and only its public half goes to the auth server, which signs it.
+ * Formats, as Teleport's `identityfile` writes them:
+ *
+ * - `db` (and `tls` with `--host`): `<out>.key`, `<out>.crt` (signed by the `db` CA), `<out>.cas` (the
+ *   `db_client` CA, which the database trusts for client certificates). RSA-2048, as Teleport uses for databases.
+ * - `cockroachdb`: the directory `<out>/` with `node.crt` (CN `node`), `node.key`, `ca.crt` (`db` CA) and
+ *   `ca-client.crt` (`db_client` CA), the names `cockroach start --certs-dir` expects.
+ * - `openssh`: `<out>` (OpenSSH private key) and `<out>-cert.pub` (a user certificate).
+ * - `tls` with `--user`: `<out>.key`, `<out>.crt` (user certificate), `<out>.cas` (host CA).
+ * - `file` (the default): one identity file with the key, the SSH and TLS certificates and the host CA.
+ */
+
+import { createPrivateKey } from 'node:crypto';
+import path from 'node:path';
+import { generateKeyPair, toOpenSshPrivateKey, type KeyAlgorithm, type KeyPairPem } from '@teleport-ts/core/ca';
+import { BadParameterError, NotImplementedError } from '@teleport-ts/core/errors';
+import { parseDuration } from '@teleport-ts/core/types';
+import type { TctlApi } from '../api.js';
+import { writeOutputFiles, type OutputFile } from '../files.js';
+import { hostCaLine } from './auth-export.js';
+
+export const name = 'auth sign';
+export const help = 'Create an identity file(s) for a given user.';
+
+export const SIGN_FORMATS = ['file', 'openssh', 'tls', 'db', 'cockroachdb'] as const;
+export type SignFormat = (typeof SIGN_FORMATS)[number];
+
+/** Teleport's `apidefaults.CertDuration`. */
+export const DEFAULT_SIGN_TTL = '12h';
+
+export interface SignOptions {
+  user?: string;
+  host?: string;
+  out: string;
+  format?: string;
+  ttl?: string;
+  overwrite?: boolean;
+}
+
+export interface SignResult {
+  format: SignFormat;
+  /** `--out` as given: the templates print it. */
+  output: string;
+  files: string[];
+  /** True for the database formats, whose next step is configuring the database. */
+  database: boolean;
+}
+
+export type SignApi = Pick<TctlApi, 'ping' | 'generateDatabaseCert' | 'generateUserCerts'>;
+
+/** Key generation, injectable so tests can be fast. */
+export type KeyGenerator = (algorithm: KeyAlgorithm) => Promise<KeyPairPem>;
+
+function parseSignFormat(format: string | undefined): SignFormat {
+  const f = (format ?? 'file').toLowerCase();
+  if (!(SIGN_FORMATS as readonly string[]).includes(f)) {
+    throw new BadParameterError(`unsupported --format ${JSON.stringify(format)}, use one of: ${SIGN_FORMATS.join(', ')}`);
+  }
+  return f as SignFormat;
+}
+
+function splitList(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+function withNewline(text: string): string {
+  return text.endsWith('\n') ? text : `${text}\n`;
+}
+
+/** RSA keys as PKCS#1 (`RSA PRIVATE KEY`), EC keys as SEC1 (`EC PRIVATE KEY`): what every database and OpenSSH read. */
+function traditionalKeyPem(privateKeyPem: string): string {
+  const key = createPrivateKey(privateKeyPem);
+  if (key.asymmetricKeyType === 'rsa') return key.export({ type: 'pkcs1', format: 'pem' }) as string;
+  if (key.asymmetricKeyType === 'ec') return key.export({ type: 'sec1', format: 'pem' }) as string;
+  return privateKeyPem;
+}
+
+interface CheckedSignOptions {
+  format: SignFormat;
+  ttlMs: number;
+  out: string;
+  hosts: string[];
+  /** A database server certificate (`db`, `cockroachdb`, or `tls` for hosts). */
+  database: boolean;
+}
+
+/** Everything that can be checked without the auth server; the CLI runs it before connecting. */
+export function checkOptions(options: SignOptions): CheckedSignOptions {
+  const format = parseSignFormat(options.format);
+  const ttlMs = parseDuration(options.ttl ?? DEFAULT_SIGN_TTL);
+  if (ttlMs <= 0) throw new BadParameterError('--ttl must be positive');
+  if (!options.out) throw new BadParameterError('required flag --out not provided');
+  const hosts = splitList(options.host);
+  const database = format === 'db' || format === 'cockroachdb' || (format === 'tls' && !options.user);
+  if (database) {
+    if (hosts.length === 0) throw new BadParameterError('at least one hostname must be specified via --host flag');
+  } else {
+    if (options.user && options.host) throw new BadParameterError('--user or --host must be specified, not both');
+    if (!options.user && !options.host) throw new BadParameterError('--user or --host must be specified');
+    if (options.host && format !== 'openssh') throw new BadParameterError(`invalid --format flag "${format}", only "openssh" is supported with --host`);
+  }
+  return { format, ttlMs, out: options.out, hosts, database };
+}
+
+export async function handler(api: SignApi, options: SignOptions, generate: KeyGenerator = generateKeyPair): Promise<SignResult> {
+  const { format, ttlMs, out, hosts, database } = checkOptions(options);
+  const overwrite = options.overwrite === true;
+
+  if (database) {
+    const keys = await generate('rsa-2048');
+    const principals = format === 'cockroachdb' ? ['node', ...hosts.filter((h) => h !== 'node')] : hosts;
+    const signed = await api.generateDatabaseCert({ publicKey: keys.publicKeyPem, hosts: principals, ttl: ttlMs });
+    const key = traditionalKeyPem(keys.privateKeyPem);
+    const cas = signed.caCerts.map(withNewline).join('');
+    const clientCas = signed.clientCaCerts.map(withNewline).join('');
+    const files: OutputFile[] =
+      format === 'cockroachdb'
+        ? [
+            { path: path.join(out, 'node.crt'), data: withNewline(signed.cert) },
+            { path: path.join(out, 'node.key'), data: key },
+            { path: path.join(out, 'ca.crt'), data: cas },
+            { path: path.join(out, 'ca-client.crt'), data: clientCas },
+          ]
+        : [
+            { path: `${out}.key`, data: key },
+            { path: `${out}.crt`, data: withNewline(signed.cert) },
+            { path: `${out}.cas`, data: clientCas },
+          ];
+    return { format, output: out, files: await writeOutputFiles(files, { overwrite }), database: true };
+  }
+
+  if (options.host) {
+    // The auth API signs host certificates only for hosts that join with a token (registerUsingToken).
+    throw new NotImplementedError('signing OpenSSH host certificates with tctl is not supported yet; join the host with a token instead');
+  }
+
+  const user = options.user!;
+  const { clusterName } = await api.ping();
+  // One key for both certificates: ECDSA P-256 works for SSH and TLS (identity files hold a single key);
+  // an OpenSSH key pair follows the ssh-user suite.
+  const keys = await generate(format === 'openssh' ? 'ed25519' : 'ecdsa-p256');
+  const certs = await api.generateUserCerts({ user, sshPublicKey: keys.sshPublicKey, tlsPublicKey: keys.publicKeyPem, ttl: ttlMs });
+  let files: OutputFile[];
+  switch (format) {
+    case 'openssh':
+      files = [
+        { path: out, data: toOpenSshPrivateKey(keys.privateKeyPem, user) },
+        { path: `${out}-cert.pub`, data: withNewline(certs.sshCert) },
+      ];
+      break;
+    case 'tls':
+      files = [
+        { path: `${out}.key`, data: traditionalKeyPem(keys.privateKeyPem) },
+        { path: `${out}.crt`, data: withNewline(certs.tlsCert) },
+        { path: `${out}.cas`, data: certs.tlsCaCerts.map(withNewline).join('') },
+      ];
+      break;
+    default: {
+      // Teleport's identity file: key, SSH certificate, TLS certificate, then the host CA as known_hosts
+      // lines and as PEM.
+      const identity =
+        withNewline(traditionalKeyPem(keys.privateKeyPem)) +
+        withNewline(certs.sshCert) +
+        withNewline(certs.tlsCert) +
+        certs.sshCaKeys.map((k) => hostCaLine(clusterName, k)).join('') +
+        certs.tlsCaCerts.map(withNewline).join('');
+      files = [{ path: out, data: identity }];
+    }
+  }
+  return { format, output: out, files: await writeOutputFiles(files, { overwrite }), database: false };
+}
+
+/** The next step, as Teleport prints it after writing database credentials; other formats list the files. */
+export function render(result: SignResult): string {
+  const files = result.files.join(', ');
+  if (result.format === 'cockroachdb') {
+    return `Database credentials have been written to ${files}.
+
+To enable mutual TLS on your CockroachDB server, point it to the certs
+directory using --certs-dir flag:
+
+cockroach start \\
+  --certs-dir=${result.output} \\
+  # other flags...
+`;
+  }
+  if (result.database) {
+    const o = result.output;
+    return `Database credentials have been written to ${files}.
+
+To enable mutual TLS on your PostgreSQL server, add the following to its postgresql.conf configuration file:
+
+ssl = on
+ssl_cert_file = '/path/to/${o}.crt'
+ssl_key_file = '/path/to/${o}.key'
+ssl_ca_file = '/path/to/${o}.cas'
+
+and require client certificates in its pg_hba.conf:
+
+hostssl all             all             ::/0                    cert
+hostssl all             all             0.0.0.0/0               cert
+`;
+  }
+  return `\nThe credentials have been written to ${files}\n`;
+}

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { newFakeAuth } from '../testing/fake-auth.js';
+import { create, get, parseRef, parseRefs, remove, renderCreate, renderGet, renderRemove } from './resources.js';
+
+const now = () => new Date('2026-05-01T10:00:00Z');
+
+const ROLE = `kind: role
+version: v7
+metadata:
+  name: dba
+spec:
+  allow:
+    logins: [postgres]
+    db_labels:
+      '*': '*'
+    db_users: ['*']
+`;
+
+describe('resource references', () => {
+  it("accepts Teleport's shortcuts and kind/name", () => {
+    expect(parseRef('roles')).toEqual({ kind: 'role' });
+    expect(parseRef('role/dba')).toEqual({ kind: 'role', name: 'dba' });
+    expect(parseRef('cap')).toEqual({ kind: 'cluster_auth_preference' });
+    expect(parseRefs('role/a,users')).toEqual([{ kind: 'role', name: 'a' }, { kind: 'user' }]);
+    expect(() => parseRef('gadgets')).toThrow(`unsupported resource: "gadgets" - resources should be expressed as 'type/name', for example 'role/editor'`);
+  });
+});
+
+describe('tctl get', () => {
+  it('prints roles as YAML documents separated by ---', async () => {
+    const api = newFakeAuth(now);
+    const text = renderGet(await get(api, parseRefs('roles')), {});
+    expect(text).toMatch(/^kind: role\nmetadata:\n/);
+    expect(text.split('---\n').length).toBe(api.roles.size);
+    for (const preset of ['access', 'editor', 'auditor']) expect(text).toContain(`  name: ${preset}\n`);
+  });
+
+  it('prints JSON and text tables', async () => {
+    const api = newFakeAuth(now);
+    await create(api, ROLE, {});
+    const json = JSON.parse(renderGet(await get(api, parseRefs('role/dba')), { format: 'json' })) as { metadata: { name: string } }[];
+    expect(json.map((r) => r.metadata.name)).toEqual(['dba']);
+    expect(renderGet(await get(api, parseRefs('role/dba')), { format: 'text' })).toMatch(/^Role +Allowed to login as +Node Labels +Access to resources +\n-+ .*\ndba +postgres /);
+    expect(renderGet(await get(api, parseRefs('cap')), { format: 'text' })).toBe('Type  Second Factor \n----- ------------- \nlocal otp           \n');
+  });
+
+  it('fails for a missing resource', async () => {
+    await expect(get(newFakeAuth(now), parseRefs('role/nope'))).rejects.toThrow('role "nope" is not found');
+  });
+});
+
+describe('tctl create', () => {
+  it('creates several resources, roles before the users that need them', async () => {
+    const api = newFakeAuth(now);
+    const text = `kind: user\nversion: v2\nmetadata:\n  name: carol\nspec:\n  roles: [dba]\n---\n${ROLE}`;
+    const created = await create(api, text, {});
+    expect(renderCreate(created)).toBe('role "dba" has been created\nuser "carol" has been created\n');
+    expect(api.calls).toEqual(['createRole dba', 'createUser carol']);
+  });
+
+  it('refuses an existing resource without -f, and updates it with -f', async () => {
+    const api = newFakeAuth(now);
+    await create(api, ROLE, {});
+    await expect(create(api, ROLE, {})).rejects.toMatchObject({ message: 'role "dba" already exists', hint: 'use -f or --force flag to overwrite' });
+    expect(renderCreate(await create(api, ROLE, { force: true }))).toBe('role "dba" has been updated\n');
+  });
+
+  it('creates nothing when any document is malformed', async () => {
+    const api = newFakeAuth(now);
+    await expect(create(api, `${ROLE}---\nkind: role\nmetadata: [oops\n`, {})).rejects.toThrow(/^document 2: malformed YAML/);
+    expect(api.calls).toEqual([]);
+  });
+
+  it('creates nothing when a user names a role that does not exist', async () => {
+    const api = newFakeAuth(now);
+    const text = `${ROLE}---\nkind: user\nversion: v2\nmetadata:\n  name: dave\nspec:\n  roles: [ghost]\n`;
+    await expect(create(api, text, {})).rejects.toThrow('role "ghost" is not found');
+    expect(api.calls).toEqual([]);
+  });
+
+  it('creates tokens with their expiry and never prints the secret', async () => {
+    const api = newFakeAuth(now);
+    const text = 'kind: token\nversion: v2\nmetadata:\n  name: s3cr3t-token-value\n  expires: "2026-05-01T12:00:00Z"\nspec:\n  roles: [Node]\n';
+    expect(renderCreate(await create(api, text, {}, now))).toBe('token has been created\n');
+    expect(api.tokens.get('s3cr3t-token-value')!.metadata.expires).toBe('2026-05-01T12:00:00.000Z');
+    await expect(create(api, text, {}, now)).rejects.toThrow(/^token already exists$/);
+  });
+});
+
+describe('tctl rm', () => {
+  it('deletes a named resource', async () => {
+    const api = newFakeAuth(now);
+    await create(api, ROLE, {});
+    expect(renderRemove(await remove(api, parseRef('role/dba')))).toBe('role "dba" has been deleted\n');
+    await expect(remove(api, parseRef('role/dba'))).rejects.toThrow('role "dba" is not found');
+    await expect(remove(api, parseRef('roles'))).rejects.toThrow('provide a full resource name to delete, for example: tctl rm role/example');
+  });
+});

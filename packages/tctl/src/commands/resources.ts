@@ -1,0 +1,321 @@
+/**
+ * `tctl get`, `tctl create` and `tctl rm`: resources by reference (`role/dev`, `users`, `cap`), YAML in and out
+ * (`tool/tctl/common/resource_command.go`).
+ */
+
+import { BadParameterError, isNotFound, AlreadyExistsError, NotFoundError } from '@teleport-ts/core/errors';
+import {
+  AUTH_PREFERENCE_NAME,
+  resourceFromYaml,
+  resourceToWire,
+  resourceToYaml,
+  type AuthPreference,
+  type ProvisionToken,
+  type Resource,
+  type ResourceKind,
+  type Role,
+  type User,
+} from '@teleport-ts/core/types';
+import type { TctlApi } from '../api.js';
+import { toJson } from '../render/serialize.js';
+import { asciiTable } from '../render/table.js';
+import { tokensTable } from './tokens.js';
+
+export const help = {
+  get: 'Print a YAML declaration of various Teleport resources.',
+  create: 'Create or update a Teleport resource from a YAML file.',
+  rm: 'Delete a resource.',
+} as const;
+
+export type ResourcesApi = Pick<
+  TctlApi,
+  | 'getRoles'
+  | 'getRole'
+  | 'createRole'
+  | 'upsertRole'
+  | 'deleteRole'
+  | 'getUsers'
+  | 'getUser'
+  | 'createUser'
+  | 'updateUser'
+  | 'deleteUser'
+  | 'getTokens'
+  | 'createToken'
+  | 'deleteToken'
+  | 'getAuthPreference'
+  | 'setAuthPreference'
+>;
+
+/** A parsed `kind[/name]` reference. */
+export interface ResourceRef {
+  kind: ResourceKind;
+  name?: string;
+}
+
+const SHORTCUTS: Readonly<Record<string, ResourceKind>> = {
+  role: 'role',
+  roles: 'role',
+  user: 'user',
+  users: 'user',
+  token: 'token',
+  tokens: 'token',
+  cluster_auth_preference: 'cluster_auth_preference',
+  cluster_authentication_preferences: 'cluster_auth_preference',
+  cap: 'cluster_auth_preference',
+};
+
+/** Teleport's `ParseShortcut`. */
+export function parseKind(text: string): ResourceKind {
+  if (text === '') throw new BadParameterError('missing resource name');
+  const kind = SHORTCUTS[text.toLowerCase()];
+  if (kind === undefined) {
+    throw new BadParameterError(
+      `unsupported resource: ${JSON.stringify(text.slice(0, 64))} - resources should be expressed as 'type/name', for example 'role/editor'`,
+    );
+  }
+  return kind;
+}
+
+/** Teleport's `ParseRef`: `kind`, or `kind/name`. */
+export function parseRef(text: string): ResourceRef {
+  const parts = text.split('/').filter((p) => p !== '');
+  if (parts.length === 1) return { kind: parseKind(parts[0]!) };
+  if (parts.length === 2) return { kind: parseKind(parts[0]!), name: parts[1]! };
+  throw new BadParameterError(`failed to parse ${JSON.stringify(text.slice(0, 128))}, use kind or kind/name`);
+}
+
+/** Several references separated by commas (`role/a,user/b`). */
+export function parseRefs(text: string): ResourceRef[] {
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
+    .map(parseRef);
+}
+
+// ---- tctl get --------------------------------------------------------------------------------------------
+
+export async function get(api: ResourcesApi, refs: readonly ResourceRef[]): Promise<Resource[]> {
+  if (refs.length === 0) throw new BadParameterError('specify a resource to get, for example: tctl get roles');
+  const out: Resource[] = [];
+  for (const ref of refs) {
+    switch (ref.kind) {
+      case 'role':
+        out.push(...(ref.name ? [await api.getRole(ref.name)] : await api.getRoles()));
+        break;
+      case 'user':
+        out.push(...(ref.name ? [await api.getUser(ref.name)] : await api.getUsers()));
+        break;
+      case 'token': {
+        const tokens = await api.getTokens();
+        if (ref.name) {
+          const found = tokens.find((t) => t.metadata.name === ref.name);
+          if (!found) throw new NotFoundError('token is not found');
+          out.push(found);
+        } else {
+          out.push(...tokens);
+        }
+        break;
+      }
+      case 'cluster_auth_preference':
+        out.push(await api.getAuthPreference());
+        break;
+    }
+  }
+  return out;
+}
+
+function textTable(resources: readonly Resource[], now: Date): string {
+  const kinds = new Set(resources.map((r) => r.kind));
+  const parts: string[] = [];
+  const of = <R extends Resource>(kind: R['kind']): R[] => resources.filter((r): r is R => r.kind === kind);
+  if (kinds.has('role')) {
+    parts.push(
+      asciiTable(
+        ['Role', 'Allowed to login as', 'Node Labels', 'Access to resources'],
+        of<Role>('role').map((r) => [
+          r.metadata.name,
+          r.spec.allow.logins.join(','),
+          Object.entries(r.spec.allow.node_labels)
+            .map(([k, v]) => (k === '*' ? '<all nodes>' : `${k}=${[v].flat().join(',')}`))
+            .sort()
+            .join(','),
+          r.spec.allow.rules.map((rule) => `${rule.resources.join(',')}:${rule.verbs.join(',')}`).join(','),
+        ]),
+      ),
+    );
+  }
+  if (kinds.has('user')) parts.push(asciiTable(['User'], of<User>('user').map((u) => [u.metadata.name])));
+  if (kinds.has('token')) parts.push(tokensTable(of<ProvisionToken>('token'), { now }));
+  if (kinds.has('cluster_auth_preference')) {
+    parts.push(asciiTable(['Type', 'Second Factor'], of<AuthPreference>('cluster_auth_preference').map((p) => [p.spec.type, p.spec.second_factor])));
+  }
+  return parts.join('\n');
+}
+
+export function renderGet(resources: readonly Resource[], options: { format?: string; now?: Date }): string {
+  switch (options.format) {
+    case 'json':
+      return toJson(resources.map(resourceToWire));
+    case 'text':
+      return textTable(resources, options.now ?? new Date());
+    default:
+      return resources.length === 0 ? '' : resourceToYaml(resources);
+  }
+}
+
+// ---- tctl create -----------------------------------------------------------------------------------------
+
+const CREATE_ORDER: Readonly<Record<ResourceKind, number>> = { role: 0, user: 1, token: 2, cluster_auth_preference: 3 };
+
+export interface CreateOptions {
+  force?: boolean;
+}
+
+export interface Created {
+  kind: ResourceKind;
+  name: string;
+  verb: 'created' | 'updated';
+}
+
+async function exists(fetch: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await fetch();
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
+
+/**
+ * Creates (or with `force`, updates) every resource of a YAML document stream. Everything is parsed and
+ * checked first: malformed YAML, an existing resource without `-f`, or a user whose role exists neither on the
+ * server nor in the same file stop it before anything is written. Roles are written before users.
+ */
+function hasMoreThanCreateUserTakes(user: User): boolean {
+  const m = user.metadata;
+  return m.description !== undefined || m.labels !== undefined || m.expires !== undefined || user.spec.expires !== undefined;
+}
+
+export async function create(api: ResourcesApi, yamlText: string, options: CreateOptions, now: () => Date = () => new Date()): Promise<Created[]> {
+  const resources = resourceFromYaml(yamlText);
+  for (const r of resources) {
+    if (r.kind === 'token' && Object.keys(r.metadata.labels ?? {}).length > 0) {
+      throw new BadParameterError('token: metadata.labels are not supported by the auth API yet');
+    }
+  }
+  if (resources.length === 0) throw new BadParameterError('no resources found in the input');
+  const tokens = resources.some((r) => r.kind === 'token') ? await api.getTokens() : [];
+  const plan: { resource: Resource; existed: boolean }[] = [];
+  const seen = new Set<string>();
+  for (const resource of resources) {
+    const id = `${resource.kind}/${resource.metadata.name}`;
+    if (seen.has(id)) throw new BadParameterError(`${resource.kind === 'token' ? 'a token' : id} appears twice in the input`);
+    seen.add(id);
+    let existed: boolean;
+    switch (resource.kind) {
+      case 'role':
+        existed = await exists(() => api.getRole(resource.metadata.name));
+        break;
+      case 'user':
+        existed = await exists(() => api.getUser(resource.metadata.name));
+        break;
+      case 'token':
+        existed = tokens.some((t) => t.metadata.name === resource.metadata.name);
+        break;
+      default:
+        existed = true;
+    }
+    if (existed && !options.force && resource.kind !== 'cluster_auth_preference') {
+      throw new AlreadyExistsError(
+        resource.kind === 'token' ? 'token already exists' : `${resource.kind} ${JSON.stringify(resource.metadata.name)} already exists`,
+        { hint: 'use -f or --force flag to overwrite' },
+      );
+    }
+    plan.push({ resource, existed });
+  }
+  const newRoles = new Set(resources.filter((r) => r.kind === 'role').map((r) => r.metadata.name));
+  for (const { resource } of plan) {
+    if (resource.kind !== 'user') continue;
+    for (const role of resource.spec.roles) {
+      if (!newRoles.has(role)) await api.getRole(role);
+    }
+  }
+  plan.sort((a, b) => CREATE_ORDER[a.resource.kind] - CREATE_ORDER[b.resource.kind]);
+  const done: Created[] = [];
+  for (const { resource, existed } of plan) {
+    switch (resource.kind) {
+      case 'role':
+        await (existed ? api.upsertRole(resource) : api.createRole(resource));
+        break;
+      case 'user':
+        if (!existed) {
+          await api.createUser({ name: resource.metadata.name, roles: resource.spec.roles, traits: resource.spec.traits });
+        }
+        // createUser takes name, roles and traits; the update carries the rest (labels, expiry).
+        if (existed || hasMoreThanCreateUserTakes(resource)) await api.updateUser(resource);
+        break;
+      case 'token': {
+        if (existed) await api.deleteToken(resource.metadata.name);
+        const expires = resource.metadata.expires ? Date.parse(resource.metadata.expires) - now().getTime() : undefined;
+        if (expires !== undefined && expires <= 0) throw new BadParameterError('token: metadata.expires is in the past');
+        await api.createToken({ name: resource.metadata.name, roles: resource.spec.roles, ...(expires !== undefined ? { ttl: expires } : {}) });
+        break;
+      }
+      case 'cluster_auth_preference':
+        await api.setAuthPreference(resource);
+        break;
+    }
+    done.push({ kind: resource.kind, name: resource.metadata.name, verb: existed ? 'updated' : 'created' });
+  }
+  return done;
+}
+
+export function renderCreate(created: readonly Created[]): string {
+  return created
+    .map((c) => {
+      switch (c.kind) {
+        case 'token':
+          return `token has been ${c.verb}\n`;
+        case 'cluster_auth_preference':
+          return 'cluster auth preference has been updated\n';
+        default:
+          return `${c.kind} ${JSON.stringify(c.name)} has been ${c.verb}\n`;
+      }
+    })
+    .join('');
+}
+
+// ---- tctl rm ---------------------------------------------------------------------------------------------
+
+/** Checks that a reference names one resource that can be deleted. */
+export function checkRemove(ref: ResourceRef): void {
+  if (ref.kind === 'cluster_auth_preference') throw new BadParameterError(`${AUTH_PREFERENCE_NAME} cannot be deleted; update it with tctl create -f`);
+  if (!ref.name) {
+    throw new BadParameterError(`provide a full resource name to delete, for example: tctl rm ${ref.kind}/${ref.kind === 'user' ? 'alice' : 'example'}`);
+  }
+}
+
+export async function remove(api: ResourcesApi, ref: ResourceRef): Promise<ResourceRef> {
+  checkRemove(ref);
+  const name = ref.name!;
+  switch (ref.kind) {
+    case 'role':
+      await api.deleteRole(name);
+      break;
+    case 'user':
+      await api.deleteUser(name);
+      break;
+    case 'token':
+      await api.deleteToken(name);
+      break;
+    default:
+      throw new BadParameterError(`${AUTH_PREFERENCE_NAME} cannot be deleted; update it with tctl create -f`);
+  }
+  return ref;
+}
+
+export function renderRemove(ref: ResourceRef): string {
+  return `${ref.kind} ${JSON.stringify(ref.name)} has been deleted\n`;
+}

@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { newCertAuthority } from '@teleport-ts/core/ca';
+import { newFakeClock } from '@teleport-ts/core/clock';
+import type { ConnectedApi } from './connect.js';
+import type { GlobalOptions } from './connection.js';
+import { buildProgram } from './program.js';
+import { newFakeAuth } from './testing/fake-auth.js';
+
+const clock = newFakeClock(new Date('2026-05-01T10:00:00Z'));
+const hostCa = await newCertAuthority({ clusterName: 'example.com', type: 'host', clock });
+
+function harness() {
+  const fake = newFakeAuth(() => clock.now());
+  const out: string[] = [];
+  const connects: GlobalOptions[] = [];
+  let closed = 0;
+  const api = Object.assign(fake, {
+    addr: '127.0.0.1:3025',
+    joinAddr: 'auth.example.com:3025',
+    getCertAuthorities: async () => [hostCa],
+    close: async () => {
+      closed++;
+    },
+  }) as unknown as ConnectedApi;
+  const program = buildProgram({
+    connect: async (globals) => {
+      connects.push(globals);
+      return api;
+    },
+    stdout: (chunk) => out.push(String(chunk)),
+    now: () => clock.now(),
+    readStdin: async () => '',
+  });
+  return {
+    fake,
+    connects,
+    closed: () => closed,
+    run: async (...args: string[]) => {
+      out.length = 0;
+      await program.parseAsync(['node', 'tctl', ...args]);
+      return out.join('');
+    },
+  };
+}
+
+describe('the tctl command tree', () => {
+  it('passes global flags given after the subcommand and closes the client', async () => {
+    const h = harness();
+    const text = await h.run('users', 'add', 'alice', '--roles=access', '--roles', 'editor', '--db-users=*', '-c', '/etc/tp.yaml', '--auth-server', 'a:1');
+    expect(text).toMatch(/^User "alice" has been created but requires a password\./);
+    expect(h.fake.users.get('alice')!.spec.roles).toEqual(['access', 'editor']);
+    expect(h.connects[0]).toMatchObject({ config: '/etc/tp.yaml', authServer: 'a:1' });
+    expect(h.closed()).toBe(1);
+  });
+
+  it('prints the join instructions with the public auth address', async () => {
+    const h = harness();
+    const text = await h.run('tokens', 'add', '--type=node', '--value=0123456789abcdef0123456789abcdef');
+    expect(text).toContain('--auth-server=auth.example.com:3025\n');
+  });
+
+  it('checks input before connecting', async () => {
+    const h = harness();
+    await expect(h.run('tokens', 'add', '--type=bogus')).rejects.toThrow('unknown token type "bogus"');
+    await expect(h.run('users', 'add', 'bob')).rejects.toThrow('required flag --roles not provided');
+    await expect(h.run('get', 'gadgets')).rejects.toThrow('unsupported resource: "gadgets"');
+    await expect(h.run('auth', 'sign', '--format=db', '--out=x')).rejects.toThrow('at least one hostname must be specified via --host flag');
+    await expect(h.run('auth', 'rotate')).rejects.toThrow('required flag --type not provided');
+    expect(h.connects).toEqual([]);
+  });
+
+  it('gets resources as YAML by default', async () => {
+    const h = harness();
+    expect(await h.run('get', 'role/access')).toMatch(/^kind: role\n/);
+  });
+});

@@ -1,0 +1,55 @@
+/** Go time and duration formats that tctl prints, in UTC. */
+
+import { formatDuration } from '@teleport-ts/core/types';
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'] as const;
+
+const two = (n: number): string => String(n).padStart(2, '0');
+
+/**
+ * Teleport's `constants.HumanDateFormatSeconds` (`Jan _2 15:04:05 UTC`): the day is space-padded.
+ *
+ * @example
+ * ```ts
+ * humanDateSeconds(new Date('2026-03-01T09:05:07Z')); // 'Mar  1 09:05:07 UTC'
+ * ```
+ */
+export function humanDateSeconds(date: Date): string {
+  const day = String(date.getUTCDate()).padStart(2, ' ');
+  return `${MONTHS[date.getUTCMonth()]} ${day} ${two(date.getUTCHours())}:${two(date.getUTCMinutes())}:${two(date.getUTCSeconds())} UTC`;
+}
+
+/**
+ * Go's `time.RFC822` (`02 Jan 06 15:04 MST`) in UTC, as `tctl tokens ls` prints expiry times.
+ *
+ * @example
+ * ```ts
+ * rfc822(new Date('2026-03-01T09:05:07Z')); // '01 Mar 26 09:05 UTC'
+ * ```
+ */
+export function rfc822(date: Date): string {
+  const year = two(date.getUTCFullYear() % 100);
+  return `${two(date.getUTCDate())} ${MONTHS[date.getUTCMonth()]} ${year} ${two(date.getUTCHours())}:${two(date.getUTCMinutes())} UTC`;
+}
+
+/** `d.Round(time.Second).String()`: `29m59s`, `1h0m0s`, `-5s`. */
+export function roundedDuration(ms: number): string {
+  return formatDuration(Math.round(ms / 1000) * 1000);
+}
+
+/**
+ * Teleport's `trimDurationZeroSuffix`: the duration rounded to seconds without trailing zero units,
+ * as in `link is valid for 1h`.
+ *
+ * @example
+ * ```ts
+ * trimDurationZeroSuffix(3_600_000); // '1h'
+ * trimDurationZeroSuffix(90 * 60_000); // '1h30m'
+ * ```
+ */
+export function trimDurationZeroSuffix(ms: number): string {
+  const s = roundedDuration(ms);
+  if (s.endsWith('h0m0s')) return s.slice(0, -'0m0s'.length);
+  if (s.endsWith('m0s')) return s.slice(0, -'0s'.length);
+  return s;
+}
