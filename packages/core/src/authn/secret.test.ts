@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { constantTimeEqual, newSecretToken } from './secret.js';
+import { constantTimeEqual, maskSecret, newSecretToken } from './secret.js';
 
 describe('newSecretToken', () => {
   it('returns 16 random bytes as 32 hex characters by default', () => {
@@ -32,5 +32,13 @@ describe('constantTimeEqual', () => {
   it('compares bytes and strings alike', () => {
     expect(constantTimeEqual(Buffer.from('token'), 'token')).toBe(true);
     expect(constantTimeEqual(new Uint8Array([1, 2]), new Uint8Array([1, 2, 0]))).toBe(false);
+  });
+});
+
+describe('maskSecret', () => {
+  it('hides the first three quarters, as Teleport masks token names', () => {
+    expect(maskSecret('0123456789abcdef0123456789abcdef')).toBe(`${'*'.repeat(24)}89abcdef`);
+    expect(maskSecret('abcd')).toBe('***d');
+    expect(maskSecret('a')).toBe('*');
   });
 });

@@ -1,4 +1,5 @@
 import { rangeEnd } from '../backend/keys.js';
+import { jitteredBackoff, sleep } from '../backend/retry.js';
 import { MAX_RANGE_LIMIT, type Backend, type Item } from '../backend/types.js';
 import { BadParameterError, CompareFailedError, isAlreadyExists, isCompareFailed, isNotFound } from '../errors/index.js';
 
@@ -66,8 +67,9 @@ export async function updateWithRetry<T>(
       else await backend.conditionalUpdate({ ...item, revision: current.revision });
       return next.value;
     } catch (err) {
-      if (isCompareFailed(err) || isAlreadyExists(err) || isNotFound(err)) continue;
-      throw err;
+      if (!(isCompareFailed(err) || isAlreadyExists(err) || isNotFound(err))) throw err;
+      // Lost the race: back off (with jitter, so racing writers spread out) and read again.
+      await sleep(jitteredBackoff(attempt, { baseMs: 2, maxMs: 200 }));
     }
   }
   throw new CompareFailedError(`too many concurrent writes to ${key}, try again`);

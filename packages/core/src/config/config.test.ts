@@ -1,0 +1,101 @@
+import { describe, expect, it } from 'vitest';
+import { parseConfig, parseHostPort, parseLogConfig, parseStaticToken } from './index.js';
+
+describe('parseConfig', () => {
+  it('reads the teleport, auth_service and proxy_service keys of teleport.yaml v3', () => {
+    const cfg = parseConfig(`
+version: v3
+teleport:
+  nodename: auth-1
+  data_dir: /var/lib/teleport
+  auth_token: /etc/token
+  auth_server: auth.example.com:3025
+  ca_pin: sha256:${'ab'.repeat(32)}
+  diag_addr: 127.0.0.1:3000
+  log:
+    output: /var/log/teleport.log
+    severity: WARNING
+    format: { output: json }
+auth_service:
+  enabled: "yes"
+  listen_addr: 0.0.0.0:3025
+  cluster_name: example.com
+  tokens: ["db,node:abc123", "proxy:def456"]
+  authentication:
+    type: local
+    second_factor: off
+proxy_service:
+  enabled: no
+  web_listen_addr: 0.0.0.0:3080
+  public_addr: proxy.example.com:443
+ssh_service:
+  enabled: true
+`);
+    expect(cfg.teleport).toEqual({
+      nodename: 'auth-1',
+      data_dir: '/var/lib/teleport',
+      auth_token: '/etc/token',
+      auth_server: 'auth.example.com:3025',
+      ca_pin: [`sha256:${'ab'.repeat(32)}`],
+      diag_addr: '127.0.0.1:3000',
+      log: { output: '/var/log/teleport.log', severity: 'warn', format: 'json' },
+    });
+    expect(cfg.auth_service).toEqual({
+      enabled: true,
+      listen_addr: '0.0.0.0:3025',
+      cluster_name: 'example.com',
+      tokens: [
+        { roles: ['Db', 'Node'], token: 'abc123' },
+        { roles: ['Proxy'], token: 'def456' },
+      ],
+      authentication: { type: 'local', second_factor: 'off' },
+    });
+    expect(cfg.proxy_service).toEqual({ enabled: false, web_listen_addr: '0.0.0.0:3080', public_addr: ['proxy.example.com:443'] });
+    expect(cfg.ssh_service).toEqual({ enabled: true });
+  });
+
+  it.each([
+    ['auth_service:\n  enabled: maybe\n', 'auth_service.enabled must be "yes" or "no"'],
+    ['auth_service:\n  listen_addr: "host:99999"\n', 'auth_service.listen_addr: invalid address "host:99999": bad port'],
+    ['auth_service:\n  authentication:\n    second_factor: sms\n', 'auth_service.authentication.second_factor must be one of off, otp, on, optional, webauthn'],
+    ['auth_service:\n  tokens: ["secret-without-roles"]\n', 'auth_service.tokens entries must look like "node,db:<token>"'],
+    ['teleport:\n  log:\n    severity: loud\n', 'teleport.log.severity must be one of DEBUG, INFO, WARN, ERROR'],
+    ['teleport:\n  log:\n    format: { output: xml }\n', 'teleport.log.format.output must be text or json'],
+  ])('refuses %j', (text, message) => {
+    expect(() => parseConfig(text)).toThrow(message);
+  });
+
+  it('never quotes a static token in an error', () => {
+    expect(() => parseStaticToken('bogus:s3cr3t-value')).toThrow(/unknown system role "bogus"/);
+    try {
+      parseStaticToken('admin:s3cr3t-value');
+    } catch (err) {
+      expect((err as Error).message).not.toContain('s3cr3t');
+      expect((err as Error).message).toBe('auth_service.tokens: a token cannot grant Admin');
+    }
+  });
+});
+
+describe('parseHostPort', () => {
+  it.each([
+    ['0.0.0.0:3025', { host: '0.0.0.0', port: 3025 }],
+    ['[::]:3025', { host: '::', port: 3025 }],
+    ['::1', { host: '::1', port: 3025 }],
+    ['auth.example.com', { host: 'auth.example.com', port: 3025 }],
+    ['https://proxy.example.com:443/web', { host: 'proxy.example.com', port: 443 }],
+    ['127.0.0.1:0', { host: '127.0.0.1', port: 0 }],
+  ])('%s', (addr, expected) => {
+    expect(parseHostPort(addr, 3025)).toEqual(expected);
+  });
+
+  it.each(['host:abc', ':3025', 'host:123456'])('refuses %s', (addr) => {
+    expect(() => parseHostPort(addr, 3025)).toThrow(/invalid address/);
+  });
+});
+
+describe('parseLogConfig', () => {
+  it('fills defaults', () => {
+    expect(parseLogConfig(undefined)).toEqual({ output: 'stderr', severity: 'info', format: 'text' });
+    expect(parseLogConfig({ severity: 'trace' })).toEqual({ output: 'stderr', severity: 'debug', format: 'text' });
+  });
+});
