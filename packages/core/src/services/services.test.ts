@@ -5,6 +5,16 @@ import { recordLoginFailure } from '../authn/lockout.js';
 import { parseProvisionToken, parseRole, parseUser } from '../types/index.js';
 import { newAccessService, newIdentityService, newProvisioningService, updateWithRetry, type UserToken } from './index.js';
 
+/** The error `p` rejects with. */
+async function errorOf(p: Promise<unknown>): Promise<Error> {
+  return p.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (err: unknown) => err as Error,
+  );
+}
+
 function setup() {
   const clock = newFakeClock(new Date('2026-01-01T00:00:00Z'));
   const backend = newMemoryBackend({ clock });
@@ -47,7 +57,7 @@ describe('identity service', () => {
     await identity.createUser(alice, { token: token('t1') });
     clock.advance(3_600_000);
     await expect(identity.getUserToken('t1')).rejects.toMatchObject({ kind: 'not-found' });
-    const err = await identity.getUserToken('a/secret').catch((e: unknown) => e as Error);
+    const err = await errorOf(identity.getUserToken('a/secret'));
     expect(err.message).not.toContain('secret');
   });
 
@@ -111,13 +121,11 @@ describe('access and provisioning services', () => {
     const provisioning = newProvisioningService(backend);
     await provisioning.createToken(parseProvisionToken({ metadata: { name: 'sekrit-token', expires: '2026-01-01T00:30:00Z' }, spec: { roles: ['Node'] } }));
     expect((await provisioning.findToken('sekrit-token'))?.spec.roles).toEqual(['Node']);
-    const dup = await provisioning
-      .createToken(parseProvisionToken({ metadata: { name: 'sekrit-token' }, spec: { roles: ['Node'] } }))
-      .catch((e: unknown) => e as Error);
+    const dup = await errorOf(provisioning.createToken(parseProvisionToken({ metadata: { name: 'sekrit-token' }, spec: { roles: ['Node'] } })));
     expect(dup.message).not.toContain('sekrit');
     clock.advance(30 * 60_000);
     expect(await provisioning.findToken('sekrit-token')).toBeUndefined();
-    const gone = await provisioning.deleteToken('a/sekrit').catch((e: unknown) => e as Error);
+    const gone = await errorOf(provisioning.deleteToken('a/sekrit'));
     expect(gone.message).not.toContain('sekrit');
   });
 });
