@@ -53,6 +53,7 @@ const SCRIPT = `
       .then(function (r) {
         if (r.ok) {
           form.hidden = true;
+          Array.prototype.forEach.call(document.querySelectorAll('[data-hide-on-done]'), function (e) { e.hidden = true; });
           var done = document.getElementById('done');
           done.hidden = false;
           show('success', 'Your password is set. You can log in now.');
@@ -148,7 +149,7 @@ export function userTokenPage(input: UserTokenPageInput): string {
       ? `You are invited to the Teleport cluster <strong>${escapeHtml(input.clusterName)}</strong>. Choose a password${input.totp ? ' and add an authenticator app' : ''} to finish setting up your account.`
       : `Choose a new password for your account on <strong>${escapeHtml(input.clusterName)}</strong>${input.totp ? ' and add your authenticator app again' : ''}.`;
   const totp = input.totp
-    ? `<section aria-labelledby="totp-heading">
+    ? `<section aria-labelledby="totp-heading" data-hide-on-done>
 <h2 id="totp-heading">1. Add an authenticator app</h2>
 <div class="qr">
 ${qrSvg(encodeQr(input.totp.url, 'M'), { title: `QR code: scan it with an authenticator app to add ${input.user} on ${input.clusterName}`, pixels: 180 })}
@@ -159,7 +160,7 @@ ${qrSvg(encodeQr(input.totp.url, 'M'), { title: `QR code: scan it with an authen
 </div>
 </section>`
     : '';
-  const step = input.totp ? '<h2 id="password-heading">2. Choose a password</h2>' : '';
+  const step = input.totp ? '<h2 id="password-heading" data-hide-on-done>2. Choose a password</h2>' : '';
   const otpField = input.totp
     ? `<label for="otp">Authenticator code</label>
 <input id="otp" name="otp" type="text" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9 ]*" maxlength="8" required aria-describedby="otp-hint">

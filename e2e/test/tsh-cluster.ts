@@ -1,0 +1,152 @@
+/**
+ * Shared by the tsh and invite end-to-end tests: a built `teleport-ts start` with auth and proxy on free loopback
+ * ports (temp data dir, config file), `tctl users add`, the built `tsh` with its own `TELEPORT_HOME`.
+ */
+
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { generateTotp } from '@teleport-ts/core/authn';
+
+const run = promisify(execFile);
+export const root = path.resolve(import.meta.dirname, '../..');
+export const bin = (name: 'tsh' | 'tctl' | 'teleport-ts'): string => path.join(root, 'bin', name);
+
+/** A port free right now on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export interface TestCluster {
+  dir: string;
+  config: string;
+  proxyAddr: string;
+  /** Everything the daemon printed so far. */
+  output(): string;
+  /** `tctl users add`; returns the invite URL. */
+  addUser(name: string, args?: string[]): Promise<string>;
+  /** Runs the built tsh with this test's TELEPORT_HOME. `input` goes to stdin (lines for the prompts). */
+  tsh(args: string[], options?: { input?: string; env?: NodeJS.ProcessEnv }): Promise<{ code: number; stdout: string; stderr: string }>;
+  tshHome: string;
+  stop(): Promise<void>;
+}
+
+export interface StartClusterOptions {
+  secondFactor?: 'otp' | 'off';
+}
+
+/** Starts auth+proxy and waits until the daemon says it is up. */
+export async function startCluster(options: StartClusterOptions = {}): Promise<TestCluster> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tp-e2e-tsh-'));
+  const [authPort, proxyPort] = [await freePort(), await freePort()];
+  const config = path.join(dir, 'teleport.yaml');
+  await writeFile(
+    config,
+    [
+      'version: v3',
+      'teleport:',
+      `  data_dir: ${path.join(dir, 'data')}`,
+      '  nodename: e2e-node',
+      'auth_service:',
+      '  enabled: yes',
+      `  listen_addr: 127.0.0.1:${authPort}`,
+      '  cluster_name: e2e.example.com',
+      '  authentication:',
+      `    second_factor: ${options.secondFactor ?? 'otp'}`,
+      'proxy_service:',
+      '  enabled: yes',
+      `  web_listen_addr: 127.0.0.1:${proxyPort}`,
+      '',
+    ].join('\n'),
+  );
+  const child: ChildProcess = spawn(bin('teleport-ts'), ['start', '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+  const deadline = Date.now() + 30_000;
+  while (!out.includes('press Ctrl-C to stop') && Date.now() < deadline && child.exitCode === null) {
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  if (!out.includes('press Ctrl-C to stop')) {
+    child.kill('SIGKILL');
+    throw new Error(`teleport-ts did not start:\n${out}`);
+  }
+  const tshHome = path.join(dir, 'tsh-home');
+  const proxyAddr = `127.0.0.1:${proxyPort}`;
+  return {
+    dir,
+    config,
+    proxyAddr,
+    tshHome,
+    output: () => out,
+    async addUser(name, args = []) {
+      const { stdout } = await run(bin('tctl'), ['-c', config, 'users', 'add', name, ...args]);
+      const url = /https:\/\/\S+\/web\/invite\/[0-9a-f]+/.exec(stdout)?.[0];
+      if (!url) throw new Error(`no invite URL in tctl output:\n${stdout}`);
+      return url;
+    },
+    tsh(args, opts = {}) {
+      return new Promise((resolve) => {
+        const p = spawn(bin('tsh'), args, {
+          env: { ...process.env, TELEPORT_HOME: tshHome, TELEPORT_PROXY: '', TELEPORT_USER: '', ...opts.env },
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
+        let stdout = '';
+        let stderr = '';
+        p.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+        p.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+        p.stdin.on('error', () => {});
+        p.stdin.end(opts.input ?? '');
+        p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+      });
+    },
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A TOTP code one step ahead: the step of the invite's code is spent (replay protection), the next one is not. */
+export function nextTotp(secret: string): string {
+  return generateTotp(secret, Date.now() + 30_000);
+}
+
+/** Completes an invite through the proxy's JSON API (what the page does), returning the TOTP secret. */
+export async function completeInvite(inviteUrl: string, password: string): Promise<string | undefined> {
+  const url = new URL(inviteUrl);
+  const token = url.pathname.split('/').pop()!;
+  const get = await fetchInsecure(new URL(`/v1/webapi/users/password/token/${token}`, url), 'GET');
+  const secret = (get.body as { totp?: { secret: string } }).totp?.secret;
+  const body = { token, password, ...(secret ? { second_factor_token: generateTotp(secret, new Date()) } : {}) };
+  const put = await fetchInsecure(new URL('/v1/webapi/users/password/token', url), 'PUT', body);
+  if (put.status !== 200) throw new Error(`invite completion failed: ${JSON.stringify(put.body)}`);
+  return secret;
+}
+
+async function fetchInsecure(url: URL, method: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+  const https = await import('node:https');
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method, rejectUnauthorized: false, headers: body ? { 'content-type': 'application/json' } : {} }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
+    });
+    req.on('error', reject);
+    req.end(body ? JSON.stringify(body) : undefined);
+  });
+}
