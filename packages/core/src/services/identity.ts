@@ -171,6 +171,12 @@ export function newIdentityService(options: IdentityServiceOptions): IdentitySer
     return encodeJson(wire);
   };
 
+  /** Actions deleting every token of a user (at most one is live: creating one deletes the others). */
+  const deleteTokensOf = async (user: string): Promise<ConditionalAction[]> =>
+    (await service.getUserTokens())
+      .filter((t) => t.user === user)
+      .map((t) => ({ key: userTokenKey(t.id), condition: { kind: 'whatever' }, action: { kind: 'delete' } }));
+
   const userNotFound = (name: string): NotFoundError => new NotFoundError(`user ${JSON.stringify(name)} is not found`);
 
   const service: IdentityService = {
@@ -243,9 +249,8 @@ export function newIdentityService(options: IdentityServiceOptions): IdentitySer
       }
       const prefix = userKeys.prefix(name);
       await backend.deleteRange(prefix, rangeEnd(prefix));
-      for (const token of await service.getUserTokens()) {
-        if (token.user === name) await backend.delete(userTokenKey(token.id)).catch((err: unknown) => (isNotFound(err) ? undefined : Promise.reject(err)));
-      }
+      const deletes = await deleteTokensOf(name);
+      if (deletes.length > 0) await backend.atomicWrite(deletes);
     },
 
     async getPasswordHash(name) {
@@ -293,9 +298,7 @@ export function newIdentityService(options: IdentityServiceOptions): IdentitySer
 
     async createUserToken(token) {
       const item = tokenItem(token);
-      const actions: ConditionalAction[] = (await service.getUserTokens())
-        .filter((t) => t.user === token.user)
-        .map((t) => ({ key: userTokenKey(t.id), condition: { kind: 'whatever' }, action: { kind: 'delete' } }));
+      const actions = await deleteTokensOf(token.user);
       actions.push({ key: item.key, condition: { kind: 'not-exists' }, action: { kind: 'put', item: { value: item.value, expires: item.expires } } });
       await backend.atomicWrite(actions);
     },
