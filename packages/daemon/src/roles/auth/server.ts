@@ -10,13 +10,14 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { AUTH_SERVER_NAME, writeIdentity } from '@teleport-ts/core/api';
+import { AUTH_SERVER_NAME, writeIdentity, type Identity } from '@teleport-ts/core/api';
 import type { AuditEventStore } from '@teleport-ts/core/audit';
 import type { Backend, Watcher } from '@teleport-ts/core/backend';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
 import { DEFAULT_AUTH_LISTEN_ADDR, DEFAULT_AUTH_PORT, parseHostPort, type AuthenticationConfig, type StaticToken } from '@teleport-ts/core/config';
 import { BALANCED_V1, caPin, generateKeyPair, issueHostCert, splitHosts, tlsSigningKeyPair, trustedTlsCerts } from '@teleport-ts/core/ca';
 import { redact } from '@teleport-ts/core/errors';
+import type { SystemRole } from '@teleport-ts/core/types';
 import { newRouter } from '../../http/router.js';
 import { DEFAULT_UNAUTHENTICATED_RATE_LIMIT, newRateLimiter } from '../../http/ratelimit.js';
 import { nopLogger, type Logger } from '../../logger.js';
@@ -254,7 +255,8 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
       : undefined;
 
   const adminIdentityDir = path.join(options.dataDir, ADMIN_IDENTITY_DIR);
-  await writeAdminIdentity(ctx, adminIdentityDir, dialAddr);
+  // The local admin identity tctl on this host uses, as Teleport's tctl uses the auth server's.
+  await writeIdentity(adminIdentityDir, await issueLocalHostIdentity(ctx, 'Admin', dialAddr));
   logger.info('auth service is up', { addr, cluster: clusterName, host_uuid: hostUuid });
 
   return {
@@ -283,10 +285,11 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
 }
 
 /**
- * Writes the local admin identity (a host certificate with system role Admin, valid as long as a host
- * certificate) for tctl on this host, as Teleport's tctl uses the auth server's local identity.
+ * A host identity for this host, issued in process from the host CA: a host certificate with `systemRole`
+ * (valid as long as host certificates are) and the host CA to trust the auth server with. The admin identity
+ * and a co-located proxy's identity are made this way.
  */
-async function writeAdminIdentity(ctx: AuthContext, dir: string, dialAddr: string): Promise<void> {
+export async function issueLocalHostIdentity(ctx: AuthContext, systemRole: SystemRole, dialAddr: string): Promise<Identity> {
   const hostCa = await ctx.certAuthority('host');
   const keys = await generateKeyPair(BALANCED_V1['tls-host']);
   const cert = await issueHostCert({
@@ -294,15 +297,9 @@ async function writeAdminIdentity(ctx: AuthContext, dir: string, dialAddr: strin
     publicKey: keys.publicKeyPem,
     hostId: ctx.hostUuid,
     clusterName: ctx.clusterName,
-    systemRole: 'Admin',
+    systemRole,
     expires: boundedExpiry(ctx, hostCa, HOST_CERT_TTL_MS),
     clock: ctx.clock,
   });
-  await writeIdentity(dir, {
-    key: keys.privateKeyPem,
-    cert,
-    caCerts: trustedTlsCerts(hostCa),
-    clusterName: ctx.clusterName,
-    authServers: [dialAddr],
-  });
+  return { key: keys.privateKeyPem, cert, caCerts: trustedTlsCerts(hostCa), clusterName: ctx.clusterName, authServers: [dialAddr] };
 }

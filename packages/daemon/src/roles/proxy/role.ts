@@ -9,13 +9,11 @@
 
 import path from 'node:path';
 import { joinCluster, loadIdentity, newAuthClient, writeIdentity, type AuthClient, type Identity } from '@teleport-ts/core/api';
-import { BALANCED_V1, generateKeyPair, issueHostCert, tlsSigningKeyPair, trustedTlsCerts } from '@teleport-ts/core/ca';
 import type { Clock } from '@teleport-ts/core/clock';
 import type { FileConfig } from '@teleport-ts/core/config';
 import { BadParameterError, isNotFound } from '@teleport-ts/core/errors';
 import type { Logger } from '../../logger.js';
-import type { AuthServer } from '../auth/index.js';
-import { boundedExpiry, HOST_CERT_TTL_MS } from '../auth/certs.js';
+import { issueLocalHostIdentity, type AuthServer } from '../auth/index.js';
 import { loadOrCreateHostUuid } from '../auth/init.js';
 import type { HttpsKeyPair } from './certificate.js';
 import { startProxyService, type ProxyService } from './service.js';
@@ -38,19 +36,7 @@ export interface ProxyRoleOptions {
 
 /** A `Proxy` host identity issued by the auth service of this process. */
 export async function colocatedProxyIdentity(auth: AuthServer, dialAddr: string): Promise<Identity> {
-  const ctx = auth.context;
-  const hostCa = await ctx.certAuthority('host');
-  const keys = await generateKeyPair(BALANCED_V1['tls-host']);
-  const cert = await issueHostCert({
-    ca: tlsSigningKeyPair(hostCa),
-    publicKey: keys.publicKeyPem,
-    hostId: ctx.hostUuid,
-    clusterName: ctx.clusterName,
-    systemRole: 'Proxy',
-    expires: boundedExpiry(ctx, hostCa, HOST_CERT_TTL_MS),
-    clock: ctx.clock,
-  });
-  return { key: keys.privateKeyPem, cert, caCerts: trustedTlsCerts(hostCa), clusterName: ctx.clusterName, authServers: [dialAddr] };
+  return issueLocalHostIdentity(auth.context, 'Proxy', dialAddr);
 }
 
 async function joinedProxyIdentity(options: ProxyRoleOptions): Promise<Identity> {
