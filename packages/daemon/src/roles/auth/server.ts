@@ -254,9 +254,28 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
         }, options.rotationCheckIntervalMs ?? 60_000).unref()
       : undefined;
 
+  const close = async (): Promise<void> => {
+    if (closed) return;
+    closed = true;
+    if (rotationTimer) clearInterval(rotationTimer);
+    watcher?.close();
+    const stopped = new Promise<void>((resolve) => srv.close(() => resolve()));
+    srv.closeIdleConnections();
+    const force = setTimeout(() => srv.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
+    await stopped;
+    clearTimeout(force);
+    await watchLoop;
+    await refreshing;
+  };
+
   const adminIdentityDir = path.join(options.dataDir, ADMIN_IDENTITY_DIR);
-  // The local admin identity tctl on this host uses, as Teleport's tctl uses the auth server's.
-  await writeIdentity(adminIdentityDir, await issueLocalHostIdentity(ctx, 'Admin', dialAddr));
+  try {
+    // The local admin identity tctl on this host uses, as Teleport's tctl uses the auth server's.
+    await writeIdentity(adminIdentityDir, await issueLocalHostIdentity(ctx, 'Admin', dialAddr));
+  } catch (err) {
+    await close();
+    throw err;
+  }
   logger.info('auth service is up', { addr, cluster: clusterName, host_uuid: hostUuid });
 
   return {
@@ -269,16 +288,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     caPins: async () => trustedTlsCerts(await ctx.certAuthority('host')).map(caPin),
     async close() {
       if (closed) return;
-      closed = true;
-      if (rotationTimer) clearInterval(rotationTimer);
-      watcher?.close();
-      const stopped = new Promise<void>((resolve) => srv.close(() => resolve()));
-      srv.closeIdleConnections();
-      const force = setTimeout(() => srv.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
-      await stopped;
-      clearTimeout(force);
-      await watchLoop;
-      await refreshing;
+      await close();
       logger.info('auth service stopped');
     },
   };
