@@ -139,7 +139,7 @@ export interface DatabaseCertRequest {
   publicKey: string;
   /** DNS names and IPs the database serves on; the first is the CN. */
   hosts: readonly string[];
-  /** ms; default 90 days (Teleport's `tctl auth sign --format=db` default is 12 h; databases prefer longer). */
+  /** ms; default 12 h, as Teleport's `tctl auth sign` (databases usually want longer, e.g. 90 days). */
   ttl?: number;
 }
 
