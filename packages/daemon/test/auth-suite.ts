@@ -5,7 +5,7 @@
 
 import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fetchServerCaChain, joinCluster, newAuthClient, type AuthClient } from '@teleport-ts/core/api';
+import { fetchServerCaChain, joinCluster, loadIdentity, newAuthClient, type AuthClient } from '@teleport-ts/core/api';
 import { generateTotp } from '@teleport-ts/core/authn';
 import {
   BALANCED_V1,
@@ -457,6 +457,16 @@ export function runAuthSuite(name: string, newStorage: StorageFactory): void {
         const [done] = await user.getCertAuthorities('host');
         expect(done!.spec.rotation.phase).toBe('update_servers');
         expect((await rejection(t.admin.rotateCertAuthority({ type: 'host', phase: 'init' }))).kind).toBe('bad-parameter');
+        // The admin identity on disk follows the rotation: signed by the new key, trusting both.
+        await t.admin.rotateCertAuthority({ type: 'host', phase: 'standby' });
+        await eventually(async () => {
+          const fresh = newAuthClient({ addr: t.auth.dialAddr, identity: await loadIdentity(t.auth.adminIdentityDir) });
+          try {
+            return (await fresh.getCertAuthorities('host'))[0]!.spec.rotation.phase === 'standby';
+          } finally {
+            await fresh.close();
+          }
+        });
       } finally {
         await t.close();
       }

@@ -149,6 +149,8 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
 
   let refreshing: Promise<void> | undefined;
   let refreshAgain = false;
+  /** Set once the server listens (the identity names the address to dial). */
+  let writeAdminIdentity: (() => Promise<void>) | undefined;
   /** Reloads trust and the server certificate after a CA changed; coalesces bursts of changes. */
   const scheduleRefresh = (): void => {
     if (closed) return;
@@ -157,7 +159,11 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
       return;
     }
     refreshing = loadCredentials()
-      .then((secure) => server?.setSecureContext(secure))
+      .then(async (secure) => {
+        server?.setSecureContext(secure);
+        // Rotations change what the admin identity must trust and be signed by: keep tctl on this host working.
+        await writeAdminIdentity?.();
+      })
       .catch((err: unknown) => logger.error('failed to reload certificate authorities', { error: redact((err as Error).message) }))
       .finally(() => {
         refreshing = undefined;
@@ -269,9 +275,10 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
   };
 
   const adminIdentityDir = path.join(options.dataDir, ADMIN_IDENTITY_DIR);
+  // The local admin identity tctl on this host uses, as Teleport's tctl uses the auth server's.
+  writeAdminIdentity = async () => writeIdentity(adminIdentityDir, await issueLocalHostIdentity(ctx, 'Admin', dialAddr));
   try {
-    // The local admin identity tctl on this host uses, as Teleport's tctl uses the auth server's.
-    await writeIdentity(adminIdentityDir, await issueLocalHostIdentity(ctx, 'Admin', dialAddr));
+    await writeAdminIdentity();
   } catch (err) {
     await close();
     throw err;
