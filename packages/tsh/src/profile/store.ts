@@ -13,7 +13,6 @@
  * ```
  */
 
-import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -85,8 +84,11 @@ export function keyPaths(home: string, proxy: string, user: string, cluster: str
   };
 }
 
+let tmpCounter = 0;
+
 async function writeAtomic(file: string, data: string, mode: number): Promise<void> {
-  const tmp = `${file}.tmp-${randomBytes(6).toString('hex')}`;
+  // Unique within this process; `wx` refuses an existing file. (node:crypto is not loaded: `tsh status` imports this module.)
+  const tmp = `${file}.tmp-${process.pid}-${Date.now()}-${tmpCounter++}`;
   try {
     await writeFile(tmp, data, { mode, flag: 'wx' });
     await chmod(tmp, mode);
