@@ -69,7 +69,58 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<T
       '',
     ].join('\n'),
   );
-  const child: ChildProcess = spawn(bin('teleport-ts'), ['start', '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const daemon = await startDaemon(['start', '-c', config]);
+  const tshHome = path.join(dir, 'tsh-home');
+  const proxyAddr = `127.0.0.1:${proxyPort}`;
+  return {
+    dir,
+    config,
+    proxyAddr,
+    tshHome,
+    output: daemon.output,
+    async addUser(name, args = []) {
+      const { stdout } = await run(bin('tctl'), ['-c', config, 'users', 'add', name, ...args]);
+      const url = /https:\/\/\S+\/web\/invite\/[0-9a-f]+/.exec(stdout)?.[0];
+      if (!url) throw new Error(`no invite URL in tctl output:\n${stdout}`);
+      return url;
+    },
+    tsh: (args, opts = {}) => runTsh(tshHome, args, opts),
+    async stop() {
+      await daemon.stop();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Runs the built tsh with `TELEPORT_HOME=home` (and TELEPORT_PROXY/USER cleared unless given); `input` goes to stdin. */
+export function runTsh(
+  home: string,
+  args: string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const p = spawn(bin('tsh'), args, {
+      env: { ...process.env, TELEPORT_HOME: home, TELEPORT_PROXY: '', TELEPORT_USER: '', ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    p.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    p.stdin.on('error', () => {});
+    p.stdin.end(opts.input ?? '');
+    p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+export interface RunningDaemon {
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** Runs the built `teleport-ts` with `args` and waits until it says it is up. */
+export async function startDaemon(args: string[]): Promise<RunningDaemon> {
+  const child: ChildProcess = spawn(bin('teleport-ts'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
@@ -81,42 +132,14 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<T
     child.kill('SIGKILL');
     throw new Error(`teleport-ts did not start:\n${out}`);
   }
-  const tshHome = path.join(dir, 'tsh-home');
-  const proxyAddr = `127.0.0.1:${proxyPort}`;
   return {
-    dir,
-    config,
-    proxyAddr,
-    tshHome,
     output: () => out,
-    async addUser(name, args = []) {
-      const { stdout } = await run(bin('tctl'), ['-c', config, 'users', 'add', name, ...args]);
-      const url = /https:\/\/\S+\/web\/invite\/[0-9a-f]+/.exec(stdout)?.[0];
-      if (!url) throw new Error(`no invite URL in tctl output:\n${stdout}`);
-      return url;
-    },
-    tsh(args, opts = {}) {
-      return new Promise((resolve) => {
-        const p = spawn(bin('tsh'), args, {
-          env: { ...process.env, TELEPORT_HOME: tshHome, TELEPORT_PROXY: '', TELEPORT_USER: '', ...opts.env },
-          stdio: ['pipe', 'pipe', 'pipe'],
-        });
-        let stdout = '';
-        let stderr = '';
-        p.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-        p.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-        p.stdin.on('error', () => {});
-        p.stdin.end(opts.input ?? '');
-        p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-      });
-    },
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGTERM');
         await exited;
       }
-      await rm(dir, { recursive: true, force: true });
     },
   };
 }
