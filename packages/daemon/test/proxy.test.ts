@@ -334,3 +334,12 @@ function pki2(): TestPki {
 beforeAll(async () => {
   sharedPki = await makeTestPki(path.join(await tempDir(), 'pki2'));
 });
+
+describe('logging', () => {
+  it('never logs the user token of a path', async () => {
+    const { redactTokenPath } = await import('../src/roles/proxy/service.js');
+    expect(redactTokenPath('/v1/webapi/users/password/token/abc123')).toBe('/v1/webapi/users/password/token/<token>');
+    expect(redactTokenPath('/web/invite/abc123')).toBe('/web/invite/<token>');
+    expect(redactTokenPath('/webapi/ping')).toBe('/webapi/ping');
+  });
+});

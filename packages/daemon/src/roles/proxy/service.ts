@@ -56,6 +56,11 @@ export interface ProxyService {
   close(): Promise<void>;
 }
 
+/** Paths that carry a user token (a secret) are logged without it. */
+export function redactTokenPath(p: string): string {
+  return p.replace(/(\/(?:invite|reset|token))\/[^/]+/g, '$1/<token>');
+}
+
 function formatAddr(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
@@ -141,7 +146,7 @@ export async function startProxyService(options: ProxyServiceOptions): Promise<P
     clock,
     limiter,
     publicAddr,
-    onInternalError: (err, req) => log.error('internal error', { method: req.method, path: req.path, error: err instanceof Error ? err.stack : String(err) }),
+    onInternalError: (err, req) => log.error('internal error', { method: req.method, path: redactTokenPath(req.path), error: err instanceof Error ? err.stack : String(err) }),
   });
   webServer.on('request', handler);
   log.info('web listener is up', { addr, public_addr: publicAddr, protocols: listener.protocols() });
