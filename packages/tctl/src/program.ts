@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { configureCommander } from '@teleport-ts/core/cli';
+import { NotFoundError } from '@teleport-ts/core/errors';
 import { resourceFromYaml } from '@teleport-ts/core/types';
 import { versionLine } from '@teleport-ts/core/version';
 import * as auditCmd from './commands/audit.js';
@@ -30,6 +31,15 @@ async function readAllStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
+}
+
+async function readResourceFile(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`file ${file} does not exist`);
+    throw err;
+  }
 }
 
 const defaultDependencies = (): ProgramDependencies => ({
@@ -238,7 +248,7 @@ export function buildProgram(overrides: Partial<ProgramDependencies> = {}): Comm
   program
     .command('get')
     .description(resources.help.get)
-    .argument('<resources>', 'Resource spec: type/[name][,...] or all.')
+    .argument('<resources>', 'Resource spec: type/[name][,...]')
     .option('--format <format>', `Output format: ${OUTPUT_FORMATS.join(', ')}.`, 'yaml')
     .action(
       withApi(async (api, spec: string, opts: { format: string }) => {
@@ -256,7 +266,7 @@ export function buildProgram(overrides: Partial<ProgramDependencies> = {}): Comm
     .option('-f, --force', 'Overwrite the resource if already exists.', false)
     .action(async (filename: string | undefined, opts: { force: boolean }, command: Command) => {
       // Read and parse before connecting, so bad input fails fast and never half-creates anything.
-      const text = filename && filename !== '-' ? await readFile(filename, 'utf8') : await deps.readStdin();
+      const text = filename && filename !== '-' ? await readResourceFile(filename) : await deps.readStdin();
       resourceFromYaml(text);
       await withApi(async (api, _command: Command) => resources.renderCreate(await resources.create(api, text, opts, deps.now)))(command);
     });
