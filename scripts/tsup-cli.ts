@@ -10,7 +10,15 @@ function gitCommit(): string {
   }
 }
 
-/** Shared tsup settings for the three CLIs: one ESM bundle with core inlined, native drivers external. */
+/** Packages a CLI bundle leaves to Node at run time: native addons and the driver that loads them. */
+export const RUNTIME_EXTERNALS = ['pg', 'pg-native', 'better-sqlite3'];
+
+/**
+ * Shared tsup settings for the three CLIs: one ESM bundle with everything inlined but the native drivers.
+ * Inlining everything keeps startup fast (no CommonJS package resolution at run time: `pnpm bench tsh`) and keeps
+ * import order, which `@peculiar/x509` needs (its Reflect polyfill must run first). Inlined CommonJS calls
+ * `require` for Node's built-ins, which an ESM bundle has only when it makes one: hence the banner.
+ */
 export function cliConfig(): ReturnType<typeof defineConfig> {
   const rootPkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
   const options: Options = {
@@ -22,8 +30,9 @@ export function cliConfig(): ReturnType<typeof defineConfig> {
     clean: true,
     sourcemap: true,
     splitting: true,
-    noExternal: [/^@teleport-ts\//],
-    external: ['pg', 'better-sqlite3', 'pg-native'],
+    noExternal: [new RegExp(`^(?!(${RUNTIME_EXTERNALS.join('|')})(/|$))`)],
+    external: RUNTIME_EXTERNALS,
+    banner: { js: "import { createRequire as __cliCreateRequire } from 'node:module'; const require = __cliCreateRequire(import.meta.url);" },
     define: {
       __TELEPORT_TS_VERSION__: JSON.stringify(rootPkg.version),
       __TELEPORT_TS_GIT__: JSON.stringify(gitCommit()),

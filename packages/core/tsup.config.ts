@@ -10,6 +10,8 @@ export default defineConfig({
   sourcemap: true,
   splitting: true,
   external: ['pg', 'better-sqlite3'],
+  // Inlined so that ca/tlsca/x509.ts can import its Reflect polyfill before the library (see that file).
+  noExternal: [/^@peculiar\//],
   esbuildOptions(options) {
     options.conditions = ['source'];
   },

@@ -1,17 +1,13 @@
 /**
  * `@peculiar/x509`, wired to Node's WebCrypto. Import the library through this module only.
  *
- * The library needs a Reflect metadata polyfill installed before it loads. A static `import` cannot guarantee
- * that once bundled (bundlers hoist external imports above inlined code), so the library is loaded with `require`
- * after the polyfill has run; Node resolves it to its CommonJS build either way.
+ * The library needs a Reflect metadata polyfill installed before it loads, so the polyfill is imported first.
+ * ES module evaluation follows import order; the bundles (core's and the CLIs') inline `@peculiar/x509` rather
+ * than leave it external, because an external import would be hoisted above the inlined polyfill.
  */
 import './reflect-metadata.js';
 import { webcrypto } from 'node:crypto';
-import { createRequire } from 'node:module';
-import type * as X509Module from '@peculiar/x509';
-
-const require = createRequire(import.meta.url);
-const x509 = require('@peculiar/x509') as typeof X509Module;
+import * as x509 from '@peculiar/x509';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
