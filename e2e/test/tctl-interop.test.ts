@@ -80,6 +80,9 @@ describe.skipIf(!openssl.available)('auth sign --format=db with openssl', () => 
     expect(signed.stdout).toContain(`ssl_cert_file = '/path/to/${out}.crt'`);
     expect(signed.stdout).toContain('hostssl all             all             ::/0                    cert');
     expect((await stat(`${out}.key`)).mode & 0o777).toBe(0o600);
+    // Teleport's tlsca issues both extended key usages.
+    const text = await run(openssl.path!, ['x509', '-in', `${out}.crt`, '-noout', '-text']);
+    expect(text.stdout).toMatch(/X509v3 Extended Key Usage: *\n\s*TLS Web Server Authentication, TLS Web Client Authentication\n/);
 
     const dbCa = path.join(dir, 'verify', 'db-ca.pem');
     const exported = await cluster.tctl(['auth', 'export', '--type=db', `--out=${dbCa}`]);
@@ -156,6 +159,12 @@ describe.skipIf(!postgres || !psql.available || !openssl.available)('a real Post
     const subject = await run(openssl.path!, ['x509', '-in', path.join(out, 'node.crt'), '-noout', '-subject', '-ext', 'subjectAltName']);
     expect(subject.stdout).toMatch(/subject=CN ?= ?node\n/);
     expect(subject.stdout).toContain('DNS:node, DNS:localhost, IP Address:127.0.0.1');
+    // Nodes dial each other with node.crt: it must pass as a TLS client and a TLS server certificate.
+    const text = await run(openssl.path!, ['x509', '-in', path.join(out, 'node.crt'), '-noout', '-text']);
+    expect(text.stdout).toMatch(/X509v3 Extended Key Usage: *\n\s*TLS Web Server Authentication, TLS Web Client Authentication\n/);
+    const purpose = await run(openssl.path!, ['x509', '-in', path.join(out, 'node.crt'), '-noout', '-purpose']);
+    expect(purpose.stdout).toMatch(/^SSL client : Yes$/m);
+    expect(purpose.stdout).toMatch(/^SSL server : Yes$/m);
     const server = await startTlsPostgres({ certFile: path.join(out, 'node.crt'), keyFile: path.join(out, 'node.key'), caFile: path.join(out, 'ca-client.crt') });
     try {
       await server.query('CREATE ROLE alice LOGIN');

@@ -175,6 +175,13 @@ export function runAuthSuite(name: string, newStorage: StorageFactory): void {
         const res = await editor.generateDatabaseCert({ publicKey: key.publicKeyPem, hosts: ['db.example.com', '127.0.0.1'], ttl: 24 * HOUR });
         const verified = verifyTlsCert(res.cert, { trustedCaCerts: res.caCerts, clock: t.clock, usage: 'serverAuth' });
         expect(verified.identity.username).toBe('db.example.com');
+        expect(() => verifyTlsCert(res.cert, { trustedCaCerts: res.caCerts, clock: t.clock, usage: 'clientAuth' })).toThrow();
+        // clientAuth: both usages, as a CockroachDB node certificate needs.
+        const node = await editor.generateDatabaseCert({ publicKey: key.publicKeyPem, hosts: ['node', 'localhost'], clientAuth: true });
+        for (const usage of ['serverAuth', 'clientAuth'] as const) {
+          expect(verifyTlsCert(node.cert, { trustedCaCerts: node.caCerts, clock: t.clock, usage }).identity.username).toBe('node');
+        }
+        expect((await rejection(editor.generateDatabaseCert({ publicKey: key.publicKeyPem, hosts: ['x'], clientAuth: 'yes' as never }))).kind).toBe('bad-parameter');
         const [dbClientCa] = await t.admin.getCertAuthorities('db_client');
         expect(res.clientCaCerts).toEqual([dbClientCa!.spec.active_keys.tls[0]!.cert]);
         expect((await rejection(access.generateDatabaseCert({ publicKey: key.publicKeyPem, hosts: ['x'] }))).kind).toBe('access-denied');

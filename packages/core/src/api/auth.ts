@@ -141,6 +141,11 @@ export interface DatabaseCertRequest {
   hosts: readonly string[];
   /** ms; default 12 h, as Teleport's `tctl auth sign` (databases usually want longer, e.g. 90 days). */
   ttl?: number;
+  /**
+   * Also allow the certificate as a TLS client certificate (extended key usage `clientAuth` next to
+   * `serverAuth`): CockroachDB nodes present `node.crt` to each other. Default false.
+   */
+  clientAuth?: boolean;
 }
 
 /** Input of {@link AuthClient.generateDatabaseClientCert}: the db agent's client certificate for a database. */

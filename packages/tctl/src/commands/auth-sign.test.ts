@@ -36,7 +36,7 @@ const api: SignApi = {
       hosts: req.hosts,
       expires: new Date(clock.now().getTime() + req.ttl!),
       clock,
-      clientAuth: true,
+      clientAuth: req.clientAuth === true,
     });
     return { cert, caCerts: [tlsCert('db')], clientCaCerts: [tlsCert('db_client')] };
   },
@@ -85,7 +85,7 @@ describe('tctl auth sign --format=db', () => {
     const out = path.join(dir, 'server');
     const result = await handler(api, { host: 'localhost,127.0.0.1', out, format: 'db', ttl: '24h' });
     expect(result.files).toEqual([`${out}.key`, `${out}.crt`, `${out}.cas`]);
-    expect(requests[0]).toMatchObject({ hosts: ['localhost', '127.0.0.1'], ttl: 24 * 3_600_000 });
+    expect(requests[0]).toMatchObject({ hosts: ['localhost', '127.0.0.1'], ttl: 24 * 3_600_000, clientAuth: true });
     const key = await readFile(`${out}.key`, 'utf8');
     expect(key).toMatch(/^-----BEGIN RSA PRIVATE KEY-----\n/);
     expect((await stat(`${out}.key`)).mode & 0o777).toBe(0o600);
@@ -127,6 +127,8 @@ describe('tctl auth sign --format=cockroachdb', () => {
     const cert = new X509Certificate(await readFile(path.join(out, 'node.crt')));
     expect(cert.subject).toBe('CN=node');
     expect(cert.subjectAltName).toBe('DNS:node, DNS:roach.example.com, DNS:localhost');
+    // Nodes present node.crt to each other, so it is a client certificate too.
+    expect(requests[0]).toMatchObject({ hosts: ['node', 'roach.example.com', 'localhost'], clientAuth: true });
     expect(await readFile(path.join(out, 'ca.crt'), 'utf8')).toBe(tlsCert('db'));
     expect(await readFile(path.join(out, 'ca-client.crt'), 'utf8')).toBe(tlsCert('db_client'));
     expect((await stat(path.join(out, 'node.key'))).mode & 0o777).toBe(0o600);

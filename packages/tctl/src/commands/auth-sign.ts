@@ -113,7 +113,8 @@ export async function handler(api: SignApi, options: SignOptions, generate: KeyG
   if (database) {
     const keys = await generate('rsa-2048');
     const principals = format === 'cockroachdb' ? ['node', ...hosts.filter((h) => h !== 'node')] : hosts;
-    const signed = await api.generateDatabaseCert({ publicKey: keys.publicKeyPem, hosts: principals, ttl: ttlMs });
+    // Both extended key usages, as Teleport's tlsca issues them: CockroachDB nodes also dial each other with node.crt.
+    const signed = await api.generateDatabaseCert({ publicKey: keys.publicKeyPem, hosts: principals, ttl: ttlMs, clientAuth: true });
     const key = traditionalKeyPem(keys.privateKeyPem);
     const cas = signed.caCerts.map(withNewline).join('');
     const clientCas = signed.clientCaCerts.map(withNewline).join('');

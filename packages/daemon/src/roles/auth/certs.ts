@@ -40,7 +40,7 @@ import { JOIN_TOKEN_ROLES, parseSystemRoles, type ProvisionToken, type SystemRol
 import { actorName, authorize, requireAuthenticated, requireSystemRole, type Caller } from './authz.js';
 import type { AuthContext } from './context.js';
 import { findStaticToken } from './resources.js';
-import { bodyOf, optDurationMs, optString, optStringList, reqName, reqString } from './requests.js';
+import { bodyOf, optBool, optDurationMs, optString, optStringList, reqName, reqString } from './requests.js';
 import { otpRequirement } from './users.js';
 
 const HOUR = 3_600_000;
@@ -160,7 +160,10 @@ export async function generateUserCerts(ctx: AuthContext, caller: Caller, rawBod
   return issueUserCerts(ctx, actorName(authed), user, input);
 }
 
-/** A server certificate for a database, signed by the `db` CA (`tctl auth sign --format=db`). */
+/**
+ * A server certificate for a database, signed by the `db` CA (`tctl auth sign --format=db`); with `clientAuth` it is
+ * also a client certificate, as CockroachDB nodes use theirs.
+ */
 export async function generateDatabaseCert(ctx: AuthContext, caller: Caller, rawBody: unknown): Promise<DatabaseCerts> {
   const actor = authorize(caller, 'database_certificate', 'create');
   const body = bodyOf(rawBody);
@@ -169,7 +172,8 @@ export async function generateDatabaseCert(ctx: AuthContext, caller: Caller, raw
   if (hosts.length === 0) throw new BadParameterError('at least one host is required', { hint: 'pass --host=db.example.com' });
   const [dbCa, clientCa] = await Promise.all([ctx.certAuthority('db'), ctx.certAuthority('db_client')]);
   const expires = boundedExpiry(ctx, dbCa, optDurationMs(body, 'ttl') ?? DEFAULT_CERT_TTL_MS);
-  const cert = await issueDatabaseServerCert({ ca: tlsSigningKeyPair(dbCa), publicKey, hosts, expires, clock: ctx.clock });
+  const clientAuth = optBool(body, 'clientAuth') ?? false;
+  const cert = await issueDatabaseServerCert({ ca: tlsSigningKeyPair(dbCa), publicKey, hosts, expires, clock: ctx.clock, clientAuth });
   await ctx.emit('certificateCreate', { user: actorName(actor), cert_type: 'db', hosts, expires: expires.toISOString() });
   return { cert, caCerts: trustedTlsCerts(dbCa), clientCaCerts: trustedTlsCerts(clientCa) };
 }

@@ -37,6 +37,13 @@ export function optStringList(body: Record<string, unknown>, field: string): str
   return v as string[];
 }
 
+export function optBool(body: Record<string, unknown>, field: string): boolean | undefined {
+  const v = body[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'boolean') throw new BadParameterError(`${field} must be true or false`);
+  return v;
+}
+
 /** A duration in milliseconds: a positive finite number, at most `max` when given. */
 export function optDurationMs(body: Record<string, unknown>, field: string, max?: { ms: number; text: string }): number | undefined {
   const v = body[field];
