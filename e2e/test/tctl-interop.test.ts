@@ -199,9 +199,12 @@ describe.skipIf(!sshKeygen.available)('auth sign --format=openssh with ssh-keyge
   });
 });
 
-/** Runs a real sshd with `trust` lines (TrustedUserCAKeys / AuthorizedKeysFile) for the duration of `fn`. */
-async function withSshd(dir: string, trust: string[], fn: (port: number) => Promise<void>): Promise<void> {
-  const hostKey = path.join(dir, 'host_key');
+/**
+ * Runs a real sshd with `trust` lines (TrustedUserCAKeys / AuthorizedKeysFile) for the duration of `fn`; it presents
+ * `host.key` (and `host.certificate`) when given, else a plain key of its own.
+ */
+async function withSshd(dir: string, trust: string[], fn: (port: number) => Promise<void>, host: { key?: string; certificate?: string } = {}): Promise<void> {
+  const hostKey = host.key ?? path.join(dir, 'host_key');
   if (!existsSync(hostKey)) expect((await run(sshKeygen.path!, ['-q', '-t', 'ed25519', '-N', '', '-f', hostKey])).code).toBe(0);
   const port = await freePort();
   const config = path.join(dir, `sshd_config_${port}`);
@@ -210,6 +213,7 @@ async function withSshd(dir: string, trust: string[], fn: (port: number) => Prom
     [
       `ListenAddress 127.0.0.1:${port}`,
       `HostKey ${hostKey}`,
+      ...(host.certificate ? [`HostCertificate ${host.certificate}`] : []),
       ...trust,
       'PasswordAuthentication no',
       'KbdInteractiveAuthentication no',
@@ -306,5 +310,94 @@ describe.skipIf(!sshd.available || !ssh.available || !sshKeygen.available)('a re
       expect(ok.stdout, ok.stderr).toBe('teleport-ts-ok\n');
       expect((await sshTo(port, otherKey)).code).not.toBe(0);
     });
+  });
+});
+
+describe.skipIf(!sshd.available || !ssh.available || !sshKeygen.available)('auth sign --host --format=openssh: an sshd host certificate', () => {
+  const login = os.userInfo().username;
+  const alias = 'db1.interop.example.com';
+  let dir: string;
+  let userKey: string;
+  let userCa: string;
+  let knownHosts: string;
+  let hostKey: string;
+
+  beforeAll(async () => {
+    dir = path.join(cluster.dir, 'hostcert');
+    mkdirSync(dir, { recursive: true });
+    await cluster.tctl(['users', 'add', 'hostcheck', '--roles=access', `--logins=${login}`]);
+    userKey = path.join(dir, 'hostcheck');
+    expect((await cluster.tctl(['auth', 'sign', '--user=hostcheck', '--format=openssh', `--out=${userKey}`])).code).toBe(0);
+    userCa = path.join(dir, 'user_ca.pub');
+    await writeFile(userCa, (await cluster.tctl(['auth', 'export', '--type=user'])).stdout.replace(/^cert-authority /gm, ''));
+    // What a client puts in known_hosts, as exported.
+    knownHosts = path.join(dir, 'known_hosts');
+    const exported = (await cluster.tctl(['auth', 'export', '--type=host'])).stdout;
+    expect(exported).toMatch(/^@cert-authority interop\.example\.com,\*\.interop\.example\.com ssh-ed25519 [A-Za-z0-9+/=]+ type=host\n/);
+    await writeFile(knownHosts, exported);
+    hostKey = path.join(dir, 'db1');
+  });
+
+  /** ssh with strict host key checking against the exported host CA only; the host is looked up as `hostName`. */
+  const sshStrict = (port: number, hostName: string) =>
+    run(ssh.path!, [
+      '-F', '/dev/null',
+      '-i', userKey,
+      '-o', `CertificateFile=${userKey}-cert.pub`,
+      '-o', 'IdentitiesOnly=yes',
+      '-o', 'IdentityAgent=none',
+      '-o', 'StrictHostKeyChecking=yes',
+      '-o', `UserKnownHostsFile=${knownHosts}`,
+      '-o', 'GlobalKnownHostsFile=/dev/null',
+      '-o', `HostKeyAlias=${hostName}`,
+      '-o', 'BatchMode=yes',
+      '-o', 'PasswordAuthentication=no',
+      '-p', String(port),
+      `${login}@127.0.0.1`,
+      'echo teleport-ts-ok',
+    ]);
+
+  it('writes a host key and a host certificate for the names, ssh-keygen -L shows them, and the sshd_config lines are printed', async () => {
+    const signed = await cluster.tctl(['auth', 'sign', `--host=${alias},localhost,127.0.0.1`, '--format=openssh', `--out=${hostKey}`, '--ttl=1h']);
+    expect(signed.stderr).toBe('');
+    expect(signed.stdout).toBe(
+      `\nThe credentials have been written to ${hostKey}, ${hostKey}-cert.pub\n\n` +
+        'To use them with OpenSSH, copy both files to /etc/ssh/ on the host and add the following to its sshd_config:\n\n' +
+        'HostKey /etc/ssh/db1\nHostCertificate /etc/ssh/db1-cert.pub\n\n' +
+        'then restart sshd. Clients trust the certificate with the @cert-authority line of "tctl auth export --type=host"\nin their known_hosts file.\n',
+    );
+    expect((await stat(hostKey)).mode & 0o777).toBe(0o600);
+    const listed = await run(sshKeygen.path!, ['-L', '-f', `${hostKey}-cert.pub`]);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toContain('Type: ssh-ed25519-cert-v01@openssh.com host certificate');
+    expect(listed.stdout).toMatch(new RegExp(`Principals: \\n\\s+${alias.replace(/\./g, '\\.')}\\n\\s+localhost\\n\\s+127\\.0\\.0\\.1\\n`));
+    // ssh-keygen prints extensions it does not know as hex: the string "Node".
+    expect(listed.stdout).toContain(`x-teleport-role UNKNOWN OPTION: 00000004${Buffer.from('Node').toString('hex')}`);
+    const fingerprint = /SHA256:[A-Za-z0-9+/]+/.exec((await run(sshKeygen.path!, ['-l', '-f', hostKey])).stdout)?.[0];
+    expect(listed.stdout).toContain(`Public key: ED25519-CERT ${fingerprint}`);
+  });
+
+  it('ssh with StrictHostKeyChecking=yes and only the exported @cert-authority line accepts the sshd presenting it', async () => {
+    await withSshd(
+      dir,
+      [`TrustedUserCAKeys ${userCa}`, 'AuthorizedKeysFile none'],
+      async (port) => {
+        const ok = await sshStrict(port, alias);
+        expect(ok.stdout, ok.stderr).toBe('teleport-ts-ok\n');
+        // A name the certificate does not list is refused, even under the cluster's *.interop.example.com pattern.
+        const otherName = await sshStrict(port, 'db2.interop.example.com');
+        expect(otherName.code).not.toBe(0);
+        expect(otherName.stdout).toBe('');
+      },
+      { key: hostKey, certificate: `${hostKey}-cert.pub` },
+    );
+  });
+
+  it('the same sshd without the certificate is refused', async () => {
+    await withSshd(dir, [`TrustedUserCAKeys ${userCa}`, 'AuthorizedKeysFile none'], async (port) => {
+      const refused = await sshStrict(port, alias);
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toMatch(/Host key verification failed/);
+    }, { key: hostKey });
   });
 });

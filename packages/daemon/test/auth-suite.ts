@@ -16,6 +16,7 @@ import {
   parseIdentity,
   parseSshCertificate,
   tlsSigningKeyPair,
+  verifySshCert,
   verifyTlsCert,
 } from '@teleport-ts/core/ca';
 import type { StorageConfig } from '@teleport-ts/core/backend';
@@ -186,6 +187,32 @@ export function runAuthSuite(name: string, newStorage: StorageFactory): void {
         expect(res.clientCaCerts).toEqual([dbClientCa!.spec.active_keys.tls[0]!.cert]);
         expect((await rejection(access.generateDatabaseCert({ publicKey: key.publicKeyPem, hosts: ['x'] }))).kind).toBe('access-denied');
         expect((await rejection(editor.generateDatabaseClientCert({ publicKey: key.publicKeyPem, dbUser: 'postgres' }))).kind).toBe('access-denied');
+      });
+      it('OpenSSH host certificates: Admin or a host_cert create rule, the principals as given, audited', async () => {
+        const key = await generateKeyPair('ed25519');
+        const res = await t.admin.generateHostCert({ sshPublicKey: key.sshPublicKey, principals: ['db1.example.com', '10.0.0.7'], ttl: HOUR });
+        const { certificate } = verifySshCert(res.sshCert, { trustedCaKeys: res.sshCaKeys, certType: 'host', principal: '10.0.0.7', clock: t.clock });
+        expect(certificate.validPrincipals).toEqual(['db1.example.com', '10.0.0.7']);
+        expect(certificate.extensions).toEqual({ 'x-teleport-authority': 'test.example.com', 'x-teleport-role': 'Node' });
+        expect(Number(certificate.validBefore) * 1000).toBeCloseTo(t.clock.now().getTime() + HOUR, -4);
+        const [hostCa] = await t.admin.getCertAuthorities('host');
+        expect(res.sshCaKeys).toEqual(hostCa!.spec.active_keys.ssh.map((k) => k.public_key));
+
+        const editor = await t.userClient('ed', ['editor']);
+        const denied = await rejection(editor.generateHostCert({ sshPublicKey: key.sshPublicKey, principals: ['x'] }));
+        expect(denied).toMatchObject({ kind: 'access-denied', message: 'access denied to perform action "create" on "host_cert"' });
+        await t.admin.upsertRole(parseRole({ metadata: { name: 'host-signer' }, spec: { allow: { rules: [{ resources: ['host_cert'], verbs: ['create'] }] } } }));
+        const signer = await t.userClient('hank', ['host-signer']);
+        expect(parseSshCertificate((await signer.generateHostCert({ sshPublicKey: key.sshPublicKey, principals: ['h1'] })).sshCert).validPrincipals).toEqual(['h1']);
+
+        expect((await rejection(t.admin.generateHostCert({ sshPublicKey: key.sshPublicKey, principals: [] }))).message).toBe('at least one host name is required');
+        expect((await rejection(t.admin.generateHostCert({ sshPublicKey: key.sshPublicKey, principals: ['a b'] }))).message).toBe('invalid host name "a b"');
+        expect((await rejection(t.admin.generateHostCert({ sshPublicKey: 'not a key', principals: ['h1'] }))).kind).toBe('bad-parameter');
+        const issued = (await allEvents(t)).filter((e) => e['code'] === 'TC000I' && e['cert_type'] === 'host');
+        expect(issued.map((e) => [e['user'], e['principals']])).toEqual([
+          [expect.stringMatching(/\.test\.example\.com$/), ['db1.example.com', '10.0.0.7']],
+          ['hank', ['h1']],
+        ]);
       });
     });
 

@@ -166,6 +166,27 @@ export interface DatabaseCerts {
   clientCaCerts: string[];
 }
 
+/**
+ * Input of {@link AuthClient.generateHostCert}: an OpenSSH host certificate for a host that is not a Teleport agent
+ * (Teleport's `GenerateHostCert`, what `tctl auth sign --host --format=openssh` asks for).
+ */
+export interface HostCertRequest {
+  /** OpenSSH public key line of the host key. */
+  sshPublicKey: string;
+  /** Host names and addresses clients reach the host by; they become the certificate's principals. */
+  principals: readonly string[];
+  /** ms; default 12 h, never past the host CA. */
+  ttl?: number;
+}
+
+/** An OpenSSH host certificate and the host CA keys that verify it. */
+export interface OpenSshHostCert {
+  /** OpenSSH certificate line (`ssh-ed25519-cert-v01@openssh.com AAAA...`). */
+  sshCert: string;
+  /** Host CA SSH keys (`authorized_keys` lines): what clients trust the host with (`@cert-authority`). */
+  sshCaKeys: string[];
+}
+
 /** Input of {@link AuthClient.generateUserCerts}. */
 export interface UserCertsRequest {
   user: string;
@@ -280,6 +301,8 @@ export interface AuthClient {
   generateDatabaseCert(request: DatabaseCertRequest): Promise<DatabaseCerts>;
   generateDatabaseClientCert(request: DatabaseClientCertRequest): Promise<DatabaseCerts>;
   generateUserCerts(request: UserCertsRequest): Promise<UserCerts>;
+  /** Needs `create` on `host_cert` (the Admin role, or a user role with that rule). */
+  generateHostCert(request: HostCertRequest): Promise<OpenSshHostCert>;
   authenticateUser(request: AuthenticateUserRequest): Promise<UserCerts & { username: string }>;
   registerUsingToken(request: RegisterUsingTokenRequest): Promise<HostCerts>;
 
@@ -371,6 +394,7 @@ export function newAuthClient(options: AuthClientOptions): AuthClient {
     generateDatabaseCert: (request) => post<DatabaseCerts>(path('certs', 'db'), request),
     generateDatabaseClientCert: (request) => post<DatabaseCerts>(path('certs', 'dbclient'), request),
     generateUserCerts: (request) => post<UserCerts>(path('certs', 'user'), request),
+    generateHostCert: (request) => post<OpenSshHostCert>(path('certs', 'host'), request),
     authenticateUser: (request) => post<UserCerts & { username: string }>(path('authenticate'), request),
     registerUsingToken: (request) => post<HostCerts>(path('join'), request),
 

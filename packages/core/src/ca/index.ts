@@ -121,12 +121,14 @@ export {
   type SshCertType,
 } from './sshca/certificate.js';
 export {
+  issueOpenSshHostCert,
   issueSshHostCert,
   issueSshUserCert,
   SSH_CERT_BACKDATE_MS,
   SSH_EXTENSIONS,
   sshHostCertPrincipals,
   sshUserIdentity,
+  type IssueOpenSshHostCertOptions,
   type IssueSshHostCertOptions,
   type IssueSshUserCertOptions,
   type SshCaInput,

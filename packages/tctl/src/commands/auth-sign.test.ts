@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   formatSshCertificate,
   issueDatabaseServerCert,
+  issueOpenSshHostCert,
   issueSshUserCert,
   issueUserCert,
   newCertAuthority,
@@ -16,7 +17,7 @@ import {
   type CertAuthorityType,
 } from '@teleport-ts/core/ca';
 import { newFakeClock } from '@teleport-ts/core/clock';
-import { handler, render, type SignApi } from './auth-sign.js';
+import { checkOptions, handler, render, type SignApi } from './auth-sign.js';
 
 const clock = newFakeClock(new Date());
 const cas = new Map<CertAuthorityType, CertAuthority>();
@@ -39,6 +40,19 @@ const api: SignApi = {
       clientAuth: req.clientAuth === true,
     });
     return { cert, caCerts: [tlsCert('db')], clientCaCerts: [tlsCert('db_client')] };
+  },
+  generateHostCert: async (req) => {
+    requests.push(req);
+    const host = cas.get('host')!;
+    const cert = await issueOpenSshHostCert({
+      ca: sshSigningKeyPair(host).private_key,
+      publicKey: req.sshPublicKey,
+      principals: req.principals,
+      clusterName: 'example.com',
+      expires: new Date(clock.now().getTime() + req.ttl!),
+      clock,
+    });
+    return { sshCert: formatSshCertificate(cert), sshCaKeys: host.spec.active_keys.ssh.map((k) => k.public_key) };
   },
   generateUserCerts: async (req) => {
     requests.push(req);
@@ -166,8 +180,27 @@ describe('tctl auth sign for users', () => {
     expect(await readFile(`${out}.cas`, 'utf8')).toBe(tlsCert('host'));
   });
 
-  it('--host with openssh is refused until the auth API signs host certificates for tctl', async () => {
-    await expect(handler(api, { host: 'node1', out: '/nonexistent/x', format: 'openssh' })).rejects.toThrow('not supported yet');
+  it('--host with openssh writes an OpenSSH host key and a host certificate for the names, and the sshd_config lines', async () => {
+    const dir = await tempDir();
+    const out = path.join(dir, 'db1');
+    const result = await handler(api, { host: 'db1.example.com,10.0.0.7', out, format: 'openssh', ttl: '24h' });
+    expect(requests[0]).toMatchObject({ principals: ['db1.example.com', '10.0.0.7'], ttl: 24 * 3_600_000 });
+    expect(result.files).toEqual([out, `${out}-cert.pub`]);
+    expect(await readFile(out, 'utf8')).toMatch(/^-----BEGIN OPENSSH PRIVATE KEY-----\n/);
+    expect((await stat(out)).mode & 0o777).toBe(0o600);
+    const cert = parseSshCertificate(await readFile(`${out}-cert.pub`, 'utf8'));
+    expect(cert.certType).toBe('host');
+    expect(cert.validPrincipals).toEqual(['db1.example.com', '10.0.0.7']);
+    expect(render(result)).toBe(
+      `\nThe credentials have been written to ${out}, ${out}-cert.pub\n\n` +
+        'To use them with OpenSSH, copy both files to /etc/ssh/ on the host and add the following to its sshd_config:\n\n' +
+        'HostKey /etc/ssh/db1\nHostCertificate /etc/ssh/db1-cert.pub\n\n' +
+        'then restart sshd. Clients trust the certificate with the @cert-authority line of "tctl auth export --type=host"\nin their known_hosts file.\n',
+    );
+  });
+
+  it('--host refuses formats other than openssh', () => {
+    expect(() => checkOptions({ host: 'db1', out: 'x', format: 'file' })).toThrow('invalid --format flag "file", only "openssh" is supported with --host');
   });
 
   it('refuses --user and --host together, and neither', async () => {

@@ -6,7 +6,8 @@
  *   `db_client` CA, which the database trusts for client certificates). RSA-2048, as Teleport uses for databases.
  * - `cockroachdb`: the directory `<out>/` with `node.crt` (CN `node`), `node.key`, `ca.crt` (`db` CA) and
  *   `ca-client.crt` (`db_client` CA), the names `cockroach start --certs-dir` expects.
- * - `openssh`: `<out>` (OpenSSH private key) and `<out>-cert.pub` (a user certificate).
+ * - `openssh`: `<out>` (OpenSSH private key) and `<out>-cert.pub`: a user certificate with `--user`, a host certificate
+ *   for the `--host` names (signed by the host CA, for an OpenSSH server) with `--host`.
  * - `tls` with `--user`: `<out>.key`, `<out>.crt` (user certificate), `<out>.cas` (host CA).
  * - `file` (the default): one identity file with the key, the SSH and TLS certificates and the host CA.
  */
@@ -14,7 +15,7 @@
 import { createPrivateKey } from 'node:crypto';
 import path from 'node:path';
 import { generateKeyPair, toOpenSshPrivateKey, type KeyAlgorithm, type KeyPairPem } from '@teleport-ts/core/ca';
-import { BadParameterError, NotImplementedError } from '@teleport-ts/core/errors';
+import { BadParameterError } from '@teleport-ts/core/errors';
 import { parseDuration } from '@teleport-ts/core/types';
 import type { TctlApi } from '../api.js';
 import { writeOutputFiles, type OutputFile } from '../files.js';
@@ -43,11 +44,11 @@ export interface SignResult {
   /** `--out` as given: the templates print it. */
   output: string;
   files: string[];
-  /** True for the database formats, whose next step is configuring the database. */
-  database: boolean;
+  /** What was signed; the next step printed depends on it (configure the database, or sshd). */
+  subject: 'database' | 'host' | 'user';
 }
 
-export type SignApi = Pick<TctlApi, 'ping' | 'generateDatabaseCert' | 'generateUserCerts'>;
+export type SignApi = Pick<TctlApi, 'ping' | 'generateDatabaseCert' | 'generateUserCerts' | 'generateHostCert'>;
 
 /** Key generation, injectable so tests can be fast. */
 export type KeyGenerator = (algorithm: KeyAlgorithm) => Promise<KeyPairPem>;
@@ -131,12 +132,18 @@ export async function handler(api: SignApi, options: SignOptions, generate: KeyG
             { path: `${out}.crt`, data: withNewline(signed.cert) },
             { path: `${out}.cas`, data: clientCas },
           ];
-    return { format, output: out, files: await writeOutputFiles(files, { overwrite }), database: true };
+    return { format, output: out, files: await writeOutputFiles(files, { overwrite }), subject: 'database' };
   }
 
   if (options.host) {
-    // The auth API signs host certificates only for hosts that join with a token (registerUsingToken).
-    throw new NotImplementedError('signing OpenSSH host certificates with tctl is not supported yet; join the host with a token instead');
+    // An OpenSSH server's host key: ed25519, as the balanced-v1 suite's SSH host keys.
+    const keys = await generate('ed25519');
+    const signed = await api.generateHostCert({ sshPublicKey: keys.sshPublicKey, principals: hosts, ttl: ttlMs });
+    const files: OutputFile[] = [
+      { path: out, data: toOpenSshPrivateKey(keys.privateKeyPem) },
+      { path: `${out}-cert.pub`, data: withNewline(signed.sshCert) },
+    ];
+    return { format, output: out, files: await writeOutputFiles(files, { overwrite }), subject: 'host' };
   }
 
   const user = options.user!;
@@ -172,10 +179,13 @@ export async function handler(api: SignApi, options: SignOptions, generate: KeyG
       files = [{ path: out, data: identity }];
     }
   }
-  return { format, output: out, files: await writeOutputFiles(files, { overwrite }), database: false };
+  return { format, output: out, files: await writeOutputFiles(files, { overwrite }), subject: 'user' };
 }
 
-/** The next step, as Teleport prints it after writing database credentials; other formats list the files. */
+/**
+ * The next step: for databases as Teleport prints it; for a host certificate the sshd_config lines of Teleport's
+ * OpenSSH guide; for users the files.
+ */
 export function render(result: SignResult): string {
   const files = result.files.join(', ');
   if (result.format === 'cockroachdb') {
@@ -189,7 +199,21 @@ cockroach start \\
   # other flags...
 `;
   }
-  if (result.database) {
+  if (result.subject === 'host') {
+    const name = path.basename(result.output);
+    return `
+The credentials have been written to ${files}
+
+To use them with OpenSSH, copy both files to /etc/ssh/ on the host and add the following to its sshd_config:
+
+HostKey /etc/ssh/${name}
+HostCertificate /etc/ssh/${name}-cert.pub
+
+then restart sshd. Clients trust the certificate with the @cert-authority line of "tctl auth export --type=host"
+in their known_hosts file.
+`;
+  }
+  if (result.subject === 'database') {
     const o = result.output;
     return `Database credentials have been written to ${files}.
 

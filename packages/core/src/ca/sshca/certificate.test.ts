@@ -5,7 +5,7 @@ import { newFakeClock } from '../../clock/index.js';
 import { generateKeyPair, type KeyAlgorithm, type KeyPairPem } from '../keys.js';
 import { makeTempDir, runTool, type TempDir } from '../testing/run.js';
 import { formatSshCertificate, parseSshCertificate, sshCaSigner, SSH_CERT_VALID_FOREVER } from './certificate.js';
-import { issueSshHostCert, issueSshUserCert, sshUserIdentity } from './issue.js';
+import { issueOpenSshHostCert, issueSshHostCert, issueSshUserCert, sshUserIdentity } from './issue.js';
 import { toOpenSshPrivateKey } from './privatekey.js';
 import { parseAuthorizedKeyLine, parseSshPublicKey, sshFingerprint } from './publickey.js';
 import type { SshRsaSignatureAlgorithm } from './signature.js';
@@ -100,6 +100,27 @@ describe('OpenSSH certificates: encoding and parsing', () => {
     ]);
     expect(cert.validBefore).toBe(SSH_CERT_VALID_FOREVER);
     expect(cert.extensions).toEqual({ 'x-teleport-authority': 'example.com', 'x-teleport-role': 'Node' });
+  });
+
+  it('writes host certificates for an OpenSSH server: exactly the given host names, an empty key id, role Node', async () => {
+    const expires = new Date(clock.now().getTime() + HOUR);
+    const cert = await issueOpenSshHostCert({
+      ca: cas.ed25519.privateKeyPem,
+      publicKey: keys.ed25519.sshPublicKey,
+      principals: ['db1.example.com', '10.0.0.7', 'db1.example.com'],
+      clusterName: 'example.com',
+      expires,
+      clock,
+    });
+    expect(cert.certType).toBe('host');
+    expect(cert.keyId).toBe('');
+    expect(cert.validPrincipals).toEqual(['db1.example.com', '10.0.0.7']);
+    expect(cert.validBefore).toBe(BigInt(expires.getTime() / 1000));
+    expect(cert.extensions).toEqual({ 'x-teleport-authority': 'example.com', 'x-teleport-role': 'Node' });
+    // No principals would mean every host name.
+    await expect(issueOpenSshHostCert({ ca: cas.ed25519.privateKeyPem, publicKey: keys.ed25519.sshPublicKey, principals: [], clusterName: 'example.com', clock })).rejects.toThrow(
+      'an SSH host certificate needs at least one host name',
+    );
   });
 
   it('refuses malformed input: truncated, trailing bytes, unsorted extensions, a plain key', async () => {

@@ -181,6 +181,61 @@ export async function issueSshHostCert(options: IssueSshHostCertOptions): Promis
   );
 }
 
+/** Options for {@link issueOpenSshHostCert}. */
+export interface IssueOpenSshHostCertOptions {
+  ca: SshCaInput;
+  publicKey: SshPublicKeyInput;
+  /** The host names and addresses clients reach the host by; they become the principals, as given. */
+  principals: readonly string[];
+  clusterName: string;
+  /** The `x-teleport-role` extension; default `Node`, what Teleport's `tctl auth sign --host` asks for. */
+  systemRole?: string;
+  /** Default: never expires. */
+  expires?: Date;
+  clock: Clock;
+  serial?: bigint;
+}
+
+/**
+ * Issues a host certificate for a host that is not a Teleport agent, e.g. an OpenSSH server (Teleport's
+ * `GenerateHostCert` without a host id): the principals are exactly the given host names, the key id is empty, and
+ * the extensions name the role and the cluster as on agent certificates. Clients trust it with the host CA's
+ * `@cert-authority` line.
+ *
+ * @example
+ * ```ts
+ * const cert = await issueOpenSshHostCert({
+ *   ca: hostCaKey, publicKey: sshdKeys.sshPublicKey, principals: ['db1.example.com', '10.0.0.7'],
+ *   clusterName: 'example.com', expires, clock,
+ * });
+ * await writeFile('/etc/ssh/db1-cert.pub', formatSshCertificate(cert) + '\n');
+ * ```
+ */
+export async function issueOpenSshHostCert(options: IssueOpenSshHostCertOptions): Promise<SshCertificate> {
+  if (!options.clusterName) throw new BadParameterError('an SSH host certificate needs a cluster name');
+  const principals = [...new Set(options.principals)];
+  // A certificate without principals would be valid for every host name.
+  if (principals.length === 0 || principals.some((p) => p === '')) throw new BadParameterError('an SSH host certificate needs at least one host name');
+  const now = options.clock.now().getTime();
+  if (options.expires && !(options.expires.getTime() > now)) throw new BadParameterError('SSH certificate expiry must be in the future');
+  return signSshCertificate(
+    {
+      certType: 'host',
+      publicKey: toPublicKey(options.publicKey),
+      serial: options.serial ?? 0n,
+      keyId: '',
+      validPrincipals: principals,
+      validAfter: toSeconds(new Date(now - SSH_CERT_BACKDATE_MS)),
+      validBefore: options.expires ? toSeconds(options.expires) : SSH_CERT_VALID_FOREVER,
+      extensions: {
+        [SSH_EXTENSIONS.teleportHostRole]: options.systemRole ?? 'Node',
+        [SSH_EXTENSIONS.teleportAuthority]: options.clusterName,
+      },
+    },
+    toSigner(options.ca),
+  );
+}
+
 /** The Teleport identity carried by an SSH user certificate. */
 export interface SshUserIdentity {
   username: string;

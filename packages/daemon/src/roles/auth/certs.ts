@@ -4,7 +4,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import type { DatabaseCerts, HostCerts, UserCerts } from '@teleport-ts/core/api';
+import type { DatabaseCerts, HostCerts, OpenSshHostCert, UserCerts } from '@teleport-ts/core/api';
 import {
   DEFAULT_SCRYPT_PARAMS,
   hashPassword,
@@ -20,7 +20,9 @@ import {
   issueDatabaseClientCert,
   issueDatabaseServerCert,
   issueHostCert,
+  issueOpenSshHostCert,
   issueSshHostCert,
+  SSH_CERT_MAX_PRINCIPALS,
   issueSshUserCert,
   issueUserCert,
   splitHosts,
@@ -48,6 +50,8 @@ const HOUR = 3_600_000;
 export const DEFAULT_CERT_TTL_MS = 12 * HOUR;
 /** Host certificates live a year (bounded by their CA); agents get new ones by joining again. */
 export const HOST_CERT_TTL_MS = 365 * 24 * HOUR;
+/** A host name or address that may become a certificate principal. */
+const PRINCIPAL = /^[A-Za-z0-9*][A-Za-z0-9.*:_-]{0,252}$/;
 /** Longest database client certificate (the db agent asks for one per session). */
 const MAX_DB_CLIENT_CERT_TTL = { ms: 24 * HOUR, text: '24h' };
 
@@ -191,6 +195,33 @@ export async function generateDatabaseClientCert(ctx: AuthContext, caller: Calle
   return { cert, caCerts: trustedTlsCerts(dbCa), clientCaCerts: trustedTlsCerts(clientCa) };
 }
 
+/**
+ * An OpenSSH host certificate for a host that is not a Teleport agent (`tctl auth sign --host --format=openssh`,
+ * Teleport's `GenerateHostCert`): principals are the given host names, signed by the host CA's SSH key. Needs
+ * `create` on `host_cert`.
+ */
+export async function generateHostCert(ctx: AuthContext, caller: Caller, rawBody: unknown): Promise<OpenSshHostCert> {
+  const actor = authorize(caller, 'host_cert', 'create');
+  const body = bodyOf(rawBody);
+  const sshPublicKey = reqString(body, 'sshPublicKey');
+  const principals = [...new Set((optStringList(body, 'principals') ?? []).filter((p) => p !== ''))];
+  if (principals.length === 0) throw new BadParameterError('at least one host name is required', { hint: 'pass --host=host.example.com,10.0.0.7' });
+  if (principals.length > SSH_CERT_MAX_PRINCIPALS) throw new BadParameterError(`at most ${SSH_CERT_MAX_PRINCIPALS} host names are allowed`);
+  for (const p of principals) if (!PRINCIPAL.test(p)) throw new BadParameterError(`invalid host name ${JSON.stringify(p.slice(0, 64))}`);
+  const hostCa = await ctx.certAuthority('host');
+  const expires = boundedExpiry(ctx, hostCa, optDurationMs(body, 'ttl') ?? DEFAULT_CERT_TTL_MS);
+  const cert = await issueOpenSshHostCert({
+    ca: sshSigningKeyPair(hostCa).private_key,
+    publicKey: sshPublicKey,
+    principals,
+    clusterName: ctx.clusterName,
+    expires,
+    clock: ctx.clock,
+  });
+  await ctx.emit('certificateCreate', { user: actorName(actor), cert_type: 'host', principals, expires: expires.toISOString(), 'addr.remote': caller.remoteAddr });
+  return { sshCert: formatSshCertificate(cert), sshCaKeys: trustedSshKeys(hostCa) };
+}
+
 // ---- password login -------------------------------------------------------------------------------------
 
 const invalidCredentials = (): AccessDeniedError =>
@@ -286,8 +317,6 @@ export async function authenticateUser(ctx: AuthContext, caller: Caller, rawBody
 }
 
 // ---- joining --------------------------------------------------------------------------------------------
-
-const PRINCIPAL = /^[A-Za-z0-9*][A-Za-z0-9.*:_-]{0,252}$/;
 
 /**
  * An agent joins with a token: the token must exist (static tokens compared in constant time), be
