@@ -1,0 +1,296 @@
+/**
+ * The agent end of a reverse tunnel: dial OUT to the proxy, then act as the HTTP/2 *server* on that outbound
+ * socket, so the proxy (the HTTP/2 client on its accepted socket) can open one stream per connection it forwards.
+ * The agent listens on nothing.
+ */
+
+import { constants as h2, performServerHandshake, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { jitteredBackoff, type BackoffOptions } from '../backend/retry.js';
+import { systemClock, type Clock } from '../clock/index.js';
+import { ConnectionProblemError } from '../errors/index.js';
+import { publishTunnelDiagnostic, reasonOf } from './diagnostics.js';
+import {
+  DEFAULT_KEEPALIVE_INTERVAL_MS,
+  DEFAULT_KEEPALIVE_TIMEOUT_MS,
+  MAX_SESSION_MEMORY_MB,
+  sessionSettings,
+  decoupleWrites,
+  startKeepAlive,
+  widenConnectionWindow,
+} from './session.js';
+import {
+  decodeTunnelMeta,
+  encodeTunnelError,
+  REVERSE_TUNNEL_ALPN,
+  TUNNEL_ERROR_CODES,
+  TUNNEL_ERROR_HEADER,
+  TUNNEL_META_HEADER,
+  TUNNEL_STREAM_PATH,
+  type TunnelStreamMeta,
+} from './wire.js';
+
+/** Where the agent's reconnect loop is. */
+export type TunnelAgentState = 'connecting' | 'connected' | 'backoff' | 'closed';
+
+/** Default reconnect backoff: 125-250 ms after the first failure, doubling to 7.5-15 s. */
+export const DEFAULT_TUNNEL_BACKOFF: Readonly<Required<Omit<BackoffOptions, 'random'>>> = Object.freeze({ baseMs: 250, maxMs: 15_000 });
+
+/** A connection that stayed up this long resets the backoff; a proxy that accepts then drops keeps backing off. */
+export const STABLE_CONNECTION_MS = 10_000;
+
+/** Settles with `promise`, or rejects when `signal` aborts first (destroying the socket if it arrives later). */
+function untilAborted(promise: Promise<TLSSocket>, signal: AbortSignal): Promise<TLSSocket> {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      reject(signal.reason);
+      promise.then((late) => late.destroy(), () => undefined);
+    };
+    if (signal.aborted) {
+      onAbort();
+      return;
+    }
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (socket) => {
+        signal.removeEventListener('abort', onAbort);
+        if (signal.aborted) socket.destroy();
+        resolve(socket);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
+/** Options for {@link startTunnelAgent}. */
+export interface TunnelAgentOptions {
+  /**
+   * Dials the proxy and completes TLS with the agent's host certificate, offering ALPN
+   * {@link REVERSE_TUNNEL_ALPN} and verifying the proxy's certificate. Resolves once the handshake is done.
+   * `signal` aborts when the agent is closed meanwhile.
+   */
+  connect: (signal: AbortSignal) => Promise<TLSSocket>;
+  /**
+   * Serves one forwarded connection. The stream is a byte Duplex (HTTP/2 flow control applies: honour `write()`
+   * returning false). Return (or resolve) to accept: the proxy's `openStream` then resolves. Throw (or reject)
+   * before writing to refuse: a TeleportError reaches the proxy with its kind, code, message and hint; any other
+   * error becomes a generic ConnectionProblemError. Errors on the stream are reported on the diagnostics
+   * channel; attach your own handler (`pipeline` does) to act on them.
+   */
+  onStream: (meta: TunnelStreamMeta, stream: Duplex) => void | Promise<void>;
+  /** For connection ages (backoff reset). Default the system clock. */
+  clock?: Clock;
+  /** Reconnect backoff; default {@link DEFAULT_TUNNEL_BACKOFF}. */
+  backoff?: BackoffOptions;
+  /** HTTP/2 PING interval. Default 15 s. */
+  keepAliveIntervalMs?: number;
+  /** A PING unanswered this long means the proxy is gone: drop the connection and reconnect. Default 15 s. */
+  keepAliveTimeoutMs?: number;
+  /** Limit on dialing plus the HTTP/2 handshake. Default 30 s. */
+  connectTimeoutMs?: number;
+  /** Streams the proxy may have open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). Default 10 000. */
+  maxConcurrentStreams?: number;
+}
+
+/** A running agent. */
+export interface TunnelAgent {
+  readonly state: TunnelAgentState;
+  /** Resolves when the first tunnel is up; rejects only if the agent is closed before that. */
+  readonly ready: Promise<void>;
+  /** Stops reconnecting and drops the tunnel (and every stream on it). Resolves when everything is closed. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts an agent that keeps one reverse tunnel to the proxy up: it dials, serves streams, notices a dead proxy by
+ * an unanswered HTTP/2 PING, and reconnects with jittered exponential backoff until closed.
+ *
+ * @example
+ * ```ts
+ * const agent = startTunnelAgent({
+ *   connect: () => connectTls({ host: proxyHost, port: 3080, key, cert, ca: hostCaCert, ALPNProtocols: [REVERSE_TUNNEL_ALPN] }),
+ *   onStream: (meta, stream) => {
+ *     if (!databases.has(meta.service)) throw new NotFoundError(`database "${meta.service}" is not served by this agent`);
+ *     void serveDatabaseConnection(meta, stream);
+ *   },
+ * });
+ * await agent.ready;
+ * // on shutdown
+ * await agent.close();
+ * ```
+ */
+export function startTunnelAgent(options: TunnelAgentOptions): TunnelAgent {
+  const clock = options.clock ?? systemClock;
+  const backoff = { ...DEFAULT_TUNNEL_BACKOFF, ...options.backoff };
+  const keepAliveIntervalMs = options.keepAliveIntervalMs ?? DEFAULT_KEEPALIVE_INTERVAL_MS;
+  const keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS;
+  const connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
+  const maxConcurrentStreams = options.maxConcurrentStreams ?? 10_000;
+
+  let state: TunnelAgentState = 'connecting';
+  const closing = new AbortController();
+  let current: { socket: TLSSocket; session?: ServerHttp2Session } | undefined;
+  let wakeUp: (() => void) | undefined;
+
+  let resolveReady!: () => void;
+  let rejectReady!: (err: unknown) => void;
+  let isReady = false;
+  const ready = new Promise<void>((resolve, reject) => {
+    resolveReady = resolve;
+    rejectReady = reject;
+  });
+  // Nobody has to await `ready`; a close before the first connection must not become an unhandled rejection.
+  ready.catch(() => undefined);
+
+  const serveStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+    let service = '';
+    stream.on('error', (err) => publishTunnelDiagnostic({ event: 'stream-error', side: 'agent', service, reason: reasonOf(err) }));
+    const refuse = (status: number, err: unknown) => {
+      publishTunnelDiagnostic({ event: 'stream-refused', side: 'agent', service, reason: reasonOf(err) });
+      if (stream.destroyed) return;
+      if (stream.headersSent) {
+        stream.close(h2.NGHTTP2_INTERNAL_ERROR);
+        return;
+      }
+      stream.respond({ ':status': status, [TUNNEL_ERROR_HEADER]: encodeTunnelError(err, service) }, { endStream: true });
+    };
+    if (headers[':method'] !== 'POST' || headers[':path'] !== TUNNEL_STREAM_PATH) {
+      refuse(404, new ConnectionProblemError(`unknown tunnel request ${String(headers[':method'])} ${String(headers[':path'])}`));
+      return;
+    }
+    let meta: TunnelStreamMeta;
+    try {
+      meta = decodeTunnelMeta(headers[TUNNEL_META_HEADER]);
+    } catch (err) {
+      refuse(400, err);
+      return;
+    }
+    service = meta.service;
+    new Promise<void>((resolve) => resolve(options.onStream(meta, stream))).then(
+      () => {
+        // Writing already sent the 200 implicitly.
+        if (!stream.headersSent && !stream.destroyed) stream.respond({ ':status': 200 });
+      },
+      (err: unknown) => refuse(502, err),
+    );
+  };
+
+  /** Dials and runs one tunnel until it closes. Resolves with when it was established, if it was. */
+  const runOnce = async (attempt: number): Promise<Date | undefined> => {
+    publishTunnelDiagnostic({ event: 'connecting', side: 'agent', attempt });
+    const attemptAbort = AbortSignal.any([closing.signal, AbortSignal.timeout(connectTimeoutMs)]);
+    const socket = await untilAborted(options.connect(attemptAbort), attemptAbort);
+    // A reset after the handshake must not crash the agent: the session notices the close and we reconnect.
+    socket.on('error', (err) => publishTunnelDiagnostic({ event: 'session-error', side: 'agent', reason: reasonOf(err) }));
+    current = { socket };
+    if (closing.signal.aborted) {
+      socket.destroy();
+      return undefined;
+    }
+    if (socket.alpnProtocol !== REVERSE_TUNNEL_ALPN) {
+      socket.destroy();
+      throw new ConnectionProblemError(`the proxy did not negotiate ALPN "${REVERSE_TUNNEL_ALPN}"`, { code: TUNNEL_ERROR_CODES.badAlpn });
+    }
+    // Database protocols are chatty request/response: never hold a small frame back waiting for an ACK.
+    socket.setNoDelay(true);
+    const session = performServerHandshake(decoupleWrites(socket), {
+      settings: sessionSettings({ maxConcurrentStreams }),
+      maxSessionMemory: MAX_SESSION_MEMORY_MB,
+    });
+    current.session = session;
+    const closed = new Promise<void>((resolve) => session.once('close', resolve));
+    session.on('error', (err) => publishTunnelDiagnostic({ event: 'session-error', side: 'agent', reason: reasonOf(err) }));
+    session.on('stream', serveStream);
+    // Established once the proxy's SETTINGS arrive: it speaks HTTP/2 to us.
+    const established = await new Promise<boolean>((resolve) => {
+      const onAbort = () => resolve(false);
+      attemptAbort.addEventListener('abort', onAbort, { once: true });
+      session.once('remoteSettings', () => {
+        attemptAbort.removeEventListener('abort', onAbort);
+        resolve(true);
+      });
+      void closed.then(() => resolve(false));
+    });
+    if (!established) {
+      session.destroy();
+      socket.destroy();
+      await closed;
+      if (closing.signal.aborted) return undefined;
+      throw new ConnectionProblemError('the proxy did not complete the reverse tunnel HTTP/2 handshake');
+    }
+    widenConnectionWindow(session);
+    const connectedAt = clock.now();
+    state = 'connected';
+    publishTunnelDiagnostic({ event: 'connected', side: 'agent' });
+    if (!isReady) {
+      isReady = true;
+      resolveReady();
+    }
+    startKeepAlive(session, {
+      intervalMs: keepAliveIntervalMs,
+      timeoutMs: keepAliveTimeoutMs,
+      onTimeout: () => {
+        publishTunnelDiagnostic({ event: 'keepalive-timeout', side: 'agent', timeoutMs: keepAliveTimeoutMs });
+        session.destroy();
+        socket.destroy();
+      },
+    });
+    socket.once('close', () => session.destroy());
+    await closed;
+    socket.destroy();
+    publishTunnelDiagnostic({ event: 'disconnected', side: 'agent', reason: closing.signal.aborted ? 'closed' : 'connection lost' });
+    return connectedAt;
+  };
+
+  const loop = async () => {
+    let attempt = 0;
+    while (!closing.signal.aborted) {
+      state = 'connecting';
+      let connectedAt: Date | undefined;
+      try {
+        connectedAt = await runOnce(attempt);
+      } catch (err) {
+        publishTunnelDiagnostic({ event: 'connect-failed', side: 'agent', attempt, reason: reasonOf(err) });
+      }
+      current = undefined;
+      if (closing.signal.aborted) break;
+      if (connectedAt !== undefined && clock.now().getTime() - connectedAt.getTime() >= STABLE_CONNECTION_MS) attempt = 0;
+      const delayMs = jitteredBackoff(attempt, backoff);
+      attempt++;
+      state = 'backoff';
+      publishTunnelDiagnostic({ event: 'backoff', side: 'agent', attempt, delayMs });
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delayMs);
+        wakeUp = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wakeUp = undefined;
+    }
+    state = 'closed';
+  };
+
+  const done = loop();
+
+  return {
+    get state() {
+      return state;
+    },
+    ready,
+    async close() {
+      if (!closing.signal.aborted) {
+        closing.abort(new ConnectionProblemError('the tunnel agent is closed'));
+        if (!isReady) rejectReady(new ConnectionProblemError('the tunnel agent was closed before it connected'));
+        wakeUp?.();
+        current?.session?.destroy();
+        current?.socket.destroy();
+      }
+      await done;
+    },
+  };
+}

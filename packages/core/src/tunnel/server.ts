@@ -1,0 +1,298 @@
+/**
+ * The proxy end of reverse tunnels: for each agent connection accepted (TLS already verified by the caller), act
+ * as the HTTP/2 *client* on that socket and open one stream per connection to forward.
+ */
+
+import { connect as connectHttp2, constants as h2, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { systemClock, type Clock } from '../clock/index.js';
+import { ConnectionProblemError, type TeleportError } from '../errors/index.js';
+import { publishTunnelDiagnostic, reasonOf } from './diagnostics.js';
+import {
+  DEFAULT_KEEPALIVE_INTERVAL_MS,
+  DEFAULT_KEEPALIVE_TIMEOUT_MS,
+  MAX_SESSION_MEMORY_MB,
+  sessionSettings,
+  decoupleWrites,
+  startKeepAlive,
+  widenConnectionWindow,
+} from './session.js';
+import {
+  decodeTunnelError,
+  encodeTunnelMeta,
+  TUNNEL_ERROR_CODES,
+  TUNNEL_ERROR_HEADER,
+  TUNNEL_META_HEADER,
+  TUNNEL_STREAM_PATH,
+  type TunnelStreamMeta,
+} from './wire.js';
+
+/** Who is on the other end of a tunnel, as the caller authenticated it from the agent's host certificate. */
+export interface TunnelAgentIdentity {
+  /** The agent's host UUID (the `<uuid>` of its certificate's `<uuid>.<cluster>` common name): the agent id. */
+  hostId: string;
+  clusterName?: string;
+  /** System roles from the certificate, e.g. `['Db']`. */
+  systemRoles?: readonly string[];
+}
+
+/** A connected agent. */
+export interface TunnelAgentInfo {
+  id: string;
+  identity: TunnelAgentIdentity;
+  /** When its oldest live tunnel came up. */
+  connectedAt: Date;
+  /** Live tunnels from this agent (more than one briefly, while a reconnect overlaps a dying connection). */
+  connections: number;
+}
+
+/** Options for {@link newTunnelServer}. */
+export interface TunnelServerOptions {
+  /** An agent's first live tunnel is up. */
+  onAgent?: (agent: TunnelAgentInfo) => void;
+  /** An agent's last tunnel closed. */
+  onAgentGone?: (agent: TunnelAgentInfo) => void;
+  clock?: Clock;
+  /** HTTP/2 PING interval. Default 15 s. */
+  keepAliveIntervalMs?: number;
+  /** A PING unanswered this long means the agent is gone. Default 15 s. */
+  keepAliveTimeoutMs?: number;
+  /** Limit on the HTTP/2 handshake of a new tunnel. Default 10 s. */
+  handshakeTimeoutMs?: number;
+  /** Limit on the agent accepting or refusing a stream. Default 30 s. */
+  openTimeoutMs?: number;
+}
+
+/** Options for {@link TunnelServer.openStream}. */
+export interface OpenStreamOptions {
+  signal?: AbortSignal;
+}
+
+/** The proxy's registry of agent tunnels. */
+export interface TunnelServer {
+  /**
+   * Takes over an accepted, authenticated TLS connection whose ALPN was {@link REVERSE_TUNNEL_ALPN}. The agent is
+   * listed once the HTTP/2 handshake completes and removed when the connection drops (or stops answering PINGs).
+   */
+  handleConnection(socket: TLSSocket, identity: TunnelAgentIdentity): void;
+  /**
+   * Opens a stream to an agent for one forwarded connection and resolves once the agent accepted it. The Duplex
+   * carries raw bytes both ways with HTTP/2 flow control.
+   *
+   * @throws ConnectionProblemError `ERR_TP_TUNNEL_AGENT_OFFLINE` (naming the agent) when it has no live tunnel,
+   *   `ERR_TP_TUNNEL_STREAM_FAILED` when the tunnel breaks or the agent does not answer in time; the agent's own
+   *   TeleportError (kind, code, message, hint) when it refuses the stream.
+   */
+  openStream(agentId: string, meta: TunnelStreamMeta, options?: OpenStreamOptions): Promise<Duplex>;
+  /** Connected agents. */
+  agents(): TunnelAgentInfo[];
+  /** True when the agent has a live tunnel (one `openStream` would use). */
+  hasAgent(agentId: string): boolean;
+  /** Drops every tunnel. */
+  close(): Promise<void>;
+}
+
+interface Tunnel {
+  session: ClientHttp2Session;
+  socket: TLSSocket;
+  connectedAt: Date;
+}
+
+interface AgentEntry {
+  identity: TunnelAgentIdentity;
+  /** Oldest first; streams go to the newest. */
+  tunnels: Tunnel[];
+}
+
+const offline = (agentId: string) =>
+  new ConnectionProblemError(`agent "${agentId}" is not connected to this proxy through a reverse tunnel`, {
+    code: TUNNEL_ERROR_CODES.agentOffline,
+    hint: 'check that the agent is running and can reach the proxy',
+  });
+
+/**
+ * Creates the proxy's tunnel registry.
+ *
+ * @example
+ * ```ts
+ * const tunnels = newTunnelServer({ onAgent: (a) => inventory.markOnline(a.id) });
+ * // in the ALPN router, for 'teleport-reversetunnel', after verifying the host certificate:
+ * tunnels.handleConnection(tlsSocket, { hostId, clusterName, systemRoles: ['Db'] });
+ * // for a database connection routed to that agent:
+ * const stream = await tunnels.openStream(hostId, { service: 'orders', protocol: 'postgres', identity });
+ * await pipeline(clientSocket, stream, clientSocket);
+ * ```
+ */
+export function newTunnelServer(options: TunnelServerOptions = {}): TunnelServer {
+  const clock = options.clock ?? systemClock;
+  const keepAliveIntervalMs = options.keepAliveIntervalMs ?? DEFAULT_KEEPALIVE_INTERVAL_MS;
+  const keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS;
+  const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
+  const openTimeoutMs = options.openTimeoutMs ?? 30_000;
+  const agents = new Map<string, AgentEntry>();
+  const pending = new Set<ClientHttp2Session>();
+  let closed = false;
+
+  const info = (id: string, entry: AgentEntry): TunnelAgentInfo => ({
+    id,
+    identity: entry.identity,
+    connectedAt: entry.tunnels[0]?.connectedAt ?? clock.now(),
+    connections: entry.tunnels.length,
+  });
+
+  const handleConnection = (socket: TLSSocket, identity: TunnelAgentIdentity) => {
+    const agentId = identity.hostId;
+    if (typeof agentId !== 'string' || agentId === '') throw new TypeError('a tunnel agent identity needs a hostId');
+    if (closed) {
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    socket.on('error', (err) => publishTunnelDiagnostic({ event: 'session-error', side: 'proxy', agentId, reason: reasonOf(err) }));
+    const session = connectHttp2(`http://${agentId}`, {
+      createConnection: () => decoupleWrites(socket),
+      settings: sessionSettings(),
+      maxSessionMemory: MAX_SESSION_MEMORY_MB,
+    });
+    pending.add(session);
+    session.on('error', (err) => publishTunnelDiagnostic({ event: 'session-error', side: 'proxy', agentId, reason: reasonOf(err) }));
+    socket.once('close', () => session.destroy());
+    const handshakeTimer = setTimeout(() => {
+      session.destroy();
+      socket.destroy();
+    }, handshakeTimeoutMs);
+    handshakeTimer.unref();
+    let tunnel: Tunnel | undefined;
+
+    session.once('remoteSettings', () => {
+      clearTimeout(handshakeTimer);
+      pending.delete(session);
+      if (closed || session.destroyed) return;
+      widenConnectionWindow(session);
+      tunnel = { session, socket, connectedAt: clock.now() };
+      let entry = agents.get(agentId);
+      const first = entry === undefined;
+      if (entry === undefined) {
+        entry = { identity, tunnels: [] };
+        agents.set(agentId, entry);
+      }
+      entry.identity = identity;
+      entry.tunnels.push(tunnel);
+      publishTunnelDiagnostic({ event: 'connected', side: 'proxy', agentId });
+      startKeepAlive(session, {
+        intervalMs: keepAliveIntervalMs,
+        timeoutMs: keepAliveTimeoutMs,
+        onTimeout: () => {
+          publishTunnelDiagnostic({ event: 'keepalive-timeout', side: 'proxy', agentId, timeoutMs: keepAliveTimeoutMs });
+          session.destroy();
+          socket.destroy();
+        },
+      });
+      if (first) options.onAgent?.(info(agentId, entry));
+    });
+
+    session.once('close', () => {
+      clearTimeout(handshakeTimer);
+      pending.delete(session);
+      socket.destroy();
+      if (tunnel === undefined) return;
+      const entry = agents.get(agentId);
+      if (entry === undefined) return;
+      entry.tunnels = entry.tunnels.filter((t) => t !== tunnel);
+      publishTunnelDiagnostic({ event: 'disconnected', side: 'proxy', agentId, reason: closed ? 'closed' : 'connection lost' });
+      if (entry.tunnels.length === 0) {
+        agents.delete(agentId);
+        options.onAgentGone?.({ ...info(agentId, entry), connectedAt: tunnel.connectedAt });
+      }
+    });
+  };
+
+  const liveTunnel = (agentId: string): Tunnel | undefined =>
+    agents.get(agentId)?.tunnels.findLast((t) => !t.session.destroyed && !t.session.closed);
+
+  const openStream = (agentId: string, meta: TunnelStreamMeta, openOptions: OpenStreamOptions = {}): Promise<Duplex> => {
+    let metaHeader: string;
+    try {
+      metaHeader = encodeTunnelMeta(meta);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const tunnel = liveTunnel(agentId);
+    if (tunnel === undefined) return Promise.reject(offline(agentId));
+    const failed = (why: string, cause?: unknown) =>
+      new ConnectionProblemError(`reverse tunnel to agent "${agentId}" failed while opening a stream to "${meta.service}": ${why}`, {
+        code: TUNNEL_ERROR_CODES.streamFailed,
+        ...(cause === undefined ? {} : { cause }),
+      });
+
+    return new Promise<Duplex>((resolve, reject) => {
+      let stream: ClientHttp2Stream;
+      try {
+        stream = tunnel.session.request(
+          { ':method': 'POST', ':path': TUNNEL_STREAM_PATH, [TUNNEL_META_HEADER]: metaHeader },
+          { endStream: false },
+        );
+      } catch (err) {
+        reject(tunnel.session.destroyed || tunnel.session.closed ? offline(agentId) : failed(reasonOf(err), err));
+        return;
+      }
+      const signals = [AbortSignal.timeout(openTimeoutMs), ...(openOptions.signal ? [openOptions.signal] : [])];
+      const signal = AbortSignal.any(signals);
+      let settled = false;
+      const settle = (err: TeleportError | unknown | undefined) => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener('abort', onAbort);
+        stream.removeListener('response', onResponse);
+        stream.removeListener('close', onClose);
+        if (err === undefined) {
+          resolve(stream);
+          return;
+        }
+        if (!stream.destroyed) stream.close(h2.NGHTTP2_CANCEL);
+        publishTunnelDiagnostic({ event: 'stream-refused', side: 'proxy', agentId, service: meta.service, reason: reasonOf(err) });
+        reject(err);
+      };
+      const onAbort = () =>
+        settle(openOptions.signal?.aborted ? openOptions.signal.reason : failed(`the agent did not answer within ${openTimeoutMs} ms`));
+      const onResponse = (headers: Record<string, unknown>) => {
+        if (headers[':status'] === 200) settle(undefined);
+        else settle(decodeTunnelError(headers[TUNNEL_ERROR_HEADER], `agent "${agentId}" refused the stream to "${meta.service}" (HTTP/2 status ${String(headers[':status'])})`));
+      };
+      const onClose = () => settle(tunnel.session.destroyed ? failed('the tunnel closed') : failed(`the stream was reset (code ${stream.rstCode ?? 'unknown'})`));
+      stream.on('error', (err) => {
+        publishTunnelDiagnostic({ event: 'stream-error', side: 'proxy', agentId, service: meta.service, reason: reasonOf(err) });
+        settle(failed(reasonOf(err), err));
+      });
+      stream.once('response', onResponse);
+      stream.once('close', onClose);
+      signal.addEventListener('abort', onAbort, { once: true });
+      if (signal.aborted) onAbort();
+    });
+  };
+
+  return {
+    handleConnection,
+    openStream,
+    agents: () => [...agents].map(([id, entry]) => info(id, entry)),
+    hasAgent: (agentId) => liveTunnel(agentId) !== undefined,
+    async close() {
+      closed = true;
+      const sessions = [...pending, ...[...agents.values()].flatMap((e) => e.tunnels.map((t) => t.session))];
+      await Promise.all(
+        sessions.map(
+          (session) =>
+            new Promise<void>((resolve) => {
+              if (session.destroyed) {
+                resolve();
+                return;
+              }
+              session.once('close', () => resolve());
+              session.destroy();
+            }),
+        ),
+      );
+    },
+  };
+}
