@@ -32,11 +32,15 @@ describe('tsh login against auth+proxy', () => {
     const secret = await completeInvite(await cluster.addUser('bob', ['--roles=access', '--logins=bob']), PASSWORD);
     const login = (password: string) =>
       cluster.tsh(['login', `--proxy=${cluster.proxyAddr}`, '--user=bob', '--insecure'], { input: `${password}\n${nextTotp(secret!)}\n` });
-    for (let i = 0; i < 5; i++) {
+    for (let i = 0; i < 4; i++) {
       const res = await login('wrong password!');
       expect(res.code).toBe(1);
       expect(res.stderr).toContain('ERROR: invalid username, password or second factor\n');
     }
+    // The 5th wrong password locks the user, and the answer says so.
+    const fifth = await login('wrong password!');
+    expect(fifth.code).toBe(1);
+    expect(fifth.stderr).toMatch(/ERROR: user "bob" is locked until \S+: too many failed login attempts\n/);
     const locked = await login(PASSWORD);
     expect(locked.code).toBe(1);
     expect(locked.stderr).toMatch(/ERROR: user "bob" is locked until \S+: too many failed login attempts\n/);

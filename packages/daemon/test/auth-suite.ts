@@ -400,12 +400,20 @@ export function runAuthSuite(name: string, newStorage: StorageFactory): void {
         await userWithPassword(t, 'frank', ['access']);
         // One second between attempts, so the audit log orders them by time.
         const tick = (): void => t.clock.advance(1_000);
-        for (let i = 0; i < 5; i++) {
+        for (let i = 0; i < 4; i++) {
           expect(await rejection(login(t, 'frank', 'wrong password!!'))).toMatchObject({ kind: 'access-denied', code: 'ERR_TP_INVALID_CREDENTIALS' });
           tick();
         }
+        // The attempt that locks the user already says so.
+        const until = new Date(t.clock.now().getTime() + 30 * MINUTE).toISOString();
+        expect(await rejection(login(t, 'frank', 'wrong password!!'))).toMatchObject({
+          kind: 'access-denied',
+          code: 'ERR_TP_USER_LOCKED',
+          message: `user "frank" is locked until ${until}: too many failed login attempts`,
+        });
+        tick();
         const locked = await rejection(login(t, 'frank', PASSWORD));
-        expect(locked).toMatchObject({ kind: 'access-denied', code: 'ERR_TP_USER_LOCKED' });
+        expect(locked).toMatchObject({ kind: 'access-denied', code: 'ERR_TP_USER_LOCKED', message: `user "frank" is locked until ${until}: too many failed login attempts` });
         tick();
         expect((await t.admin.getUser('frank')).status).toMatchObject({ is_locked: true, lock_reason: 'user has exceeded maximum failed login attempts' });
         t.clock.advance(29 * MINUTE);

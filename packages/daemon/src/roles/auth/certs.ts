@@ -227,14 +227,20 @@ export async function generateHostCert(ctx: AuthContext, caller: Caller, rawBody
 const invalidCredentials = (): AccessDeniedError =>
   new AccessDeniedError('invalid username, password or second factor', { code: 'ERR_TP_INVALID_CREDENTIALS' });
 
+const userLocked = (name: string, until: string | undefined): AccessDeniedError =>
+  new AccessDeniedError(`user ${JSON.stringify(name)} is locked${until === undefined ? '' : ` until ${until}`}: too many failed login attempts`, {
+    code: 'ERR_TP_USER_LOCKED',
+    hint: 'wait for the lock to expire, or ask an administrator for a password reset',
+  });
+
 /** A hash to verify against when the user does not exist, so the answer takes as long either way. */
 let dummyHash: Promise<string> | undefined;
 const timingDecoy = (): Promise<string> => (dummyHash ??= hashPassword(randomUUID(), { params: DEFAULT_SCRYPT_PARAMS }));
 
 /**
  * The proxy's login path: checks the lock, the password and the second factor, records the attempt
- * (5 failures lock the user for 30 minutes; a success clears the count), audits it, and issues the
- * user's certificates. Only the Proxy and Admin system roles may call it.
+ * (5 failures lock the user for 30 minutes, and the 5th is already answered "locked"; a success clears the count),
+ * audits it, and issues the user's certificates. Only the Proxy and Admin system roles may call it.
  */
 export async function authenticateUser(ctx: AuthContext, caller: Caller, rawBody: unknown): Promise<UserCerts & { username: string }> {
   const actor = requireSystemRole(caller, 'Proxy', 'Admin');
@@ -257,15 +263,7 @@ export async function authenticateUser(ctx: AuthContext, caller: Caller, rawBody
     return refuse('user not found', invalidCredentials());
   }
   const attempts = await ctx.identity.getLoginAttempts(name);
-  if (isLocked(attempts, ctx.clock)) {
-    return refuse(
-      'user is locked',
-      new AccessDeniedError(`user ${JSON.stringify(name)} is locked until ${attempts.lockedUntil}: too many failed login attempts`, {
-        code: 'ERR_TP_USER_LOCKED',
-        hint: 'wait for the lock to expire, or ask an administrator for a password reset',
-      }),
-    );
-  }
+  if (isLocked(attempts, ctx.clock)) return refuse('user is locked', userLocked(name, attempts.lockedUntil));
 
   let failure: string | undefined;
   let acceptedOtp: { device: { device: TotpDevice; revision: string }; step: number } | undefined;
@@ -305,6 +303,8 @@ export async function authenticateUser(ctx: AuthContext, caller: Caller, rawBody
     if (isLocked(next, ctx.clock)) {
       await ctx.emit('lockCreated', { user: actorName(actor), target: { user: name }, message: next.lockReason ?? '', expires: next.lockedUntil ?? '' });
       ctx.logger.warn('user locked after failed login attempts', { user: name, until: next.lockedUntil });
+      // The attempt that locks the user already says so, as Teleport does; the audit keeps the real reason.
+      return refuse(failure, userLocked(name, next.lockedUntil));
     }
     return refuse(failure, invalidCredentials());
   }
