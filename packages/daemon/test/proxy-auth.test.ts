@@ -2,7 +2,7 @@
 
 import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH_SERVER_NAME } from '@teleport-ts/core/api';
+import { AUTH_SERVER_NAME, newAuthClient } from '@teleport-ts/core/api';
 import { BALANCED_V1, generateKeyPair, parseIdentity, parseSshCertificate } from '@teleport-ts/core/ca';
 import { parseRole } from '@teleport-ts/core/types';
 import { nopLoggerForTests } from './proxy-helpers.js';
@@ -15,7 +15,7 @@ function call(
   path: string,
   body?: unknown,
   tls: https.RequestOptions = {},
-): Promise<{ status: number; json: any }> {
+): Promise<{ status: number; json: any; localPort: number }> {
   const port = Number(proxy.addr.split(':').pop());
   return new Promise((resolve, reject) => {
     const req = https.request(
@@ -23,7 +23,8 @@ function call(
       (res) => {
         let text = '';
         res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: text.startsWith('{') ? JSON.parse(text) : text }));
+        const localPort = res.socket.localPort ?? 0;
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, json: text.startsWith('{') ? JSON.parse(text) : text, localPort }));
       },
     );
     req.on('error', reject);
@@ -67,7 +68,7 @@ describe('proxy with a co-located auth server', () => {
     const { adminIdentity } = t;
     const tls = { ca: adminIdentity.caCerts, cert: adminIdentity.cert, key: adminIdentity.key, servername: AUTH_SERVER_NAME, rejectUnauthorized: true };
     const through = await call(proxy, 'GET', '/v1/clustername', undefined, { ...tls, ALPNProtocols: ['teleport-auth', 'http/1.1'] } as https.RequestOptions);
-    expect(through).toEqual({ status: 200, json: { clusterName: 'test.example.com' } });
+    expect(through).toMatchObject({ status: 200, json: { clusterName: 'test.example.com' } });
     // Without the ALPN protocol the same request reaches the proxy's own web server, which has no such route.
     const web = await call(proxy, 'GET', '/v1/clustername');
     expect(web.status).toBe(404);
@@ -80,7 +81,7 @@ describe('proxy with a co-located auth server', () => {
     expect(lookup.json).toMatchObject({ user: 'erin', kind: 'invite' });
     expect(lookup.json.totp).toBeUndefined();
     const done = await call(proxy, 'PUT', '/v1/webapi/users/password/token', { token: token.id, password: 'correct horse battery' });
-    expect(done).toEqual({ status: 200, json: { user: 'erin' } });
+    expect(done).toMatchObject({ status: 200, json: { user: 'erin' } });
 
     const [ssh, tls] = await Promise.all([generateKeyPair(BALANCED_V1['ssh-user']), generateKeyPair(BALANCED_V1['tls-user'])]);
     const login = (ttlNs?: number) =>
@@ -109,5 +110,35 @@ describe('proxy with a co-located auth server', () => {
     const wrong = await call(proxy, 'POST', '/v1/webapi/ssh/certs', { user: 'erin', password: 'nope', pub_key: ssh.sshPublicKey, tls_pub_key: tls.publicKeyPem });
     expect(wrong.status).toBe(403);
     expect(wrong.json.error.message).toBe('invalid username, password or second factor');
+
+    // The login events carry the user's address (the port of this client's connection), not the proxy's.
+    const ok = await login();
+    const { events } = await t.admin.searchEvents({ from: new Date(0), to: new Date(t.clock.now().getTime() + 3_600_000), eventTypes: ['user.login'], limit: 100, order: 'asc' });
+    const erin = events.filter((e) => e['user'] === 'erin');
+    expect(erin.find((e) => e['code'] === 'T1000W')).toMatchObject({ 'addr.remote': `127.0.0.1:${wrong.localPort}`, error: 'invalid password' });
+    const successes = erin.filter((e) => e['code'] === 'T1000I').map((e) => e['addr.remote']);
+    expect(successes).toHaveLength(4);
+    expect(successes).toContain(`127.0.0.1:${ok.localPort}`);
+    for (const addr of successes) expect(addr).toMatch(/^127\.0\.0\.1:\d+$/);
+  });
+
+  it('lets only the Proxy report a client address, and only a well-formed IP:port', async () => {
+    const proxyClient = newAuthClient({ addr: t.auth.dialAddr, identity: await colocatedProxyIdentity(t.auth, t.auth.dialAddr) });
+    try {
+      const [ssh, tls] = await Promise.all([generateKeyPair(BALANCED_V1['ssh-user']), generateKeyPair(BALANCED_V1['tls-user'])]);
+      const request = { user: 'nobody', password: 'x', sshPublicKey: ssh.sshPublicKey, tlsPublicKey: tls.publicKeyPem };
+      for (const clientAddr of ['203.0.113.7', '203.0.113.7:0', '2001:db8::7:51234', '[203.0.113.7]:1', 'example.com:443', '[2001:db8::7]:70000']) {
+        await expect(proxyClient.authenticateUser({ ...request, clientAddr })).rejects.toMatchObject({ kind: 'bad-parameter' });
+      }
+      await expect(proxyClient.authenticateUser({ ...request, clientAddr: '[2001:db8::7]:51234' })).rejects.toMatchObject({ code: 'ERR_TP_INVALID_CREDENTIALS' });
+      await expect(t.admin.authenticateUser({ ...request, clientAddr: '203.0.113.7:51234' })).rejects.toMatchObject({
+        kind: 'access-denied',
+        message: 'access denied: only the Proxy may report a client address',
+      });
+      const { events } = await t.admin.searchEvents({ from: new Date(0), to: new Date(t.clock.now().getTime() + 3_600_000), eventTypes: ['user.login'], limit: 100, order: 'desc' });
+      expect(events.find((e) => e['user'] === 'nobody')).toMatchObject({ 'addr.remote': '[2001:db8::7]:51234', error: 'user not found' });
+    } finally {
+      await proxyClient.close();
+    }
   });
 });

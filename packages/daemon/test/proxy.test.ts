@@ -134,6 +134,8 @@ describe('proxy web API', () => {
     await request(proxy, 'POST', '/webapi/ssh/certs', { ...login, ttl: 1e9 * 3600 * 100 });
     expect(calls.authenticate.map((c) => c.ttl)).toEqual([3600_000, 12 * 3600_000, 30 * 3600_000]);
     expect(calls.authenticate[0]).toMatchObject({ user: 'alice', otp: '123456', sshPublicKey: 'ssh-ed25519 AAAA alice', tlsPublicKey: 'PEM' });
+    // The user's address, for the auth server's login audit.
+    expect(calls.authenticate[0]!.clientAddr).toMatch(/^127\.0\.0\.1:\d+$/);
   });
 
   it('returns the auth server error kinds unchanged and refuses malformed requests', async () => {

@@ -218,6 +218,11 @@ export interface AuthenticateUserRequest {
   sshPublicKey: string;
   tlsPublicKey: string;
   ttl?: number;
+  /**
+   * The end user's address as the proxy saw it (`IP:port`, `[IPv6]:port`), recorded as `addr.remote` in the login
+   * audit events. Only the Proxy system role may pass it; without it, the caller's own address is recorded.
+   */
+  clientAddr?: string;
 }
 
 /** Input of {@link AuthClient.registerUsingToken}. `token` is a secret. */

@@ -42,7 +42,7 @@ import { JOIN_TOKEN_ROLES, parseSystemRoles, type ProvisionToken, type SystemRol
 import { actorName, authorize, requireAuthenticated, requireSystemRole, type Caller } from './authz.js';
 import type { AuthContext } from './context.js';
 import { findStaticToken } from './resources.js';
-import { bodyOf, optBool, optDurationMs, optString, optStringList, reqName, reqString } from './requests.js';
+import { bodyOf, optBool, optDurationMs, optIpPort, optString, optStringList, reqName, reqString } from './requests.js';
 import { otpRequirement } from './users.js';
 
 const HOUR = 3_600_000;
@@ -240,7 +240,8 @@ const timingDecoy = (): Promise<string> => (dummyHash ??= hashPassword(randomUUI
 /**
  * The proxy's login path: checks the lock, the password and the second factor, records the attempt
  * (5 failures lock the user for 30 minutes, and the 5th is already answered "locked"; a success clears the count),
- * audits it, and issues the user's certificates. Only the Proxy and Admin system roles may call it.
+ * audits it (at the end user's address when the proxy reports it), and issues the user's certificates. Only the Proxy
+ * and Admin system roles may call it.
  */
 export async function authenticateUser(ctx: AuthContext, caller: Caller, rawBody: unknown): Promise<UserCerts & { username: string }> {
   const actor = requireSystemRole(caller, 'Proxy', 'Admin');
@@ -248,7 +249,12 @@ export async function authenticateUser(ctx: AuthContext, caller: Caller, rawBody
   const name = reqString(body, 'user');
   const password = typeof body['password'] === 'string' ? body['password'] : '';
   const otp = optString(body, 'otp');
-  const remote = { 'addr.remote': caller.remoteAddr, method: 'local' };
+  // Through the proxy, the caller is the proxy: it reports the end user's address, which the audit records.
+  const clientAddr = optIpPort(body, 'clientAddr');
+  if (clientAddr !== undefined && actor.systemRole !== 'Proxy') {
+    throw new AccessDeniedError('access denied: only the Proxy may report a client address');
+  }
+  const remote = { 'addr.remote': clientAddr ?? caller.remoteAddr, method: 'local' };
   const refuse = async (reason: string, err: Error): Promise<never> => {
     await ctx.emit('userLoginFailure', { user: name, success: false, error: reason, ...remote });
     throw err;

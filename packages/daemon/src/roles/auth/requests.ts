@@ -3,6 +3,7 @@
  * bad-parameter messages that name the field. Values that may be secrets are never quoted.
  */
 
+import { isIP } from 'node:net';
 import { BadParameterError } from '@teleport-ts/core/errors';
 
 /** A request body as a mapping (an absent body reads as `{}`). */
@@ -58,6 +59,20 @@ export function reqName(body: Record<string, unknown>, field: string): string {
   const v = reqString(body, field);
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(v)) {
     throw new BadParameterError(`${field} ${JSON.stringify(v.slice(0, 128))} must be letters, digits, ".", "_" or "-"`);
+  }
+  return v;
+}
+
+/** An `IP:port` (`[IPv6]:port`) address, such as a proxy reports for its client. */
+export function optIpPort(body: Record<string, unknown>, field: string): string | undefined {
+  const v = optString(body, field);
+  if (v === undefined) return undefined;
+  const m = /^(?:\[([^\]]+)\]|([0-9.]+)):(\d{1,5})$/.exec(v);
+  const host = m?.[1] ?? m?.[2] ?? '';
+  const port = Number(m?.[3] ?? 0);
+  const family = isIP(host);
+  if (!m || family === 0 || (m[1] !== undefined) !== (family === 6) || port < 1 || port > 65535) {
+    throw new BadParameterError(`${field} must be an IP address and a port, such as 203.0.113.7:51234 or [2001:db8::7]:51234`);
   }
   return v;
 }

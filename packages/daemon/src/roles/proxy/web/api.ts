@@ -85,7 +85,8 @@ export interface WebHandler {
  */
 export function newWebHandler(options: WebApiOptions): WebHandler {
   const { auth, clock, limiter, publicAddr } = options;
-  const router = newRouter<void>(options.onInternalError);
+  // The identity of an (unauthenticated) web caller is its address, which the auth server audits logins at.
+  const router = newRouter<string>(options.onInternalError);
 
   let pingCache: { at: number; value: Awaited<ReturnType<ProxyAuthApi['ping']>> } | undefined;
   const authPing = async (): Promise<Awaited<ReturnType<ProxyAuthApi['ping']>>> => {
@@ -119,7 +120,7 @@ export function newWebHandler(options: WebApiOptions): WebHandler {
     };
   };
 
-  const sshCerts = async (body: unknown): Promise<unknown> => {
+  const sshCerts = async (body: unknown, clientAddr: string): Promise<unknown> => {
     const b = objectBody(body);
     const user = str(b, 'user', MAX_FIELD.user, true)!;
     const password = str(b, 'password', MAX_FIELD.password, true)!;
@@ -128,7 +129,7 @@ export function newWebHandler(options: WebApiOptions): WebHandler {
     const tlsPublicKey = str(b, 'tls_pub_key', MAX_FIELD.key, true)!;
     const ttl = requestedTtlMs(b['ttl']);
     const [certs, p] = await Promise.all([
-      auth.authenticateUser({ user, password, ...(otp !== undefined ? { otp } : {}), sshPublicKey, tlsPublicKey, ttl }),
+      auth.authenticateUser({ user, password, ...(otp !== undefined ? { otp } : {}), sshPublicKey, tlsPublicKey, ttl, ...(clientAddr ? { clientAddr } : {}) }),
       authPing(),
     ]);
     return {
@@ -163,13 +164,14 @@ export function newWebHandler(options: WebApiOptions): WebHandler {
 
   for (const prefix of ['/webapi', '/v1/webapi']) {
     router.add('GET', `${prefix}/ping`, () => ping());
-    router.add('POST', `${prefix}/ssh/certs`, (ctx) => sshCerts(ctx.body));
+    router.add('POST', `${prefix}/ssh/certs`, (ctx) => sshCerts(ctx.body, ctx.identity));
     router.add('GET', `${prefix}/users/password/token/:token`, (ctx) => getToken(ctx.params['token'] ?? ''));
     router.add('PUT', `${prefix}/users/password/token`, (ctx) => completeToken(ctx.body));
   }
 
-  const identify = (req: IncomingMessage): void => {
+  const identify = (req: IncomingMessage): string => {
     limiter.take(req.socket.remoteAddress ?? '');
+    return clientAddrOf(req);
   };
 
   const page = async (req: IncomingMessage, res: ServerResponse, kind: 'invite' | 'reset', token: string): Promise<void> => {
@@ -228,6 +230,17 @@ export function newWebHandler(options: WebApiOptions): WebHandler {
     }
     writeHtml(res, 404, messagePage('Not found', 'There is no page at this address.'));
   };
+}
+
+/**
+ * `IP:port` of the peer (`[IPv6]:port`; an IPv4-mapped IPv6 address as plain IPv4, as Go prints it), or `''` when the
+ * socket no longer knows it.
+ */
+export function clientAddrOf(req: IncomingMessage): string {
+  const { remoteAddress, remotePort } = req.socket;
+  if (!remoteAddress || !remotePort) return '';
+  const ip = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(remoteAddress)?.[1] ?? remoteAddress;
+  return ip.includes(':') ? `[${ip}]:${remotePort}` : `${ip}:${remotePort}`;
 }
 
 function decodeURIComponentSafe(text: string): string {
