@@ -114,6 +114,18 @@ function clusterSuite(getCluster: () => Cluster): void {
     expect(joined).toBeDefined();
   });
 
+  it('tokens add --labels stores the labels, which tokens ls shows', async () => {
+    const c = getCluster();
+    const token = (await c.tctl(['tokens', 'add', '--type=node', '--labels=env=prod,team=db', '--format=text'])).stdout.trim();
+    expect(token).toMatch(/^[0-9a-f]{32}$/);
+    const ls = await c.tctl(['tokens', 'ls']);
+    expect(ls.stdout).toMatch(new RegExp(`\\*{24}${token.slice(24)} Node +env=prod,team=db +\\d`));
+    expect((await c.tctl(['tokens', 'ls', '--labels=team=db', '--format=text'])).stdout).toBe(`${'*'.repeat(24)}${token.slice(24)}\n`);
+    expect((await c.tctl(['get', 'tokens', '--format=json'])).stdout).toContain('"env": "prod"');
+    expect(expectOneErrorLine(await c.tctl(['tokens', 'add', '--type=node', '--labels=bad key=x']))).toMatch(/^ERROR: invalid label key "bad key"/);
+    await c.tctl(['tokens', 'rm', token]);
+  });
+
   it('tokens rm revokes a token', async () => {
     const c = getCluster();
     const token = (await c.tctl(['tokens', 'add', '--type=node', '--format=text'])).stdout.trim();

@@ -347,6 +347,14 @@ export function runAuthSuite(name: string, newStorage: StorageFactory): void {
         expect(pinErr).toMatchObject({ kind: 'access-denied', code: 'ERR_TP_CA_PIN_MISMATCH', message: 'the certificate authority does not match the CA pin' });
       });
 
+      it('stores token labels, checking their keys', async () => {
+        const token = await t.admin.createToken({ roles: ['Node'], labels: { env: 'prod', 'teleport.dev/origin': 'tctl' } });
+        expect(token.metadata.labels).toEqual({ env: 'prod', 'teleport.dev/origin': 'tctl' });
+        expect((await t.admin.getTokens()).find((x) => x.metadata.name === token.metadata.name)?.metadata.labels).toEqual({ env: 'prod', 'teleport.dev/origin': 'tctl' });
+        expect(await rejection(t.admin.createToken({ roles: ['Node'], labels: { 'bad key': 'x' } }))).toMatchObject({ kind: 'bad-parameter', message: 'labels: invalid label key "bad key"' });
+        expect((await rejection(t.admin.createToken({ roles: ['Node'], labels: { env: 1 as never } }))).kind).toBe('bad-parameter');
+      });
+
       it('accepts static tokens from auth_service.tokens, which the API cannot delete', async () => {
         const identity = await joinCluster({ authAddr: t.auth.dialAddr, token: 'static-node-token-0123456789', caPins: await pins(), role: 'Node', hostUuid: 'host-3', nodename: 'n3' });
         expect(parseIdentity(identity.cert).roles).toEqual(['Node']);

@@ -99,6 +99,8 @@ export interface CreateTokenRequest {
   ttl?: number;
   /** The token itself; default a random 128-bit hex string. */
   name?: string;
+  /** Labels stored on the token (`metadata.labels`), e.g. `{ env: 'prod' }`; keys use Teleport's label characters. */
+  labels?: Readonly<Record<string, string>>;
 }
 
 /** Input of {@link AuthClient.rotateCertAuthority}. */
@@ -259,6 +261,53 @@ export interface SearchEventsQuery {
   startKey?: string;
 }
 
+/** Database protocols the db agent serves. */
+export const DATABASE_PROTOCOLS = ['postgres', 'cockroachdb'] as const;
+export type DatabaseProtocol = (typeof DATABASE_PROTOCOLS)[number];
+
+/**
+ * A database as a db agent serves it (Teleport's `db` resource, `types.DatabaseV3`, in its wire form):
+ * `metadata.labels` are the labels roles' `db_labels` match.
+ */
+export interface Database {
+  kind: 'db';
+  version: 'v3';
+  metadata: { name: string; description?: string; labels: Record<string, string> };
+  spec: { protocol: DatabaseProtocol; uri: string };
+}
+
+/**
+ * A database served by one db agent (Teleport's `db_server`, `types.DatabaseServerV3`): what the agent heartbeats
+ * and the proxy routes by. The same database served by two agents is two `db_server`s with one name. It lives until
+ * `metadata.expires` unless the agent heartbeats again.
+ */
+export interface DatabaseServer {
+  kind: 'db_server';
+  version: 'v3';
+  /** `name` is the database's name; `expires` (ISO 8601) is when it disappears without a new heartbeat. */
+  metadata: { name: string; expires?: string };
+  spec: {
+    /** The agent's host UUID: the id of its reverse tunnel. */
+    host_id: string;
+    /** The agent's node name. */
+    hostname: string;
+    /** The agent's teleport-ts version. */
+    version: string;
+    database: Database;
+  };
+}
+
+/** Input of {@link AuthClient.upsertDatabaseServer}. */
+export interface UpsertDatabaseServerRequest {
+  /** Must be the calling agent's own host UUID. */
+  hostId: string;
+  hostname: string;
+  version: string;
+  database: { name: string; description?: string; protocol: DatabaseProtocol; uri: string; labels?: Readonly<Record<string, string>> };
+  /** How long the heartbeat keeps the server listed, ms; default 60 s, from 1 s to 10 min. */
+  ttl?: number;
+}
+
 /** Options of {@link newAuthClient}: an address and either an identity or explicit TLS settings. */
 export interface AuthClientOptions {
   /** `host:port` or `https://host:port` of the auth API. */
@@ -270,7 +319,15 @@ export interface AuthClientOptions {
   /** TLS server name to verify; default {@link AUTH_SERVER_NAME}. */
   serverName?: string;
   timeoutMs?: number;
+  /**
+   * ALPN protocols to offer (see `ApiClientOptions.alpnProtocols`). Pass {@link AUTH_VIA_PROXY_ALPN} when `addr` may
+   * be a proxy's address: the proxy forwards the connection to the auth server.
+   */
+  alpnProtocols?: readonly string[];
 }
+
+/** What to offer to reach the auth API at an address that may be the auth server or a proxy (`teleport-auth`). */
+export const AUTH_VIA_PROXY_ALPN: readonly string[] = Object.freeze(['teleport-auth', 'http/1.1']);
 
 /** The typed auth API client. Every failure is a `TeleportError` of the kind the server raised. */
 export interface AuthClient {
@@ -312,6 +369,24 @@ export interface AuthClient {
   registerUsingToken(request: RegisterUsingTokenRequest): Promise<HostCerts>;
 
   searchEvents(query: SearchEventsQuery): Promise<SearchEventsResult>;
+  /**
+   * Stores audit events a service recorded (idempotent by `uid`). Only system roles: the Db agent and the Proxy may
+   * emit `db.*` events of the catalogue; the auth server stamps `cluster_name` and the caller's host id
+   * (`server_id`). At most 100 events per call.
+   */
+  emitAuditEvents(events: readonly AuditEvent[]): Promise<void>;
+
+  /**
+   * A db agent's heartbeat for one database it serves (the Db system role, for its own host id only). Returns the
+   * stored server with its expiry.
+   */
+  upsertDatabaseServer(request: UpsertDatabaseServerRequest): Promise<DatabaseServer>;
+  /**
+   * Live database servers, by name then host. System roles with `db_server` list/read (Admin, Proxy, Db) see all;
+   * a user sees those whose labels some role's `db_labels` match and no deny `db_labels` match (as Teleport lists
+   * resources), whatever their rules.
+   */
+  getDatabaseServers(): Promise<DatabaseServer[]>;
 
   close(): Promise<void>;
 }
@@ -350,6 +425,7 @@ export function newAuthClient(options: AuthClientOptions): AuthClient {
     baseUrl: authBaseUrl(options.addr),
     tls: { ...tls, serverName: tls.serverName ?? options.serverName ?? AUTH_SERVER_NAME },
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    ...(options.alpnProtocols !== undefined ? { alpnProtocols: options.alpnProtocols } : {}),
   });
   const get = <T>(p: string): Promise<T> => api.call<T>('GET', p);
   const post = <T>(p: string, body: unknown): Promise<T> => api.call<T>('POST', p, body);
@@ -412,6 +488,12 @@ export function newAuthClient(options: AuthClientOptions): AuthClient {
       const res = await get<{ events: AuditEvent[]; nextKey?: string }>(`${path('events')}?${q.toString()}`);
       return res.nextKey === undefined ? { events: res.events } : { events: res.events, nextKey: res.nextKey };
     },
+    emitAuditEvents: async (events) => {
+      await post(path('events'), { events });
+    },
+
+    upsertDatabaseServer: (request) => api.call<DatabaseServer>('PUT', path('dbservers', request.hostId, request.database.name), request),
+    getDatabaseServers: async () => (await get<Items<DatabaseServer>>(path('dbservers'))).items,
 
     close: () => api.close(),
   };

@@ -84,6 +84,9 @@ describe('tctl create', () => {
     expect(renderCreate(await create(api, text, {}, now))).toBe('token has been created\n');
     expect(api.tokens.get('s3cr3t-token-value')!.metadata.expires).toBe('2026-05-01T12:00:00.000Z');
     await expect(create(api, text, {}, now)).rejects.toThrow(/^token already exists$/);
+    const labelled = text.replace('s3cr3t-token-value', 'labelled-token-value').replace('  expires:', '  labels:\n    env: prod\n  expires:');
+    await create(api, labelled, {}, now);
+    expect(api.tokens.get('labelled-token-value')!.metadata.labels).toEqual({ env: 'prod' });
   });
 });
 

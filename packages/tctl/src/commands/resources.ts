@@ -200,11 +200,6 @@ function hasMoreThanCreateUserTakes(user: User): boolean {
 
 export async function create(api: ResourcesApi, yamlText: string, options: CreateOptions, now: () => Date = () => new Date()): Promise<Created[]> {
   const resources = resourceFromYaml(yamlText);
-  for (const r of resources) {
-    if (r.kind === 'token' && Object.keys(r.metadata.labels ?? {}).length > 0) {
-      throw new BadParameterError('token: metadata.labels are not supported by the auth API yet');
-    }
-  }
   if (resources.length === 0) throw new BadParameterError('no resources found in the input');
   const tokens = resources.some((r) => r.kind === 'token') ? await api.getTokens() : [];
   const plan: { resource: Resource; existed: boolean }[] = [];
@@ -260,7 +255,12 @@ export async function create(api: ResourcesApi, yamlText: string, options: Creat
         if (existed) await api.deleteToken(resource.metadata.name);
         const expires = resource.metadata.expires ? Date.parse(resource.metadata.expires) - now().getTime() : undefined;
         if (expires !== undefined && expires <= 0) throw new BadParameterError('token: metadata.expires is in the past');
-        await api.createToken({ name: resource.metadata.name, roles: resource.spec.roles, ...(expires !== undefined ? { ttl: expires } : {}) });
+        await api.createToken({
+          name: resource.metadata.name,
+          roles: resource.spec.roles,
+          ...(expires !== undefined ? { ttl: expires } : {}),
+          ...(resource.metadata.labels ? { labels: resource.metadata.labels } : {}),
+        });
         break;
       }
       case 'cluster_auth_preference':

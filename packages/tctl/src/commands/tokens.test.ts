@@ -83,6 +83,18 @@ describe('tctl tokens ls / rm', () => {
     expect(renderList(await list(a, {}), { now: now(), format: 'text' })).toBe('************************89abcdef\n');
   });
 
+  it('stores --labels on the token, lists them, and filters by them', async () => {
+    const a = api();
+    await add(a, { type: 'node', value: VALUE, labels: 'env=prod,region=us-west' }, now, 'a:3025');
+    await add(a, { type: 'db', value: 'fedcba9876543210fedcba9876543210', labels: 'env=dev' }, now, 'a:3025');
+    expect(a.tokens.get(VALUE)!.metadata.labels).toEqual({ env: 'prod', region: 'us-west' });
+    const text = renderList(await list(a, {}), { now: now() });
+    expect(text).toContain('************************89abcdef Node env=prod,region=us-west 01 May 26 10:30 UTC (30m0s) \n');
+    expect(text).toContain('************************76543210 Db   env=dev ');
+    expect((await list(a, { labels: 'env=prod' })).map((t) => t.metadata.name)).toEqual([VALUE]);
+    await expect(add(a, { type: 'node', labels: 'bad key=x' }, now)).rejects.toThrow('invalid label key "bad key"');
+  });
+
   it('masks short tokens entirely', () => {
     expect(maskToken('short')).toBe('*****');
   });

@@ -4,7 +4,7 @@
  */
 
 import { randomBytes } from 'node:crypto';
-import { AlreadyExistsError, BadParameterError, isAlreadyExists, NotImplementedError } from '@teleport-ts/core/errors';
+import { AlreadyExistsError, BadParameterError, isAlreadyExists } from '@teleport-ts/core/errors';
 import {
   JOIN_TOKEN_ROLES,
   parseDuration,
@@ -72,6 +72,9 @@ export function parseTokenType(type: string | undefined): JoinTokenRole[] {
   return parseSystemRoles(type) as JoinTokenRole[];
 }
 
+/** Teleport's `types.IsValidLabelKey`. */
+const LABEL_KEY = /^[a-zA-Z/.0-9_:*-]+$/;
+
 /** Teleport's label spec: `env=prod,region=us-west`. */
 export function parseLabels(spec: string | undefined): Record<string, string> {
   const labels: Record<string, string> = {};
@@ -80,31 +83,30 @@ export function parseLabels(spec: string | undefined): Record<string, string> {
     const i = pair.indexOf('=');
     const key = i < 0 ? '' : pair.slice(0, i).trim();
     if (key === '') throw new BadParameterError(`invalid label spec ${JSON.stringify(spec.slice(0, 128))}, use key=value pairs such as env=prod`);
+    if (!LABEL_KEY.test(key)) throw new BadParameterError(`invalid label key ${JSON.stringify(key.slice(0, 64))}: use letters, digits and / . _ : * -`);
     labels[key] = pair.slice(i + 1).trim();
   }
   return labels;
 }
 
 /** Checks the flags of `tokens add`; the CLI runs it before connecting. */
-export function checkAdd(options: AddOptions): { roles: JoinTokenRole[]; ttlMs: number } {
+export function checkAdd(options: AddOptions): { roles: JoinTokenRole[]; ttlMs: number; labels: Record<string, string> } {
   const roles = parseTokenType(options.type);
   const ttlMs = parseDuration(options.ttl ?? DEFAULT_TOKEN_TTL);
   if (ttlMs <= 0) throw new BadParameterError('--ttl must be positive');
-  if (Object.keys(parseLabels(options.labels)).length > 0) {
-    throw new NotImplementedError('token labels are not supported by the auth API yet');
-  }
+  const labels = parseLabels(options.labels);
   if (options.value !== undefined) {
     parseProvisionToken({ kind: 'token', version: 'v2', metadata: { name: options.value }, spec: { roles, join_method: 'token' } });
   }
-  return { roles, ttlMs };
+  return { roles, ttlMs, labels };
 }
 
 export async function add(api: TokensApi, options: AddOptions, now: () => Date = () => new Date(), authAddr = ''): Promise<TokenAddResult> {
-  const { roles, ttlMs } = checkAdd(options);
+  const { roles, ttlMs, labels } = checkAdd(options);
   const value = options.value ?? randomBytes(TOKEN_BYTES).toString('hex');
   let created: ProvisionToken;
   try {
-    created = await api.createToken({ name: value, roles, ttl: ttlMs });
+    created = await api.createToken({ name: value, roles, ttl: ttlMs, ...(Object.keys(labels).length > 0 ? { labels } : {}) });
   } catch (err) {
     if (isAlreadyExists(err)) throw new AlreadyExistsError('failed to create token (a token with this value already exists), please use another value');
     throw err;

@@ -116,7 +116,7 @@ export function newFakeAuth(now: () => Date): FakeAuth {
       const t = parseProvisionToken({
         kind: 'token',
         version: 'v2',
-        metadata: { name, expires: new Date(now().getTime() + (req.ttl ?? 30 * 60_000)).toISOString() },
+        metadata: { name, expires: new Date(now().getTime() + (req.ttl ?? 30 * 60_000)).toISOString(), ...(req.labels ? { labels: req.labels } : {}) },
         spec: { roles: parseSystemRoles(req.roles as string[]) },
       });
       tokens.set(name, t);

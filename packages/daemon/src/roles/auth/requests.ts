@@ -76,3 +76,23 @@ export function optIpPort(body: Record<string, unknown>, field: string): string 
   }
   return v;
 }
+
+/** Teleport's `types.IsValidLabelKey`. */
+export const LABEL_KEY = /^[a-zA-Z/.0-9_:*-]{1,256}$/;
+const MAX_LABELS = 64;
+
+/** Resource labels: a mapping of label key (Teleport's characters) to a string value. */
+export function optLabels(body: Record<string, unknown>, field: string): Record<string, string> | undefined {
+  const v = body[field];
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== 'object' || Array.isArray(v)) throw new BadParameterError(`${field} must be a mapping of label names to values`);
+  const entries = Object.entries(v as Record<string, unknown>);
+  if (entries.length > MAX_LABELS) throw new BadParameterError(`${field}: at most ${MAX_LABELS} labels are allowed`);
+  const labels: Record<string, string> = {};
+  for (const [key, value] of entries) {
+    if (!LABEL_KEY.test(key)) throw new BadParameterError(`${field}: invalid label key ${JSON.stringify(key.slice(0, 64))}`);
+    if (typeof value !== 'string' || value.length > 1024) throw new BadParameterError(`${field}[${JSON.stringify(key)}] must be a string`);
+    labels[key] = value;
+  }
+  return labels;
+}

@@ -34,7 +34,7 @@ import {
 import { VERSION } from '@teleport-ts/core/version';
 import { actorName, authorize, type Caller } from './authz.js';
 import type { AuthContext } from './context.js';
-import { bodyOf, optDurationMs, optString } from './requests.js';
+import { bodyOf, optDurationMs, optLabels, optString } from './requests.js';
 
 /** Teleport's `defaults.ProvisioningTokenTTL`. */
 export const JOIN_TOKEN_TTL_MS = 30 * 60_000;
@@ -168,10 +168,11 @@ export async function createToken(ctx: AuthContext, caller: Caller, rawBody: unk
   const roles = parseSystemRoles(rawRoles as string | string[]);
   const ttl = optDurationMs(body, 'ttl') ?? JOIN_TOKEN_TTL_MS;
   const name = optString(body, 'name') ?? newSecretToken();
+  const labels = optLabels(body, 'labels') ?? {};
   if (findStaticToken(ctx, name)) throw new AlreadyExistsError('a join token with this name already exists');
   const expires = new Date(ctx.clock.now().getTime() + ttl).toISOString();
   const token = await ctx.provisioning.createToken(
-    parseProvisionToken({ kind: 'token', version: 'v2', metadata: { name, expires }, spec: { roles, join_method: 'token' } }),
+    parseProvisionToken({ kind: 'token', version: 'v2', metadata: { name, expires, labels }, spec: { roles, join_method: 'token' } }),
   );
   await ctx.emit('joinTokenCreate', {
     user: actorName(actor),
