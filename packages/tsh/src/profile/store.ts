@@ -9,6 +9,7 @@
  * keys/<proxy>/<user>.key                 TLS private key, PKCS#8 PEM (0600)
  * keys/<proxy>/<user>-x509.pem            TLS certificate (also as <user>.crt)
  * keys/<proxy>/<user>-ssh/<cluster>-cert.pub   SSH certificate
+ * keys/<proxy>/<user>-db/<cluster>/<db>-x509.pem   database certificates (for the TLS key `<user>.key`)
  * keys/<proxy>/cas/<cluster>.pem          the cluster's host CA certificates
  * ```
  */
@@ -78,6 +79,7 @@ export function keyPaths(home: string, proxy: string, user: string, cluster: str
     tlsCert: path.join(dir, `${u}-x509.pem`),
     tlsCertCrt: path.join(dir, `${u}.crt`),
     sshCertDir: path.join(dir, `${u}-ssh`),
+    dbCertDir: path.join(dir, `${u}-db`, c),
     sshCert: path.join(dir, `${u}-ssh`, `${c}-cert.pub`),
     casDir: path.join(dir, 'cas'),
     cas: path.join(dir, 'cas', `${c}.pem`),
@@ -122,6 +124,8 @@ export async function saveLogin(home: string, profile: Profile, keys: LoginKeys)
   await writeAtomic(p.tlsCertCrt, keys.tlsCert, 0o644);
   await writeAtomic(p.sshCert, `${keys.sshCert.trim()}\n`, 0o644);
   await writeAtomic(p.cas, keys.tlsCaCerts.map((c) => `${c.trim()}\n`).join(''), 0o644);
+  // Database certificates were issued for the previous TLS key: they go with it, as in Teleport.
+  await rm(path.join(p.dir, `${profile.user}-db`), { recursive: true, force: true });
   await writeAtomic(path.join(home, `${name}.yaml`), toYaml({ ...profile }), 0o600);
   await writeAtomic(path.join(home, 'current-profile'), name, 0o600);
 }
@@ -184,4 +188,65 @@ export async function removeAllKeys(home: string): Promise<number> {
   }
   await rm(keysDir, { recursive: true, force: true });
   return proxies.length;
+}
+
+/** The path of a database certificate: `keys/<proxy>/<user>-db/<cluster>/<db>-x509.pem`. */
+export function databaseCertPath(home: string, profile: Profile, database: string): string {
+  const p = keyPaths(home, profileName(profile.web_proxy_addr), profile.user, profile.site_name);
+  return path.join(p.dbCertDir, `${checkName('database', database)}-x509.pem`);
+}
+
+/** Stores a database certificate of the profile's user. */
+export async function saveDatabaseCert(home: string, profile: Profile, database: string, certPem: string): Promise<string> {
+  const file = databaseCertPath(home, profile, database);
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  await writeAtomic(file, certPem, 0o644);
+  return file;
+}
+
+const DB_CERT_SUFFIX = '-x509.pem';
+
+/** Every database certificate of the profile's user in its cluster: `[database, PEM]`, by name. */
+export async function readDatabaseCerts(home: string, profile: Profile): Promise<[string, string][]> {
+  const dir = path.dirname(databaseCertPath(home, profile, 'x'));
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch {
+    return [];
+  }
+  const out: [string, string][] = [];
+  for (const entry of entries.filter((e) => e.endsWith(DB_CERT_SUFFIX)).sort()) {
+    const pem = await readOptional(path.join(dir, entry));
+    if (pem !== undefined) out.push([entry.slice(0, -DB_CERT_SUFFIX.length), pem]);
+  }
+  return out;
+}
+
+/** Removes one database certificate; false when there was none. */
+export async function removeDatabaseCert(home: string, profile: Profile, database: string): Promise<boolean> {
+  const file = databaseCertPath(home, profile, database);
+  const existed = (await readOptional(file)) !== undefined;
+  await rm(file, { force: true });
+  return existed;
+}
+
+/** The user's TLS credentials and the cluster's host CAs, as a login stored them. */
+export interface TlsCredentials {
+  /** PKCS#8 PEM. A secret. */
+  key: string;
+  cert: string;
+  caCerts: string[];
+  /** `ssh-ed25519 AAAA...` */
+  sshPublicKey: string;
+  paths: ReturnType<typeof keyPaths>;
+}
+
+/** Reads the profile user's TLS key, certificate and CAs; `undefined` when any is missing (not logged in). */
+export async function readTlsCredentials(home: string, profile: Profile): Promise<TlsCredentials | undefined> {
+  const paths = keyPaths(home, profileName(profile.web_proxy_addr), profile.user, profile.site_name);
+  const [key, cert, cas, sshPublicKey] = await Promise.all([readOptional(paths.tlsKey), readOptional(paths.tlsCert), readOptional(paths.cas), readOptional(paths.sshPub)]);
+  if (key === undefined || cert === undefined || cas === undefined || sshPublicKey === undefined) return undefined;
+  const caCerts = cas.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  return { key, cert, caCerts: caCerts.map((c) => `${c}\n`), sshPublicKey: sshPublicKey.trim(), paths };
 }

@@ -1,0 +1,77 @@
+/**
+ * What the db commands ask the cluster, through the proxy's `teleport-auth` passthrough with the user's own TLS
+ * certificate (the auth server sees the user, as with Teleport's `tsh`): the databases the user may see, the user's
+ * roles (to tell which database users and names they allow), and database certificates.
+ */
+
+import { createPublicKey } from 'node:crypto';
+import { AUTH_VIA_PROXY_ALPN, newAuthClient, type AuthClient, type Database } from '@teleport-ts/core/api';
+import { isKind, isNotFound } from '@teleport-ts/core/errors';
+import type { Role } from '@teleport-ts/core/types';
+import type { TlsCredentials } from '../profile/store.js';
+import type { DatabaseRoute } from './certificate.js';
+import type { DatabaseInfo } from './databases.js';
+
+/** The cluster operations of the db commands (a fake in unit tests). */
+export interface DatabaseCluster {
+  /** Databases the user's roles let them see, once each, by name. */
+  listDatabases(): Promise<{ info: DatabaseInfo; resource: Database }[]>;
+  /** The user's roles, or `undefined` when the cluster does not let the user read them. */
+  userRoles(names: readonly string[]): Promise<Role[] | undefined>;
+  /** A database certificate for the stored TLS key. */
+  issueDatabaseCert(route: DatabaseRoute, ttlMs?: number): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Connects to the auth API through the proxy at `proxyAddr` (`host:port`). */
+export function openDatabaseCluster(proxyAddr: string, user: string, creds: TlsCredentials): DatabaseCluster {
+  const client: AuthClient = newAuthClient({
+    addr: proxyAddr,
+    identity: { key: creds.key, cert: creds.cert, caCerts: creds.caCerts },
+    alpnProtocols: AUTH_VIA_PROXY_ALPN,
+  });
+  return {
+    async listDatabases() {
+      const servers = await client.getDatabaseServers();
+      const byName = new Map<string, Database>();
+      for (const s of servers) if (!byName.has(s.metadata.name)) byName.set(s.metadata.name, s.spec.database);
+      return [...byName.values()]
+        .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0))
+        .map((resource) => ({
+          resource,
+          info: {
+            name: resource.metadata.name,
+            description: resource.metadata.description ?? '',
+            protocol: resource.spec.protocol,
+            uri: resource.spec.uri,
+            labels: resource.metadata.labels ?? {},
+          },
+        }));
+    },
+    async userRoles(names) {
+      try {
+        return await Promise.all(names.map((n) => client.getRole(n)));
+      } catch (err) {
+        if (isKind(err, 'access-denied') || isNotFound(err)) return undefined;
+        throw err;
+      }
+    },
+    async issueDatabaseCert(route, ttlMs) {
+      const tlsPublicKey = createPublicKey(creds.key).export({ type: 'spki', format: 'pem' }) as string;
+      const certs = await client.generateUserCerts({
+        user,
+        sshPublicKey: creds.sshPublicKey,
+        tlsPublicKey,
+        ...(ttlMs !== undefined ? { ttl: ttlMs } : {}),
+        routeToDatabase: {
+          serviceName: route.serviceName,
+          protocol: route.protocol,
+          ...(route.username !== '' ? { username: route.username } : {}),
+          ...(route.database !== '' ? { database: route.database } : {}),
+        },
+      });
+      return certs.tlsCert;
+    },
+    close: () => client.close(),
+  };
+}
