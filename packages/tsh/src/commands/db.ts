@@ -160,7 +160,8 @@ export async function dbList(session: DbSession, options: DbListOptions): Promis
   const filter = parseLabelFilter(options.labels);
   const [databases, roles, active] = await Promise.all([session.cluster().listDatabases(), session.cluster().userRoles(session.status.roles), session.activeRoutes()]);
   const access: UserAccess | undefined = roles === undefined ? undefined : { roles, traits: session.status.traits };
-  return databases
+  return [...databases]
+    .sort((a, b) => (a.info.name < b.info.name ? -1 : a.info.name > b.info.name ? 1 : 0))
     .filter(({ info }) => Object.entries(filter).every(([k, v]) => info.labels[k] === v))
     .map(({ info, resource }) => ({
       db: info,

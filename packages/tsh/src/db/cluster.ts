@@ -35,9 +35,7 @@ export function openDatabaseCluster(proxyAddr: string, user: string, creds: TlsC
       const servers = await client.getDatabaseServers();
       const byName = new Map<string, Database>();
       for (const s of servers) if (!byName.has(s.metadata.name)) byName.set(s.metadata.name, s.spec.database);
-      return [...byName.values()]
-        .sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0))
-        .map((resource) => ({
+      return [...byName.values()].map((resource) => ({
           resource,
           info: {
             name: resource.metadata.name,
