@@ -92,6 +92,28 @@ function clusterSuite(getCluster: () => Cluster): void {
     expect(expectOneErrorLine(gone)).toMatch(/^ERROR: role "dba" (is )?not found/);
   });
 
+  it('create user.yaml makes the user with its labels and expiry, and no invite', async () => {
+    const c = getCluster();
+    const file = path.join(c.dir, 'user.yaml');
+    await writeFile(
+      file,
+      'kind: user\nversion: v2\nmetadata:\n  name: yuri\n  labels:\n    team: db\n  expires: "2099-01-01T00:00:00Z"\nspec:\n  roles: [access]\n  traits:\n    logins: [yuri]\n',
+    );
+    const created = await c.tctl(['create', file]);
+    expect(created.stderr).toBe('');
+    expect(created.stdout).toBe('user "yuri" has been created\n');
+    const got = (await c.tctl(['get', 'user/yuri'])).stdout;
+    expect(got).toMatch(/\n {2}labels:\n {4}team: db\n/);
+    expect(got).toMatch(/\n {2}expires: ['"]?2099-01-01T00:00:00(\.000)?Z['"]?\n/);
+    const events = JSON.parse((await c.tctl(['audit', 'events', '--format=json', '--type=user.create,user.update,reset_password_token.create'])).stdout) as {
+      event: string;
+      name?: string;
+    }[];
+    expect(events.filter((e) => e.name === 'yuri').map((e) => e.event)).toEqual(['user.create']);
+    // The user gets a link only when asked for one.
+    expect((await c.tctl(['users', 'reset', 'yuri'])).stdout).toMatch(/^User "yuri" has been reset\./);
+  });
+
   it('tokens add --type=db prints a token an agent can join with', async () => {
     const c = getCluster();
     const r = await c.tctl(['tokens', 'add', '--type=db']);

@@ -241,6 +241,22 @@ export function runAuthSuite(name: string, newStorage: StorageFactory): void {
         expect((await rejection(t.admin.createUser({ name: 'alice', roles: ['access'] }))).kind).toBe('already-exists');
       });
 
+      it('creates a user without an invite, with labels, description and expiry (tctl create)', async () => {
+        const res = await t.admin.createUser({ name: 'ulla', roles: ['access'], invite: false, labels: { team: 'db' }, description: 'on call', expires: '2099-01-01T00:00:00Z' });
+        expect('token' in res).toBe(false);
+        expect(res.user.metadata).toMatchObject({ name: 'ulla', labels: { team: 'db' }, description: 'on call' });
+        expect(Date.parse(res.user.metadata.expires!)).toBe(Date.parse('2099-01-01T00:00:00Z'));
+        expect((await t.admin.getUser('ulla')).metadata.labels).toEqual({ team: 'db' });
+        const tokens = (await t.backend.getRange('/usertoken/', '/usertoken/\u{10FFFF}')).items.filter((i) => new TextDecoder().decode(i.value).includes('"ulla"'));
+        expect(tokens).toEqual([]);
+        const events = await allEvents(t);
+        expect(events.filter((e) => e['name'] === 'ulla').map((e) => e['event'])).toEqual(['user.create']);
+        expect((await rejection(t.admin.createUser({ name: 'ulf', roles: ['access'], invite: false, ttl: HOUR }))).message).toBe('ttl is the lifetime of the invite: it needs invite');
+        expect((await rejection(t.admin.createUser({ name: 'ulf', roles: ['access'], labels: { 'no spaces': 'x' } }))).kind).toBe('bad-parameter');
+        expect((await rejection(t.admin.createUser({ name: 'ulf', roles: ['access'], expires: 'tomorrow' }))).kind).toBe('bad-parameter');
+        expect((await rejection(t.admin.getUser('ulf'))).kind).toBe('not-found');
+      });
+
       it('updates roles (which must exist) and deletes users with their tokens', async () => {
         await t.admin.createUser({ name: 'bob', roles: ['access'] });
         const bob = await t.admin.getUser('bob');

@@ -11,6 +11,7 @@ import type { CertAuthority, CertAuthorityType, Rotation, RotationMode, Rotation
 import type { KeyAlgorithm } from '../ca/keys.js';
 import type { RouteToDatabase } from '../ca/tlsca/identity.js';
 import { BadParameterError } from '../errors/index.js';
+import type { DatabaseProtocol } from '../config/index.js';
 import {
   authPreferenceToWire,
   parseAuthPreference,
@@ -79,7 +80,18 @@ export interface CreateUserRequest {
   logins?: readonly string[];
   dbUsers?: readonly string[];
   dbNames?: readonly string[];
-  /** Lifetime of the invite token, ms; default 1 h, at most 48 h. */
+  /** `metadata.labels`; keys use Teleport's label characters. */
+  labels?: Readonly<Record<string, string>>;
+  /** `metadata.description`. */
+  description?: string;
+  /** When the user stops existing (`metadata.expires`), ISO 8601. */
+  expires?: string;
+  /**
+   * Whether to create an invite token with the user (default true), as `tctl users add` does. `false` creates only
+   * the user, as `tctl create` of a user resource does; the user then needs `createResetPasswordToken` to log in.
+   */
+  invite?: boolean;
+  /** Lifetime of the invite token, ms; default 1 h, at most 48 h. Only with an invite. */
   ttl?: number;
 }
 
@@ -261,10 +273,6 @@ export interface SearchEventsQuery {
   startKey?: string;
 }
 
-/** Database protocols the db agent serves. */
-export const DATABASE_PROTOCOLS = ['postgres', 'cockroachdb'] as const;
-export type DatabaseProtocol = (typeof DATABASE_PROTOCOLS)[number];
-
 /**
  * A database as a db agent serves it (Teleport's `db` resource, `types.DatabaseV3`, in its wire form):
  * `metadata.labels` are the labels roles' `db_labels` match.
@@ -337,7 +345,10 @@ export interface AuthClient {
 
   getUsers(): Promise<User[]>;
   getUser(name: string): Promise<User>;
-  createUser(request: CreateUserRequest): Promise<{ user: User; token: UserTokenInfo }>;
+  /** Creates a user and an invite token, the link the user sets a password with (`tctl users add`). */
+  createUser(request: CreateUserRequest & { invite?: true }): Promise<{ user: User; token: UserTokenInfo }>;
+  /** Creates only the user, no token (`tctl create` of a user resource). */
+  createUser(request: CreateUserRequest & { invite: false }): Promise<{ user: User }>;
   updateUser(user: User): Promise<User>;
   deleteUser(name: string): Promise<void>;
   createResetPasswordToken(request: { name: string; ttl?: number }): Promise<UserTokenInfo>;
@@ -437,10 +448,11 @@ export function newAuthClient(options: AuthClientOptions): AuthClient {
 
     getUsers: async () => (await get<Items<unknown>>(path('users'))).items.map(parseUser),
     getUser: async (name) => parseUser(await get(path('users', name))),
-    createUser: async (request) => {
-      const res = await post<{ user: unknown; token: UserTokenInfo }>(path('users'), request);
-      return { user: parseUser(res.user), token: res.token };
-    },
+    // One implementation for both overloads: the server answers with a token exactly when it made one.
+    createUser: (async (request: CreateUserRequest) => {
+      const res = await post<{ user: unknown; token?: UserTokenInfo }>(path('users'), request);
+      return res.token === undefined ? { user: parseUser(res.user) } : { user: parseUser(res.user), token: res.token };
+    }) as AuthClient['createUser'],
     updateUser: async (user) => parseUser(await api.call('PUT', path('users', user.metadata.name), userToWire(user))),
     deleteUser: async (name) => {
       await api.call('DELETE', path('users', name));

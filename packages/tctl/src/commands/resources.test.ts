@@ -55,7 +55,15 @@ describe('tctl create', () => {
     const text = `kind: user\nversion: v2\nmetadata:\n  name: carol\nspec:\n  roles: [dba]\n---\n${ROLE}`;
     const created = await create(api, text, {});
     expect(renderCreate(created)).toBe('role "dba" has been created\nuser "carol" has been created\n');
-    expect(api.calls).toEqual(['createRole dba', 'createUser carol']);
+    expect(api.calls).toEqual(['createRole dba', 'createUser carol (no invite)']);
+  });
+
+  it('creates a user with its labels, description and expiry in one call, without an invite', async () => {
+    const api = newFakeAuth(now);
+    const text = 'kind: user\nversion: v2\nmetadata:\n  name: erin\n  description: on call\n  labels:\n    team: db\nspec:\n  roles: [access]\n  expires: "2027-01-01T00:00:00Z"\n';
+    expect(renderCreate(await create(api, text, {}))).toBe('user "erin" has been created\n');
+    expect(api.calls).toEqual(['createUser erin (no invite)']);
+    expect(api.users.get('erin')!.metadata).toEqual({ name: 'erin', description: 'on call', labels: { team: 'db' }, expires: '2027-01-01T00:00:00.000Z' });
   });
 
   it('refuses an existing resource without -f, and updates it with -f', async () => {

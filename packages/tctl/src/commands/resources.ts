@@ -191,13 +191,9 @@ async function exists(fetch: () => Promise<unknown>): Promise<boolean> {
 /**
  * Creates (or with `force`, updates) every resource of a YAML document stream. Everything is parsed and
  * checked first: malformed YAML, an existing resource without `-f`, or a user whose role exists neither on the
- * server nor in the same file stop it before anything is written. Roles are written before users.
+ * server nor in the same file stop it before anything is written. Roles are written before users. A user is
+ * created without an invite, as Teleport's `tctl create` does (`tctl users reset` makes the link).
  */
-function hasMoreThanCreateUserTakes(user: User): boolean {
-  const m = user.metadata;
-  return m.description !== undefined || m.labels !== undefined || m.expires !== undefined || user.spec.expires !== undefined;
-}
-
 export async function create(api: ResourcesApi, yamlText: string, options: CreateOptions, now: () => Date = () => new Date()): Promise<Created[]> {
   const resources = resourceFromYaml(yamlText);
   if (resources.length === 0) throw new BadParameterError('no resources found in the input');
@@ -244,13 +240,25 @@ export async function create(api: ResourcesApi, yamlText: string, options: Creat
       case 'role':
         await (existed ? api.upsertRole(resource) : api.createRole(resource));
         break;
-      case 'user':
-        if (!existed) {
-          await api.createUser({ name: resource.metadata.name, roles: resource.spec.roles, traits: resource.spec.traits });
+      case 'user': {
+        if (existed) {
+          await api.updateUser(resource);
+          break;
         }
-        // createUser takes name, roles and traits; the update carries the rest (labels, expiry).
-        if (existed || hasMoreThanCreateUserTakes(resource)) await api.updateUser(resource);
+        const { labels, description } = resource.metadata;
+        // Teleport reads the user's expiry from metadata.expires, else spec.expires.
+        const expires = resource.metadata.expires ?? resource.spec.expires;
+        await api.createUser({
+          name: resource.metadata.name,
+          roles: resource.spec.roles,
+          traits: resource.spec.traits,
+          invite: false,
+          ...(labels ? { labels } : {}),
+          ...(description !== undefined ? { description } : {}),
+          ...(expires !== undefined ? { expires } : {}),
+        });
         break;
+      }
       case 'token': {
         if (existed) await api.deleteToken(resource.metadata.name);
         const expires = resource.metadata.expires ? Date.parse(resource.metadata.expires) - now().getTime() : undefined;

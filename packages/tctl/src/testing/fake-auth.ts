@@ -4,6 +4,7 @@ import { NotFoundError, AlreadyExistsError } from '@teleport-ts/core/errors';
 import { presetRoles } from '@teleport-ts/core/rbac';
 import { defaultAuthPreference, parseProvisionToken, parseSystemRoles, parseUser, type ProvisionToken, type Role, type User } from '@teleport-ts/core/types';
 import type { AuditEvent } from '@teleport-ts/core/audit';
+import type { CreateUserRequest } from '@teleport-ts/core/api';
 import type { TctlApi } from '../api.js';
 
 export type FakeAuth = Pick<
@@ -67,14 +68,15 @@ export function newFakeAuth(now: () => Date): FakeAuth {
     ping: async () => ({ clusterName: 'example.com', serverVersion: '0.1.0', authPreference: { type: 'local', secondFactor: 'otp' } }),
     getUsers: async () => [...users.values()],
     getUser: async (name) => user(name),
-    createUser: async (req) => {
-      calls.push(`createUser ${req.name}`);
+    createUser: (async (req: CreateUserRequest) => {
+      calls.push(`createUser ${req.name}${req.invite === false ? ' (no invite)' : ''}`);
       if (users.has(req.name)) throw new AlreadyExistsError(`user ${JSON.stringify(req.name)} already exists`);
       for (const r of req.roles) role(r);
-      const u = parseUser({ kind: 'user', version: 'v2', metadata: { name: req.name }, spec: { roles: req.roles, traits: req.traits ?? {} } });
+      const metadata = { name: req.name, ...(req.labels ? { labels: req.labels } : {}), ...(req.description ? { description: req.description } : {}), ...(req.expires ? { expires: req.expires } : {}) };
+      const u = parseUser({ kind: 'user', version: 'v2', metadata, spec: { roles: req.roles, traits: req.traits ?? {} } });
       users.set(req.name, u);
-      return { user: u, token: userToken(req.name, 'invite', req.ttl ?? 3_600_000) };
-    },
+      return req.invite === false ? { user: u } : { user: u, token: userToken(req.name, 'invite', req.ttl ?? 3_600_000) };
+    }) as FakeAuth['createUser'],
     updateUser: async (u) => {
       calls.push(`updateUser ${u.metadata.name}`);
       user(u.metadata.name);

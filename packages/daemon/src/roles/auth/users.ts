@@ -10,7 +10,7 @@ import type { TotpDevice, UserToken } from '@teleport-ts/core/services';
 import { TRAIT_DB_NAMES, TRAIT_DB_USERS, TRAIT_LOGINS, parseUser, userToWire, type SecondFactor, type User } from '@teleport-ts/core/types';
 import { actorName, authorize, type Caller } from './authz.js';
 import type { AuthContext } from './context.js';
-import { bodyOf, optDurationMs, optString, optStringList, reqString } from './requests.js';
+import { bodyOf, optBool, optDurationMs, optLabels, optString, optStringList, reqString } from './requests.js';
 
 const HOUR = 3_600_000;
 /** Teleport's `defaults.SignupTokenTTL` and `MaxSignupTokenTTL`. */
@@ -75,14 +75,22 @@ export async function getUser(ctx: AuthContext, caller: Caller, name: string): P
   return userToWire(await ctx.identity.getUser(name));
 }
 
-/** Creates a user (roles must exist; logins / db users / db names become traits) with an invite token. */
-export async function createUser(ctx: AuthContext, caller: Caller, rawBody: unknown): Promise<{ user: unknown; token: UserTokenInfo }> {
+/**
+ * Creates a user (roles must exist; logins / db users / db names become traits; labels, description and expiry go to
+ * the metadata) with an invite token, unless `invite` is false (`tctl create` of a user resource).
+ */
+export async function createUser(ctx: AuthContext, caller: Caller, rawBody: unknown): Promise<{ user: unknown; token?: UserTokenInfo }> {
   const actor = authorize(caller, 'user', 'create');
   const body = bodyOf(rawBody);
   const name = reqString(body, 'name');
   const roles = optStringList(body, 'roles') ?? [];
   if (roles.length === 0) throw new BadParameterError('a user needs at least one role', { hint: 'pass --roles, e.g. --roles=access' });
+  const invite = optBool(body, 'invite') ?? true;
   const ttl = optDurationMs(body, 'ttl', INVITE_TOKEN_TTL.max) ?? INVITE_TOKEN_TTL.default;
+  if (!invite && body['ttl'] !== undefined && body['ttl'] !== null) throw new BadParameterError('ttl is the lifetime of the invite: it needs invite');
+  const labels = optLabels(body, 'labels');
+  const description = optString(body, 'description');
+  const expires = optString(body, 'expires');
   const traits: Record<string, string[]> = {};
   const rawTraits = body['traits'];
   if (rawTraits !== undefined && rawTraits !== null) {
@@ -96,16 +104,16 @@ export async function createUser(ctx: AuthContext, caller: Caller, rawBody: unkn
   const user = parseUser({
     kind: 'user',
     version: 'v2',
-    metadata: { name },
+    metadata: { name, ...(labels ? { labels } : {}), ...(description !== undefined ? { description } : {}), ...(expires !== undefined ? { expires } : {}) },
     spec: { roles, traits, created_by: { time: ctx.clock.now().toISOString(), user: { name: actorName(actor) } } },
   });
   await checkRolesExist(ctx, user.spec.roles);
-  const token = await newUserToken(ctx, name, 'invite', ttl);
-  const created = await ctx.identity.createUser(user, { token });
+  const token = invite ? await newUserToken(ctx, name, 'invite', ttl) : undefined;
+  const created = await ctx.identity.createUser(user, token ? { token } : {});
   await ctx.emit('userCreate', { user: actorName(actor), name, roles: [...user.spec.roles], 'addr.remote': caller.remoteAddr });
-  await ctx.emit('resetPasswordTokenCreate', { user: actorName(actor), ...tokenFields(token) });
-  ctx.logger.info('user created', { user: name, by: actorName(actor) });
-  return { user: userToWire(created), token: tokenInfo(ctx, token) };
+  if (token) await ctx.emit('resetPasswordTokenCreate', { user: actorName(actor), ...tokenFields(token) });
+  ctx.logger.info('user created', { user: name, by: actorName(actor), invite });
+  return token ? { user: userToWire(created), token: tokenInfo(ctx, token) } : { user: userToWire(created) };
 }
 
 /** Replaces a user's roles, traits and labels; credentials and the creation record stay. */
