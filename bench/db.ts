@@ -1,0 +1,297 @@
+/**
+ * `pnpm bench db`: database access throughput, the same pgbench runs direct and through the whole chain, in one run.
+ *
+ * - direct: pgbench -> PostgreSQL over TLS with a `db_client`-signed client certificate (what the db agent presents).
+ * - chain:  pgbench -> `tsh proxy db --tunnel` (local, plain) -> proxy (TLS, teleport-postgres) -> reverse tunnel ->
+ *           db agent (RBAC, audit) -> PostgreSQL (TLS, client certificate).
+ *
+ * Runs `pgbench -S` (read-only) and the default tpcb-like script with `-c 8 -j 2 -T $BENCH_DURATION_S` (default 20),
+ * and `pgbench -C -S` (a new session per transaction) with a shorter `-T`, direct and chain alternating. Everything
+ * is the BUILT programs (`pnpm build` first) as users run them: `teleport-ts start` for auth+proxy and for the db
+ * agent, `tsh proxy db`. PostgreSQL stands in for CockroachDB (same wire protocol) as in the e2e test.
+ *
+ * Targets on the 2-core machines: chain TPS >= 0.6x direct for -S; chain sessions/s >= 0.5x direct for -C.
+ */
+
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+import { loadIdentity, newAuthClient } from '@teleport-ts/core/api';
+import { generateKeyPair } from '@teleport-ts/core/ca';
+import { findExecutable, startPostgres, type PostgresServer } from '@teleport-ts/testkit';
+import { machineLine, markdownTable, writeSection, type Row } from './_report.js';
+
+const root = path.resolve(import.meta.dirname, '..');
+const bin = (name: string): string => path.join(root, 'bin', name);
+const DURATION_S = Number(process.env['BENCH_DURATION_S'] ?? 20);
+const CONNECT_DURATION_S = Math.max(3, Math.min(10, Math.round(DURATION_S / 2)));
+const CLIENTS = 8;
+const THREADS = 2;
+const PASSWORD = 'correct horse battery staple';
+/** Extra node flags for the chain's processes, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where time goes. */
+const NODE_OPTIONS = process.env['BENCH_NODE_OPTIONS'] ?? '';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+interface Daemon {
+  child: ChildProcess;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts a built program and waits for `ready` in its output. */
+async function startProcess(file: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = process.env): Promise<Daemon> {
+  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let out = '';
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+  const deadline = Date.now() + 60_000;
+  while (!ready.test(out)) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`${path.basename(file)} ${args.join(' ')} did not start:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    child,
+    output: () => out,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGINT');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+async function tool(file: string, args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(file, args, { env: options.env ?? process.env, maxBuffer: 16 << 20, timeout: 600_000 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${path.basename(file)} ${args.join(' ')} failed: ${stderr || err.message}`));
+      else resolve(stdout);
+    });
+    child.stdin!.end(options.input ?? '');
+  });
+}
+
+interface PgbenchResult {
+  tps: number;
+  latencyMs: number;
+}
+
+async function pgbench(conninfo: string, args: string[]): Promise<PgbenchResult> {
+  const out = await tool(findExecutable('pgbench') ?? 'pgbench', [...args, '-n', conninfo], { env: { ...process.env, PGCONNECT_TIMEOUT: '20' } });
+  const tps = /tps = ([\d.]+)/.exec(out)?.[1];
+  const latency = /latency average = ([\d.]+) ms/.exec(out)?.[1];
+  if (tps === undefined) throw new Error(`no tps in pgbench output:\n${out}`);
+  return { tps: Number(tps), latencyMs: latency === undefined ? NaN : Number(latency) };
+}
+
+async function main(): Promise<void> {
+  for (const name of ['tsh', 'tctl', 'teleport-ts']) {
+    if (!existsSync(path.join(root, 'packages', name === 'teleport-ts' ? 'daemon' : name, 'dist', 'cli.js'))) {
+      throw new Error('build first: pnpm build');
+    }
+  }
+  if (findExecutable('pgbench') === undefined) throw new Error('pgbench not found: apt-get install -y postgresql-client');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tp-bench-db-'));
+  const cleanups: (() => Promise<void>)[] = [];
+  try {
+    // ---- cluster: auth + proxy ------------------------------------------------------------------------------
+    const [authPort, proxyPort] = [await freePort(), await freePort()];
+    const proxyAddr = `127.0.0.1:${proxyPort}`;
+    const config = path.join(dir, 'teleport.yaml');
+    await writeFile(
+      config,
+      [
+        'version: v3',
+        'teleport:',
+        `  data_dir: ${path.join(dir, 'data')}`,
+        '  nodename: bench',
+        'auth_service:',
+        `  listen_addr: 127.0.0.1:${authPort}`,
+        '  cluster_name: bench.example.com',
+        '  authentication:',
+        '    second_factor: off',
+        'proxy_service:',
+        `  web_listen_addr: ${proxyAddr}`,
+        '',
+      ].join('\n'),
+    );
+    const daemonEnv = { ...process.env, NODE_OPTIONS };
+    const cluster = await startProcess(bin('teleport-ts'), ['start', '-c', config], /press Ctrl-C to stop/, daemonEnv);
+    cleanups.unshift(cluster.stop);
+    const pin = /CA pin: (sha256:[0-9a-f]{64})/.exec(cluster.output())![1]!;
+    const tctl = (args: string[]) => tool(bin('tctl'), ['-c', config, ...args]);
+
+    // ---- PostgreSQL with the cluster's certificates, client certificates required -----------------------------
+    const certs = path.join(dir, 'certs');
+    await tctl(['auth', 'sign', '--format=cockroachdb', '--host=localhost', `--out=${certs}`]);
+    const pg: PostgresServer = await startPostgres({
+      tls: { certFile: path.join(certs, 'node.crt'), keyFile: path.join(certs, 'node.key'), caFile: path.join(certs, 'ca-client.crt') },
+      hba: ['local all all trust', 'hostssl all all 127.0.0.1/32 cert'],
+      settings: { max_connections: 300 },
+    });
+    cleanups.unshift(() => pg.destroy());
+    await pg.query('CREATE ROLE alice LOGIN');
+    await pg.createDatabase('bench');
+    await pg.query('ALTER DATABASE bench OWNER TO alice');
+    await tool(findExecutable('pgbench') ?? 'pgbench', ['-i', '-q', '-s', '1', '-h', pg.socketDir, '-p', String(pg.port), '-U', 'postgres', 'bench']);
+    const grant = 'GRANT ALL ON ALL TABLES IN SCHEMA public TO alice';
+    await tool(findExecutable('psql') ?? 'psql', ['-h', pg.socketDir, '-p', String(pg.port), '-U', 'postgres', '-d', 'bench', '-c', grant]);
+
+    // The direct path's client certificate: issued by the cluster's db_client CA, as the agent's are.
+    const keys = await generateKeyPair('ecdsa-p256');
+    const admin = newAuthClient({ addr: `127.0.0.1:${authPort}`, identity: await loadIdentity(path.join(dir, 'data', 'admin')) });
+    const clientCert = await admin.generateDatabaseClientCert({ publicKey: keys.publicKeyPem, dbUser: 'alice', ttl: 3_600_000 });
+    await admin.close();
+    await writeFile(path.join(dir, 'alice.crt'), clientCert.cert);
+    await writeFile(path.join(dir, 'alice.key'), keys.privateKeyPem, { mode: 0o600 });
+    const direct = [
+      'host=localhost',
+      'hostaddr=127.0.0.1',
+      `port=${pg.port}`,
+      'dbname=bench',
+      'user=alice',
+      'sslmode=verify-full',
+      `sslrootcert=${path.join(certs, 'ca.crt')}`,
+      `sslcert=${path.join(dir, 'alice.crt')}`,
+      `sslkey=${path.join(dir, 'alice.key')}`,
+    ].join(' ');
+
+    // ---- db agent in its own process, joined through the proxy -----------------------------------------------
+    const token = /--token=([0-9a-f]+)/.exec(await tctl(['tokens', 'add', '--type=db']))![1]!;
+    const agentConfig = path.join(dir, 'agent.yaml');
+    await writeFile(
+      agentConfig,
+      [
+        'version: v3',
+        'teleport:',
+        '  nodename: bench-db-agent',
+        `  data_dir: ${path.join(dir, 'agent')}`,
+        'auth_service:',
+        '  enabled: no',
+        'proxy_service:',
+        '  enabled: no',
+        'db_service:',
+        '  enabled: yes',
+        '  databases:',
+        '  - name: roach',
+        '    protocol: cockroachdb',
+        `    uri: localhost:${pg.port}`,
+        '    static_labels:',
+        '      env: bench',
+        '    tls:',
+        `      ca_cert_file: ${path.join(certs, 'ca.crt')}`,
+        '',
+      ].join('\n'),
+    );
+    const agent = await startProcess(
+      bin('teleport-ts'),
+      ['start', '--roles=db', `--auth-server=${proxyAddr}`, `--token=${token}`, `--ca-pin=${pin}`, '-c', agentConfig],
+      /press Ctrl-C to stop/,
+      daemonEnv,
+    );
+    cleanups.unshift(agent.stop);
+
+    // ---- user alice, tsh login, tsh proxy db --tunnel ---------------------------------------------------------
+    const added = await tctl(['users', 'add', 'alice', '--roles=access', '--db-users=alice', '--db-names=bench']);
+    const invite = new URL(/https:\/\/\S+\/web\/invite\/[0-9a-f]+/.exec(added)![0]);
+    const tokenId = invite.pathname.split('/').pop()!;
+    await httpsJson(new URL('/v1/webapi/users/password/token', invite), 'PUT', { token: tokenId, password: PASSWORD });
+    const tshEnv = { ...process.env, TELEPORT_HOME: path.join(dir, 'tsh'), TELEPORT_PROXY: '', TELEPORT_USER: '' };
+    await tool(bin('tsh'), ['login', `--proxy=${proxyAddr}`, '--user=alice', '--insecure'], { input: `${PASSWORD}\n`, env: tshEnv });
+    // Wait for the agent's heartbeat.
+    for (let i = 0; !(await tool(bin('tsh'), ['db', 'ls', '--insecure'], { env: tshEnv })).includes('roach'); i++) {
+      if (i > 100) throw new Error('roach never appeared in tsh db ls');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const localPort = await freePort();
+    const tunnel = await startProcess(
+      bin('tsh'),
+      ['proxy', 'db', '--tunnel', '--insecure', `--port=${localPort}`, '--db-user=alice', '--db-name=bench', 'roach'],
+      /Started authenticated tunnel/,
+      { ...tshEnv, NODE_OPTIONS },
+    );
+    cleanups.unshift(tunnel.stop);
+    const chain = `host=127.0.0.1 port=${localPort} dbname=bench user=alice sslmode=disable`;
+
+    // ---- runs: direct and chain alternate, so machine noise hits both ----------------------------------------
+    const base = ['-c', String(CLIENTS), '-j', String(THREADS)];
+    const runs: { name: string; args: string[] }[] = [
+      { name: `pgbench -S ${base.join(' ')} -T ${DURATION_S}`, args: ['-S', ...base, '-T', String(DURATION_S)] },
+      { name: `pgbench (tpcb-like) ${base.join(' ')} -T ${DURATION_S}`, args: [...base, '-T', String(DURATION_S)] },
+      { name: `pgbench -C -S ${base.join(' ')} -T ${CONNECT_DURATION_S}`, args: ['-C', '-S', ...base, '-T', String(CONNECT_DURATION_S)] },
+    ];
+    const rows: Row[] = [];
+    const ratios: number[] = [];
+    for (const r of runs) {
+      // Warm-up: caches, JIT of the chain's processes.
+      await pgbench(chain, [...r.args.filter((a, i, all) => all[i - 1] !== '-T' && a !== '-T'), '-T', '2']);
+      const d = await pgbench(direct, r.args);
+      const c = await pgbench(chain, r.args);
+      const ratio = c.tps / d.tps;
+      ratios.push(ratio);
+      const unit = r.args.includes('-C') ? 'sessions/s' : 'TPS';
+      rows.push({
+        run: r.name,
+        [`direct (${unit})`]: d.tps.toFixed(0),
+        [`chain (${unit})`]: c.tps.toFixed(0),
+        'chain / direct': `${ratio.toFixed(2)}x`,
+        'latency direct / chain (ms)': `${d.latencyMs.toFixed(2)} / ${c.latencyMs.toFixed(2)}`,
+      });
+      process.stdout.write(`${r.name}: direct ${d.tps.toFixed(0)}, chain ${c.tps.toFixed(0)} (${ratio.toFixed(2)}x)\n`);
+    }
+
+    const [readOnly, , sessions] = ratios as [number, number, number];
+    const verdict = (ok: boolean): string => (ok ? 'met' : 'MISSED');
+    const body = [
+      '## Database access (`pnpm bench db`)',
+      '',
+      `Machine: ${machineLine()}. Durations: -T ${DURATION_S} s (-C runs ${CONNECT_DURATION_S} s), after a 2 s warm-up through the chain.`,
+      '',
+      'direct = pgbench -> PostgreSQL (TLS, db_client certificate); chain = pgbench -> `tsh proxy db --tunnel` -> proxy -> reverse tunnel -> db agent -> PostgreSQL. ' +
+        'All processes (PostgreSQL, pgbench, tsh, the proxy and the agent) share the same 2 cores.',
+      '',
+      markdownTable(rows),
+      '',
+      `Targets: chain >= 0.6x direct for -S: ${verdict(readOnly >= 0.6)} (${readOnly.toFixed(2)}x); new sessions/s through the chain >= 0.5x direct: ${verdict(sessions >= 0.5)} (${sessions.toFixed(2)}x).`,
+    ].join('\n');
+    await writeSection('db', body);
+    process.stdout.write(`\n${body}\n`);
+  } finally {
+    for (const c of cleanups) await c().catch(() => {});
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function httpsJson(url: URL, method: string, body: unknown): Promise<unknown> {
+  const https = await import('node:https');
+  return new Promise((resolve, reject) => {
+    const req = https.request(url, { method, rejectUnauthorized: false, headers: { 'content-type': 'application/json' } }, (res) => {
+      let text = '';
+      res.on('data', (c: Buffer) => (text += c.toString()));
+      res.on('end', () => (res.statusCode === 200 ? resolve(text ? JSON.parse(text) : undefined) : reject(new Error(`${method} ${url.pathname}: HTTP ${res.statusCode} ${text}`))));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
+await main();
