@@ -43,6 +43,10 @@ export interface TestCluster {
 
 export interface StartClusterOptions {
   secondFactor?: 'otp' | 'off';
+  /** `proxy_service.https_keypairs[0]`: the proxy serves this certificate instead of a self-signed one. */
+  httpsKeyPair?: { keyFile: string; certFile: string };
+  /** `proxy_service.public_addr`; default none (the listen address). */
+  publicAddr?: (proxyPort: number) => string;
 }
 
 /** Starts auth+proxy and waits until the daemon says it is up. */
@@ -66,6 +70,10 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<T
       'proxy_service:',
       '  enabled: yes',
       `  web_listen_addr: 127.0.0.1:${proxyPort}`,
+      ...(options.publicAddr ? [`  public_addr: ${options.publicAddr(proxyPort)}`] : []),
+      ...(options.httpsKeyPair
+        ? ['  https_keypairs:', `    - key_file: ${options.httpsKeyPair.keyFile}`, `      cert_file: ${options.httpsKeyPair.certFile}`]
+        : []),
       '',
     ].join('\n'),
   );

@@ -11,7 +11,6 @@ import {
   type FileConfig,
 } from '@teleport-ts/core/config';
 import { newLogger } from './logger.js';
-import type { HttpsKeyPair } from './roles/proxy/index.js';
 import { KNOWN_ROLES, startProcess, type ProcessConfig, type RoleName, type RunningProcess } from './process.js';
 
 /** `teleport-ts start` flags, named as Teleport's. */
@@ -95,6 +94,7 @@ export async function buildProcessConfig(flags: StartFlags): Promise<{ config: P
   if (authServer !== undefined) parseHostPort(authServer, 3025);
   const token = flags.token ?? t.auth_token;
   const auth = file?.auth_service ?? {};
+  const proxySection = file?.proxy_service ?? {};
   const config: ProcessConfig = {
     roles: chooseRoles(flags, file),
     dataDir: path.resolve(flags.dataDir ?? t.data_dir ?? defaultDataDir()),
@@ -110,9 +110,9 @@ export async function buildProcessConfig(flags: StartFlags): Promise<{ config: P
     },
     proxyPublicAddr: proxyPublicAddr(file, nodename),
     proxy: {
-      ...(file?.proxy_service?.web_listen_addr !== undefined ? { listenAddr: file.proxy_service.web_listen_addr } : {}),
-      publicAddrs: file?.proxy_service?.public_addr ?? [proxyPublicAddr(file, nodename)],
-      ...((file?.proxy_service as { https_keypairs?: HttpsKeyPair[] } | undefined)?.https_keypairs ? { httpsKeyPairs: (file!.proxy_service as { https_keypairs: HttpsKeyPair[] }).https_keypairs } : {}),
+      ...(proxySection.web_listen_addr !== undefined ? { listenAddr: proxySection.web_listen_addr } : {}),
+      publicAddrs: proxySection.public_addr ?? [proxyPublicAddr(file, nodename)],
+      ...(proxySection.https_keypairs !== undefined ? { httpsKeyPairs: proxySection.https_keypairs } : {}),
     },
     join: {
       ...(token !== undefined ? { token } : {}),

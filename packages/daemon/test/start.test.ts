@@ -125,6 +125,19 @@ describe('teleport-ts start (configuration)', () => {
     expect(() => parseLabels('novalue')).toThrow('invalid label "novalue"');
   });
 
+  it('passes proxy_service (listen address, public addresses, key pairs) to the proxy', async () => {
+    const dir = await tempDir();
+    const cfg = path.join(dir, 'teleport.yaml');
+    await writeFile(
+      cfg,
+      'proxy_service:\n  web_listen_addr: 127.0.0.1:3443\n  public_addr: [proxy.example.com:443]\n  https_keypairs:\n    - { key_file: /k.pem, cert_file: /c.pem }\n',
+    );
+    const { config } = await buildProcessConfig({ config: cfg, dataDir: dir, nodename: 'n1' });
+    expect(config.proxy).toEqual({ listenAddr: '127.0.0.1:3443', publicAddrs: ['proxy.example.com:443'], httpsKeyPairs: [{ key_file: '/k.pem', cert_file: '/c.pem' }] });
+    await writeFile(cfg, 'proxy_service:\n  https_keypairs:\n    - { cert_file: /c.pem }\n');
+    await expect(buildProcessConfig({ config: cfg, dataDir: dir })).rejects.toThrow('proxy_service.https_keypairs[0].key_file is required');
+  });
+
   it('configure writes a starter config that start reads, and refuses to overwrite', async () => {
     const dir = await tempDir();
     const file = path.join(dir, 'teleport.yaml');

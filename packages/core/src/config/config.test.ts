@@ -54,8 +54,37 @@ ssh_service:
     expect(cfg.ssh_service).toEqual({ enabled: true });
   });
 
+  it('reads proxy_service.https_keypairs and several public addresses', () => {
+    const cfg = parseConfig(`
+proxy_service:
+  web_listen_addr: "[::]:443"
+  public_addr: [proxy.example.com:443, proxy.internal]
+  https_keypairs:
+    - key_file: /etc/teleport/proxy-key.pem
+      cert_file: /etc/teleport/proxy-cert.pem
+    - { key_file: b.key, cert_file: b.crt }
+`);
+    expect(cfg.proxy_service).toEqual({
+      web_listen_addr: '[::]:443',
+      public_addr: ['proxy.example.com:443', 'proxy.internal'],
+      https_keypairs: [
+        { key_file: '/etc/teleport/proxy-key.pem', cert_file: '/etc/teleport/proxy-cert.pem' },
+        { key_file: 'b.key', cert_file: 'b.crt' },
+      ],
+    });
+    expect(parseConfig('proxy_service:\n  https_keypairs: []\n').proxy_service).toEqual({});
+  });
+
   it.each([
     ['auth_service:\n  enabled: maybe\n', 'auth_service.enabled must be "yes" or "no"'],
+    ['proxy_service:\n  web_listen_addr: "proxy:http"\n', 'proxy_service.web_listen_addr: invalid address "proxy:http": bad port'],
+    ['proxy_service:\n  public_addr: ["ok.example.com:443", "bad.example.com:99999"]\n', 'proxy_service.public_addr: invalid address "bad.example.com:99999": bad port'],
+    ['proxy_service:\n  public_addr: [":443"]\n', 'proxy_service.public_addr: invalid address ":443": missing host'],
+    ['proxy_service:\n  https_keypairs: /etc/cert.pem\n', 'proxy_service.https_keypairs must be a list of { key_file, cert_file }'],
+    ['proxy_service:\n  https_keypairs: [/etc/cert.pem]\n', 'proxy_service.https_keypairs[0] must be a mapping with key_file and cert_file'],
+    ['proxy_service:\n  https_keypairs:\n    - cert_file: /etc/cert.pem\n', 'proxy_service.https_keypairs[0].key_file is required'],
+    ['proxy_service:\n  https_keypairs:\n    - { key_file: a.key, cert_file: "" }\n', 'proxy_service.https_keypairs[0].cert_file is required'],
+    ['proxy_service:\n  https_keypairs:\n    - { key_file: 3, cert_file: a.crt }\n', 'proxy_service.https_keypairs[0].key_file must be a string'],
     ['auth_service:\n  listen_addr: "host:99999"\n', 'auth_service.listen_addr: invalid address "host:99999": bad port'],
     ['auth_service:\n  authentication:\n    second_factor: sms\n', 'auth_service.authentication.second_factor must be one of off, otp, on, optional, webauthn'],
     ['auth_service:\n  tokens: ["secret-without-roles"]\n', 'auth_service.tokens entries must look like "node,db:<token>"'],

@@ -55,6 +55,23 @@ export interface AuthenticationConfig {
   second_factor?: SecondFactor;
 }
 
+/** One `proxy_service.https_keypairs` entry: the web listener's certificate chain and key, PEM files. */
+export interface HttpsKeyPair {
+  key_file: string;
+  cert_file: string;
+}
+
+/** `proxy_service`. */
+export interface ProxyServiceConfig {
+  enabled?: boolean;
+  /** `host:port` the web listener binds. */
+  web_listen_addr?: string;
+  /** `host[:port]` addresses users reach the proxy at; the first is where invite links point. */
+  public_addr?: string[];
+  /** Certificates to serve instead of a self-signed one (the first is served). */
+  https_keypairs?: HttpsKeyPair[];
+}
+
 /** The subset of teleport.yaml (v3) this release reads, validated and with defaults filled. */
 export interface FileConfig {
   version: string;
@@ -80,7 +97,7 @@ export interface FileConfig {
     tokens?: StaticToken[];
     authentication?: AuthenticationConfig;
   };
-  proxy_service?: { enabled?: boolean; web_listen_addr?: string; public_addr?: string[] };
+  proxy_service?: ProxyServiceConfig;
   db_service?: { enabled?: boolean };
   ssh_service?: { enabled?: boolean };
 }
@@ -294,6 +311,22 @@ function parseAuthService(raw: Record<string, unknown>): NonNullable<FileConfig[
   return out;
 }
 
+/** `proxy_service.https_keypairs`: a list of `{ key_file, cert_file }`, both required. */
+function parseHttpsKeyPairs(raw: unknown, where: string): HttpsKeyPair[] {
+  if (!Array.isArray(raw)) throw new BadParameterError(`${where} must be a list of { key_file, cert_file }`);
+  return raw.map((entry, i) => {
+    const at = `${where}[${i}]`;
+    if (!isRecord(entry)) throw new BadParameterError(`${at} must be a mapping with key_file and cert_file`);
+    const pair: Partial<HttpsKeyPair> = {};
+    for (const key of ['key_file', 'cert_file'] as const) {
+      const file = optString(entry, key, at)?.trim();
+      if (!file) throw new BadParameterError(`${at}.${key} is required`);
+      pair[key] = file;
+    }
+    return pair as HttpsKeyPair;
+  });
+}
+
 function parseProxyService(raw: Record<string, unknown>): NonNullable<FileConfig['proxy_service']> {
   const where = 'proxy_service';
   const out: NonNullable<FileConfig['proxy_service']> = {};
@@ -302,7 +335,21 @@ function parseProxyService(raw: Record<string, unknown>): NonNullable<FileConfig
   const web = optAddr(raw, 'web_listen_addr', where);
   if (web !== undefined) out.web_listen_addr = web;
   const publicAddr = optStringList(raw, 'public_addr', where);
-  if (publicAddr !== undefined) out.public_addr = publicAddr;
+  if (publicAddr !== undefined) {
+    for (const addr of publicAddr) {
+      try {
+        parseHostPort(addr, DEFAULT_PROXY_WEB_PORT);
+      } catch (err) {
+        throw new BadParameterError(`${where}.public_addr: ${(err as Error).message}`);
+      }
+    }
+    out.public_addr = publicAddr;
+  }
+  const pairs = raw['https_keypairs'];
+  if (pairs !== undefined && pairs !== null) {
+    const parsed = parseHttpsKeyPairs(pairs, `${where}.https_keypairs`);
+    if (parsed.length > 0) out.https_keypairs = parsed;
+  }
   return out;
 }
 

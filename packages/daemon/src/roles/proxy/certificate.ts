@@ -9,13 +9,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { createSecureContext } from 'node:tls';
 import type { Clock } from '@teleport-ts/core/clock';
+import type { HttpsKeyPair } from '@teleport-ts/core/config';
 import { BadParameterError } from '@teleport-ts/core/errors';
 
-/** One `proxy_service.https_keypairs` entry. */
-export interface HttpsKeyPair {
-  key_file: string;
-  cert_file: string;
-}
+/** One `proxy_service.https_keypairs` entry (parsed and checked by `core/config`). */
+export type { HttpsKeyPair };
 
 /** Key and certificate chain the web listener serves. */
 export interface WebCertificate {

@@ -80,8 +80,7 @@ export async function startProxyService(options: ProxyServiceOptions): Promise<P
   const log = options.log ?? noopLogger;
   const section = options.config.proxy_service ?? {};
   const listen = parseHostPort(options.listenAddr ?? section.web_listen_addr ?? DEFAULT_PROXY_WEB_LISTEN_ADDR, DEFAULT_PROXY_WEB_PORT);
-  const configuredPairs = (section as { https_keypairs?: HttpsKeyPair[] }).https_keypairs;
-  const pairs = options.httpsKeyPairs ?? configuredPairs ?? [];
+  const pairs = options.httpsKeyPairs ?? section.https_keypairs ?? [];
   const publicAddrs = section.public_addr ?? [];
 
   let ownedClient: AuthClient | undefined;
