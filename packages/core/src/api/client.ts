@@ -1,3 +1,4 @@
+import { connect as connectTls, type ConnectionOptions } from 'node:tls';
 import { Agent, request } from 'undici';
 import { ConnectionProblemError, fromWireError, isTeleportError, type WireError } from '../errors/index.js';
 
@@ -19,6 +20,13 @@ export interface ApiClientOptions {
   tls: ApiTlsOptions;
   /** Per-request timeout, default 30 s. */
   timeoutMs?: number;
+  /**
+   * ALPN protocols to offer, in order of preference; default `['http/1.1']`. Offer `['teleport-auth', 'http/1.1']`
+   * to reach the auth API through a proxy's port (the proxy passes `teleport-auth` connections through to the auth
+   * server untouched, and the auth server answers `http/1.1`); an auth server dialled directly picks `http/1.1`, so
+   * the same client works with either address.
+   */
+  alpnProtocols?: readonly string[];
 }
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
@@ -44,13 +52,15 @@ export function newApiClient(options: ApiClientOptions): ApiClient {
   if ((options.tls.cert === undefined) !== (options.tls.key === undefined)) {
     throw new TypeError('newApiClient: tls.cert and tls.key go together');
   }
+  const tlsOptions = {
+    ...(options.tls.cert !== undefined ? { cert: options.tls.cert, key: options.tls.key } : {}),
+    ca: options.tls.ca,
+    ...(options.tls.serverName ? { servername: options.tls.serverName } : {}),
+    rejectUnauthorized: true,
+  };
   const dispatcher = new Agent({
-    connect: {
-      ...(options.tls.cert !== undefined ? { cert: options.tls.cert, key: options.tls.key } : {}),
-      ca: options.tls.ca,
-      ...(options.tls.serverName ? { servername: options.tls.serverName } : {}),
-      rejectUnauthorized: true,
-    },
+    // undici always offers exactly `http/1.1`: a connector of our own offers the protocols asked for.
+    connect: options.alpnProtocols === undefined ? tlsOptions : alpnConnector(tlsOptions, options.alpnProtocols, options.timeoutMs ?? 30_000),
     headersTimeout: options.timeoutMs ?? 30_000,
     bodyTimeout: options.timeoutMs ?? 30_000,
   });
@@ -82,6 +92,41 @@ export function newApiClient(options: ApiClientOptions): ApiClient {
       throw new ConnectionProblemError(`unexpected response from ${base.host}: HTTP ${res.statusCode}`);
     },
     close: () => dispatcher.close(),
+  };
+}
+
+type Connector = (
+  target: { hostname: string; port: string; servername?: string | null },
+  callback: (...args: [null, import('node:net').Socket] | [Error, null]) => void,
+) => void;
+
+/** An undici connector: TLS with `options`, offering `alpnProtocols`, failing after `timeoutMs`. */
+function alpnConnector(options: ConnectionOptions, alpnProtocols: readonly string[], timeoutMs: number): Connector {
+  return (target, callback) => {
+    const socket = connectTls({
+      ...options,
+      host: target.hostname,
+      port: Number(target.port) || 443,
+      ...(options.servername === undefined && target.servername ? { servername: target.servername } : {}),
+      ALPNProtocols: [...alpnProtocols],
+    });
+    socket.setNoDelay(true);
+    let settled = false;
+    const settle = (err: Error | undefined): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.removeListener('error', onError);
+      if (err === undefined) callback(null, socket);
+      else {
+        socket.destroy();
+        callback(err, null);
+      }
+    };
+    const onError = (err: Error): void => settle(err);
+    const timer = setTimeout(() => settle(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })), Math.min(timeoutMs, 10_000));
+    socket.once('error', onError);
+    socket.once('secureConnect', () => settle(undefined));
   };
 }
 

@@ -31,13 +31,19 @@ export interface JoinClusterOptions {
   /** More DNS names / IPs for the host certificates. */
   additionalPrincipals?: readonly string[];
   timeoutMs?: number;
+  /**
+   * ALPN protocols to offer; default `['http/1.1']`. With `AUTH_VIA_PROXY_ALPN` (`teleport-auth` first) `authAddr`
+   * may also be a proxy's address: the proxy passes the connection through, so the pinned chain is still the auth
+   * server's.
+   */
+  alpnProtocols?: readonly string[];
 }
 
 /**
  * The CA certificates (PEM) in the chain the server at `addr` presents, leaf excluded. Nothing is trusted
  * here: the caller checks them against pins.
  */
-export async function fetchServerCaChain(addr: string, timeoutMs = 15_000): Promise<string[]> {
+export async function fetchServerCaChain(addr: string, timeoutMs = 15_000, alpnProtocols: readonly string[] = ['http/1.1']): Promise<string[]> {
   const url = new URL(authBaseUrl(addr));
   const { host, port } = parseHostPort(url.host, DEFAULT_AUTH_PORT);
   const chain = await new Promise<PeerCertificate>((resolve, reject) => {
@@ -47,7 +53,7 @@ export async function fetchServerCaChain(addr: string, timeoutMs = 15_000): Prom
       servername: AUTH_SERVER_NAME,
       // Deliberately unverified: the chain is only read, then checked against the pins.
       rejectUnauthorized: false,
-      ALPNProtocols: ['http/1.1'],
+      ALPNProtocols: [...alpnProtocols],
       timeout: timeoutMs,
     });
     const fail = (err: Error): void => {
@@ -97,7 +103,7 @@ export async function joinCluster(options: JoinClusterOptions): Promise<Identity
       hint: 'pass --ca-pin with a pin from `tctl status` on the auth server',
     });
   }
-  const chain = await fetchServerCaChain(options.authAddr, options.timeoutMs);
+  const chain = await fetchServerCaChain(options.authAddr, options.timeoutMs, options.alpnProtocols);
   const ca = chain.find((pem) => caPinMatches(pem, options.caPins));
   if (ca === undefined) throw caPinMismatch();
 
@@ -109,6 +115,7 @@ export async function joinCluster(options: JoinClusterOptions): Promise<Identity
     addr: options.authAddr,
     tls: { ca: [ca] },
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    ...(options.alpnProtocols !== undefined ? { alpnProtocols: options.alpnProtocols } : {}),
   });
   try {
     const certs = await client.registerUsingToken({

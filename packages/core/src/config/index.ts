@@ -55,6 +55,32 @@ export interface AuthenticationConfig {
   second_factor?: SecondFactor;
 }
 
+/** Database protocols the db service serves (`db_service.databases[].protocol`, `--db-protocol`). */
+export const DATABASE_PROTOCOLS = ['postgres', 'cockroachdb'] as const;
+export type DatabaseProtocol = (typeof DATABASE_PROTOCOLS)[number];
+
+/** How the db service verifies a database's server certificate (`db_service.databases[].tls.mode`). */
+export const DATABASE_TLS_MODES = ['verify-full', 'verify-ca', 'insecure'] as const;
+export type DatabaseTlsMode = (typeof DATABASE_TLS_MODES)[number];
+
+/** One `db_service.databases` entry (Teleport's keys). */
+export interface DatabaseFileConfig {
+  name: string;
+  description?: string;
+  protocol: DatabaseProtocol;
+  /** `host:port` of the database. */
+  uri: string;
+  static_labels?: Record<string, string>;
+  tls?: {
+    /** Default `verify-full`: the chain and the host name (or `server_name`). */
+    mode?: DatabaseTlsMode;
+    /** CA certificate(s) to verify the database with instead of the cluster's `db` CA. */
+    ca_cert_file?: string;
+    /** Name to verify the server certificate against instead of the host of `uri`. */
+    server_name?: string;
+  };
+}
+
 /** One `proxy_service.https_keypairs` entry: the web listener's certificate chain and key, PEM files. */
 export interface HttpsKeyPair {
   key_file: string;
@@ -98,7 +124,7 @@ export interface FileConfig {
     authentication?: AuthenticationConfig;
   };
   proxy_service?: ProxyServiceConfig;
-  db_service?: { enabled?: boolean };
+  db_service?: { enabled?: boolean; databases?: DatabaseFileConfig[] };
   ssh_service?: { enabled?: boolean };
 }
 
@@ -353,6 +379,90 @@ function parseProxyService(raw: Record<string, unknown>): NonNullable<FileConfig
   return out;
 }
 
+/** A database name: letters, digits, `.`, `_`, `-` (it becomes a key segment and a certificate attribute). */
+const DATABASE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+/** Teleport's label keys. */
+const LABEL_KEY = /^[A-Za-z0-9/._:*-]{1,63}$/;
+
+/**
+ * Validates one database (a `db_service.databases` entry, or one built from `--db-*` flags): name, protocol,
+ * `host:port` URI, labels and TLS settings, naming the field that is wrong.
+ *
+ * @example
+ * ```ts
+ * parseDatabaseConfig({ name: 'orders', protocol: 'postgres', uri: 'db.example.com:5432' }, 'db_service.databases[0]');
+ * ```
+ */
+export function parseDatabaseConfig(raw: unknown, where: string): DatabaseFileConfig {
+  if (!isRecord(raw)) throw new BadParameterError(`${where} must be a mapping with name, protocol and uri`);
+  const name = optString(raw, 'name', where)?.trim() ?? '';
+  if (!DATABASE_NAME.test(name)) {
+    throw new BadParameterError(`${where}.name ${JSON.stringify(name.slice(0, 128))} must be letters, digits, ".", "_" or "-"`, { hint: 'every database needs a name, e.g. --db-name=orders' });
+  }
+  const protocol = optString(raw, 'protocol', where)?.trim() ?? '';
+  if (!(DATABASE_PROTOCOLS as readonly string[]).includes(protocol)) {
+    throw new BadParameterError(`${where}.protocol ${JSON.stringify(protocol.slice(0, 64))} is not supported`, { hint: `use one of: ${DATABASE_PROTOCOLS.join(', ')}` });
+  }
+  const uri = optString(raw, 'uri', where)?.trim() ?? '';
+  if (uri === '') throw new BadParameterError(`${where}.uri is required`, { hint: 'the database address, e.g. --db-uri=localhost:5432' });
+  try {
+    parseHostPort(uri, 5432);
+  } catch (err) {
+    throw new BadParameterError(`${where}.uri: ${(err as Error).message}`);
+  }
+  const out: DatabaseFileConfig = { name, protocol: protocol as DatabaseProtocol, uri };
+  const description = optString(raw, 'description', where);
+  if (description !== undefined && description !== '') out.description = description;
+  const labels = raw['static_labels'];
+  if (labels !== undefined && labels !== null) {
+    if (!isRecord(labels)) throw new BadParameterError(`${where}.static_labels must be a mapping of label names to values`);
+    const parsed: Record<string, string> = {};
+    for (const [k, v] of Object.entries(labels)) {
+      if (!LABEL_KEY.test(k)) throw new BadParameterError(`${where}.static_labels: invalid label key ${JSON.stringify(k.slice(0, 64))}`);
+      if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') {
+        throw new BadParameterError(`${where}.static_labels.${k} must be a string`);
+      }
+      parsed[k] = String(v);
+    }
+    out.static_labels = parsed;
+  }
+  const tls = raw['tls'];
+  if (tls !== undefined && tls !== null) {
+    if (!isRecord(tls)) throw new BadParameterError(`${where}.tls must be a mapping`);
+    const t: NonNullable<DatabaseFileConfig['tls']> = {};
+    const mode = optString(tls, 'mode', `${where}.tls`);
+    if (mode !== undefined && mode !== '') {
+      if (!(DATABASE_TLS_MODES as readonly string[]).includes(mode)) {
+        throw new BadParameterError(`${where}.tls.mode must be one of ${DATABASE_TLS_MODES.join(', ')}`);
+      }
+      t.mode = mode as DatabaseTlsMode;
+    }
+    const caFile = optString(tls, 'ca_cert_file', `${where}.tls`);
+    if (caFile !== undefined && caFile !== '') t.ca_cert_file = caFile;
+    const serverName = optString(tls, 'server_name', `${where}.tls`);
+    if (serverName !== undefined && serverName !== '') t.server_name = serverName;
+    out.tls = t;
+  }
+  return out;
+}
+
+function parseDbService(raw: Record<string, unknown>): NonNullable<FileConfig['db_service']> {
+  const where = 'db_service';
+  const out: NonNullable<FileConfig['db_service']> = parseEnabledOnly(raw, where);
+  const databases = raw['databases'];
+  if (databases !== undefined && databases !== null) {
+    if (!Array.isArray(databases)) throw new BadParameterError(`${where}.databases must be a list`);
+    const parsed = databases.map((d, i) => parseDatabaseConfig(d, `${where}.databases[${i}]`));
+    const names = new Set<string>();
+    for (const d of parsed) {
+      if (names.has(d.name)) throw new BadParameterError(`${where}.databases: the name ${JSON.stringify(d.name)} is used twice`);
+      names.add(d.name);
+    }
+    out.databases = parsed;
+  }
+  return out;
+}
+
 /** Sections whose other keys later releases read: only `enabled` for now. */
 function parseEnabledOnly(raw: Record<string, unknown>, where: string): { enabled?: boolean } {
   const enabled = optEnabled(raw, where);
@@ -392,7 +502,7 @@ export function parseConfig(text: string, source = 'teleport.yaml'): FileConfig 
   for (const [key, parse] of [
     ['auth_service', parseAuthService],
     ['proxy_service', parseProxyService],
-    ['db_service', (r: Record<string, unknown>) => parseEnabledOnly(r, 'db_service')],
+    ['db_service', parseDbService],
     ['ssh_service', (r: Record<string, unknown>) => parseEnabledOnly(r, 'ssh_service')],
   ] as const) {
     const section = doc[key];

@@ -10,6 +10,7 @@ import type { RateLimiter } from '../../http/ratelimit.js';
 import type { Caller } from './authz.js';
 import { authenticateUser, generateDatabaseCert, generateDatabaseClientCert, generateHostCert, generateUserCerts, registerUsingToken } from './certs.js';
 import type { AuthContext } from './context.js';
+import { emitAuditEvents, getDatabaseServers, upsertDatabaseServer } from './databases.js';
 import {
   createRole,
   createToken,
@@ -81,4 +82,8 @@ export function registerAuthRoutes(router: Router<Caller>, ctx: AuthContext, lim
   router.add('POST', p('/authenticate'), (c) => authenticateUser(ctx, c.identity, c.body));
 
   router.add('GET', p('/events'), (c) => searchEvents(ctx, c.identity, c.query));
+  router.add('POST', p('/events'), (c) => emitAuditEvents(ctx, c.identity, c.body));
+
+  router.add('GET', p('/dbservers'), (c) => getDatabaseServers(ctx, c.identity));
+  router.add('PUT', p('/dbservers/:host/:name'), (c) => upsertDatabaseServer(ctx, c.identity, c.params['host'] ?? '', name(c), c.body));
 }

@@ -1,0 +1,159 @@
+/**
+ * Database access on the auth server: the `db_server` heartbeats db agents send (stored with an expiry, so a dead
+ * agent's databases disappear by themselves), their listing (filtered by `db_labels` for users), and the audit
+ * events db agents and proxies record about database sessions.
+ */
+
+import type { Database, DatabaseServer } from '@teleport-ts/core/api';
+import { lookupAuditEventCode, type AuditEvent } from '@teleport-ts/core/audit';
+import { key } from '@teleport-ts/core/backend';
+import { DATABASE_PROTOCOLS, type DatabaseProtocol } from '@teleport-ts/core/config';
+import { AccessDeniedError, BadParameterError } from '@teleport-ts/core/errors';
+import { decodeJson, encodeJson, getAllWithPrefix } from '@teleport-ts/core/services';
+import { authorize, requireAuthenticated, requireSystemRole, type Caller } from './authz.js';
+import type { AuthContext } from './context.js';
+import { bodyOf, optDurationMs, optString, reqName, reqString } from './requests.js';
+
+/** Backend prefix of database servers: `/db_servers/<host-uuid>/<database>`. */
+export const DB_SERVERS_PREFIX = '/db_servers/';
+
+/** A heartbeat keeps a database server listed this long unless the agent asks otherwise. */
+export const DEFAULT_DB_SERVER_TTL_MS = 60_000;
+const MIN_DB_SERVER_TTL_MS = 1_000;
+const MAX_DB_SERVER_TTL = { ms: 10 * 60_000, text: '10m' };
+
+/** Most events one `emitAuditEvents` call may carry. */
+export const MAX_EMITTED_EVENTS = 100;
+/** Largest single event accepted from a service, as JSON. */
+const MAX_EVENT_BYTES = 64 * 1024;
+
+const LABEL_KEY = /^[A-Za-z0-9/._:*-]{1,63}$/;
+const MAX_LABELS = 64;
+
+function parseLabels(raw: unknown): Record<string, string> {
+  if (raw === undefined || raw === null) return {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new BadParameterError('database.labels must be a mapping of strings');
+  const entries = Object.entries(raw as Record<string, unknown>);
+  if (entries.length > MAX_LABELS) throw new BadParameterError(`a database may have at most ${MAX_LABELS} labels`);
+  const labels: Record<string, string> = {};
+  for (const [k, v] of entries) {
+    if (!LABEL_KEY.test(k)) throw new BadParameterError(`invalid label key ${JSON.stringify(k.slice(0, 64))}`);
+    if (typeof v !== 'string' || v.length > 256) throw new BadParameterError(`label ${k} must be a string of at most 256 characters`);
+    labels[k] = v;
+  }
+  return labels;
+}
+
+/** The host UUID of a host certificate's `<uuid>.<cluster>` name. */
+function hostIdOf(username: string, clusterName: string): string {
+  const suffix = `.${clusterName}`;
+  return username.endsWith(suffix) ? username.slice(0, -suffix.length) : username;
+}
+
+function dbServerKey(hostId: string, name: string): string {
+  return key('db_servers', hostId, name);
+}
+
+/**
+ * A db agent's heartbeat for one of its databases: the Db system role, for its own host id only. The server is
+ * stored until now + `ttl` (auth's clock); each heartbeat moves that on.
+ */
+export async function upsertDatabaseServer(ctx: AuthContext, caller: Caller, hostIdParam: string, nameParam: string, rawBody: unknown): Promise<DatabaseServer> {
+  const agent = requireSystemRole(caller, 'Db');
+  authorize(caller, 'db_server', 'create', 'update');
+  const body = bodyOf(rawBody);
+  const hostId = reqName(body, 'hostId');
+  if (hostId !== hostIdParam) throw new BadParameterError('the host id in the body does not match the path');
+  if (hostId !== hostIdOf(agent.username, ctx.clusterName)) {
+    throw new AccessDeniedError('access denied: a db agent may only heartbeat its own databases (host id differs from its certificate)');
+  }
+  const db = bodyOf(body['database']);
+  const name = reqName(db, 'name');
+  if (name !== nameParam) throw new BadParameterError('the database name in the body does not match the path');
+  const protocol = reqString(db, 'protocol');
+  if (!(DATABASE_PROTOCOLS as readonly string[]).includes(protocol)) {
+    throw new BadParameterError(`unsupported database protocol ${JSON.stringify(protocol.slice(0, 64))}`, { hint: `use one of ${DATABASE_PROTOCOLS.join(', ')}` });
+  }
+  const uri = reqString(db, 'uri');
+  if (uri.length > 1024) throw new BadParameterError('database.uri is too long');
+  const description = optString(db, 'description');
+  if (description !== undefined && description.length > 1024) throw new BadParameterError('database.description is too long');
+  const ttl = optDurationMs(body, 'ttl', MAX_DB_SERVER_TTL) ?? DEFAULT_DB_SERVER_TTL_MS;
+  if (ttl < MIN_DB_SERVER_TTL_MS) throw new BadParameterError('ttl must be at least 1s');
+  const hostname = reqName(body, 'hostname');
+  const version = optString(body, 'version') ?? '';
+  const expires = new Date(ctx.clock.now().getTime() + ttl);
+  const database: Database = {
+    kind: 'db',
+    version: 'v3',
+    metadata: { name, ...(description !== undefined ? { description } : {}), labels: parseLabels(db['labels']) },
+    spec: { protocol: protocol as DatabaseProtocol, uri },
+  };
+  const server: DatabaseServer = {
+    kind: 'db_server',
+    version: 'v3',
+    metadata: { name, expires: expires.toISOString() },
+    spec: { host_id: hostId, hostname, version: version.slice(0, 64), database },
+  };
+  await ctx.backend.put({ key: dbServerKey(hostId, name), value: encodeJson(server), expires });
+  return server;
+}
+
+/**
+ * Live database servers, sorted by database name then host id. Callers allowed to list and read `db_server`
+ * (Admin, Proxy, Db) see all of them; users see the ones their roles' `db_labels` make visible, as Teleport's
+ * resource listing does.
+ */
+export async function getDatabaseServers(ctx: AuthContext, caller: Caller): Promise<{ items: DatabaseServer[] }> {
+  const authed = requireAuthenticated(caller);
+  if (authed.kind === 'builtin') authorize(caller, 'db_server', 'list', 'read');
+  const items = await getAllWithPrefix(ctx.backend, DB_SERVERS_PREFIX);
+  const servers: DatabaseServer[] = [];
+  for (const item of items) {
+    const server = decodeJson(item) as DatabaseServer;
+    // Backends keep their own expiry; report the item's, which is what reads honour.
+    if (item.expires) server.metadata.expires = item.expires.toISOString();
+    if (authed.kind === 'user' && !authed.checker.isDatabaseVisible(server.spec.database.metadata.labels)) continue;
+    servers.push(server);
+  }
+  servers.sort((a, b) => (a.metadata.name === b.metadata.name ? (a.spec.host_id < b.spec.host_id ? -1 : 1) : a.metadata.name < b.metadata.name ? -1 : 1));
+  return { items: servers };
+}
+
+const UID = /^[A-Za-z0-9-]{8,64}$/;
+
+/** Checks one event a service sent: a catalogued `db.*` event with a usable uid and time. */
+function checkServiceEvent(raw: unknown, index: number): AuditEvent {
+  const where = `events[${index}]`;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new BadParameterError(`${where} must be an object`);
+  const ev = raw as Record<string, unknown>;
+  const code = typeof ev['code'] === 'string' ? ev['code'] : '';
+  const def = lookupAuditEventCode(code);
+  if (def === undefined || def.event !== ev['event']) throw new BadParameterError(`${where}: unknown event code ${JSON.stringify(code.slice(0, 16))}`);
+  if (!def.event.startsWith('db.')) {
+    throw new AccessDeniedError(`access denied: services may only record database events, not ${def.event}`);
+  }
+  if (typeof ev['uid'] !== 'string' || !UID.test(ev['uid'])) throw new BadParameterError(`${where}.uid must be a UUID`);
+  if (typeof ev['time'] !== 'string' || !Number.isFinite(Date.parse(ev['time']))) throw new BadParameterError(`${where}.time must be an ISO 8601 time`);
+  if (JSON.stringify(ev).length > MAX_EVENT_BYTES) throw new BadParameterError(`${where} is larger than ${MAX_EVENT_BYTES} bytes`);
+  return ev as AuditEvent;
+}
+
+/**
+ * Stores audit events recorded by a service: the Db agent (session start, queries, end) and the Proxy (sessions it
+ * refused before any agent saw them). Only catalogued `db.*` events; the cluster name and the caller's host id
+ * (`server_id`) are set here, whatever the service sent. Idempotent by `uid`, so a service may retry a batch.
+ */
+export async function emitAuditEvents(ctx: AuthContext, caller: Caller, rawBody: unknown): Promise<Record<string, never>> {
+  const service = requireSystemRole(caller, 'Db', 'Proxy');
+  authorize(caller, 'event', 'create');
+  const events = bodyOf(rawBody)['events'];
+  if (!Array.isArray(events)) throw new BadParameterError('events must be a list');
+  if (events.length > MAX_EMITTED_EVENTS) throw new BadParameterError(`at most ${MAX_EMITTED_EVENTS} events per request`);
+  const checked = events.map(checkServiceEvent);
+  const serverId = hostIdOf(service.username, ctx.clusterName);
+  for (const ev of checked) {
+    await ctx.audit.emit({ ...ev, cluster_name: ctx.clusterName, server_id: serverId });
+  }
+  return {};
+}
