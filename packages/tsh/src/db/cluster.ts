@@ -5,10 +5,12 @@
  */
 
 import { createPublicKey } from 'node:crypto';
-import { AUTH_VIA_PROXY_ALPN, newAuthClient, type AuthClient, type Database } from '@teleport-ts/core/api';
+import type { Database } from '@teleport-ts/core/api';
 import { isKind, isNotFound } from '@teleport-ts/core/errors';
 import type { Role } from '@teleport-ts/core/types';
 import type { TlsCredentials } from '../profile/store.js';
+import { parseProxyAddr } from '../webclient.js';
+import { newAuthApi, type AuthApi } from './authapi.js';
 import type { DatabaseRoute } from './certificate.js';
 import type { DatabaseInfo } from './databases.js';
 
@@ -25,11 +27,8 @@ export interface DatabaseCluster {
 
 /** Connects to the auth API through the proxy at `proxyAddr` (`host:port`). */
 export function openDatabaseCluster(proxyAddr: string, user: string, creds: TlsCredentials): DatabaseCluster {
-  const client: AuthClient = newAuthClient({
-    addr: proxyAddr,
-    identity: { key: creds.key, cert: creds.cert, caCerts: creds.caCerts },
-    alpnProtocols: AUTH_VIA_PROXY_ALPN,
-  });
+  const target = parseProxyAddr(proxyAddr);
+  const client: AuthApi = newAuthApi({ host: target.host, port: target.port, key: creds.key, cert: creds.cert, caCerts: creds.caCerts });
   return {
     async listDatabases() {
       const servers = await client.getDatabaseServers();
@@ -70,6 +69,8 @@ export function openDatabaseCluster(proxyAddr: string, user: string, creds: TlsC
       });
       return certs.tlsCert;
     },
-    close: () => client.close(),
+    close: async () => {
+      client.close();
+    },
   };
 }

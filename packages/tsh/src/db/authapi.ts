@@ -1,0 +1,113 @@
+/**
+ * The few auth API calls the db commands make, over node:https through the proxy's `teleport-auth` passthrough: mTLS
+ * with the user's TLS key, the auth server verified against the cluster's host CAs under its fixed name
+ * (`teleport.cluster.local`). The same routes and wire shapes as `newAuthClient` in `@teleport-ts/core/api`, without
+ * loading undici and the X.509 library behind that module (about 200 ms of `tsh db ...` start-up).
+ */
+
+import https from 'node:https';
+import type { Database, DatabaseServer, UserCerts, UserCertsRequest } from '@teleport-ts/core/api';
+import { ConnectionProblemError, fromWireError, type WireError } from '@teleport-ts/core/errors';
+import { parseRole, type Role } from '@teleport-ts/core/types';
+
+/** The TLS name every auth server certificate carries (`AUTH_SERVER_NAME` in core/api). */
+const AUTH_SERVER_NAME = 'teleport.cluster.local';
+/** What the proxy passes through to the auth server untouched. */
+const ALPN_TELEPORT_AUTH = 'teleport-auth';
+
+export interface AuthApiOptions {
+  /** The proxy: `host` and `port` of its web listener. */
+  host: string;
+  port: number;
+  key: string;
+  cert: string;
+  /** The cluster's host CA certificates. */
+  caCerts: readonly string[];
+  timeoutMs?: number;
+}
+
+export interface AuthApi {
+  getDatabaseServers(): Promise<DatabaseServer[]>;
+  getRole(name: string): Promise<Role>;
+  generateUserCerts(request: UserCertsRequest): Promise<UserCerts>;
+  close(): void;
+}
+
+export type { Database };
+
+/**
+ * @example
+ * ```ts
+ * const api = newAuthApi({ host: 'proxy.example.com', port: 3080, key, cert, caCerts });
+ * const servers = await api.getDatabaseServers();
+ * ```
+ */
+export function newAuthApi(options: AuthApiOptions): AuthApi {
+  const agent = new https.Agent({
+    keepAlive: true,
+    cert: options.cert,
+    key: options.key,
+    ca: [...options.caCerts],
+    servername: AUTH_SERVER_NAME,
+    ALPNProtocols: [ALPN_TELEPORT_AUTH],
+    rejectUnauthorized: true,
+  } as https.AgentOptions);
+  const addr = `${options.host}:${options.port}`;
+
+  const call = <T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<T> => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise<T>((resolve, reject) => {
+      const req = https.request(
+        {
+          host: options.host,
+          port: options.port,
+          method,
+          path,
+          agent,
+          servername: AUTH_SERVER_NAME,
+          timeout: options.timeoutMs ?? 30_000,
+          headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('error', reject);
+          res.on('end', () => {
+            const text = Buffer.concat(chunks).toString('utf8');
+            let parsed: unknown;
+            try {
+              parsed = text === '' ? undefined : JSON.parse(text);
+            } catch {
+              reject(new ConnectionProblemError(`unexpected response from the auth server through ${addr}: HTTP ${res.statusCode ?? 0}`));
+              return;
+            }
+            const status = res.statusCode ?? 0;
+            if (status >= 200 && status < 300) {
+              resolve(parsed as T);
+              return;
+            }
+            const wire = (parsed as { error?: WireError } | undefined)?.error;
+            if (wire && typeof wire.kind === 'string' && typeof wire.message === 'string') reject(fromWireError(wire));
+            else reject(new ConnectionProblemError(`unexpected response from the auth server through ${addr}: HTTP ${status}`));
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        const code = err.code ?? '';
+        if (code === 'ECONNREFUSED') reject(new ConnectionProblemError(`failed to connect to proxy ${addr}: connection refused`));
+        else if (/CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
+          reject(new ConnectionProblemError(`failed to verify the auth server through proxy ${addr} (${code})`, { hint: 'log in again with tsh login' }));
+        } else reject(new ConnectionProblemError(`failed to reach the auth server through proxy ${addr}: ${code || err.message}`));
+      });
+      req.end(payload);
+    });
+  };
+
+  return {
+    getDatabaseServers: async () => (await call<{ items: DatabaseServer[] }>('GET', '/v1/dbservers')).items,
+    getRole: async (name) => parseRole(await call<unknown>('GET', `/v1/roles/${encodeURIComponent(name)}`)),
+    generateUserCerts: (request) => call<UserCerts>('POST', '/v1/certs/user', request),
+    close: () => agent.destroy(),
+  };
+}
