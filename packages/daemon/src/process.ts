@@ -8,18 +8,19 @@ import { mkdir } from 'node:fs/promises';
 import { openAuditStore, type AuditEventStore } from '@teleport-ts/core/audit';
 import { openBackend, type Backend, type StorageConfig } from '@teleport-ts/core/backend';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
-import type { AuthenticationConfig, StaticToken } from '@teleport-ts/core/config';
+import type { AuthenticationConfig, DatabaseFileConfig, StaticToken } from '@teleport-ts/core/config';
 import { redact } from '@teleport-ts/core/errors';
 import { startDiagServer, type DiagServer } from './diag.js';
 import type { Logger } from './logger.js';
 import { startAuthServer, type AuthServer } from './roles/auth/index.js';
+import { startDatabaseService, type DatabaseService } from './roles/db/index.js';
 import { startProxyRole, type ProxyRoleOptions, type ProxyService } from './roles/proxy/index.js';
 
 /** Roles `--roles` accepts. */
 export const KNOWN_ROLES = ['auth', 'proxy', 'db', 'node'] as const;
 export type RoleName = (typeof KNOWN_ROLES)[number];
 /** Roles this release runs; the others are refused with a "not implemented yet" notice. */
-export const IMPLEMENTED_ROLES: readonly RoleName[] = ['auth', 'proxy'];
+export const IMPLEMENTED_ROLES: readonly RoleName[] = ['auth', 'proxy', 'db'];
 
 /** The process configuration: teleport.yaml with the command-line flags applied, defaults filled. */
 export interface ProcessConfig {
@@ -41,6 +42,8 @@ export interface ProcessConfig {
   proxy?: ProxyRoleOptions['proxy'];
   /** How agents join (for the agent roles of later releases). `token` is a secret. */
   join: { token?: string; authServer?: string; caPins: readonly string[]; labels: Readonly<Record<string, string>> };
+  /** `db_service`: the databases the db role serves (from the file and the `--db-*` flags). */
+  db?: { databases: readonly DatabaseFileConfig[] };
 }
 
 /** A running process. */
@@ -48,6 +51,7 @@ export interface RunningProcess {
   backend: Backend;
   auth?: AuthServer;
   proxy?: ProxyService;
+  db?: DatabaseService;
   diag?: DiagServer;
   /** Roles asked for that this release does not run. */
   pendingRoles: RoleName[];
@@ -130,11 +134,29 @@ export async function startProcess(config: ProcessConfig, options: StartProcessO
       const server = proxy;
       closers.push(() => server.close());
     }
+    let db: DatabaseService | undefined;
+    if (config.roles.includes('db')) {
+      // Next to a proxy, the tunnel goes to it directly (its listen address may be a wildcard).
+      const proxyAddr = proxy ? proxy.addr.replace(/^(0\.0\.0\.0|\[::\]):/, '127.0.0.1:') : undefined;
+      db = await startDatabaseService({
+        dataDir: config.dataDir,
+        nodename: config.nodename,
+        databases: config.db?.databases ?? [],
+        join: config.join,
+        ...(auth ? { auth } : {}),
+        ...(proxyAddr ? { proxyAddr } : {}),
+        clock,
+        logger: logger.with('db'),
+      });
+      const service = db;
+      closers.push(() => service.close());
+    }
     ready = true;
     return {
       backend,
       ...(auth ? { auth } : {}),
       ...(proxy ? { proxy } : {}),
+      ...(db ? { db } : {}),
       ...(diag ? { diag } : {}),
       pendingRoles: config.roles.filter((r) => !IMPLEMENTED_ROLES.includes(r)),
       close: async () => {

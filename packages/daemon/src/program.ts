@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { versionLine } from '@teleport-ts/core/version';
 import { configureCommander } from '@teleport-ts/core/cli';
 import { configureCommand } from './configure.js';
+import { dbCommand } from './roles/db/command.js';
 import { startCommand } from './start.js';
 
 /** The `teleport-ts` daemon command tree. */
@@ -17,5 +18,6 @@ export function buildProgram(): Command {
     });
   program.addCommand(startCommand());
   program.addCommand(configureCommand());
+  program.addCommand(dbCommand());
   return program;
 }

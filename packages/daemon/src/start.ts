@@ -11,6 +11,7 @@ import {
   type FileConfig,
 } from '@teleport-ts/core/config';
 import { newLogger } from './logger.js';
+import { databaseFromFlags, resolveJoinToken } from './roles/db/index.js';
 import { KNOWN_ROLES, startProcess, type ProcessConfig, type RoleName, type RunningProcess } from './process.js';
 
 /** `teleport-ts start` flags, named as Teleport's. */
@@ -25,6 +26,12 @@ export interface StartFlags {
   nodename?: string;
   diagAddr?: string;
   debug?: boolean;
+  /** `--db-name`, `--db-protocol`, `--db-uri`, `--db-description`: one database for the db role (labels from `--labels`). */
+  dbName?: string;
+  dbProtocol?: string;
+  dbUri?: string;
+  dbDescription?: string;
+  dbCaCertFile?: string;
 }
 
 /** Default data dir: `$TELEPORT_TS_DATA_DIR`, else `./.teleport-ts` (a local dir, so no root is needed). */
@@ -92,9 +99,20 @@ export async function buildProcessConfig(flags: StartFlags): Promise<{ config: P
   }
   const authServer = flags.authServer ?? t.auth_server;
   if (authServer !== undefined) parseHostPort(authServer, 3025);
-  const token = flags.token ?? t.auth_token;
+  // Teleport's --token and auth_token are the token or the path of a file holding it.
+  const token = await resolveJoinToken(flags.token ?? t.auth_token);
   const auth = file?.auth_service ?? {};
   const proxySection = file?.proxy_service ?? {};
+  const labels = flags.labels ? parseLabels(flags.labels) : {};
+  const flagDatabase = databaseFromFlags({
+    ...(flags.dbName !== undefined ? { name: flags.dbName } : {}),
+    ...(flags.dbProtocol !== undefined ? { protocol: flags.dbProtocol } : {}),
+    ...(flags.dbUri !== undefined ? { uri: flags.dbUri } : {}),
+    ...(flags.dbDescription !== undefined ? { description: flags.dbDescription } : {}),
+    ...(flags.dbCaCertFile !== undefined ? { caCertFile: flags.dbCaCertFile } : {}),
+    labels,
+  });
+  const databases = [...(file?.db_service?.databases ?? []), ...(flagDatabase ? [flagDatabase] : [])];
   const config: ProcessConfig = {
     roles: chooseRoles(flags, file),
     dataDir: path.resolve(flags.dataDir ?? t.data_dir ?? defaultDataDir()),
@@ -118,8 +136,9 @@ export async function buildProcessConfig(flags: StartFlags): Promise<{ config: P
       ...(token !== undefined ? { token } : {}),
       ...(authServer !== undefined ? { authServer } : {}),
       caPins,
-      labels: flags.labels ? parseLabels(flags.labels) : {},
+      labels,
     },
+    ...(databases.length > 0 ? { db: { databases } } : {}),
   };
   return { config, file };
 }
@@ -145,6 +164,9 @@ export async function startupMessage(config: ProcessConfig, proc: RunningProcess
   if (proc.proxy) {
     lines.push(`teleport-ts: proxy service is up on ${proc.proxy.addr}: https://${proc.proxy.publicAddr}${proc.proxy.selfSigned ? ' (self-signed certificate: tsh login --insecure)' : ''}.`);
   }
+  if (proc.db) {
+    lines.push(`teleport-ts: database service is up (host ${proc.db.hostId}), serving ${proc.db.databases.map((d) => `"${d.name}" (${d.protocol}, ${d.uri})`).join(', ')}.`);
+  }
   if (proc.pendingRoles.length > 0) {
     lines.push(
       `teleport-ts: roles ${proc.pendingRoles.join(', ')} are not implemented in this release yet${proc.auth ? '' : '; only the storage layer runs'}.`,
@@ -167,12 +189,18 @@ export function startCommand(): Command {
     .option('--labels <labels>', 'Comma-separated list of labels for this node, for example env=dev,app=web.')
     .option('--nodename <name>', 'Name of this node, defaults to hostname.')
     .option('--diag-addr <addr>', 'Start diagnostic prometheus and healthz endpoint.')
+    .option('--db-name <name>', 'Name of the proxied database.')
+    .option('--db-protocol <protocol>', 'Proxied database protocol. Supported are: [postgres cockroachdb].')
+    .option('--db-uri <uri>', 'Address the proxied database is reachable at.')
+    .option('--db-description <text>', 'Description of the proxied database.')
+    .option('--db-ca-cert-file <path>', 'Database CA certificate path.')
     .action(async (flags: StartFlags, cmd: Command) => {
-      await start({ ...flags, debug: cmd.optsWithGlobals()['debug'] === true });
+      await runStart({ ...flags, debug: cmd.optsWithGlobals()['debug'] === true });
     });
 }
 
-async function start(flags: StartFlags): Promise<void> {
+/** Runs the process the flags describe until SIGINT/SIGTERM (`start` and `db start`). */
+export async function runStart(flags: StartFlags): Promise<void> {
   const { config, file } = await buildProcessConfig(flags);
   const logConfig = { ...DEFAULT_LOG_CONFIG, ...file?.teleport.log, ...(flags.debug ? { severity: 'debug' as const } : {}) };
   const logger = newLogger(logConfig);

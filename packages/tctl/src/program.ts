@@ -8,6 +8,7 @@ import * as auditCmd from './commands/audit.js';
 import * as exportCmd from './commands/auth-export.js';
 import * as rotateCmd from './commands/auth-rotate.js';
 import * as signCmd from './commands/auth-sign.js';
+import * as dbCmd from './commands/db.js';
 import { parseFormat, OUTPUT_FORMATS } from './commands/format.js';
 import { collect } from './commands/lists.js';
 import * as resources from './commands/resources.js';
@@ -197,6 +198,20 @@ export function buildProgram(overrides: Partial<ProgramDependencies> = {}): Comm
       withApi(
         async (api, account: string, opts: users.UpdateOptions) => users.renderUpdate(await users.update(api, account, opts)),
         (_account: string, opts: users.UpdateOptions) => users.checkUpdate(opts),
+      ),
+    );
+
+  // ---- db --------------------------------------------------------------------------------------------
+  program
+    .command('db')
+    .description(dbCmd.help.db)
+    .command('ls')
+    .description(dbCmd.help.ls)
+    .option('--format <format>', `Output format: ${dbCmd.DB_LS_FORMATS.join(', ')}.`, 'text')
+    .action(
+      withApi(
+        async (api, opts: { format: string }) => dbCmd.render(await dbCmd.list(api), parseFormat(opts.format, dbCmd.DB_LS_FORMATS, 'text')),
+        (opts: { format: string }) => void parseFormat(opts.format, dbCmd.DB_LS_FORMATS, 'text'),
       ),
     );
 

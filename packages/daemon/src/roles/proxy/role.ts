@@ -16,6 +16,7 @@ import type { Logger } from '../../logger.js';
 import { issueLocalHostIdentity, type AuthServer } from '../auth/index.js';
 import { loadOrCreateHostUuid } from '../auth/init.js';
 import type { HttpsKeyPair } from './certificate.js';
+import { startProxyDatabaseAccess, type ProxyDatabaseAccessOptions } from './db-access.js';
 import { startProxyService, type ProxyService } from './service.js';
 
 /** Where a proxy that joined keeps its identity. */
@@ -32,6 +33,8 @@ export interface ProxyRoleOptions {
   join: { token?: string; authServer?: string; caPins: readonly string[] };
   clock: Clock;
   logger: Logger;
+  /** Reverse tunnel keepalive and timeouts (tests shorten them). */
+  tunnel?: ProxyDatabaseAccessOptions['tunnel'];
 }
 
 /** A `Proxy` host identity issued by the auth service of this process. */
@@ -100,9 +103,20 @@ export async function startProxyRole(options: ProxyRoleOptions): Promise<ProxySe
       log: options.logger,
       ...(section.httpsKeyPairs && section.httpsKeyPairs.length > 0 ? { httpsKeyPairs: section.httpsKeyPairs } : {}),
     });
+    // Database access: agents' reverse tunnels and clients' `teleport-postgres` connections.
+    const access = startProxyDatabaseAccess({
+      registry: proxy.registry,
+      webCertificate: proxy.webCertificate,
+      identity,
+      auth: client,
+      clock: options.clock,
+      logger: options.logger,
+      ...(options.tunnel ? { tunnel: options.tunnel } : {}),
+    });
     return {
       ...proxy,
       close: async () => {
+        await access.close();
         await proxy.close();
         await client.close();
       },

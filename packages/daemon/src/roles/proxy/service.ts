@@ -53,6 +53,8 @@ export interface ProxyService {
   selfSigned: boolean;
   /** Where later roles plug in their ALPN protocols. */
   registry: ProtocolRegistry;
+  /** The web listener's key and certificate chain, for protocols that terminate TLS themselves (`teleport-postgres`). */
+  webCertificate: { key: string; cert: string };
   close(): Promise<void>;
 }
 
@@ -155,6 +157,7 @@ export async function startProxyService(options: ProxyServiceOptions): Promise<P
     publicAddr,
     selfSigned: certificate.selfSigned,
     registry: listener,
+    webCertificate: { key: certificate.key, cert: certificate.cert },
     async close() {
       webServer.closeAllConnections();
       await listener.close();

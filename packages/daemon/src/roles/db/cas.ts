@@ -1,0 +1,111 @@
+/**
+ * The CA certificates a service trusts, fetched from the auth server and kept fresh: the db agent checks user
+ * certificates (user CA), the proxy's host certificate (host CA) and databases (db CA); the proxy checks agents
+ * (host CA) and users (user CA). During a rotation the old and the new certificate are both trusted.
+ */
+
+import type { AuthClient } from '@teleport-ts/core/api';
+import { trustedTlsCerts, verifyTlsCert, type CertAuthorityType, type VerifiedTlsCert } from '@teleport-ts/core/ca';
+import type { Clock } from '@teleport-ts/core/clock';
+import { isTeleportError } from '@teleport-ts/core/errors';
+
+/** How long fetched CAs are used before they are fetched again. */
+export const DEFAULT_CA_MAX_AGE_MS = 30_000;
+/** A certificate from an unknown CA triggers a refetch at most this often (a rotation just started). */
+const FORCED_REFRESH_INTERVAL_MS = 5_000;
+
+export interface CertAuthorityCacheOptions {
+  auth: Pick<AuthClient, 'getCertAuthorities'>;
+  clusterName: string;
+  clock: Clock;
+  maxAgeMs?: number;
+  /** Certificates to trust before the first fetch succeeds, by CA type (e.g. the host CA from the join). */
+  initial?: Partial<Record<CertAuthorityType, readonly string[]>>;
+}
+
+export interface CertAuthorityCache {
+  /** Trusted TLS certificates of this cluster's CA of `type` (fetched when older than the max age). */
+  trusted(type: CertAuthorityType): Promise<readonly string[]>;
+  /**
+   * Verifies a certificate against the CA of `type`; a certificate from an unknown CA makes the cache refetch once
+   * (rate-limited) before giving up, so a rotation is picked up at once.
+   *
+   * @throws AccessDeniedError (untrusted, expired, not yet valid, wrong usage), BadParameterError (malformed).
+   */
+  verify(type: CertAuthorityType, cert: string | Uint8Array, usage: 'clientAuth' | 'serverAuth'): Promise<VerifiedTlsCert>;
+}
+
+interface Entry {
+  certs: readonly string[];
+  fetchedAt: number;
+  lastForced: number;
+  pending?: Promise<readonly string[]>;
+}
+
+/**
+ * @example
+ * ```ts
+ * const cas = newCertAuthorityCache({ auth, clusterName, clock });
+ * const { identity } = await cas.verify('user', peerCertDer, 'clientAuth');
+ * ```
+ */
+export function newCertAuthorityCache(options: CertAuthorityCacheOptions): CertAuthorityCache {
+  const maxAgeMs = options.maxAgeMs ?? DEFAULT_CA_MAX_AGE_MS;
+  const entries = new Map<CertAuthorityType, Entry>();
+  for (const [type, certs] of Object.entries(options.initial ?? {})) {
+    entries.set(type as CertAuthorityType, { certs: [...certs], fetchedAt: Number.NEGATIVE_INFINITY, lastForced: Number.NEGATIVE_INFINITY });
+  }
+  // Freshness is real time: a frozen test clock must not freeze the CAs (the clock only decides validity).
+  const now = (): number => performance.now();
+
+  const fetch = (type: CertAuthorityType, entry: Entry): Promise<readonly string[]> => {
+    entry.pending ??= options.auth
+      .getCertAuthorities(type)
+      .then((cas) => {
+        const certs = cas.filter((ca) => ca.spec.cluster_name === options.clusterName).flatMap(trustedTlsCerts);
+        entry.certs = certs;
+        entry.fetchedAt = now();
+        return certs;
+      })
+      .catch((err: unknown) => {
+        // Keep serving what we had while the auth server is unreachable.
+        if (entry.certs.length > 0) return entry.certs;
+        throw err;
+      })
+      .finally(() => {
+        entry.pending = undefined;
+      });
+    return entry.pending;
+  };
+
+  const entryOf = (type: CertAuthorityType): Entry => {
+    let entry = entries.get(type);
+    if (entry === undefined) {
+      entry = { certs: [], fetchedAt: Number.NEGATIVE_INFINITY, lastForced: Number.NEGATIVE_INFINITY };
+      entries.set(type, entry);
+    }
+    return entry;
+  };
+
+  const trusted = async (type: CertAuthorityType): Promise<readonly string[]> => {
+    const entry = entryOf(type);
+    if (entry.certs.length > 0 && now() - entry.fetchedAt < maxAgeMs) return entry.certs;
+    return fetch(type, entry);
+  };
+
+  return {
+    trusted,
+    async verify(type, cert, usage) {
+      const verifyWith = (certs: readonly string[]) => verifyTlsCert(cert, { trustedCaCerts: certs, clock: options.clock, usage });
+      try {
+        return verifyWith(await trusted(type));
+      } catch (err) {
+        if (!isTeleportError(err) || err.code !== 'ERR_TP_TLS_UNTRUSTED_CA') throw err;
+        const entry = entryOf(type);
+        if (now() - entry.lastForced < FORCED_REFRESH_INTERVAL_MS) throw err;
+        entry.lastForced = now();
+        return verifyWith(await fetch(type, entry));
+      }
+    },
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * Wires database access into a running proxy: the reverse tunnel route (agents dial in) and the `teleport-postgres`
+ * route (clients dial in), sharing one CA cache and one audit emitter.
+ */
+
+import type { AuthClient, Identity } from '@teleport-ts/core/api';
+import { parseIdentity } from '@teleport-ts/core/ca';
+import type { Clock } from '@teleport-ts/core/clock';
+import type { TunnelServer, TunnelServerOptions } from '@teleport-ts/core/tunnel';
+import type { Logger } from '../../logger.js';
+import { newServiceAuditEmitter } from '../db/audit.js';
+import { newCertAuthorityCache } from '../db/cas.js';
+import type { ProtocolRegistry } from './alpn.js';
+import { registerDatabaseRoute } from './db.js';
+import { registerReverseTunnelRoute } from './tunnel.js';
+
+export interface ProxyDatabaseAccessOptions {
+  registry: ProtocolRegistry;
+  /** The web listener's key and certificate chain. */
+  webCertificate: { key: string; cert: string };
+  /** The proxy's host identity (`Proxy` system role). */
+  identity: Identity;
+  auth: Pick<AuthClient, 'getCertAuthorities' | 'getDatabaseServers' | 'emitAuditEvents'>;
+  clock: Clock;
+  logger: Logger;
+  tunnel?: Omit<TunnelServerOptions, 'clock' | 'onAgent' | 'onAgentGone'>;
+}
+
+export interface ProxyDatabaseAccess {
+  tunnels: TunnelServer;
+  close(): Promise<void>;
+}
+
+/**
+ * @example
+ * ```ts
+ * const access = startProxyDatabaseAccess({ registry: proxy.registry, webCertificate: proxy.webCertificate, identity, auth, clock, logger });
+ * // ...
+ * await access.close();
+ * ```
+ */
+export function startProxyDatabaseAccess(options: ProxyDatabaseAccessOptions): ProxyDatabaseAccess {
+  const clusterName = parseIdentity(options.identity.cert).teleportCluster ?? options.identity.clusterName ?? '';
+  const cas = newCertAuthorityCache({ auth: options.auth, clusterName, clock: options.clock, initial: { host: options.identity.caCerts } });
+  const audit = newServiceAuditEmitter({ auth: options.auth, clock: options.clock, logger: options.logger });
+  const tunnel = registerReverseTunnelRoute({
+    registry: options.registry,
+    identity: options.identity,
+    cas,
+    clusterName,
+    clock: options.clock,
+    log: options.logger,
+    ...(options.tunnel ? { tunnel: options.tunnel } : {}),
+  });
+  const db = registerDatabaseRoute({
+    registry: options.registry,
+    tunnels: tunnel.tunnels,
+    auth: options.auth,
+    cas,
+    certificate: options.webCertificate,
+    clusterName,
+    log: options.logger,
+    audit,
+  });
+  return {
+    tunnels: tunnel.tunnels,
+    async close() {
+      await db.close();
+      await tunnel.close();
+      await audit.close();
+    },
+  };
+}
