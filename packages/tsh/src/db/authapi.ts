@@ -12,8 +12,11 @@ import { parseRole, type Role } from '@teleport-ts/core/types';
 
 /** The TLS name every auth server certificate carries (`AUTH_SERVER_NAME` in core/api). */
 const AUTH_SERVER_NAME = 'teleport.cluster.local';
-/** What the proxy passes through to the auth server untouched. */
-const ALPN_TELEPORT_AUTH = 'teleport-auth';
+/**
+ * `teleport-auth` makes the proxy pass the connection through to the auth server untouched; the auth server itself
+ * then picks `http/1.1` (`AUTH_VIA_PROXY_ALPN` in core/api).
+ */
+const ALPN_PROTOCOLS = ['teleport-auth', 'http/1.1'];
 
 export interface AuthApiOptions {
   /** The proxy: `host` and `port` of its web listener. */
@@ -49,7 +52,7 @@ export function newAuthApi(options: AuthApiOptions): AuthApi {
     key: options.key,
     ca: [...options.caCerts],
     servername: AUTH_SERVER_NAME,
-    ALPNProtocols: [ALPN_TELEPORT_AUTH],
+    ALPNProtocols: ALPN_PROTOCOLS,
     rejectUnauthorized: true,
   } as https.AgentOptions);
   const addr = `${options.host}:${options.port}`;
