@@ -1,7 +1,10 @@
 /**
  * Audit events recorded by a service away from the auth server (the db agent, the proxy), sent to the auth server in
  * batches. Recording never blocks or fails a session: events queue (bounded) and are retried until the auth server
- * takes them; each has its uid from the start, so a retried batch is stored once.
+ * takes them; each has its uid from the start, so a retried batch is stored once. Events are sent
+ * {@link DEFAULT_AUDIT_FLUSH_DELAY_MS} after the first of a batch (at once when a batch is full): one request per
+ * query would cost more than the query (measured: `select 1` through the whole chain took 4.9 ms with a request per
+ * event, 0.7 ms without).
  */
 
 import type { AuthClient } from '@teleport-ts/core/api';
@@ -14,6 +17,8 @@ import type { Logger } from '../../logger.js';
 /** Events kept while the auth server is unreachable; the oldest are dropped (and counted) past this. */
 export const DEFAULT_AUDIT_QUEUE_LIMIT = 10_000;
 const BATCH_SIZE = 100;
+/** How long an event may wait for others to share its request. */
+export const DEFAULT_AUDIT_FLUSH_DELAY_MS = 200;
 
 export interface ServiceAuditEmitter {
   /** Queues a catalogued event (time and uid are set now). */
@@ -29,6 +34,8 @@ export interface ServiceAuditEmitterOptions {
   clock: Clock;
   logger: Pick<Logger, 'warn'>;
   queueLimit?: number;
+  /** Default {@link DEFAULT_AUDIT_FLUSH_DELAY_MS}. */
+  flushDelayMs?: number;
 }
 
 /**
@@ -40,6 +47,8 @@ export interface ServiceAuditEmitterOptions {
  */
 export function newServiceAuditEmitter(options: ServiceAuditEmitterOptions): ServiceAuditEmitter {
   const limit = options.queueLimit ?? DEFAULT_AUDIT_QUEUE_LIMIT;
+  const flushDelayMs = options.flushDelayMs ?? DEFAULT_AUDIT_FLUSH_DELAY_MS;
+  let batchTimer: NodeJS.Timeout | undefined;
   const queue: AuditEvent[] = [];
   let sending: Promise<void> | undefined;
   let attempt = 0;
@@ -69,12 +78,26 @@ export function newServiceAuditEmitter(options: ServiceAuditEmitterOptions): Ser
     for (const wake of waiters.splice(0)) wake();
   };
 
-  const kick = (): void => {
+  const start = (): void => {
+    if (batchTimer !== undefined) clearTimeout(batchTimer);
+    batchTimer = undefined;
     if (sending !== undefined) return;
-    sending = new Promise<void>((resolve) => setImmediate(resolve)).then(drain).finally(() => {
+    sending = drain().finally(() => {
       sending = undefined;
       if (queue.length > 0 && !closed) kick();
     });
+  };
+  /** Sends soon: at once when asked or when a batch is full, else after the batching delay. A running send picks new events up. */
+  const kick = (immediate = false): void => {
+    if (sending !== undefined) return;
+    if (immediate || queue.length >= BATCH_SIZE) {
+      start();
+      return;
+    }
+    if (batchTimer === undefined) {
+      batchTimer = setTimeout(start, flushDelayMs);
+      batchTimer.unref();
+    }
   };
 
   const flush = (timeoutMs = 10_000): Promise<void> => {
@@ -85,7 +108,7 @@ export function newServiceAuditEmitter(options: ServiceAuditEmitterOptions): Ser
         clearTimeout(timer);
         resolve();
       });
-      kick();
+      kick(true);
     });
   };
 
@@ -104,6 +127,7 @@ export function newServiceAuditEmitter(options: ServiceAuditEmitterOptions): Ser
       await flush(5_000);
       closed = true;
       if (retryTimer !== undefined) clearTimeout(retryTimer);
+      if (batchTimer !== undefined) clearTimeout(batchTimer);
       for (const wake of waiters.splice(0)) wake();
       waiters = [];
     },

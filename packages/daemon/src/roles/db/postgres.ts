@@ -7,21 +7,23 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import type { Duplex } from 'node:stream';
+import { Transform, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { TLSSocket } from 'node:tls';
 import type { AuditEventFields } from '@teleport-ts/core/audit';
 import { isTeleportError } from '@teleport-ts/core/errors';
 import {
-  backendMessageTap,
   frontendMessageTap,
+  newBackendParser,
   readStartupMessage,
   sendCancelRequest,
+  serializeBackendKeyData,
   serializeEncryptionResponse,
   serializeErrorResponse,
   serializeStartupMessage,
   SQLSTATE,
   type BackendKey,
+  type BackendMessage,
   type CancelKeyRegistry,
   type CancelRequest,
   type FrontendMessage,
@@ -67,6 +69,44 @@ export interface PostgresEngineContext {
 function errorText(err: unknown): { message: string; hint?: string; denied: boolean } {
   if (isTeleportError(err)) return { message: err.message, ...(err.hint !== undefined ? { hint: err.hint } : {}), denied: err.kind === 'access-denied' || err.kind === 'bad-parameter' };
   return { message: 'internal error in the database service', denied: false };
+}
+
+/**
+ * The server -> client direction: during the startup phase (until `done()` says so) every message is decoded and
+ * BackendKeyData is rewritten, each chunk still leaving as one buffer; after it, chunks pass through untouched and
+ * unparsed (result rows are most of the bytes of a session).
+ */
+function startupPhaseTap(options: {
+  onMessage: (message: BackendMessage) => void;
+  rewriteBackendKeyData: (serverKey: BackendKey) => BackendKey;
+  done: () => boolean;
+}): Transform {
+  const parser = newBackendParser();
+  let passThrough = false;
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      if (passThrough) {
+        callback(null, chunk);
+        return;
+      }
+      let out: Buffer[];
+      try {
+        out = parser.push(chunk).map((segment) => {
+          if (segment.kind === 'bytes') return segment.bytes;
+          options.onMessage(segment.message);
+          if (segment.message.type !== 'backendKeyData') return segment.raw;
+          const { processId, secretKey } = segment.message;
+          return serializeBackendKeyData(options.rewriteBackendKeyData({ processId, secretKey }));
+        });
+      } catch (err) {
+        callback(err as Error);
+        return;
+      }
+      passThrough = options.done();
+      if (out.length === 0) callback();
+      else callback(null, out.length === 1 ? out[0] : Buffer.concat(out));
+    },
+  });
 }
 
 /** Sends a FATAL ErrorResponse and ends the stream. */
@@ -207,7 +247,8 @@ async function serveSession(ctx: PostgresEngineContext, database: DatabaseSpec, 
   // Session start is decided by the database: the first ReadyForQuery, or an ErrorResponse before it.
   const state: { phase: 'starting' | 'started' | 'failed' } = { phase: 'starting' };
   const releases: (() => void)[] = [];
-  const toClient = backendMessageTap({
+  const toClient = startupPhaseTap({
+    done: () => state.phase !== 'starting',
     onMessage: (m) => {
       if (state.phase !== 'starting') return;
       if (m.type === 'readyForQuery') {
