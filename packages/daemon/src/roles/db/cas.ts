@@ -13,6 +13,8 @@ import { isTeleportError } from '@teleport-ts/core/errors';
 export const DEFAULT_CA_MAX_AGE_MS = 30_000;
 /** A certificate from an unknown CA triggers a refetch at most this often (a rotation just started). */
 const FORCED_REFRESH_INTERVAL_MS = 5_000;
+/** Verified certificates remembered (a client reuses one certificate for many connections). */
+const VERIFIED_CACHE_SIZE = 1024;
 
 export interface CertAuthorityCacheOptions {
   auth: Pick<AuthClient, 'getCertAuthorities'>;
@@ -28,7 +30,9 @@ export interface CertAuthorityCache {
   trusted(type: CertAuthorityType): Promise<readonly string[]>;
   /**
    * Verifies a certificate against the CA of `type`; a certificate from an unknown CA makes the cache refetch once
-   * (rate-limited) before giving up, so a rotation is picked up at once.
+   * (rate-limited) before giving up, so a rotation is picked up at once. A PEM certificate verified before against
+   * the same trusted CAs is not verified again (about 2 ms each), only its validity period is checked against the
+   * clock.
    *
    * @throws AccessDeniedError (untrusted, expired, not yet valid, wrong usage), BadParameterError (malformed).
    */
@@ -52,6 +56,7 @@ interface Entry {
 export function newCertAuthorityCache(options: CertAuthorityCacheOptions): CertAuthorityCache {
   const maxAgeMs = options.maxAgeMs ?? DEFAULT_CA_MAX_AGE_MS;
   const entries = new Map<CertAuthorityType, Entry>();
+  const verified = new Map<string, { certs: readonly string[]; result: VerifiedTlsCert }>();
   for (const [type, certs] of Object.entries(options.initial ?? {})) {
     entries.set(type as CertAuthorityType, { certs: [...certs], fetchedAt: Number.NEGATIVE_INFINITY, lastForced: Number.NEGATIVE_INFINITY });
   }
@@ -96,9 +101,25 @@ export function newCertAuthorityCache(options: CertAuthorityCacheOptions): CertA
   return {
     trusted,
     async verify(type, cert, usage) {
-      const verifyWith = (certs: readonly string[]) => verifyTlsCert(cert, { trustedCaCerts: certs, clock: options.clock, usage });
+      const cacheKey = typeof cert === 'string' ? `${type}\u0000${usage}\u0000${cert}` : undefined;
+      const verifyWith = (certs: readonly string[]): VerifiedTlsCert => {
+        const result = verifyTlsCert(cert, { trustedCaCerts: certs, clock: options.clock, usage });
+        if (cacheKey !== undefined) {
+          if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
+          verified.set(cacheKey, { certs, result });
+        }
+        return result;
+      };
+      const certs = await trusted(type);
+      const hit = cacheKey === undefined ? undefined : verified.get(cacheKey);
+      if (hit !== undefined) {
+        const at = options.clock.now();
+        // Same trusted set and still valid: the earlier verification holds. Otherwise verify again (and fail properly).
+        if (hit.certs === certs && at >= hit.result.notBefore && at <= hit.result.notAfter) return hit.result;
+        verified.delete(cacheKey!);
+      }
       try {
-        return verifyWith(await trusted(type));
+        return verifyWith(certs);
       } catch (err) {
         if (!isTeleportError(err) || err.code !== 'ERR_TP_TLS_UNTRUSTED_CA') throw err;
         const entry = entryOf(type);
