@@ -32,8 +32,14 @@ const CONNECT_DURATION_S = Math.max(3, Math.min(10, Math.round(DURATION_S / 2)))
 const CLIENTS = 8;
 const THREADS = 2;
 const PASSWORD = 'correct horse battery staple';
-/** Extra node flags for the chain's processes, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to see where time goes. */
-const NODE_OPTIONS = process.env['BENCH_NODE_OPTIONS'] ?? '';
+/** Set to a directory to write CPU profiles of the chain's node processes (proxy, agent, tsh) there. */
+const CPU_PROF_DIR = process.env['BENCH_CPU_PROF_DIR'];
+
+/** A built CLI as [file, args]: through `node --cpu-prof` when profiling. */
+function cli(name: string, args: string[]): [string, string[]] {
+  if (CPU_PROF_DIR === undefined) return [bin(name), args];
+  return [process.execPath, ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`, `--cpu-prof-name=${name}-${args[0]}-${Date.now()}.cpuprofile`, bin(name), ...args]];
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -134,8 +140,7 @@ async function main(): Promise<void> {
         '',
       ].join('\n'),
     );
-    const daemonEnv = { ...process.env, NODE_OPTIONS };
-    const cluster = await startProcess(bin('teleport-ts'), ['start', '-c', config], /press Ctrl-C to stop/, daemonEnv);
+    const cluster = await startProcess(...cli('teleport-ts', ['start', '-c', config]), /press Ctrl-C to stop/);
     cleanups.unshift(cluster.stop);
     const pin = /CA pin: (sha256:[0-9a-f]{64})/.exec(cluster.output())![1]!;
     const tctl = (args: string[]) => tool(bin('tctl'), ['-c', config, ...args]);
@@ -203,10 +208,8 @@ async function main(): Promise<void> {
       ].join('\n'),
     );
     const agent = await startProcess(
-      bin('teleport-ts'),
-      ['start', '--roles=db', `--auth-server=${proxyAddr}`, `--token=${token}`, `--ca-pin=${pin}`, '-c', agentConfig],
+      ...cli('teleport-ts', ['start', '--roles=db', `--auth-server=${proxyAddr}`, `--token=${token}`, `--ca-pin=${pin}`, '-c', agentConfig]),
       /press Ctrl-C to stop/,
-      daemonEnv,
     );
     cleanups.unshift(agent.stop);
 
@@ -224,10 +227,9 @@ async function main(): Promise<void> {
     }
     const localPort = await freePort();
     const tunnel = await startProcess(
-      bin('tsh'),
-      ['proxy', 'db', '--tunnel', '--insecure', `--port=${localPort}`, '--db-user=alice', '--db-name=bench', 'roach'],
+      ...cli('tsh', ['proxy', 'db', '--tunnel', '--insecure', `--port=${localPort}`, '--db-user=alice', '--db-name=bench', 'roach']),
       /Started authenticated tunnel/,
-      { ...tshEnv, NODE_OPTIONS },
+      tshEnv,
     );
     cleanups.unshift(tunnel.stop);
     const chain = `host=127.0.0.1 port=${localPort} dbname=bench user=alice sslmode=disable`;
@@ -239,6 +241,11 @@ async function main(): Promise<void> {
       { name: `pgbench (tpcb-like) ${base.join(' ')} -T ${DURATION_S}`, args: [...base, '-T', String(DURATION_S)] },
       { name: `pgbench -C -S ${base.join(' ')} -T ${CONNECT_DURATION_S}`, args: ['-C', '-S', ...base, '-T', String(CONNECT_DURATION_S)] },
     ];
+    const only = process.env['BENCH_DB_RUNS'];
+    // Diagnostics, only when asked for by index: one client, to separate per-hop latency from throughput limits.
+    runs.push({ name: `pgbench -S -c 1 -j 1 -T ${DURATION_S}`, args: ['-S', '-c', '1', '-j', '1', '-T', String(DURATION_S)] });
+    if (only === undefined) runs.pop();
+    if (only !== undefined) runs.splice(0, runs.length, ...runs.filter((_, i) => only.split(',').includes(String(i))));
     const rows: Row[] = [];
     const ratios: number[] = [];
     for (const r of runs) {
@@ -251,14 +258,19 @@ async function main(): Promise<void> {
       const unit = r.args.includes('-C') ? 'sessions/s' : 'TPS';
       rows.push({
         run: r.name,
-        [`direct (${unit})`]: d.tps.toFixed(0),
-        [`chain (${unit})`]: c.tps.toFixed(0),
+        unit,
+        direct: d.tps.toFixed(0),
+        chain: c.tps.toFixed(0),
         'chain / direct': `${ratio.toFixed(2)}x`,
         'latency direct / chain (ms)': `${d.latencyMs.toFixed(2)} / ${c.latencyMs.toFixed(2)}`,
       });
       process.stdout.write(`${r.name}: direct ${d.tps.toFixed(0)}, chain ${c.tps.toFixed(0)} (${ratio.toFixed(2)}x)\n`);
     }
 
+    if (only !== undefined) {
+      process.stdout.write(`${markdownTable(rows)}\n(BENCH_DB_RUNS set: docs/benchmarks.md not written)\n`);
+      return;
+    }
     const [readOnly, , sessions] = ratios as [number, number, number];
     const verdict = (ok: boolean): string => (ok ? 'met' : 'MISSED');
     const body = [

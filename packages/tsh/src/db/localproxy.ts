@@ -63,8 +63,20 @@ export interface LocalProxy {
   close(): Promise<void>;
 }
 
+/**
+ * The TLS context for the proxy connections: the certificate, the key and the trusted CAs. Building one parses ~150
+ * system roots (tens of ms), so a local proxy makes it once per certificate, not per connection.
+ */
+export function proxySecureContext(ca: readonly string[], credentials: UpstreamCredentials): tls.SecureContext {
+  return tls.createSecureContext({ cert: credentials.cert, key: credentials.key, ca: [...tls.rootCertificates, ...ca] });
+}
+
 /** TLS to the proxy with ALPN `teleport-postgres` and the database certificate. Resolves once the handshake is done. */
-export function dialProxy(options: Pick<LocalProxyOptions, 'proxy' | 'ca' | 'insecure'>, credentials: UpstreamCredentials, session?: Buffer): Promise<tls.TLSSocket> {
+export function dialProxy(
+  options: Pick<LocalProxyOptions, 'proxy' | 'insecure'>,
+  secureContext: tls.SecureContext,
+  session?: Buffer,
+): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
     const { host, port } = options.proxy;
     const socket = tls.connect({
@@ -72,9 +84,7 @@ export function dialProxy(options: Pick<LocalProxyOptions, 'proxy' | 'ca' | 'ins
       port,
       ...(net.isIP(host) === 0 ? { servername: host } : {}),
       ALPNProtocols: [ALPN_TELEPORT_POSTGRES],
-      cert: credentials.cert,
-      key: credentials.key,
-      ca: [...tls.rootCertificates, ...options.ca],
+      secureContext,
       rejectUnauthorized: !options.insecure,
       ...(session ? { session } : {}),
     });
@@ -126,8 +136,15 @@ export async function startLocalProxy(options: LocalProxyOptions): Promise<Local
   // TLS 1.3 session tickets from the proxy: later connections resume instead of a full handshake.
   let session: Buffer | undefined;
 
+  let context: { credentials: UpstreamCredentials; secureContext: tls.SecureContext } | undefined;
+
   const dial = async (): Promise<tls.TLSSocket> => {
-    const socket = await dialProxy(options, await options.credentials(), session);
+    const credentials = await options.credentials();
+    if (context?.credentials.cert !== credentials.cert || context.credentials.key !== credentials.key) {
+      context = { credentials, secureContext: proxySecureContext(options.ca, credentials) };
+      session = undefined;
+    }
+    const socket = await dialProxy(options, context.secureContext, session);
     socket.on('session', (s: Buffer) => {
       session = s;
     });
