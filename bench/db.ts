@@ -14,7 +14,7 @@
  */
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -50,6 +50,19 @@ function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** CPU seconds (user + system) a process used so far, from /proc (Linux). */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the command name.
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
 }
 
 interface Daemon {
@@ -234,6 +247,15 @@ async function main(): Promise<void> {
     cleanups.unshift(tunnel.stop);
     const chain = `host=127.0.0.1 port=${localPort} dbname=bench user=alice sslmode=disable`;
 
+    if (process.env['BENCH_DB_HOLD'] !== undefined) {
+      // For poking at the chain by hand (strace, perf, psql): print where things are and wait for Ctrl-C.
+      process.stdout.write(
+        `direct: ${direct}\nchain: ${chain}\npids: cluster ${cluster.child.pid}, agent ${agent.child.pid}, tsh ${tunnel.child.pid}, postgres ${pg.pid}\n`,
+      );
+      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+      return;
+    }
+
     // ---- runs: direct and chain alternate, so machine noise hits both ----------------------------------------
     const base = ['-c', String(CLIENTS), '-j', String(THREADS)];
     const runs: { name: string; args: string[] }[] = [
@@ -247,12 +269,26 @@ async function main(): Promise<void> {
     if (only === undefined) runs.pop();
     if (only !== undefined) runs.splice(0, runs.length, ...runs.filter((_, i) => only.split(',').includes(String(i))));
     const rows: Row[] = [];
+    const cpuRows: Row[] = [];
+    const chainPids = [cluster.child.pid, agent.child.pid, tunnel.child.pid];
     const ratios: number[] = [];
     for (const r of runs) {
       // Warm-up: caches, JIT of the chain's processes.
       await pgbench(chain, [...r.args.filter((a, i, all) => all[i - 1] !== '-T' && a !== '-T'), '-T', '2']);
       const d = await pgbench(direct, r.args);
+      const before = chainPids.map(cpuSeconds);
       const c = await pgbench(chain, r.args);
+      const used = chainPids.map((pid, i) => cpuSeconds(pid) - before[i]!);
+      const durationS = Number(r.args[r.args.indexOf('-T') + 1]);
+      const perK = (cpu: number): string => ((cpu / (c.tps * durationS)) * 1e6).toFixed(0);
+      cpuRows.push({
+        run: r.name,
+        'auth+proxy': perK(used[0]!),
+        'db agent': perK(used[1]!),
+        'tsh proxy db': perK(used[2]!),
+        'chain total': perK(used.reduce((a, b) => a + b, 0)),
+        'of 2 cores': `${((used.reduce((a, b) => a + b, 0) / durationS / 2) * 100).toFixed(0)}%`,
+      });
       const ratio = c.tps / d.tps;
       ratios.push(ratio);
       const unit = r.args.includes('-C') ? 'sessions/s' : 'TPS';
@@ -268,7 +304,7 @@ async function main(): Promise<void> {
     }
 
     if (only !== undefined) {
-      process.stdout.write(`${markdownTable(rows)}\n(BENCH_DB_RUNS set: docs/benchmarks.md not written)\n`);
+      process.stdout.write(`${markdownTable(rows)}\n\n${markdownTable(cpuRows)}\n(BENCH_DB_RUNS set: docs/benchmarks.md not written)\n`);
       return;
     }
     const [readOnly, , sessions] = ratios as [number, number, number];
@@ -282,6 +318,12 @@ async function main(): Promise<void> {
         'All processes (PostgreSQL, pgbench, tsh, the proxy and the agent) share the same 2 cores.',
       '',
       markdownTable(rows),
+      '',
+      'Where the CPU goes in the chain runs: CPU time of each node process (from /proc, user + system) per 1000 transactions ' +
+        '(per 1000 sessions for -C), in ms. PostgreSQL and pgbench use the rest of the two cores. `BENCH_CPU_PROF_DIR=<dir>` writes ' +
+        'CPU profiles of these processes for a closer look.',
+      '',
+      markdownTable(cpuRows),
       '',
       `Targets: chain >= 0.6x direct for -S: ${verdict(readOnly >= 0.6)} (${readOnly.toFixed(2)}x); new sessions/s through the chain >= 0.5x direct: ${verdict(sessions >= 0.5)} (${sessions.toFixed(2)}x).`,
     ].join('\n');
