@@ -6,7 +6,7 @@
 
 import { once } from 'node:events';
 import { connect as connectTcp, type Socket } from 'node:net';
-import { checkServerIdentity, connect as connectTls, type PeerCertificate, type TLSSocket } from 'node:tls';
+import { checkServerIdentity, connect as connectTls, createSecureContext, type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
 import type { AuthClient } from '@teleport-ts/core/api';
 import { generateKeyPair, parseX509Certificate } from '@teleport-ts/core/ca';
 import type { Clock } from '@teleport-ts/core/clock';
@@ -75,6 +75,22 @@ export function newClientCertCache(options: { auth: Pick<AuthClient, 'generateDa
   };
 }
 
+/**
+ * TLS contexts for upstream connections, per client credentials (so per database, database user and certificate:
+ * a renewed certificate is a new object and the old context goes with the old one) and per trusted CA list (the
+ * same array until the CA cache refetches or the database's `ca_cert_file` changes). Building one parses the key,
+ * the certificate and every CA: about 1.3 ms, a sixth of a new session's CPU in the agent before it was cached.
+ */
+const secureContexts = new WeakMap<DatabaseClientCredentials, { ca: string | readonly string[]; context: SecureContext }>();
+
+function secureContextFor(credentials: DatabaseClientCredentials, ca: string | readonly string[]): SecureContext {
+  const cached = secureContexts.get(credentials);
+  if (cached !== undefined && cached.ca === ca) return cached.context;
+  const context = createSecureContext({ key: credentials.key, cert: credentials.cert, ca: typeof ca === 'string' ? ca : [...ca] });
+  secureContexts.set(credentials, { ca, context });
+  return context;
+}
+
 /** Reads exactly one byte (the answer to an SSLRequest); more is refused, as libpq does (CVE-2021-23222). */
 function readEncryptionResponse(socket: Socket, signal: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -133,7 +149,7 @@ export async function connectToDatabase(options: {
 }): Promise<TLSSocket> {
   const { database, credentials } = options;
   const signal = AbortSignal.any([AbortSignal.timeout(DB_CONNECT_TIMEOUT_MS), ...(options.signal ? [options.signal] : [])]);
-  const ca = database.tls.caCerts ?? [...(await options.cas.trusted('db'))];
+  const ca = database.tls.caCerts ?? (await options.cas.trusted('db'));
   const tcp = connectTcp({ host: database.host, port: database.port });
   tcp.setNoDelay(true);
   const fail = (err: unknown): never => {
@@ -158,9 +174,7 @@ export async function connectToDatabase(options: {
   const verifyName = database.tls.mode === 'verify-full';
   const socket = connectTls({
     socket: tcp,
-    ca,
-    key: credentials.key,
-    cert: credentials.cert,
+    secureContext: secureContextFor(credentials, ca),
     rejectUnauthorized: database.tls.mode !== 'insecure',
     ...(isIpAddress(database.tls.serverName) ? {} : { servername: database.tls.serverName }),
     checkServerIdentity: (_host: string, cert: PeerCertificate) => (verifyName ? checkServerIdentity(database.tls.serverName, cert) : undefined),
