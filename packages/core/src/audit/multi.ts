@@ -35,6 +35,10 @@ export function newMultiAuditStore(stores: readonly AuditEventStore[]): AuditEve
       toEventRow(event);
       await all('emit', (s) => s.emit(event));
     },
+    async emitMany(events: readonly AuditEvent[]): Promise<void> {
+      for (const event of events) toEventRow(event);
+      await all('emitMany', (s) => s.emitMany(events));
+    },
     search(request: SearchEventsRequest): Promise<SearchEventsResult> {
       return first.search(request);
     },

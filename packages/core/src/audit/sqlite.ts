@@ -6,7 +6,7 @@ import { ConnectionProblemError } from '../errors/index.js';
 import { toPage, type PageRow } from './page.js';
 import { checkSweepInterval, retentionCutoff, startSweeper } from './retention.js';
 import type { AuditEvent, AuditEventStore, AuditStoreCommonOptions, SearchEventsRequest, SearchEventsResult } from './types.js';
-import { checkDate, checkRetentionDays, checkSearchRequest, toEventRow } from './validate.js';
+import { checkDate, checkRetentionDays, checkSearchRequest, toEventRow, type EventRow } from './validate.js';
 
 /** Options of {@link openSqliteAuditStore}. */
 export interface SqliteAuditStoreOptions extends AuditStoreCommonOptions {
@@ -79,6 +79,10 @@ function newSqliteStore(
   const insert = db.prepare(
     'INSERT INTO audit_events (event_id, event_time, event_type, event_data) VALUES (?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING',
   );
+  // One transaction (one WAL commit) for a whole batch instead of one per event.
+  const insertMany = db.transaction((rows: readonly EventRow[]) => {
+    for (const row of rows) insert.run(row.uid, row.timeMs, row.type, row.json);
+  });
   const deleteBatch = db.prepare(
     'DELETE FROM audit_events WHERE event_id IN (SELECT event_id FROM audit_events WHERE event_time < ? LIMIT ?)',
   );
@@ -138,6 +142,12 @@ function newSqliteStore(
       ensureOpen();
       const row = toEventRow(event);
       run('failed to store an audit event', () => insert.run(row.uid, row.timeMs, row.type, row.json));
+    },
+
+    async emitMany(events: readonly AuditEvent[]): Promise<void> {
+      ensureOpen();
+      const rows = events.map((event) => toEventRow(event));
+      if (rows.length > 0) run('failed to store audit events', () => insertMany(rows));
     },
 
     async search(request: SearchEventsRequest): Promise<SearchEventsResult> {

@@ -69,7 +69,7 @@ export const MAX_SEARCH_LIMIT = 10_000;
 /**
  * Where audit events are kept. Every driver (sqlite, postgres, cockroachdb) passes one compliance suite.
  *
- * - `emit` is idempotent: emitting the same `uid` twice keeps one event, and is not an error.
+ * - `emit` and `emitMany` are idempotent: emitting the same `uid` twice keeps one event, and is not an error.
  * - `search` pages with an opaque cursor, ordered by (`time`, `uid`) so that paging is stable even when
  *   many events share a timestamp.
  * - Retention: `deleteOlderThan` deletes events whose time is before a date; `sweep` applies the
@@ -78,6 +78,11 @@ export const MAX_SEARCH_LIMIT = 10_000;
 export interface AuditEventStore {
   /** Stores one event, once. Validates the required fields. */
   emit(event: AuditEvent): Promise<void>;
+  /**
+   * Stores several events at once (one transaction or statement where the driver can), each once by `uid`, as
+   * `emit` would. Every event is validated first: one malformed event rejects the batch and none is stored.
+   */
+  emitMany(events: readonly AuditEvent[]): Promise<void>;
   /** One page of events in `[from, to)`. */
   search(request: SearchEventsRequest): Promise<SearchEventsResult>;
   /** Deletes the events whose time is strictly before `date`; resolves to how many were deleted. */

@@ -102,6 +102,28 @@ export function runAuditStoreCompliance<L>(name: string, getHarness: () => Audit
       expect(events).toEqual([first]);
     });
 
+    it('emitMany stores a batch once by uid: repeats within the batch and of stored events keep the first', async () => {
+      const { store } = await open();
+      const stored = eventAt(0, { user: 'stored' });
+      await store.emit(stored);
+      const batch = Array.from({ length: 1200 }, (_, i) => eventAt(i + 1));
+      const first = batch[0]!;
+      await store.emitMany([...batch, { ...stored, user: 'again' }, { ...first, user: 'repeated' }]);
+      await store.emitMany(batch);
+      await store.emitMany([]);
+      const { events } = await searchAll(store, { ...ALL, limit: 1000, order: 'asc' });
+      expect(events).toEqual([stored, ...batch]);
+    });
+
+    it('emitMany with one malformed event stores none of the batch', async () => {
+      const { store } = await open();
+      const good = eventAt(0);
+      const err = await store.emitMany([good, { ...eventAt(1), uid: '' }]).then(() => undefined, (e: unknown) => e);
+      expect(isKind(err, 'bad-parameter')).toBe(true);
+      const { events } = await store.search({ ...ALL, limit: 10, order: 'asc' });
+      expect(events).toEqual([]);
+    });
+
     it('searches the half-open range [from, to)', async () => {
       const { store } = await open();
       const before = eventAt(-1);

@@ -96,6 +96,10 @@ describe('newMultiAuditStore', () => {
       if (fail) throw new ConnectionProblemError('down');
       seen.push(ev);
     },
+    emitMany: async (events) => {
+      if (fail) throw new ConnectionProblemError('down');
+      seen.push(...events);
+    },
     search: async () => ({ events: seen }),
     deleteOlderThan: async () => 0,
     sweep: async () => 0,

@@ -54,7 +54,20 @@ export function cockroachTtlStatement(retentionDays: number, ttlJobCron: string 
 
 /** `$1` uid, `$2` time (ISO), `$3` type, `$4` event JSON. A uid already stored is left as is. */
 export function insertEventSql(): string {
-  return `INSERT INTO ${AUDIT_TABLE} (event_id, event_time, event_type, event_data) VALUES ($1, $2::timestamptz, $3, $4::jsonb) ON CONFLICT (event_id) DO NOTHING`;
+  return insertEventsSql(1);
+}
+
+/** Rows one {@link insertEventsSql} statement takes: 4 parameters each, well under the protocol's 65535. */
+export const MAX_INSERT_ROWS = 1000;
+
+/**
+ * One statement inserting `rows` events: parameters `$4i+1..$4i+4` are row i's uid, time (ISO), type and event
+ * JSON. A uid already stored (or repeated in the statement) is left as is.
+ */
+export function insertEventsSql(rows: number): string {
+  if (!Number.isInteger(rows) || rows < 1 || rows > MAX_INSERT_ROWS) throw new TypeError(`rows must be 1 to ${MAX_INSERT_ROWS}`);
+  const values = Array.from({ length: rows }, (_, i) => `($${4 * i + 1}, $${4 * i + 2}::timestamptz, $${4 * i + 3}, $${4 * i + 4}::jsonb)`);
+  return `INSERT INTO ${AUDIT_TABLE} (event_id, event_time, event_type, event_data) VALUES ${values.join(', ')} ON CONFLICT (event_id) DO NOTHING`;
 }
 
 /** A search statement and the parameters it takes, in order. */

@@ -152,8 +152,6 @@ export async function emitAuditEvents(ctx: AuthContext, caller: Caller, rawBody:
   if (events.length > MAX_EMITTED_EVENTS) throw new BadParameterError(`at most ${MAX_EMITTED_EVENTS} events per request`);
   const checked = events.map(checkServiceEvent);
   const serverId = hostIdOf(service.username, ctx.clusterName);
-  for (const ev of checked) {
-    await ctx.audit.emit({ ...ev, cluster_name: ctx.clusterName, server_id: serverId });
-  }
+  await ctx.audit.emitMany(checked.map((ev) => ({ ...ev, cluster_name: ctx.clusterName, server_id: serverId })));
   return {};
 }
