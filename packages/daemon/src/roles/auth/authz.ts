@@ -9,7 +9,7 @@ import type { TLSSocket } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
 import type { Clock } from '@teleport-ts/core/clock';
 import { AccessDeniedError, isTeleportError } from '@teleport-ts/core/errors';
-import { derToPem, verifyTlsCert, type Identity as CertIdentity } from '@teleport-ts/core/ca';
+import { derToPem, verifyTlsCert, type Identity as CertIdentity, type VerifiedTlsCert } from '@teleport-ts/core/ca';
 import { newAccessChecker, type AccessChecker } from '@teleport-ts/core/rbac';
 import { SYSTEM_ROLES, parseRole, type Role, type SystemRole } from '@teleport-ts/core/types';
 import type { AccessService } from '@teleport-ts/core/services';
@@ -43,6 +43,9 @@ export interface BuiltinCaller {
 
 export type Caller = AnonymousCaller | UserCaller | BuiltinCaller;
 export type AuthenticatedCaller = UserCaller | BuiltinCaller;
+
+/** Verified client certificates remembered by {@link newIdentifier}. */
+const VERIFIED_CERTS_CACHE_SIZE = 1024;
 
 const RO = ['list', 'read'];
 const RW = ['list', 'create', 'read', 'update', 'delete'];
@@ -107,32 +110,70 @@ export interface Identifier {
  */
 export function newIdentifier(options: { trust: () => ClientTrust; access: AccessService; clock: Clock }): Identifier {
   const { access, clock } = options;
+  // Verified certificates by SHA-256 fingerprint, least recently used first, for the trust they were verified
+  // against: agents and proxies present one certificate for thousands of requests, and parsing and verifying it
+  // is most of the cost of identifying them.
+  const verified = new Map<string, { ca: 'host' | 'user'; result: VerifiedTlsCert }>();
+  let verifiedFor: ClientTrust | undefined;
+  const remember = (fingerprint: string, ca: 'host' | 'user', result: VerifiedTlsCert): void => {
+    if (verified.size >= VERIFIED_CERTS_CACHE_SIZE) verified.delete(verified.keys().next().value!);
+    verified.set(fingerprint, { ca, result });
+  };
+  const recall = (fingerprint: string): { ca: 'host' | 'user'; result: VerifiedTlsCert } | undefined => {
+    const hit = verified.get(fingerprint);
+    if (hit === undefined) return undefined;
+    verified.delete(fingerprint);
+    const at = clock.now();
+    // Outside its validity the certificate is verified again, to fail with the proper reason.
+    if (at < hit.result.notBefore || at > hit.result.notAfter) return undefined;
+    verified.set(fingerprint, hit);
+    return hit;
+  };
+
   return {
     async identify(req) {
       const remoteAddr = req.socket.remoteAddress ?? '';
       const peer = (req.socket as TLSSocket).getPeerCertificate?.();
       if (!peer || !peer.raw) return { kind: 'anonymous', remoteAddr };
       const trust = options.trust();
-      const certPem = derToPem(peer.raw, 'CERTIFICATE');
-      const verify = (cas: readonly string[]) => verifyTlsCert(certPem, { trustedCaCerts: cas, clock, usage: 'clientAuth' });
+      if (trust !== verifiedFor) {
+        // A new trust (CA rotation, first load): nothing verified before holds.
+        verified.clear();
+        verifiedFor = trust;
+      }
+      const fingerprint = peer.fingerprint256;
+      const known = fingerprint ? recall(fingerprint) : undefined;
+      const verify = (ca: 'host' | 'user'): VerifiedTlsCert => {
+        if (known?.ca === ca) return known.result;
+        const result = verifyTlsCert(derToPem(peer.raw, 'CERTIFICATE'), {
+          trustedCaCerts: ca === 'host' ? trust.hostCaCerts : trust.userCaCerts,
+          clock,
+          usage: 'clientAuth',
+        });
+        if (fingerprint) remember(fingerprint, ca, result);
+        return result;
+      };
       let reason = 'the client certificate is not signed by a certificate authority of this cluster';
-      try {
-        const { identity } = verify(trust.hostCaCerts);
-        const systemRole = identity.roles[0] as SystemRole | undefined;
-        if (identity.roles.length !== 1 || !systemRole || !SYSTEM_ROLE_CHECKERS.has(systemRole)) {
-          return { kind: 'anonymous', remoteAddr, reason: 'the host certificate carries no known system role' };
+      // A certificate known to be a user's is not tried against the host CA again.
+      if (known?.ca !== 'user') {
+        try {
+          const { identity } = verify('host');
+          const systemRole = identity.roles[0] as SystemRole | undefined;
+          if (identity.roles.length !== 1 || !systemRole || !SYSTEM_ROLE_CHECKERS.has(systemRole)) {
+            return { kind: 'anonymous', remoteAddr, reason: 'the host certificate carries no known system role' };
+          }
+          if (identity.teleportCluster !== trust.clusterName) {
+            return { kind: 'anonymous', remoteAddr, reason: 'the host certificate was issued by another cluster' };
+          }
+          return { kind: 'builtin', username: identity.username, systemRole, identity, checker: SYSTEM_ROLE_CHECKERS.get(systemRole)!, remoteAddr };
+        } catch (err) {
+          if (!isTeleportError(err)) throw err;
+          if (err.code !== 'ERR_TP_TLS_UNTRUSTED_CA') reason = err.message;
         }
-        if (identity.teleportCluster !== trust.clusterName) {
-          return { kind: 'anonymous', remoteAddr, reason: 'the host certificate was issued by another cluster' };
-        }
-        return { kind: 'builtin', username: identity.username, systemRole, identity, checker: SYSTEM_ROLE_CHECKERS.get(systemRole)!, remoteAddr };
-      } catch (err) {
-        if (!isTeleportError(err)) throw err;
-        if (err.code !== 'ERR_TP_TLS_UNTRUSTED_CA') reason = err.message;
       }
       let identity: CertIdentity;
       try {
-        identity = verify(trust.userCaCerts).identity;
+        identity = verify('user').identity;
       } catch (err) {
         if (!isTeleportError(err)) throw err;
         if (err.code !== 'ERR_TP_TLS_UNTRUSTED_CA') reason = err.message;
