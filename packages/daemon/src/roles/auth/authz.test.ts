@@ -11,9 +11,8 @@ const CLUSTER = 'example.com';
 
 /** A request as the router sees it, from a TLS socket that presented `certPem`. */
 function requestWith(certPem: string): IncomingMessage {
-  const x509 = new X509Certificate(certPem);
-  const peer = { raw: x509.raw, fingerprint256: x509.fingerprint256 };
-  return { socket: { remoteAddress: '127.0.0.1', getPeerCertificate: () => peer } } as unknown as IncomingMessage;
+  const peer = new X509Certificate(certPem);
+  return { socket: { remoteAddress: '127.0.0.1', getPeerX509Certificate: () => peer } } as unknown as IncomingMessage;
 }
 
 describe('newIdentifier', () => {

@@ -9,7 +9,7 @@ import type { TLSSocket } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
 import type { Clock } from '@teleport-ts/core/clock';
 import { AccessDeniedError, isTeleportError } from '@teleport-ts/core/errors';
-import { derToPem, verifyTlsCert, type Identity as CertIdentity, type VerifiedTlsCert } from '@teleport-ts/core/ca';
+import { verifyTlsCert, type Identity as CertIdentity, type VerifiedTlsCert } from '@teleport-ts/core/ca';
 import { newAccessChecker, type AccessChecker } from '@teleport-ts/core/rbac';
 import { SYSTEM_ROLES, parseRole, type Role, type SystemRole } from '@teleport-ts/core/types';
 import type { AccessService } from '@teleport-ts/core/services';
@@ -133,8 +133,9 @@ export function newIdentifier(options: { trust: () => ClientTrust; access: Acces
   return {
     async identify(req) {
       const remoteAddr = req.socket.remoteAddress ?? '';
-      const peer = (req.socket as TLSSocket).getPeerCertificate?.();
-      if (!peer || !peer.raw) return { kind: 'anonymous', remoteAddr };
+      // Not getPeerCertificate(): it converts every field to an object (about 17 us, on every request).
+      const peer = (req.socket as TLSSocket).getPeerX509Certificate?.();
+      if (peer === undefined) return { kind: 'anonymous', remoteAddr };
       const trust = options.trust();
       if (trust !== verifiedFor) {
         // A new trust (CA rotation, first load): nothing verified before holds.
@@ -145,7 +146,7 @@ export function newIdentifier(options: { trust: () => ClientTrust; access: Acces
       const known = fingerprint ? recall(fingerprint) : undefined;
       const verify = (ca: 'host' | 'user'): VerifiedTlsCert => {
         if (known?.ca === ca) return known.result;
-        const result = verifyTlsCert(derToPem(peer.raw, 'CERTIFICATE'), {
+        const result = verifyTlsCert(peer.toString(), {
           trustedCaCerts: ca === 'host' ? trust.hostCaCerts : trust.userCaCerts,
           clock,
           usage: 'clientAuth',
