@@ -219,8 +219,9 @@ describe.skipIf(postgres === undefined || !psql.available)('database access thro
     const lines = out.split('\n');
     expect(lines[0]).toMatch(/^Name +Description +Allowed Users +Labels +Connect +$/);
     expect(lines[1]).toMatch(/^-+ -+ -+ -+ -+ $/);
-    expect(lines.find((l) => l.startsWith('roach '))).toMatch(/^roach +\S* *env=dev +$/);
-    expect(lines.find((l) => l.startsWith('pg '))).toMatch(/^pg +Orders +\S+ +env=dev +$/);
+    // alice holds the preset access role, with db_users and db_names traits of '*'.
+    expect(lines.find((l) => l.startsWith('roach '))).toMatch(/^roach +\[\*\] +env=dev +$/);
+    expect(lines.find((l) => l.startsWith('pg '))).toMatch(/^pg +Orders +\[\*\] +env=dev +$/);
 
     const json = await tsh('alice', ['db', 'ls', '--insecure', '--format=json']);
     const dbs = JSON.parse(json.stdout) as { metadata: { name: string; labels: Record<string, string> }; spec: { protocol: string } }[];
@@ -274,12 +275,11 @@ describe.skipIf(postgres === undefined || !psql.available)('database access thro
     );
     const connect = await tsh('alice', ['db', 'connect', '--insecure', 'pg'], 'select current_user, current_database()\n');
     expect(connect.stdout).toMatch(/ alice +\| app\s*\n/);
-    // bob's role names one user and one name. tsh would pick them, but the auth server does not let a user read
-    // the roles they hold yet (Teleport does), so tsh cannot tell: the flags are needed, and Allowed Users is unknown.
-    const bob = await tsh('bob', ['db', 'login', '--insecure', '--db-user=bob', '--db-name=app', 'pg']);
+    // bob's role names one user and one name: tsh reads the roles bob holds and picks them, as Teleport's does.
+    const bob = await tsh('bob', ['db', 'login', '--insecure', 'pg']);
     expect(bob.stdout).toContain('  tsh db connect pg\n');
     const bobLs = await tsh('bob', ['db', 'ls', '--insecure']);
-    expect(bobLs.stdout).toMatch(/^> pg \(user: bob, db: app\) +Orders +\S+ +env=dev +tsh db connect pg +$/m);
+    expect(bobLs.stdout).toMatch(/^> pg \(user: bob, db: app\) +Orders +\[bob\] +env=dev +tsh db connect pg +$/m);
 
     const env = await tsh('alice', ['db', 'env', '--insecure', 'pg']);
     expect(env.code).toBe(1);

@@ -135,6 +135,14 @@ export function runAuthSuite(name: string, newStorage: StorageFactory): void {
         expect((await rejection(editor.getRole('dev'))).kind).toBe('not-found');
       });
 
+      it('a user reads the roles they hold, and no other role', async () => {
+        const access = await t.userClient('ann', ['access']);
+        expect((await access.getRole('access')).metadata.name).toBe('access');
+        const denied = await rejection(access.getRole('editor'));
+        expect(denied.kind).toBe('access-denied');
+        expect(denied.message).toBe('access denied to perform action "read" on "role"');
+      });
+
       it('every authenticated caller reads the cluster name and CAs without keys; keys need read', async () => {
         const access = await t.userClient('ann', ['access']);
         expect(await access.getClusterName()).toBe('test.example.com');

@@ -103,8 +103,12 @@ export async function getRoles(ctx: AuthContext, caller: Caller): Promise<{ item
   return { items: (await ctx.access.getRoles()).map(roleToWire) };
 }
 
+/**
+ * One role. As in Teleport, a user may always read the roles they hold (so `tsh` can tell which database users
+ * and names they are allowed); any other role needs `read` on `role`.
+ */
 export async function getRole(ctx: AuthContext, caller: Caller, name: string): Promise<unknown> {
-  authorize(caller, 'role', 'read');
+  if (caller.kind !== 'user' || !caller.identity.roles.includes(name)) authorize(caller, 'role', 'read');
   return roleToWire(await ctx.access.getRole(name));
 }
 
