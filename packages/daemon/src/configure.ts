@@ -61,13 +61,12 @@ function outputPath(output: string | undefined): string | undefined {
 }
 
 /**
- * Writes the starter config to the output (refusing to replace an existing file) and returns what to
- * print.
+ * Writes a generated config to `-o` (owner-only, never replacing an existing file). Returns the file written, or
+ * `undefined` when the output is stdout (the caller prints `text`).
  */
-export async function configure(flags: ConfigureFlags): Promise<string> {
-  const text = starterConfig(flags);
-  const file = outputPath(flags.output);
-  if (file === undefined) return text;
+export async function writeGeneratedConfig(text: string, output: string | undefined): Promise<string | undefined> {
+  const file = outputPath(output);
+  if (file === undefined) return undefined;
   try {
     await writeFile(file, text, { flag: 'wx', mode: 0o600 });
   } catch (err) {
@@ -76,6 +75,17 @@ export async function configure(flags: ConfigureFlags): Promise<string> {
     }
     throw err;
   }
+  return file;
+}
+
+/**
+ * Writes the starter config to the output (refusing to replace an existing file) and returns what to
+ * print.
+ */
+export async function configure(flags: ConfigureFlags): Promise<string> {
+  const text = starterConfig(flags);
+  const file = await writeGeneratedConfig(text, flags.output);
+  if (file === undefined) return text;
   return `A teleport-ts configuration file has been created at "${file}".\nStart with: teleport-ts start -c ${file}\n`;
 }
 

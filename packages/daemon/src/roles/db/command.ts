@@ -3,14 +3,12 @@
  * create` (a teleport.yaml for a database agent, Teleport's `teleport db configure create`).
  */
 
-import { writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { stringify } from 'yaml';
 import { parseConfig } from '@teleport-ts/core/config';
-import { AlreadyExistsError, BadParameterError } from '@teleport-ts/core/errors';
+import { writeGeneratedConfig } from '../../configure.js';
 import { defaultDataDir, parseLabels, runStart } from '../../start.js';
 import { databaseFromFlags } from './config.js';
 
@@ -75,30 +73,11 @@ export function databaseAgentConfig(flags: DbCommandFlags): string {
   return text;
 }
 
-function outputPath(output: string | undefined): string | undefined {
-  if (output === undefined || output === '' || output === 'stdout') return undefined;
-  if (output.startsWith('file://')) {
-    try {
-      return fileURLToPath(output);
-    } catch {
-      throw new BadParameterError(`invalid output ${JSON.stringify(output)}`, { hint: 'use -o file:///etc/teleport.yaml' });
-    }
-  }
-  if (output.includes('://')) throw new BadParameterError(`unsupported output ${JSON.stringify(output)}`, { hint: 'use -o file:///path or -o stdout' });
-  return path.resolve(output);
-}
-
 /** `db configure create`: the config on stdout, or written to `-o` (never replacing a file). Returns what to print. */
 export async function configureDatabaseAgent(flags: DbCommandFlags): Promise<string> {
   const text = databaseAgentConfig(flags);
-  const file = outputPath(flags.output);
+  const file = await writeGeneratedConfig(text, flags.output);
   if (file === undefined) return text;
-  try {
-    await writeFile(file, text, { flag: 'wx', mode: 0o600 });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new AlreadyExistsError(`${file} already exists`, { hint: 'remove it first, or write elsewhere with -o' });
-    throw err;
-  }
   return `Database agent configuration has been written to "${file}".\nStart it with: teleport-ts start -c ${file}\n`;
 }
 
