@@ -14,22 +14,20 @@ import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import {
   AUTH_VIA_PROXY_ALPN,
-  joinCluster,
-  loadIdentity,
   newAuthClient,
-  writeIdentity,
   type AuthClient,
   type Identity,
 } from '@teleport-ts/core/api';
 import { parseIdentity } from '@teleport-ts/core/ca';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
 import type { DatabaseFileConfig } from '@teleport-ts/core/config';
-import { BadParameterError, NotFoundError, isNotFound, redact } from '@teleport-ts/core/errors';
+import { BadParameterError, NotFoundError, redact } from '@teleport-ts/core/errors';
 import { newCancelKeyRegistry } from '@teleport-ts/core/protocol/postgres';
 import { startTunnelAgent, type TunnelAgent, type TunnelAgentOptions, type TunnelStreamMeta } from '@teleport-ts/core/tunnel';
 import { VERSION } from '@teleport-ts/core/version';
 import type { Logger } from '../../logger.js';
 import { issueLocalHostIdentity, loadOrCreateHostUuid, type AuthServer } from '../auth/index.js';
+import { loadOrJoinIdentity } from '../join.js';
 import { newServiceAuditEmitter } from './audit.js';
 import { DEFAULT_ROLE_CACHE_TTL_MS, newDatabaseAuthorizer } from './authorize.js';
 import { newCertAuthorityCache } from './cas.js';
@@ -86,31 +84,18 @@ export interface DatabaseService {
   close(): Promise<void>;
 }
 
-async function joinedIdentity(options: DatabaseServiceOptions, hostUuid: string): Promise<Identity> {
-  const dir = path.join(options.dataDir, DB_IDENTITY_DIR);
-  try {
-    return await loadIdentity(dir);
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-  }
-  const { token, authServer, caPins } = options.join;
-  if (!authServer || !token || caPins.length === 0) {
-    throw new BadParameterError('the database service needs --token, --auth-server and --ca-pin to join the cluster', {
+function joinedIdentity(options: DatabaseServiceOptions, hostUuid: string): Promise<Identity> {
+  return loadOrJoinIdentity({
+    dir: path.join(options.dataDir, DB_IDENTITY_DIR),
+    join: options.join,
+    missingFlags: {
+      message: 'the database service needs --token, --auth-server and --ca-pin to join the cluster',
       hint: 'on the auth server: tctl tokens add --type=db, and tctl status for the CA pin',
-    });
-  }
-  const identity = await joinCluster({
-    authAddr: authServer,
-    token,
-    caPins,
-    role: 'Db',
-    hostUuid,
-    nodename: options.nodename,
-    alpnProtocols: AUTH_VIA_PROXY_ALPN,
+    },
+    register: { role: 'Db', hostUuid, nodename: options.nodename, alpnProtocols: AUTH_VIA_PROXY_ALPN },
+    logger: options.logger,
+    joinedMessage: 'database service joined the cluster',
   });
-  await writeIdentity(dir, identity);
-  options.logger.info('database service joined the cluster', { auth_server: authServer });
-  return identity;
 }
 
 /**

@@ -8,16 +8,17 @@
  */
 
 import path from 'node:path';
-import { joinCluster, loadIdentity, newAuthClient, writeIdentity, type AuthClient, type Identity } from '@teleport-ts/core/api';
+import { newAuthClient, type AuthClient, type Identity } from '@teleport-ts/core/api';
 import type { Clock } from '@teleport-ts/core/clock';
 import type { FileConfig } from '@teleport-ts/core/config';
-import { BadParameterError, isNotFound } from '@teleport-ts/core/errors';
+import { BadParameterError } from '@teleport-ts/core/errors';
 import type { Logger } from '../../logger.js';
 import { issueLocalHostIdentity, type AuthServer } from '../auth/index.js';
 import { loadOrCreateHostUuid } from '../auth/init.js';
 import type { HttpsKeyPair } from './certificate.js';
 import { startProxyDatabaseAccess, type ProxyDatabaseAccessOptions } from './db-access.js';
 import { startProxyService, type ProxyService } from './service.js';
+import { loadOrJoinIdentity } from '../join.js';
 
 /** Where a proxy that joined keeps its identity. */
 export const PROXY_IDENTITY_DIR = 'proxy';
@@ -43,30 +44,22 @@ export async function colocatedProxyIdentity(auth: AuthServer, dialAddr: string)
 }
 
 async function joinedProxyIdentity(options: ProxyRoleOptions): Promise<Identity> {
-  const dir = path.join(options.dataDir, PROXY_IDENTITY_DIR);
-  try {
-    return await loadIdentity(dir);
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-  }
-  const { token, authServer, caPins } = options.join;
-  if (!authServer || !token || caPins.length === 0) {
-    throw new BadParameterError('a proxy without a local auth service needs --auth-server, --token and --ca-pin to join the cluster', {
+  return loadOrJoinIdentity({
+    dir: path.join(options.dataDir, PROXY_IDENTITY_DIR),
+    join: options.join,
+    missingFlags: {
+      message: 'a proxy without a local auth service needs --auth-server, --token and --ca-pin to join the cluster',
       hint: 'on the auth server: tctl tokens add --type=proxy, and tctl status for the CA pin',
-    });
-  }
-  const identity = await joinCluster({
-    authAddr: authServer,
-    token,
-    caPins,
-    role: 'Proxy',
-    hostUuid: await loadOrCreateHostUuid(options.dataDir),
-    nodename: options.nodename,
-    additionalPrincipals: options.proxy.publicAddrs.map((a) => a.replace(/:\d+$/, '')),
+    },
+    register: {
+      role: 'Proxy',
+      hostUuid: await loadOrCreateHostUuid(options.dataDir),
+      nodename: options.nodename,
+      additionalPrincipals: options.proxy.publicAddrs.map((a) => a.replace(/:\d+$/, '')),
+    },
+    logger: options.logger,
+    joinedMessage: 'proxy joined the cluster',
   });
-  await writeIdentity(dir, identity);
-  options.logger.info('proxy joined the cluster', { auth_server: authServer });
-  return identity;
 }
 
 /**
