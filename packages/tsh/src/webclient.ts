@@ -5,7 +5,8 @@
  */
 
 import https from 'node:https';
-import { ConnectionProblemError, fromWireError, type WireError } from '@teleport-ts/core/errors';
+import { ConnectionProblemError } from '@teleport-ts/core/errors';
+import { readJsonResponse } from './json-response.js';
 
 /** The default port of the proxy's web listener. */
 export const DEFAULT_PROXY_PORT = 3080;
@@ -93,27 +94,7 @@ export function proxyRequest<T>(target: ProxyTarget, method: 'GET' | 'POST' | 'P
         },
       },
       (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', (err) => reject(networkError(target, err)));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown;
-          try {
-            parsed = text === '' ? undefined : JSON.parse(text);
-          } catch {
-            reject(new ConnectionProblemError(`unexpected response from proxy ${target.addr}: HTTP ${res.statusCode ?? 0}`));
-            return;
-          }
-          const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) {
-            resolve(parsed as T);
-            return;
-          }
-          const wire = (parsed as { error?: WireError } | undefined)?.error;
-          if (wire && typeof wire.kind === 'string' && typeof wire.message === 'string') reject(fromWireError(wire));
-          else reject(new ConnectionProblemError(`unexpected response from proxy ${target.addr}: HTTP ${status}`));
-        });
+        readJsonResponse<T>(res, `proxy ${target.addr}`, (err) => networkError(target, err)).then(resolve, reject);
       },
     );
     req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));

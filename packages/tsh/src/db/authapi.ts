@@ -7,8 +7,9 @@
 
 import https from 'node:https';
 import type { Database, DatabaseServer, UserCerts, UserCertsRequest } from '@teleport-ts/core/api';
-import { ConnectionProblemError, fromWireError, type WireError } from '@teleport-ts/core/errors';
+import { ConnectionProblemError } from '@teleport-ts/core/errors';
 import { parseRole, type Role } from '@teleport-ts/core/types';
+import { readJsonResponse } from '../json-response.js';
 
 /** The TLS name every auth server certificate carries (`AUTH_SERVER_NAME` in core/api). */
 const AUTH_SERVER_NAME = 'teleport.cluster.local';
@@ -72,27 +73,7 @@ export function newAuthApi(options: AuthApiOptions): AuthApi {
           headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
         },
         (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('error', reject);
-          res.on('end', () => {
-            const text = Buffer.concat(chunks).toString('utf8');
-            let parsed: unknown;
-            try {
-              parsed = text === '' ? undefined : JSON.parse(text);
-            } catch {
-              reject(new ConnectionProblemError(`unexpected response from the auth server through ${addr}: HTTP ${res.statusCode ?? 0}`));
-              return;
-            }
-            const status = res.statusCode ?? 0;
-            if (status >= 200 && status < 300) {
-              resolve(parsed as T);
-              return;
-            }
-            const wire = (parsed as { error?: WireError } | undefined)?.error;
-            if (wire && typeof wire.kind === 'string' && typeof wire.message === 'string') reject(fromWireError(wire));
-            else reject(new ConnectionProblemError(`unexpected response from the auth server through ${addr}: HTTP ${status}`));
-          });
+          readJsonResponse<T>(res, `the auth server through ${addr}`, (err) => err).then(resolve, reject);
         },
       );
       req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
