@@ -29,6 +29,8 @@ const root = path.resolve(import.meta.dirname, '..');
 const bin = (name: string): string => path.join(root, 'bin', name);
 const DURATION_S = Number(process.env['BENCH_DURATION_S'] ?? 20);
 const CONNECT_DURATION_S = Math.max(3, Math.min(10, Math.round(DURATION_S / 2)));
+/** Each run is measured this many times (direct, chain, relays alternating); the tables show means. */
+const ROUNDS = Math.max(1, Number(process.env['BENCH_DB_ROUNDS'] ?? 2));
 const CLIENTS = 8;
 const THREADS = 2;
 const PASSWORD = 'correct horse battery staple';
@@ -121,6 +123,37 @@ async function pgbench(conninfo: string, args: string[]): Promise<PgbenchResult>
   if (tps === undefined) throw new Error(`no tps in pgbench output:\n${out}`);
   return { tps: Number(tps), latencyMs: latency === undefined ? NaN : Number(latency) };
 }
+
+/**
+ * The floor of any three-hop chain on this machine: three node processes that only relay bytes (`socket.pipe`, no
+ * TLS of their own, no parsing), chained in front of PostgreSQL. pgbench keeps its end-to-end TLS through them, so
+ * the database and pgbench do exactly the direct run's work and the difference is the cost of three relaying hops
+ * (wake-ups, copies, loopback TCP) on the same two cores.
+ */
+const RELAY_SCRIPT = `
+const net = require('node:net');
+const [listen, target] = process.argv.slice(1).map(Number);
+const server = net.createServer({ noDelay: true }, (c) => {
+  const u = net.connect({ port: target, host: '127.0.0.1', noDelay: true });
+  c.pipe(u); u.pipe(c);
+  c.on('error', () => u.destroy()); u.on('error', () => c.destroy());
+  c.on('close', () => u.destroy()); u.on('close', () => c.destroy());
+});
+server.listen(listen, '127.0.0.1', () => process.stdout.write('relaying\\n'));
+`;
+
+async function startRelays(target: number, hops: number): Promise<{ port: number; pids: (number | undefined)[]; stop(): Promise<void> }> {
+  const relays: Daemon[] = [];
+  let next = target;
+  for (let i = 0; i < hops; i++) {
+    const port = await freePort();
+    relays.push(await startProcess(process.execPath, ['-e', RELAY_SCRIPT, String(port), String(next)], /relaying/));
+    next = port;
+  }
+  return { port: next, pids: relays.map((r) => r.child.pid), stop: async () => void (await Promise.all(relays.map((r) => r.stop()))) };
+}
+
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 async function main(): Promise<void> {
   for (const name of ['tsh', 'tctl', 'teleport-ts']) {
@@ -256,7 +289,12 @@ async function main(): Promise<void> {
       return;
     }
 
-    // ---- runs: direct and chain alternate, so machine noise hits both ----------------------------------------
+    // ---- the floor: three relaying processes between pgbench and PostgreSQL ----------------------------------
+    const relays = await startRelays(pg.port, 3);
+    cleanups.unshift(relays.stop);
+    const relayed = direct.replace(`port=${pg.port}`, `port=${relays.port}`);
+
+    // ---- runs: direct, chain and relays alternate, ROUNDS times, so machine noise hits all three -------------
     const base = ['-c', String(CLIENTS), '-j', String(THREADS)];
     const runs: { name: string; args: string[] }[] = [
       { name: `pgbench -S ${base.join(' ')} -T ${DURATION_S}`, args: ['-S', ...base, '-T', String(DURATION_S)] },
@@ -275,12 +313,21 @@ async function main(): Promise<void> {
     for (const r of runs) {
       // Warm-up: caches, JIT of the chain's processes.
       await pgbench(chain, [...r.args.filter((a, i, all) => all[i - 1] !== '-T' && a !== '-T'), '-T', '2']);
-      const d = await pgbench(direct, r.args);
-      const before = chainPids.map(cpuSeconds);
-      const c = await pgbench(chain, r.args);
-      const used = chainPids.map((pid, i) => cpuSeconds(pid) - before[i]!);
-      const durationS = Number(r.args[r.args.indexOf('-T') + 1]);
-      const perK = (cpu: number): string => ((cpu / (c.tps * durationS)) * 1e6).toFixed(0);
+      const d: PgbenchResult[] = [];
+      const c: PgbenchResult[] = [];
+      const f: PgbenchResult[] = [];
+      const used = chainPids.map(() => 0);
+      for (let round = 0; round < ROUNDS; round++) {
+        d.push(await pgbench(direct, r.args));
+        const before = chainPids.map(cpuSeconds);
+        c.push(await pgbench(chain, r.args));
+        chainPids.forEach((pid, i) => (used[i]! += cpuSeconds(pid) - before[i]!));
+        f.push(await pgbench(relayed, r.args));
+      }
+      const durationS = Number(r.args[r.args.indexOf('-T') + 1]) * ROUNDS;
+      const [dTps, cTps, fTps] = [d, c, f].map((xs) => mean(xs.map((x) => x.tps))) as [number, number, number];
+      const [dLat, cLat, fLat] = [d, c, f].map((xs) => mean(xs.map((x) => x.latencyMs))) as [number, number, number];
+      const perK = (cpu: number): string => ((cpu / (cTps * durationS)) * 1e6).toFixed(0);
       cpuRows.push({
         run: r.name,
         'auth+proxy': perK(used[0]!),
@@ -289,18 +336,23 @@ async function main(): Promise<void> {
         'chain total': perK(used.reduce((a, b) => a + b, 0)),
         'of 2 cores': `${((used.reduce((a, b) => a + b, 0) / durationS / 2) * 100).toFixed(0)}%`,
       });
-      const ratio = c.tps / d.tps;
+      const ratio = cTps / dTps;
       ratios.push(ratio);
       const unit = r.args.includes('-C') ? 'sessions/s' : 'TPS';
       rows.push({
         run: r.name,
         unit,
-        direct: d.tps.toFixed(0),
-        chain: c.tps.toFixed(0),
+        direct: dTps.toFixed(0),
+        chain: cTps.toFixed(0),
         'chain / direct': `${ratio.toFixed(2)}x`,
-        'latency direct / chain (ms)': `${d.latencyMs.toFixed(2)} / ${c.latencyMs.toFixed(2)}`,
+        '3 relays': fTps.toFixed(0),
+        '3 relays / direct': `${(fTps / dTps).toFixed(2)}x`,
+        'latency direct / chain / relays (ms)': `${dLat.toFixed(2)} / ${cLat.toFixed(2)} / ${fLat.toFixed(2)}`,
       });
-      process.stdout.write(`${r.name}: direct ${d.tps.toFixed(0)}, chain ${c.tps.toFixed(0)} (${ratio.toFixed(2)}x)\n`);
+      process.stdout.write(
+        `${r.name}: direct ${d.map((x) => x.tps.toFixed(0)).join(', ')}; chain ${c.map((x) => x.tps.toFixed(0)).join(', ')} (${ratio.toFixed(2)}x); ` +
+          `3 relays ${f.map((x) => x.tps.toFixed(0)).join(', ')} (${(fTps / dTps).toFixed(2)}x)\n`,
+      );
     }
 
     if (only !== undefined) {
@@ -312,10 +364,13 @@ async function main(): Promise<void> {
     const body = [
       '## Database access (`pnpm bench db`)',
       '',
-      `Machine: ${machineLine()}. Durations: -T ${DURATION_S} s (-C runs ${CONNECT_DURATION_S} s), after a 2 s warm-up through the chain.`,
+      `Machine: ${machineLine()}. Durations: -T ${DURATION_S} s (-C runs ${CONNECT_DURATION_S} s), after a 2 s warm-up through the chain; ` +
+        `each run measured ${ROUNDS} times with direct, chain and relays alternating, figures are means.`,
       '',
-      'direct = pgbench -> PostgreSQL (TLS, db_client certificate); chain = pgbench -> `tsh proxy db --tunnel` -> proxy -> reverse tunnel -> db agent -> PostgreSQL. ' +
-        'All processes (PostgreSQL, pgbench, tsh, the proxy and the agent) share the same 2 cores.',
+      'direct = pgbench -> PostgreSQL (TLS, ECDSA P-256 db_client certificate, as the agent presents); chain = pgbench -> `tsh proxy db --tunnel` -> proxy -> reverse tunnel -> db agent -> PostgreSQL. ' +
+        '3 relays = pgbench -> three node processes that only relay bytes (`socket.pipe`) -> PostgreSQL, with pgbench\'s TLS end to end: ' +
+        'the same work for PostgreSQL and pgbench as direct plus three hops that do nothing, the ceiling of any three-process chain here. ' +
+        'All processes (PostgreSQL, pgbench, tsh, the proxy, the agent, the relays) share the same 2 cores.',
       '',
       markdownTable(rows),
       '',

@@ -185,7 +185,8 @@ export async function connectToDatabase(options: {
   signal?: AbortSignal;
 }): Promise<TLSSocket> {
   const { database, credentials } = options;
-  const signal = AbortSignal.any([AbortSignal.timeout(DB_CONNECT_TIMEOUT_MS), ...(options.signal ? [options.signal] : [])]);
+  const timeout = AbortSignal.timeout(DB_CONNECT_TIMEOUT_MS);
+  const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
   const ca = database.tls.caCerts ?? (await options.cas.trusted('db'));
   const tcp = connectTcp({ host: database.host, port: database.port, lookup: cachedLookup as never });
   tcp.setNoDelay(true);

@@ -170,8 +170,9 @@ export function registerDatabaseRoute(options: DatabaseRouteOptions): DatabaseRo
 
   // ---- connections ----
   const verifyClient = async (socket: TLSSocket): Promise<Verified> => {
-    const peer = socket.getPeerCertificate();
-    if (!peer?.raw) {
+    // The X509Certificate object is lazy; getPeerCertificate() would decode every field (and hash it three ways).
+    const peer = socket.getPeerX509Certificate();
+    if (peer === undefined) {
       throw new AccessDeniedError('access to db denied: a client certificate is required', { hint: 'connect with `tsh db connect` or through `tsh proxy db`' });
     }
     const certPem = derToPem(peer.raw, 'CERTIFICATE');
@@ -222,7 +223,7 @@ export function registerDatabaseRoute(options: DatabaseRouteOptions): DatabaseRo
     }
     await Promise.allSettled(
       servers.map(async (server) => {
-        const stream = await options.tunnels.openStream(server.spec.host_id, meta(verified, 'cancel', clientAddr), { signal: AbortSignal.timeout(10_000) });
+        const stream = await options.tunnels.openStream(server.spec.host_id, meta(verified, 'cancel', clientAddr), { timeoutMs: 10_000 });
         stream.on('error', () => undefined);
         stream.resume();
         stream.end(raw);
@@ -244,7 +245,7 @@ export function registerDatabaseRoute(options: DatabaseRouteOptions): DatabaseRo
     try {
       for (const server of await liveServers(verified.serviceName)) {
         try {
-          stream = await options.tunnels.openStream(server.spec.host_id, meta(verified, 'session', clientAddr), { signal: AbortSignal.timeout(15_000) });
+          stream = await options.tunnels.openStream(server.spec.host_id, meta(verified, 'session', clientAddr), { timeoutMs: 15_000 });
           break;
         } catch (err) {
           lastError = err;
