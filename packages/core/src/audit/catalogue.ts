@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from '../clock/index.js';
 import type { AuditEvent, JsonValue } from './types.js';
+import { newEventUid } from './uid.js';
 
 /**
  * The audit events teleport-ts emits: one row per (event name, code). Codes are Teleport's
@@ -105,11 +105,12 @@ export interface NewAuditEventOptions {
 export function newAuditEvent(key: AuditEventKey, fields: AuditEventFields = {}, options: NewAuditEventOptions = {}): AuditEvent {
   const def = AUDIT_EVENTS[key];
   if (def === undefined) throw new TypeError(`unknown audit event ${JSON.stringify(key)}`);
+  const now = (options.clock ?? systemClock).now();
   const ev: AuditEvent = {
     event: def.event,
     code: def.code,
-    uid: options.uid ?? randomUUID(),
-    time: (options.clock ?? systemClock).now().toISOString(),
+    uid: options.uid ?? newEventUid(now.getTime()),
+    time: now.toISOString(),
   };
   for (const [k, v] of Object.entries(fields)) {
     if (v !== undefined && k !== 'uid' && k !== 'event' && k !== 'code' && k !== 'time') ev[k] = v;

@@ -35,6 +35,7 @@ export {
   type NewAuditEventOptions,
 } from './catalogue.js';
 export { AUDIT_SWEEP_CHANNEL, DEFAULT_SWEEP_INTERVAL_MS } from './retention.js';
+export { newEventUid } from './uid.js';
 export {
   AUDIT_EVENTS_URI_SCHEMES,
   AUDIT_LOG_DIR,
