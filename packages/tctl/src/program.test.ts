@@ -69,6 +69,28 @@ describe('the tctl command tree', () => {
     expect(h.connects).toEqual([]);
   });
 
+  it('locks a user and lists, prints and removes the lock', async () => {
+    const h = harness();
+    const text = await h.run('lock', '--user=alice', '--message=x', '--ttl=1h');
+    const name = /^Created a lock with name "([0-9a-f-]{36})"\.\n$/.exec(text)?.[1];
+    expect(name, text).toBeDefined();
+    expect(h.fake.locks.get(name!)!.spec).toMatchObject({ target: { user: 'alice' }, message: 'x', expires: '2026-05-01T11:00:00.000Z' });
+    expect(await h.run('get', 'locks', '--format=text')).toContain(`${name} User:"alice" x       Fri May  1 11:00 UTC`);
+    expect(await h.run('get', `lock/${name}`)).toMatch(new RegExp(`^kind: lock\nmetadata:\n  name: ${name}\n`));
+    expect(await h.run('rm', `locks/${name}`)).toBe(`lock "${name}" has been deleted\n`);
+    expect(h.fake.locks.size).toBe(0);
+    expect(h.closed()).toBe(4);
+  });
+
+  it('checks the lock flags before connecting', async () => {
+    const h = harness();
+    await expect(h.run('lock', '--message=x')).rejects.toThrow(/^at least one target field must be set: use --user, --role, --login or --server-id$/);
+    await expect(h.run('lock', '--user=alice', '--ttl=1h', '--expires=2026-06-01T00:00:00Z')).rejects.toThrow(/^use only one of --expires and --ttl$/);
+    await expect(h.run('lock', '--device=abc')).rejects.toThrow(/^--device is not supported by teleport-ts yet/);
+    expect(h.connects).toEqual([]);
+    expect(h.fake.locks.size).toBe(0);
+  });
+
   it('gets resources as YAML by default', async () => {
     const h = harness();
     expect(await h.run('get', 'role/access')).toMatch(/^kind: role\n/);

@@ -11,6 +11,7 @@ import * as signCmd from './commands/auth-sign.js';
 import * as dbCmd from './commands/db.js';
 import { parseFormat, OUTPUT_FORMATS } from './commands/format.js';
 import { collect } from './commands/lists.js';
+import * as lockCmd from './commands/lock.js';
 import * as resources from './commands/resources.js';
 import * as statusCmd from './commands/status.js';
 import * as tokens from './commands/tokens.js';
@@ -296,6 +297,21 @@ export function buildProgram(overrides: Partial<ProgramDependencies> = {}): Comm
         (spec: string) => resources.checkRemove(resources.parseRef(spec)),
       ),
     );
+
+  // ---- lock ----------------------------------------------------------------------------------------
+  const lockCommand = program.command('lock').description(lockCmd.help);
+  for (const { flag, value, description } of lockCmd.TARGET_FLAGS) lockCommand.option(`${flag} <${value}>`, description);
+  lockCommand
+    .option('--message <message>', 'Message to display to locked-out users.')
+    .option('--expires <time>', 'Time point (RFC3339) when the lock expires.')
+    .option('--ttl <duration>', 'Time duration after which the lock expires.');
+  for (const { flag } of lockCmd.UNSUPPORTED_TARGET_FLAGS) lockCommand.addOption(new Option(`${flag} <value>`).hideHelp());
+  lockCommand.action(
+    withApi(
+      async (api, opts: lockCmd.LockOptions) => lockCmd.render(await lockCmd.lock(api, opts, deps.now)),
+      (opts: lockCmd.LockOptions) => void lockCmd.checkLock(opts, deps.now()),
+    ),
+  );
 
   // ---- audit -----------------------------------------------------------------------------------------
   program

@@ -107,3 +107,108 @@ describe('tctl rm', () => {
     await expect(remove(api, parseRef('roles'))).rejects.toThrow('provide a full resource name to delete, for example: tctl rm role/example');
   });
 });
+
+const LOCK = `kind: lock
+version: v2
+metadata:
+  name: incident-42
+spec:
+  target:
+    user: mallory
+    login: root
+  message: Investigating incident 42
+  expires: "2026-05-02T00:00:00Z"
+`;
+
+describe('locks', () => {
+  it("accepts the lock and locks shortcuts", () => {
+    expect(parseRef('locks')).toEqual({ kind: 'lock' });
+    expect(parseRef('lock/incident-42')).toEqual({ kind: 'lock', name: 'incident-42' });
+    expect(parseRef('locks/incident-42')).toEqual({ kind: 'lock', name: 'incident-42' });
+  });
+
+  it('creates a lock from YAML, refuses it again without -f and updates it with -f', async () => {
+    const api = newFakeAuth(now);
+    expect(renderCreate(await create(api, LOCK, {}, now))).toBe('lock "incident-42" has been created\n');
+    expect(api.locks.get('incident-42')!.spec).toEqual({
+      target: { user: 'mallory', login: 'root' },
+      message: 'Investigating incident 42',
+      expires: '2026-05-02T00:00:00.000Z',
+      created_at: '2026-05-01T10:00:00.000Z',
+      created_by: 'admin',
+    });
+    await expect(create(api, LOCK, {}, now)).rejects.toMatchObject({ message: 'lock "incident-42" already exists', hint: 'use -f or --force flag to overwrite' });
+    const changed = LOCK.replace('Investigating incident 42', 'Still investigating');
+    expect(renderCreate(await create(api, changed, { force: true }, now))).toBe('lock "incident-42" has been updated\n');
+    expect(api.locks.get('incident-42')!.spec.message).toBe('Still investigating');
+    expect(api.calls).toEqual(['upsertLock incident-42', 'upsertLock incident-42']);
+  });
+
+  it('gets locks as YAML and JSON, and removes them', async () => {
+    const api = newFakeAuth(now);
+    await create(api, LOCK, {}, now);
+    const yaml = renderGet(await get(api, parseRefs('locks')), {});
+    expect(yaml).toBe(
+      [
+        'kind: lock',
+        'metadata:',
+        '  name: incident-42',
+        'spec:',
+        "  created_at: '2026-05-01T10:00:00.000Z'",
+        '  created_by: admin',
+        "  expires: '2026-05-02T00:00:00.000Z'",
+        '  message: Investigating incident 42',
+        '  target:',
+        '    login: root',
+        '    user: mallory',
+        'version: v2',
+        '',
+      ].join('\n'),
+    );
+    const json = JSON.parse(renderGet(await get(api, parseRefs('lock/incident-42')), { format: 'json' })) as { kind: string; spec: { target: object } }[];
+    expect(json).toMatchObject([{ kind: 'lock', version: 'v2', metadata: { name: 'incident-42' }, spec: { target: { user: 'mallory', login: 'root' } } }]);
+    expect(renderRemove(await remove(api, parseRef('locks/incident-42')))).toBe('lock "incident-42" has been deleted\n');
+    expect(api.locks.size).toBe(0);
+    expect(renderGet(await get(api, parseRefs('locks')), {})).toBe('');
+    await expect(get(api, parseRefs('lock/incident-42'))).rejects.toThrow('lock "incident-42" is not found');
+    await expect(remove(api, parseRef('lock/incident-42'))).rejects.toThrow('lock "incident-42" is not found');
+    await expect(remove(api, parseRef('locks'))).rejects.toThrow('provide a full resource name to delete, for example: tctl rm lock/example');
+  });
+
+  it("prints Teleport's lock table", async () => {
+    const api = newFakeAuth(now);
+    await create(api, LOCK, {}, now);
+    await create(api, 'kind: lock\nversion: v2\nmetadata:\n  name: forever\nspec:\n  target:\n    role: contractor\n', {}, now);
+    expect(renderGet(await get(api, parseRefs('locks')), { format: 'text' })).toBe(
+      [
+        'ID          Target                      Message                   Expires              ',
+        '----------- --------------------------- ------------------------- -------------------- ',
+        'incident-42 User:"mallory" Login:"root" Investigating incident 42 Sat May  2 00:00 UTC ',
+        'forever     Role:"contractor"                                     never                ',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('refuses an unknown, unsupported or empty target and creates nothing from the file', async () => {
+    const api = newFakeAuth(now);
+    await expect(create(api, `${ROLE}---\n${LOCK.replace('    login: root', '    hostname: db1')}`, {}, now)).rejects.toThrow(
+      'lock "incident-42": spec.target.hostname is not a known field',
+    );
+    await expect(create(api, LOCK.replace('    login: root', '    mfa_device: abc'), {}, now)).rejects.toThrow(
+      'lock "incident-42": spec.target.mfa_device is not supported by teleport-ts yet',
+    );
+    await expect(create(api, 'kind: lock\nversion: v2\nmetadata:\n  name: everyone\nspec:\n  target: {}\n', {}, now)).rejects.toThrow(
+      /^lock "everyone": spec.target must name at least one of user, role, login, server_id/,
+    );
+    expect(api.calls).toEqual([]);
+  });
+
+  it('refuses a lock that has already expired before writing anything in the file', async () => {
+    const api = newFakeAuth(now);
+    await expect(create(api, `${ROLE}---\n${LOCK.replace('2026-05-02T00:00:00Z', '2026-05-01T09:00:00Z')}`, {}, now)).rejects.toThrow(
+      'lock "incident-42" would expire at 2026-05-01T09:00:00.000Z, which is not in the future',
+    );
+    expect(api.calls).toEqual([]);
+  });
+});

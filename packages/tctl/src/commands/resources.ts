@@ -10,6 +10,7 @@ import {
   resourceToWire,
   resourceToYaml,
   type AuthPreference,
+  type Lock,
   type ProvisionToken,
   type Resource,
   type ResourceKind,
@@ -19,6 +20,7 @@ import {
 import type { TctlApi } from '../api.js';
 import { toJson } from '../render/serialize.js';
 import { asciiTable } from '../render/table.js';
+import { humanTime } from '../render/time.js';
 import { tokensTable } from './tokens.js';
 
 export const help = {
@@ -44,6 +46,10 @@ export type ResourcesApi = Pick<
   | 'deleteToken'
   | 'getAuthPreference'
   | 'setAuthPreference'
+  | 'getLocks'
+  | 'getLock'
+  | 'upsertLock'
+  | 'deleteLock'
 >;
 
 /** A parsed `kind[/name]` reference. */
@@ -62,6 +68,8 @@ const SHORTCUTS: Readonly<Record<string, ResourceKind>> = {
   cluster_auth_preference: 'cluster_auth_preference',
   cluster_authentication_preferences: 'cluster_auth_preference',
   cap: 'cluster_auth_preference',
+  lock: 'lock',
+  locks: 'lock',
 };
 
 /** Teleport's `ParseShortcut`. */
@@ -120,6 +128,9 @@ export async function get(api: ResourcesApi, refs: readonly ResourceRef[]): Prom
       case 'cluster_auth_preference':
         out.push(await api.getAuthPreference());
         break;
+      case 'lock':
+        out.push(...(ref.name ? [await api.getLock(ref.name)] : await api.getLocks()));
+        break;
     }
   }
   return out;
@@ -150,7 +161,32 @@ function textTable(resources: readonly Resource[], now: Date): string {
   if (kinds.has('cluster_auth_preference')) {
     parts.push(asciiTable(['Type', 'Second Factor'], of<AuthPreference>('cluster_auth_preference').map((p) => [p.spec.type, p.spec.second_factor])));
   }
+  if (kinds.has('lock')) parts.push(locksTable(of<Lock>('lock')));
   return parts.join('\n');
+}
+
+/**
+ * Teleport's `LockTarget.String()` (protobuf compact text): `User:"alice" Role:"dev"`, in the proto's field order,
+ * so a lock reads the same here as in the server's `lock targeting ... is in force` refusals.
+ */
+export function lockTargetText(lock: Lock): string {
+  const t = lock.spec.target;
+  const fields: [string, string | undefined][] = [['User', t.user], ['Role', t.role], ['Login', t.login], ['ServerID', t.server_id]];
+  return fields
+    .filter((f): f is [string, string] => f[1] !== undefined)
+    .map(([label, value]) => `${label}:${JSON.stringify(value)}`)
+    .join(' ');
+}
+
+/** Teleport's lock collection table: `ID`, `Target`, `Message`, `Expires` (`never` when the lock has no end). */
+function locksTable(locks: readonly Lock[]): string {
+  return asciiTable(
+    ['ID', 'Target', 'Message', 'Expires'],
+    locks.map((l) => {
+      const until = l.spec.expires ?? l.metadata.expires;
+      return [l.metadata.name, lockTargetText(l), l.spec.message ?? '', until === undefined ? 'never' : humanTime(new Date(until))];
+    }),
+  );
 }
 
 export function renderGet(resources: readonly Resource[], options: { format?: string; now?: Date }): string {
@@ -166,7 +202,8 @@ export function renderGet(resources: readonly Resource[], options: { format?: st
 
 // ---- tctl create -----------------------------------------------------------------------------------------
 
-const CREATE_ORDER: Readonly<Record<ResourceKind, number>> = { role: 0, user: 1, token: 2, cluster_auth_preference: 3 };
+/** Roles before the users that need them; locks last, so a failure earlier in the file leaves no lock behind. */
+const CREATE_ORDER: Readonly<Record<ResourceKind, number>> = { role: 0, user: 1, token: 2, cluster_auth_preference: 3, lock: 4 };
 
 export interface CreateOptions {
   force?: boolean;
@@ -185,6 +222,17 @@ async function exists(fetch: () => Promise<unknown>): Promise<boolean> {
   } catch (err) {
     if (isNotFound(err)) return false;
     throw err;
+  }
+}
+
+/**
+ * Refuses a lock that would already be expired, as the auth server does, but before anything in the file is
+ * written: otherwise the roles and users ahead of it would be created and the command would still fail.
+ */
+function checkLockExpiry(lock: Lock, now: Date): void {
+  const until = lock.spec.expires;
+  if (until !== undefined && Date.parse(until) <= now.getTime()) {
+    throw new BadParameterError(`lock ${JSON.stringify(lock.metadata.name)} would expire at ${until}, which is not in the future`);
   }
 }
 
@@ -215,6 +263,9 @@ export async function create(api: ResourcesApi, yamlText: string, options: Creat
       case 'token':
         existed = tokens.some((t) => t.metadata.name === resource.metadata.name);
         break;
+      case 'lock':
+        existed = await exists(() => api.getLock(resource.metadata.name));
+        break;
       default:
         existed = true;
     }
@@ -224,6 +275,7 @@ export async function create(api: ResourcesApi, yamlText: string, options: Creat
         { hint: 'use -f or --force flag to overwrite' },
       );
     }
+    if (resource.kind === 'lock') checkLockExpiry(resource, now());
     plan.push({ resource, existed });
   }
   const newRoles = new Set(resources.filter((r) => r.kind === 'role').map((r) => r.metadata.name));
@@ -274,6 +326,10 @@ export async function create(api: ResourcesApi, yamlText: string, options: Creat
       case 'cluster_auth_preference':
         await api.setAuthPreference(resource);
         break;
+      case 'lock':
+        // Upsert either way: existence was checked above, and -f means replace.
+        await api.upsertLock(resource);
+        break;
     }
     done.push({ kind: resource.kind, name: resource.metadata.name, verb: existed ? 'updated' : 'created' });
   }
@@ -317,6 +373,9 @@ export async function remove(api: ResourcesApi, ref: ResourceRef): Promise<Resou
       break;
     case 'token':
       await api.deleteToken(name);
+      break;
+    case 'lock':
+      await api.deleteLock(name);
       break;
     default:
       throw new BadParameterError(`${AUTH_PREFERENCE_NAME} cannot be deleted; update it with tctl create -f`);

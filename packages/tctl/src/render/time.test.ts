@@ -1,10 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { humanDateSeconds, rfc822, roundedDuration, trimDurationZeroSuffix } from './time.js';
+import { humanDateSeconds, humanTime, rfc822, roundedDuration, trimDurationZeroSuffix } from './time.js';
 
 describe('Go time formats', () => {
   it('HumanDateFormatSeconds pads the day with a space', () => {
     expect(humanDateSeconds(new Date('2026-03-01T09:05:07Z'))).toBe('Mar  1 09:05:07 UTC');
     expect(humanDateSeconds(new Date('2026-11-21T23:59:59Z'))).toBe('Nov 21 23:59:59 UTC');
+  });
+
+  it('HumanTimeFormat has the weekday, a space-padded day and no seconds', () => {
+    expect(humanTime(new Date('2026-03-01T09:05:07Z'))).toBe('Sun Mar  1 09:05 UTC');
+    expect(humanTime(new Date('2026-05-01T11:00:00Z'))).toBe('Fri May  1 11:00 UTC');
   });
 
   it('RFC822 has a two-digit year and no seconds', () => {

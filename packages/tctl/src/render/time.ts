@@ -19,6 +19,22 @@ export function humanDateSeconds(date: Date): string {
   return `${MONTHS[date.getUTCMonth()]} ${day} ${two(date.getUTCHours())}:${two(date.getUTCMinutes())}:${two(date.getUTCSeconds())} UTC`;
 }
 
+const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'] as const;
+
+/**
+ * Teleport's `apiutils.HumanTimeFormat` (`Mon Jan _2 15:04 UTC`), as `tctl get locks --format=text` prints expiry
+ * times: the day of the month is space-padded.
+ *
+ * @example
+ * ```ts
+ * humanTime(new Date('2026-03-01T09:05:07Z')); // 'Sun Mar  1 09:05 UTC'
+ * ```
+ */
+export function humanTime(date: Date): string {
+  const day = String(date.getUTCDate()).padStart(2, ' ');
+  return `${DAYS[date.getUTCDay()]} ${MONTHS[date.getUTCMonth()]} ${day} ${two(date.getUTCHours())}:${two(date.getUTCMinutes())} UTC`;
+}
+
 /**
  * Go's `time.RFC822` (`02 Jan 06 15:04 MST`) in UTC, as `tctl tokens ls` prints expiry times.
  *

@@ -1,8 +1,8 @@
 /** Test-only: an in-memory stand-in for the parts of the auth API tctl's handlers call. */
 
-import { NotFoundError, AlreadyExistsError } from '@teleport-ts/core/errors';
+import { BadParameterError, NotFoundError, AlreadyExistsError } from '@teleport-ts/core/errors';
 import { presetRoles } from '@teleport-ts/core/rbac';
-import { defaultAuthPreference, parseProvisionToken, parseSystemRoles, parseUser, type ProvisionToken, type Role, type User } from '@teleport-ts/core/types';
+import { defaultAuthPreference, lockToWire, parseLock, parseProvisionToken, parseSystemRoles, parseUser, type Lock, type ProvisionToken, type Role, type User } from '@teleport-ts/core/types';
 import type { AuditEvent } from '@teleport-ts/core/audit';
 import type { CreateUserRequest } from '@teleport-ts/core/api';
 import type { TctlApi } from '../api.js';
@@ -27,10 +27,15 @@ export type FakeAuth = Pick<
   | 'getAuthPreference'
   | 'setAuthPreference'
   | 'searchEvents'
+  | 'getLocks'
+  | 'getLock'
+  | 'upsertLock'
+  | 'deleteLock'
 > & {
   users: Map<string, User>;
   roles: Map<string, Role>;
   tokens: Map<string, ProvisionToken>;
+  locks: Map<string, Lock>;
   events: AuditEvent[];
   calls: string[];
 };
@@ -39,6 +44,7 @@ export function newFakeAuth(now: () => Date): FakeAuth {
   const users = new Map<string, User>();
   const roles = new Map<string, Role>(presetRoles().map((r) => [r.metadata.name, r]));
   const tokens = new Map<string, ProvisionToken>();
+  const locks = new Map<string, Lock>();
   const events: AuditEvent[] = [];
   const calls: string[] = [];
   let authPreference = defaultAuthPreference();
@@ -63,6 +69,7 @@ export function newFakeAuth(now: () => Date): FakeAuth {
     users,
     roles,
     tokens,
+    locks,
     events,
     calls,
     ping: async () => ({ clusterName: 'example.com', serverVersion: '0.1.0', authPreference: { type: 'local', secondFactor: 'otp' } }),
@@ -133,6 +140,27 @@ export function newFakeAuth(now: () => Date): FakeAuth {
       calls.push('setAuthPreference');
       authPreference = p;
       return p;
+    },
+    getLocks: async () => [...locks.values()],
+    getLock: async (name) => {
+      const l = locks.get(name);
+      if (!l) throw new NotFoundError(`lock ${JSON.stringify(name)} is not found`);
+      return l;
+    },
+    // As the auth server: refuses an expiry that is not in the future and stamps created_at / created_by.
+    upsertLock: async (l) => {
+      calls.push(`upsertLock ${l.metadata.name}`);
+      if (l.spec.expires !== undefined && Date.parse(l.spec.expires) <= now().getTime()) {
+        throw new BadParameterError(`lock ${JSON.stringify(l.metadata.name)} would expire at ${l.spec.expires}, which is not in the future`);
+      }
+      const wire = lockToWire(l);
+      const stamped = parseLock({ ...wire, spec: { ...(wire['spec'] as object), created_at: l.spec.created_at ?? now().toISOString(), created_by: l.spec.created_by ?? 'admin' } });
+      locks.set(l.metadata.name, stamped);
+      return stamped;
+    },
+    deleteLock: async (name) => {
+      calls.push(`deleteLock ${name}`);
+      if (!locks.delete(name)) throw new NotFoundError(`lock ${JSON.stringify(name)} is not found`);
     },
     searchEvents: async (q) => {
       const matching = events.filter(
