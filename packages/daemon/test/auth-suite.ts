@@ -20,7 +20,7 @@ import {
   verifyTlsCert,
 } from '@teleport-ts/core/ca';
 import type { StorageConfig } from '@teleport-ts/core/backend';
-import { parseAuthPreference, parseRole } from '@teleport-ts/core/types';
+import { parseAuthPreference, parseLock, parseRole } from '@teleport-ts/core/types';
 import { rejection, startTestAuth, type StartTestAuthOptions, type TestAuth } from './auth-helpers.js';
 
 const MINUTE = 60_000;
@@ -477,6 +477,34 @@ export function runAuthSuite(name: string, newStorage: StorageFactory): void {
         ]);
         expect(events.filter((e) => e['code'] === 'TLK00I').map((e) => e['target'])).toEqual([{ user: 'frank' }]);
         expect((await rejection(login(t, 'nobody', PASSWORD))).code).toBe('ERR_TP_INVALID_CREDENTIALS');
+      } finally {
+        await t.close();
+      }
+    });
+
+    it('a lock (tctl lock) refuses login with the right password and certificate renewals until it expires; audited', async () => {
+      const t = await start({ authentication: { second_factor: 'off' } });
+      try {
+        await userWithPassword(t, 'gina', ['access']);
+        // Her certificates from before the lock.
+        const gina = await t.userClient('gina', ['access']);
+        const expires = new Date(t.clock.now().getTime() + 10 * MINUTE).toISOString();
+        await t.admin.upsertLock(parseLock({ kind: 'lock', version: 'v2', metadata: { name: 'l1' }, spec: { target: { role: 'access' }, message: 'maintenance', expires } }));
+        const message = 'lock targeting Role:"access" is in force: maintenance';
+        expect(await rejection(login(t, 'gina', PASSWORD))).toMatchObject({ kind: 'access-denied', code: 'ERR_TP_LOCKED', message });
+        // Locks are for admins: a user may not read, write or delete them.
+        expect((await rejection(gina.getLocks())).kind).toBe('access-denied');
+        expect((await rejection(gina.deleteLock('l1'))).kind).toBe('access-denied');
+        const { tlsPublicKey, sshPublicKey } = await userKeys();
+        expect(await rejection(gina.generateUserCerts({ user: 'gina', sshPublicKey, tlsPublicKey }))).toMatchObject({ message });
+        t.clock.advance(10 * MINUTE + 1_000);
+        expect((await login(t, 'gina', PASSWORD)).username).toBe('gina');
+        const events = await allEvents(t);
+        expect(events.filter((e) => e['event'] === 'user.login' && e['user'] === 'gina').map((e) => [e['code'], e['error'] ?? null])).toEqual([
+          ['T1000W', message],
+          ['T1000I', null],
+        ]);
+        expect(events.find((e) => e['code'] === 'TLK00I' && e['name'] === 'l1')).toMatchObject({ target: { role: 'access' } });
       } finally {
         await t.close();
       }

@@ -15,7 +15,7 @@ import type { AuditEvent } from '@teleport-ts/core/audit';
 import type { RouteToDatabase } from '@teleport-ts/core/ca';
 import type { DatabaseFileConfig } from '@teleport-ts/core/config';
 import { sendCancelRequest, SQLSTATE, type BackendKey } from '@teleport-ts/core/protocol/postgres';
-import { parseRole } from '@teleport-ts/core/types';
+import { parseLock, parseRole } from '@teleport-ts/core/types';
 import { makeTestPki, requirePostgres, requireTool, startPostgres, type PostgresServer } from '@teleport-ts/testkit';
 import { loadIdentity } from '@teleport-ts/core/api';
 import { runTool } from '../../core/src/ca/testing/run.js';
@@ -114,7 +114,7 @@ describe.skipIf(!postgres || !openssl.available)('database access through the pr
       { name: 'crdb', description: 'CockroachDB (a PostgreSQL stand-in)', protocol: 'cockroachdb', uri, static_labels: { env: 'dev' } },
       { name: 'rogue', protocol: 'postgres', uri: `127.0.0.1:${rogue.port}`, static_labels: { env: 'dev' } },
     ];
-    agent = await c.startAgent('agent-a', databases);
+    agent = await c.startAgent('agent-a', databases, { lockRefreshMs: 100 });
   });
 
   afterAll(async () => {
@@ -246,6 +246,81 @@ describe.skipIf(!postgres || !openssl.available)('database access through the pr
       const result = await runTool('psql', [`host=127.0.0.1 port=${forward.port} user=alice dbname=other sslmode=disable connect_timeout=10`, '-X', '-c', 'select 1']);
       expect(result.code).toBe(2);
       expect(result.stderr).toContain('FATAL:  access to db denied: db name "other" is not allowed');
+    });
+  });
+
+  describe('locks (tctl lock): refuse new sessions, end running ones, refuse certificates', () => {
+    const lockOf = (name: string, target: Record<string, string>, extra: Record<string, unknown> = {}) =>
+      parseLock({ kind: 'lock', version: 'v2', metadata: { name }, spec: { target, message: 'incident 42', ...extra } });
+
+    it('a lock on the user refuses her new sessions with Teleport\'s message and audits it; removing it lets her in again', async () => {
+      const forward = await forwardFor('alice', route('pg', 'alice', 'app'));
+      const running = await pgClient(forward, 'alice', 'app');
+      const created = await c.t.admin.upsertLock(lockOf('lock-alice', { user: 'alice' }));
+      expect(created.spec).toMatchObject({ target: { user: 'alice' }, message: 'incident 42', created_by: expect.any(String) });
+      expect(created.spec.created_at).toBeDefined();
+      await c.waitForEvent('lock.created', (e) => e['name'] === 'lock-alice');
+      try {
+        // The running session ends within the agent's lock refresh (100 ms here, 2 s by default).
+        const ended = await waitFor(async () => {
+          try {
+            await running.query('select 1');
+            return undefined;
+          } catch (err) {
+            return err as Error;
+          }
+        }, 'the running session to end');
+        expect(ended.message).toMatch(/terminated|closed|connection error/i);
+
+        const err = await connectError(forward, 'alice', 'app');
+        expect(err).toMatchObject({ severity: 'FATAL', code: SQLSTATE.invalidAuthorizationSpecification, message: 'lock targeting User:"alice" is in force: incident 42' });
+        await failedStart((e) => e.user === 'alice' && e.error === 'lock targeting User:"alice" is in force: incident 42');
+        // No new certificates for her either (tsh login, tsh db login).
+        expect(await rejection(databaseUserCert(c.t, 'alice', route('pg', 'alice', 'app')))).toMatchObject({ kind: 'access-denied', message: 'lock targeting User:"alice" is in force: incident 42' });
+        // Another user is not affected.
+        const other = await forwardFor('carol', route('pg', 'alice', 'app'));
+        expect((await connectError(other, 'alice', 'app')).message).toBe('access to db denied: no role grants access to this database');
+      } finally {
+        await c.t.admin.deleteLock('lock-alice');
+      }
+      await c.waitForEvent('lock.deleted', (e) => e['name'] === 'lock-alice');
+      const again = await waitFor(async () => {
+        try {
+          return await pgClient(forward, 'alice', 'app');
+        } catch {
+          return undefined;
+        }
+      }, 'alice to connect after the lock is removed');
+      expect((await again.query<{ u: string }>('select current_user as u')).rows).toEqual([{ u: 'alice' }]);
+      await again.end();
+    });
+
+    it('locks by role and by the agent\'s server id; a lock stops at its expiry; the API refuses an empty target or a past expiry', async () => {
+      const forward = await forwardFor('alice', route('pg', 'alice', 'app'));
+      await c.t.admin.upsertLock(lockOf('lock-role', { role: 'db-dev' }));
+      try {
+        await waitFor(async () => ((await connectError(forward, 'alice', 'app').catch(() => ({ message: '' }))).message === 'lock targeting Role:"db-dev" is in force: incident 42' ? true : undefined), 'the role lock');
+      } finally {
+        await c.t.admin.deleteLock('lock-role');
+      }
+      await c.t.admin.upsertLock(lockOf('lock-agent', { server_id: agent.hostId }, { expires: new Date(Date.now() + 1_500).toISOString() }));
+      await waitFor(
+        async () => ((await connectError(forward, 'alice', 'app').catch(() => ({ message: '' }))).message === `lock targeting ServerID:"${agent.hostId}" is in force: incident 42` ? true : undefined),
+        'the agent lock',
+      );
+      // Past its expiry the lock is not in force any more (and the backend drops it).
+      const back = await waitFor(async () => {
+        try {
+          return await pgClient(forward, 'alice', 'app');
+        } catch {
+          return undefined;
+        }
+      }, 'the agent lock to expire');
+      await back.end();
+
+      expect(() => parseLock({ kind: 'lock', version: 'v2', metadata: { name: 'x' }, spec: { target: {} } })).toThrow(/must name at least one of user, role, login, server_id/);
+      expect(await rejection(c.t.admin.upsertLock(lockOf('lock-past', { user: 'alice' }, { expires: '2001-01-01T00:00:00Z' })))).toMatchObject({ kind: 'bad-parameter' });
+      expect((await c.t.admin.getLocks()).map((l) => l.metadata.name)).not.toContain('lock-past');
     });
   });
 

@@ -17,6 +17,9 @@ import {
   parseAuthPreference,
   parseProvisionToken,
   parseRole,
+  parseLock,
+  lockToWire,
+  type Lock,
   parseUser,
   roleToWire,
   userToWire,
@@ -361,6 +364,13 @@ export interface AuthClient {
   upsertRole(role: Role): Promise<Role>;
   deleteRole(name: string): Promise<void>;
 
+  /** Locks (`tctl lock`, `tctl get locks`); the Db and Proxy system roles may read them. */
+  getLocks(): Promise<Lock[]>;
+  getLock(name: string): Promise<Lock>;
+  /** Creates or replaces a lock (`created_at` / `created_by` are stamped by the auth server when missing). */
+  upsertLock(lock: Lock): Promise<Lock>;
+  deleteLock(name: string): Promise<void>;
+
   getTokens(): Promise<ProvisionToken[]>;
   createToken(request: CreateTokenRequest): Promise<ProvisionToken>;
   deleteToken(name: string): Promise<void>;
@@ -469,6 +479,13 @@ export function newAuthClient(options: AuthClientOptions): AuthClient {
     upsertRole: async (role) => parseRole(await api.call('PUT', path('roles', role.metadata.name), roleToWire(role))),
     deleteRole: async (name) => {
       await api.call('DELETE', path('roles', name));
+    },
+
+    getLocks: async () => (await get<Items<unknown>>(path('locks'))).items.map(parseLock),
+    getLock: async (name) => parseLock(await get(path('locks', name))),
+    upsertLock: async (lock) => parseLock(await api.call('PUT', path('locks', lock.metadata.name), lockToWire(lock))),
+    deleteLock: async (name) => {
+      await api.call('DELETE', path('locks', name));
     },
 
     getTokens: async () => (await get<Items<unknown>>(path('tokens'))).items.map(parseProvisionToken),

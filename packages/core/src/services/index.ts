@@ -8,6 +8,7 @@
  * | identity (users) | `/web/users/<name>/{params,pwd,mfa/totp,attempts}`, `/usertoken/<id>` |
  * | access (roles) | `/roles/<name>/params` |
  * | provisioning (join tokens) | `/tokens/<name>` |
+ * | locks | `/locks/<name>` |
  * | trust (CAs) | `/authorities/<type>/<cluster>` |
  *
  * Several auth servers may share one backend: writes that depend on what they read are conditional
@@ -29,6 +30,7 @@ export {
   type ClusterNameResource,
 } from './cluster-config.js';
 export { newAccessService, roleKey, type AccessService } from './access.js';
+export { lockKey, newLockService, type LockService } from './locks.js';
 export { newProvisioningService, provisionTokenKey, type ProvisioningService } from './provisioning.js';
 export { certAuthorityKey, newTrustService, type StoredCertAuthority, type TrustService } from './trust.js';
 export {

@@ -82,3 +82,19 @@ export {
 } from './auth-preference.js';
 export { RESOURCE_KINDS, parseResource, resourceToWire, type Resource, type ResourceKind } from './resource.js';
 export { MAX_YAML_LENGTH, resourceFromYaml, resourceToYaml } from './yaml.js';
+export {
+  KIND_LOCK,
+  LOCK_VERSIONS,
+  LOCK_TARGET_FIELDS,
+  parseLock,
+  lockToWire,
+  lockInForce,
+  lockMatches,
+  lockInForceMessage,
+  findLockInForce,
+  type Lock,
+  type LockSpec,
+  type LockTarget,
+  type LockSubject,
+  type LockVersion,
+} from './lock.js';

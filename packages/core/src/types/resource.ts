@@ -5,13 +5,14 @@ import {
   parseAuthPreference,
   type AuthPreference,
 } from './auth-preference.js';
+import { KIND_LOCK, lockToWire, parseLock, type Lock } from './lock.js';
 import { KIND_ROLE, parseRole, roleToWire, type Role } from './role.js';
 import { KIND_TOKEN, parseProvisionToken, provisionTokenToWire, type ProvisionToken } from './token.js';
 import { isRecord } from './validate.js';
 import { KIND_USER, parseUser, userToWire, type User } from './user.js';
 
 /** Every resource kind this module parses. */
-export type Resource = Role | User | ProvisionToken | AuthPreference;
+export type Resource = Role | User | ProvisionToken | AuthPreference | Lock;
 export type ResourceKind = Resource['kind'];
 
 interface KindHandler {
@@ -24,6 +25,7 @@ const HANDLERS: Readonly<Record<ResourceKind, KindHandler>> = {
   [KIND_USER]: { parse: parseUser, toWire: (r) => userToWire(r as User) },
   [KIND_TOKEN]: { parse: parseProvisionToken, toWire: (r) => provisionTokenToWire(r as ProvisionToken) },
   [KIND_CLUSTER_AUTH_PREFERENCE]: { parse: parseAuthPreference, toWire: (r) => authPreferenceToWire(r as AuthPreference) },
+  [KIND_LOCK]: { parse: parseLock, toWire: (r) => lockToWire(r as Lock) },
 };
 
 /** The kinds {@link parseResource} accepts. */

@@ -60,7 +60,7 @@ describe('audit event catalogue', () => {
     expect(ev).toEqual({
       event: 'user.login',
       code: 'T1000W',
-      uid: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
+      uid: expect.stringMatching(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/),
       time: '2026-03-01T12:00:00.000Z',
       user: 'alice',
       success: false,

@@ -66,13 +66,13 @@ export const IMPLICIT_ROLE: Role = role('implicit', [
 const SYSTEM_ROLE_RULES: Partial<Record<SystemRole, { resources: string[]; verbs: string[] }[]>> = {
   Admin: [{ resources: ['*'], verbs: ['*'] }],
   Proxy: [
-    { resources: ['user', 'role', 'node', 'db_server', 'proxy', 'auth_server'], verbs: RO },
+    { resources: ['user', 'role', 'node', 'db_server', 'proxy', 'auth_server', 'lock'], verbs: RO },
     { resources: ['proxy'], verbs: ['create', 'update'] },
     { resources: ['event'], verbs: ['create', ...RO] },
   ],
   Db: [
     { resources: ['db_server'], verbs: RW },
-    { resources: ['user', 'role'], verbs: RO },
+    { resources: ['user', 'role', 'lock'], verbs: RO },
     { resources: ['db_client_certificate'], verbs: ['create'] },
     { resources: ['event'], verbs: ['create'] },
   ],

@@ -41,6 +41,8 @@ import type { TotpDevice } from '@teleport-ts/core/services';
 import { JOIN_TOKEN_ROLES, parseSystemRoles, type ProvisionToken, type SystemRole, type User } from '@teleport-ts/core/types';
 import { actorName, authorize, requireAuthenticated, requireSystemRole, type Caller } from './authz.js';
 import type { AuthContext } from './context.js';
+import { hostIdOf } from './databases.js';
+import { assertNotLocked } from './locks.js';
 import { findStaticToken } from './resources.js';
 import { bodyOf, optBool, optDurationMs, optIpPort, optString, optStringList, reqName, reqString } from './requests.js';
 import { otpRequirement } from './users.js';
@@ -93,6 +95,7 @@ async function issueUserCerts(ctx: AuthContext, actor: string, user: User, input
   if (input.notAfter && expires > input.notAfter) expires = input.notAfter;
   let logins = checker.allowedLogins();
   // An SSH certificate without principals is valid for every login: never issue one.
+  await assertNotLocked(ctx, { user: user.metadata.name, roles: user.spec.roles, logins });
   if (logins.length === 0) logins = [`-teleport-nologin-${randomUUID()}`];
   const traits: Record<string, string[]> = Object.fromEntries(Object.entries(user.spec.traits).map(([k, v]) => [k, [...v]]));
   const identity: CertIdentity = {
@@ -186,6 +189,7 @@ export async function generateDatabaseCert(ctx: AuthContext, caller: Caller, raw
 export async function generateDatabaseClientCert(ctx: AuthContext, caller: Caller, rawBody: unknown): Promise<DatabaseCerts> {
   const actor = requireSystemRole(caller, 'Db', 'Admin');
   authorize(caller, 'db_client_certificate', 'create');
+  if (actor.systemRole === 'Db') await assertNotLocked(ctx, { serverId: hostIdOf(actor.username, ctx.clusterName) });
   const body = bodyOf(rawBody);
   const [dbCa, clientCa] = await Promise.all([ctx.certAuthority('db'), ctx.certAuthority('db_client')]);
   const expires = boundedExpiry(ctx, clientCa, optDurationMs(body, 'ttl', MAX_DB_CLIENT_CERT_TTL) ?? HOUR);
@@ -316,6 +320,12 @@ export async function authenticateUser(ctx: AuthContext, caller: Caller, rawBody
   }
   if (attempts.failures.length > 0 || attempts.lockedUntil !== undefined) {
     await ctx.identity.updateLoginAttempts(name, (a) => recordLoginSuccess(a, ctx.clock));
+  }
+  try {
+    await assertNotLocked(ctx, { user: name, roles: user.spec.roles });
+  } catch (err) {
+    // The right password does not get a locked user in: audited as a failed login with the lock's message.
+    return refuse((err as Error).message, err as Error);
   }
   await ctx.emit('userLogin', { user: name, success: true, mfa: acceptedOtp !== undefined, ...remote });
   const certs = await issueUserCerts(ctx, actorName(actor), user, input);

@@ -8,11 +8,13 @@ import {
   newAccessService,
   newClusterConfigService,
   newIdentityService,
+  newLockService,
   newProvisioningService,
   newTrustService,
   type AccessService,
   type ClusterConfigService,
   type IdentityService,
+  type LockService,
   type ProvisioningService,
   type TrustService,
 } from '@teleport-ts/core/services';
@@ -26,6 +28,7 @@ export interface AuthContext {
   config: ClusterConfigService;
   identity: IdentityService;
   access: AccessService;
+  locks: LockService;
   provisioning: ProvisioningService;
   trust: TrustService;
   clock: Clock;
@@ -68,6 +71,7 @@ export function newAuthContext(options: NewAuthContextOptions): AuthContext {
     config,
     identity: newIdentityService({ backend, clock }),
     access: newAccessService(backend),
+    locks: newLockService(backend),
     provisioning: newProvisioningService(backend),
     trust,
     clock,

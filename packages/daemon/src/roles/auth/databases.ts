@@ -45,7 +45,7 @@ function parseLabels(raw: unknown): Record<string, string> {
 }
 
 /** The host UUID of a host certificate's `<uuid>.<cluster>` name. */
-function hostIdOf(username: string, clusterName: string): string {
+export function hostIdOf(username: string, clusterName: string): string {
   const suffix = `.${clusterName}`;
   return username.endsWith(suffix) ? username.slice(0, -suffix.length) : username;
 }

@@ -29,6 +29,7 @@ import {
   setAuthPreference,
   upsertRole,
 } from './resources.js';
+import { deleteLock, getLock, getLocks, upsertLock } from './locks.js';
 import { completeUserToken, createResetPasswordToken, createUser, deleteUser, getUser, getUserToken, getUsers, updateUser } from './users.js';
 
 type Ctx = RequestContext<Caller>;
@@ -68,6 +69,11 @@ export function registerAuthRoutes(router: Router<Caller>, ctx: AuthContext, lim
   router.add('GET', p('/tokens'), (c) => getTokens(ctx, c.identity));
   router.add('POST', p('/tokens'), (c) => createToken(ctx, c.identity, c.body));
   router.add('POST', p('/tokens/delete'), (c) => deleteToken(ctx, c.identity, c.body));
+
+  router.add('GET', p('/locks'), (c) => getLocks(ctx, c.identity));
+  router.add('GET', p('/locks/:name'), (c) => getLock(ctx, c.identity, name(c)));
+  router.add('PUT', p('/locks/:name'), (c) => upsertLock(ctx, c.identity, name(c), c.body));
+  router.add('DELETE', p('/locks/:name'), (c) => deleteLock(ctx, c.identity, name(c)));
 
   router.add('GET', p('/authpreference'), (c) => getAuthPreference(ctx, c.identity));
   router.add('PUT', p('/authpreference'), (c) => setAuthPreference(ctx, c.identity, c.body));

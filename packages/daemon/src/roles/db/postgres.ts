@@ -12,6 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import type { TLSSocket } from 'node:tls';
 import type { AuditEventFields } from '@teleport-ts/core/audit';
 import { isTeleportError } from '@teleport-ts/core/errors';
+import type { LockSubject } from '@teleport-ts/core/types';
 import {
   frontendMessageTap,
   newBackendParser,
@@ -36,6 +37,7 @@ import type { CertAuthorityCache } from './cas.js';
 import type { DatabaseSpec } from './config.js';
 import { connectToDatabase, type ClientCertCache } from './upstream.js';
 import type { DatabaseStreamMeta } from './wire.js';
+import type { LockWatcher } from './locks.js';
 
 /** Limit on the client sending its startup message. */
 export const STARTUP_TIMEOUT_MS = 30_000;
@@ -64,6 +66,9 @@ export interface PostgresEngineContext {
   cancelKeys: CancelKeyRegistry<CancelTarget>;
   audit: ServiceAuditEmitter;
   logger: Logger;
+  locks: LockWatcher;
+  /** This agent's host UUID (locks may target it with `server_id`). */
+  hostId: string;
 }
 
 function errorText(err: unknown): { message: string; hint?: string; denied: boolean } {
@@ -107,6 +112,11 @@ function startupPhaseTap(options: {
       else callback(null, out.length === 1 ? out[0] : Buffer.concat(out));
     },
   });
+}
+
+/** Who a session is, as locks see it. */
+function lockSubject(ctx: PostgresEngineContext, who: DatabaseIdentity): LockSubject {
+  return { user: who.identity.username, roles: who.identity.roles, logins: who.identity.logins, serverId: ctx.hostId };
 }
 
 /** Sends a FATAL ErrorResponse and ends the stream. */
@@ -220,6 +230,7 @@ async function serveSession(ctx: PostgresEngineContext, database: DatabaseSpec, 
     fields['db_user'] = startup.parameters['user'] ?? who.route.username;
     fields['db_name'] = startup.parameters['database'] ?? who.route.database;
     const grant = await ctx.authorizer.authorize(who, database, startup.parameters);
+    ctx.locks.assertNotLocked(lockSubject(ctx, who));
     fields['db_user'] = grant.dbUser;
     fields['db_name'] = grant.dbName;
     fields['db_roles'] = [...who.identity.roles];
@@ -314,6 +325,12 @@ async function serveSession(ctx: PostgresEngineContext, database: DatabaseSpec, 
   toServer.on('data', (chunk: Buffer) => (bytesFromClient += chunk.length));
   toClient.on('data', (chunk: Buffer) => (bytesToClient += chunk.length));
 
+  // A lock that comes into force ends the session (Teleport closes the connection, as here).
+  const unwatch = ctx.locks.watch(lockSubject(ctx, granted.who), (lock) => {
+    ctx.logger.info('database session ended: a lock is in force', { db_service: database.name, user: granted.who.identity.username, lock: lock.metadata.name });
+    client.destroy();
+    server.destroy();
+  });
   const upstream = pipeline(client, toServer, server);
   const downstream = pipeline(server, toClient, client);
   upstream.catch(() => {
@@ -329,6 +346,7 @@ async function serveSession(ctx: PostgresEngineContext, database: DatabaseSpec, 
   }, CLOSE_GRACE_MS);
   await upstream.catch(() => undefined);
   clearTimeout(grace);
+  unwatch();
   server.destroy();
   for (const release of releases) release();
   if (state.phase === 'starting') startFailed('the database closed the connection during startup');

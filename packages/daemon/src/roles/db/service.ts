@@ -33,6 +33,7 @@ import { DEFAULT_ROLE_CACHE_TTL_MS, newDatabaseAuthorizer } from './authorize.js
 import { newCertAuthorityCache } from './cas.js';
 import { loadDatabaseSpecs, type DatabaseSpec } from './config.js';
 import { reverseTunnelDialer } from './dial.js';
+import { startLockWatcher } from './locks.js';
 import { servePostgresStream, type CancelTarget, type PostgresEngineContext } from './postgres.js';
 import { newClientCertCache } from './upstream.js';
 import { parseDatabaseStreamMeta } from './wire.js';
@@ -67,6 +68,8 @@ export interface DatabaseServiceOptions {
   tunnel?: Pick<TunnelAgentOptions, 'backoff' | 'keepAliveIntervalMs' | 'keepAliveTimeoutMs'>;
   /** How long role definitions are cached; default 5 s. */
   roleCacheTtlMs?: number;
+  /** How often locks are fetched from the auth server (default 2 s). */
+  lockRefreshMs?: number;
 }
 
 export interface DatabaseService {
@@ -149,6 +152,13 @@ export async function startDatabaseService(options: DatabaseServiceOptions): Pro
     cancelKeys: newCancelKeyRegistry<CancelTarget>(),
     audit,
     logger,
+    locks: startLockWatcher({
+      auth,
+      clock,
+      ...(options.lockRefreshMs !== undefined ? { refreshMs: options.lockRefreshMs } : {}),
+      onError: (err) => logger.warn('could not fetch locks, keeping the last known ones', { error: redact((err as Error).message) }),
+    }),
+    hostId,
   };
 
   // ---- heartbeats ----
@@ -263,6 +273,7 @@ export async function startDatabaseService(options: DatabaseServiceOptions): Pro
       closed = true;
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
+      engine.locks.close();
       await tunnel.close();
       for (const stream of sessions) stream.destroy();
       await audit.close();

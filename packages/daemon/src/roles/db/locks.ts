@@ -1,0 +1,92 @@
+/**
+ * The db agent's view of the cluster's locks (Teleport's lock watcher, `best_effort` mode): fetched from the auth
+ * server every {@link DEFAULT_LOCK_REFRESH_MS}, so a new lock refuses new sessions and ends running ones within
+ * about that long. While the auth server is unreachable the last known locks stay in force.
+ */
+
+import type { AuthClient } from '@teleport-ts/core/api';
+import type { Clock } from '@teleport-ts/core/clock';
+import { AccessDeniedError } from '@teleport-ts/core/errors';
+import { findLockInForce, lockInForceMessage, type Lock, type LockSubject } from '@teleport-ts/core/types';
+
+/** How often the agent refreshes its locks. */
+export const DEFAULT_LOCK_REFRESH_MS = 2_000;
+
+export interface LockWatcher {
+  /**
+   * Refuses when a lock in force matches `subject`.
+   *
+   * @throws AccessDeniedError `lock targeting User:"alice" is in force: <message>`.
+   */
+  assertNotLocked(subject: LockSubject): void;
+  /**
+   * Calls `onLocked` (once) when a lock that matches `subject` comes into force, checked after every refresh.
+   * Returns the function that stops watching (call it when the session ends).
+   */
+  watch(subject: LockSubject, onLocked: (lock: Lock) => void): () => void;
+  /** Fetches now (the first fetch happens on start). */
+  refresh(): Promise<void>;
+  close(): void;
+}
+
+/**
+ * @example
+ * ```ts
+ * const locks = startLockWatcher({ auth, clock, onError: (err) => log.warn(...) });
+ * locks.assertNotLocked({ user: 'alice', roles: ['access'], serverId: hostId });
+ * const stop = locks.watch({ user: 'alice', roles: ['access'], serverId: hostId }, () => socket.destroy());
+ * ```
+ */
+export function startLockWatcher(options: {
+  auth: Pick<AuthClient, 'getLocks'>;
+  clock: Clock;
+  refreshMs?: number;
+  onError?: (err: unknown) => void;
+}): LockWatcher {
+  let locks: readonly Lock[] = [];
+  const watchers = new Set<{ subject: LockSubject; onLocked: (lock: Lock) => void }>();
+  let pending: Promise<void> | undefined;
+
+  const enforce = (): void => {
+    const now = options.clock.now();
+    for (const w of [...watchers]) {
+      const lock = findLockInForce(locks, w.subject, now);
+      if (lock === undefined) continue;
+      watchers.delete(w);
+      w.onLocked(lock);
+    }
+  };
+  const refresh = (): Promise<void> => {
+    pending ??= options.auth
+      .getLocks()
+      .then((fetched) => {
+        locks = fetched;
+        enforce();
+      })
+      .catch((err: unknown) => options.onError?.(err))
+      .finally(() => {
+        pending = undefined;
+      });
+    return pending;
+  };
+  void refresh();
+  const timer = setInterval(() => void refresh(), options.refreshMs ?? DEFAULT_LOCK_REFRESH_MS);
+  timer.unref();
+
+  return {
+    assertNotLocked(subject) {
+      const lock = findLockInForce(locks, subject, options.clock.now());
+      if (lock !== undefined) throw new AccessDeniedError(lockInForceMessage(lock), { code: 'ERR_TP_LOCKED' });
+    },
+    watch(subject, onLocked) {
+      const entry = { subject, onLocked };
+      watchers.add(entry);
+      return () => watchers.delete(entry);
+    },
+    refresh,
+    close() {
+      clearInterval(timer);
+      watchers.clear();
+    },
+  };
+}
