@@ -250,6 +250,44 @@ describe.skipIf(postgres === undefined || !psql.available)('database access thro
     expect(strict.stderr).toContain('column "nonsense_column" does not exist');
   });
 
+  it('tctl lock --user=alice refuses her tsh db connect with Teleport\'s message; tctl rm locks/<name> lets her in again', async () => {
+    const connect = () => tsh('alice', ['db', 'connect', '--insecure', '--db-user=alice', 'roach'], 'select current_user\n');
+    // A database certificate from before the lock: the agent is what refuses it.
+    const before = await tsh('alice', ['db', 'login', '--insecure', '--db-user=alice', 'roach']);
+    expect(before.code, before.stderr).toBe(0);
+    const created = await tctl(['lock', '--user=alice', '--message=incident 42', '--ttl=1h']);
+    expect(created.code, created.stderr).toBe(0);
+    const name = /^Created a lock with name "([0-9a-f-]{36})"\.\n$/.exec(created.stdout)?.[1];
+    expect(name, created.stdout).toBeDefined();
+    try {
+      const listed = await tctl(['get', 'locks']);
+      expect(listed.stdout).toMatch(/kind: lock/);
+      expect(listed.stdout).toMatch(/user: alice/);
+      // The agent picks the lock up within its refresh (2 s).
+      let refused = await connect();
+      for (let i = 0; i < 40 && refused.code === 0; i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        refused = await connect();
+      }
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toContain('FATAL:  lock targeting User:"alice" is in force: incident 42');
+      expect(refused.stdout).not.toContain('alice');
+      // Nor can she get a new database certificate.
+      const login = await tsh('alice', ['db', 'login', '--insecure', '--db-user=alice', 'roach']);
+      expect(login.code).toBe(1);
+      expect(login.stderr).toBe('ERROR: lock targeting User:"alice" is in force: incident 42\n');
+    } finally {
+      const removed = await tctl(['rm', `locks/${name}`]);
+      expect(removed.stdout).toBe(`lock "${name}" has been deleted\n`);
+    }
+    let back = await connect();
+    for (let i = 0; i < 40 && back.code !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      back = await connect();
+    }
+    expect(back.stdout).toContain(' alice\n');
+  });
+
   it('logs in to a database with Teleport texts, and asks for --db-user/--db-name when more than one is allowed', async () => {
     const noUser = await tsh('alice', ['db', 'login', '--insecure', 'pg']);
     expect(noUser).toMatchObject({ code: 1, stdout: '' });

@@ -138,7 +138,7 @@ const TARGET_LABELS: Readonly<Record<(typeof LOCK_TARGET_FIELDS)[number], string
 export function lockInForceMessage(lock: Lock): string {
   const target = LOCK_TARGET_FIELDS.filter((f) => lock.spec.target[f] !== undefined)
     .map((f) => `${TARGET_LABELS[f]}:${JSON.stringify(lock.spec.target[f])}`)
-    .join(', ');
+    .join(' ');
   return `lock targeting ${target} is in force${lock.spec.message ? `: ${lock.spec.message}` : ''}`;
 }
 
