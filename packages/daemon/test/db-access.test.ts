@@ -252,6 +252,18 @@ describe.skipIf(!postgres || !openssl.available)('database access through the pr
   describe('locks (tctl lock): refuse new sessions, end running ones, refuse certificates', () => {
     const lockOf = (name: string, target: Record<string, string>, extra: Record<string, unknown> = {}) =>
       parseLock({ kind: 'lock', version: 'v2', metadata: { name }, spec: { target, message: 'incident 42', ...extra } });
+    /** Alice's next session once the agent lets her in (locks are refreshed, not pushed). */
+    const aliceOnceAllowed = (forward: LocalForward, what: string): Promise<PgClient> =>
+      waitFor(async () => {
+        try {
+          return await pgClient(forward, 'alice', 'app');
+        } catch {
+          return undefined;
+        }
+      }, what);
+    /** Waits until Alice's new sessions are refused with `message`. */
+    const aliceRefusedWith = (forward: LocalForward, message: string): Promise<true> =>
+      waitFor(async () => ((await connectError(forward, 'alice', 'app').catch(() => ({ message: '' }))).message === message ? true : undefined), message);
 
     it('a lock on the user refuses her new sessions with Teleport\'s message and audits it; removing it lets her in again', async () => {
       const forward = await forwardFor('alice', route('pg', 'alice', 'app'));
@@ -284,13 +296,7 @@ describe.skipIf(!postgres || !openssl.available)('database access through the pr
         await c.t.admin.deleteLock('lock-alice');
       }
       await c.waitForEvent('lock.deleted', (e) => e['name'] === 'lock-alice');
-      const again = await waitFor(async () => {
-        try {
-          return await pgClient(forward, 'alice', 'app');
-        } catch {
-          return undefined;
-        }
-      }, 'alice to connect after the lock is removed');
+      const again = await aliceOnceAllowed(forward, 'alice to connect after the lock is removed');
       expect((await again.query<{ u: string }>('select current_user as u')).rows).toEqual([{ u: 'alice' }]);
       await again.end();
     });
@@ -299,23 +305,14 @@ describe.skipIf(!postgres || !openssl.available)('database access through the pr
       const forward = await forwardFor('alice', route('pg', 'alice', 'app'));
       await c.t.admin.upsertLock(lockOf('lock-role', { role: 'db-dev' }));
       try {
-        await waitFor(async () => ((await connectError(forward, 'alice', 'app').catch(() => ({ message: '' }))).message === 'lock targeting Role:"db-dev" is in force: incident 42' ? true : undefined), 'the role lock');
+        await aliceRefusedWith(forward, 'lock targeting Role:"db-dev" is in force: incident 42');
       } finally {
         await c.t.admin.deleteLock('lock-role');
       }
       await c.t.admin.upsertLock(lockOf('lock-agent', { server_id: agent.hostId }, { expires: new Date(Date.now() + 1_500).toISOString() }));
-      await waitFor(
-        async () => ((await connectError(forward, 'alice', 'app').catch(() => ({ message: '' }))).message === `lock targeting ServerID:"${agent.hostId}" is in force: incident 42` ? true : undefined),
-        'the agent lock',
-      );
+      await aliceRefusedWith(forward, `lock targeting ServerID:"${agent.hostId}" is in force: incident 42`);
       // Past its expiry the lock is not in force any more (and the backend drops it).
-      const back = await waitFor(async () => {
-        try {
-          return await pgClient(forward, 'alice', 'app');
-        } catch {
-          return undefined;
-        }
-      }, 'the agent lock to expire');
+      const back = await aliceOnceAllowed(forward, 'the agent lock to expire');
       await back.end();
 
       expect(() => parseLock({ kind: 'lock', version: 'v2', metadata: { name: 'x' }, spec: { target: {} } })).toThrow(/must name at least one of user, role, login, server_id/);
