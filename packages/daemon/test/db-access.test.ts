@@ -20,6 +20,7 @@ import { makeTestPki, requirePostgres, requireTool, startPostgres, type Postgres
 import { loadIdentity } from '@teleport-ts/core/api';
 import { runTool } from '../../core/src/ca/testing/run.js';
 import type { DatabaseService } from '../src/roles/db/index.js';
+import { newServiceAuditEmitter } from '../src/roles/db/audit.js';
 import { databaseUserCert, startClusterPostgres, startDbTestCluster, startLocalForward, waitFor, type DbTestCluster, type LocalForward } from './db-helpers.js';
 import { rejection } from './auth-helpers.js';
 import { PgClient } from './pg-client.js';
@@ -321,6 +322,28 @@ describe.skipIf(!postgres || !openssl.available)('database access through the pr
     });
   });
 
+  it('audits long statements without stalling the audit log: too large for one request together, or one too large alone', async () => {
+    const forward = await forwardFor('alice', route('pg', 'alice', 'app'));
+    const client = await pgClient(forward, 'alice', 'app');
+    // 40 statements of ~30 KB arrive within one batching window: ~1.2 MB of events, over the auth server's 1 MiB
+    // request limit if sent as one batch.
+    const filler = 'x'.repeat(30_000);
+    for (let i = 0; i < 40; i++) await client.query(`select '${filler}' is not null as big${i}`);
+    // One statement whose JSON alone is over the auth server's 64 KiB per event (quotes double in JSON, and 50
+    // bind parameters of 1 KB each).
+    const quotes = '"'.repeat(31_000);
+    await client.query({ text: `select length($1) as n, '${quotes}' as q ${Array.from({ length: 49 }, (_, i) => `, $${i + 2}::text as p${i}`).join(' ')}`, values: Array.from({ length: 50 }, () => 'y'.repeat(1_000)) });
+    await client.query("select 'after the big ones' as marker");
+    await client.end();
+    const marker = await c.waitForEvent('db.session.query', (e) => e['db_query'] === "select 'after the big ones' as marker");
+    const sid = marker['sid'];
+    const big = await c.waitForEvent('db.session.query', (e) => e['sid'] === sid && String(e['db_query']).startsWith('select \'xxx') && String(e['db_query']).endsWith('as big39'));
+    expect(big['db_query_truncated']).toBeUndefined();
+    const huge = await c.waitForEvent('db.session.query', (e) => e['sid'] === sid && String(e['db_query']).startsWith('select length($1)'));
+    expect(huge['db_query_truncated']).toBe(true);
+    expect(JSON.stringify(huge).length).toBeLessThanOrEqual(64 * 1024);
+  });
+
   it('enforces db_names for postgres but not for cockroachdb', async () => {
     const denied = await connectError(await forwardFor('alice', route('pg', 'alice', 'other')), 'alice', 'other');
     expect(denied.message).toBe('access to db denied: db name "other" is not allowed');
@@ -424,6 +447,26 @@ describe.skipIf(!postgres || !openssl.available)('database access through the pr
       await agentClient.emitAuditEvents([{ ...query, cluster_name: 'forged', server_id: 'forged' }]);
       const stored = await c.waitForEvent('db.session.query', (e) => e.uid === uid);
       expect(stored).toMatchObject({ cluster_name: 'test.example.com', server_id: agent.hostId });
+    });
+
+    it('the agent\'s emitter drops only an event the auth server refuses, and the events around it are stored', async () => {
+      const warnings: string[] = [];
+      const emitter = newServiceAuditEmitter({
+        auth: agentClient,
+        clock: c.authClock,
+        logger: { warn: (message: string) => void warnings.push(message) },
+        flushDelayMs: 10_000,
+      });
+      const mark = `refusal-${Date.now()}`;
+      emitter.emit('databaseSessionQuery', { db_query: `${mark} before`, success: true });
+      // Refused by the auth server on its own (services may only record db.* events).
+      emitter.emit('userLogin', { user: 'forged', success: true });
+      emitter.emit('databaseSessionQuery', { db_query: `${mark} after`, success: true });
+      await emitter.flush(10_000);
+      await emitter.close();
+      await c.waitForEvent('db.session.query', (e) => e['db_query'] === `${mark} before`);
+      await c.waitForEvent('db.session.query', (e) => e['db_query'] === `${mark} after`);
+      expect(warnings).toEqual(['the auth server refused an audit event, dropping it']);
     });
   });
 

@@ -206,13 +206,16 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     },
     (req, res) => {
       const started = performance.now();
+      // Read now: once the response is finished the socket may already be detached (req.socket is then null,
+      // e.g. after a refused oversized body), and a throw here would take the whole process down.
+      const remote = req.socket?.remoteAddress;
       res.once('finish', () => {
         logger.debug('request', {
           method: req.method,
           path: (req.url ?? '').split('?')[0],
           status: res.statusCode,
           ms: Math.round(performance.now() - started),
-          remote: req.socket.remoteAddress,
+          remote,
         });
       });
       void router.serve(req, res, (r) => identifier.identify(r));

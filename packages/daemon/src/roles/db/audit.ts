@@ -11,12 +11,17 @@ import type { AuthClient } from '@teleport-ts/core/api';
 import { newAuditEvent, type AuditEvent, type AuditEventFields, type AuditEventKey } from '@teleport-ts/core/audit';
 import { jitteredBackoff } from '@teleport-ts/core/backend';
 import type { Clock } from '@teleport-ts/core/clock';
-import { redact } from '@teleport-ts/core/errors';
+import { isTeleportError, redact } from '@teleport-ts/core/errors';
 import type { Logger } from '../../logger.js';
 
 /** Events kept while the auth server is unreachable; the oldest are dropped (and counted) past this. */
 export const DEFAULT_AUDIT_QUEUE_LIMIT = 10_000;
+/** Most events per request (the auth server's `MAX_EMITTED_EVENTS`). */
 const BATCH_SIZE = 100;
+/** Largest event sent, as JSON: under the auth server's 64 KiB per event, with room for the fields it adds. */
+export const MAX_SENT_EVENT_BYTES = 60 * 1024;
+/** Largest batch, as JSON: under the auth server's 1 MiB request body. */
+const MAX_BATCH_BYTES = 768 * 1024;
 /** How long an event may wait for others to share its request. */
 export const DEFAULT_AUDIT_FLUSH_DELAY_MS = 200;
 
@@ -38,6 +43,46 @@ export interface ServiceAuditEmitterOptions {
   flushDelayMs?: number;
 }
 
+interface Queued {
+  event: AuditEvent;
+  /** Its JSON size in UTF-8 bytes. */
+  bytes: number;
+  /** The auth server refused a batch holding it: it goes alone from now on. */
+  alone?: boolean;
+}
+
+/** Refusals that a retry would only repeat. */
+const PERMANENT = new Set(['bad-parameter', 'limit-exceeded', 'access-denied', 'not-found']);
+
+function jsonBytes(event: AuditEvent): number {
+  return Buffer.byteLength(JSON.stringify(event), 'utf8');
+}
+
+/**
+ * The event with its JSON size, shortened to {@link MAX_SENT_EVENT_BYTES} when needed: bind parameters go first,
+ * then the statement is cut (and `db_query_truncated` set), so a long statement is still recorded rather than
+ * refused by the auth server. `undefined` when even that does not fit.
+ */
+function sized(event: AuditEvent): Queued | undefined {
+  let bytes = jsonBytes(event);
+  if (bytes <= MAX_SENT_EVENT_BYTES) return { event, bytes };
+  const shortened: AuditEvent = { ...event };
+  if (shortened['db_query_parameters'] !== undefined) {
+    delete shortened['db_query_parameters'];
+    shortened['db_query_truncated'] = true;
+    bytes = jsonBytes(shortened);
+  }
+  for (let i = 0; i < 8 && bytes > MAX_SENT_EVENT_BYTES && typeof shortened['db_query'] === 'string'; i++) {
+    const query = shortened['db_query'];
+    // JSON may spend up to 6 bytes on one character: cut in proportion, with margin, and measure again.
+    const keep = Math.max(0, Math.floor(query.length * (MAX_SENT_EVENT_BYTES / bytes) * 0.9) - 64);
+    shortened['db_query'] = query.slice(0, keep);
+    shortened['db_query_truncated'] = true;
+    bytes = jsonBytes(shortened);
+  }
+  return bytes <= MAX_SENT_EVENT_BYTES ? { event: shortened, bytes } : undefined;
+}
+
 /**
  * @example
  * ```ts
@@ -49,7 +94,7 @@ export function newServiceAuditEmitter(options: ServiceAuditEmitterOptions): Ser
   const limit = options.queueLimit ?? DEFAULT_AUDIT_QUEUE_LIMIT;
   const flushDelayMs = options.flushDelayMs ?? DEFAULT_AUDIT_FLUSH_DELAY_MS;
   let batchTimer: NodeJS.Timeout | undefined;
-  const queue: AuditEvent[] = [];
+  const queue: Queued[] = [];
   let sending: Promise<void> | undefined;
   let attempt = 0;
   let dropped = 0;
@@ -57,14 +102,35 @@ export function newServiceAuditEmitter(options: ServiceAuditEmitterOptions): Ser
   let retryTimer: NodeJS.Timeout | undefined;
   let waiters: (() => void)[] = [];
 
+  /** The next batch: up to BATCH_SIZE events and MAX_BATCH_BYTES of JSON (at least one event). */
+  const nextBatch = (): Queued[] => {
+    let bytes = 0;
+    let n = 0;
+    while (n < queue.length && n < BATCH_SIZE && (n === 0 || (!queue[n]!.alone && !queue[0]!.alone && bytes + queue[n]!.bytes <= MAX_BATCH_BYTES))) {
+      bytes += queue[n++]!.bytes;
+    }
+    return queue.slice(0, n);
+  };
+
   const drain = async (): Promise<void> => {
     while (queue.length > 0) {
-      const batch = queue.slice(0, BATCH_SIZE);
+      const batch = nextBatch();
       try {
-        await options.auth.emitAuditEvents(batch);
+        await options.auth.emitAuditEvents(batch.map((q) => q.event));
         queue.splice(0, batch.length);
         attempt = 0;
       } catch (err) {
+        if (isTeleportError(err) && PERMANENT.has(err.kind)) {
+          // Sending it again would be refused again, and would hold back every event behind it: send the batch's
+          // events one by one, and drop (and report) only one the auth server refuses on its own.
+          if (batch.length === 1) {
+            queue.shift();
+            options.logger.warn('the auth server refused an audit event, dropping it', { event: batch[0]!.event.event, error: redact(err.message) });
+          } else {
+            for (const q of batch) q.alone = true;
+          }
+          continue;
+        }
         attempt++;
         options.logger.warn('could not send audit events to the auth server, will retry', { events: queue.length, error: redact((err as Error).message) });
         if (closed) return;
@@ -115,7 +181,12 @@ export function newServiceAuditEmitter(options: ServiceAuditEmitterOptions): Ser
   return {
     emit(key, fields) {
       if (closed) return;
-      queue.push(newAuditEvent(key, fields, { clock: options.clock }));
+      const queued = sized(newAuditEvent(key, fields, { clock: options.clock }));
+      if (queued === undefined) {
+        options.logger.warn('an audit event is too large to send even shortened, dropping it', { event: key });
+        return;
+      }
+      queue.push(queued);
       if (queue.length > limit) {
         queue.shift();
         if (dropped++ % 1000 === 0) options.logger.warn('audit queue full: dropping the oldest events', { limit, dropped });
