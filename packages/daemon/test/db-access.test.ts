@@ -269,6 +269,7 @@ describe.skipIf(!postgres || !openssl.available)('database access through the pr
     it('a lock on the user refuses her new sessions with Teleport\'s message and audits it; removing it lets her in again', async () => {
       const forward = await forwardFor('alice', route('pg', 'alice', 'app'));
       const running = await pgClient(forward, 'alice', 'app');
+      const aliceApi = await c.t.userClient('alice', ['db-dev']);
       const created = await c.t.admin.upsertLock(lockOf('lock-alice', { user: 'alice' }));
       expect(created.spec).toMatchObject({ target: { user: 'alice' }, message: 'incident 42', created_by: expect.any(String) });
       expect(created.spec.created_at).toBeDefined();
@@ -290,6 +291,9 @@ describe.skipIf(!postgres || !openssl.available)('database access through the pr
         await failedStart((e) => e.user === 'alice' && e.error === 'lock targeting User:"alice" is in force: incident 42');
         // No new certificates for her either (tsh login, tsh db login).
         expect(await rejection(databaseUserCert(c.t, 'alice', route('pg', 'alice', 'app')))).toMatchObject({ kind: 'access-denied', message: 'lock targeting User:"alice" is in force: incident 42' });
+        // Her API requests are refused too (the auth server's lock view is at most 1 s old).
+        const apiRefusal = await waitFor(() => aliceApi.getDatabaseServers().then(() => undefined, (err: { message: string; kind?: string }) => err), 'her API request to be refused');
+        expect(apiRefusal).toMatchObject({ kind: 'access-denied', message: 'lock targeting User:"alice" is in force: incident 42' });
         // Another user is not affected.
         const other = await forwardFor('carol', route('pg', 'alice', 'app'));
         expect((await connectError(other, 'alice', 'app')).message).toBe('access to db denied: no role grants access to this database');
@@ -310,8 +314,16 @@ describe.skipIf(!postgres || !openssl.available)('database access through the pr
       } finally {
         await c.t.admin.deleteLock('lock-role');
       }
-      await c.t.admin.upsertLock(lockOf('lock-agent', { server_id: agent.hostId }, { expires: new Date(Date.now() + 1_500).toISOString() }));
+      await c.t.admin.upsertLock(lockOf('lock-agent', { server_id: agent.hostId }, { expires: new Date(Date.now() + 3_000).toISOString() }));
       await aliceRefusedWith(forward, `lock targeting ServerID:"${agent.hostId}" is in force: incident 42`);
+      // The agent itself is shut out of the auth API while the lock holds (no heartbeats, no certificates).
+      const agentApi = newAuthClient({ addr: c.t.auth.dialAddr, identity: await loadIdentity(path.join(c.dataDir, 'agent-a', 'db')) });
+      try {
+        const refused = await waitFor(() => agentApi.getLocks().then(() => undefined, (err: { message: string; kind?: string }) => err), 'the agent to be refused');
+        expect(refused).toMatchObject({ kind: 'access-denied', message: `lock targeting ServerID:"${agent.hostId}" is in force: incident 42` });
+      } finally {
+        await agentApi.close();
+      }
       // Past its expiry the lock is not in force any more (and the backend drops it).
       const back = await aliceOnceAllowed(forward, 'the agent lock to expire');
       await back.end();

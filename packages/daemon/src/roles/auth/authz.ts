@@ -11,7 +11,7 @@ import type { Clock } from '@teleport-ts/core/clock';
 import { AccessDeniedError, isTeleportError } from '@teleport-ts/core/errors';
 import { verifyTlsCert, type Identity as CertIdentity, type VerifiedTlsCert } from '@teleport-ts/core/ca';
 import { newAccessChecker, type AccessChecker } from '@teleport-ts/core/rbac';
-import { SYSTEM_ROLES, parseRole, type Role, type SystemRole } from '@teleport-ts/core/types';
+import { SYSTEM_ROLES, findLockInForce, lockInForceMessage, parseRole, type Lock, type LockSubject, type Role, type SystemRole } from '@teleport-ts/core/types';
 import type { AccessService } from '@teleport-ts/core/services';
 
 /** A caller with no (valid) client certificate. `reason` says why a presented certificate was refused. */
@@ -108,8 +108,20 @@ export interface Identifier {
  * await router.serve(req, res, (r) => identifier.identify(r));
  * ```
  */
-export function newIdentifier(options: { trust: () => ClientTrust; access: AccessService; clock: Clock }): Identifier {
+export function newIdentifier(options: {
+  trust: () => ClientTrust;
+  access: AccessService;
+  clock: Clock;
+  /** The cluster's locks (a cached view is fine): a locked user or agent gets access-denied on every request. */
+  locks?: () => Promise<readonly Lock[]>;
+}): Identifier {
   const { access, clock } = options;
+  /** Refuses the request of a caller a lock in force targets (Teleport rejects locked callers' API requests too). */
+  const checkLocks = async (subject: LockSubject): Promise<void> => {
+    if (options.locks === undefined) return;
+    const lock = findLockInForce(await options.locks(), subject, clock.now());
+    if (lock !== undefined) throw new AccessDeniedError(lockInForceMessage(lock), { code: 'ERR_TP_LOCKED' });
+  };
   // Verified certificates by SHA-256 fingerprint, least recently used first, for the trust they were verified
   // against: agents and proxies present one certificate for thousands of requests, and parsing and verifying it
   // is most of the cost of identifying them.
@@ -155,6 +167,7 @@ export function newIdentifier(options: { trust: () => ClientTrust; access: Acces
         return result;
       };
       let reason = 'the client certificate is not signed by a certificate authority of this cluster';
+      let builtin: BuiltinCaller | undefined;
       // A certificate known to be a user's is not tried against the host CA again.
       if (known?.ca !== 'user') {
         try {
@@ -166,11 +179,16 @@ export function newIdentifier(options: { trust: () => ClientTrust; access: Acces
           if (identity.teleportCluster !== trust.clusterName) {
             return { kind: 'anonymous', remoteAddr, reason: 'the host certificate was issued by another cluster' };
           }
-          return { kind: 'builtin', username: identity.username, systemRole, identity, checker: SYSTEM_ROLE_CHECKERS.get(systemRole)!, remoteAddr };
+          builtin = { kind: 'builtin', username: identity.username, systemRole, identity, checker: SYSTEM_ROLE_CHECKERS.get(systemRole)!, remoteAddr };
         } catch (err) {
           if (!isTeleportError(err)) throw err;
           if (err.code !== 'ERR_TP_TLS_UNTRUSTED_CA') reason = err.message;
         }
+      }
+      if (builtin !== undefined) {
+        // Admin is the local tctl (and the auth server itself): what lifts a lock must never be locked out.
+        if (builtin.systemRole !== 'Admin' && builtin.systemRole !== 'Auth') await checkLocks({ serverId: hostIdOf(builtin.username, trust.clusterName) });
+        return builtin;
       }
       let identity: CertIdentity;
       try {
@@ -189,6 +207,7 @@ export function newIdentifier(options: { trust: () => ClientTrust; access: Acces
         }
         throw err;
       }
+      await checkLocks({ user: identity.username, roles: identity.roles, logins: identity.logins });
       const checker = newAccessChecker({ roles: [...roles, IMPLICIT_ROLE], traits: identity.traits });
       return { kind: 'user', username: identity.username, identity, checker, remoteAddr };
     },
@@ -216,6 +235,12 @@ export function requireSystemRole(caller: Caller, ...roles: SystemRole[]): Built
   const authed = requireAuthenticated(caller);
   if (authed.kind === 'builtin' && roles.includes(authed.systemRole)) return authed;
   throw new AccessDeniedError(`access denied: only ${roles.join(' or ')} may do this`);
+}
+
+/** The host UUID of a host certificate's `<uuid>.<cluster>` name. */
+export function hostIdOf(username: string, clusterName: string): string {
+  const suffix = `.${clusterName}`;
+  return username.endsWith(suffix) ? username.slice(0, -suffix.length) : username;
 }
 
 /** What audit events record as the actor. */

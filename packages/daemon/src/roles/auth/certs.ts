@@ -39,9 +39,8 @@ import { AccessDeniedError, BadParameterError, isNotFound, isTeleportError } fro
 import { accessCheckerForUser } from '@teleport-ts/core/rbac';
 import type { TotpDevice } from '@teleport-ts/core/services';
 import { JOIN_TOKEN_ROLES, parseSystemRoles, type ProvisionToken, type SystemRole, type User } from '@teleport-ts/core/types';
-import { actorName, authorize, requireAuthenticated, requireSystemRole, type Caller } from './authz.js';
+import { actorName, authorize, hostIdOf, requireAuthenticated, requireSystemRole, type Caller } from './authz.js';
 import type { AuthContext } from './context.js';
-import { hostIdOf } from './databases.js';
 import { assertNotLocked } from './locks.js';
 import { findStaticToken } from './resources.js';
 import { bodyOf, optBool, optDurationMs, optIpPort, optString, optStringList, reqName, reqString } from './requests.js';

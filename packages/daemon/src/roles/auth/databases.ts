@@ -10,7 +10,7 @@ import { key } from '@teleport-ts/core/backend';
 import { DATABASE_PROTOCOLS, type DatabaseProtocol } from '@teleport-ts/core/config';
 import { AccessDeniedError, BadParameterError } from '@teleport-ts/core/errors';
 import { decodeJson, encodeJson, getAllWithPrefix } from '@teleport-ts/core/services';
-import { authorize, requireAuthenticated, requireSystemRole, type Caller } from './authz.js';
+import { authorize, hostIdOf, requireAuthenticated, requireSystemRole, type Caller } from './authz.js';
 import type { AuthContext } from './context.js';
 import { bodyOf, optDurationMs, optString, reqName, reqString } from './requests.js';
 
@@ -44,11 +44,6 @@ function parseLabels(raw: unknown): Record<string, string> {
   return labels;
 }
 
-/** The host UUID of a host certificate's `<uuid>.<cluster>` name. */
-export function hostIdOf(username: string, clusterName: string): string {
-  const suffix = `.${clusterName}`;
-  return username.endsWith(suffix) ? username.slice(0, -suffix.length) : username;
-}
 
 function dbServerKey(hostId: string, name: string): string {
   return key('db_servers', hostId, name);

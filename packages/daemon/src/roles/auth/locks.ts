@@ -5,7 +5,8 @@
  */
 
 import { AccessDeniedError, BadParameterError } from '@teleport-ts/core/errors';
-import { findLockInForce, lockInForceMessage, lockToWire, parseLock, type LockSubject } from '@teleport-ts/core/types';
+import { findLockInForce, lockInForceMessage, lockToWire, parseLock, type Lock, type LockSubject } from '@teleport-ts/core/types';
+import type { LockService } from '@teleport-ts/core/services';
 import { actorName, authorize, type Caller } from './authz.js';
 import type { AuthContext } from './context.js';
 
@@ -52,4 +53,27 @@ export async function deleteLock(ctx: AuthContext, caller: Caller, name: string)
 export async function assertNotLocked(ctx: AuthContext, subject: LockSubject): Promise<void> {
   const lock = findLockInForce(await ctx.locks.getLocks(), subject, ctx.clock.now());
   if (lock !== undefined) throw new AccessDeniedError(lockInForceMessage(lock), { code: 'ERR_TP_LOCKED' });
+}
+
+/** How long the per-request lock check reuses what it read. */
+export const LOCK_VIEW_MAX_AGE_MS = 1_000;
+
+/**
+ * The locks as every request checks them: read from the backend at most once per {@link LOCK_VIEW_MAX_AGE_MS}
+ * (real time), so a new lock reaches other auth servers on the same backend within about a second. Certificate
+ * issuance reads afresh ({@link assertNotLocked}).
+ */
+export function newLockView(locks: Pick<LockService, 'getLocks'>, maxAgeMs = LOCK_VIEW_MAX_AGE_MS): () => Promise<readonly Lock[]> {
+  let cached: { at: number; locks: Promise<readonly Lock[]> } | undefined;
+  return () => {
+    const now = performance.now();
+    if (cached === undefined || now - cached.at > maxAgeMs) {
+      const fetched = locks.getLocks();
+      cached = { at: now, locks: fetched };
+      fetched.catch(() => {
+        if (cached?.locks === fetched) cached = undefined;
+      });
+    }
+    return cached.locks;
+  };
 }

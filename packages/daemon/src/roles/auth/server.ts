@@ -22,6 +22,7 @@ import { newRouter } from '../../http/router.js';
 import { DEFAULT_UNAUTHENTICATED_RATE_LIMIT, newRateLimiter } from '../../http/ratelimit.js';
 import { nopLogger, type Logger } from '../../logger.js';
 import { newIdentifier, type Caller, type ClientTrust } from './authz.js';
+import { newLockView } from './locks.js';
 import { boundedExpiry, HOST_CERT_TTL_MS } from './certs.js';
 import { newAuthContext, type AuthContext } from './context.js';
 import { initCluster, loadOrCreateHostUuid } from './init.js';
@@ -193,7 +194,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
   });
   const limiter = newRateLimiter({ ...(options.rateLimit ?? DEFAULT_UNAUTHENTICATED_RATE_LIMIT), clock });
   registerAuthRoutes(router, ctx, limiter);
-  const identifier = newIdentifier({ trust: () => trust, access: ctx.access, clock });
+  const identifier = newIdentifier({ trust: () => trust, access: ctx.access, clock, locks: newLockView(ctx.locks) });
 
   server = createServer(
     {

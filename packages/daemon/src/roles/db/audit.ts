@@ -137,7 +137,8 @@ export function newServiceAuditEmitter(options: ServiceAuditEmitterOptions): Ser
         queue.splice(0, batch.length);
         attempt = 0;
       } catch (err) {
-        if (isTeleportError(err) && PERMANENT.has(err.kind)) {
+        // A lock on this service refuses everything it sends until the lock is lifted: keep the events and retry.
+        if (isTeleportError(err) && PERMANENT.has(err.kind) && err.code !== 'ERR_TP_LOCKED') {
           // Sending it again would be refused again, and would hold back every event behind it: send the batch's
           // events one by one, and drop (and report) only one the auth server refuses on its own.
           if (batch.length === 1) {

@@ -37,7 +37,7 @@ import type { CertAuthorityCache } from './cas.js';
 import type { DatabaseSpec } from './config.js';
 import { connectToDatabase, type ClientCertCache } from './upstream.js';
 import type { DatabaseStreamMeta } from './wire.js';
-import type { LockWatcher } from './locks.js';
+import type { LockWatcher } from '../lockwatcher.js';
 
 /** Limit on the client sending its startup message. */
 export const STARTUP_TIMEOUT_MS = 30_000;
@@ -326,8 +326,8 @@ async function serveSession(ctx: PostgresEngineContext, database: DatabaseSpec, 
   toClient.on('data', (chunk: Buffer) => (bytesToClient += chunk.length));
 
   // A lock that comes into force ends the session (Teleport closes the connection, as here).
-  const unwatch = ctx.locks.watch(lockSubject(ctx, granted.who), (lock) => {
-    ctx.logger.info('database session ended: a lock is in force', { db_service: database.name, user: granted.who.identity.username, lock: lock.metadata.name });
+  const unwatch = ctx.locks.watch(lockSubject(ctx, granted.who), (message) => {
+    ctx.logger.info('database session ended: a lock is in force', { db_service: database.name, user: granted.who.identity.username, lock: message });
     client.destroy();
     server.destroy();
   });

@@ -33,7 +33,7 @@ import { DEFAULT_ROLE_CACHE_TTL_MS, newDatabaseAuthorizer } from './authorize.js
 import { newCertAuthorityCache } from './cas.js';
 import { loadDatabaseSpecs, type DatabaseSpec } from './config.js';
 import { reverseTunnelDialer } from './dial.js';
-import { startLockWatcher } from './locks.js';
+import { startLockWatcher } from '../lockwatcher.js';
 import { servePostgresStream, type CancelTarget, type PostgresEngineContext } from './postgres.js';
 import { newClientCertCache } from './upstream.js';
 import { parseDatabaseStreamMeta } from './wire.js';

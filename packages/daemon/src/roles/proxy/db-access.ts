@@ -3,6 +3,7 @@
  * route (clients dial in), sharing one CA cache and one audit emitter.
  */
 
+import { redact } from '@teleport-ts/core/errors';
 import type { AuthClient, Identity } from '@teleport-ts/core/api';
 import { parseIdentity } from '@teleport-ts/core/ca';
 import type { Clock } from '@teleport-ts/core/clock';
@@ -11,6 +12,7 @@ import type { Logger } from '../../logger.js';
 import { newServiceAuditEmitter } from '../db/audit.js';
 import { newCertAuthorityCache } from '../db/cas.js';
 import type { ProtocolRegistry } from './alpn.js';
+import { startLockWatcher } from '../lockwatcher.js';
 import { registerDatabaseRoute } from './db.js';
 import { registerReverseTunnelRoute } from './tunnel.js';
 
@@ -20,7 +22,9 @@ export interface ProxyDatabaseAccessOptions {
   webCertificate: { key: string; cert: string };
   /** The proxy's host identity (`Proxy` system role). */
   identity: Identity;
-  auth: Pick<AuthClient, 'getCertAuthorities' | 'getDatabaseServers' | 'emitAuditEvents'>;
+  auth: Pick<AuthClient, 'getCertAuthorities' | 'getDatabaseServers' | 'emitAuditEvents' | 'getLocks'>;
+  /** How often locks are fetched (default 2 s). */
+  lockRefreshMs?: number;
   clock: Clock;
   logger: Logger;
   tunnel?: Omit<TunnelServerOptions, 'clock' | 'onAgent' | 'onAgentGone'>;
@@ -52,6 +56,12 @@ export function startProxyDatabaseAccess(options: ProxyDatabaseAccessOptions): P
     log: options.logger,
     ...(options.tunnel ? { tunnel: options.tunnel } : {}),
   });
+  const locks = startLockWatcher({
+    auth: options.auth,
+    clock: options.clock,
+    ...(options.lockRefreshMs !== undefined ? { refreshMs: options.lockRefreshMs } : {}),
+    onError: (err) => options.logger.warn('could not fetch locks, keeping the last known ones', { error: redact((err as Error).message) }),
+  });
   const db = registerDatabaseRoute({
     registry: options.registry,
     tunnels: tunnel.tunnels,
@@ -61,10 +71,12 @@ export function startProxyDatabaseAccess(options: ProxyDatabaseAccessOptions): P
     clusterName,
     log: options.logger,
     audit,
+    locks,
   });
   return {
     tunnels: tunnel.tunnels,
     async close() {
+      locks.close();
       await db.close();
       await tunnel.close();
       await audit.close();

@@ -52,6 +52,7 @@ import {
 } from '@teleport-ts/core/protocol/postgres';
 import type { TunnelServer } from '@teleport-ts/core/tunnel';
 import type { ServiceAuditEmitter } from '../db/audit.js';
+import type { LockWatcher } from '../lockwatcher.js';
 import type { CertAuthorityCache } from '../db/cas.js';
 import { DATABASE_STREAM_PROTOCOL, type DatabaseStreamMeta } from '../db/wire.js';
 import { ALPN_PROTOCOLS, type ProtocolRegistry } from './alpn.js';
@@ -75,6 +76,8 @@ export interface DatabaseRouteOptions {
   log: ProxyLogger;
   /** Where refusals the proxy decides are recorded (`db.session.start` failures). */
   audit: ServiceAuditEmitter;
+  /** Locks: a locked user is refused here, a locked agent gets no sessions, running sessions end. */
+  locks: LockWatcher;
   /** Handshake deadline, ms; default 10 s. */
   handshakeTimeoutMs?: number;
 }
@@ -159,7 +162,12 @@ export function registerDatabaseRoute(options: DatabaseRouteOptions): DatabaseRo
     if (servers.length === 0) {
       throw new NotFoundError(`database "${name}" not found`, { hint: 'tctl db ls (or tsh db ls) lists the databases of the cluster' });
     }
-    const live = servers.filter((s) => options.tunnels.hasAgent(s.spec.host_id));
+    const connected = servers.filter((s) => options.tunnels.hasAgent(s.spec.host_id));
+    const live = connected.filter((s) => !options.locks.isLocked({ serverId: s.spec.host_id }));
+    if (live.length === 0 && connected.length > 0) {
+      // Every agent serving it is locked: say so, with the lock's message.
+      options.locks.assertNotLocked({ serverId: connected[0]!.spec.host_id });
+    }
     if (live.length === 0) {
       throw new ConnectionProblemError(`database "${name}" is not available: no database service serving it is connected to the proxy`, {
         hint: 'check that the database service (teleport-ts start --roles=db) is running and can reach the proxy',
@@ -242,8 +250,12 @@ export function registerDatabaseRoute(options: DatabaseRouteOptions): DatabaseRo
     });
     let stream: Duplex | undefined;
     let lastError: unknown;
+    let agentId = '';
+    const subject = { user: verified.identity.username, roles: verified.identity.roles, logins: verified.identity.logins };
     try {
+      options.locks.assertNotLocked(subject);
       for (const server of await liveServers(verified.serviceName)) {
+        agentId = server.spec.host_id;
         try {
           stream = await options.tunnels.openStream(server.spec.host_id, meta(verified, 'session', clientAddr), { timeoutMs: 15_000 });
           break;
@@ -265,12 +277,15 @@ export function registerDatabaseRoute(options: DatabaseRouteOptions): DatabaseRo
     }
     const tunnelStream = stream;
     tunnelStream.on('error', () => undefined);
+    // A lock on the user or on the agent ends the session here too (the agent does the same for locks it knows).
+    const unwatch = options.locks.watch({ ...subject, serverId: agentId }, () => socket.destroy());
     tunnelStream.write(raw);
     const up = pipeline(socket, tunnelStream);
     const down = pipeline(tunnelStream, socket);
     up.catch(() => tunnelStream.destroy());
     down.catch(() => socket.destroy());
     await Promise.allSettled([up, down]);
+    unwatch();
     socket.destroy();
     tunnelStream.destroy();
   };

@@ -1,12 +1,14 @@
 /**
- * The db agent's view of the cluster's locks (Teleport's lock watcher, `best_effort` mode): fetched from the auth
- * server every {@link DEFAULT_LOCK_REFRESH_MS}, so a new lock refuses new sessions and ends running ones within
- * about that long. While the auth server is unreachable the last known locks stay in force.
+ * A service's view of the cluster's locks (Teleport's lock watcher, `best_effort` mode), for the db agent and the
+ * proxy: fetched from the auth server every {@link DEFAULT_LOCK_REFRESH_MS}, so a new lock refuses new sessions and
+ * ends running ones within about that long. While the auth server is unreachable the last known locks stay in
+ * force. When the auth server refuses the service itself because a lock targets it (`--server-id`), every session
+ * it serves is refused and ended with that lock's message until the lock is lifted.
  */
 
 import type { AuthClient } from '@teleport-ts/core/api';
 import type { Clock } from '@teleport-ts/core/clock';
-import { AccessDeniedError } from '@teleport-ts/core/errors';
+import { AccessDeniedError, isTeleportError } from '@teleport-ts/core/errors';
 import { findLockInForce, lockInForceMessage, type Lock, type LockSubject } from '@teleport-ts/core/types';
 
 /** How often the agent refreshes its locks. */
@@ -19,11 +21,14 @@ export interface LockWatcher {
    * @throws AccessDeniedError `lock targeting User:"alice" is in force: <message>`.
    */
   assertNotLocked(subject: LockSubject): void;
+  /** Whether a lock in force (of those known) matches `subject`. */
+  isLocked(subject: LockSubject): boolean;
   /**
-   * Calls `onLocked` (once) when a lock that matches `subject` comes into force, checked after every refresh.
-   * Returns the function that stops watching (call it when the session ends).
+   * Calls `onLocked` (once, with the lock's message) when a lock that matches `subject` comes into force, or the
+   * auth server refuses this service because of a lock, checked after every refresh. Returns the function that
+   * stops watching (call it when the session ends).
    */
-  watch(subject: LockSubject, onLocked: (lock: Lock) => void): () => void;
+  watch(subject: LockSubject, onLocked: (message: string) => void): () => void;
   /** Fetches now (the first fetch happens on start). */
   refresh(): Promise<void>;
   close(): void;
@@ -44,16 +49,18 @@ export function startLockWatcher(options: {
   onError?: (err: unknown) => void;
 }): LockWatcher {
   let locks: readonly Lock[] = [];
-  const watchers = new Set<{ subject: LockSubject; onLocked: (lock: Lock) => void }>();
+  /** The message of a lock on this service itself, as the auth server refused us with it. */
+  let selfLocked: string | undefined;
+  const watchers = new Set<{ subject: LockSubject; onLocked: (message: string) => void }>();
   let pending: Promise<void> | undefined;
 
   const enforce = (): void => {
     const now = options.clock.now();
     for (const w of [...watchers]) {
       const lock = findLockInForce(locks, w.subject, now);
-      if (lock === undefined) continue;
+      if (lock === undefined && selfLocked === undefined) continue;
       watchers.delete(w);
-      w.onLocked(lock);
+      w.onLocked(lock?.spec.message ?? selfLocked ?? '');
     }
   };
   const refresh = (): Promise<void> => {
@@ -61,9 +68,17 @@ export function startLockWatcher(options: {
       .getLocks()
       .then((fetched) => {
         locks = fetched;
+        selfLocked = undefined;
         enforce();
       })
-      .catch((err: unknown) => options.onError?.(err))
+      .catch((err: unknown) => {
+        if (isTeleportError(err) && err.code === 'ERR_TP_LOCKED') {
+          selfLocked = err.message;
+          enforce();
+          return;
+        }
+        options.onError?.(err);
+      })
       .finally(() => {
         pending = undefined;
       });
@@ -77,6 +92,10 @@ export function startLockWatcher(options: {
     assertNotLocked(subject) {
       const lock = findLockInForce(locks, subject, options.clock.now());
       if (lock !== undefined) throw new AccessDeniedError(lockInForceMessage(lock), { code: 'ERR_TP_LOCKED' });
+      if (selfLocked !== undefined) throw new AccessDeniedError(selfLocked, { code: 'ERR_TP_LOCKED' });
+    },
+    isLocked(subject) {
+      return findLockInForce(locks, subject, options.clock.now()) !== undefined;
     },
     watch(subject, onLocked) {
       const entry = { subject, onLocked };
