@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { systemClock, type Clock } from '../clock/index.js';
@@ -59,6 +59,9 @@ export async function openSqliteAuditStore(options: SqliteAuditStoreOptions): Pr
   let db: BetterSqlite3.Database | undefined;
   try {
     mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    // The log holds every query users ran: create the file ourselves so it is private (sqlite gives -wal and -shm
+    // the same mode), as the backend's.
+    closeSync(openSync(file, 'a', 0o600));
     db = new Database(file, { timeout: busyTimeoutMs });
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');

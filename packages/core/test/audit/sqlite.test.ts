@@ -18,7 +18,7 @@ runAuditStoreCompliance<string>('sqlite', () => ({
 }));
 
 describe('sqlite audit store', () => {
-  it('defaults to <dataDir>/log/events.db in WAL mode, directory 0700', async () => {
+  it('defaults to <dataDir>/log/events.db in WAL mode, directory 0700, files 0600', async () => {
     const dataDir = path.join(root, 'data');
     const clock = newFakeClock(new Date('2026-03-01T12:00:00Z'));
     const store = await openAuditStore({ dataDir, clock });
@@ -30,6 +30,8 @@ describe('sqlite audit store', () => {
       // WAL mode keeps a -wal file beside the database while a connection is open.
       expect((await stat(`${file}-wal`)).isFile()).toBe(true);
       expect((await stat(path.join(dataDir, 'log'))).mode & 0o777).toBe(0o700);
+      // The log holds users' queries: private, like the backend's file.
+      for (const f of [file, `${file}-wal`, `${file}-shm`]) expect(((await stat(f)).mode & 0o777).toString(8)).toBe('600');
       const { events } = await store.search({ from: new Date(0), to: new Date('2100-01-01'), limit: 10, order: 'asc' });
       expect(events).toEqual([ev]);
     } finally {
