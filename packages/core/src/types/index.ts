@@ -92,6 +92,8 @@ export {
   lockMatches,
   lockInForceMessage,
   findLockInForce,
+  assertNoLockInForce,
+  LOCKED_ERROR_CODE,
   type Lock,
   type LockSpec,
   type LockTarget,

@@ -3,7 +3,7 @@
  * matches and ends the sessions already running. `tctl lock --user=alice --message=... --ttl=1h` creates one.
  */
 
-import { BadParameterError } from '../errors/index.js';
+import { AccessDeniedError, BadParameterError } from '../errors/index.js';
 import { checkHeader, parseMetadata, resourceName, type ResourceHeader } from './metadata.js';
 import { checkKeys, deepFreeze, fail, isRecord, optRecord, optString, optTimestamp, type ParseContext } from './validate.js';
 
@@ -145,4 +145,18 @@ export function lockInForceMessage(lock: Lock): string {
 /** The first lock in force at `now` that matches `subject`, if any. */
 export function findLockInForce(locks: readonly Lock[], subject: LockSubject, now: Date): Lock | undefined {
   return locks.find((lock) => lockInForce(lock, now) && lockMatches(lock, subject));
+}
+
+/** The code of every refusal because of a lock. */
+export const LOCKED_ERROR_CODE = 'ERR_TP_LOCKED';
+
+/**
+ * Refuses, with Teleport's message and code `ERR_TP_LOCKED`, when a lock in force at `now` matches `subject`: the one
+ * check the auth server, the proxy and the agents all make.
+ *
+ * @throws AccessDeniedError `lock targeting User:"alice" is in force: <message>`.
+ */
+export function assertNoLockInForce(locks: readonly Lock[], subject: LockSubject, now: Date): void {
+  const lock = findLockInForce(locks, subject, now);
+  if (lock !== undefined) throw new AccessDeniedError(lockInForceMessage(lock), { code: LOCKED_ERROR_CODE });
 }

@@ -9,9 +9,9 @@
 import type { AuthClient } from '@teleport-ts/core/api';
 import type { Clock } from '@teleport-ts/core/clock';
 import { AccessDeniedError, isTeleportError } from '@teleport-ts/core/errors';
-import { findLockInForce, lockInForceMessage, type Lock, type LockSubject } from '@teleport-ts/core/types';
+import { assertNoLockInForce, findLockInForce, LOCKED_ERROR_CODE, type Lock, type LockSubject } from '@teleport-ts/core/types';
 
-/** How often the agent refreshes its locks. */
+/** How often a service refreshes its locks. */
 export const DEFAULT_LOCK_REFRESH_MS = 2_000;
 
 export interface LockWatcher {
@@ -72,7 +72,7 @@ export function startLockWatcher(options: {
         enforce();
       })
       .catch((err: unknown) => {
-        if (isTeleportError(err) && err.code === 'ERR_TP_LOCKED') {
+        if (isTeleportError(err) && err.code === LOCKED_ERROR_CODE) {
           selfLocked = err.message;
           enforce();
           return;
@@ -90,9 +90,8 @@ export function startLockWatcher(options: {
 
   return {
     assertNotLocked(subject) {
-      const lock = findLockInForce(locks, subject, options.clock.now());
-      if (lock !== undefined) throw new AccessDeniedError(lockInForceMessage(lock), { code: 'ERR_TP_LOCKED' });
-      if (selfLocked !== undefined) throw new AccessDeniedError(selfLocked, { code: 'ERR_TP_LOCKED' });
+      assertNoLockInForce(locks, subject, options.clock.now());
+      if (selfLocked !== undefined) throw new AccessDeniedError(selfLocked, { code: LOCKED_ERROR_CODE });
     },
     isLocked(subject) {
       return findLockInForce(locks, subject, options.clock.now()) !== undefined;

@@ -11,7 +11,7 @@ import type { Clock } from '@teleport-ts/core/clock';
 import { AccessDeniedError, isTeleportError } from '@teleport-ts/core/errors';
 import { verifyTlsCert, type Identity as CertIdentity, type VerifiedTlsCert } from '@teleport-ts/core/ca';
 import { newAccessChecker, type AccessChecker } from '@teleport-ts/core/rbac';
-import { SYSTEM_ROLES, findLockInForce, lockInForceMessage, parseRole, type Lock, type LockSubject, type Role, type SystemRole } from '@teleport-ts/core/types';
+import { SYSTEM_ROLES, assertNoLockInForce, parseRole, type Lock, type LockSubject, type Role, type SystemRole } from '@teleport-ts/core/types';
 import type { AccessService } from '@teleport-ts/core/services';
 
 /** A caller with no (valid) client certificate. `reason` says why a presented certificate was refused. */
@@ -118,9 +118,7 @@ export function newIdentifier(options: {
   const { access, clock } = options;
   /** Refuses the request of a caller a lock in force targets (Teleport rejects locked callers' API requests too). */
   const checkLocks = async (subject: LockSubject): Promise<void> => {
-    if (options.locks === undefined) return;
-    const lock = findLockInForce(await options.locks(), subject, clock.now());
-    if (lock !== undefined) throw new AccessDeniedError(lockInForceMessage(lock), { code: 'ERR_TP_LOCKED' });
+    if (options.locks !== undefined) assertNoLockInForce(await options.locks(), subject, clock.now());
   };
   // Verified certificates by SHA-256 fingerprint, least recently used first, for the trust they were verified
   // against: agents and proxies present one certificate for thousands of requests, and parsing and verifying it

@@ -4,8 +4,8 @@
  * Teleport's message (`lock targeting User:"alice" is in force: ...`).
  */
 
-import { AccessDeniedError, BadParameterError } from '@teleport-ts/core/errors';
-import { findLockInForce, lockInForceMessage, lockToWire, parseLock, type Lock, type LockSubject } from '@teleport-ts/core/types';
+import { BadParameterError } from '@teleport-ts/core/errors';
+import { assertNoLockInForce, lockToWire, parseLock, type Lock, type LockSubject } from '@teleport-ts/core/types';
 import type { LockService } from '@teleport-ts/core/services';
 import { actorName, authorize, type Caller } from './authz.js';
 import type { AuthContext } from './context.js';
@@ -29,9 +29,10 @@ export async function upsertLock(ctx: AuthContext, caller: Caller, name: string,
   if (parsed.spec.expires !== undefined && Date.parse(parsed.spec.expires) <= now.getTime()) {
     throw new BadParameterError(`lock ${JSON.stringify(name)} would expire at ${parsed.spec.expires}, which is not in the future`);
   }
+  const wire = lockToWire(parsed);
   const stamped = parseLock({
-    ...lockToWire(parsed),
-    spec: { ...lockToWire(parsed)['spec'] as object, created_at: parsed.spec.created_at ?? now.toISOString(), created_by: parsed.spec.created_by ?? actorName(actor) },
+    ...wire,
+    spec: { ...(wire['spec'] as object), created_at: parsed.spec.created_at ?? now.toISOString(), created_by: parsed.spec.created_by ?? actorName(actor) },
   });
   const { lock } = await ctx.locks.upsertLock(stamped);
   await ctx.emit('lockCreated', { user: actorName(actor), name, target: { ...lock.spec.target }, 'addr.remote': caller.remoteAddr });
@@ -51,8 +52,7 @@ export async function deleteLock(ctx: AuthContext, caller: Caller, name: string)
  * @throws AccessDeniedError with Teleport's `lock targeting ... is in force` message.
  */
 export async function assertNotLocked(ctx: AuthContext, subject: LockSubject): Promise<void> {
-  const lock = findLockInForce(await ctx.locks.getLocks(), subject, ctx.clock.now());
-  if (lock !== undefined) throw new AccessDeniedError(lockInForceMessage(lock), { code: 'ERR_TP_LOCKED' });
+  assertNoLockInForce(await ctx.locks.getLocks(), subject, ctx.clock.now());
 }
 
 /** How long the per-request lock check reuses what it read. */

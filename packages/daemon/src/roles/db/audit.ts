@@ -12,6 +12,7 @@ import { newAuditEvent, type AuditEvent, type AuditEventFields, type AuditEventK
 import { jitteredBackoff } from '@teleport-ts/core/backend';
 import type { Clock } from '@teleport-ts/core/clock';
 import { isTeleportError, redact } from '@teleport-ts/core/errors';
+import { LOCKED_ERROR_CODE } from '@teleport-ts/core/types';
 import type { Logger } from '../../logger.js';
 
 /** Events kept while the auth server is unreachable; the oldest are dropped (and counted) past this. */
@@ -138,7 +139,7 @@ export function newServiceAuditEmitter(options: ServiceAuditEmitterOptions): Ser
         attempt = 0;
       } catch (err) {
         // A lock on this service refuses everything it sends until the lock is lifted: keep the events and retry.
-        if (isTeleportError(err) && PERMANENT.has(err.kind) && err.code !== 'ERR_TP_LOCKED') {
+        if (isTeleportError(err) && PERMANENT.has(err.kind) && err.code !== LOCKED_ERROR_CODE) {
           // Sending it again would be refused again, and would hold back every event behind it: send the batch's
           // events one by one, and drop (and report) only one the auth server refuses on its own.
           if (batch.length === 1) {
