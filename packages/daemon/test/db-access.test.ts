@@ -463,16 +463,21 @@ describe.skipIf(!postgres || !openssl.available)('database access through the pr
 
     it('the agent\'s emitter drops only an event the auth server refuses, and the events around it are stored', async () => {
       const warnings: string[] = [];
+      const mark = `refusal-${Date.now()}`;
+      // The real auth server refuses a batch holding an event with an invalid uid (bad-parameter): corrupt one on
+      // its way out, as a bug or a corrupted queue would.
+      const corrupting = {
+        emitAuditEvents: (events: readonly AuditEvent[]) =>
+          agentClient.emitAuditEvents(events.map((e) => (e['db_query'] === `${mark} corrupted` ? { ...e, uid: 'not a uid!' } : e))),
+      };
       const emitter = newServiceAuditEmitter({
-        auth: agentClient,
+        auth: corrupting,
         clock: c.authClock,
         logger: { warn: (message: string) => void warnings.push(message) },
         flushDelayMs: 10_000,
       });
-      const mark = `refusal-${Date.now()}`;
       emitter.emit('databaseSessionQuery', { db_query: `${mark} before`, success: true });
-      // Refused by the auth server on its own (services may only record db.* events).
-      emitter.emit('userLogin', { user: 'forged', success: true });
+      emitter.emit('databaseSessionQuery', { db_query: `${mark} corrupted`, success: true });
       emitter.emit('databaseSessionQuery', { db_query: `${mark} after`, success: true });
       await emitter.flush(10_000);
       await emitter.close();

@@ -12,7 +12,6 @@ import { newAuditEvent, type AuditEvent, type AuditEventFields, type AuditEventK
 import { jitteredBackoff } from '@teleport-ts/core/backend';
 import type { Clock } from '@teleport-ts/core/clock';
 import { isTeleportError, redact } from '@teleport-ts/core/errors';
-import { LOCKED_ERROR_CODE } from '@teleport-ts/core/types';
 import type { Logger } from '../../logger.js';
 
 /** Events kept while the auth server is unreachable; the oldest are dropped (and counted) past this. */
@@ -46,14 +45,17 @@ export interface ServiceAuditEmitterOptions {
 
 interface Queued {
   event: AuditEvent;
-  /** Its JSON size in UTF-8 bytes. */
+  /** Its JSON size in UTF-8 bytes, or an upper bound of it. */
   bytes: number;
   /** The auth server refused a batch holding it: it goes alone from now on. */
   alone?: boolean;
 }
 
-/** Refusals that a retry would only repeat. */
-const PERMANENT = new Set(['bad-parameter', 'limit-exceeded', 'access-denied', 'not-found']);
+/**
+ * Refusals of what was sent, which a retry would only repeat. Access-denied is not one: it is about who sends (a
+ * certificate no longer trusted, a lock on the service), so the events wait for that to be fixed.
+ */
+const PERMANENT = new Set(['bad-parameter', 'limit-exceeded', 'not-found']);
 
 /** An upper bound of {@link jsonBytes}, without serializing strings. */
 function jsonBytesBound(event: AuditEvent): number {
@@ -138,8 +140,7 @@ export function newServiceAuditEmitter(options: ServiceAuditEmitterOptions): Ser
         queue.splice(0, batch.length);
         attempt = 0;
       } catch (err) {
-        // A lock on this service refuses everything it sends until the lock is lifted: keep the events and retry.
-        if (isTeleportError(err) && PERMANENT.has(err.kind) && err.code !== LOCKED_ERROR_CODE) {
+        if (isTeleportError(err) && PERMANENT.has(err.kind)) {
           // Sending it again would be refused again, and would hold back every event behind it: send the batch's
           // events one by one, and drop (and report) only one the auth server refuses on its own.
           if (batch.length === 1) {
