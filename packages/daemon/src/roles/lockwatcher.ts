@@ -29,8 +29,6 @@ export interface LockWatcher {
    * stops watching (call it when the session ends).
    */
   watch(subject: LockSubject, onLocked: (message: string) => void): () => void;
-  /** Fetches now (the first fetch happens on start). */
-  refresh(): Promise<void>;
   close(): void;
 }
 
@@ -101,7 +99,6 @@ export function startLockWatcher(options: {
       watchers.add(entry);
       return () => watchers.delete(entry);
     },
-    refresh,
     close() {
       clearInterval(timer);
       watchers.clear();
