@@ -47,8 +47,11 @@ export function startupPhaseTap(options: {
   });
 }
 
+/** What making the client ready needs from the engine. */
+export type ReadyContext = Pick<PostgresEngineContext, 'audit' | 'cancelKeys'>;
+
 /** Moves the session out of `starting` on the database's first ReadyForQuery (started) or ErrorResponse (failed). */
-function onStartupMessage(ctx: PostgresEngineContext, session: PostgresSession, m: BackendMessage): void {
+function onStartupMessage(ctx: ReadyContext, session: PostgresSession, m: BackendMessage): void {
   if (session.phase !== 'starting') return;
   if (m.type === 'readyForQuery') {
     session.phase = 'started';
@@ -60,7 +63,7 @@ function onStartupMessage(ctx: PostgresEngineContext, session: PostgresSession, 
 }
 
 /** Issues the client a cancel key of the agent's own for the server's real one (released when the session ends). */
-function issueCancelKey(ctx: PostgresEngineContext, session: PostgresSession, grant: SessionGrant, serverKey: BackendKey): BackendKey {
+function issueCancelKey(ctx: ReadyContext, session: PostgresSession, grant: SessionGrant, serverKey: BackendKey): BackendKey {
   const issued = ctx.cancelKeys.register(
     { database: session.database, dbUser: grant.dbUser, serverKey, teleportUser: grant.who.identity.username },
     { secretKeyLength: serverKey.secretKey.length },
@@ -73,7 +76,7 @@ function issueCancelKey(ctx: PostgresEngineContext, session: PostgresSession, gr
  * The server -> client Transform of the session: records the session start (or its failure) as the database decides
  * it, rewrites the cancel key, then passes bytes through unparsed.
  */
-export function makeClientReady(ctx: PostgresEngineContext, session: PostgresSession, grant: SessionGrant): Transform {
+export function makeClientReady(ctx: ReadyContext, session: PostgresSession, grant: SessionGrant): Transform {
   return startupPhaseTap({
     done: () => session.phase !== 'starting',
     onMessage: (m) => onStartupMessage(ctx, session, m),

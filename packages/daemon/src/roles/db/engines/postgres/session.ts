@@ -55,6 +55,6 @@ export function newPostgresSession(connection: DatabaseConnection, startup: Star
 }
 
 /** Records a session that did not start (`db.session.start`, success false). */
-export function sessionStartFailed(ctx: EngineContext, session: PostgresSession, reason: string): void {
+export function sessionStartFailed(ctx: Pick<EngineContext, 'audit'>, session: PostgresSession, reason: string): void {
   ctx.audit.emit('databaseSessionStartFailure', { ...session.fields, success: false, error: reason });
 }
