@@ -14,9 +14,9 @@
  */
 
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import type { DatabaseProtocol } from '@teleport-ts/core/config';
 import { newCancelKeyRegistry, refuseConnection, type StartupMessage } from '@teleport-ts/core/protocol/postgres';
-import type { TLSSocket } from 'node:tls';
 import type { DatabaseConnection, DatabaseEngine, EngineContext } from '../engine.js';
 import { checkAccess, type SessionGrant } from './access.js';
 import { serveCancel } from './cancel.js';
@@ -30,13 +30,13 @@ import { handleStartup, type ClientStartup } from './startup.js';
 const INTERNAL_ERROR_MESSAGE = 'internal error in the database service';
 
 /** Refuses a PostgreSQL client (see `refuseConnection`). */
-export function sendPostgresError(stream: Duplex, err: unknown): string {
+function sendPostgresError(stream: Duplex, err: unknown): string {
   return refuseConnection(stream, err, { internalMessage: INTERNAL_ERROR_MESSAGE });
 }
 
 /** Refuses the session: tells the client, records the failed start, logs it. */
 function refuseSession(ctx: PostgresEngineContext, session: PostgresSession, err: unknown, step: 'access' | 'connect'): void {
-  const reason = ctx.refuse(session.stream, err);
+  const reason = sendPostgresError(session.stream, err);
   sessionStartFailed(ctx, session, reason);
   const { database, fields } = session;
   if (step === 'access') {
@@ -47,7 +47,7 @@ function refuseSession(ctx: PostgresEngineContext, session: PostgresSession, err
 }
 
 /** Steps 2 to 5 for a StartupMessage. Never throws. */
-export async function serveSession(ctx: PostgresEngineContext, connection: DatabaseConnection, startup: StartupMessage): Promise<void> {
+async function serveSession(ctx: PostgresEngineContext, connection: DatabaseConnection, startup: StartupMessage): Promise<void> {
   const session = newPostgresSession(connection, startup);
   let grant: SessionGrant;
   try {
@@ -97,7 +97,7 @@ async function handleConnection(ctx: PostgresEngineContext, connection: Database
  * ```
  */
 export function newPostgresEngine(shared: EngineContext, options: { protocol?: DatabaseProtocol } = {}): DatabaseEngine {
-  const ctx: PostgresEngineContext = { ...shared, cancelKeys: newCancelKeyRegistry<CancelTarget>(), refuse: sendPostgresError };
+  const ctx: PostgresEngineContext = { ...shared, cancelKeys: newCancelKeyRegistry<CancelTarget>() };
   return {
     protocol: options.protocol ?? 'postgres',
     handleConnection: (connection) => handleConnection(ctx, connection),

@@ -9,7 +9,7 @@ import type { FrontendMessage } from '@teleport-ts/core/protocol/postgres';
 import type { ServiceAuditEmitter } from '../../audit.js';
 
 /** Longest statement text kept in a `db.session.query` event. */
-export const MAX_AUDITED_QUERY_LENGTH = 32 * 1024;
+const MAX_AUDITED_QUERY_LENGTH = 32 * 1024;
 /** Prepared statements remembered per session for auditing Execute (the oldest are forgotten past this). */
 const MAX_TRACKED_STATEMENTS = 10_000;
 /** Longest bind parameter kept, as text. */
@@ -29,7 +29,7 @@ function truncate(text: string): { text: string; truncated: boolean } {
 }
 
 /** Bind parameters as the audit log shows them: text as text, binary as hex, NULL as null. */
-export function parameterTexts(parameters: readonly (Buffer | null)[], formats: readonly number[]): (string | null)[] {
+function parameterTexts(parameters: readonly (Buffer | null)[], formats: readonly number[]): (string | null)[] {
   return parameters.map((p, i) => {
     if (p === null) return null;
     const format = formats.length === 0 ? 0 : formats.length === 1 ? formats[0] : formats[i];

@@ -14,7 +14,7 @@ import { sessionStartFailed, type PostgresEngineContext, type PostgresSession } 
  * BackendKeyData is rewritten, each chunk still leaving as one buffer; after it, chunks pass through untouched and
  * unparsed (result rows are most of the bytes of a session).
  */
-export function startupPhaseTap(options: {
+function startupPhaseTap(options: {
   onMessage: (message: BackendMessage) => void;
   rewriteBackendKeyData: (serverKey: BackendKey) => BackendKey;
   done: () => boolean;

@@ -5,7 +5,6 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import type { Duplex } from 'node:stream';
 import type { AuditEventFields } from '@teleport-ts/core/audit';
 import type { CancelKeyRegistry, StartupMessage, BackendKey } from '@teleport-ts/core/protocol/postgres';
 import type { DatabaseSpec } from '../../config.js';
@@ -25,8 +24,6 @@ export interface CancelTarget {
 export interface PostgresEngineContext extends EngineContext {
   /** Cancel keys handed to clients, per engine (a CancelRequest reaches the engine of its database's protocol). */
   cancelKeys: CancelKeyRegistry<CancelTarget>;
-  /** Refuses a client in this protocol (the engine's `sendError`). */
-  refuse(stream: Duplex, err: unknown): string;
 }
 
 /** The state of one session, filled step by step. */
