@@ -64,6 +64,97 @@ export interface StartProcessOptions {
   logger: Logger;
 }
 
+/** What starting the process builds up: what to close (in reverse order) and whether it is ready. */
+interface ProcessState {
+  config: ProcessConfig;
+  clock: Clock;
+  logger: Logger;
+  closers: (() => Promise<void>)[];
+  ready: boolean;
+}
+
+/** Closes what started, last first; a failure is logged and does not stop the others. */
+async function closeAll(state: ProcessState): Promise<void> {
+  for (const close of state.closers.splice(0).reverse()) {
+    try {
+      await close();
+    } catch (err) {
+      state.logger.warn('error while shutting down', { error: redact((err as Error).message) });
+    }
+  }
+}
+
+/** Registers what to close at shutdown and returns it. */
+function started<T extends { close(): Promise<void> }>(state: ProcessState, service: T): T {
+  state.closers.push(() => service.close());
+  return service;
+}
+
+async function startDiag(state: ProcessState): Promise<DiagServer | undefined> {
+  if (!state.config.diagAddr) return undefined;
+  const diag = started(state, await startDiagServer({ addr: state.config.diagAddr, notReadyReason: () => (state.ready ? undefined : 'starting') }));
+  state.logger.info('diagnostic endpoint is up', { addr: diag.addr });
+  return diag;
+}
+
+async function openStorage(state: ProcessState): Promise<Backend> {
+  const { config, clock } = state;
+  const backend = started(state, await openBackend({ storage: config.storage, dataDir: config.dataDir, clock }));
+  state.logger.info('storage backend is up', { type: backend.kind });
+  return backend;
+}
+
+async function startAuthRole(state: ProcessState, backend: Backend): Promise<AuthServer> {
+  const { config, clock } = state;
+  const audit: AuditEventStore = started(state, await openAuditStore({ uris: config.storage.audit_events_uri, dataDir: config.dataDir, clock }));
+  const auth = await startAuthServer({
+    backend,
+    audit,
+    dataDir: config.dataDir,
+    nodename: config.nodename,
+    listenAddr: config.auth.listenAddr,
+    publicAddrs: config.auth.publicAddrs,
+    proxyPublicAddr: config.proxyPublicAddr,
+    staticTokens: config.auth.staticTokens,
+    clock,
+    logger: state.logger.with('auth'),
+    ...(config.auth.clusterName !== undefined ? { clusterName: config.auth.clusterName } : {}),
+    ...(config.auth.authentication !== undefined ? { authentication: config.auth.authentication } : {}),
+  });
+  return started(state, auth);
+}
+
+async function startProxy(state: ProcessState, auth: AuthServer | undefined): Promise<ProxyService> {
+  const { config } = state;
+  const proxy = await startProxyRole({
+    dataDir: config.dataDir,
+    nodename: config.nodename,
+    proxy: config.proxy ?? { publicAddrs: [config.proxyPublicAddr] },
+    ...(auth ? { auth } : {}),
+    join: config.join,
+    clock: state.clock,
+    logger: state.logger.with('proxy'),
+  });
+  return started(state, proxy);
+}
+
+async function startDb(state: ProcessState, auth: AuthServer | undefined, proxy: ProxyService | undefined): Promise<DatabaseService> {
+  const { config } = state;
+  // Next to a proxy, the tunnel goes to it directly (its listen address may be a wildcard).
+  const proxyAddr = proxy ? proxy.addr.replace(/^(0\.0\.0\.0|\[::\]):/, '127.0.0.1:') : undefined;
+  const db = await startDatabaseService({
+    dataDir: config.dataDir,
+    nodename: config.nodename,
+    databases: config.db?.databases ?? [],
+    join: config.join,
+    ...(auth ? { auth } : {}),
+    ...(proxyAddr ? { proxyAddr } : {}),
+    clock: state.clock,
+    logger: state.logger.with('db'),
+  });
+  return started(state, db);
+}
+
 /**
  * Starts the process. Failures after something started close what did start before rethrowing.
  *
@@ -74,84 +165,15 @@ export interface StartProcessOptions {
  * ```
  */
 export async function startProcess(config: ProcessConfig, options: StartProcessOptions): Promise<RunningProcess> {
-  const clock = options.clock ?? systemClock;
-  const logger = options.logger;
-  const closers: (() => Promise<void>)[] = [];
-  const closeAll = async (): Promise<void> => {
-    for (const close of closers.splice(0).reverse()) {
-      try {
-        await close();
-      } catch (err) {
-        logger.warn('error while shutting down', { error: redact((err as Error).message) });
-      }
-    }
-  };
-  let ready = false;
+  const state: ProcessState = { config, clock: options.clock ?? systemClock, logger: options.logger, closers: [], ready: false };
   try {
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
-    let diag: DiagServer | undefined;
-    if (config.diagAddr) {
-      diag = await startDiagServer({ addr: config.diagAddr, notReadyReason: () => (ready ? undefined : 'starting') });
-      closers.push(() => diag!.close());
-      logger.info('diagnostic endpoint is up', { addr: diag.addr });
-    }
-    const backend = await openBackend({ storage: config.storage, dataDir: config.dataDir, clock });
-    closers.push(() => backend.close());
-    logger.info('storage backend is up', { type: backend.kind });
-
-    let auth: AuthServer | undefined;
-    if (config.roles.includes('auth')) {
-      const audit: AuditEventStore = await openAuditStore({ uris: config.storage.audit_events_uri, dataDir: config.dataDir, clock });
-      closers.push(() => audit.close());
-      auth = await startAuthServer({
-        backend,
-        audit,
-        dataDir: config.dataDir,
-        nodename: config.nodename,
-        listenAddr: config.auth.listenAddr,
-        publicAddrs: config.auth.publicAddrs,
-        proxyPublicAddr: config.proxyPublicAddr,
-        staticTokens: config.auth.staticTokens,
-        clock,
-        logger: logger.with('auth'),
-        ...(config.auth.clusterName !== undefined ? { clusterName: config.auth.clusterName } : {}),
-        ...(config.auth.authentication !== undefined ? { authentication: config.auth.authentication } : {}),
-      });
-      const server = auth;
-      closers.push(() => server.close());
-    }
-    let proxy: ProxyService | undefined;
-    if (config.roles.includes('proxy')) {
-      proxy = await startProxyRole({
-        dataDir: config.dataDir,
-        nodename: config.nodename,
-        proxy: config.proxy ?? { publicAddrs: [config.proxyPublicAddr] },
-        ...(auth ? { auth } : {}),
-        join: config.join,
-        clock,
-        logger: logger.with('proxy'),
-      });
-      const server = proxy;
-      closers.push(() => server.close());
-    }
-    let db: DatabaseService | undefined;
-    if (config.roles.includes('db')) {
-      // Next to a proxy, the tunnel goes to it directly (its listen address may be a wildcard).
-      const proxyAddr = proxy ? proxy.addr.replace(/^(0\.0\.0\.0|\[::\]):/, '127.0.0.1:') : undefined;
-      db = await startDatabaseService({
-        dataDir: config.dataDir,
-        nodename: config.nodename,
-        databases: config.db?.databases ?? [],
-        join: config.join,
-        ...(auth ? { auth } : {}),
-        ...(proxyAddr ? { proxyAddr } : {}),
-        clock,
-        logger: logger.with('db'),
-      });
-      const service = db;
-      closers.push(() => service.close());
-    }
-    ready = true;
+    const diag = await startDiag(state);
+    const backend = await openStorage(state);
+    const auth = config.roles.includes('auth') ? await startAuthRole(state, backend) : undefined;
+    const proxy = config.roles.includes('proxy') ? await startProxy(state, auth) : undefined;
+    const db = config.roles.includes('db') ? await startDb(state, auth, proxy) : undefined;
+    state.ready = true;
     return {
       backend,
       ...(auth ? { auth } : {}),
@@ -160,12 +182,12 @@ export async function startProcess(config: ProcessConfig, options: StartProcessO
       ...(diag ? { diag } : {}),
       pendingRoles: config.roles.filter((r) => !IMPLEMENTED_ROLES.includes(r)),
       close: async () => {
-        ready = false;
-        await closeAll();
+        state.ready = false;
+        await closeAll(state);
       },
     };
   } catch (err) {
-    await closeAll();
+    await closeAll(state);
     throw err;
   }
 }

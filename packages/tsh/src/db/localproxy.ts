@@ -13,14 +13,21 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { ConnectionProblemError, isTeleportError } from '@teleport-ts/core/errors';
-import { readStartupMessage, serializeEncryptionResponse, serializeErrorResponse, SQLSTATE } from '@teleport-ts/core/protocol/postgres';
+import { BadParameterError, ConnectionProblemError } from '@teleport-ts/core/errors';
+import {
+  PG_PROTOCOL_ERROR_CODES,
+  readStartupMessage,
+  refuseConnection,
+  serializeEncryptionResponse,
+  SQLSTATE,
+  STARTUP_TIMEOUT_MS,
+  type ReadStartupMessageResult,
+} from '@teleport-ts/core/protocol/postgres';
 
 /** ALPN protocol of database access at the proxy. */
 export const ALPN_TELEPORT_POSTGRES = 'teleport-postgres';
 
-/** How long a client has to send its startup messages, and a CancelRequest to be delivered. */
-const STARTUP_TIMEOUT_MS = 30_000;
+/** How long a CancelRequest may take to be delivered (the startup limit is the shared STARTUP_TIMEOUT_MS). */
 const CANCEL_TIMEOUT_MS = 10_000;
 /** SSLRequest then GSSENCRequest, or the reverse: more is a confused client. */
 const MAX_ENCRYPTION_REQUESTS = 2;
@@ -115,9 +122,134 @@ function upstreamError(addr: string, err: NodeJS.ErrnoException): Error {
   return new ConnectionProblemError(`failed to reach proxy ${addr}: ${code || err.message}`);
 }
 
-/** An ErrorResponse the client prints (`psql: error: ... FATAL: <message>`), then the connection ends. */
-function refuse(client: net.Socket, message: string, code: string = SQLSTATE.connectionFailure): void {
-  client.end(serializeErrorResponse({ severity: 'FATAL', code, message }));
+/** What the client reads when the local proxy fails on something that is not a TeleportError. */
+const UNREADABLE_STARTUP_MESSAGE = 'the local proxy could not read the startup message';
+
+/** The local proxy's state, shared by every client connection. */
+interface LocalProxyState {
+  options: LocalProxyOptions;
+  emit: (event: LocalProxyEvent) => void;
+  /** Every open socket, both sides, closed by `close()`. */
+  sockets: Set<net.Socket>;
+  /** TLS 1.3 session tickets from the proxy: later connections resume instead of a full handshake. */
+  session: Buffer | undefined;
+  /** The TLS context of the current credentials (rebuilt when they change). */
+  context: { credentials: UpstreamCredentials; secureContext: tls.SecureContext } | undefined;
+}
+
+function track<T extends net.Socket>(state: LocalProxyState, s: T): T {
+  state.sockets.add(s);
+  s.once('close', () => state.sockets.delete(s));
+  return s;
+}
+
+/** A new TLS connection to the proxy with the current credentials, resuming the last TLS session when it can. */
+async function dialUpstream(state: LocalProxyState): Promise<tls.TLSSocket> {
+  const credentials = await state.options.credentials();
+  if (state.context?.credentials.cert !== credentials.cert || state.context.credentials.key !== credentials.key) {
+    state.context = { credentials, secureContext: proxySecureContext(state.options.ca, credentials) };
+    state.session = undefined;
+  }
+  const socket = track(state, await dialProxy(state.options, state.context.secureContext, state.session));
+  socket.on('session', (s: Buffer) => {
+    state.session = s;
+  });
+  return socket;
+}
+
+/** Pipes both ways; an error or close on either side closes both. */
+function relay(state: LocalProxyState, client: net.Socket, upstream: Duplex): void {
+  const closeBoth = (): void => {
+    client.destroy();
+    upstream.destroy();
+  };
+  client.on('error', (error) => {
+    state.emit({ type: 'client-error', error });
+    closeBoth();
+  });
+  upstream.on('error', (error) => {
+    state.emit({ type: 'upstream-error', error });
+    closeBoth();
+  });
+  client.once('close', () => upstream.destroy());
+  upstream.once('close', () => client.destroy());
+  client.pipe(upstream);
+  upstream.pipe(client);
+  client.resume();
+}
+
+/** Reads the client's startup message, answering up to two SSLRequest/GSSENCRequest `N`, within STARTUP_TIMEOUT_MS. */
+async function readClientStartup(client: net.Socket): Promise<ReadStartupMessageResult> {
+  const signal = AbortSignal.timeout(STARTUP_TIMEOUT_MS);
+  let read = await readStartupMessage(client, { signal });
+  for (let i = 0; (read.message.type === 'sslRequest' || read.message.type === 'gssEncRequest') && i < MAX_ENCRYPTION_REQUESTS; i++) {
+    client.write(serializeEncryptionResponse(false));
+    read = await readStartupMessage(client, { signal });
+  }
+  return read;
+}
+
+/** Delivers a CancelRequest on a new proxy connection. Servers never answer one; the client closes when it likes. */
+async function forwardCancel(state: LocalProxyState, client: net.Socket, raw: Buffer): Promise<void> {
+  client.destroy();
+  const upstream = await dialUpstream(state);
+  await new Promise<void>((resolve) => {
+    const timer = setTimeout(() => upstream.destroy(), CANCEL_TIMEOUT_MS);
+    upstream.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    upstream.on('error', () => upstream.destroy());
+    upstream.resume();
+    // No half-close: a hop that tears down on the client's FIN could drop the request before it is relayed.
+    // The server closes once it has read it.
+    upstream.write(raw);
+  });
+  state.emit({ type: 'cancel-forwarded' });
+}
+
+/** A session: a proxy connection carrying the startup message, then the relay; a client refused when the proxy is unreachable. */
+async function forwardSession(state: LocalProxyState, client: net.Socket, raw: Buffer): Promise<void> {
+  let upstream: tls.TLSSocket;
+  try {
+    upstream = await dialUpstream(state);
+  } catch (err) {
+    state.emit({ type: 'upstream-error', error: err });
+    const reason = `could not reach the database through the Teleport proxy: ${err instanceof Error ? err.message : String(err)}`;
+    refuseConnection(client, new ConnectionProblemError(reason), { internalMessage: reason });
+    return;
+  }
+  if (client.destroyed) {
+    upstream.destroy();
+    return;
+  }
+  upstream.write(raw);
+  relay(state, client, upstream);
+}
+
+async function handleClient(state: LocalProxyState, client: net.Socket): Promise<void> {
+  client.setNoDelay(true);
+  const { message, raw } = await readClientStartup(client);
+  if (message.type === 'cancelRequest') {
+    await forwardCancel(state, client, raw);
+    return;
+  }
+  if (message.type !== 'startupMessage') {
+    const unexpected = new BadParameterError('unexpected message before the startup message', { code: PG_PROTOCOL_ERROR_CODES.malformed });
+    refuseConnection(client, unexpected, { internalMessage: UNREADABLE_STARTUP_MESSAGE });
+    return;
+  }
+  await forwardSession(state, client, raw);
+}
+
+function listen(server: net.Server, host: string, port: number): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
 }
 
 /**
@@ -131,118 +263,18 @@ function refuse(client: net.Socket, message: string, code: string = SQLSTATE.con
  * ```
  */
 export async function startLocalProxy(options: LocalProxyOptions): Promise<LocalProxy> {
-  const emit = options.onEvent ?? (() => {});
-  const sockets = new Set<net.Socket>();
-  // TLS 1.3 session tickets from the proxy: later connections resume instead of a full handshake.
-  let session: Buffer | undefined;
-
-  let context: { credentials: UpstreamCredentials; secureContext: tls.SecureContext } | undefined;
-
-  const dial = async (): Promise<tls.TLSSocket> => {
-    const credentials = await options.credentials();
-    if (context?.credentials.cert !== credentials.cert || context.credentials.key !== credentials.key) {
-      context = { credentials, secureContext: proxySecureContext(options.ca, credentials) };
-      session = undefined;
-    }
-    const socket = await dialProxy(options, context.secureContext, session);
-    socket.on('session', (s: Buffer) => {
-      session = s;
-    });
-    return socket;
-  };
-
-  const track = <T extends net.Socket>(s: T): T => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-    return s;
-  };
-
-  const relay = (client: net.Socket, upstream: Duplex): void => {
-    const closeBoth = (): void => {
-      client.destroy();
-      upstream.destroy();
-    };
-    client.on('error', (error) => {
-      emit({ type: 'client-error', error });
-      closeBoth();
-    });
-    upstream.on('error', (error) => {
-      emit({ type: 'upstream-error', error });
-      closeBoth();
-    });
-    client.once('close', () => upstream.destroy());
-    upstream.once('close', () => client.destroy());
-    client.pipe(upstream);
-    upstream.pipe(client);
-    client.resume();
-  };
-
-  const handle = async (client: net.Socket): Promise<void> => {
-    client.setNoDelay(true);
-    const signal = AbortSignal.timeout(STARTUP_TIMEOUT_MS);
-    let { message, raw } = await readStartupMessage(client, { signal });
-    for (let i = 0; (message.type === 'sslRequest' || message.type === 'gssEncRequest') && i < MAX_ENCRYPTION_REQUESTS; i++) {
-      client.write(serializeEncryptionResponse(false));
-      ({ message, raw } = await readStartupMessage(client, { signal }));
-    }
-    if (message.type === 'cancelRequest') {
-      // Servers never answer a CancelRequest; the client closes when it likes. Deliver it, then hang up.
-      client.destroy();
-      const upstream = track(await dial());
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => upstream.destroy(), CANCEL_TIMEOUT_MS);
-        upstream.once('close', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-        upstream.on('error', () => upstream.destroy());
-        upstream.resume();
-        // No half-close: a hop that tears down on the client's FIN could drop the request before it is relayed.
-        // The server closes once it has read it.
-        upstream.write(raw);
-      });
-      emit({ type: 'cancel-forwarded' });
-      return;
-    }
-    if (message.type !== 'startupMessage') {
-      refuse(client, 'unexpected message before the startup message', SQLSTATE.protocolViolation);
-      return;
-    }
-    let upstream: tls.TLSSocket;
-    try {
-      upstream = track(await dial());
-    } catch (err) {
-      emit({ type: 'upstream-error', error: err });
-      refuse(client, `could not reach the database through the Teleport proxy: ${err instanceof Error ? err.message : String(err)}`);
-      return;
-    }
-    if (client.destroyed) {
-      upstream.destroy();
-      return;
-    }
-    upstream.write(raw);
-    relay(client, upstream);
-  };
-
+  const state: LocalProxyState = { options, emit: options.onEvent ?? (() => {}), sockets: new Set(), session: undefined, context: undefined };
   const server = net.createServer((client) => {
-    track(client);
+    track(state, client);
     client.on('error', () => client.destroy());
-    handle(client).catch((error: unknown) => {
-      emit({ type: 'client-error', error });
-      if (!client.destroyed) {
-        refuse(client, isTeleportError(error) ? error.message : 'the local proxy could not read the startup message', SQLSTATE.protocolViolation);
-      }
+    handleClient(state, client).catch((error: unknown) => {
+      state.emit({ type: 'client-error', error });
+      // Whatever fails before the startup message is a protocol violation from the client's point of view.
+      refuseConnection(client, error, { internalMessage: UNREADABLE_STARTUP_MESSAGE, code: SQLSTATE.protocolViolation });
     });
   });
-
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, host, options.port ?? 0);
   const { port } = server.address() as net.AddressInfo;
   return {
     host,
@@ -250,7 +282,7 @@ export async function startLocalProxy(options: LocalProxyOptions): Promise<Local
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        for (const s of sockets) s.destroy();
+        for (const s of state.sockets) s.destroy();
       }),
   };
 }

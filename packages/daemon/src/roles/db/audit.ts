@@ -11,7 +11,7 @@ import type { AuthClient } from '@teleport-ts/core/api';
 import { newAuditEvent, type AuditEvent, type AuditEventFields, type AuditEventKey } from '@teleport-ts/core/audit';
 import { jitteredBackoff } from '@teleport-ts/core/backend';
 import type { Clock } from '@teleport-ts/core/clock';
-import { isTeleportError, redact } from '@teleport-ts/core/errors';
+import { isTeleportError, redact, type TeleportError } from '@teleport-ts/core/errors';
 import type { Logger } from '../../logger.js';
 
 /** Events kept while the auth server is unreachable; the oldest are dropped (and counted) past this. */
@@ -103,6 +103,136 @@ function sized(event: AuditEvent): Queued | undefined {
   return bytes <= MAX_SENT_EVENT_BYTES ? { event: shortened, bytes } : undefined;
 }
 
+/** The emitter's state: the queue, the send in flight, its timers, and who waits for a flush. */
+interface EmitterState {
+  options: ServiceAuditEmitterOptions;
+  limit: number;
+  flushDelayMs: number;
+  queue: Queued[];
+  batchTimer: NodeJS.Timeout | undefined;
+  retryTimer: NodeJS.Timeout | undefined;
+  sending: Promise<void> | undefined;
+  /** Failed sends in a row (the backoff's attempt). */
+  attempt: number;
+  dropped: number;
+  closed: boolean;
+  waiters: (() => void)[];
+}
+
+/** The next batch: up to BATCH_SIZE events and MAX_BATCH_BYTES of JSON (at least one event). */
+function nextBatch(queue: readonly Queued[]): Queued[] {
+  let bytes = 0;
+  let n = 0;
+  while (n < queue.length && n < BATCH_SIZE && (n === 0 || (!queue[n]!.alone && !queue[0]!.alone && bytes + queue[n]!.bytes <= MAX_BATCH_BYTES))) {
+    bytes += queue[n++]!.bytes;
+  }
+  return queue.slice(0, n);
+}
+
+/**
+ * A refused batch: its events go one by one from now on, and an event refused on its own is dropped (and reported).
+ * Sending it again would be refused again, and would hold back every event behind it.
+ */
+function onRefused(state: EmitterState, batch: Queued[], err: TeleportError): void {
+  if (batch.length === 1) {
+    state.queue.shift();
+    state.options.logger.warn('the auth server refused an audit event, dropping it', { event: batch[0]!.event.event, error: redact(err.message) });
+  } else {
+    for (const q of batch) q.alone = true;
+  }
+}
+
+/** Waits out the backoff after a failed send; false when the emitter closed meanwhile. */
+async function backOff(state: EmitterState, err: unknown): Promise<boolean> {
+  state.attempt++;
+  state.options.logger.warn('could not send audit events to the auth server, will retry', { events: state.queue.length, error: redact((err as Error).message) });
+  if (state.closed) return false;
+  await new Promise<void>((resolve) => {
+    state.retryTimer = setTimeout(resolve, jitteredBackoff(state.attempt, { baseMs: 500, maxMs: 30_000 }));
+  });
+  state.retryTimer = undefined;
+  return !state.closed;
+}
+
+/** Sends batches until the queue is empty, then wakes whoever waits for a flush. */
+async function drain(state: EmitterState): Promise<void> {
+  const { queue } = state;
+  while (queue.length > 0) {
+    const batch = nextBatch(queue);
+    try {
+      await state.options.auth.emitAuditEvents(batch.map((q) => q.event));
+      queue.splice(0, batch.length);
+      state.attempt = 0;
+    } catch (err) {
+      if (isTeleportError(err) && PERMANENT.has(err.kind)) {
+        onRefused(state, batch, err);
+        continue;
+      }
+      if (!(await backOff(state, err))) return;
+    }
+  }
+  for (const wake of state.waiters.splice(0)) wake();
+}
+
+function startSending(state: EmitterState): void {
+  if (state.batchTimer !== undefined) clearTimeout(state.batchTimer);
+  state.batchTimer = undefined;
+  if (state.sending !== undefined) return;
+  state.sending = drain(state).finally(() => {
+    state.sending = undefined;
+    if (state.queue.length > 0 && !state.closed) kick(state);
+  });
+}
+
+/** Sends soon: at once when asked or when a batch is full, else after the batching delay. A running send picks new events up. */
+function kick(state: EmitterState, immediate = false): void {
+  if (state.sending !== undefined) return;
+  if (immediate || state.queue.length >= BATCH_SIZE) {
+    startSending(state);
+    return;
+  }
+  if (state.batchTimer === undefined) {
+    state.batchTimer = setTimeout(() => startSending(state), state.flushDelayMs);
+    state.batchTimer.unref();
+  }
+}
+
+function flush(state: EmitterState, timeoutMs = 10_000): Promise<void> {
+  if (state.queue.length === 0 && state.sending === undefined) return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, timeoutMs);
+    state.waiters.push(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+    kick(state, true);
+  });
+}
+
+function emit(state: EmitterState, key: AuditEventKey, fields: AuditEventFields): void {
+  if (state.closed) return;
+  const queued = sized(newAuditEvent(key, fields, { clock: state.options.clock }));
+  if (queued === undefined) {
+    state.options.logger.warn('an audit event is too large to send even shortened, dropping it', { event: key });
+    return;
+  }
+  state.queue.push(queued);
+  if (state.queue.length > state.limit) {
+    state.queue.shift();
+    if (state.dropped++ % 1000 === 0) state.options.logger.warn('audit queue full: dropping the oldest events', { limit: state.limit, dropped: state.dropped });
+  }
+  kick(state);
+}
+
+async function close(state: EmitterState): Promise<void> {
+  await flush(state, 5_000);
+  state.closed = true;
+  if (state.retryTimer !== undefined) clearTimeout(state.retryTimer);
+  if (state.batchTimer !== undefined) clearTimeout(state.batchTimer);
+  for (const wake of state.waiters.splice(0)) wake();
+  state.waiters = [];
+}
+
 /**
  * @example
  * ```ts
@@ -111,116 +241,22 @@ function sized(event: AuditEvent): Queued | undefined {
  * ```
  */
 export function newServiceAuditEmitter(options: ServiceAuditEmitterOptions): ServiceAuditEmitter {
-  const limit = options.queueLimit ?? DEFAULT_AUDIT_QUEUE_LIMIT;
-  const flushDelayMs = options.flushDelayMs ?? DEFAULT_AUDIT_FLUSH_DELAY_MS;
-  let batchTimer: NodeJS.Timeout | undefined;
-  const queue: Queued[] = [];
-  let sending: Promise<void> | undefined;
-  let attempt = 0;
-  let dropped = 0;
-  let closed = false;
-  let retryTimer: NodeJS.Timeout | undefined;
-  let waiters: (() => void)[] = [];
-
-  /** The next batch: up to BATCH_SIZE events and MAX_BATCH_BYTES of JSON (at least one event). */
-  const nextBatch = (): Queued[] => {
-    let bytes = 0;
-    let n = 0;
-    while (n < queue.length && n < BATCH_SIZE && (n === 0 || (!queue[n]!.alone && !queue[0]!.alone && bytes + queue[n]!.bytes <= MAX_BATCH_BYTES))) {
-      bytes += queue[n++]!.bytes;
-    }
-    return queue.slice(0, n);
+  const state: EmitterState = {
+    options,
+    limit: options.queueLimit ?? DEFAULT_AUDIT_QUEUE_LIMIT,
+    flushDelayMs: options.flushDelayMs ?? DEFAULT_AUDIT_FLUSH_DELAY_MS,
+    queue: [],
+    batchTimer: undefined,
+    retryTimer: undefined,
+    sending: undefined,
+    attempt: 0,
+    dropped: 0,
+    closed: false,
+    waiters: [],
   };
-
-  const drain = async (): Promise<void> => {
-    while (queue.length > 0) {
-      const batch = nextBatch();
-      try {
-        await options.auth.emitAuditEvents(batch.map((q) => q.event));
-        queue.splice(0, batch.length);
-        attempt = 0;
-      } catch (err) {
-        if (isTeleportError(err) && PERMANENT.has(err.kind)) {
-          // Sending it again would be refused again, and would hold back every event behind it: send the batch's
-          // events one by one, and drop (and report) only one the auth server refuses on its own.
-          if (batch.length === 1) {
-            queue.shift();
-            options.logger.warn('the auth server refused an audit event, dropping it', { event: batch[0]!.event.event, error: redact(err.message) });
-          } else {
-            for (const q of batch) q.alone = true;
-          }
-          continue;
-        }
-        attempt++;
-        options.logger.warn('could not send audit events to the auth server, will retry', { events: queue.length, error: redact((err as Error).message) });
-        if (closed) return;
-        await new Promise<void>((resolve) => {
-          retryTimer = setTimeout(resolve, jitteredBackoff(attempt, { baseMs: 500, maxMs: 30_000 }));
-        });
-        retryTimer = undefined;
-        if (closed) return;
-      }
-    }
-    for (const wake of waiters.splice(0)) wake();
-  };
-
-  const start = (): void => {
-    if (batchTimer !== undefined) clearTimeout(batchTimer);
-    batchTimer = undefined;
-    if (sending !== undefined) return;
-    sending = drain().finally(() => {
-      sending = undefined;
-      if (queue.length > 0 && !closed) kick();
-    });
-  };
-  /** Sends soon: at once when asked or when a batch is full, else after the batching delay. A running send picks new events up. */
-  const kick = (immediate = false): void => {
-    if (sending !== undefined) return;
-    if (immediate || queue.length >= BATCH_SIZE) {
-      start();
-      return;
-    }
-    if (batchTimer === undefined) {
-      batchTimer = setTimeout(start, flushDelayMs);
-      batchTimer.unref();
-    }
-  };
-
-  const flush = (timeoutMs = 10_000): Promise<void> => {
-    if (queue.length === 0 && sending === undefined) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, timeoutMs);
-      waiters.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-      kick(true);
-    });
-  };
-
   return {
-    emit(key, fields) {
-      if (closed) return;
-      const queued = sized(newAuditEvent(key, fields, { clock: options.clock }));
-      if (queued === undefined) {
-        options.logger.warn('an audit event is too large to send even shortened, dropping it', { event: key });
-        return;
-      }
-      queue.push(queued);
-      if (queue.length > limit) {
-        queue.shift();
-        if (dropped++ % 1000 === 0) options.logger.warn('audit queue full: dropping the oldest events', { limit, dropped });
-      }
-      kick();
-    },
-    flush,
-    async close() {
-      await flush(5_000);
-      closed = true;
-      if (retryTimer !== undefined) clearTimeout(retryTimer);
-      if (batchTimer !== undefined) clearTimeout(batchTimer);
-      for (const wake of waiters.splice(0)) wake();
-      waiters = [];
-    },
+    emit: (key, fields) => emit(state, key, fields),
+    flush: (timeoutMs) => flush(state, timeoutMs),
+    close: () => close(state),
   };
 }

@@ -2,7 +2,7 @@
  * The db agent (`teleport-ts start --roles=db`, `teleport-ts db start`): it joins the cluster once with a token
  * (checking the CA pin) and keeps its `Db` host identity in `<data_dir>/db/`, heartbeats a `db_server` per database
  * it serves, keeps a reverse tunnel to the proxy up (it listens on nothing), and serves every database connection
- * the proxy forwards through it with the PostgreSQL engine (`./postgres.ts`).
+ * the proxy forwards through it with the engine of the database's protocol (`./engines/`).
  *
  * `--auth-server` may name the auth server or a proxy: the agent reaches the auth API through the proxy's
  * `teleport-auth` ALPN passthrough either way, and dials the tunnel to that proxy (or, given an auth server, to the
@@ -11,40 +11,31 @@
 
 import os from 'node:os';
 import path from 'node:path';
-import type { Duplex } from 'node:stream';
-import {
-  AUTH_VIA_PROXY_ALPN,
-  newAuthClient,
-  type AuthClient,
-  type Identity,
-} from '@teleport-ts/core/api';
+import { AUTH_VIA_PROXY_ALPN, newAuthClient, type AuthClient, type Identity } from '@teleport-ts/core/api';
 import { parseIdentity } from '@teleport-ts/core/ca';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
 import type { DatabaseFileConfig } from '@teleport-ts/core/config';
-import { BadParameterError, NotFoundError, redact } from '@teleport-ts/core/errors';
-import { newCancelKeyRegistry } from '@teleport-ts/core/protocol/postgres';
-import { startTunnelAgent, type TunnelAgent, type TunnelAgentOptions, type TunnelStreamMeta } from '@teleport-ts/core/tunnel';
-import { VERSION } from '@teleport-ts/core/version';
+import { BadParameterError, redact } from '@teleport-ts/core/errors';
+import { startTunnelAgent, type TunnelAgent, type TunnelAgentOptions } from '@teleport-ts/core/tunnel';
 import type { Logger } from '../../logger.js';
 import { issueLocalHostIdentity, loadOrCreateHostUuid, type AuthServer } from '../auth/index.js';
 import { loadOrJoinIdentity } from '../join.js';
+import { startLockWatcher } from '../lockwatcher.js';
 import { newServiceAuditEmitter } from './audit.js';
 import { DEFAULT_ROLE_CACHE_TTL_MS, newDatabaseAuthorizer } from './authorize.js';
-import { newCertAuthorityCache } from './cas.js';
+import { newCertAuthorityCache, type CertAuthorityCache } from './cas.js';
 import { loadDatabaseSpecs, type DatabaseSpec } from './config.js';
 import { reverseTunnelDialer } from './dial.js';
-import { startLockWatcher } from '../lockwatcher.js';
-import { servePostgresStream, type CancelTarget, type PostgresEngineContext } from './postgres.js';
+import type { EngineContext } from './engines/engine.js';
+import { newEngineRegistry } from './engines/registry.js';
+import { DEFAULT_DB_HEARTBEAT, startDatabaseHeartbeats, type DatabaseHeartbeats } from './heartbeat.js';
+import { newDatabaseStreams, type DatabaseStreams } from './streams.js';
 import { newClientCertCache } from './upstream.js';
-import { parseDatabaseStreamMeta } from './wire.js';
+
+export { DEFAULT_DB_HEARTBEAT } from './heartbeat.js';
 
 /** Where a db agent that joined keeps its identity. */
 export const DB_IDENTITY_DIR = 'db';
-
-/** Defaults of the `db_server` heartbeat: announced for 60 s, renewed every 20 s (two may be missed). */
-export const DEFAULT_DB_HEARTBEAT = Object.freeze({ ttlMs: 60_000, intervalMs: 20_000 });
-/** Delay before retrying a heartbeat the auth server did not take. */
-const HEARTBEAT_RETRY_MS = 5_000;
 
 export interface DatabaseServiceOptions {
   dataDir: string;
@@ -101,6 +92,110 @@ function joinedIdentity(options: DatabaseServiceOptions, hostUuid: string): Prom
   });
 }
 
+/** The agent's identity and the address of the auth API (the auth server, or a proxy in front of it). */
+async function obtainIdentity(options: DatabaseServiceOptions, hostUuid: string): Promise<{ identity: Identity; authAddr: string }> {
+  if (options.auth) {
+    const authAddr = options.auth.dialAddr;
+    return { identity: await issueLocalHostIdentity(options.auth.context, 'Db', authAddr), authAddr };
+  }
+  const identity = await joinedIdentity(options, hostUuid);
+  const authAddr = options.join.authServer ?? identity.authServers?.[0];
+  if (authAddr === undefined) throw new BadParameterError('the database service needs --auth-server', { hint: 'the auth server or proxy address, host:port' });
+  return { identity, authAddr };
+}
+
+/** The cluster's name and this agent's host id, as its certificate says (the host UUID when it does not). */
+function clusterAndHostId(identity: Identity, hostUuid: string): { clusterName: string; hostId: string } {
+  const certIdentity = parseIdentity(identity.cert);
+  const clusterName = certIdentity.teleportCluster ?? identity.clusterName ?? '';
+  const suffix = `.${clusterName}`;
+  const hostId = certIdentity.username.endsWith(suffix) ? certIdentity.username.slice(0, -suffix.length) : hostUuid;
+  return { clusterName, hostId };
+}
+
+/** The services every engine shares: verification and RBAC, client certificates, CAs, audit, locks. */
+function newEngineContext(options: DatabaseServiceOptions, agent: { auth: AuthClient; clusterName: string; hostId: string; clock: Clock; identity: Identity }): EngineContext {
+  const { auth, clusterName, clock, identity } = agent;
+  const { logger } = options;
+  const cas = newCertAuthorityCache({ auth, clusterName, clock, initial: { host: identity.caCerts } });
+  return {
+    authorizer: newDatabaseAuthorizer({ cas, auth, clusterName, roleCacheTtlMs: options.roleCacheTtlMs ?? DEFAULT_ROLE_CACHE_TTL_MS }),
+    certs: newClientCertCache({ auth, clock }),
+    cas,
+    audit: newServiceAuditEmitter({ auth, clock, logger }),
+    logger,
+    locks: startLockWatcher({
+      auth,
+      clock,
+      ...(options.lockRefreshMs !== undefined ? { refreshMs: options.lockRefreshMs } : {}),
+      onError: (err) => logger.warn('could not fetch locks, keeping the last known ones', { error: redact((err as Error).message) }),
+    }),
+    hostId: agent.hostId,
+  };
+}
+
+/**
+ * The proxies the reverse tunnel may dial: `proxyAddr` when given, else the auth address (a proxy, or an auth server
+ * that refuses the tunnel) and the proxy the cluster advertises (asked once, again after a failure).
+ */
+function proxyCandidates(options: DatabaseServiceOptions, auth: Pick<AuthClient, 'ping'>, authAddr: string): () => Promise<readonly string[]> {
+  let pending: Promise<readonly string[]> | undefined;
+  return () => {
+    if (options.proxyAddr !== undefined) return Promise.resolve([options.proxyAddr]);
+    pending ??= auth
+      .ping()
+      .then((ping) => [authAddr, ...(ping.proxyPublicAddr ? [ping.proxyPublicAddr] : [])])
+      .catch(() => {
+        pending = undefined;
+        return [authAddr];
+      });
+    return pending;
+  };
+}
+
+/** The reverse tunnel to the proxy, serving every stream through `streams`. */
+function startReverseTunnel(
+  options: DatabaseServiceOptions,
+  agent: { auth: AuthClient; authAddr: string; identity: Identity; cas: CertAuthorityCache; clusterName: string; clock: Clock; streams: DatabaseStreams },
+): TunnelAgent {
+  let loggedAddr: string | undefined;
+  return startTunnelAgent({
+    connect: reverseTunnelDialer({
+      candidates: proxyCandidates(options, agent.auth, agent.authAddr),
+      identity: agent.identity,
+      cas: agent.cas,
+      clusterName: agent.clusterName,
+      onConnected: (addr) => {
+        if (addr !== loggedAddr) options.logger.info('reverse tunnel to the proxy is up', { proxy: addr });
+        loggedAddr = addr;
+      },
+    }),
+    onStream: agent.streams.onStream,
+    clock: agent.clock,
+    ...options.tunnel,
+  });
+}
+
+/** The running agent's parts, closed in order by {@link closeDatabaseService}. */
+interface RunningAgent {
+  heartbeats: DatabaseHeartbeats;
+  engine: EngineContext;
+  tunnel: TunnelAgent;
+  streams: DatabaseStreams;
+  auth: AuthClient;
+  logger: Logger;
+}
+
+async function closeDatabaseService(agent: RunningAgent): Promise<void> {
+  agent.heartbeats.close();
+  agent.engine.locks.close();
+  await agent.tunnel.close();
+  agent.streams.destroyAll();
+  await agent.engine.audit.close();
+  await agent.auth.close();
+  agent.logger.info('database service stopped');
+}
+
 /**
  * Starts the db agent. Resolves once it has its identity and an auth client (the tunnel and the first heartbeats
  * follow: await `ready`).
@@ -117,146 +212,27 @@ function joinedIdentity(options: DatabaseServiceOptions, hostUuid: string): Prom
  */
 export async function startDatabaseService(options: DatabaseServiceOptions): Promise<DatabaseService> {
   const clock = options.clock ?? systemClock;
-  const logger = options.logger;
+  const { logger } = options;
   if (options.databases.length === 0) {
     throw new BadParameterError('the database service has no database to serve', {
       hint: 'pass --db-name, --db-protocol and --db-uri, or list db_service.databases in teleport.yaml',
     });
   }
   const databases = await loadDatabaseSpecs(options.databases);
-  const byName = new Map(databases.map((d) => [d.name, d]));
   const hostUuid = await loadOrCreateHostUuid(options.dataDir);
-
-  let identity: Identity;
-  let authAddr: string;
-  if (options.auth) {
-    authAddr = options.auth.dialAddr;
-    identity = await issueLocalHostIdentity(options.auth.context, 'Db', authAddr);
-  } else {
-    identity = await joinedIdentity(options, hostUuid);
-    const addr = options.join.authServer ?? identity.authServers?.[0];
-    if (addr === undefined) throw new BadParameterError('the database service needs --auth-server', { hint: 'the auth server or proxy address, host:port' });
-    authAddr = addr;
-  }
-  const certIdentity = parseIdentity(identity.cert);
-  const clusterName = certIdentity.teleportCluster ?? identity.clusterName ?? '';
-  const hostId = certIdentity.username.endsWith(`.${clusterName}`) ? certIdentity.username.slice(0, -clusterName.length - 1) : hostUuid;
-
+  const { identity, authAddr } = await obtainIdentity(options, hostUuid);
+  const { clusterName, hostId } = clusterAndHostId(identity, hostUuid);
   const auth: AuthClient = newAuthClient({ addr: authAddr, identity, alpnProtocols: AUTH_VIA_PROXY_ALPN });
-  const cas = newCertAuthorityCache({ auth, clusterName, clock, initial: { host: identity.caCerts } });
-  const audit = newServiceAuditEmitter({ auth, clock, logger });
-  const engine: PostgresEngineContext = {
-    authorizer: newDatabaseAuthorizer({ cas, auth, clusterName, roleCacheTtlMs: options.roleCacheTtlMs ?? DEFAULT_ROLE_CACHE_TTL_MS }),
-    certs: newClientCertCache({ auth, clock }),
-    cas,
-    cancelKeys: newCancelKeyRegistry<CancelTarget>(),
-    audit,
-    logger,
-    locks: startLockWatcher({
-      auth,
-      clock,
-      ...(options.lockRefreshMs !== undefined ? { refreshMs: options.lockRefreshMs } : {}),
-      onError: (err) => logger.warn('could not fetch locks, keeping the last known ones', { error: redact((err as Error).message) }),
-    }),
-    hostId,
-  };
-
-  // ---- heartbeats ----
+  const engine = newEngineContext(options, { auth, clusterName, hostId, clock, identity });
+  const engines = newEngineRegistry(engine);
+  const streams = newDatabaseStreams({ databases, engines, logger });
   const heartbeat = { ...DEFAULT_DB_HEARTBEAT, ...options.heartbeat };
-  let closed = false;
-  const timers = new Set<NodeJS.Timeout>();
-  const announce = async (database: DatabaseSpec): Promise<void> => {
-    await auth.upsertDatabaseServer({
-      hostId,
-      hostname: options.nodename,
-      version: VERSION,
-      database: {
-        name: database.name,
-        ...(database.description !== '' ? { description: database.description } : {}),
-        protocol: database.protocol,
-        uri: database.uri,
-        labels: database.labels,
-      },
-      ttl: heartbeat.ttlMs,
-    });
-  };
-  const firstAnnouncements = databases.map(
-    (database) =>
-      new Promise<void>((resolveFirst) => {
-        let announced = false;
-        const beat = async (): Promise<void> => {
-          let delay = heartbeat.intervalMs;
-          try {
-            await announce(database);
-            if (!announced) {
-              announced = true;
-              resolveFirst();
-              logger.info('database announced', { db_service: database.name, protocol: database.protocol });
-            }
-          } catch (err) {
-            delay = Math.min(HEARTBEAT_RETRY_MS, heartbeat.intervalMs);
-            if (!closed) logger.warn('database heartbeat failed, retrying', { db_service: database.name, error: redact((err as Error).message) });
-          }
-          if (closed) return;
-          const timer = setTimeout(() => {
-            timers.delete(timer);
-            void beat();
-          }, delay);
-          timers.add(timer);
-        };
-        void beat();
-      }),
-  );
-
-  // ---- reverse tunnel ----
-  let proxyCandidates: Promise<readonly string[]> | undefined;
-  const candidates = (): Promise<readonly string[]> => {
-    if (options.proxyAddr !== undefined) return Promise.resolve([options.proxyAddr]);
-    proxyCandidates ??= auth
-      .ping()
-      .then((ping) => [authAddr, ...(ping.proxyPublicAddr ? [ping.proxyPublicAddr] : [])])
-      .catch(() => {
-        proxyCandidates = undefined;
-        return [authAddr];
-      });
-    return proxyCandidates;
-  };
-  const sessions = new Set<Duplex>();
-  const onStream = (rawMeta: TunnelStreamMeta, stream: Duplex): void => {
-    const meta = parseDatabaseStreamMeta(rawMeta);
-    const database = byName.get(meta.service);
-    if (database === undefined) {
-      throw new NotFoundError(`database ${JSON.stringify(meta.service)} is not served by this database service`, { hint: 'tctl db ls lists which service serves it' });
-    }
-    sessions.add(stream);
-    void servePostgresStream(engine, database, meta, stream)
-      .catch((err: unknown) => {
-        logger.error('database session failed', { db_service: database.name, error: redact((err as Error).message) });
-        stream.destroy();
-      })
-      .finally(() => sessions.delete(stream));
-  };
-  let loggedAddr: string | undefined;
-  const tunnel = startTunnelAgent({
-    connect: reverseTunnelDialer({
-      candidates,
-      identity,
-      cas,
-      clusterName,
-      onConnected: (addr) => {
-        if (addr !== loggedAddr) logger.info('reverse tunnel to the proxy is up', { proxy: addr });
-        loggedAddr = addr;
-      },
-    }),
-    onStream,
-    clock,
-    ...options.tunnel,
-  });
-
-  const ready = Promise.all([tunnel.ready, ...firstAnnouncements]).then(() => undefined);
+  const heartbeats = startDatabaseHeartbeats({ auth, hostId, nodename: options.nodename, databases, heartbeat, logger });
+  const tunnel = startReverseTunnel(options, { auth, authAddr, identity, cas: engine.cas, clusterName, clock, streams });
+  const ready = Promise.all([tunnel.ready, heartbeats.firstAnnounced]).then(() => undefined);
   ready.catch(() => undefined);
   logger.info('database service is up', { host_id: hostId, databases: databases.map((d) => d.name), auth_server: authAddr });
-
+  let closing: Promise<void> | undefined;
   return {
     hostId,
     clusterName,
@@ -266,19 +242,12 @@ export async function startDatabaseService(options: DatabaseServiceOptions): Pro
       return tunnel.state;
     },
     get activeSessions() {
-      return sessions.size;
+      return streams.active.size;
     },
     async close() {
-      if (closed) return;
-      closed = true;
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
-      engine.locks.close();
-      await tunnel.close();
-      for (const stream of sessions) stream.destroy();
-      await audit.close();
-      await auth.close();
-      logger.info('database service stopped');
+      if (closing !== undefined) return;
+      closing = closeDatabaseService({ heartbeats, engine, tunnel, streams, auth, logger });
+      await closing;
     },
   };
 }

@@ -64,6 +64,107 @@ export interface AlpnListener extends ProtocolRegistry {
   close(): Promise<void>;
 }
 
+/** The listener's state: routes, open sockets, and what the raw side learnt of connections handed to TLS. */
+interface ListenerState {
+  options: AlpnListenerOptions;
+  routes: Map<string, ProtocolRoute>;
+  timeoutMs: number;
+  emit: (event: AlpnListenerEvent) => void;
+  sockets: Set<net.Socket>;
+  /** ConnectionInfo of raw sockets handed to the TLS server, by remote address and port (same on both sockets). */
+  infos: Map<string, ConnectionInfo>;
+  tlsServer: tls.Server;
+}
+
+function peerKey(s: net.Socket): string {
+  return `${s.remoteAddress ?? ''}|${s.remotePort ?? 0}`;
+}
+
+/** Hands a socket to its route; a route that throws gets the socket closed and an event. */
+function handOver(emit: ListenerState['emit'], route: ProtocolRoute, socket: net.Socket, info: ConnectionInfo): void {
+  try {
+    // A terminate route is only ever handed the TLS socket (see newTerminatingServer).
+    (route.handle as (socket: net.Socket, info: ConnectionInfo) => void)(socket, info);
+  } catch (error) {
+    emit({ type: 'route-error', remoteAddr: info.remoteAddr, protocol: route.protocol, error });
+    socket.destroy();
+  }
+}
+
+/** The TLS server of terminated protocols: dispatches by the negotiated ALPN protocol, `http/1.1` or none to the web. */
+function newTerminatingServer(state: Omit<ListenerState, 'tlsServer'>): tls.Server {
+  const { options, routes } = state;
+  const tlsServer = tls.createServer({
+    key: options.certificate.key,
+    cert: options.certificate.cert,
+    minVersion: 'TLSv1.2',
+    handshakeTimeout: state.timeoutMs,
+    // Only protocols the client offered and we serve; a client offering none of them gets a fatal alert (RFC 7301).
+    ALPNCallback: ({ protocols }) => protocols.find((p) => p === ALPN_PROTOCOLS.http || routes.get(p)?.tls === 'terminate'),
+  });
+  tlsServer.on('secureConnection', (socket: tls.TLSSocket) => {
+    const protocol = socket.alpnProtocol;
+    const route = typeof protocol === 'string' ? routes.get(protocol) : undefined;
+    if (route?.tls === 'terminate') {
+      const info = state.infos.get(peerKey(socket)) ?? { hello: { serverName: undefined, alpnProtocols: [] }, remoteAddr: socket.remoteAddress ?? '' };
+      handOver(state.emit, route, socket, info);
+      return;
+    }
+    options.web(socket);
+  });
+  tlsServer.on('tlsClientError', (_err, socket) => socket.destroy());
+  return tlsServer;
+}
+
+/** After the ClientHello: a passthrough route gets the raw socket, anything else goes to the TLS server. */
+function routeByHello(state: ListenerState, socket: net.Socket, info: ConnectionInfo): void {
+  const route = info.hello.alpnProtocols.map((p) => state.routes.get(p)).find((r) => r !== undefined);
+  if (route?.tls === 'passthrough') {
+    handOver(state.emit, route, socket, info);
+    return;
+  }
+  const key = peerKey(socket);
+  state.infos.set(key, info);
+  socket.once('close', () => state.infos.delete(key));
+  state.tlsServer.emit('connection', socket);
+}
+
+/** Reads the ClientHello of a new raw connection (bounded, with a deadline), puts its bytes back and routes it. */
+function acceptConnection(state: ListenerState, socket: net.Socket): void {
+  state.sockets.add(socket);
+  socket.once('close', () => state.sockets.delete(socket));
+  socket.on('error', () => socket.destroy());
+  const remoteAddr = socket.remoteAddress ?? '';
+  let buffered: Buffer = Buffer.alloc(0);
+  const timer = setTimeout(() => {
+    state.emit({ type: 'handshake-timeout', remoteAddr });
+    socket.destroy();
+  }, state.timeoutMs);
+  const onData = (chunk: Buffer): void => {
+    buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
+    let result;
+    try {
+      result = readClientHello(buffered);
+    } catch (err) {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      state.emit({ type: 'bad-client-hello', remoteAddr, message: isTeleportError(err) ? err.message : String(err) });
+      socket.destroy();
+      return;
+    }
+    if (!result.done) {
+      if (buffered.length > MAX_CLIENT_HELLO_BYTES) socket.destroy();
+      return;
+    }
+    clearTimeout(timer);
+    socket.off('data', onData);
+    socket.pause();
+    socket.unshift(buffered);
+    routeByHello(state, socket, { hello: result.hello, remoteAddr });
+  };
+  socket.on('data', onData);
+}
+
 /**
  * @example
  * ```ts
@@ -73,88 +174,17 @@ export interface AlpnListener extends ProtocolRegistry {
  * ```
  */
 export function newAlpnListener(options: AlpnListenerOptions): AlpnListener {
-  const routes = new Map<string, ProtocolRoute>();
-  const timeoutMs = options.handshakeTimeoutMs ?? 10_000;
-  const emit = options.onEvent ?? (() => {});
-  const sockets = new Set<net.Socket>();
-  // ConnectionInfo of raw sockets handed to the TLS server, by remote address and port (same on both sockets).
-  const infos = new Map<string, ConnectionInfo>();
-  const peerKey = (s: net.Socket): string => `${s.remoteAddress ?? ''}|${s.remotePort ?? 0}`;
-
-  const tlsServer = tls.createServer({
-    key: options.certificate.key,
-    cert: options.certificate.cert,
-    minVersion: 'TLSv1.2',
-    handshakeTimeout: timeoutMs,
-    // Only protocols the client offered and we serve; a client offering none of them gets a fatal alert (RFC 7301).
-    ALPNCallback: ({ protocols }) => protocols.find((p) => p === ALPN_PROTOCOLS.http || routes.get(p)?.tls === 'terminate'),
-  });
-  tlsServer.on('secureConnection', (socket: tls.TLSSocket) => {
-    const protocol = socket.alpnProtocol;
-    const route = typeof protocol === 'string' ? routes.get(protocol) : undefined;
-    if (route?.tls === 'terminate') {
-      const info = infos.get(peerKey(socket)) ?? { hello: { serverName: undefined, alpnProtocols: [] }, remoteAddr: socket.remoteAddress ?? '' };
-      try {
-        route.handle(socket, info);
-      } catch (error) {
-        emit({ type: 'route-error', remoteAddr: info.remoteAddr, protocol: route.protocol, error });
-        socket.destroy();
-      }
-      return;
-    }
-    options.web(socket);
-  });
-  tlsServer.on('tlsClientError', (_err, socket) => socket.destroy());
-
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    socket.on('error', () => socket.destroy());
-    const remoteAddr = socket.remoteAddress ?? '';
-    let buffered: Buffer = Buffer.alloc(0);
-    const timer = setTimeout(() => {
-      emit({ type: 'handshake-timeout', remoteAddr });
-      socket.destroy();
-    }, timeoutMs);
-    const onData = (chunk: Buffer): void => {
-      buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-      let result;
-      try {
-        result = readClientHello(buffered);
-      } catch (err) {
-        clearTimeout(timer);
-        socket.off('data', onData);
-        emit({ type: 'bad-client-hello', remoteAddr, message: isTeleportError(err) ? err.message : String(err) });
-        socket.destroy();
-        return;
-      }
-      if (!result.done) {
-        if (buffered.length > MAX_CLIENT_HELLO_BYTES) socket.destroy();
-        return;
-      }
-      clearTimeout(timer);
-      socket.off('data', onData);
-      socket.pause();
-      socket.unshift(buffered);
-      const info: ConnectionInfo = { hello: result.hello, remoteAddr };
-      const route = result.hello.alpnProtocols.map((p) => routes.get(p)).find((r) => r !== undefined);
-      if (route?.tls === 'passthrough') {
-        try {
-          route.handle(socket, info);
-        } catch (error) {
-          emit({ type: 'route-error', remoteAddr, protocol: route.protocol, error });
-          socket.destroy();
-        }
-        return;
-      }
-      const key = peerKey(socket);
-      infos.set(key, info);
-      socket.once('close', () => infos.delete(key));
-      tlsServer.emit('connection', socket);
-    };
-    socket.on('data', onData);
-  });
-
+  const base: Omit<ListenerState, 'tlsServer'> = {
+    options,
+    routes: new Map(),
+    timeoutMs: options.handshakeTimeoutMs ?? 10_000,
+    emit: options.onEvent ?? (() => {}),
+    sockets: new Set(),
+    infos: new Map(),
+  };
+  const state: ListenerState = { ...base, tlsServer: newTerminatingServer(base) };
+  const { routes, sockets } = state;
+  const server = net.createServer((socket) => acceptConnection(state, socket));
   return {
     server,
     register(route) {

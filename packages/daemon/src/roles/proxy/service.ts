@@ -5,13 +5,14 @@
  */
 
 import http from 'node:http';
+import type net from 'node:net';
 import os from 'node:os';
 import type { AuthClient, Identity } from '@teleport-ts/core/api';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
 import { DEFAULT_PROXY_WEB_LISTEN_ADDR, DEFAULT_PROXY_WEB_PORT, parseHostPort, type FileConfig } from '@teleport-ts/core/config';
 import { DEFAULT_AUTH_PORT } from '@teleport-ts/core/config';
 import type { Logger } from '../../logger.js';
-import { ALPN_PROTOCOLS, newAlpnListener, spliceTo, type ProtocolRegistry } from './alpn.js';
+import { ALPN_PROTOCOLS, newAlpnListener, spliceTo, type AlpnListener, type ProtocolRegistry } from './alpn.js';
 import { loadHttpsKeyPairs, selfSignedCertificate, selfSignedHosts, type HttpsKeyPair } from './certificate.js';
 import { DEFAULT_WEB_RATE_LIMIT, newRateLimiter } from './ratelimit.js';
 import { newWebHandler, type ProxyAuthApi } from './web/api.js';
@@ -67,6 +68,72 @@ function formatAddr(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
+/** The auth API the web handler uses: the one given, or a client of `authAddr` the proxy owns (and closes). */
+async function proxyAuthApi(options: ProxyServiceOptions): Promise<{ auth: ProxyAuthApi; owned?: AuthClient }> {
+  if (options.authClient) return { auth: options.authClient };
+  if (options.authAddr && options.identity) {
+    const { newAuthClient } = await import('@teleport-ts/core/api');
+    const owned = newAuthClient({ addr: options.authAddr, identity: options.identity });
+    return { auth: owned, owned };
+  }
+  throw new TypeError('startProxyService: pass authClient, or authAddr and identity');
+}
+
+/** The web certificate: `https_keypairs` when configured, else a self-signed one kept in the data dir. */
+async function webCertificate(options: ProxyServiceOptions, publicAddrs: readonly string[], clock: Clock, log: ProxyLogger) {
+  const pairs = options.httpsKeyPairs ?? options.config.proxy_service?.https_keypairs ?? [];
+  const certificate =
+    pairs.length > 0 ? await loadHttpsKeyPairs(pairs) : await selfSignedCertificate({ ...(options.dataDir ? { dataDir: options.dataDir } : {}), hosts: selfSignedHosts(publicAddrs), clock });
+  if (certificate.selfSigned) {
+    log.warn('serving a self-signed certificate; clients need --insecure. Set proxy_service.https_keypairs for a trusted one.');
+  }
+  return certificate;
+}
+
+/** The ALPN listener: the web server for `http/1.1`, and the auth API passed through to `authAddr` when given. */
+function newProxyListener(options: ProxyServiceOptions, certificate: { key: string; cert: string }, webServer: http.Server, log: ProxyLogger): AlpnListener {
+  const listener = newAlpnListener({
+    certificate,
+    web: (socket) => webServer.emit('connection', socket),
+    ...(options.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: options.handshakeTimeoutMs } : {}),
+    onEvent: (event) => {
+      if (event.type === 'route-error') log.warn('protocol handler failed', { protocol: event.protocol, remote_addr: event.remoteAddr, error: String(event.error) });
+      else if (event.type === 'bad-client-hello') log.info('dropped a connection that is not TLS', { remote_addr: event.remoteAddr, reason: event.message });
+    },
+  });
+  if (options.authAddr) {
+    const target = parseHostPort(options.authAddr, DEFAULT_AUTH_PORT);
+    listener.register({
+      protocol: ALPN_PROTOCOLS.auth,
+      tls: 'passthrough',
+      handle: spliceTo(target, (err) => log.warn('auth API passthrough failed', { error: (err as NodeJS.ErrnoException).code ?? err.message })),
+    });
+  }
+  return listener;
+}
+
+/** Binds the listener; resolves to the bound port (the real one when 0 was asked for). */
+async function bind(server: net.Server, listen: { host: string; port: number }): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const bound = server.address();
+  return typeof bound === 'object' && bound !== null ? bound.port : listen.port;
+}
+
+/** The address clients are told: the first `public_addr` (default port added), else the bound one (the host name for a wildcard). */
+function resolvePublicAddr(configured: string | undefined, listen: { host: string }, port: number): string {
+  if (configured === undefined || configured === '') {
+    const wildcard = listen.host === '0.0.0.0' || listen.host === '::';
+    return formatAddr(wildcard ? os.hostname() : listen.host, port);
+  }
+  return /:\d+$/.test(configured) ? configured : `${configured}:${DEFAULT_PROXY_WEB_PORT}`;
+}
+
 /**
  * Starts the proxy and resolves once it listens.
  *
@@ -82,66 +149,17 @@ export async function startProxyService(options: ProxyServiceOptions): Promise<P
   const log = options.log ?? noopLogger;
   const section = options.config.proxy_service ?? {};
   const listen = parseHostPort(options.listenAddr ?? section.web_listen_addr ?? DEFAULT_PROXY_WEB_LISTEN_ADDR, DEFAULT_PROXY_WEB_PORT);
-  const pairs = options.httpsKeyPairs ?? section.https_keypairs ?? [];
   const publicAddrs = section.public_addr ?? [];
-
-  let ownedClient: AuthClient | undefined;
-  let auth: ProxyAuthApi;
-  if (options.authClient) auth = options.authClient;
-  else if (options.authAddr && options.identity) {
-    const { newAuthClient } = await import('@teleport-ts/core/api');
-    ownedClient = newAuthClient({ addr: options.authAddr, identity: options.identity });
-    auth = ownedClient;
-  } else throw new TypeError('startProxyService: pass authClient, or authAddr and identity');
-
-  const certificate =
-    pairs.length > 0 ? await loadHttpsKeyPairs(pairs) : await selfSignedCertificate({ ...(options.dataDir ? { dataDir: options.dataDir } : {}), hosts: selfSignedHosts(publicAddrs), clock });
-  if (certificate.selfSigned) {
-    log.warn('serving a self-signed certificate; clients need --insecure. Set proxy_service.https_keypairs for a trusted one.');
-  }
-
+  const { auth, owned } = await proxyAuthApi(options);
+  const certificate = await webCertificate(options, publicAddrs, clock, log);
   const limiter = newRateLimiter({ ...(options.rateLimit ?? DEFAULT_WEB_RATE_LIMIT), clock });
-  // The public address is known only after binding when port 0 was asked for; the handler reads it lazily.
-  let publicAddr = publicAddrs[0] ?? '';
   const webServer = http.createServer({ requestTimeout: 60_000, headersTimeout: 20_000 });
   webServer.keepAliveTimeout = 30_000;
-
-  const listener = newAlpnListener({
-    certificate,
-    web: (socket) => webServer.emit('connection', socket),
-    ...(options.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: options.handshakeTimeoutMs } : {}),
-    onEvent: (event) => {
-      if (event.type === 'route-error') log.warn('protocol handler failed', { protocol: event.protocol, remote_addr: event.remoteAddr, error: String(event.error) });
-      else if (event.type === 'bad-client-hello') log.info('dropped a connection that is not TLS', { remote_addr: event.remoteAddr, reason: event.message });
-    },
-  });
-
-  if (options.authAddr) {
-    const target = parseHostPort(options.authAddr, DEFAULT_AUTH_PORT);
-    listener.register({
-      protocol: ALPN_PROTOCOLS.auth,
-      tls: 'passthrough',
-      handle: spliceTo(target, (err) => log.warn('auth API passthrough failed', { error: (err as NodeJS.ErrnoException).code ?? err.message })),
-    });
-  }
-
-  await new Promise<void>((resolve, reject) => {
-    listener.server.once('error', reject);
-    listener.server.listen(listen.port, listen.host, () => {
-      listener.server.off('error', reject);
-      resolve();
-    });
-  });
-  const bound = listener.server.address();
-  const port = typeof bound === 'object' && bound !== null ? bound.port : listen.port;
+  const listener = newProxyListener(options, certificate, webServer, log);
+  const port = await bind(listener.server, listen);
   const addr = formatAddr(listen.host, port);
-  if (publicAddr === '') {
-    const wildcard = listen.host === '0.0.0.0' || listen.host === '::';
-    publicAddr = formatAddr(wildcard ? os.hostname() : listen.host, port);
-  } else if (!/:\d+$/.test(publicAddr)) {
-    publicAddr = `${publicAddr}:${DEFAULT_PROXY_WEB_PORT}`;
-  }
-
+  // The public address is known only after binding when port 0 was asked for.
+  const publicAddr = resolvePublicAddr(publicAddrs[0], listen, port);
   const handler = newWebHandler({
     auth,
     clock,
@@ -151,7 +169,6 @@ export async function startProxyService(options: ProxyServiceOptions): Promise<P
   });
   webServer.on('request', handler);
   log.info('web listener is up', { addr, public_addr: publicAddr, protocols: listener.protocols() });
-
   return {
     addr,
     publicAddr,
@@ -161,7 +178,7 @@ export async function startProxyService(options: ProxyServiceOptions): Promise<P
     async close() {
       webServer.closeAllConnections();
       await listener.close();
-      await ownedClient?.close();
+      await owned?.close();
     },
   };
 }

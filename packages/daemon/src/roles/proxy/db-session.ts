@@ -1,0 +1,134 @@
+/**
+ * What the proxy does with a verified database client: a session goes to one live agent serving the database
+ * through its reverse tunnel; a CancelRequest goes to every one of them (keys are per agent).
+ */
+
+import type { Duplex } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { TLSSocket } from 'node:tls';
+import type { AuditEventFields } from '@teleport-ts/core/audit';
+import { isTeleportError } from '@teleport-ts/core/errors';
+import { refuseConnection, type CancelRequest, type StartupMessage } from '@teleport-ts/core/protocol/postgres';
+import type { TunnelServer } from '@teleport-ts/core/tunnel';
+import type { LockSubject } from '@teleport-ts/core/types';
+import type { ServiceAuditEmitter } from '../db/audit.js';
+import type { LockWatcher } from '../lockwatcher.js';
+import { databaseStreamMeta, type VerifiedClient } from './db-client.js';
+import type { DatabaseServerDirectory } from './db-servers.js';
+import type { ProxyLogger } from './service.js';
+
+/** What the client reads when the proxy fails in a way it did not expect (never the error's own text). */
+const INTERNAL_ERROR_MESSAGE = 'internal error in the proxy';
+/** How long an agent may take to accept a session stream, and a cancel stream. */
+const SESSION_STREAM_TIMEOUT_MS = 15_000;
+const CANCEL_STREAM_TIMEOUT_MS = 10_000;
+
+/** What the database route shares between connections. */
+export interface ProxyDatabaseContext {
+  tunnels: TunnelServer;
+  servers: DatabaseServerDirectory;
+  audit: ServiceAuditEmitter;
+  locks: LockWatcher;
+  log: ProxyLogger;
+}
+
+/** A client that sent its startup message and whose certificate was verified. */
+export interface ProxyDatabaseClient {
+  socket: TLSSocket;
+  verified: VerifiedClient;
+  clientAddr: string;
+  /** The startup message's bytes, replayed to the agent. */
+  raw: Buffer;
+}
+
+/** Refuses a PostgreSQL client at the proxy; returns the message sent. */
+export function refuseAtProxy(socket: Duplex, err: unknown): string {
+  return refuseConnection(socket, err, { internalMessage: INTERNAL_ERROR_MESSAGE });
+}
+
+/** Sends the CancelRequest to every live agent serving the database; the one that issued the key acts on it. */
+export async function forwardCancel(ctx: ProxyDatabaseContext, client: ProxyDatabaseClient, request: CancelRequest): Promise<void> {
+  const { verified, clientAddr, raw } = client;
+  let servers;
+  try {
+    servers = await ctx.servers.liveServers(verified.serviceName);
+  } catch {
+    return;
+  }
+  await Promise.allSettled(
+    servers.map(async (server) => {
+      const stream = await ctx.tunnels.openStream(server.spec.host_id, databaseStreamMeta(verified, 'cancel', clientAddr), { timeoutMs: CANCEL_STREAM_TIMEOUT_MS });
+      stream.on('error', () => undefined);
+      stream.resume();
+      stream.end(raw);
+    }),
+  );
+  ctx.log.info('database cancel request forwarded', { db_service: verified.serviceName, user: verified.identity.username, process_id: request.processId, agents: servers.length });
+}
+
+/** A stream to the first live agent that takes the session (another one is tried when one stopped serving it or its tunnel broke). */
+async function openAgentStream(ctx: ProxyDatabaseContext, client: ProxyDatabaseClient): Promise<{ stream: Duplex; agentId: string } | { error: unknown }> {
+  const { verified, clientAddr } = client;
+  let lastError: unknown;
+  try {
+    ctx.locks.assertNotLocked(lockSubject(verified));
+    for (const server of await ctx.servers.liveServers(verified.serviceName)) {
+      try {
+        const stream = await ctx.tunnels.openStream(server.spec.host_id, databaseStreamMeta(verified, 'session', clientAddr), { timeoutMs: SESSION_STREAM_TIMEOUT_MS });
+        return { stream, agentId: server.spec.host_id };
+      } catch (err) {
+        lastError = err;
+        if (isTeleportError(err) && (err.kind === 'not-found' || err.kind === 'connection-problem')) continue;
+        break;
+      }
+    }
+  } catch (err) {
+    lastError = err;
+  }
+  return { error: lastError };
+}
+
+function lockSubject(verified: VerifiedClient): LockSubject {
+  return { user: verified.identity.username, roles: verified.identity.roles, logins: verified.identity.logins };
+}
+
+function sessionAuditFields(client: ProxyDatabaseClient, startup: StartupMessage): AuditEventFields {
+  const { verified, clientAddr } = client;
+  return {
+    user: verified.identity.username,
+    db_service: verified.serviceName,
+    db_user: verified.identity.routeToDatabase?.username ?? startup.parameters['user'],
+    db_name: verified.identity.routeToDatabase?.database ?? startup.parameters['database'],
+    'addr.remote': clientAddr,
+  };
+}
+
+/** Pipes client and agent stream both ways until both ends are done; a lock on the user or the agent cuts it. */
+async function relayToAgent(ctx: ProxyDatabaseContext, client: ProxyDatabaseClient, agent: { stream: Duplex; agentId: string }): Promise<void> {
+  const { socket } = client;
+  const { stream } = agent;
+  stream.on('error', () => undefined);
+  // A lock on the user or on the agent ends the session here too (the agent does the same for locks it knows).
+  const unwatch = ctx.locks.watch({ ...lockSubject(client.verified), serverId: agent.agentId }, () => socket.destroy());
+  stream.write(client.raw);
+  const up = pipeline(socket, stream);
+  const down = pipeline(stream, socket);
+  up.catch(() => stream.destroy());
+  down.catch(() => socket.destroy());
+  await Promise.allSettled([up, down]);
+  unwatch();
+  socket.destroy();
+  stream.destroy();
+}
+
+/** A session: to one live agent, or refused with the reason (audited). */
+export async function serveProxySession(ctx: ProxyDatabaseContext, client: ProxyDatabaseClient, startup: StartupMessage): Promise<void> {
+  const agent = await openAgentStream(ctx, client);
+  if ('error' in agent) {
+    const reason = refuseAtProxy(client.socket, agent.error);
+    ctx.audit.emit('databaseSessionStartFailure', { ...sessionAuditFields(client, startup), success: false, error: reason });
+    ctx.log.info('database connection refused', { db_service: client.verified.serviceName, user: client.verified.identity.username, reason });
+    return;
+  }
+  await relayToAgent(ctx, client, agent);
+}
