@@ -190,7 +190,7 @@ export function registerDatabaseRoute(options: DatabaseRouteOptions): DatabaseRo
     } catch (err) {
       if (!isTeleportError(err)) throw err;
       throw new AccessDeniedError(`access to db denied: ${err.message}`, {
-        code: err.code,
+        code: err.kind === 'access-denied' ? err.code : 'ERR_TP_ACCESS_DENIED',
         hint: err.code === 'ERR_TP_TLS_CERT_EXPIRED' ? 'run `tsh db login` again' : 'log in with `tsh login` and `tsh db login` to this cluster',
       });
     }
