@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   AccessDeniedError,
   BadParameterError,
+  ConnectionProblemError,
   LimitExceededError,
   NotFoundError,
   TeleportError,
@@ -119,31 +120,57 @@ function decodeSegment(segment: string): string {
   }
 }
 
-const tooLarge = (): LimitExceededError =>
-  new LimitExceededError(`request body is larger than ${MAX_BODY_BYTES} bytes`, { code: 'ERR_TP_REQUEST_TOO_LARGE' });
+/**
+ * How long the rest of an oversized body is still read (and dropped) before the 413 goes out and the connection
+ * closes. Closing while the client is still sending resets the connection, and the client may then never read the
+ * answer; Go's net/http lingers the same way. A client that keeps sending past this is cut off.
+ */
+const OVERSIZED_BODY_DRAIN_MS = 2_000;
 
 async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   if (req.method === 'GET' || req.method === 'DELETE') {
     req.resume();
     return undefined;
   }
-  // Refuse a declared oversized body before reading any of it.
-  if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) throw tooLarge();
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw tooLarge();
-    chunks.push(chunk);
-  }
-  if (size === 0) return undefined;
+  const body = await readBody(req);
+  if (body === 'too-large') throw new LimitExceededError(`request body is larger than ${MAX_BODY_BYTES} bytes`, { code: 'ERR_TP_REQUEST_TOO_LARGE' });
+  if (body.length === 0) return undefined;
   const type = req.headers['content-type'] ?? '';
   if (!type.startsWith('application/json')) throw new BadParameterError('request body must be application/json');
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(body.toString('utf8'));
   } catch {
     throw new BadParameterError('request body is not valid JSON');
   }
+}
+
+/** The body, or `'too-large'` once it passed {@link MAX_BODY_BYTES} (declared or counted) and was drained. */
+function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const overflow = (): void => {
+      chunks.length = 0;
+      timer ??= setTimeout(() => finish('too-large'), OVERSIZED_BODY_DRAIN_MS);
+    };
+    const finish = (result: Buffer | 'too-large' | Error): void => {
+      clearTimeout(timer);
+      req.off('data', onData).off('end', onEnd).off('close', onClose);
+      if (result instanceof Error) reject(result);
+      else resolve(result);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) overflow();
+      else chunks.push(chunk);
+    };
+    const onEnd = (): void => finish(size > MAX_BODY_BYTES || timer !== undefined ? 'too-large' : Buffer.concat(chunks));
+    const onClose = (): void => finish(new ConnectionProblemError('the client closed the connection before sending the whole request body'));
+    // A declared oversized body is refused as well, after the same drain.
+    if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) overflow();
+    req.on('data', onData).on('end', onEnd).on('close', onClose);
+  });
 }
 
 /** Writes a TeleportError with its status; anything else is a bug: reported, and answered 500 without detail. */
@@ -153,7 +180,7 @@ function writeError(res: ServerResponse, err: unknown, reportInternal: () => voi
     return;
   }
   if (isTeleportError(err)) {
-    // The rest of an oversized body is not worth reading: close the connection after the answer.
+    // What is left of an oversized body is not worth reading: close the connection after the answer.
     if (err.code === 'ERR_TP_REQUEST_TOO_LARGE') res.setHeader('connection', 'close');
     writeJson(res, httpStatusOf(err), { error: toWireError(err) });
     return;
