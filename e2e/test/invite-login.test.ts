@@ -6,13 +6,23 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { requireTool } from '@teleport-ts/testkit';
+import jsqr from 'jsqr';
+import { PNG } from 'pngjs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateTotp } from '@teleport-ts/core/authn';
+import { generateTotp, totpUrl } from '@teleport-ts/core/authn';
 import { nextTotp, startCluster, type TestCluster } from './tsh-cluster.js';
 
 const browserTool = requireTool('/usr/bin/chromium', 'chromium');
 const PASSWORD = 'correct horse battery staple';
+// jsqr is CommonJS with an ES-style `default`: under NodeNext the function is that property.
+const jsQR = jsqr.default;
+
+/** What a phone camera would read: a screenshot of the element as Chromium drew it, decoded by jsQR. */
+async function readQr(page: Page, name: RegExp): Promise<string | undefined> {
+  const png = PNG.sync.read(await page.getByRole('img', { name }).screenshot());
+  return jsQR(new Uint8ClampedArray(png.data), png.width, png.height)?.data;
+}
 
 describe.skipIf(!browserTool.available)('invite link in a browser, then tsh login', () => {
   let cluster: TestCluster;
@@ -52,6 +62,8 @@ describe.skipIf(!browserTool.available)('invite link in a browser, then tsh logi
     expect(await page.getByRole('img', { name: /QR code/ }).count()).toBe(1);
     const secret = (await page.locator('#totp-secret').textContent())!.replace(/\s+/g, '');
     expect(secret).toMatch(/^[A-Z2-7]{32}$/);
+    // The QR code on the page is the authenticator URL for this secret, exactly.
+    expect(await readQr(page, /QR code/)).toBe(totpUrl({ secret, issuer: 'e2e.example.com', account: 'alice' }));
 
     const password = page.getByLabel('Password', { exact: true });
     const confirm = page.getByLabel('Confirm password');

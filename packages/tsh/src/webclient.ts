@@ -5,7 +5,7 @@
  */
 
 import https from 'node:https';
-import { ConnectionProblemError } from '@teleport-ts/core/errors';
+import { BadParameterError, ConnectionProblemError } from '@teleport-ts/core/errors';
 import { readJsonResponse } from './json-response.js';
 
 /** The default port of the proxy's web listener. */
@@ -29,11 +29,11 @@ export function parseProxyAddr(text: string): ProxyTarget {
     if (bracket[2]) port = Number(bracket[2]);
   } else {
     const m = /^([^:]+)(?::(\d+))?$/.exec(clean);
-    if (!m) throw new ConnectionProblemError(`invalid proxy address ${JSON.stringify(text)}`, { code: 'ERR_TP_BAD_PARAMETER' });
+    if (!m) throw new BadParameterError(`invalid proxy address ${JSON.stringify(text)}`);
     host = m[1]!;
     if (m[2]) port = Number(m[2]);
   }
-  if (host === '' || !(port > 0 && port < 65536)) throw new ConnectionProblemError(`invalid proxy address ${JSON.stringify(text)}`);
+  if (host === '' || !(port > 0 && port < 65536)) throw new BadParameterError(`invalid proxy address ${JSON.stringify(text)}`);
   return { host, port, addr: host.includes(':') ? `[${host}]:${port}` : `${host}:${port}` };
 }
 

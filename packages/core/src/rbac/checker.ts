@@ -168,6 +168,8 @@ function enumerate(roles: readonly ExpandedRole[], pick: (c: ExpandedConditions)
 
 /** A requested name for a message: quoted, cut at 128 characters. */
 const q = (s: string): string => JSON.stringify(s.length > 128 ? `${s.slice(0, 128)}…` : s);
+/** RBAC refusals of a database session carry one code, so clients can tell them from certificate problems. */
+const DB_DENIED = { code: 'ERR_TP_DB_DENIED' } as const;
 
 /**
  * Builds an {@link AccessChecker} from a user's roles and traits. Templates are expanded once here.
@@ -206,21 +208,21 @@ export function newAccessChecker(options: NewAccessCheckerOptions): AccessChecke
       if (checkName && (typeof dbName !== 'string' || dbName === '')) {
         throw new BadParameterError('a database name is required', { hint: 'pass --db-name' });
       }
-      const userDenied = new AccessDeniedError(`access to db denied: db user ${q(dbUser)} is not allowed`);
-      const nameDenied = (): AccessDeniedError => new AccessDeniedError(`access to db denied: db name ${q(dbName)} is not allowed`);
+      const userDenied = new AccessDeniedError(`access to db denied: db user ${q(dbUser)} is not allowed`, DB_DENIED);
+      const nameDenied = (): AccessDeniedError => new AccessDeniedError(`access to db denied: db name ${q(dbName)} is not allowed`, DB_DENIED);
       for (const r of roles) {
-        if (denyLabels(r.deny.dbLabels, dbLabels)) throw new AccessDeniedError('access to db denied: denied by a deny rule');
+        if (denyLabels(r.deny.dbLabels, dbLabels)) throw new AccessDeniedError('access to db denied: denied by a deny rule', DB_DENIED);
         if (matchesNameOrWildcard(r.deny.dbUsers, dbUser)) throw userDenied;
         if (checkName && matchesNameOrWildcard(r.deny.dbNames, dbName)) throw nameDenied();
       }
       const labelled = roles.filter((r) => allowLabels(r.allow.dbLabels, dbLabels));
-      if (labelled.length === 0) throw new AccessDeniedError('access to db denied: no role grants access to this database');
+      if (labelled.length === 0) throw new AccessDeniedError('access to db denied: no role grants access to this database', DB_DENIED);
       const userOk = labelled.filter((r) => matchesNameOrWildcard(r.allow.dbUsers, dbUser));
       if (userOk.length === 0) throw userDenied;
       if (!checkName) return;
       if (userOk.some((r) => matchesNameOrWildcard(r.allow.dbNames, dbName))) return;
       if (labelled.some((r) => matchesNameOrWildcard(r.allow.dbNames, dbName))) {
-        throw new AccessDeniedError(`access to db denied: db user ${q(dbUser)} is not allowed with db name ${q(dbName)}`);
+        throw new AccessDeniedError(`access to db denied: db user ${q(dbUser)} is not allowed with db name ${q(dbName)}`, DB_DENIED);
       }
       throw nameDenied();
     },

@@ -2,12 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   AccessDeniedError,
   BadParameterError,
+  ConnectionProblemError,
   LimitExceededError,
   NotFoundError,
+  TeleportError,
+  httpStatusOf,
   isTeleportError,
-  kindToHttpStatus,
   toWireError,
-  type TeleportError,
 } from '@teleport-ts/core/errors';
 
 /** Largest JSON request body accepted (1 MiB). */
@@ -38,92 +39,155 @@ export interface Router<I> {
   serve(req: IncomingMessage, res: ServerResponse, identify: (req: IncomingMessage) => I | Promise<I>): Promise<void>;
 }
 
+type Match<I> = { route: Route<I>; params: Record<string, string> } | { allow: string[] } | undefined;
+
 /**
  * A small JSON router: `/v1/users/:name` patterns, bounded bodies, and errors written as
- * `{ error: { kind, code, message, hint? } }` with the status of their kind.
+ * `{ error: { kind, code, message, hint? } }` with the status of their code or kind (see `httpStatusOf`):
+ * 400 for a malformed path, 404 for no route, 405 with `Allow` for a known path and another method,
+ * 413 for an oversized body, 500 only for bugs (reported to `onInternalError`).
+ *
+ * Kept hand-written rather than find-my-way: two servers with a few dozen routes, a linear match is microseconds,
+ * and errors must come out in our vocabulary; a radix tree would buy nothing measurable here.
  */
 export function newRouter<I>(onInternalError: InternalErrorSink = () => {}): Router<I> {
   const routes: Route<I>[] = [];
-
-  function match(method: string, path: string): { route: Route<I>; params: Record<string, string> } | undefined {
-    const parts = path.split('/').filter(Boolean);
-    let methodMismatch = false;
-    for (const route of routes) {
-      if (route.parts.length !== parts.length) continue;
-      const params: Record<string, string> = {};
-      let ok = true;
-      for (let i = 0; i < parts.length; i++) {
-        const want = route.parts[i]!;
-        const got = parts[i]!;
-        if (want.startsWith(':')) params[want.slice(1)] = decodeURIComponent(got);
-        else if (want !== got) {
-          ok = false;
-          break;
-        }
-      }
-      if (!ok) continue;
-      if (route.method !== method) {
-        methodMismatch = true;
-        continue;
-      }
-      return { route, params };
-    }
-    if (methodMismatch) throw new BadParameterError(`method ${method} is not allowed on ${path}`);
-    return undefined;
-  }
-
   return {
     add(method, pattern, handler) {
       routes.push({ method, parts: pattern.split('/').filter(Boolean), handler });
     },
     async serve(req, res, identify) {
-      const url = new URL(req.url ?? '/', 'https://localhost');
       const method = req.method ?? 'GET';
+      let path = '';
       try {
+        const url = parseRequestUrl(req.url);
+        path = url.pathname;
         const identity = await identify(req);
-        const found = match(method, url.pathname);
-        if (!found) throw new NotFoundError(`no API endpoint ${method} ${url.pathname}`);
+        const found = matchRoute(routes, method, url.pathname);
+        if (found === undefined) throw new NotFoundError(`no API endpoint ${method} ${url.pathname}`);
+        if ('allow' in found) {
+          res.setHeader('allow', found.allow.join(', '));
+          throw new BadParameterError(`method ${method} is not allowed on ${url.pathname}`, { code: 'ERR_TP_METHOD_NOT_ALLOWED' });
+        }
         const body = await readJsonBody(req);
-        const result = await found.route.handler({
-          identity,
-          params: found.params,
-          query: url.searchParams,
-          body,
-          remoteAddr: req.socket.remoteAddress ?? '',
-        });
+        const result = await found.route.handler({ identity, params: found.params, query: url.searchParams, body, remoteAddr: req.socket.remoteAddress ?? '' });
         writeJson(res, 200, result ?? {});
       } catch (err) {
-        if (isTeleportError(err)) {
-          writeJson(res, kindToHttpStatus(err.kind), { error: toWireError(err as TeleportError) });
-        } else {
-          onInternalError(err, { method, path: url.pathname });
-          writeJson(res, 500, { error: { kind: 'connection-problem', code: 'ERR_TP_INTERNAL', message: 'internal server error' } });
-        }
+        writeError(res, err, () => onInternalError(err, { method, path }));
       }
     },
   };
 }
+
+function parseRequestUrl(raw: string | undefined): URL {
+  try {
+    return new URL(raw ?? '/', 'https://localhost');
+  } catch {
+    throw new BadParameterError('malformed request path', { code: 'ERR_TP_MALFORMED_PATH' });
+  }
+}
+
+/** The route for `method` and `path`; `{ allow }` when the path is known for other methods only. */
+function matchRoute<I>(routes: readonly Route<I>[], method: string, path: string): Match<I> {
+  const parts = path.split('/').filter(Boolean);
+  const allow: string[] = [];
+  for (const route of routes) {
+    const params = matchParts(route.parts, parts);
+    if (params === undefined) continue;
+    if (route.method === method) return { route, params };
+    if (!allow.includes(route.method)) allow.push(route.method);
+  }
+  return allow.length > 0 ? { allow } : undefined;
+}
+
+function matchParts(want: readonly string[], got: readonly string[]): Record<string, string> | undefined {
+  if (want.length !== got.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < got.length; i++) {
+    const w = want[i]!;
+    if (w.startsWith(':')) params[w.slice(1)] = decodeSegment(got[i]!);
+    else if (w !== got[i]) return undefined;
+  }
+  return params;
+}
+
+/** `decodeURIComponent` that answers a malformed `%` escape (`/token/%ZZ`) with a 400 instead of a URIError. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new BadParameterError('malformed percent-encoding in the request path', { code: 'ERR_TP_MALFORMED_PATH' });
+  }
+}
+
+/**
+ * How long the rest of an oversized body is still read (and dropped) before the 413 goes out and the connection
+ * closes. Closing while the client is still sending resets the connection, and the client may then never read the
+ * answer; Go's net/http lingers the same way. A client that keeps sending past this is cut off.
+ */
+const OVERSIZED_BODY_DRAIN_MS = 2_000;
 
 async function readJsonBody(req: IncomingMessage): Promise<unknown> {
   if (req.method === 'GET' || req.method === 'DELETE') {
     req.resume();
     return undefined;
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new LimitExceededError(`request body is larger than ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk);
-  }
-  if (size === 0) return undefined;
+  const body = await readBody(req);
+  if (body === 'too-large') throw new LimitExceededError(`request body is larger than ${MAX_BODY_BYTES} bytes`, { code: 'ERR_TP_REQUEST_TOO_LARGE' });
+  if (body.length === 0) return undefined;
   const type = req.headers['content-type'] ?? '';
   if (!type.startsWith('application/json')) throw new BadParameterError('request body must be application/json');
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(body.toString('utf8'));
   } catch {
     throw new BadParameterError('request body is not valid JSON');
   }
+}
+
+/** The body, or `'too-large'` once it passed {@link MAX_BODY_BYTES} (declared or counted) and was drained. */
+function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const overflow = (): void => {
+      chunks.length = 0;
+      timer ??= setTimeout(() => finish('too-large'), OVERSIZED_BODY_DRAIN_MS);
+    };
+    const finish = (result: Buffer | 'too-large' | Error): void => {
+      clearTimeout(timer);
+      req.off('data', onData).off('end', onEnd).off('close', onClose);
+      if (result instanceof Error) reject(result);
+      else resolve(result);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) overflow();
+      else chunks.push(chunk);
+    };
+    const onEnd = (): void => finish(size > MAX_BODY_BYTES || timer !== undefined ? 'too-large' : Buffer.concat(chunks));
+    const onClose = (): void => finish(new ConnectionProblemError('the client closed the connection before sending the whole request body'));
+    // A declared oversized body is refused as well, after the same drain.
+    if (Number(req.headers['content-length'] ?? 0) > MAX_BODY_BYTES) overflow();
+    req.on('data', onData).on('end', onEnd).on('close', onClose);
+  });
+}
+
+/** Writes a TeleportError with its status; anything else is a bug: reported, and answered 500 without detail. */
+function writeError(res: ServerResponse, err: unknown, reportInternal: () => void): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (isTeleportError(err)) {
+    // What is left of an oversized body is not worth reading: close the connection after the answer.
+    if (err.code === 'ERR_TP_REQUEST_TOO_LARGE') res.setHeader('connection', 'close');
+    writeJson(res, httpStatusOf(err), { error: toWireError(err) });
+    return;
+  }
+  reportInternal();
+  const internal = new TeleportError('connection-problem', 'internal server error', { code: 'ERR_TP_INTERNAL' });
+  writeJson(res, httpStatusOf(internal), { error: toWireError(internal) });
 }
 
 function writeJson(res: ServerResponse, status: number, value: unknown): void {

@@ -85,7 +85,7 @@ export async function add(api: UsersApi, name: string, options: AddOptions, now:
   } catch (err) {
     if (isAlreadyExists(err)) {
       throw new TeleportError('already-exists', (err as Error).message, {
-        code: (err as TeleportError).code,
+        code: (err as TeleportError<'already-exists'>).code,
         hint: `To update an existing local user:\n> tctl users update ${name} --set-roles ${roles.join(',')} # replace roles`,
       });
     }

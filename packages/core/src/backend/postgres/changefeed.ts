@@ -79,7 +79,7 @@ export async function openListenSession(sink: FeedSink, options: ListenSessionOp
         }
       }
     } catch (err) {
-      breakWith(err instanceof Error ? err : new Error(String(err)));
+      breakWith(err instanceof Error ? err : new ConnectionProblemError(redact(String(err))));
     } finally {
       draining = false;
     }
@@ -130,7 +130,7 @@ export async function openListenSession(sink: FeedSink, options: ListenSessionOp
       timer = setTimeout(() => reject(new ConnectionProblemError(`postgres change feed: no answer to a probe within ${timeoutMs} ms`)), timeoutMs);
     });
     Promise.race([client.query('SELECT 1'), timeout])
-      .catch((err: unknown) => breakWith(err instanceof Error ? err : new Error(redact(String(err)))))
+      .catch((err: unknown) => breakWith(err instanceof Error ? err : new ConnectionProblemError(redact(String(err)))))
       .finally(() => clearTimeout(timer));
   }, heartbeatMs);
   heartbeat.unref();
@@ -147,7 +147,7 @@ export async function openListenSession(sink: FeedSink, options: ListenSessionOp
       void broken.then((err) => reject(err));
       client.query('SELECT pg_notify($1, $2)', [CHANGE_CHANNEL, barrierPayload(id)]).catch((err: unknown) => {
         barriers.delete(id);
-        reject(err instanceof Error ? err : new Error(String(err)));
+        reject(err instanceof Error ? err : new ConnectionProblemError(redact(String(err))));
       });
     });
 

@@ -5,7 +5,7 @@
 
 import { BlockList, isIP } from 'node:net';
 import type { Clock } from '../../clock/index.js';
-import { AccessDeniedError, BadParameterError } from '../../errors/index.js';
+import { AccessDeniedError, BadParameterError, type ErrorCodeOf } from '../../errors/index.js';
 import { parseSshCertificate, type SshCertificate, type SshCertType, SSH_CERT_VALID_FOREVER } from './certificate.js';
 import { decodeSshPublicKey, parseAuthorizedKeyLine, type SshPublicKey } from './publickey.js';
 import { verifySshSignature } from './signature.js';
@@ -38,7 +38,7 @@ export interface VerifiedSshCert {
   caKey: SshPublicKey;
 }
 
-const deny = (message: string, code: string): AccessDeniedError => new AccessDeniedError(message, { code });
+const deny = (message: string, code: ErrorCodeOf<'access-denied'>): AccessDeniedError => new AccessDeniedError(message, { code });
 
 function toBlob(key: TrustedSshCaKey): Buffer {
   if (typeof key === 'string') return parseAuthorizedKeyLine(key).blob;

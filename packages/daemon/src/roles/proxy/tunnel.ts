@@ -11,7 +11,7 @@ import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Identity } from '@teleport-ts/core/api';
 import { derToPem } from '@teleport-ts/core/ca';
 import type { Clock } from '@teleport-ts/core/clock';
-import { isTeleportError } from '@teleport-ts/core/errors';
+import { AccessDeniedError, isTeleportError } from '@teleport-ts/core/errors';
 import { newTunnelServer, REVERSE_TUNNEL_ALPN, type TunnelServer, type TunnelServerOptions } from '@teleport-ts/core/tunnel';
 import type { CertAuthorityCache } from '../db/cas.js';
 import { ALPN_PROTOCOLS, type ProtocolRegistry } from './alpn.js';
@@ -84,15 +84,15 @@ export function registerReverseTunnelRoute(options: ReverseTunnelRouteOptions): 
     const remote = socket.remoteAddress ?? '';
     try {
       const peer = socket.getPeerCertificate();
-      if (!peer?.raw) throw new Error('the agent presented no certificate');
+      if (!peer?.raw) throw new AccessDeniedError('the agent presented no certificate');
       const { identity } = await options.cas.verify('host', derToPem(peer.raw, 'CERTIFICATE'), 'clientAuth');
       const role = identity.roles[0];
       if (identity.roles.length !== 1 || role === undefined || !TUNNEL_AGENT_ROLES.includes(role)) {
-        throw new Error(`system role ${JSON.stringify(identity.roles.join(','))} may not open a reverse tunnel`);
+        throw new AccessDeniedError(`system role ${JSON.stringify(identity.roles.join(','))} may not open a reverse tunnel`);
       }
-      if (identity.teleportCluster !== options.clusterName) throw new Error('the host certificate was issued by another cluster');
+      if (identity.teleportCluster !== options.clusterName) throw new AccessDeniedError('the host certificate was issued by another cluster');
       const suffix = `.${options.clusterName}`;
-      if (!identity.username.endsWith(suffix)) throw new Error('the host certificate does not name a host of this cluster');
+      if (!identity.username.endsWith(suffix)) throw new AccessDeniedError('the host certificate does not name a host of this cluster');
       const hostId = identity.username.slice(0, -suffix.length);
       if (socket.destroyed) return;
       tunnels.handleConnection(socket, { hostId, clusterName: options.clusterName, systemRoles: identity.roles });

@@ -5,7 +5,7 @@
  */
 
 import { createHash } from 'node:crypto';
-import { encodeQr, qrSvg } from './qrcode.js';
+import { qrSvg } from './qr.js';
 
 const STYLE = `
 :root{color-scheme:light;--fg:#1b1b1f;--muted:#55576a;--accent:#512fc9;--err:#b3261e;--ok:#1d6b35;--line:#d8d8e0}
@@ -152,7 +152,7 @@ export function userTokenPage(input: UserTokenPageInput): string {
     ? `<section aria-labelledby="totp-heading" data-hide-on-done>
 <h2 id="totp-heading">1. Add an authenticator app</h2>
 <div class="qr">
-${qrSvg(encodeQr(input.totp.url, 'M'), { title: `QR code: scan it with an authenticator app to add ${input.user} on ${input.clusterName}`, pixels: 180 })}
+${qrSvg(input.totp.url, { title: `QR code: scan it with an authenticator app to add ${input.user} on ${input.clusterName}`, pixels: 180 })}
 <div>
 <p>Scan the QR code with an authenticator app (Google Authenticator, Authy, 1Password...).</p>
 <p>Cannot scan it? Enter this key instead:<br><code id="totp-secret" data-secret="${escapeHtml(input.totp.secret)}">${escapeHtml(groupSecret(input.totp.secret))}</code></p>
