@@ -289,250 +289,297 @@ class PortInUseError extends Error {}
 export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresServer> {
   const binaries = findPostgresBinaries();
   if (binaries === undefined) throw new Error(POSTGRES_NOT_FOUND);
-  const { binDir } = binaries;
   const account = resolveServerAccount();
-  const startTimeoutMs = options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS;
-
   const tmpDir = await mkdtemp(join(options.baseDir ?? tmpdir(), 'teleport-ts-pg-'));
-  const dataDir = join(tmpDir, 'data');
-  const socketDir = join(tmpDir, 'socket');
-  const logFile = join(tmpDir, 'postgres.log');
-  let child: ChildProcess | undefined;
-  let exited: Promise<void> = Promise.resolve();
-  let port = options.port ?? 0;
-  let destroyed: Promise<void> | undefined;
-
-  const liveEntry: LiveServer = { tmpDir, pid: () => child?.pid };
-  register(liveEntry);
-
-  const spawnOptions = {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' },
-    ...(account === undefined ? {} : { uid: account.uid, gid: account.gid }),
+  const c: Cluster = {
+    binDir: binaries.binDir,
+    account,
+    options,
+    startTimeoutMs: options.startTimeoutMs ?? DEFAULT_START_TIMEOUT_MS,
+    tmpDir,
+    dataDir: join(tmpDir, 'data'),
+    socketDir: join(tmpDir, 'socket'),
+    logFile: join(tmpDir, 'postgres.log'),
+    spawnOptions: {
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' },
+      ...(account === undefined ? {} : { uid: account.uid, gid: account.gid }),
+    },
+    child: undefined,
+    exited: Promise.resolve(),
+    port: options.port ?? 0,
+    destroyed: undefined,
+    liveEntry: { tmpDir, pid: () => c.child?.pid },
   };
-
-  const logTail = (lines = LOG_TAIL_LINES): string => {
-    try {
-      return readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-    } catch {
-      return '';
+  register(c.liveEntry);
+  const server = serverHandle(c);
+  try {
+    await initCluster(c);
+    if (options.port === undefined) {
+      await launchOnFreePort(c);
+    } else {
+      c.port = options.port;
+      await writeHarnessConf(c);
+      await launch(c);
     }
-  };
-
-  const superuserClient = () => new pg.Client({ host: socketDir, port, user: SUPERUSER, database: 'postgres' });
-
-  async function writeHarnessConf(): Promise<void> {
-    const settings: Record<string, string | number | boolean> = {
-      listen_addresses: HOST,
-      port,
-      unix_socket_directories: socketDir,
-      fsync: false,
-      synchronous_commit: false,
-      full_page_writes: false,
-      max_connections: 200,
-      ...(options.tls === undefined
-        ? {}
-        : {
-            ssl: true,
-            ssl_cert_file: 'server.crt',
-            ssl_key_file: 'server.key',
-            ...(options.tls.caFile === undefined ? {} : { ssl_ca_file: 'root.crt' }),
-          }),
-      ...options.settings,
-    };
-    const lines = Object.entries(settings).map(([k, v]) => `${k} = ${confValue(v)}`);
-    await writeOwned(join(dataDir, 'teleport-ts.conf'), `${lines.join('\n')}\n`);
+  } catch (err) {
+    await server.destroy();
+    throw err instanceof PortInUseError ? new Error(`port ${c.port} is in use:\n${err.message}`) : err;
   }
+  return server;
+}
 
-  async function writeOwned(path: string, content: string, mode = 0o600): Promise<void> {
-    await writeFile(path, content, { mode });
-    if (account !== undefined) await chown(path, account.uid, account.gid);
-  }
+/** One throwaway cluster: where it lives, how it runs, and its postmaster while running. */
+interface Cluster {
+  readonly binDir: string;
+  /** The account the server runs as when we are root. */
+  readonly account: ServerAccount | undefined;
+  readonly options: StartPostgresOptions;
+  readonly startTimeoutMs: number;
+  readonly tmpDir: string;
+  readonly dataDir: string;
+  readonly socketDir: string;
+  readonly logFile: string;
+  readonly spawnOptions: { env: NodeJS.ProcessEnv; uid?: number; gid?: number };
+  child: ChildProcess | undefined;
+  /** Settles when the current (or last) postmaster exited. */
+  exited: Promise<void>;
+  port: number;
+  destroyed: Promise<void> | undefined;
+  /** Its entry in the teardown registry. */
+  readonly liveEntry: LiveServer;
+}
 
-  async function copyOwned(from: string, to: string, mode: number): Promise<void> {
-    await copyFile(from, to);
-    await chmod(to, mode);
-    if (account !== undefined) await chown(to, account.uid, account.gid);
-  }
-
-  async function initCluster(): Promise<void> {
-    await chmod(tmpDir, 0o700);
-    await mkdir(dataDir, { mode: 0o700 });
-    await mkdir(socketDir, { mode: 0o700 });
-    if (account !== undefined) {
-      for (const dir of [tmpDir, dataDir, socketDir]) await chown(dir, account.uid, account.gid);
-    }
-    const args = ['-D', dataDir, `--username=${SUPERUSER}`, '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'];
-    await new Promise<void>((resolve, reject) => {
-      execFile(join(binDir, 'initdb'), args, { ...spawnOptions, encoding: 'utf8' }, (err, stdout, stderr) => {
-        if (err === null) return resolve();
-        const who = account === undefined ? '' : ` (running as ${account.name}; ${tmpDir} must be reachable by that user, see options.baseDir)`;
-        reject(new Error(`initdb failed${who}: ${err.message}\n${stdout}${stderr}`.trimEnd()));
-      });
-    });
-    const conf = join(dataDir, 'postgresql.conf');
-    await writeFile(conf, `${readFileSync(conf, 'utf8')}\ninclude 'teleport-ts.conf'\n`);
-    await writeOwned(join(dataDir, 'pg_hba.conf'), `${(options.hba ?? DEFAULT_HBA).join('\n')}\n`);
-    if (options.tls !== undefined) {
-      await copyOwned(options.tls.certFile, join(dataDir, 'server.crt'), 0o644);
-      await copyOwned(options.tls.keyFile, join(dataDir, 'server.key'), 0o600);
-      if (options.tls.caFile !== undefined) await copyOwned(options.tls.caFile, join(dataDir, 'root.crt'), 0o644);
-    }
-  }
-
-  async function launch(): Promise<void> {
-    const logFd = openSync(logFile, 'a');
-    let proc: ChildProcess;
-    try {
-      proc = spawn(join(binDir, 'postgres'), ['-D', dataDir], { ...spawnOptions, stdio: ['ignore', logFd, logFd] });
-    } finally {
-      closeSync(logFd);
-    }
-    child = proc;
-    let exitCode: string | undefined;
-    exited = new Promise<void>((resolve) => {
-      proc.once('exit', (code, sig) => {
-        exitCode = sig ?? String(code);
-        if (child === proc) child = undefined;
-        resolve();
-      });
-      proc.once('error', (err) => {
-        exitCode = err.message;
-        if (child === proc) child = undefined;
-        resolve();
-      });
-    });
-    await waitUntilReady(() => exitCode);
-  }
-
-  async function waitUntilReady(exitCode: () => string | undefined): Promise<void> {
-    const deadline = Date.now() + startTimeoutMs;
-    for (;;) {
-      const code = exitCode();
-      if (code !== undefined) {
-        const tail = logTail();
-        if (/could not create any TCP\/IP sockets|Address already in use/.test(tail)) throw new PortInUseError(tail);
-        throw new Error(`postgres exited during startup (${code}); last lines of ${logFile}:\n${tail}`);
-      }
-      if (await acceptsConnections()) return;
-      if (Date.now() > deadline) {
-        await shutdown();
-        throw new Error(`postgres did not accept connections within ${startTimeoutMs} ms; last lines of ${logFile}:\n${logTail()}`);
-      }
-      await new Promise((r) => setTimeout(r, READY_POLL_MS));
-    }
-  }
-
-  async function acceptsConnections(): Promise<boolean> {
-    if (!existsSync(join(socketDir, `.s.PGSQL.${port}`))) return false;
-    const client = superuserClient();
-    client.on('error', () => {});
-    try {
-      await client.connect();
-      return true;
-    } catch (err) {
-      // Any answer from the server other than "starting up" (say, no hba entry for the socket) means it is up.
-      return err instanceof pg.DatabaseError && err.code !== CANNOT_CONNECT_NOW;
-    } finally {
-      await client.end().catch(() => {});
-    }
-  }
-
-  async function shutdown(): Promise<void> {
-    const proc = child;
-    if (proc === undefined) return;
-    const steps: Array<[NodeJS.Signals, number]> = [
-      ['SIGINT', FAST_SHUTDOWN_TIMEOUT_MS],
-      ['SIGQUIT', IMMEDIATE_SHUTDOWN_TIMEOUT_MS],
-      ['SIGKILL', IMMEDIATE_SHUTDOWN_TIMEOUT_MS],
-    ];
-    for (const [sig, timeoutMs] of steps) {
-      proc.kill(sig);
-      let timer: NodeJS.Timeout | undefined;
-      const done = await Promise.race([
-        exited.then(() => true),
-        new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs))),
-      ]);
-      clearTimeout(timer);
-      if (done) return;
-    }
-  }
-
-  async function launchOnFreePort(): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      port = await freePort();
-      await writeHarnessConf();
-      try {
-        return await launch();
-      } catch (err) {
-        if (!(err instanceof PortInUseError) || attempt >= PORT_ATTEMPTS) throw err;
-      }
-    }
-  }
-
+/** The {@link PostgresServer} handed to the caller, over the cluster's state. */
+function serverHandle(c: Cluster): PostgresServer {
   const server: PostgresServer = {
     host: HOST,
     get port() {
-      return port;
+      return c.port;
     },
     user: SUPERUSER,
-    dataDir,
-    socketDir,
+    dataDir: c.dataDir,
+    socketDir: c.socketDir,
     get pid() {
-      return child?.pid;
+      return c.child?.pid;
     },
     url(database = 'postgres', params) {
       const query = params === undefined ? '' : `?${new URLSearchParams(params).toString()}`;
-      return `postgres://${SUPERUSER}@${HOST}:${port}/${encodeURIComponent(database)}${query}`;
+      return `postgres://${SUPERUSER}@${HOST}:${c.port}/${encodeURIComponent(database)}${query}`;
     },
     async createDatabase(name) {
       await server.query(`CREATE DATABASE ${quoteIdent(name)}`);
     },
-    async query<R extends pg.QueryResultRow>(sql: string, params?: unknown[]) {
-      const client = superuserClient();
-      client.on('error', () => {});
-      try {
-        await client.connect();
-        return (await client.query<R>(sql, params)).rows;
-      } finally {
-        await client.end().catch(() => {});
-      }
-    },
-    async stop() {
-      await shutdown();
-    },
-    async start() {
-      if (destroyed !== undefined) throw new Error('this PostgreSQL server was destroyed');
-      if (child !== undefined) return;
-      await launch().catch((err: unknown) => {
-        throw err instanceof PortInUseError ? new Error(`port ${port} is taken, cannot restart postgres on it:\n${err.message}`) : err;
-      });
-    },
-    destroy() {
-      destroyed ??= (async () => {
-        try {
-          await shutdown();
-        } finally {
-          live.delete(liveEntry);
-          await rm(tmpDir, { recursive: true, force: true });
-        }
-      })();
-      return destroyed;
-    },
-    logTail,
+    query: (sql, params) => superuserQuery(c, sql, params),
+    stop: () => shutdown(c),
+    start: () => restart(c),
+    destroy: () => destroyCluster(c),
+    logTail: (lines) => logTail(c, lines),
   };
-
-  try {
-    await initCluster();
-    if (options.port === undefined) {
-      await launchOnFreePort();
-    } else {
-      port = options.port;
-      await writeHarnessConf();
-      await launch();
-    }
-  } catch (err) {
-    await server.destroy();
-    throw err instanceof PortInUseError ? new Error(`port ${port} is in use:\n${err.message}`) : err;
-  }
   return server;
+}
+
+function logTail(c: Cluster, lines = LOG_TAIL_LINES): string {
+  try {
+    return readFileSync(c.logFile, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+function superuserClient(c: Cluster): pg.Client {
+  return new pg.Client({ host: c.socketDir, port: c.port, user: SUPERUSER, database: 'postgres' });
+}
+
+async function superuserQuery<R extends pg.QueryResultRow>(c: Cluster, sql: string, params?: unknown[]): Promise<R[]> {
+  const client = superuserClient(c);
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return (await client.query<R>(sql, params)).rows;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+// ---- creating the cluster ----------------------------------------------------------------------------------
+
+async function writeOwned(c: Cluster, path: string, content: string, mode = 0o600): Promise<void> {
+  await writeFile(path, content, { mode });
+  if (c.account !== undefined) await chown(path, c.account.uid, c.account.gid);
+}
+
+async function copyOwned(c: Cluster, from: string, to: string, mode: number): Promise<void> {
+  await copyFile(from, to);
+  await chmod(to, mode);
+  if (c.account !== undefined) await chown(to, c.account.uid, c.account.gid);
+}
+
+/** Creates the directories, runs `initdb`, and installs the harness config, `pg_hba.conf` and TLS files. */
+async function initCluster(c: Cluster): Promise<void> {
+  const { account, tmpDir, dataDir, socketDir, options } = c;
+  await chmod(tmpDir, 0o700);
+  await mkdir(dataDir, { mode: 0o700 });
+  await mkdir(socketDir, { mode: 0o700 });
+  if (account !== undefined) {
+    for (const dir of [tmpDir, dataDir, socketDir]) await chown(dir, account.uid, account.gid);
+  }
+  await runInitdb(c);
+  const conf = join(dataDir, 'postgresql.conf');
+  await writeFile(conf, `${readFileSync(conf, 'utf8')}\ninclude 'teleport-ts.conf'\n`);
+  await writeOwned(c, join(dataDir, 'pg_hba.conf'), `${(options.hba ?? DEFAULT_HBA).join('\n')}\n`);
+  if (options.tls !== undefined) {
+    await copyOwned(c, options.tls.certFile, join(dataDir, 'server.crt'), 0o644);
+    await copyOwned(c, options.tls.keyFile, join(dataDir, 'server.key'), 0o600);
+    if (options.tls.caFile !== undefined) await copyOwned(c, options.tls.caFile, join(dataDir, 'root.crt'), 0o644);
+  }
+}
+
+function runInitdb(c: Cluster): Promise<void> {
+  const args = ['-D', c.dataDir, `--username=${SUPERUSER}`, '--auth=trust', '-E', 'UTF8', '--locale=C', '--no-sync'];
+  return new Promise<void>((resolve, reject) => {
+    execFile(join(c.binDir, 'initdb'), args, { ...c.spawnOptions, encoding: 'utf8' }, (err, stdout, stderr) => {
+      if (err === null) return resolve();
+      const who = c.account === undefined ? '' : ` (running as ${c.account.name}; ${c.tmpDir} must be reachable by that user, see options.baseDir)`;
+      reject(new Error(`initdb failed${who}: ${err.message}\n${stdout}${stderr}`.trimEnd()));
+    });
+  });
+}
+
+/** Writes `teleport-ts.conf`: the harness defaults (port, socket, durability off, TLS), then the caller's settings. */
+async function writeHarnessConf(c: Cluster): Promise<void> {
+  const { options } = c;
+  const settings: Record<string, string | number | boolean> = {
+    listen_addresses: HOST,
+    port: c.port,
+    unix_socket_directories: c.socketDir,
+    fsync: false,
+    synchronous_commit: false,
+    full_page_writes: false,
+    max_connections: 200,
+    ...(options.tls === undefined
+      ? {}
+      : {
+          ssl: true,
+          ssl_cert_file: 'server.crt',
+          ssl_key_file: 'server.key',
+          ...(options.tls.caFile === undefined ? {} : { ssl_ca_file: 'root.crt' }),
+        }),
+    ...options.settings,
+  };
+  const lines = Object.entries(settings).map(([k, v]) => `${k} = ${confValue(v)}`);
+  await writeOwned(c, join(c.dataDir, 'teleport-ts.conf'), `${lines.join('\n')}\n`);
+}
+
+// ---- running it --------------------------------------------------------------------------------------------
+
+async function launchOnFreePort(c: Cluster): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    c.port = await freePort();
+    await writeHarnessConf(c);
+    try {
+      return await launch(c);
+    } catch (err) {
+      if (!(err instanceof PortInUseError) || attempt >= PORT_ATTEMPTS) throw err;
+    }
+  }
+}
+
+/** Spawns the postmaster and waits until it accepts connections. */
+async function launch(c: Cluster): Promise<void> {
+  const logFd = openSync(c.logFile, 'a');
+  let proc: ChildProcess;
+  try {
+    proc = spawn(join(c.binDir, 'postgres'), ['-D', c.dataDir], { ...c.spawnOptions, stdio: ['ignore', logFd, logFd] });
+  } finally {
+    closeSync(logFd);
+  }
+  c.child = proc;
+  let exitCode: string | undefined;
+  c.exited = new Promise<void>((resolve) => {
+    proc.once('exit', (code, sig) => {
+      exitCode = sig ?? String(code);
+      if (c.child === proc) c.child = undefined;
+      resolve();
+    });
+    proc.once('error', (err) => {
+      exitCode = err.message;
+      if (c.child === proc) c.child = undefined;
+      resolve();
+    });
+  });
+  await waitUntilReady(c, () => exitCode);
+}
+
+async function waitUntilReady(c: Cluster, exitCode: () => string | undefined): Promise<void> {
+  const deadline = Date.now() + c.startTimeoutMs;
+  for (;;) {
+    const code = exitCode();
+    if (code !== undefined) {
+      const tail = logTail(c);
+      if (/could not create any TCP\/IP sockets|Address already in use/.test(tail)) throw new PortInUseError(tail);
+      throw new Error(`postgres exited during startup (${code}); last lines of ${c.logFile}:\n${tail}`);
+    }
+    if (await acceptsConnections(c)) return;
+    if (Date.now() > deadline) {
+      await shutdown(c);
+      throw new Error(`postgres did not accept connections within ${c.startTimeoutMs} ms; last lines of ${c.logFile}:\n${logTail(c)}`);
+    }
+    await new Promise((r) => setTimeout(r, READY_POLL_MS));
+  }
+}
+
+async function acceptsConnections(c: Cluster): Promise<boolean> {
+  if (!existsSync(join(c.socketDir, `.s.PGSQL.${c.port}`))) return false;
+  const client = superuserClient(c);
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    return true;
+  } catch (err) {
+    // Any answer from the server other than "starting up" (say, no hba entry for the socket) means it is up.
+    return err instanceof pg.DatabaseError && err.code !== CANNOT_CONNECT_NOW;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** Fast shutdown, escalating to immediate and then SIGKILL when the postmaster does not exit in time. */
+async function shutdown(c: Cluster): Promise<void> {
+  const proc = c.child;
+  if (proc === undefined) return;
+  const steps: Array<[NodeJS.Signals, number]> = [
+    ['SIGINT', FAST_SHUTDOWN_TIMEOUT_MS],
+    ['SIGQUIT', IMMEDIATE_SHUTDOWN_TIMEOUT_MS],
+    ['SIGKILL', IMMEDIATE_SHUTDOWN_TIMEOUT_MS],
+  ];
+  for (const [sig, timeoutMs] of steps) {
+    proc.kill(sig);
+    let timer: NodeJS.Timeout | undefined;
+    const done = await Promise.race([
+      c.exited.then(() => true),
+      new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (done) return;
+  }
+}
+
+async function restart(c: Cluster): Promise<void> {
+  if (c.destroyed !== undefined) throw new Error('this PostgreSQL server was destroyed');
+  if (c.child !== undefined) return;
+  await launch(c).catch((err: unknown) => {
+    throw err instanceof PortInUseError ? new Error(`port ${c.port} is taken, cannot restart postgres on it:\n${err.message}`) : err;
+  });
+}
+
+function destroyCluster(c: Cluster): Promise<void> {
+  c.destroyed ??= (async () => {
+    try {
+      await shutdown(c);
+    } finally {
+      live.delete(c.liveEntry);
+      await rm(c.tmpDir, { recursive: true, force: true });
+    }
+  })();
+  return c.destroyed;
 }

@@ -78,120 +78,139 @@ function newSqliteStore(
   db: BetterSqlite3.Database,
   config: { file: string; clock: Clock; retentionDays: number | undefined; sweepIntervalMs: number },
 ): AuditEventStore {
-  const { file, clock, retentionDays } = config;
   const insert = db.prepare(
     'INSERT INTO audit_events (event_id, event_time, event_type, event_data) VALUES (?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING',
   );
-  // One transaction (one WAL commit) for a whole batch instead of one per event.
-  const insertMany = db.transaction((rows: readonly EventRow[]) => {
-    for (const row of rows) insert.run(row.uid, row.timeMs, row.type, row.json);
-  });
-  const deleteBatch = db.prepare(
-    'DELETE FROM audit_events WHERE event_id IN (SELECT event_id FROM audit_events WHERE event_time < ? LIMIT ?)',
-  );
-  const searches = new Map<string, BetterSqlite3.Statement>();
-  let closed = false;
-  let stopSweeper = () => {};
-
-  const ensureOpen = () => {
-    if (closed) throw new ConnectionProblemError('the audit event store is closed');
+  const s: SqliteAuditState = {
+    db,
+    file: config.file,
+    clock: config.clock,
+    retentionDays: config.retentionDays,
+    insert,
+    // One transaction (one WAL commit) for a whole batch instead of one per event.
+    insertMany: db.transaction((rows: readonly EventRow[]) => {
+      for (const row of rows) insert.run(row.uid, row.timeMs, row.type, row.json);
+    }),
+    deleteBatch: db.prepare('DELETE FROM audit_events WHERE event_id IN (SELECT event_id FROM audit_events WHERE event_time < ? LIMIT ?)'),
+    searches: new Map(),
+    closed: false,
+    stopSweeper: () => {},
   };
-  // sqlite failures here are environmental (busy past the timeout, disk full, I/O): connection problems.
-  const run = <T>(what: string, fn: () => T): T => {
-    try {
-      return fn();
-    } catch (err) {
-      throw new ConnectionProblemError(`${what} (audit database ${file}): ${(err as Error).message}`, { cause: err });
-    }
-  };
-
-  const searchStatement = (order: 'asc' | 'desc', byType: boolean, after: boolean): BetterSqlite3.Statement => {
-    const sqlKey = `${order}:${byType}:${after}`;
-    let st = searches.get(sqlKey);
-    if (st === undefined) {
-      const dir = order === 'asc' ? 'ASC' : 'DESC';
-      const cmp = order === 'asc' ? '>' : '<';
-      st = db.prepare(
-        [
-          'SELECT event_id, event_time, event_data FROM audit_events',
-          'WHERE event_time >= @from AND event_time < @to',
-          byType ? 'AND event_type IN (SELECT value FROM json_each(@types))' : '',
-          after ? `AND (event_time, event_id) ${cmp} (@afterTime, @afterUid)` : '',
-          `ORDER BY event_time ${dir}, event_id ${dir}`,
-          'LIMIT @limit',
-        ].join(' '),
-      );
-      searches.set(sqlKey, st);
-    }
-    return st;
-  };
-
-  const deleteOlderThan = async (date: Date): Promise<number> => {
-    ensureOpen();
-    const before = checkDate(date, 'deleteOlderThan date');
-    let total = 0;
-    for (;;) {
-      const { changes } = run('failed to delete old audit events', () => deleteBatch.run(before, DELETE_BATCH));
-      total += changes;
-      if (changes < DELETE_BATCH) return total;
-      // Let other work (and other connections) in between batches.
-      await new Promise((r) => setImmediate(r));
-      ensureOpen();
-    }
-  };
-
   const store: AuditEventStore = {
-    async emit(event: AuditEvent): Promise<void> {
-      ensureOpen();
-      const row = toEventRow(event);
-      run('failed to store an audit event', () => insert.run(row.uid, row.timeMs, row.type, row.json));
-    },
-
-    async emitMany(events: readonly AuditEvent[]): Promise<void> {
-      ensureOpen();
-      const rows = events.map((event) => toEventRow(event));
-      if (rows.length > 0) run('failed to store audit events', () => insertMany(rows));
-    },
-
-    async search(request: SearchEventsRequest): Promise<SearchEventsResult> {
-      ensureOpen();
-      const q = checkSearchRequest(request);
-      const byType = q.eventTypes.length > 0;
-      const params: Record<string, unknown> = { from: q.fromMs, to: q.toMs, limit: q.limit + 1 };
-      if (byType) params['types'] = JSON.stringify(q.eventTypes);
-      if (q.after) {
-        params['afterTime'] = q.after.timeMs;
-        params['afterUid'] = q.after.uid;
-      }
-      const rows = run('failed to search audit events', () => searchStatement(q.order, byType, q.after !== undefined).all(params) as Row[]);
-      const page: PageRow[] = rows.map((r) => ({
-        event: JSON.parse(r.event_data) as AuditEvent,
-        cursor: { timeMs: r.event_time, uid: r.event_id },
-      }));
-      return toPage(page, q.limit, q.order);
-    },
-
-    deleteOlderThan,
-
-    async sweep(): Promise<number> {
-      if (retentionDays === undefined) return 0;
-      return deleteOlderThan(retentionCutoff(clock.now(), retentionDays));
-    },
-
-    async close(): Promise<void> {
-      if (closed) return;
-      closed = true;
-      stopSweeper();
-      db.close();
-    },
+    emit: async (event) => emit(s, event),
+    emitMany: async (events) => emitMany(s, events),
+    search: async (request) => search(s, request),
+    deleteOlderThan: (date) => deleteOlderThan(s, date),
+    sweep: () => sweep(s),
+    close: async () => close(s),
   };
-
-  if (retentionDays !== undefined) {
-    stopSweeper = startSweeper({
-      store: `sqlite:${file}`,
-      intervalMs: config.sweepIntervalMs,
-      sweep: () => store.sweep(),
-    });
+  if (s.retentionDays !== undefined) {
+    s.stopSweeper = startSweeper({ store: `sqlite:${s.file}`, intervalMs: config.sweepIntervalMs, sweep: () => store.sweep() });
   }
   return store;
+}
+
+/** One open sqlite audit store. */
+interface SqliteAuditState {
+  readonly db: BetterSqlite3.Database;
+  readonly file: string;
+  readonly clock: Clock;
+  readonly retentionDays: number | undefined;
+  readonly insert: BetterSqlite3.Statement<[string, number, string, string]>;
+  readonly insertMany: BetterSqlite3.Transaction<(rows: readonly EventRow[]) => void>;
+  readonly deleteBatch: BetterSqlite3.Statement<[number, number]>;
+  /** Search statements by shape (order, type filter, cursor), prepared on first use. */
+  readonly searches: Map<string, BetterSqlite3.Statement>;
+  closed: boolean;
+  stopSweeper: () => void;
+}
+
+function ensureOpen(s: SqliteAuditState): void {
+  if (s.closed) throw new ConnectionProblemError('the audit event store is closed');
+}
+
+// sqlite failures here are environmental (busy past the timeout, disk full, I/O): connection problems.
+function run<T>(s: SqliteAuditState, what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw new ConnectionProblemError(`${what} (audit database ${s.file}): ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function emit(s: SqliteAuditState, event: AuditEvent): void {
+  ensureOpen(s);
+  const row = toEventRow(event);
+  run(s, 'failed to store an audit event', () => s.insert.run(row.uid, row.timeMs, row.type, row.json));
+}
+
+function emitMany(s: SqliteAuditState, events: readonly AuditEvent[]): void {
+  ensureOpen(s);
+  const rows = events.map((event) => toEventRow(event));
+  if (rows.length > 0) run(s, 'failed to store audit events', () => s.insertMany(rows));
+}
+
+function searchStatement(s: SqliteAuditState, order: 'asc' | 'desc', byType: boolean, after: boolean): BetterSqlite3.Statement {
+  const sqlKey = `${order}:${byType}:${after}`;
+  let st = s.searches.get(sqlKey);
+  if (st === undefined) {
+    const dir = order === 'asc' ? 'ASC' : 'DESC';
+    const cmp = order === 'asc' ? '>' : '<';
+    st = s.db.prepare(
+      [
+        'SELECT event_id, event_time, event_data FROM audit_events',
+        'WHERE event_time >= @from AND event_time < @to',
+        byType ? 'AND event_type IN (SELECT value FROM json_each(@types))' : '',
+        after ? `AND (event_time, event_id) ${cmp} (@afterTime, @afterUid)` : '',
+        `ORDER BY event_time ${dir}, event_id ${dir}`,
+        'LIMIT @limit',
+      ].join(' '),
+    );
+    s.searches.set(sqlKey, st);
+  }
+  return st;
+}
+
+function search(s: SqliteAuditState, request: SearchEventsRequest): SearchEventsResult {
+  ensureOpen(s);
+  const q = checkSearchRequest(request);
+  const byType = q.eventTypes.length > 0;
+  const params: Record<string, unknown> = { from: q.fromMs, to: q.toMs, limit: q.limit + 1 };
+  if (byType) params['types'] = JSON.stringify(q.eventTypes);
+  if (q.after) {
+    params['afterTime'] = q.after.timeMs;
+    params['afterUid'] = q.after.uid;
+  }
+  const rows = run(s, 'failed to search audit events', () => searchStatement(s, q.order, byType, q.after !== undefined).all(params) as Row[]);
+  const page: PageRow[] = rows.map((r) => ({
+    event: JSON.parse(r.event_data) as AuditEvent,
+    cursor: { timeMs: r.event_time, uid: r.event_id },
+  }));
+  return toPage(page, q.limit, q.order);
+}
+
+async function deleteOlderThan(s: SqliteAuditState, date: Date): Promise<number> {
+  ensureOpen(s);
+  const before = checkDate(date, 'deleteOlderThan date');
+  let total = 0;
+  for (;;) {
+    const { changes } = run(s, 'failed to delete old audit events', () => s.deleteBatch.run(before, DELETE_BATCH));
+    total += changes;
+    if (changes < DELETE_BATCH) return total;
+    // Let other work (and other connections) in between batches.
+    await new Promise((r) => setImmediate(r));
+    ensureOpen(s);
+  }
+}
+
+async function sweep(s: SqliteAuditState): Promise<number> {
+  if (s.retentionDays === undefined) return 0;
+  return deleteOlderThan(s, retentionCutoff(s.clock.now(), s.retentionDays));
+}
+
+function close(s: SqliteAuditState): void {
+  if (s.closed) return;
+  s.closed = true;
+  s.stopSweeper();
+  s.db.close();
 }

@@ -192,96 +192,94 @@ export function newAccessChecker(options: NewAccessCheckerOptions): AccessChecke
     deny: expand(role.spec.deny, traits),
     role,
   }));
-
-  // Invalid patterns (possible only through trait values) fail closed: never allow, always deny.
-  const allowLabels = (sel: LabelSelector, labels: ResourceLabels): boolean => matchLabels(sel, labels, { invalidPatternMatches: false });
-  const denyLabels = (sel: LabelSelector, labels: ResourceLabels): boolean => matchLabels(sel, labels, { invalidPatternMatches: true });
-
   const checker: AccessChecker = {
     roleNames: Object.freeze(roles.map((r) => r.name)),
     traits,
-
-    checkDatabaseAccess(request) {
-      const { dbLabels, dbUser, dbName, protocol } = request;
-      if (typeof dbUser !== 'string' || dbUser === '') throw new BadParameterError('a database user is required', { hint: 'pass --db-user' });
-      const checkName = requiresDatabaseNameMatch(protocol);
-      if (checkName && (typeof dbName !== 'string' || dbName === '')) {
-        throw new BadParameterError('a database name is required', { hint: 'pass --db-name' });
-      }
-      const userDenied = new AccessDeniedError(`access to db denied: db user ${q(dbUser)} is not allowed`, DB_DENIED);
-      const nameDenied = (): AccessDeniedError => new AccessDeniedError(`access to db denied: db name ${q(dbName)} is not allowed`, DB_DENIED);
-      for (const r of roles) {
-        if (denyLabels(r.deny.dbLabels, dbLabels)) throw new AccessDeniedError('access to db denied: denied by a deny rule', DB_DENIED);
-        if (matchesNameOrWildcard(r.deny.dbUsers, dbUser)) throw userDenied;
-        if (checkName && matchesNameOrWildcard(r.deny.dbNames, dbName)) throw nameDenied();
-      }
-      const labelled = roles.filter((r) => allowLabels(r.allow.dbLabels, dbLabels));
-      if (labelled.length === 0) throw new AccessDeniedError('access to db denied: no role grants access to this database', DB_DENIED);
-      const userOk = labelled.filter((r) => matchesNameOrWildcard(r.allow.dbUsers, dbUser));
-      if (userOk.length === 0) throw userDenied;
-      if (!checkName) return;
-      if (userOk.some((r) => matchesNameOrWildcard(r.allow.dbNames, dbName))) return;
-      if (labelled.some((r) => matchesNameOrWildcard(r.allow.dbNames, dbName))) {
-        throw new AccessDeniedError(`access to db denied: db user ${q(dbUser)} is not allowed with db name ${q(dbName)}`, DB_DENIED);
-      }
-      throw nameDenied();
-    },
-
-    isDatabaseVisible(dbLabels) {
-      if (roles.some((r) => denyLabels(r.deny.dbLabels, dbLabels))) return false;
-      return roles.some((r) => allowLabels(r.allow.dbLabels, dbLabels));
-    },
-
-    checkLogin(login, nodeLabels) {
-      if (typeof login !== 'string' || login === '') throw new BadParameterError('a login is required');
-      const loginDenied = new AccessDeniedError(`access to node denied: login ${q(login)} is not allowed`);
-      for (const r of roles) {
-        if (denyLabels(r.deny.nodeLabels, nodeLabels)) throw new AccessDeniedError('access to node denied: denied by a deny rule');
-        // Logins match exactly, without wildcard, as in Teleport.
-        if (r.deny.logins.includes(login)) throw loginDenied;
-      }
-      const labelled = roles.filter((r) => allowLabels(r.allow.nodeLabels, nodeLabels));
-      if (labelled.length === 0) throw new AccessDeniedError('access to node denied: no role grants access to this node');
-      if (!labelled.some((r) => r.allow.logins.includes(login))) throw loginDenied;
-    },
-
-    isNodeVisible(nodeLabels) {
-      if (roles.some((r) => denyLabels(r.deny.nodeLabels, nodeLabels))) return false;
-      return roles.some((r) => allowLabels(r.allow.nodeLabels, nodeLabels));
-    },
-
+    checkDatabaseAccess: (request) => checkDatabaseAccess(roles, request),
+    isDatabaseVisible: (dbLabels) => isVisible(roles, (c) => c.dbLabels, dbLabels),
+    checkLogin: (login, nodeLabels) => checkLogin(roles, login, nodeLabels),
+    isNodeVisible: (nodeLabels) => isVisible(roles, (c) => c.nodeLabels, nodeLabels),
     checkRule(resource, verb, opts) {
-      if (!checker.allowsRule(resource, verb, opts)) {
+      if (!allowsRule(roles, resource, verb, opts)) {
         throw new AccessDeniedError(`access denied to perform action ${q(verb)} on ${q(resource)}`);
       }
     },
-
-    allowsRule(resource, verb, opts = {}) {
-      if (typeof resource !== 'string' || resource === '' || typeof verb !== 'string' || verb === '') {
-        throw new TypeError('allowsRule expects a resource kind and a verb');
-      }
-      if (roles.some((r) => rulesMatch(r.deny.rules, resource, verb, 'deny', opts.where))) return false;
-      return roles.some((r) => rulesMatch(r.allow.rules, resource, verb, 'allow', opts.where));
-    },
-
+    allowsRule: (resource, verb, opts) => allowsRule(roles, resource, verb, opts),
     allowedLogins: () => enumerate(roles, (c) => c.logins),
     allowedDbUsers: () => enumerate(roles, (c) => c.dbUsers),
     allowedDbNames: () => enumerate(roles, (c) => c.dbNames),
     requestableRoles: () => enumerate(roles, (c) => c.requestRoles),
-
-    certTTL(requestedMs) {
-      if (typeof requestedMs !== 'number' || !Number.isFinite(requestedMs) || requestedMs <= 0) {
-        throw new BadParameterError('the requested certificate TTL must be a positive duration');
-      }
-      let ttl = requestedMs;
-      for (const r of roles) ttl = Math.min(ttl, r.role.spec.options.max_session_ttl);
-      return ttl;
-    },
-
+    certTTL: (requestedMs) => certTTL(roles, requestedMs),
     canForwardAgent: () => roles.some((r) => r.role.spec.options.forward_agent),
     canPortForward: () => roles.some((r) => r.role.spec.options.port_forwarding),
   };
   return Object.freeze(checker);
+}
+
+// Invalid patterns (possible only through trait values) fail closed: never allow, always deny.
+const allowLabels = (sel: LabelSelector, labels: ResourceLabels): boolean => matchLabels(sel, labels, { invalidPatternMatches: false });
+const denyLabels = (sel: LabelSelector, labels: ResourceLabels): boolean => matchLabels(sel, labels, { invalidPatternMatches: true });
+
+/** Visible: some allow selector matches and no deny selector does. */
+function isVisible(roles: readonly ExpandedRole[], pick: (c: ExpandedConditions) => LabelSelector, labels: ResourceLabels): boolean {
+  if (roles.some((r) => denyLabels(pick(r.deny), labels))) return false;
+  return roles.some((r) => allowLabels(pick(r.allow), labels));
+}
+
+function checkDatabaseAccess(roles: readonly ExpandedRole[], request: DatabaseAccessRequest): void {
+  const { dbLabels, dbUser, dbName, protocol } = request;
+  if (typeof dbUser !== 'string' || dbUser === '') throw new BadParameterError('a database user is required', { hint: 'pass --db-user' });
+  const checkName = requiresDatabaseNameMatch(protocol);
+  if (checkName && (typeof dbName !== 'string' || dbName === '')) {
+    throw new BadParameterError('a database name is required', { hint: 'pass --db-name' });
+  }
+  const userDenied = new AccessDeniedError(`access to db denied: db user ${q(dbUser)} is not allowed`, DB_DENIED);
+  const nameDenied = (): AccessDeniedError => new AccessDeniedError(`access to db denied: db name ${q(dbName)} is not allowed`, DB_DENIED);
+  for (const r of roles) {
+    if (denyLabels(r.deny.dbLabels, dbLabels)) throw new AccessDeniedError('access to db denied: denied by a deny rule', DB_DENIED);
+    if (matchesNameOrWildcard(r.deny.dbUsers, dbUser)) throw userDenied;
+    if (checkName && matchesNameOrWildcard(r.deny.dbNames, dbName)) throw nameDenied();
+  }
+  const labelled = roles.filter((r) => allowLabels(r.allow.dbLabels, dbLabels));
+  if (labelled.length === 0) throw new AccessDeniedError('access to db denied: no role grants access to this database', DB_DENIED);
+  const userOk = labelled.filter((r) => matchesNameOrWildcard(r.allow.dbUsers, dbUser));
+  if (userOk.length === 0) throw userDenied;
+  if (!checkName) return;
+  if (userOk.some((r) => matchesNameOrWildcard(r.allow.dbNames, dbName))) return;
+  if (labelled.some((r) => matchesNameOrWildcard(r.allow.dbNames, dbName))) {
+    throw new AccessDeniedError(`access to db denied: db user ${q(dbUser)} is not allowed with db name ${q(dbName)}`, DB_DENIED);
+  }
+  throw nameDenied();
+}
+
+function checkLogin(roles: readonly ExpandedRole[], login: string, nodeLabels: ResourceLabels): void {
+  if (typeof login !== 'string' || login === '') throw new BadParameterError('a login is required');
+  const loginDenied = new AccessDeniedError(`access to node denied: login ${q(login)} is not allowed`);
+  for (const r of roles) {
+    if (denyLabels(r.deny.nodeLabels, nodeLabels)) throw new AccessDeniedError('access to node denied: denied by a deny rule');
+    // Logins match exactly, without wildcard, as in Teleport.
+    if (r.deny.logins.includes(login)) throw loginDenied;
+  }
+  const labelled = roles.filter((r) => allowLabels(r.allow.nodeLabels, nodeLabels));
+  if (labelled.length === 0) throw new AccessDeniedError('access to node denied: no role grants access to this node');
+  if (!labelled.some((r) => r.allow.logins.includes(login))) throw loginDenied;
+}
+
+function allowsRule(roles: readonly ExpandedRole[], resource: string, verb: string, opts: RuleCheckOptions = {}): boolean {
+  if (typeof resource !== 'string' || resource === '' || typeof verb !== 'string' || verb === '') {
+    throw new TypeError('allowsRule expects a resource kind and a verb');
+  }
+  if (roles.some((r) => rulesMatch(r.deny.rules, resource, verb, 'deny', opts.where))) return false;
+  return roles.some((r) => rulesMatch(r.allow.rules, resource, verb, 'allow', opts.where));
+}
+
+function certTTL(roles: readonly ExpandedRole[], requestedMs: number): number {
+  if (typeof requestedMs !== 'number' || !Number.isFinite(requestedMs) || requestedMs <= 0) {
+    throw new BadParameterError('the requested certificate TTL must be a positive duration');
+  }
+  let ttl = requestedMs;
+  for (const r of roles) ttl = Math.min(ttl, r.role.spec.options.max_session_ttl);
+  return ttl;
 }
 
 /**

@@ -141,6 +141,13 @@ function tokenItem(token: UserToken): { key: string; value: Uint8Array; expires:
 /** A user token id as a key segment; anything else cannot be a token (and key() would quote it). */
 const isTokenId = (id: string): boolean => typeof id === 'string' && /^[A-Za-z0-9_-]{1,256}$/.test(id);
 
+/** What every step of the identity service works on. */
+interface IdentityState {
+  readonly backend: Backend;
+  /** Decides whether a lock holds. */
+  readonly clock: Clock;
+}
+
 /**
  * @example
  * ```ts
@@ -149,188 +156,208 @@ const isTokenId = (id: string): boolean => typeof id === 'string' && /^[A-Za-z0-
  * ```
  */
 export function newIdentityService(options: IdentityServiceOptions): IdentityService {
-  const { backend } = options;
-  const clock = options.clock ?? backend.clock;
-
-  const statusFrom = (attempts: LoginAttempts): UserStatus =>
-    isLocked(attempts, clock)
-      ? {
-          is_locked: true,
-          ...(attempts.lockedUntil !== undefined ? { locked_until: attempts.lockedUntil } : {}),
-          ...(attempts.lockReason !== undefined ? { lock_reason: attempts.lockReason } : {}),
-        }
-      : { is_locked: false };
-
-  const toUser = (params: Item, attempts: Item | undefined): User => {
-    const raw = withRevision(decodeJson(params), params) as Record<string, unknown>;
-    return parseUser({ ...raw, status: statusFrom(attempts === undefined ? NO_LOGIN_ATTEMPTS : parseAttempts(decodeJson(attempts))) });
+  const s: IdentityState = { backend: options.backend, clock: options.clock ?? options.backend.clock };
+  return {
+    getUser: (name) => getUser(s, name),
+    getUsers: () => getUsers(s),
+    createUser: (user, opts) => createUser(s, user, opts),
+    updateUser: (user) => updateUser(s, user),
+    deleteUser: (name) => deleteUser(s, name),
+    getPasswordHash: (name) => getPasswordHash(s, name),
+    getTotpDevice: (name) => getTotpDevice(s, name),
+    setTotpLastUsedStep: (name, current, step) => setTotpLastUsedStep(s, name, current, step),
+    getLoginAttempts: (name) => getLoginAttempts(s, name),
+    updateLoginAttempts: (name, update) => updateLoginAttempts(s, name, update),
+    createUserToken: (token) => createUserToken(s, token),
+    getUserToken: (id) => getUserToken(s, id),
+    getUserTokens: () => getUserTokens(s),
+    completeUserToken: (token, credentials) => completeUserToken(s, token, credentials),
   };
+}
 
-  const userValue = (user: User): Uint8Array => {
-    const { status: _status, ...wire } = storedForm(userToWire(user));
-    return encodeJson(wire);
-  };
+// --- users ---
 
-  /** Actions deleting every token of a user (at most one is live: creating one deletes the others). */
-  const deleteTokensOf = async (user: string): Promise<ConditionalAction[]> =>
-    (await service.getUserTokens())
-      .filter((t) => t.user === user)
-      .map((t) => ({ key: userTokenKey(t.id), condition: { kind: 'whatever' }, action: { kind: 'delete' } }));
-
-  const userNotFound = (name: string): NotFoundError => new NotFoundError(`user ${JSON.stringify(name)} is not found`);
-
-  const service: IdentityService = {
-    async getUser(name) {
-      const [params, attempts] = await Promise.all([getOptional(backend, userKeys.params(name)), getOptional(backend, userKeys.attempts(name))]);
-      if (params === undefined) throw userNotFound(name);
-      return toUser(params, attempts);
-    },
-
-    async getUsers() {
-      // One range read returns every user's records; group them by user name.
-      const byUser = new Map<string, { params?: Item; attempts?: Item }>();
-      for (const item of await getAllWithPrefix(backend, USERS_PREFIX)) {
-        const rest = item.key.slice(USERS_PREFIX.length);
-        const slash = rest.indexOf('/');
-        if (slash <= 0) continue;
-        const name = rest.slice(0, slash);
-        const entry = byUser.get(name) ?? {};
-        const sub = rest.slice(slash + 1);
-        if (sub === 'params') entry.params = item;
-        else if (sub === 'attempts') entry.attempts = item;
-        byUser.set(name, entry);
+function statusFrom(s: IdentityState, attempts: LoginAttempts): UserStatus {
+  return isLocked(attempts, s.clock)
+    ? {
+        is_locked: true,
+        ...(attempts.lockedUntil !== undefined ? { locked_until: attempts.lockedUntil } : {}),
+        ...(attempts.lockReason !== undefined ? { lock_reason: attempts.lockReason } : {}),
       }
-      const users: User[] = [];
-      for (const entry of byUser.values()) if (entry.params) users.push(toUser(entry.params, entry.attempts));
-      return users;
-    },
+    : { is_locked: false };
+}
 
-    async createUser(user, opts = {}) {
-      const name = user.metadata.name;
-      const actions: ConditionalAction[] = [
-        { key: userKeys.params(name), condition: { kind: 'not-exists' }, action: { kind: 'put', item: { value: userValue(user) } } },
-        // Leftovers of an earlier user of the same name must not carry over.
-        { key: userKeys.password(name), condition: { kind: 'whatever' }, action: { kind: 'delete' } },
-        { key: userKeys.totp(name), condition: { kind: 'whatever' }, action: { kind: 'delete' } },
-        { key: userKeys.attempts(name), condition: { kind: 'whatever' }, action: { kind: 'delete' } },
-      ];
-      if (opts.token) {
-        if (opts.token.user !== name) throw new TypeError('createUser: the token is for another user');
-        const item = tokenItem(opts.token);
-        actions.push({ key: item.key, condition: { kind: 'not-exists' }, action: { kind: 'put', item: { value: item.value, expires: item.expires } } });
-      }
-      try {
-        await backend.atomicWrite(actions);
-      } catch (err) {
-        if (isCompareFailed(err)) throw new AlreadyExistsError(`user ${JSON.stringify(name)} already exists`);
-        throw err;
-      }
-      return service.getUser(name);
-    },
+function toUser(s: IdentityState, params: Item, attempts: Item | undefined): User {
+  const raw = withRevision(decodeJson(params), params) as Record<string, unknown>;
+  return parseUser({ ...raw, status: statusFrom(s, attempts === undefined ? NO_LOGIN_ATTEMPTS : parseAttempts(decodeJson(attempts))) });
+}
 
-    async updateUser(user) {
-      const name = user.metadata.name;
-      try {
-        await backend.update({ key: userKeys.params(name), value: userValue(user) });
-      } catch (err) {
-        if (isNotFound(err)) throw userNotFound(name);
-        throw err;
-      }
-      return service.getUser(name);
-    },
+function userValue(user: User): Uint8Array {
+  const { status: _status, ...wire } = storedForm(userToWire(user));
+  return encodeJson(wire);
+}
 
-    async deleteUser(name) {
-      const params = userKeys.params(name);
-      try {
-        await backend.delete(params);
-      } catch (err) {
-        if (isNotFound(err)) throw userNotFound(name);
-        throw err;
-      }
-      const prefix = userKeys.prefix(name);
-      await backend.deleteRange(prefix, rangeEnd(prefix));
-      const deletes = await deleteTokensOf(name);
-      if (deletes.length > 0) await backend.atomicWrite(deletes);
-    },
+const userNotFound = (name: string): NotFoundError => new NotFoundError(`user ${JSON.stringify(name)} is not found`);
 
-    async getPasswordHash(name) {
-      const item = await getOptional(backend, userKeys.password(name));
-      if (item === undefined) return undefined;
-      const hash = decodeJson(item);
-      if (typeof hash !== 'string') throw new BadParameterError(`stored password of user ${JSON.stringify(name)} is malformed`);
-      return hash;
-    },
+async function getUser(s: IdentityState, name: string): Promise<User> {
+  const [params, attempts] = await Promise.all([getOptional(s.backend, userKeys.params(name)), getOptional(s.backend, userKeys.attempts(name))]);
+  if (params === undefined) throw userNotFound(name);
+  return toUser(s, params, attempts);
+}
 
-    async getTotpDevice(name) {
-      const item = await getOptional(backend, userKeys.totp(name));
-      if (item === undefined) return undefined;
-      const d = decodeJson(item) as Partial<TotpDevice> | null;
-      if (typeof d?.secret !== 'string') throw new BadParameterError(`stored OTP device of user ${JSON.stringify(name)} is malformed`);
-      const device: TotpDevice = { secret: d.secret, added: String(d.added ?? '') };
-      if (typeof d.lastUsedStep === 'number') device.lastUsedStep = d.lastUsedStep;
-      return { device, revision: item.revision };
-    },
+async function getUsers(s: IdentityState): Promise<User[]> {
+  // One range read returns every user's records; group them by user name.
+  const byUser = new Map<string, { params?: Item; attempts?: Item }>();
+  for (const item of await getAllWithPrefix(s.backend, USERS_PREFIX)) {
+    const rest = item.key.slice(USERS_PREFIX.length);
+    const slash = rest.indexOf('/');
+    if (slash <= 0) continue;
+    const name = rest.slice(0, slash);
+    const entry = byUser.get(name) ?? {};
+    const sub = rest.slice(slash + 1);
+    if (sub === 'params') entry.params = item;
+    else if (sub === 'attempts') entry.attempts = item;
+    byUser.set(name, entry);
+  }
+  const users: User[] = [];
+  for (const entry of byUser.values()) if (entry.params) users.push(toUser(s, entry.params, entry.attempts));
+  return users;
+}
 
-    async setTotpLastUsedStep(name, current, step) {
-      try {
-        await backend.conditionalUpdate({
-          key: userKeys.totp(name),
-          value: encodeJson({ ...current.device, lastUsedStep: step }),
-          revision: current.revision,
-        });
-      } catch (err) {
-        if (isCompareFailed(err) || isNotFound(err)) throw new CompareFailedError('the one-time code was used concurrently, try the next one');
-        throw err;
-      }
-    },
+async function createUser(s: IdentityState, user: User, opts: { token?: UserToken } = {}): Promise<User> {
+  const name = user.metadata.name;
+  const actions: ConditionalAction[] = [
+    { key: userKeys.params(name), condition: { kind: 'not-exists' }, action: { kind: 'put', item: { value: userValue(user) } } },
+    // Leftovers of an earlier user of the same name must not carry over.
+    { key: userKeys.password(name), condition: { kind: 'whatever' }, action: { kind: 'delete' } },
+    { key: userKeys.totp(name), condition: { kind: 'whatever' }, action: { kind: 'delete' } },
+    { key: userKeys.attempts(name), condition: { kind: 'whatever' }, action: { kind: 'delete' } },
+  ];
+  if (opts.token) {
+    if (opts.token.user !== name) throw new TypeError('createUser: the token is for another user');
+    const item = tokenItem(opts.token);
+    actions.push({ key: item.key, condition: { kind: 'not-exists' }, action: { kind: 'put', item: { value: item.value, expires: item.expires } } });
+  }
+  try {
+    await s.backend.atomicWrite(actions);
+  } catch (err) {
+    if (isCompareFailed(err)) throw new AlreadyExistsError(`user ${JSON.stringify(name)} already exists`);
+    throw err;
+  }
+  return getUser(s, name);
+}
 
-    async getLoginAttempts(name) {
-      const item = await getOptional(backend, userKeys.attempts(name));
-      return item === undefined ? NO_LOGIN_ATTEMPTS : parseAttempts(decodeJson(item));
-    },
+async function updateUser(s: IdentityState, user: User): Promise<User> {
+  const name = user.metadata.name;
+  try {
+    await s.backend.update({ key: userKeys.params(name), value: userValue(user) });
+  } catch (err) {
+    if (isNotFound(err)) throw userNotFound(name);
+    throw err;
+  }
+  return getUser(s, name);
+}
 
-    async updateLoginAttempts(name, update) {
-      const written = await updateWithRetry(backend, userKeys.attempts(name), (current) => ({
-        value: update(current === undefined ? NO_LOGIN_ATTEMPTS : parseAttempts(decodeJson(current))),
-      }));
-      return written ?? NO_LOGIN_ATTEMPTS;
-    },
+async function deleteUser(s: IdentityState, name: string): Promise<void> {
+  const params = userKeys.params(name);
+  try {
+    await s.backend.delete(params);
+  } catch (err) {
+    if (isNotFound(err)) throw userNotFound(name);
+    throw err;
+  }
+  const prefix = userKeys.prefix(name);
+  await s.backend.deleteRange(prefix, rangeEnd(prefix));
+  const deletes = await deleteTokensOf(s, name);
+  if (deletes.length > 0) await s.backend.atomicWrite(deletes);
+}
 
-    async createUserToken(token) {
-      const item = tokenItem(token);
-      const actions = await deleteTokensOf(token.user);
-      actions.push({ key: item.key, condition: { kind: 'not-exists' }, action: { kind: 'put', item: { value: item.value, expires: item.expires } } });
-      await backend.atomicWrite(actions);
-    },
+// --- credentials and login attempts ---
 
-    async getUserToken(id) {
-      if (!isTokenId(id)) throw NOT_FOUND_TOKEN();
-      const item = await getOptional(backend, userTokenKey(id));
-      if (item === undefined) throw NOT_FOUND_TOKEN();
-      return { ...parseUserToken(decodeJson(item)), revision: item.revision };
-    },
+async function getPasswordHash(s: IdentityState, name: string): Promise<string | undefined> {
+  const item = await getOptional(s.backend, userKeys.password(name));
+  if (item === undefined) return undefined;
+  const hash = decodeJson(item);
+  if (typeof hash !== 'string') throw new BadParameterError(`stored password of user ${JSON.stringify(name)} is malformed`);
+  return hash;
+}
 
-    async getUserTokens() {
-      return (await getAllWithPrefix(backend, USER_TOKENS_PREFIX)).map((item) => parseUserToken(decodeJson(item)));
-    },
+async function getTotpDevice(s: IdentityState, name: string): Promise<{ device: TotpDevice; revision: string } | undefined> {
+  const item = await getOptional(s.backend, userKeys.totp(name));
+  if (item === undefined) return undefined;
+  const d = decodeJson(item) as Partial<TotpDevice> | null;
+  if (typeof d?.secret !== 'string') throw new BadParameterError(`stored OTP device of user ${JSON.stringify(name)} is malformed`);
+  const device: TotpDevice = { secret: d.secret, added: String(d.added ?? '') };
+  if (typeof d.lastUsedStep === 'number') device.lastUsedStep = d.lastUsedStep;
+  return { device, revision: item.revision };
+}
 
-    async completeUserToken(token, credentials) {
-      const name = token.user;
-      try {
-        await backend.atomicWrite([
-          { key: userTokenKey(token.id), condition: { kind: 'revision', revision: token.revision }, action: { kind: 'delete' } },
-          { key: userKeys.params(name), condition: { kind: 'exists' }, action: { kind: 'nop' } },
-          { key: userKeys.password(name), condition: { kind: 'whatever' }, action: { kind: 'put', item: { value: encodeJson(credentials.passwordHash) } } },
-          credentials.totp
-            ? { key: userKeys.totp(name), condition: { kind: 'whatever' }, action: { kind: 'put', item: { value: encodeJson(credentials.totp) } } }
-            : { key: userKeys.totp(name), condition: { kind: 'whatever' }, action: { kind: 'delete' } },
-          { key: userKeys.attempts(name), condition: { kind: 'whatever' }, action: { kind: 'delete' } },
-        ]);
-      } catch (err) {
-        if (isCompareFailed(err)) throw NOT_FOUND_TOKEN();
-        throw err;
-      }
-    },
-  };
-  return service;
+async function setTotpLastUsedStep(s: IdentityState, name: string, current: { device: TotpDevice; revision: string }, step: number): Promise<void> {
+  try {
+    await s.backend.conditionalUpdate({
+      key: userKeys.totp(name),
+      value: encodeJson({ ...current.device, lastUsedStep: step }),
+      revision: current.revision,
+    });
+  } catch (err) {
+    if (isCompareFailed(err) || isNotFound(err)) throw new CompareFailedError('the one-time code was used concurrently, try the next one');
+    throw err;
+  }
+}
+
+async function getLoginAttempts(s: IdentityState, name: string): Promise<LoginAttempts> {
+  const item = await getOptional(s.backend, userKeys.attempts(name));
+  return item === undefined ? NO_LOGIN_ATTEMPTS : parseAttempts(decodeJson(item));
+}
+
+async function updateLoginAttempts(s: IdentityState, name: string, update: (current: LoginAttempts) => LoginAttempts): Promise<LoginAttempts> {
+  const written = await updateWithRetry(s.backend, userKeys.attempts(name), (current) => ({
+    value: update(current === undefined ? NO_LOGIN_ATTEMPTS : parseAttempts(decodeJson(current))),
+  }));
+  return written ?? NO_LOGIN_ATTEMPTS;
+}
+
+// --- user tokens ---
+
+/** Actions deleting every token of a user (at most one is live: creating one deletes the others). */
+async function deleteTokensOf(s: IdentityState, user: string): Promise<ConditionalAction[]> {
+  return (await getUserTokens(s))
+    .filter((t) => t.user === user)
+    .map((t) => ({ key: userTokenKey(t.id), condition: { kind: 'whatever' }, action: { kind: 'delete' } }));
+}
+
+async function createUserToken(s: IdentityState, token: UserToken): Promise<void> {
+  const item = tokenItem(token);
+  const actions = await deleteTokensOf(s, token.user);
+  actions.push({ key: item.key, condition: { kind: 'not-exists' }, action: { kind: 'put', item: { value: item.value, expires: item.expires } } });
+  await s.backend.atomicWrite(actions);
+}
+
+async function getUserToken(s: IdentityState, id: string): Promise<UserToken & { revision: string }> {
+  if (!isTokenId(id)) throw NOT_FOUND_TOKEN();
+  const item = await getOptional(s.backend, userTokenKey(id));
+  if (item === undefined) throw NOT_FOUND_TOKEN();
+  return { ...parseUserToken(decodeJson(item)), revision: item.revision };
+}
+
+async function getUserTokens(s: IdentityState): Promise<UserToken[]> {
+  return (await getAllWithPrefix(s.backend, USER_TOKENS_PREFIX)).map((item) => parseUserToken(decodeJson(item)));
+}
+
+async function completeUserToken(s: IdentityState, token: UserToken & { revision: string }, credentials: NewCredentials): Promise<void> {
+  const name = token.user;
+  try {
+    await s.backend.atomicWrite([
+      { key: userTokenKey(token.id), condition: { kind: 'revision', revision: token.revision }, action: { kind: 'delete' } },
+      { key: userKeys.params(name), condition: { kind: 'exists' }, action: { kind: 'nop' } },
+      { key: userKeys.password(name), condition: { kind: 'whatever' }, action: { kind: 'put', item: { value: encodeJson(credentials.passwordHash) } } },
+      credentials.totp
+        ? { key: userKeys.totp(name), condition: { kind: 'whatever' }, action: { kind: 'put', item: { value: encodeJson(credentials.totp) } } }
+        : { key: userKeys.totp(name), condition: { kind: 'whatever' }, action: { kind: 'delete' } },
+      { key: userKeys.attempts(name), condition: { kind: 'whatever' }, action: { kind: 'delete' } },
+    ]);
+  } catch (err) {
+    if (isCompareFailed(err)) throw NOT_FOUND_TOKEN();
+    throw err;
+  }
 }

@@ -124,173 +124,235 @@ export interface TunnelAgent {
  * ```
  */
 export function startTunnelAgent(options: TunnelAgentOptions): TunnelAgent {
-  const clock = options.clock ?? systemClock;
-  const backoff = { ...DEFAULT_TUNNEL_BACKOFF, ...options.backoff };
-  const keepAliveIntervalMs = options.keepAliveIntervalMs ?? DEFAULT_KEEPALIVE_INTERVAL_MS;
-  const keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS;
-  const connectTimeoutMs = options.connectTimeoutMs ?? 30_000;
-  const maxConcurrentStreams = options.maxConcurrentStreams ?? 10_000;
-
-  let state: TunnelAgentState = 'connecting';
   const closing = new AbortController();
-  let current: { socket: TLSSocket; session?: ServerHttp2Session } | undefined;
-  let wakeUp: (() => void) | undefined;
-
-  let resolveReady!: () => void;
-  let rejectReady!: (err: unknown) => void;
-  let isReady = false;
-  const ready = new Promise<void>((resolve, reject) => {
-    resolveReady = resolve;
-    rejectReady = reject;
-  });
-  // Nobody has to await `ready`; a close before the first connection must not become an unhandled rejection.
-  ready.catch(() => undefined);
-
-  const serveStream = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
-    let service = '';
-    stream.on('error', (err) => publishTunnelDiagnostic({ event: 'stream-error', side: 'agent', service, reason: reasonOf(err) }));
-    const refuse = (status: number, err: unknown) => {
-      publishTunnelDiagnostic({ event: 'stream-refused', side: 'agent', service, reason: reasonOf(err) });
-      if (stream.destroyed) return;
-      if (stream.headersSent) {
-        stream.close(h2.NGHTTP2_INTERNAL_ERROR);
-        return;
-      }
-      stream.respond({ ':status': status, [TUNNEL_ERROR_HEADER]: encodeTunnelError(err, service) }, { endStream: true });
-    };
-    if (headers[':method'] !== 'POST' || headers[':path'] !== TUNNEL_STREAM_PATH) {
-      refuse(404, new ConnectionProblemError(`unknown tunnel request ${String(headers[':method'])} ${String(headers[':path'])}`));
-      return;
-    }
-    let meta: TunnelStreamMeta;
-    try {
-      meta = decodeTunnelMeta(headers[TUNNEL_META_HEADER]);
-    } catch (err) {
-      refuse(400, err);
-      return;
-    }
-    service = meta.service;
-    new Promise<void>((resolve) => resolve(options.onStream(meta, stream))).then(
-      () => {
-        // Writing already sent the 200 implicitly.
-        if (!stream.headersSent && !stream.destroyed) stream.respond({ ':status': 200 });
-      },
-      (err: unknown) => refuse(502, err),
-    );
-  };
-
-  /** Dials and runs one tunnel until it closes. Resolves with when it was established, if it was. */
-  const runOnce = async (attempt: number): Promise<Date | undefined> => {
-    publishTunnelDiagnostic({ event: 'connecting', side: 'agent', attempt });
-    const attemptAbort = AbortSignal.any([closing.signal, AbortSignal.timeout(connectTimeoutMs)]);
-    const socket = await untilAborted(options.connect(attemptAbort), attemptAbort);
-    // A reset after the handshake must not crash the agent: the session notices the close and we reconnect.
-    socket.on('error', (err) => publishTunnelDiagnostic({ event: 'session-error', side: 'agent', reason: reasonOf(err) }));
-    current = { socket };
-    if (closing.signal.aborted) {
-      socket.destroy();
-      return undefined;
-    }
-    if (socket.alpnProtocol !== REVERSE_TUNNEL_ALPN) {
-      socket.destroy();
-      throw new ConnectionProblemError(`the proxy did not negotiate ALPN "${REVERSE_TUNNEL_ALPN}"`, { code: TUNNEL_ERROR_CODES.badAlpn });
-    }
-    // Database protocols are chatty request/response: never hold a small frame back waiting for an ACK.
-    socket.setNoDelay(true);
-    const session = performServerHandshake(decoupleWrites(socket), {
-      settings: sessionSettings({ maxConcurrentStreams }),
-      maxSessionMemory: MAX_SESSION_MEMORY_MB,
-    });
-    current.session = session;
-    const closed = new Promise<void>((resolve) => session.once('close', resolve));
-    session.on('error', (err) => publishTunnelDiagnostic({ event: 'session-error', side: 'agent', reason: reasonOf(err) }));
-    session.on('stream', serveStream);
-    // Established once the proxy's SETTINGS arrive: it speaks HTTP/2 to us.
-    const established = await new Promise<boolean>((resolve) => {
-      const onAbort = () => resolve(false);
-      attemptAbort.addEventListener('abort', onAbort, { once: true });
-      session.once('remoteSettings', () => {
-        attemptAbort.removeEventListener('abort', onAbort);
-        resolve(true);
-      });
-      void closed.then(() => resolve(false));
-    });
-    if (!established) {
-      session.destroy();
-      socket.destroy();
-      await closed;
-      if (closing.signal.aborted) return undefined;
-      throw new ConnectionProblemError('the proxy did not complete the reverse tunnel HTTP/2 handshake');
-    }
-    widenConnectionWindow(session);
-    const connectedAt = clock.now();
-    state = 'connected';
-    publishTunnelDiagnostic({ event: 'connected', side: 'agent' });
-    if (!isReady) {
-      isReady = true;
-      resolveReady();
-    }
-    startKeepAlive(session, {
-      intervalMs: keepAliveIntervalMs,
-      timeoutMs: keepAliveTimeoutMs,
-      onTimeout: () => {
-        publishTunnelDiagnostic({ event: 'keepalive-timeout', side: 'agent', timeoutMs: keepAliveTimeoutMs });
-        session.destroy();
-        socket.destroy();
-      },
-    });
-    socket.once('close', () => session.destroy());
-    await closed;
-    socket.destroy();
-    publishTunnelDiagnostic({ event: 'disconnected', side: 'agent', reason: closing.signal.aborted ? 'closed' : 'connection lost' });
-    return connectedAt;
-  };
-
-  const loop = async () => {
-    let attempt = 0;
-    while (!closing.signal.aborted) {
-      state = 'connecting';
-      let connectedAt: Date | undefined;
-      try {
-        connectedAt = await runOnce(attempt);
-      } catch (err) {
-        publishTunnelDiagnostic({ event: 'connect-failed', side: 'agent', attempt, reason: reasonOf(err) });
-      }
-      current = undefined;
-      if (closing.signal.aborted) break;
-      if (connectedAt !== undefined && clock.now().getTime() - connectedAt.getTime() >= STABLE_CONNECTION_MS) attempt = 0;
-      const delayMs = jitteredBackoff(attempt, backoff);
-      attempt++;
-      state = 'backoff';
-      publishTunnelDiagnostic({ event: 'backoff', side: 'agent', attempt, delayMs });
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delayMs);
-        wakeUp = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wakeUp = undefined;
-    }
-    state = 'closed';
-  };
-
-  const done = loop();
+  const ready = newReadyLatch();
+  const settings = resolveAgentSettings(options, closing.signal, ready.resolve);
+  const link: ProxyLink = { state: 'connecting', current: undefined, wakeUp: undefined };
+  const done = keepLinkUp(settings, link);
 
   return {
     get state() {
-      return state;
+      return link.state;
     },
-    ready,
+    ready: ready.promise,
     async close() {
       if (!closing.signal.aborted) {
         closing.abort(new ConnectionProblemError('the tunnel agent is closed'));
-        if (!isReady) rejectReady(new ConnectionProblemError('the tunnel agent was closed before it connected'));
-        wakeUp?.();
-        current?.session?.destroy();
-        current?.socket.destroy();
+        ready.reject(new ConnectionProblemError('the tunnel agent was closed before it connected'));
+        dropLink(link);
       }
       await done;
     },
   };
+}
+
+/** What every tunnel of an agent shares: its options with defaults filled, and the agent's lifetime. */
+interface AgentSettings {
+  readonly connect: TunnelAgentOptions['connect'];
+  readonly onStream: TunnelAgentOptions['onStream'];
+  readonly clock: Clock;
+  readonly backoff: BackoffOptions;
+  readonly keepAliveIntervalMs: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly connectTimeoutMs: number;
+  readonly maxConcurrentStreams: number;
+  /** Aborts when the agent closes. */
+  readonly closing: AbortSignal;
+  /** A tunnel came up (the agent is ready once one has). */
+  readonly onConnected: () => void;
+}
+
+/** One tunnel to one proxy, kept up by {@link keepLinkUp}. */
+interface ProxyLink {
+  state: TunnelAgentState;
+  /** The live connection, while there is one. */
+  current: { socket: TLSSocket; session?: ServerHttp2Session } | undefined;
+  /** Ends the backoff wait early (set while waiting). */
+  wakeUp: (() => void) | undefined;
+}
+
+function resolveAgentSettings(options: TunnelAgentOptions, closing: AbortSignal, onConnected: () => void): AgentSettings {
+  return {
+    connect: options.connect,
+    onStream: options.onStream,
+    clock: options.clock ?? systemClock,
+    backoff: { ...DEFAULT_TUNNEL_BACKOFF, ...options.backoff },
+    keepAliveIntervalMs: options.keepAliveIntervalMs ?? DEFAULT_KEEPALIVE_INTERVAL_MS,
+    keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
+    connectTimeoutMs: options.connectTimeoutMs ?? 30_000,
+    maxConcurrentStreams: options.maxConcurrentStreams ?? 10_000,
+    closing,
+    onConnected,
+  };
+}
+
+/** A promise settled once: resolved by the first tunnel, or rejected by a close before it. */
+function newReadyLatch(): { promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void } {
+  let settled = false;
+  let resolveReady!: () => void;
+  let rejectReady!: (err: unknown) => void;
+  const promise = new Promise<void>((resolve, reject) => {
+    resolveReady = resolve;
+    rejectReady = reject;
+  });
+  // Nobody has to await `ready`; a close before the first connection must not become an unhandled rejection.
+  promise.catch(() => undefined);
+  return {
+    promise,
+    resolve: () => {
+      if (settled) return;
+      settled = true;
+      resolveReady();
+    },
+    reject: (err) => {
+      if (settled) return;
+      settled = true;
+      rejectReady(err);
+    },
+  };
+}
+
+/** Drops a link's connection and ends its backoff wait, so its loop sees the agent closed. */
+function dropLink(link: ProxyLink): void {
+  link.wakeUp?.();
+  link.current?.session?.destroy();
+  link.current?.socket.destroy();
+}
+
+/** The reconnect loop of one link: run a tunnel, back off with jitter, again, until the agent closes. */
+async function keepLinkUp(a: AgentSettings, link: ProxyLink): Promise<void> {
+  let attempt = 0;
+  while (!a.closing.aborted) {
+    link.state = 'connecting';
+    let connectedAt: Date | undefined;
+    try {
+      connectedAt = await runTunnel(a, link, attempt);
+    } catch (err) {
+      publishTunnelDiagnostic({ event: 'connect-failed', side: 'agent', attempt, reason: reasonOf(err) });
+    }
+    link.current = undefined;
+    if (a.closing.aborted) break;
+    if (connectedAt !== undefined && a.clock.now().getTime() - connectedAt.getTime() >= STABLE_CONNECTION_MS) attempt = 0;
+    const delayMs = jitteredBackoff(attempt, a.backoff);
+    attempt++;
+    link.state = 'backoff';
+    publishTunnelDiagnostic({ event: 'backoff', side: 'agent', attempt, delayMs });
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, delayMs);
+      link.wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    link.wakeUp = undefined;
+  }
+  link.state = 'closed';
+}
+
+/** Dials and runs one tunnel until it closes. Resolves with when it was established, if it was. */
+async function runTunnel(a: AgentSettings, link: ProxyLink, attempt: number): Promise<Date | undefined> {
+  publishTunnelDiagnostic({ event: 'connecting', side: 'agent', attempt });
+  const attemptAbort = AbortSignal.any([a.closing, AbortSignal.timeout(a.connectTimeoutMs)]);
+  const socket = await dialProxy(a, link, attemptAbort);
+  if (socket === undefined) return undefined;
+  const session = performServerHandshake(decoupleWrites(socket), {
+    settings: sessionSettings({ maxConcurrentStreams: a.maxConcurrentStreams }),
+    maxSessionMemory: MAX_SESSION_MEMORY_MB,
+  });
+  link.current = { socket, session };
+  const closed = new Promise<void>((resolve) => session.once('close', resolve));
+  session.on('error', (err) => publishTunnelDiagnostic({ event: 'session-error', side: 'agent', reason: reasonOf(err) }));
+  session.on('stream', (stream, headers) => serveStream(a.onStream, stream, headers));
+  if (!(await proxySpeaksHttp2(session, attemptAbort, closed))) {
+    session.destroy();
+    socket.destroy();
+    await closed;
+    if (a.closing.aborted) return undefined;
+    throw new ConnectionProblemError('the proxy did not complete the reverse tunnel HTTP/2 handshake');
+  }
+  widenConnectionWindow(session);
+  const connectedAt = a.clock.now();
+  link.state = 'connected';
+  publishTunnelDiagnostic({ event: 'connected', side: 'agent' });
+  a.onConnected();
+  startKeepAlive(session, {
+    intervalMs: a.keepAliveIntervalMs,
+    timeoutMs: a.keepAliveTimeoutMs,
+    onTimeout: () => {
+      publishTunnelDiagnostic({ event: 'keepalive-timeout', side: 'agent', timeoutMs: a.keepAliveTimeoutMs });
+      session.destroy();
+      socket.destroy();
+    },
+  });
+  socket.once('close', () => session.destroy());
+  await closed;
+  socket.destroy();
+  publishTunnelDiagnostic({ event: 'disconnected', side: 'agent', reason: a.closing.aborted ? 'closed' : 'connection lost' });
+  return connectedAt;
+}
+
+/** Dials the proxy and checks the negotiated ALPN; undefined when the agent closed meanwhile. */
+async function dialProxy(a: AgentSettings, link: ProxyLink, signal: AbortSignal): Promise<TLSSocket | undefined> {
+  const socket = await untilAborted(a.connect(signal), signal);
+  // A reset after the handshake must not crash the agent: the session notices the close and we reconnect.
+  socket.on('error', (err) => publishTunnelDiagnostic({ event: 'session-error', side: 'agent', reason: reasonOf(err) }));
+  link.current = { socket };
+  if (a.closing.aborted) {
+    socket.destroy();
+    return undefined;
+  }
+  if (socket.alpnProtocol !== REVERSE_TUNNEL_ALPN) {
+    socket.destroy();
+    throw new ConnectionProblemError(`the proxy did not negotiate ALPN "${REVERSE_TUNNEL_ALPN}"`, { code: TUNNEL_ERROR_CODES.badAlpn });
+  }
+  // Database protocols are chatty request/response: never hold a small frame back waiting for an ACK.
+  socket.setNoDelay(true);
+  return socket;
+}
+
+/** Established once the proxy's SETTINGS arrive: it speaks HTTP/2 to us. False on abort or close first. */
+function proxySpeaksHttp2(session: ServerHttp2Session, signal: AbortSignal, closed: Promise<void>): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const onAbort = () => resolve(false);
+    signal.addEventListener('abort', onAbort, { once: true });
+    session.once('remoteSettings', () => {
+      signal.removeEventListener('abort', onAbort);
+      resolve(true);
+    });
+    void closed.then(() => resolve(false));
+  });
+}
+
+/** Serves one stream the proxy opened: check the request, decode its meta, hand it to `onStream`, answer. */
+function serveStream(onStream: TunnelAgentOptions['onStream'], stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+  let service = '';
+  stream.on('error', (err) => publishTunnelDiagnostic({ event: 'stream-error', side: 'agent', service, reason: reasonOf(err) }));
+  const refuse = (status: number, err: unknown) => {
+    publishTunnelDiagnostic({ event: 'stream-refused', side: 'agent', service, reason: reasonOf(err) });
+    if (stream.destroyed) return;
+    if (stream.headersSent) {
+      stream.close(h2.NGHTTP2_INTERNAL_ERROR);
+      return;
+    }
+    stream.respond({ ':status': status, [TUNNEL_ERROR_HEADER]: encodeTunnelError(err, service) }, { endStream: true });
+  };
+  if (headers[':method'] !== 'POST' || headers[':path'] !== TUNNEL_STREAM_PATH) {
+    refuse(404, new ConnectionProblemError(`unknown tunnel request ${String(headers[':method'])} ${String(headers[':path'])}`));
+    return;
+  }
+  let meta: TunnelStreamMeta;
+  try {
+    meta = decodeTunnelMeta(headers[TUNNEL_META_HEADER]);
+  } catch (err) {
+    refuse(400, err);
+    return;
+  }
+  service = meta.service;
+  new Promise<void>((resolve) => resolve(onStream(meta, stream))).then(
+    () => {
+      // Writing already sent the 200 implicitly.
+      if (!stream.headersSent && !stream.destroyed) stream.respond({ ':status': 200 });
+    },
+    (err: unknown) => refuse(502, err),
+  );
 }

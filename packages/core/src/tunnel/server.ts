@@ -127,178 +127,232 @@ const offline = (agentId: string) =>
  * ```
  */
 export function newTunnelServer(options: TunnelServerOptions = {}): TunnelServer {
-  const clock = options.clock ?? systemClock;
-  const keepAliveIntervalMs = options.keepAliveIntervalMs ?? DEFAULT_KEEPALIVE_INTERVAL_MS;
-  const keepAliveTimeoutMs = options.keepAliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS;
-  const handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
-  const openTimeoutMs = options.openTimeoutMs ?? 30_000;
-  const agents = new Map<string, AgentEntry>();
-  const pending = new Set<ClientHttp2Session>();
-  let closed = false;
+  const s: TunnelServerState = {
+    options,
+    clock: options.clock ?? systemClock,
+    keepAliveIntervalMs: options.keepAliveIntervalMs ?? DEFAULT_KEEPALIVE_INTERVAL_MS,
+    keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
+    handshakeTimeoutMs: options.handshakeTimeoutMs ?? 10_000,
+    openTimeoutMs: options.openTimeoutMs ?? 30_000,
+    agents: new Map(),
+    pending: new Set(),
+    closed: false,
+  };
+  return {
+    handleConnection: (socket, identity) => handleConnection(s, socket, identity),
+    openStream: (agentId, meta, openOptions) => openStream(s, agentId, meta, openOptions),
+    agents: () => [...s.agents].map(([id, entry]) => agentInfo(s, id, entry)),
+    hasAgent: (agentId) => liveTunnel(s, agentId) !== undefined,
+    close: () => closeTunnelServer(s),
+  };
+}
 
-  const info = (id: string, entry: AgentEntry): TunnelAgentInfo => ({
+/** The registry's state, shared by the steps below. */
+interface TunnelServerState {
+  readonly options: TunnelServerOptions;
+  readonly clock: Clock;
+  readonly keepAliveIntervalMs: number;
+  readonly keepAliveTimeoutMs: number;
+  readonly handshakeTimeoutMs: number;
+  readonly openTimeoutMs: number;
+  readonly agents: Map<string, AgentEntry>;
+  /** Sessions still in their HTTP/2 handshake. */
+  readonly pending: Set<ClientHttp2Session>;
+  closed: boolean;
+}
+
+function agentInfo(s: TunnelServerState, id: string, entry: AgentEntry): TunnelAgentInfo {
+  return {
     id,
     identity: entry.identity,
-    connectedAt: entry.tunnels[0]?.connectedAt ?? clock.now(),
+    connectedAt: entry.tunnels[0]?.connectedAt ?? s.clock.now(),
     connections: entry.tunnels.length,
-  });
+  };
+}
 
-  const handleConnection = (socket: TLSSocket, identity: TunnelAgentIdentity) => {
-    const agentId = identity.hostId;
-    if (typeof agentId !== 'string' || agentId === '') throw new TypeError('a tunnel agent identity needs a hostId');
-    if (closed) {
-      socket.destroy();
-      return;
-    }
-    socket.setNoDelay(true);
-    socket.on('error', (err) => publishTunnelDiagnostic({ event: 'session-error', side: 'proxy', agentId, reason: reasonOf(err) }));
-    const session = connectHttp2(`http://${agentId}`, {
-      createConnection: () => decoupleWrites(socket),
-      settings: sessionSettings(),
-      maxSessionMemory: MAX_SESSION_MEMORY_MB,
-    });
-    pending.add(session);
-    session.on('error', (err) => publishTunnelDiagnostic({ event: 'session-error', side: 'proxy', agentId, reason: reasonOf(err) }));
-    socket.once('close', () => session.destroy());
-    const handshakeTimer = setTimeout(() => {
+function liveTunnel(s: TunnelServerState, agentId: string): Tunnel | undefined {
+  return s.agents.get(agentId)?.tunnels.findLast((t) => !t.session.destroyed && !t.session.closed);
+}
+
+// --- accepting a tunnel ---
+
+/** Starts the HTTP/2 client on an agent's socket; the tunnel is listed once the handshake completes. */
+function handleConnection(s: TunnelServerState, socket: TLSSocket, identity: TunnelAgentIdentity): void {
+  const agentId = identity.hostId;
+  if (typeof agentId !== 'string' || agentId === '') throw new TypeError('a tunnel agent identity needs a hostId');
+  if (s.closed) {
+    socket.destroy();
+    return;
+  }
+  socket.setNoDelay(true);
+  socket.on('error', (err) => publishTunnelDiagnostic({ event: 'session-error', side: 'proxy', agentId, reason: reasonOf(err) }));
+  const session = connectHttp2(`http://${agentId}`, {
+    createConnection: () => decoupleWrites(socket),
+    settings: sessionSettings(),
+    maxSessionMemory: MAX_SESSION_MEMORY_MB,
+  });
+  s.pending.add(session);
+  session.on('error', (err) => publishTunnelDiagnostic({ event: 'session-error', side: 'proxy', agentId, reason: reasonOf(err) }));
+  socket.once('close', () => session.destroy());
+  const handshakeTimer = setTimeout(() => {
+    session.destroy();
+    socket.destroy();
+  }, s.handshakeTimeoutMs);
+  handshakeTimer.unref();
+  let tunnel: Tunnel | undefined;
+
+  session.once('remoteSettings', () => {
+    clearTimeout(handshakeTimer);
+    s.pending.delete(session);
+    if (s.closed || session.destroyed) return;
+    tunnel = registerTunnel(s, identity, session, socket);
+  });
+  session.once('close', () => {
+    clearTimeout(handshakeTimer);
+    s.pending.delete(session);
+    socket.destroy();
+    if (tunnel !== undefined) unregisterTunnel(s, agentId, tunnel);
+  });
+}
+
+/** A handshake completed: list the tunnel under its agent and keep it alive with PINGs. */
+function registerTunnel(s: TunnelServerState, identity: TunnelAgentIdentity, session: ClientHttp2Session, socket: TLSSocket): Tunnel {
+  const agentId = identity.hostId;
+  widenConnectionWindow(session);
+  const tunnel: Tunnel = { session, socket, connectedAt: s.clock.now() };
+  let entry = s.agents.get(agentId);
+  const first = entry === undefined;
+  if (entry === undefined) {
+    entry = { identity, tunnels: [] };
+    s.agents.set(agentId, entry);
+  }
+  entry.identity = identity;
+  entry.tunnels.push(tunnel);
+  publishTunnelDiagnostic({ event: 'connected', side: 'proxy', agentId });
+  startKeepAlive(session, {
+    intervalMs: s.keepAliveIntervalMs,
+    timeoutMs: s.keepAliveTimeoutMs,
+    onTimeout: () => {
+      publishTunnelDiagnostic({ event: 'keepalive-timeout', side: 'proxy', agentId, timeoutMs: s.keepAliveTimeoutMs });
       session.destroy();
       socket.destroy();
-    }, handshakeTimeoutMs);
-    handshakeTimer.unref();
-    let tunnel: Tunnel | undefined;
+    },
+  });
+  if (first) s.options.onAgent?.(agentInfo(s, agentId, entry));
+  return tunnel;
+}
 
-    session.once('remoteSettings', () => {
-      clearTimeout(handshakeTimer);
-      pending.delete(session);
-      if (closed || session.destroyed) return;
-      widenConnectionWindow(session);
-      tunnel = { session, socket, connectedAt: clock.now() };
-      let entry = agents.get(agentId);
-      const first = entry === undefined;
-      if (entry === undefined) {
-        entry = { identity, tunnels: [] };
-        agents.set(agentId, entry);
-      }
-      entry.identity = identity;
-      entry.tunnels.push(tunnel);
-      publishTunnelDiagnostic({ event: 'connected', side: 'proxy', agentId });
-      startKeepAlive(session, {
-        intervalMs: keepAliveIntervalMs,
-        timeoutMs: keepAliveTimeoutMs,
-        onTimeout: () => {
-          publishTunnelDiagnostic({ event: 'keepalive-timeout', side: 'proxy', agentId, timeoutMs: keepAliveTimeoutMs });
-          session.destroy();
-          socket.destroy();
-        },
-      });
-      if (first) options.onAgent?.(info(agentId, entry));
+/** A listed tunnel closed: drop it, and the agent with its last tunnel. */
+function unregisterTunnel(s: TunnelServerState, agentId: string, tunnel: Tunnel): void {
+  const entry = s.agents.get(agentId);
+  if (entry === undefined) return;
+  entry.tunnels = entry.tunnels.filter((t) => t !== tunnel);
+  publishTunnelDiagnostic({ event: 'disconnected', side: 'proxy', agentId, reason: s.closed ? 'closed' : 'connection lost' });
+  if (entry.tunnels.length === 0) {
+    s.agents.delete(agentId);
+    s.options.onAgentGone?.({ ...agentInfo(s, agentId, entry), connectedAt: tunnel.connectedAt });
+  }
+}
+
+// --- opening a stream (per forwarded connection: keep it lean) ---
+
+function openStream(s: TunnelServerState, agentId: string, meta: TunnelStreamMeta, openOptions: OpenStreamOptions = {}): Promise<Duplex> {
+  let metaHeader: string;
+  try {
+    metaHeader = encodeTunnelMeta(meta);
+  } catch (err) {
+    return Promise.reject(err);
+  }
+  const tunnel = liveTunnel(s, agentId);
+  if (tunnel === undefined) return Promise.reject(offline(agentId));
+  const failed = (why: string, cause?: unknown) =>
+    new ConnectionProblemError(`reverse tunnel to agent "${agentId}" failed while opening a stream to "${meta.service}": ${why}`, {
+      code: TUNNEL_ERROR_CODES.streamFailed,
+      ...(cause === undefined ? {} : { cause }),
     });
+  let stream: ClientHttp2Stream;
+  try {
+    stream = tunnel.session.request({ ':method': 'POST', ':path': TUNNEL_STREAM_PATH, [TUNNEL_META_HEADER]: metaHeader }, { endStream: false });
+  } catch (err) {
+    return Promise.reject(tunnel.session.destroyed || tunnel.session.closed ? offline(agentId) : failed(reasonOf(err), err));
+  }
+  return awaitAgentAnswer({
+    tunnel,
+    stream,
+    agentId,
+    service: meta.service,
+    failed,
+    signal: openOptions.signal,
+    timeoutMs: openOptions.timeoutMs ?? s.openTimeoutMs,
+  });
+}
 
-    session.once('close', () => {
-      clearTimeout(handshakeTimer);
-      pending.delete(session);
-      socket.destroy();
-      if (tunnel === undefined) return;
-      const entry = agents.get(agentId);
-      if (entry === undefined) return;
-      entry.tunnels = entry.tunnels.filter((t) => t !== tunnel);
-      publishTunnelDiagnostic({ event: 'disconnected', side: 'proxy', agentId, reason: closed ? 'closed' : 'connection lost' });
-      if (entry.tunnels.length === 0) {
-        agents.delete(agentId);
-        options.onAgentGone?.({ ...info(agentId, entry), connectedAt: tunnel.connectedAt });
-      }
-    });
-  };
+interface PendingStream {
+  tunnel: Tunnel;
+  stream: ClientHttp2Stream;
+  agentId: string;
+  service: string;
+  failed: (why: string, cause?: unknown) => ConnectionProblemError;
+  signal: AbortSignal | undefined;
+  timeoutMs: number;
+}
 
-  const liveTunnel = (agentId: string): Tunnel | undefined =>
-    agents.get(agentId)?.tunnels.findLast((t) => !t.session.destroyed && !t.session.closed);
-
-  const openStream = (agentId: string, meta: TunnelStreamMeta, openOptions: OpenStreamOptions = {}): Promise<Duplex> => {
-    let metaHeader: string;
-    try {
-      metaHeader = encodeTunnelMeta(meta);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    const tunnel = liveTunnel(agentId);
-    if (tunnel === undefined) return Promise.reject(offline(agentId));
-    const failed = (why: string, cause?: unknown) =>
-      new ConnectionProblemError(`reverse tunnel to agent "${agentId}" failed while opening a stream to "${meta.service}": ${why}`, {
-        code: TUNNEL_ERROR_CODES.streamFailed,
-        ...(cause === undefined ? {} : { cause }),
-      });
-
-    return new Promise<Duplex>((resolve, reject) => {
-      let stream: ClientHttp2Stream;
-      try {
-        stream = tunnel.session.request(
-          { ':method': 'POST', ':path': TUNNEL_STREAM_PATH, [TUNNEL_META_HEADER]: metaHeader },
-          { endStream: false },
-        );
-      } catch (err) {
-        reject(tunnel.session.destroyed || tunnel.session.closed ? offline(agentId) : failed(reasonOf(err), err));
+/** Resolves with the stream once the agent accepts it; rejects on refusal, reset, timeout or the caller's abort. */
+function awaitAgentAnswer(p: PendingStream): Promise<Duplex> {
+  const { tunnel, stream, agentId, service, failed, signal, timeoutMs } = p;
+  return new Promise<Duplex>((resolve, reject) => {
+    // A timer and the caller's signal, not AbortSignal.timeout + AbortSignal.any: two signals and a DOMException
+    // per stream add up at hundreds of new sessions per second.
+    const timer = setTimeout(() => onAbort(), timeoutMs);
+    let settled = false;
+    const settle = (err: TeleportError | unknown | undefined) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      stream.removeListener('response', onResponse);
+      stream.removeListener('close', onClose);
+      if (err === undefined) {
+        resolve(stream);
         return;
       }
-      // A timer and the caller's signal, not AbortSignal.timeout + AbortSignal.any: two signals and a DOMException
-      // per stream add up at hundreds of new sessions per second.
-      const timeoutMs = openOptions.timeoutMs ?? openTimeoutMs;
-      const timer = setTimeout(() => onAbort(), timeoutMs);
-      const signal = openOptions.signal;
-      let settled = false;
-      const settle = (err: TeleportError | unknown | undefined) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        stream.removeListener('response', onResponse);
-        stream.removeListener('close', onClose);
-        if (err === undefined) {
-          resolve(stream);
-          return;
-        }
-        if (!stream.destroyed) stream.close(h2.NGHTTP2_CANCEL);
-        publishTunnelDiagnostic({ event: 'stream-refused', side: 'proxy', agentId, service: meta.service, reason: reasonOf(err) });
-        reject(err);
-      };
-      const onAbort = () =>
-        settle(openOptions.signal?.aborted ? openOptions.signal.reason : failed(`the agent did not answer within ${timeoutMs} ms`));
-      const onResponse = (headers: Record<string, unknown>) => {
-        if (headers[':status'] === 200) settle(undefined);
-        else settle(decodeTunnelError(headers[TUNNEL_ERROR_HEADER], `agent "${agentId}" refused the stream to "${meta.service}" (HTTP/2 status ${String(headers[':status'])})`));
-      };
-      const onClose = () => settle(tunnel.session.destroyed ? failed('the tunnel closed') : failed(`the stream was reset (code ${stream.rstCode ?? 'unknown'})`));
-      stream.on('error', (err) => {
-        publishTunnelDiagnostic({ event: 'stream-error', side: 'proxy', agentId, service: meta.service, reason: reasonOf(err) });
-        settle(failed(reasonOf(err), err));
-      });
-      stream.once('response', onResponse);
-      stream.once('close', onClose);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (signal?.aborted === true) onAbort();
+      if (!stream.destroyed) stream.close(h2.NGHTTP2_CANCEL);
+      publishTunnelDiagnostic({ event: 'stream-refused', side: 'proxy', agentId, service, reason: reasonOf(err) });
+      reject(err);
+    };
+    const onAbort = () => settle(signal?.aborted ? signal.reason : failed(`the agent did not answer within ${timeoutMs} ms`));
+    const onResponse = (headers: Record<string, unknown>) => {
+      if (headers[':status'] === 200) settle(undefined);
+      else settle(decodeTunnelError(headers[TUNNEL_ERROR_HEADER], `agent "${agentId}" refused the stream to "${service}" (HTTP/2 status ${String(headers[':status'])})`));
+    };
+    const onClose = () => settle(tunnel.session.destroyed ? failed('the tunnel closed') : failed(`the stream was reset (code ${stream.rstCode ?? 'unknown'})`));
+    stream.on('error', (err) => {
+      publishTunnelDiagnostic({ event: 'stream-error', side: 'proxy', agentId, service, reason: reasonOf(err) });
+      settle(failed(reasonOf(err), err));
     });
-  };
+    stream.once('response', onResponse);
+    stream.once('close', onClose);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted === true) onAbort();
+  });
+}
 
-  return {
-    handleConnection,
-    openStream,
-    agents: () => [...agents].map(([id, entry]) => info(id, entry)),
-    hasAgent: (agentId) => liveTunnel(agentId) !== undefined,
-    async close() {
-      closed = true;
-      const sessions = [...pending, ...[...agents.values()].flatMap((e) => e.tunnels.map((t) => t.session))];
-      await Promise.all(
-        sessions.map(
-          (session) =>
-            new Promise<void>((resolve) => {
-              if (session.destroyed) {
-                resolve();
-                return;
-              }
-              session.once('close', () => resolve());
-              session.destroy();
-            }),
-        ),
-      );
-    },
-  };
+// --- closing ---
+
+async function closeTunnelServer(s: TunnelServerState): Promise<void> {
+  s.closed = true;
+  const sessions = [...s.pending, ...[...s.agents.values()].flatMap((e) => e.tunnels.map((t) => t.session))];
+  await Promise.all(
+    sessions.map(
+      (session) =>
+        new Promise<void>((resolve) => {
+          if (session.destroyed) {
+            resolve();
+            return;
+          }
+          session.once('close', () => resolve());
+          session.destroy();
+        }),
+    ),
+  );
 }

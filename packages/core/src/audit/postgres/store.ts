@@ -203,104 +203,126 @@ function newSqlStore(
   pool: Pool,
   config: { u: PostgresUri; clock: Clock; retentionDays: number | undefined; sweepIntervalMs: number },
 ): AuditEventStore {
-  const { u, clock, retentionDays } = config;
-  const insertSql = insertEventSql();
-  const deleteSql = deleteOlderThanSql(u.dialect);
-  let closed = false;
-  let stopSweeper = () => {};
-
-  const ensureOpen = () => {
-    if (closed) throw new ConnectionProblemError('the audit event store is closed');
+  const { u } = config;
+  const s: SqlAuditState = {
+    pool,
+    u,
+    clock: config.clock,
+    retentionDays: config.retentionDays,
+    insertSql: insertEventSql(),
+    deleteSql: deleteOlderThanSql(u.dialect),
+    closed: false,
+    stopSweeper: () => {},
   };
-  const run = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await withRetry(fn);
-    } catch (err) {
-      throw toTeleportError(err, u, what);
-    }
-  };
-
-  const deleteOlderThan = async (date: Date): Promise<number> => {
-    ensureOpen();
-    const before = new Date(checkDate(date, 'deleteOlderThan date')).toISOString();
-    let total = 0;
-    for (;;) {
-      const res = await run('failed to delete old audit events', () => pool.query(deleteSql, [before, DELETE_BATCH]));
-      const n = res.rowCount ?? 0;
-      total += n;
-      if (n < DELETE_BATCH) return total;
-      ensureOpen();
-    }
-  };
-
   const store: AuditEventStore = {
-    async emit(event: AuditEvent): Promise<void> {
-      ensureOpen();
-      const row = toEventRow(event, { replaceNul: true });
-      const time = new Date(row.timeMs).toISOString();
-      await run('failed to store an audit event', () =>
-        pool.query({ name: 'teleport-ts-audit-insert', text: insertSql, values: [row.uid, time, row.type, row.json] }),
-      );
-    },
-
-    async emitMany(events: readonly AuditEvent[]): Promise<void> {
-      ensureOpen();
-      const rows = events.map((event) => toEventRow(event, { replaceNul: true }));
-      for (let start = 0; start < rows.length; start += MAX_INSERT_ROWS) {
-        const chunk = rows.slice(start, start + MAX_INSERT_ROWS);
-        const values = chunk.flatMap((row) => [row.uid, new Date(row.timeMs).toISOString(), row.type, row.json]);
-        // A statement is atomic on its own: no explicit transaction for a batch that fits one statement.
-        await run('failed to store audit events', () => pool.query({ text: insertEventsSql(chunk.length), values }));
-      }
-    },
-
-    async search(request: SearchEventsRequest): Promise<SearchEventsResult> {
-      ensureOpen();
-      const q = checkSearchRequest(request);
-      const sql = searchEventsSql({ order: q.order, byType: q.eventTypes.length > 0, after: q.after !== undefined });
-      const values = sql.params.map((p) => {
-        switch (p) {
-          case 'from':
-            return new Date(q.fromMs).toISOString();
-          case 'to':
-            return new Date(q.toMs).toISOString();
-          case 'types':
-            return q.eventTypes;
-          case 'afterTime':
-            return new Date(q.after?.timeMs ?? 0).toISOString();
-          case 'afterUid':
-            return q.after?.uid ?? '';
-          case 'limit':
-            return q.limit + 1;
-        }
-      });
-      const res = await run('failed to search audit events', () => pool.query<Row>(sql.text, values));
-      const rows: PageRow[] = res.rows.map((r) => ({ event: r.event_data, cursor: { timeMs: r.event_time.getTime(), uid: r.event_id } }));
-      return toPage(rows, q.limit, q.order);
-    },
-
-    deleteOlderThan,
-
-    async sweep(): Promise<number> {
-      if (retentionDays === undefined) return 0;
-      return deleteOlderThan(retentionCutoff(clock.now(), retentionDays));
-    },
-
-    async close(): Promise<void> {
-      if (closed) return;
-      closed = true;
-      stopSweeper();
-      await pool.end().catch(() => {});
-    },
+    emit: (event) => emit(s, event),
+    emitMany: (events) => emitMany(s, events),
+    search: (request) => search(s, request),
+    deleteOlderThan: (date) => deleteOlderThan(s, date),
+    sweep: () => sweep(s),
+    close: () => close(s),
   };
-
   // CockroachDB's row-level TTL job does the sweeping there.
-  if (retentionDays !== undefined && u.dialect === 'postgres') {
-    stopSweeper = startSweeper({
+  if (s.retentionDays !== undefined && u.dialect === 'postgres') {
+    s.stopSweeper = startSweeper({
       store: `${u.dialect}:${u.host}:${u.port}/${u.database ?? ''}`,
       intervalMs: config.sweepIntervalMs,
       sweep: () => store.sweep(),
     });
   }
   return store;
+}
+
+/** One open SQL audit store. */
+interface SqlAuditState {
+  readonly pool: Pool;
+  readonly u: PostgresUri;
+  readonly clock: Clock;
+  readonly retentionDays: number | undefined;
+  readonly insertSql: string;
+  readonly deleteSql: string;
+  closed: boolean;
+  stopSweeper: () => void;
+}
+
+function ensureOpen(s: SqlAuditState): void {
+  if (s.closed) throw new ConnectionProblemError('the audit event store is closed');
+}
+
+async function run<T>(s: SqlAuditState, what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await withRetry(fn);
+  } catch (err) {
+    throw toTeleportError(err, s.u, what);
+  }
+}
+
+async function emit(s: SqlAuditState, event: AuditEvent): Promise<void> {
+  ensureOpen(s);
+  const row = toEventRow(event, { replaceNul: true });
+  const time = new Date(row.timeMs).toISOString();
+  await run(s, 'failed to store an audit event', () =>
+    s.pool.query({ name: 'teleport-ts-audit-insert', text: s.insertSql, values: [row.uid, time, row.type, row.json] }),
+  );
+}
+
+async function emitMany(s: SqlAuditState, events: readonly AuditEvent[]): Promise<void> {
+  ensureOpen(s);
+  const rows = events.map((event) => toEventRow(event, { replaceNul: true }));
+  for (let start = 0; start < rows.length; start += MAX_INSERT_ROWS) {
+    const chunk = rows.slice(start, start + MAX_INSERT_ROWS);
+    const values = chunk.flatMap((row) => [row.uid, new Date(row.timeMs).toISOString(), row.type, row.json]);
+    // A statement is atomic on its own: no explicit transaction for a batch that fits one statement.
+    await run(s, 'failed to store audit events', () => s.pool.query({ text: insertEventsSql(chunk.length), values }));
+  }
+}
+
+async function search(s: SqlAuditState, request: SearchEventsRequest): Promise<SearchEventsResult> {
+  ensureOpen(s);
+  const q = checkSearchRequest(request);
+  const sql = searchEventsSql({ order: q.order, byType: q.eventTypes.length > 0, after: q.after !== undefined });
+  const values = sql.params.map((p) => {
+    switch (p) {
+      case 'from':
+        return new Date(q.fromMs).toISOString();
+      case 'to':
+        return new Date(q.toMs).toISOString();
+      case 'types':
+        return q.eventTypes;
+      case 'afterTime':
+        return new Date(q.after?.timeMs ?? 0).toISOString();
+      case 'afterUid':
+        return q.after?.uid ?? '';
+      case 'limit':
+        return q.limit + 1;
+    }
+  });
+  const res = await run(s, 'failed to search audit events', () => s.pool.query<Row>(sql.text, values));
+  const rows: PageRow[] = res.rows.map((r) => ({ event: r.event_data, cursor: { timeMs: r.event_time.getTime(), uid: r.event_id } }));
+  return toPage(rows, q.limit, q.order);
+}
+
+async function deleteOlderThan(s: SqlAuditState, date: Date): Promise<number> {
+  ensureOpen(s);
+  const before = new Date(checkDate(date, 'deleteOlderThan date')).toISOString();
+  let total = 0;
+  for (;;) {
+    const res = await run(s, 'failed to delete old audit events', () => s.pool.query(s.deleteSql, [before, DELETE_BATCH]));
+    const n = res.rowCount ?? 0;
+    total += n;
+    if (n < DELETE_BATCH) return total;
+    ensureOpen(s);
+  }
+}
+
+async function sweep(s: SqlAuditState): Promise<number> {
+  if (s.retentionDays === undefined) return 0;
+  return deleteOlderThan(s, retentionCutoff(s.clock.now(), s.retentionDays));
+}
+
+async function close(s: SqlAuditState): Promise<void> {
+  if (s.closed) return;
+  s.closed = true;
+  s.stopSweeper();
+  await s.pool.end().catch(() => {});
 }

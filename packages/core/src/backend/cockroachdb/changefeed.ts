@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { ConnectionProblemError } from '../../errors/index.js';
 import type { FeedSession, FeedSink } from '../sql/feed.js';
+import { newBreakLatch, type BreakLatch } from '../sql/latch.js';
 import { ResolvedOrderBuffer, compareHlc, decodeChangefeedRow, parseHlc, type ChangefeedRow, type Hlc } from './changefeed-rows.js';
 
 /** A running stream of changefeed rows. */
@@ -41,110 +42,123 @@ export async function openChangefeedSession(
   openRows: OpenChangefeedRows,
   options: ChangefeedSessionOptions = {},
 ): Promise<FeedSession> {
-  const maxBuffered = options.maxBuffered ?? 100_000;
-  const resolvedTimeoutMs = options.resolvedTimeoutMs ?? 60_000;
-  let isBroken = false;
-  let breakWith!: (err: Error) => void;
-  const broken = new Promise<Error>((resolve) => {
-    breakWith = (err) => {
-      if (isBroken) return;
-      isBroken = true;
-      resolve(err);
-    };
-  });
-
-  let buffer: ResolvedOrderBuffer | undefined;
-  const early: ChangefeedRow[] = [];
-  let ready = false;
-  let watchdog: NodeJS.Timeout | undefined;
-  const armWatchdog = (): void => {
-    if (watchdog) clearTimeout(watchdog);
-    watchdog = setTimeout(
-      () => breakWith(new ConnectionProblemError(`cockroachdb changefeed sent no resolved timestamp for ${resolvedTimeoutMs} ms`)),
-      resolvedTimeoutMs,
-    );
-    watchdog.unref();
+  const s: ChangefeedState = {
+    sink,
+    maxBuffered: options.maxBuffered ?? 100_000,
+    resolvedTimeoutMs: options.resolvedTimeoutMs ?? 60_000,
+    latch: newBreakLatch(),
+    buffer: undefined,
+    early: [],
+    ready: false,
+    watchdog: undefined,
+    barriers: [],
   };
-
-  /** Barriers waiting for a resolved timestamp, by cluster time. */
-  let barriers: Array<{ at: Hlc; reached: () => void }> = [];
-
-  const onRow = (row: ChangefeedRow): void => {
-    if (isBroken) return;
-    // Rows can arrive before openRows resolved with the cursor: keep them until the buffer exists.
-    if (!buffer) {
-      early.push(row);
-      return;
-    }
-    try {
-      const decoded = decodeChangefeedRow(row);
-      if (decoded.kind === 'change') {
-        buffer.add(decoded);
-        if (buffer.size > maxBuffered) {
-          breakWith(new ConnectionProblemError(`cockroachdb changefeed: more than ${maxBuffered} changes wait for a resolved timestamp`));
-        }
-        return;
-      }
-      armWatchdog();
-      const released = buffer.resolve(decoded.resolved);
-      if (!ready) {
-        ready = true;
-        sink.ready();
-        return;
-      }
-      const due = barriers.filter((b) => compareHlc(b.at, decoded.resolved) <= 0).sort((a, b) => compareHlc(a.at, b.at));
-      if (due.length > 0) barriers = barriers.filter((b) => compareHlc(b.at, decoded.resolved) > 0);
-      let next = 0;
-      for (const change of released) {
-        while (next < due.length && compareHlc(due[next]!.at, change.updated) < 0) due[next++]!.reached();
-        sink.emit(change.event);
-      }
-      while (next < due.length) due[next++]!.reached();
-    } catch (err) {
-      breakWith(new ConnectionProblemError(`cockroachdb changefeed: unreadable row: ${(err as Error).message}`, { cause: err }));
-    }
-  };
-
-  const stream = await openRows(onRow);
-  buffer = new ResolvedOrderBuffer(stream.cursor);
-  for (const row of early.splice(0)) onRow(row);
-  void stream.ended.then((err) => breakWith(err));
-  armWatchdog();
+  const stream = await openRows((row) => onRow(s, row));
+  s.buffer = new ResolvedOrderBuffer(stream.cursor);
+  for (const row of s.early.splice(0)) onRow(s, row);
+  void stream.ended.then((err) => s.latch.breakWith(err));
+  armWatchdog(s);
 
   const clusterTime = options.clusterTime;
-  const barrier = clusterTime
-    ? async (onReached: () => void): Promise<void> => {
-        const at = await clusterTime();
-        if (isBroken) throw new ConnectionProblemError('cockroachdb changefeed is down');
-        // Already covered: everything after the frontier is still to come, so attach right here.
-        const frontier = buffer?.resolved;
-        if (ready && frontier && compareHlc(at, frontier) <= 0) {
-          onReached();
-          return;
-        }
-        await new Promise<void>((resolve, reject) => {
-          barriers.push({
-            at,
-            reached: () => {
-              onReached();
-              resolve();
-            },
-          });
-          void broken.then((err) => reject(err));
-        });
-      }
-    : undefined;
-
   return {
-    broken,
+    broken: s.latch.broken,
     stop: async () => {
-      if (watchdog) clearTimeout(watchdog);
-      breakWith(new ConnectionProblemError('cockroachdb changefeed stopped'));
-      barriers = [];
+      if (s.watchdog) clearTimeout(s.watchdog);
+      s.latch.breakWith(new ConnectionProblemError('cockroachdb changefeed stopped'));
+      s.barriers = [];
       await stream.stop();
     },
-    ...(barrier ? { barrier } : {}),
+    ...(clusterTime ? { barrier: (onReached: () => void) => requestBarrier(s, clusterTime, onReached) } : {}),
   };
+}
+
+/** One changefeed session's state. */
+interface ChangefeedState {
+  readonly sink: FeedSink;
+  readonly maxBuffered: number;
+  readonly resolvedTimeoutMs: number;
+  readonly latch: BreakLatch;
+  /** Set once the row stream gave its cursor. */
+  buffer: ResolvedOrderBuffer | undefined;
+  /** Rows that arrived before the buffer existed. */
+  readonly early: ChangefeedRow[];
+  /** The first resolved timestamp arrived. */
+  ready: boolean;
+  watchdog: NodeJS.Timeout | undefined;
+  /** Barriers waiting for a resolved timestamp, by cluster time. */
+  barriers: Array<{ at: Hlc; reached: () => void }>;
+}
+
+/** Breaks the session unless a resolved timestamp arrives within the timeout. */
+function armWatchdog(s: ChangefeedState): void {
+  if (s.watchdog) clearTimeout(s.watchdog);
+  s.watchdog = setTimeout(
+    () => s.latch.breakWith(new ConnectionProblemError(`cockroachdb changefeed sent no resolved timestamp for ${s.resolvedTimeoutMs} ms`)),
+    s.resolvedTimeoutMs,
+  );
+  s.watchdog.unref();
+}
+
+function onRow(s: ChangefeedState, row: ChangefeedRow): void {
+  if (s.latch.isBroken) return;
+  // Rows can arrive before openRows resolved with the cursor: keep them until the buffer exists.
+  if (!s.buffer) {
+    s.early.push(row);
+    return;
+  }
+  try {
+    const decoded = decodeChangefeedRow(row);
+    if (decoded.kind === 'change') {
+      s.buffer.add(decoded);
+      if (s.buffer.size > s.maxBuffered) {
+        s.latch.breakWith(new ConnectionProblemError(`cockroachdb changefeed: more than ${s.maxBuffered} changes wait for a resolved timestamp`));
+      }
+      return;
+    }
+    onResolved(s, s.buffer, decoded.resolved);
+  } catch (err) {
+    s.latch.breakWith(new ConnectionProblemError(`cockroachdb changefeed: unreadable row: ${(err as Error).message}`, { cause: err }));
+  }
+}
+
+/** A resolved timestamp: emit the changes it releases in commit order, reaching due barriers in between. */
+function onResolved(s: ChangefeedState, buffer: ResolvedOrderBuffer, resolved: Hlc): void {
+  armWatchdog(s);
+  const released = buffer.resolve(resolved);
+  if (!s.ready) {
+    s.ready = true;
+    s.sink.ready();
+    return;
+  }
+  const due = s.barriers.filter((b) => compareHlc(b.at, resolved) <= 0).sort((a, b) => compareHlc(a.at, b.at));
+  if (due.length > 0) s.barriers = s.barriers.filter((b) => compareHlc(b.at, resolved) > 0);
+  let next = 0;
+  for (const change of released) {
+    while (next < due.length && compareHlc(due[next]!.at, change.updated) < 0) due[next++]!.reached();
+    s.sink.emit(change.event);
+  }
+  while (next < due.length) due[next++]!.reached();
+}
+
+async function requestBarrier(s: ChangefeedState, clusterTime: () => Promise<Hlc>, onReached: () => void): Promise<void> {
+  const at = await clusterTime();
+  if (s.latch.isBroken) throw new ConnectionProblemError('cockroachdb changefeed is down');
+  // Already covered: everything after the frontier is still to come, so attach right here.
+  const frontier = s.buffer?.resolved;
+  if (s.ready && frontier && compareHlc(at, frontier) <= 0) {
+    onReached();
+    return;
+  }
+  await new Promise<void>((resolve, reject) => {
+    s.barriers.push({
+      at,
+      reached: () => {
+        onReached();
+        resolve();
+      },
+    });
+    void s.latch.broken.then((err) => reject(err));
+  });
 }
 
 export interface CockroachChangefeedOptions {

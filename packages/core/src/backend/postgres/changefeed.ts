@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { ConnectionProblemError, redact } from '../../errors/index.js';
 import type { FeedSession, FeedSink } from '../sql/feed.js';
+import { newBreakLatch, type BreakLatch } from '../sql/latch.js';
 import type { BackendEvent } from '../types.js';
 import { barrierPayload, decodeChangeEvent, parseChangeNotification, type ChangeNotification } from './payload.js';
 import { CHANGE_CHANNEL } from './schema.js';
@@ -29,128 +30,145 @@ export interface ListenSessionOptions {
  * before it, so a watcher attached there sees no write that completed before `newWatcher()` was called.
  */
 export async function openListenSession(sink: FeedSink, options: ListenSessionOptions): Promise<FeedSession> {
-  const client = new pg.Client(options.clientConfig);
-  let breakWith!: (err: Error) => void;
-  let isBroken = false;
-  const broken = new Promise<Error>((resolve) => {
-    breakWith = (err) => {
-      if (isBroken) return;
-      isBroken = true;
-      resolve(err);
-    };
-  });
+  const s: ListenState = {
+    client: new pg.Client(options.clientConfig),
+    sink,
+    latch: newBreakLatch(),
+    barriers: new Map(),
+    pending: [],
+    draining: false,
+    heartbeat: undefined,
+  };
   // Without an 'error' listener a dropped connection would crash the process.
-  client.on('error', (err) => breakWith(err));
-  client.on('end', () => breakWith(new ConnectionProblemError('postgres change feed connection ended')));
+  s.client.on('error', (err) => s.latch.breakWith(err));
+  s.client.on('end', () => s.latch.breakWith(new ConnectionProblemError('postgres change feed connection ended')));
+  s.client.on('notification', (msg) => onNotification(s, msg));
+  await startListening(s);
+  startHeartbeat(s, options.heartbeatMs ?? 10_000, options.heartbeatTimeoutMs ?? 5_000);
+  void s.latch.broken.then(() => s.barriers.clear());
+  sink.ready();
+  return { broken: s.latch.broken, stop: () => stopListenSession(s), barrier: (onReached) => requestBarrier(s, onReached) };
+}
 
-  const barriers = new Map<string, () => void>();
-  const pending: ChangeNotification[] = [];
-  /** Handles one notification in stream order; false when it needs an asynchronous fetch first. */
-  const deliver = (n: ChangeNotification): boolean => {
-    if (n.kind === 'inline') {
-      sink.emit(n.event);
-      return true;
-    }
-    if (n.kind === 'barrier') {
-      const reached = barriers.get(n.id);
-      barriers.delete(n.id);
-      reached?.();
-      return true;
-    }
-    return false;
-  };
-  let draining = false;
-  const drain = async (): Promise<void> => {
-    if (draining) return;
-    draining = true;
-    try {
-      while (pending.length > 0 && !isBroken) {
-        const next = pending[0]!;
-        if (next.kind === 'spilled') {
-          const res = await client.query<{ payload: string }>('SELECT payload FROM kv_events WHERE id = $1::bigint', [next.id]);
-          const row = res.rows[0];
-          if (!row) throw new ConnectionProblemError(`postgres change feed: spilled event ${next.id} was pruned before it was read`);
-          const event: BackendEvent = decodeChangeEvent(row.payload);
-          pending.shift();
-          if (!isBroken) sink.emit(event);
-        } else {
-          pending.shift();
-          if (!isBroken) deliver(next);
-        }
-      }
-    } catch (err) {
-      breakWith(err instanceof Error ? err : new ConnectionProblemError(redact(String(err))));
-    } finally {
-      draining = false;
-    }
-  };
+/** One LISTEN session's state. */
+interface ListenState {
+  readonly client: pg.Client;
+  readonly sink: FeedSink;
+  readonly latch: BreakLatch;
+  /** Barrier callbacks by the id of their notification. */
+  readonly barriers: Map<string, () => void>;
+  /** Notifications waiting behind a spilled event's fetch, in arrival order. */
+  readonly pending: ChangeNotification[];
+  draining: boolean;
+  heartbeat: NodeJS.Timeout | undefined;
+}
 
-  client.on('notification', (msg) => {
-    if (isBroken || msg.channel !== CHANGE_CHANNEL) return;
-    let parsed: ChangeNotification;
-    try {
-      parsed = parseChangeNotification(msg.payload ?? '');
-    } catch (err) {
-      breakWith(new ConnectionProblemError(`postgres change feed: unreadable notification: ${(err as Error).message}`));
-      return;
-    }
-    // The common case stays synchronous: nothing queued ahead and no fetch needed.
-    if (pending.length === 0 && deliver(parsed)) return;
-    pending.push(parsed);
-    void drain();
-  });
-
-  let heartbeat: NodeJS.Timeout | undefined;
-  const stop = async (): Promise<void> => {
-    if (heartbeat) clearInterval(heartbeat);
-    heartbeat = undefined;
-    breakWith(new ConnectionProblemError('postgres change feed stopped'));
-    await client.end().catch(() => undefined);
-  };
-
+/** Connects and runs LISTEN; on failure the session is stopped and the reason thrown. */
+async function startListening(s: ListenState): Promise<void> {
   try {
-    await client.connect();
-    await client.query(`LISTEN ${CHANGE_CHANNEL}`);
+    await s.client.connect();
+    await s.client.query(`LISTEN ${CHANGE_CHANNEL}`);
   } catch (err) {
-    await stop();
+    await stopListenSession(s);
     throw err;
   }
-  if (isBroken) {
-    const reason = await broken;
-    await stop();
+  if (s.latch.isBroken) {
+    const reason = await s.latch.broken;
+    await stopListenSession(s);
     throw reason;
   }
+}
 
-  const heartbeatMs = options.heartbeatMs ?? 10_000;
-  const timeoutMs = options.heartbeatTimeoutMs ?? 5_000;
-  heartbeat = setInterval(() => {
-    if (isBroken) return;
+async function stopListenSession(s: ListenState): Promise<void> {
+  if (s.heartbeat) clearInterval(s.heartbeat);
+  s.heartbeat = undefined;
+  s.latch.breakWith(new ConnectionProblemError('postgres change feed stopped'));
+  await s.client.end().catch(() => undefined);
+}
+
+function onNotification(s: ListenState, msg: pg.Notification): void {
+  if (s.latch.isBroken || msg.channel !== CHANGE_CHANNEL) return;
+  let parsed: ChangeNotification;
+  try {
+    parsed = parseChangeNotification(msg.payload ?? '');
+  } catch (err) {
+    s.latch.breakWith(new ConnectionProblemError(`postgres change feed: unreadable notification: ${(err as Error).message}`));
+    return;
+  }
+  // The common case stays synchronous: nothing queued ahead and no fetch needed.
+  if (s.pending.length === 0 && deliver(s, parsed)) return;
+  s.pending.push(parsed);
+  void drain(s);
+}
+
+/** Handles one notification in stream order; false when it needs an asynchronous fetch first. */
+function deliver(s: ListenState, n: ChangeNotification): boolean {
+  if (n.kind === 'inline') {
+    s.sink.emit(n.event);
+    return true;
+  }
+  if (n.kind === 'barrier') {
+    const reached = s.barriers.get(n.id);
+    s.barriers.delete(n.id);
+    reached?.();
+    return true;
+  }
+  return false;
+}
+
+/** Delivers the queued notifications in order, fetching spilled events from `kv_events`. */
+async function drain(s: ListenState): Promise<void> {
+  if (s.draining) return;
+  s.draining = true;
+  try {
+    while (s.pending.length > 0 && !s.latch.isBroken) {
+      const next = s.pending[0]!;
+      if (next.kind === 'spilled') {
+        const res = await s.client.query<{ payload: string }>('SELECT payload FROM kv_events WHERE id = $1::bigint', [next.id]);
+        const row = res.rows[0];
+        if (!row) throw new ConnectionProblemError(`postgres change feed: spilled event ${next.id} was pruned before it was read`);
+        const event: BackendEvent = decodeChangeEvent(row.payload);
+        s.pending.shift();
+        if (!s.latch.isBroken) s.sink.emit(event);
+      } else {
+        s.pending.shift();
+        if (!s.latch.isBroken) deliver(s, next);
+      }
+    }
+  } catch (err) {
+    s.latch.breakWith(err instanceof Error ? err : new ConnectionProblemError(redact(String(err))));
+  } finally {
+    s.draining = false;
+  }
+}
+
+/** Probes the idle connection so a silently dead network breaks the session. */
+function startHeartbeat(s: ListenState, heartbeatMs: number, timeoutMs: number): void {
+  s.heartbeat = setInterval(() => {
+    if (s.latch.isBroken) return;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new ConnectionProblemError(`postgres change feed: no answer to a probe within ${timeoutMs} ms`)), timeoutMs);
     });
-    Promise.race([client.query('SELECT 1'), timeout])
-      .catch((err: unknown) => breakWith(err instanceof Error ? err : new ConnectionProblemError(redact(String(err)))))
+    Promise.race([s.client.query('SELECT 1'), timeout])
+      .catch((err: unknown) => s.latch.breakWith(err instanceof Error ? err : new ConnectionProblemError(redact(String(err)))))
       .finally(() => clearTimeout(timer));
   }, heartbeatMs);
-  heartbeat.unref();
+  s.heartbeat.unref();
+}
 
-  void broken.then(() => barriers.clear());
-  const barrier = (onReached: () => void): Promise<void> =>
-    new Promise<void>((resolve, reject) => {
-      if (isBroken) return reject(new ConnectionProblemError('postgres change feed is down'));
-      const id = randomUUID();
-      barriers.set(id, () => {
-        onReached();
-        resolve();
-      });
-      void broken.then((err) => reject(err));
-      client.query('SELECT pg_notify($1, $2)', [CHANGE_CHANNEL, barrierPayload(id)]).catch((err: unknown) => {
-        barriers.delete(id);
-        reject(err instanceof Error ? err : new ConnectionProblemError(redact(String(err))));
-      });
+function requestBarrier(s: ListenState, onReached: () => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (s.latch.isBroken) return reject(new ConnectionProblemError('postgres change feed is down'));
+    const id = randomUUID();
+    s.barriers.set(id, () => {
+      onReached();
+      resolve();
     });
-
-  sink.ready();
-  return { broken, stop, barrier };
+    void s.latch.broken.then((err) => reject(err));
+    s.client.query('SELECT pg_notify($1, $2)', [CHANGE_CHANNEL, barrierPayload(id)]).catch((err: unknown) => {
+      s.barriers.delete(id);
+      reject(err instanceof Error ? err : new ConnectionProblemError(redact(String(err))));
+    });
+  });
 }

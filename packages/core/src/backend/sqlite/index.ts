@@ -26,6 +26,17 @@ import {
 } from '../types.js';
 import { Fanout } from '../watcher.js';
 import { migrate } from './schema.js';
+import {
+  EVENT_PUT,
+  expiresMs,
+  prepareStatements,
+  prepareTransactions,
+  PRUNE_BATCH,
+  SWEEP_BATCH,
+  type KvRow,
+  type KvStatements,
+  type KvTransactions,
+} from './statements.js';
 
 export interface SqliteBackendOptions {
   /** Directory holding `sqlite.db`; created (mode 0700) when missing. */
@@ -51,33 +62,10 @@ const DEFAULT_SWEEP_INTERVAL_MS = 1000;
 const DEFAULT_EVENTS_RETENTION_MS = 5 * 60_000;
 const DEFAULT_BUSY_TIMEOUT_MS = 50;
 const DEFAULT_LOCK_RETRY_MS = 30_000;
-/** Expired items deleted per write transaction, so a sweep never holds the write lock for long. */
-const SWEEP_BATCH = 256;
 /** Change-log rows read per query. */
 const POLL_BATCH = 1000;
-/** Change-log rows pruned per write transaction. */
-const PRUNE_BATCH = 1000;
 /** Prune the change log every this many sweep ticks. */
 const PRUNE_EVERY_TICKS = 10;
-
-const EVENT_PUT = 0;
-const EVENT_DELETE = 1;
-
-interface KvRow {
-  key: string;
-  value: Buffer;
-  expires: number | null;
-  revision: string;
-}
-
-interface EventRow {
-  id: number;
-  type: number;
-  key: string;
-  value: Buffer | null;
-  expires: number | null;
-  revision: string | null;
-}
 
 /**
  * Opens (creating and migrating when needed) the sqlite backend in `<path>/sqlite.db`: WAL mode,
@@ -165,43 +153,8 @@ class SqliteBackend implements Backend {
   #sweeping = false;
   readonly #isClosed = (): boolean => this.#closed;
 
-  readonly #get: Database.Statement<[string, number], KvRow>;
-  readonly #range: Database.Statement<[string, string, number, number], KvRow>;
-  readonly #upsert: Database.Statement<[string, Uint8Array, number | null, string]>;
-  readonly #createIfAbsent: Database.Statement<[string, Uint8Array, number | null, string, number]>;
-  readonly #updateLive: Database.Statement<[Uint8Array, number | null, string, string, number]>;
-  readonly #updateIfValue: Database.Statement<[Uint8Array, number | null, string, string, Uint8Array, number]>;
-  readonly #updateIfRevision: Database.Statement<[Uint8Array, number | null, string, string, string, number]>;
-  readonly #deleteLive: Database.Statement<[string, number], { revision: string }>;
-  readonly #deleteIfRevision: Database.Statement<[string, string, number]>;
-  readonly #deleteKey: Database.Statement<[string]>;
-  readonly #selectRangeKeys: Database.Statement<[string, string], { key: string; revision: string }>;
-  readonly #deleteRangeRows: Database.Statement<[string, string]>;
-  readonly #touch: Database.Statement<[number, string, string, string, number], { value: Buffer; revision: string }>;
-  readonly #liveRevision: Database.Statement<[string, number], { revision: string }>;
-  readonly #insertEvent: Database.Statement<[number, string, Uint8Array | null, number | null, string | null, number]>;
-  readonly #selectEvents: Database.Statement<[number, number], EventRow>;
-  readonly #lastEventId: Database.Statement<[], { id: number | null }>;
-  readonly #selectExpired: Database.Statement<[number, number], { key: string; revision: string }>;
-  readonly #firstEvent: Database.Statement<[], { id: number; created: number }>;
-  readonly #pruneEvents: Database.Statement<[number, number, number]>;
-
-  readonly #txPut: Database.Transaction<(key: string, value: Uint8Array, expires: number | null, revision: string) => void>;
-  readonly #txCreate: Database.Transaction<(key: string, value: Uint8Array, expires: number | null, revision: string, now: number) => boolean>;
-  readonly #txUpdate: Database.Transaction<(key: string, value: Uint8Array, expires: number | null, revision: string, now: number) => boolean>;
-  readonly #txCompareAndSwap: Database.Transaction<
-    (key: string, expected: Uint8Array, value: Uint8Array, expires: number | null, revision: string, now: number) => boolean
-  >;
-  readonly #txConditionalUpdate: Database.Transaction<
-    (key: string, current: string, value: Uint8Array, expires: number | null, revision: string, now: number) => boolean
-  >;
-  readonly #txConditionalDelete: Database.Transaction<(key: string, revision: string, now: number) => boolean>;
-  readonly #txDelete: Database.Transaction<(key: string, now: number) => boolean>;
-  readonly #txDeleteRange: Database.Transaction<(start: string, end: string) => void>;
-  readonly #txKeepAlive: Database.Transaction<(key: string, revision: string, expires: number, now: number) => boolean>;
-  readonly #txAtomicWrite: Database.Transaction<(actions: ConditionalAction[], revision: string, now: number) => void>;
-  readonly #txSweepBatch: Database.Transaction<(now: number) => number>;
-  readonly #txPruneBatch: Database.Transaction<(cutoff: number) => number>;
+  readonly #st: KvStatements;
+  readonly #tx: KvTransactions;
 
   constructor(db: Database.Database, clock: Clock, options: SqliteBackendOptions) {
     this.#db = db;
@@ -209,145 +162,10 @@ class SqliteBackend implements Backend {
     this.#lockRetryMs = options.lockRetryMs ?? DEFAULT_LOCK_RETRY_MS;
     this.#eventsRetentionMs = options.eventsRetentionMs ?? DEFAULT_EVENTS_RETENTION_MS;
 
-    const live = '(expires IS NULL OR expires > ?)';
-    this.#get = db.prepare(`SELECT key, value, expires, revision FROM kv WHERE key = ? AND ${live}`);
-    this.#range = db.prepare(
-      `SELECT key, value, expires, revision FROM kv WHERE key >= ? AND key < ? AND ${live} ORDER BY key LIMIT ?`,
-    );
-    this.#upsert = db.prepare(
-      `INSERT INTO kv (key, value, expires, revision) VALUES (?, ?, ?, ?)
-       ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires = excluded.expires, revision = excluded.revision`,
-    );
-    // Inserts, or replaces a row only when it has expired (a live row makes `changes` 0).
-    this.#createIfAbsent = db.prepare(
-      `INSERT INTO kv (key, value, expires, revision) VALUES (?, ?, ?, ?)
-       ON CONFLICT (key) DO UPDATE SET value = excluded.value, expires = excluded.expires, revision = excluded.revision
-       WHERE kv.expires IS NOT NULL AND kv.expires <= ?`,
-    );
-    this.#updateLive = db.prepare(`UPDATE kv SET value = ?, expires = ?, revision = ? WHERE key = ? AND ${live}`);
-    this.#updateIfValue = db.prepare(
-      `UPDATE kv SET value = ?, expires = ?, revision = ? WHERE key = ? AND value = ? AND ${live}`,
-    );
-    this.#updateIfRevision = db.prepare(
-      `UPDATE kv SET value = ?, expires = ?, revision = ? WHERE key = ? AND revision = ? AND ${live}`,
-    );
-    this.#deleteLive = db.prepare(`DELETE FROM kv WHERE key = ? AND ${live} RETURNING revision`);
-    this.#deleteIfRevision = db.prepare(`DELETE FROM kv WHERE key = ? AND revision = ? AND ${live}`);
-    this.#deleteKey = db.prepare('DELETE FROM kv WHERE key = ?');
-    this.#selectRangeKeys = db.prepare('SELECT key, revision FROM kv WHERE key >= ? AND key < ? ORDER BY key');
-    this.#deleteRangeRows = db.prepare('DELETE FROM kv WHERE key >= ? AND key < ?');
-    this.#touch = db.prepare(
-      `UPDATE kv SET expires = ? WHERE key = ? AND (? = '' OR revision = ?) AND ${live} RETURNING value, revision`,
-    );
-    this.#liveRevision = db.prepare(`SELECT revision FROM kv WHERE key = ? AND ${live}`);
-    this.#insertEvent = db.prepare(
-      'INSERT INTO events (type, key, value, expires, revision, created) VALUES (?, ?, ?, ?, ?, ?)',
-    );
-    this.#selectEvents = db.prepare(
-      'SELECT id, type, key, value, expires, revision FROM events WHERE id > ? ORDER BY id LIMIT ?',
-    );
-    this.#lastEventId = db.prepare('SELECT max(id) AS id FROM events');
-    this.#selectExpired = db.prepare(
-      'SELECT key, revision FROM kv WHERE expires IS NOT NULL AND expires <= ? ORDER BY expires LIMIT ?',
-    );
-    this.#firstEvent = db.prepare('SELECT id, created FROM events ORDER BY id LIMIT 1');
-    // Never the newest row: ids are max(id) + 1, and must not restart below a reader's cursor.
-    this.#pruneEvents = db.prepare(
-      'DELETE FROM events WHERE id >= ? AND id < ? AND created < ? AND id < (SELECT max(id) FROM events)',
-    );
+    this.#st = prepareStatements(db);
+    this.#tx = prepareTransactions(db, this.#st);
 
-    const putEvent = (key: string, value: Uint8Array, expires: number | null, revision: string): void => {
-      this.#insertEvent.run(EVENT_PUT, key, value, expires, revision, Date.now());
-    };
-    const deleteEvent = (key: string, revision: string): void => {
-      this.#insertEvent.run(EVENT_DELETE, key, null, null, revision, Date.now());
-    };
-
-    this.#txPut = db.transaction((key, value, expires, revision) => {
-      this.#upsert.run(key, value, expires, revision);
-      putEvent(key, value, expires, revision);
-    });
-    this.#txCreate = db.transaction((key, value, expires, revision, now) => {
-      if (this.#createIfAbsent.run(key, value, expires, revision, now).changes === 0) return false;
-      putEvent(key, value, expires, revision);
-      return true;
-    });
-    this.#txUpdate = db.transaction((key, value, expires, revision, now) => {
-      if (this.#updateLive.run(value, expires, revision, key, now).changes === 0) return false;
-      putEvent(key, value, expires, revision);
-      return true;
-    });
-    this.#txCompareAndSwap = db.transaction((key, expected, value, expires, revision, now) => {
-      if (this.#updateIfValue.run(value, expires, revision, key, expected, now).changes === 0) return false;
-      putEvent(key, value, expires, revision);
-      return true;
-    });
-    this.#txConditionalUpdate = db.transaction((key, current, value, expires, revision, now) => {
-      if (this.#updateIfRevision.run(value, expires, revision, key, current, now).changes === 0) return false;
-      putEvent(key, value, expires, revision);
-      return true;
-    });
-    this.#txConditionalDelete = db.transaction((key, revision, now) => {
-      if (this.#deleteIfRevision.run(key, revision, now).changes === 0) return false;
-      deleteEvent(key, revision);
-      return true;
-    });
-    this.#txDelete = db.transaction((key, now) => {
-      const row = this.#deleteLive.get(key, now);
-      if (!row) return false;
-      deleteEvent(key, row.revision);
-      return true;
-    });
-    this.#txDeleteRange = db.transaction((start, end) => {
-      const rows = this.#selectRangeKeys.all(start, end);
-      if (rows.length === 0) return;
-      this.#deleteRangeRows.run(start, end);
-      for (const r of rows) deleteEvent(r.key, r.revision);
-    });
-    this.#txKeepAlive = db.transaction((key, revision, expires, now) => {
-      const row = this.#touch.get(expires, key, revision, revision, now);
-      if (!row) return false;
-      // The revision stays: the caller's lease remains valid for the next keepAlive.
-      putEvent(key, row.value, expires, row.revision);
-      return true;
-    });
-    this.#txAtomicWrite = db.transaction((actions, revision, now) => {
-      for (const a of actions) {
-        const c = a.condition;
-        if (c.kind === 'whatever') continue;
-        const current = this.#liveRevision.get(a.key, now);
-        const holds =
-          (c.kind === 'exists' && current !== undefined) ||
-          (c.kind === 'not-exists' && current === undefined) ||
-          (c.kind === 'revision' && current !== undefined && current.revision === c.revision);
-        if (!holds) throw new CompareFailedError(`condition ${c.kind} failed for key ${JSON.stringify(a.key)}`);
-      }
-      for (const a of actions) {
-        if (a.action.kind === 'put') {
-          const expires = expiresMs(a.action.item.expires);
-          this.#upsert.run(a.key, a.action.item.value, expires, revision);
-          putEvent(a.key, a.action.item.value, expires, revision);
-        } else if (a.action.kind === 'delete') {
-          const current = this.#liveRevision.get(a.key, now);
-          if (this.#deleteKey.run(a.key).changes > 0) deleteEvent(a.key, current?.revision ?? '');
-        }
-      }
-    });
-    this.#txSweepBatch = db.transaction((now) => {
-      const rows = this.#selectExpired.all(now, SWEEP_BATCH);
-      for (const r of rows) {
-        this.#deleteKey.run(r.key);
-        deleteEvent(r.key, r.revision);
-      }
-      return rows.length;
-    });
-    this.#txPruneBatch = db.transaction((cutoff) => {
-      const first = this.#firstEvent.get();
-      if (!first || first.created >= cutoff) return 0;
-      return this.#pruneEvents.run(first.id, first.id + PRUNE_BATCH, cutoff).changes;
-    });
-
-    this.#cursor = this.#lastEventId.get()?.id ?? 0;
+    this.#cursor = this.#st.lastEventId.get()?.id ?? 0;
     const pollInterval = options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS;
     this.#pollTimer = setInterval(() => this.#poll(), pollInterval);
     this.#pollTimer.unref();
@@ -360,7 +178,7 @@ class SqliteBackend implements Backend {
 
   async get(key: string): Promise<Item> {
     validateKey(key);
-    const row = await this.#read(() => this.#get.get(key, this.#now()));
+    const row = await this.#read(() => this.#st.get.get(key, this.#now()));
     if (!row) throw notFound(key);
     return toItem(row);
   }
@@ -368,7 +186,7 @@ class SqliteBackend implements Backend {
   async getRange(start: string, end: string, limit?: number): Promise<GetRangeResult> {
     validateKey(start);
     validateKey(end);
-    const rows = await this.#read(() => this.#range.all(start, end, this.#now(), clampLimit(limit)));
+    const rows = await this.#read(() => this.#st.range.all(start, end, this.#now(), clampLimit(limit)));
     return { items: rows.map(toItem) };
   }
 
@@ -376,7 +194,7 @@ class SqliteBackend implements Backend {
     validateItemInput(item);
     const revision = newRevision();
     const expires = expiresMs(item.expires);
-    const ok = await this.#write(() => this.#txCreate.immediate(item.key, item.value, expires, revision, this.#now()));
+    const ok = await this.#write(() => this.#tx.create.immediate(item.key, item.value, expires, revision, this.#now()));
     if (!ok) throw new AlreadyExistsError(`key ${JSON.stringify(item.key)} already exists`);
     return { key: item.key, revision };
   }
@@ -385,7 +203,7 @@ class SqliteBackend implements Backend {
     validateItemInput(item);
     const revision = newRevision();
     const expires = expiresMs(item.expires);
-    await this.#write(() => this.#txPut.immediate(item.key, item.value, expires, revision));
+    await this.#write(() => this.#tx.put.immediate(item.key, item.value, expires, revision));
     return { key: item.key, revision };
   }
 
@@ -393,7 +211,7 @@ class SqliteBackend implements Backend {
     validateItemInput(item);
     const revision = newRevision();
     const expires = expiresMs(item.expires);
-    const ok = await this.#write(() => this.#txUpdate.immediate(item.key, item.value, expires, revision, this.#now()));
+    const ok = await this.#write(() => this.#tx.update.immediate(item.key, item.value, expires, revision, this.#now()));
     if (!ok) throw notFound(item.key);
     return { key: item.key, revision };
   }
@@ -405,7 +223,7 @@ class SqliteBackend implements Backend {
     const revision = newRevision();
     const expires = expiresMs(replaceWith.expires);
     const ok = await this.#write(() =>
-      this.#txCompareAndSwap.immediate(expected.key, expected.value, replaceWith.value, expires, revision, this.#now()),
+      this.#tx.compareAndSwap.immediate(expected.key, expected.value, replaceWith.value, expires, revision, this.#now()),
     );
     if (!ok) throw new CompareFailedError(`key ${JSON.stringify(expected.key)} is missing or its value does not match`);
     return { key: replaceWith.key, revision };
@@ -416,7 +234,7 @@ class SqliteBackend implements Backend {
     const revision = newRevision();
     const expires = expiresMs(item.expires);
     const ok = await this.#write(() =>
-      this.#txConditionalUpdate.immediate(item.key, item.revision, item.value, expires, revision, this.#now()),
+      this.#tx.conditionalUpdate.immediate(item.key, item.revision, item.value, expires, revision, this.#now()),
     );
     if (!ok) throw revisionMismatch(item.key);
     return { key: item.key, revision };
@@ -424,34 +242,34 @@ class SqliteBackend implements Backend {
 
   async conditionalDelete(key: string, revision: string): Promise<void> {
     validateKey(key);
-    const ok = await this.#write(() => this.#txConditionalDelete.immediate(key, revision, this.#now()));
+    const ok = await this.#write(() => this.#tx.conditionalDelete.immediate(key, revision, this.#now()));
     if (!ok) throw revisionMismatch(key);
   }
 
   async delete(key: string): Promise<void> {
     validateKey(key);
-    const ok = await this.#write(() => this.#txDelete.immediate(key, this.#now()));
+    const ok = await this.#write(() => this.#tx.delete.immediate(key, this.#now()));
     if (!ok) throw notFound(key);
   }
 
   async deleteRange(start: string, end: string): Promise<void> {
     validateKey(start);
     validateKey(end);
-    await this.#write(() => this.#txDeleteRange.immediate(start, end));
+    await this.#write(() => this.#tx.deleteRange.immediate(start, end));
   }
 
   async keepAlive(lease: Lease, expires: Date): Promise<void> {
     validateKey(lease.key);
     if (!(expires instanceof Date) || !Number.isFinite(expires.getTime())) throw new BadParameterError('expires must be a valid Date');
     const revision = lease.revision ?? '';
-    const ok = await this.#write(() => this.#txKeepAlive.immediate(lease.key, revision, expires.getTime(), this.#now()));
+    const ok = await this.#write(() => this.#tx.keepAlive.immediate(lease.key, revision, expires.getTime(), this.#now()));
     if (!ok) throw notFound(lease.key);
   }
 
   async atomicWrite(actions: ConditionalAction[]): Promise<string> {
     validateConditionalActions(actions);
     const revision = newRevision();
-    await this.#write(() => this.#txAtomicWrite.immediate(actions, revision, this.#now()));
+    await this.#write(() => this.#tx.atomicWrite.immediate(actions, revision, this.#now()));
     return revision;
   }
 
@@ -466,7 +284,7 @@ class SqliteBackend implements Backend {
   async sweepExpired(): Promise<number> {
     let total = 0;
     for (;;) {
-      const n = await this.#write(() => this.#txSweepBatch.immediate(this.#now()));
+      const n = await this.#write(() => this.#tx.sweepBatch.immediate(this.#now()));
       total += n;
       if (n < SWEEP_BATCH) return total;
       // Let other work run between batches.
@@ -499,7 +317,7 @@ class SqliteBackend implements Backend {
   async #pruneEventLog(): Promise<void> {
     for (;;) {
       const cutoff = Date.now() - this.#eventsRetentionMs;
-      const n = await this.#write(() => this.#txPruneBatch.immediate(cutoff));
+      const n = await this.#write(() => this.#tx.pruneBatch.immediate(cutoff));
       if (n < PRUNE_BATCH) return;
       await new Promise((r) => setImmediate(r));
     }
@@ -514,16 +332,16 @@ class SqliteBackend implements Backend {
     try {
       if (this.#fanout.size === 0) {
         // Nobody listens: skip ahead instead of reading rows no one needs.
-        this.#cursor = this.#lastEventId.get()?.id ?? 0;
+        this.#cursor = this.#st.lastEventId.get()?.id ?? 0;
         return;
       }
       for (;;) {
-        const rows = this.#selectEvents.all(this.#cursor, POLL_BATCH);
+        const rows = this.#st.selectEvents.all(this.#cursor, POLL_BATCH);
         for (const r of rows) {
           if (r.id !== this.#cursor + 1) {
             this.#fanout.reset(new ConnectionProblemError('sqlite backend change log was pruned before this watcher read it'));
             this.#fanout.init();
-            this.#cursor = this.#lastEventId.get()?.id ?? 0;
+            this.#cursor = this.#st.lastEventId.get()?.id ?? 0;
             return;
           }
           this.#cursor = r.id;
@@ -600,10 +418,6 @@ function toItem(row: KvRow): Item {
     expires: row.expires === null ? undefined : new Date(row.expires),
     revision: row.revision,
   };
-}
-
-function expiresMs(expires: Date | undefined): number | null {
-  return expires === undefined ? null : expires.getTime();
 }
 
 function clampLimit(limit: number | undefined): number {

@@ -206,6 +206,22 @@ interface Collecting {
   chunks: Buffer[];
 }
 
+/** One parser's state: what it decodes, and where it is in the stream. */
+interface ParserState<M> {
+  readonly decoded: ReadonlySet<number>;
+  readonly decode: (code: string, body: Buffer) => M | undefined;
+  readonly maxMessageLength: number;
+  /** A header split across chunks, held until whole. */
+  readonly header: Buffer;
+  headerLength: number;
+  /** Bytes of a pass-through message still to come (already handed back or to be handed back as runs). */
+  skip: number;
+  /** A decoded message being buffered across chunks. */
+  collecting: Collecting | undefined;
+  /** What the first failing push threw; every later push throws it again. */
+  failure: unknown;
+}
+
 function newMessageStreamParser<M>(
   decoded: ReadonlySet<number>,
   decode: (code: string, body: Buffer) => M | undefined,
@@ -215,120 +231,126 @@ function newMessageStreamParser<M>(
   if (!Number.isInteger(maxMessageLength) || maxMessageLength < LEN_LENGTH || maxMessageLength > MAX_LENGTH_FIELD) {
     throw new TypeError(`maxMessageLength must be an integer between ${LEN_LENGTH} and ${MAX_LENGTH_FIELD}`);
   }
-  const header = Buffer.alloc(HEADER_LENGTH);
-  let headerLength = 0;
-  let skip = 0;
-  let collecting: Collecting | undefined;
-  let failure: unknown;
-
-  /** Validates a header; true when the message is decoded (and so buffered). */
-  const isDecoded = (code: number, length: number): boolean => {
-    const name = `message '${String.fromCharCode(code)}'`;
-    if (length < LEN_LENGTH) throw malformed(`${name} length`);
-    if (length > MAX_LENGTH_FIELD) throw tooLarge(name, length, MAX_LENGTH_FIELD);
-    if (!decoded.has(code)) return false;
-    if (length > maxMessageLength) throw tooLarge(name, length, maxMessageLength);
-    return true;
+  const p: ParserState<M> = {
+    decoded,
+    decode,
+    maxMessageLength,
+    header: Buffer.alloc(HEADER_LENGTH),
+    headerLength: 0,
+    skip: 0,
+    collecting: undefined,
+    failure: undefined,
   };
-
-  const complete = (code: number, raw: Buffer): ParsedSegment<M> => {
-    const message = decode(String.fromCharCode(code), raw.subarray(HEADER_LENGTH));
-    // Every code in `decoded` has a decoder; reaching here with undefined is a bug, not bad input.
-    if (message === undefined) throw new TypeError(`no decoder for message '${String.fromCharCode(code)}'`);
-    return { kind: 'message', message, raw };
-  };
-
-  const push = (chunk: Buffer): ParsedSegment<M>[] => {
-    const out: ParsedSegment<M>[] = [];
-    let pos = 0;
-    // Start of the current run of pass-through bytes in `chunk`.
-    let runStart = 0;
-    const flushRun = (end: number) => {
-      if (end > runStart) out.push({ kind: 'bytes', bytes: chunk.subarray(runStart, end) });
-      runStart = end;
-    };
-    while (pos < chunk.length) {
-      if (skip > 0) {
-        const n = Math.min(skip, chunk.length - pos);
-        skip -= n;
-        pos += n;
-        continue;
-      }
-      if (collecting !== undefined) {
-        const c = collecting;
-        const n = Math.min(c.need - c.have, chunk.length - pos);
-        c.chunks.push(chunk.subarray(pos, pos + n));
-        c.have += n;
-        pos += n;
-        runStart = pos;
-        if (c.have === c.need) {
-          collecting = undefined;
-          out.push(complete(c.code, Buffer.concat(c.chunks, c.need)));
-        }
-        continue;
-      }
-      if (headerLength === 0 && chunk.length - pos >= HEADER_LENGTH) {
-        const code = chunk[pos]!;
-        const length = chunk.readUInt32BE(pos + 1);
-        if (!isDecoded(code, length)) {
-          pos += HEADER_LENGTH;
-          skip = length - LEN_LENGTH;
-          continue;
-        }
-        flushRun(pos);
-        const total = length + 1;
-        if (chunk.length - pos >= total) {
-          out.push(complete(code, chunk.subarray(pos, pos + total)));
-          pos += total;
-          runStart = pos;
-        } else {
-          collecting = { code, need: total, have: chunk.length - pos, chunks: [chunk.subarray(pos)] };
-          pos = chunk.length;
-          runStart = pos;
-        }
-        continue;
-      }
-      // A header split across chunks: hold its bytes until it is whole.
-      if (headerLength === 0) flushRun(pos);
-      const n = Math.min(HEADER_LENGTH - headerLength, chunk.length - pos);
-      chunk.copy(header, headerLength, pos, pos + n);
-      headerLength += n;
-      pos += n;
-      runStart = pos;
-      if (headerLength < HEADER_LENGTH) continue;
-      headerLength = 0;
-      const code = header[0]!;
-      const length = header.readUInt32BE(1);
-      const held = Buffer.from(header);
-      if (!isDecoded(code, length)) {
-        out.push({ kind: 'bytes', bytes: held });
-        skip = length - LEN_LENGTH;
-        continue;
-      }
-      if (length === LEN_LENGTH) out.push(complete(code, held));
-      else collecting = { code, need: length + 1, have: HEADER_LENGTH, chunks: [held] };
-    }
-    flushRun(chunk.length);
-    return out;
-  };
-
   return {
     push(chunk) {
-      if (failure !== undefined) throw failure;
+      if (p.failure !== undefined) throw p.failure;
       try {
-        return push(chunk);
+        return pushChunk(p, chunk);
       } catch (err) {
-        failure = err;
+        p.failure = err;
         throw err;
       }
     },
     get atMessageBoundary() {
-      return headerLength === 0 && skip === 0 && collecting === undefined;
+      return p.headerLength === 0 && p.skip === 0 && p.collecting === undefined;
     },
     get bufferedLength() {
-      return headerLength + (collecting?.have ?? 0);
+      return p.headerLength + (p.collecting?.have ?? 0);
     },
   };
+}
+
+/** Validates a header; true when the message is decoded (and so buffered). */
+function isDecoded(p: ParserState<unknown>, code: number, length: number): boolean {
+  if (length < LEN_LENGTH) throw malformed(`message '${String.fromCharCode(code)}' length`);
+  if (length > MAX_LENGTH_FIELD) throw tooLarge(`message '${String.fromCharCode(code)}'`, length, MAX_LENGTH_FIELD);
+  if (!p.decoded.has(code)) return false;
+  if (length > p.maxMessageLength) throw tooLarge(`message '${String.fromCharCode(code)}'`, length, p.maxMessageLength);
+  return true;
+}
+
+function complete<M>(p: ParserState<M>, code: number, raw: Buffer): ParsedSegment<M> {
+  const message = p.decode(String.fromCharCode(code), raw.subarray(HEADER_LENGTH));
+  // Every code in `decoded` has a decoder; reaching here with undefined is a bug, not bad input.
+  if (message === undefined) throw new TypeError(`no decoder for message '${String.fromCharCode(code)}'`);
+  return { kind: 'message', message, raw };
+}
+
+/** The per-chunk loop (hot: runs once per message on every proxied connection). */
+function pushChunk<M>(p: ParserState<M>, chunk: Buffer): ParsedSegment<M>[] {
+  const out: ParsedSegment<M>[] = [];
+  let pos = 0;
+  // Start of the current run of pass-through bytes in `chunk`.
+  let runStart = 0;
+  const flushRun = (end: number) => {
+    if (end > runStart) out.push({ kind: 'bytes', bytes: chunk.subarray(runStart, end) });
+    runStart = end;
+  };
+  while (pos < chunk.length) {
+    if (p.skip > 0) {
+      const n = Math.min(p.skip, chunk.length - pos);
+      p.skip -= n;
+      pos += n;
+      continue;
+    }
+    if (p.collecting !== undefined) {
+      const c = p.collecting;
+      const n = Math.min(c.need - c.have, chunk.length - pos);
+      c.chunks.push(chunk.subarray(pos, pos + n));
+      c.have += n;
+      pos += n;
+      runStart = pos;
+      if (c.have === c.need) {
+        p.collecting = undefined;
+        out.push(complete(p, c.code, Buffer.concat(c.chunks, c.need)));
+      }
+      continue;
+    }
+    if (p.headerLength === 0 && chunk.length - pos >= HEADER_LENGTH) {
+      const code = chunk[pos]!;
+      const length = chunk.readUInt32BE(pos + 1);
+      if (!isDecoded(p, code, length)) {
+        pos += HEADER_LENGTH;
+        p.skip = length - LEN_LENGTH;
+        continue;
+      }
+      flushRun(pos);
+      const total = length + 1;
+      if (chunk.length - pos >= total) {
+        out.push(complete(p, code, chunk.subarray(pos, pos + total)));
+        pos += total;
+      } else {
+        p.collecting = { code, need: total, have: chunk.length - pos, chunks: [chunk.subarray(pos)] };
+        pos = chunk.length;
+      }
+      runStart = pos;
+      continue;
+    }
+    // A header split across chunks: hold its bytes until it is whole.
+    if (p.headerLength === 0) flushRun(pos);
+    pos = takeSplitHeader(p, chunk, pos, out);
+    runStart = pos;
+  }
+  flushRun(chunk.length);
+  return out;
+}
+
+/** Copies header bytes from `chunk[pos..]`; once the header is whole, starts its message. Returns the new position. */
+function takeSplitHeader<M>(p: ParserState<M>, chunk: Buffer, pos: number, out: ParsedSegment<M>[]): number {
+  const n = Math.min(HEADER_LENGTH - p.headerLength, chunk.length - pos);
+  chunk.copy(p.header, p.headerLength, pos, pos + n);
+  p.headerLength += n;
+  if (p.headerLength < HEADER_LENGTH) return pos + n;
+  p.headerLength = 0;
+  const code = p.header[0]!;
+  const length = p.header.readUInt32BE(1);
+  const held = Buffer.from(p.header);
+  if (!isDecoded(p, code, length)) {
+    out.push({ kind: 'bytes', bytes: held });
+    p.skip = length - LEN_LENGTH;
+  } else if (length === LEN_LENGTH) out.push(complete(p, code, held));
+  else p.collecting = { code, need: length + 1, have: HEADER_LENGTH, chunks: [held] };
+  return pos + n;
 }
 
 /**

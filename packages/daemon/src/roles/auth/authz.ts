@@ -108,108 +108,139 @@ export interface Identifier {
  * await router.serve(req, res, (r) => identifier.identify(r));
  * ```
  */
-export function newIdentifier(options: {
+export function newIdentifier(options: IdentifierOptions): Identifier {
+  const s: IdentifierState = { options, verified: new Map(), verifiedFor: undefined };
+  return { identify: (req) => identify(s, req) };
+}
+
+export interface IdentifierOptions {
   trust: () => ClientTrust;
   access: AccessService;
   clock: Clock;
   /** The cluster's locks (a cached view is fine): a locked user or agent gets access-denied on every request. */
   locks?: () => Promise<readonly Lock[]>;
-}): Identifier {
-  const { access, clock } = options;
-  /** Refuses the request of a caller a lock in force targets (Teleport rejects locked callers' API requests too). */
-  const checkLocks = async (subject: LockSubject): Promise<void> => {
-    if (options.locks !== undefined) assertNoLockInForce(await options.locks(), subject, clock.now());
-  };
+}
+
+interface VerifiedEntry {
+  ca: 'host' | 'user';
+  result: VerifiedTlsCert;
+}
+
+interface IdentifierState {
+  readonly options: IdentifierOptions;
   // Verified certificates by SHA-256 fingerprint, least recently used first, for the trust they were verified
   // against: agents and proxies present one certificate for thousands of requests, and parsing and verifying it
   // is most of the cost of identifying them.
-  const verified = new Map<string, { ca: 'host' | 'user'; result: VerifiedTlsCert }>();
-  let verifiedFor: ClientTrust | undefined;
-  const remember = (fingerprint: string, ca: 'host' | 'user', result: VerifiedTlsCert): void => {
-    if (verified.size >= VERIFIED_CERTS_CACHE_SIZE) verified.delete(verified.keys().next().value!);
-    verified.set(fingerprint, { ca, result });
-  };
-  const recall = (fingerprint: string): { ca: 'host' | 'user'; result: VerifiedTlsCert } | undefined => {
-    const hit = verified.get(fingerprint);
-    if (hit === undefined) return undefined;
-    verified.delete(fingerprint);
-    const at = clock.now();
-    // Outside its validity the certificate is verified again, to fail with the proper reason.
-    if (at < hit.result.notBefore || at > hit.result.notAfter) return undefined;
-    verified.set(fingerprint, hit);
-    return hit;
-  };
+  readonly verified: Map<string, VerifiedEntry>;
+  verifiedFor: ClientTrust | undefined;
+}
 
-  return {
-    async identify(req) {
-      const remoteAddr = req.socket.remoteAddress ?? '';
-      // Not getPeerCertificate(): it converts every field to an object (about 17 us, on every request).
-      const peer = (req.socket as TLSSocket).getPeerX509Certificate?.();
-      if (peer === undefined) return { kind: 'anonymous', remoteAddr };
-      const trust = options.trust();
-      if (trust !== verifiedFor) {
-        // A new trust (CA rotation, first load): nothing verified before holds.
-        verified.clear();
-        verifiedFor = trust;
-      }
-      const fingerprint = peer.fingerprint256;
-      const known = fingerprint ? recall(fingerprint) : undefined;
-      const verify = (ca: 'host' | 'user'): VerifiedTlsCert => {
-        if (known?.ca === ca) return known.result;
-        const result = verifyTlsCert(peer.toString(), {
-          trustedCaCerts: ca === 'host' ? trust.hostCaCerts : trust.userCaCerts,
-          clock,
-          usage: 'clientAuth',
-        });
-        if (fingerprint) remember(fingerprint, ca, result);
-        return result;
-      };
-      let reason = 'the client certificate is not signed by a certificate authority of this cluster';
-      let builtin: BuiltinCaller | undefined;
-      // A certificate known to be a user's is not tried against the host CA again.
-      if (known?.ca !== 'user') {
-        try {
-          const { identity } = verify('host');
-          const systemRole = identity.roles[0] as SystemRole | undefined;
-          if (identity.roles.length !== 1 || !systemRole || !SYSTEM_ROLE_CHECKERS.has(systemRole)) {
-            return { kind: 'anonymous', remoteAddr, reason: 'the host certificate carries no known system role' };
-          }
-          if (identity.teleportCluster !== trust.clusterName) {
-            return { kind: 'anonymous', remoteAddr, reason: 'the host certificate was issued by another cluster' };
-          }
-          builtin = { kind: 'builtin', username: identity.username, systemRole, identity, checker: SYSTEM_ROLE_CHECKERS.get(systemRole)!, remoteAddr };
-        } catch (err) {
-          if (!isTeleportError(err)) throw err;
-          if (err.code !== 'ERR_TP_TLS_UNTRUSTED_CA') reason = err.message;
-        }
-      }
-      if (builtin !== undefined) {
-        // Admin is the local tctl (and the auth server itself): what lifts a lock must never be locked out.
-        if (builtin.systemRole !== 'Admin' && builtin.systemRole !== 'Auth') await checkLocks({ serverId: hostIdOf(builtin.username, trust.clusterName) });
-        return builtin;
-      }
-      let identity: CertIdentity;
-      try {
-        identity = verify('user').identity;
-      } catch (err) {
-        if (!isTeleportError(err)) throw err;
-        if (err.code !== 'ERR_TP_TLS_UNTRUSTED_CA') reason = err.message;
-        return { kind: 'anonymous', remoteAddr, reason };
-      }
-      let roles: Role[];
-      try {
-        roles = await Promise.all(identity.roles.map((name) => access.getRole(name)));
-      } catch (err) {
-        if (isTeleportError(err) && err.kind === 'not-found') {
-          throw new AccessDeniedError(`access denied: ${err.message}`, { hint: 'log in again to get a certificate with your current roles' });
-        }
-        throw err;
-      }
-      await checkLocks({ user: identity.username, roles: identity.roles, logins: identity.logins });
-      const checker = newAccessChecker({ roles: [...roles, IMPLICIT_ROLE], traits: identity.traits });
-      return { kind: 'user', username: identity.username, identity, checker, remoteAddr };
-    },
+/** Verifies the peer certificate against one CA, through the cache. */
+type VerifyAgainst = (ca: 'host' | 'user') => VerifiedTlsCert;
+
+async function identify(s: IdentifierState, req: IncomingMessage): Promise<Caller> {
+  const remoteAddr = req.socket.remoteAddress ?? '';
+  // Not getPeerCertificate(): it converts every field to an object (about 17 us, on every request).
+  const peer = (req.socket as TLSSocket).getPeerX509Certificate?.();
+  if (peer === undefined) return { kind: 'anonymous', remoteAddr };
+  const trust = s.options.trust();
+  if (trust !== s.verifiedFor) {
+    // A new trust (CA rotation, first load): nothing verified before holds.
+    s.verified.clear();
+    s.verifiedFor = trust;
+  }
+  const fingerprint = peer.fingerprint256;
+  const known = fingerprint ? recall(s, fingerprint) : undefined;
+  const verify: VerifyAgainst = (ca) => {
+    if (known?.ca === ca) return known.result;
+    const result = verifyTlsCert(peer.toString(), {
+      trustedCaCerts: ca === 'host' ? trust.hostCaCerts : trust.userCaCerts,
+      clock: s.options.clock,
+      usage: 'clientAuth',
+    });
+    if (fingerprint) remember(s, fingerprint, ca, result);
+    return result;
   };
+  let reason = 'the client certificate is not signed by a certificate authority of this cluster';
+  // A certificate known to be a user's is not tried against the host CA again.
+  if (known?.ca !== 'user') {
+    const host = identifyHost(verify, trust, remoteAddr);
+    if ('caller' in host) {
+      const builtin = host.caller;
+      if (builtin.kind === 'anonymous') return builtin;
+      // Admin is the local tctl (and the auth server itself): what lifts a lock must never be locked out.
+      if (builtin.systemRole !== 'Admin' && builtin.systemRole !== 'Auth') await checkLocks(s, { serverId: hostIdOf(builtin.username, trust.clusterName) });
+      return builtin;
+    }
+    reason = host.reason ?? reason;
+  }
+  return identifyUser(s, verify, remoteAddr, reason);
+}
+
+/**
+ * Tries the certificate as a host's: a caller to answer with (a builtin, or anonymous for a host certificate
+ * that cannot be used), or the reason it failed when it is not a host certificate of this cluster.
+ */
+function identifyHost(verify: VerifyAgainst, trust: ClientTrust, remoteAddr: string): { caller: BuiltinCaller | AnonymousCaller } | { reason?: string } {
+  try {
+    const { identity } = verify('host');
+    const systemRole = identity.roles[0] as SystemRole | undefined;
+    if (identity.roles.length !== 1 || !systemRole || !SYSTEM_ROLE_CHECKERS.has(systemRole)) {
+      return { caller: { kind: 'anonymous', remoteAddr, reason: 'the host certificate carries no known system role' } };
+    }
+    if (identity.teleportCluster !== trust.clusterName) {
+      return { caller: { kind: 'anonymous', remoteAddr, reason: 'the host certificate was issued by another cluster' } };
+    }
+    return { caller: { kind: 'builtin', username: identity.username, systemRole, identity, checker: SYSTEM_ROLE_CHECKERS.get(systemRole)!, remoteAddr } };
+  } catch (err) {
+    if (!isTeleportError(err)) throw err;
+    return err.code !== 'ERR_TP_TLS_UNTRUSTED_CA' ? { reason: err.message } : {};
+  }
+}
+
+/** Tries the certificate as a user's: loads its roles and checks locks. */
+async function identifyUser(s: IdentifierState, verify: VerifyAgainst, remoteAddr: string, reason: string): Promise<Caller> {
+  let identity: CertIdentity;
+  try {
+    identity = verify('user').identity;
+  } catch (err) {
+    if (!isTeleportError(err)) throw err;
+    if (err.code !== 'ERR_TP_TLS_UNTRUSTED_CA') reason = err.message;
+    return { kind: 'anonymous', remoteAddr, reason };
+  }
+  let roles: Role[];
+  try {
+    roles = await Promise.all(identity.roles.map((name) => s.options.access.getRole(name)));
+  } catch (err) {
+    if (isTeleportError(err) && err.kind === 'not-found') {
+      throw new AccessDeniedError(`access denied: ${err.message}`, { hint: 'log in again to get a certificate with your current roles' });
+    }
+    throw err;
+  }
+  await checkLocks(s, { user: identity.username, roles: identity.roles, logins: identity.logins });
+  const checker = newAccessChecker({ roles: [...roles, IMPLICIT_ROLE], traits: identity.traits });
+  return { kind: 'user', username: identity.username, identity, checker, remoteAddr };
+}
+
+/** Refuses the request of a caller a lock in force targets (Teleport rejects locked callers' API requests too). */
+async function checkLocks(s: IdentifierState, subject: LockSubject): Promise<void> {
+  if (s.options.locks !== undefined) assertNoLockInForce(await s.options.locks(), subject, s.options.clock.now());
+}
+
+function remember(s: IdentifierState, fingerprint: string, ca: 'host' | 'user', result: VerifiedTlsCert): void {
+  if (s.verified.size >= VERIFIED_CERTS_CACHE_SIZE) s.verified.delete(s.verified.keys().next().value!);
+  s.verified.set(fingerprint, { ca, result });
+}
+
+function recall(s: IdentifierState, fingerprint: string): VerifiedEntry | undefined {
+  const hit = s.verified.get(fingerprint);
+  if (hit === undefined) return undefined;
+  s.verified.delete(fingerprint);
+  const at = s.options.clock.now();
+  // Outside its validity the certificate is verified again, to fail with the proper reason.
+  if (at < hit.result.notBefore || at > hit.result.notAfter) return undefined;
+  s.verified.set(fingerprint, hit);
+  return hit;
 }
 
 /** The caller, if authenticated; otherwise access-denied naming why a certificate was refused. */

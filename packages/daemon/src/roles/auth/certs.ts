@@ -274,8 +274,50 @@ export async function authenticateUser(ctx: AuthContext, caller: Caller, rawBody
   const attempts = await ctx.identity.getLoginAttempts(name);
   if (isLocked(attempts, ctx.clock)) return refuse('user is locked', userLocked(name, attempts.lockedUntil));
 
+  const { failure, acceptedOtp } = await checkCredentials(ctx, name, password, otp);
+
+  if (failure !== undefined) {
+    const next = await ctx.identity.updateLoginAttempts(name, (a) => recordLoginFailure(a, ctx.clock));
+    if (isLocked(next, ctx.clock)) {
+      await ctx.emit('lockCreated', { user: actorName(actor), target: { user: name }, message: next.lockReason ?? '', expires: next.lockedUntil ?? '' });
+      ctx.logger.warn('user locked after failed login attempts', { user: name, until: next.lockedUntil });
+      // The attempt that locks the user already says so, as Teleport does; the audit keeps the real reason.
+      return refuse(failure, userLocked(name, next.lockedUntil));
+    }
+    return refuse(failure, invalidCredentials());
+  }
+  if (attempts.failures.length > 0 || attempts.lockedUntil !== undefined) {
+    await ctx.identity.updateLoginAttempts(name, (a) => recordLoginSuccess(a, ctx.clock));
+  }
+  try {
+    await assertNotLocked(ctx, { user: name, roles: user.spec.roles });
+  } catch (err) {
+    // The right password does not get a locked user in: audited as a failed login with the lock's message.
+    return refuse((err as Error).message, err as Error);
+  }
+  await ctx.emit('userLogin', { user: name, success: true, mfa: acceptedOtp !== undefined, ...remote });
+  const certs = await issueUserCerts(ctx, actorName(actor), user, input);
+  return { username: name, ...certs };
+}
+
+/** An accepted one-time code: the device it was checked against and its TOTP step. */
+interface AcceptedOtp {
+  device: { device: TotpDevice; revision: string };
+  step: number;
+}
+
+/**
+ * Checks the password and, when the cluster asks for one, the one-time code, and records an accepted code's step
+ * so it cannot be replayed. `failure` says why the login fails (for the audit), undefined when it succeeds.
+ */
+async function checkCredentials(
+  ctx: AuthContext,
+  name: string,
+  password: string,
+  otp: string | undefined,
+): Promise<{ failure: string | undefined; acceptedOtp: AcceptedOtp | undefined }> {
   let failure: string | undefined;
-  let acceptedOtp: { device: { device: TotpDevice; revision: string }; step: number } | undefined;
+  let acceptedOtp: AcceptedOtp | undefined;
   const hash = await ctx.identity.getPasswordHash(name);
   if (hash === undefined) {
     await verifyPassword(password, await timingDecoy());
@@ -306,29 +348,7 @@ export async function authenticateUser(ctx: AuthContext, caller: Caller, rawBody
       failure = 'one-time code already used';
     }
   }
-
-  if (failure !== undefined) {
-    const next = await ctx.identity.updateLoginAttempts(name, (a) => recordLoginFailure(a, ctx.clock));
-    if (isLocked(next, ctx.clock)) {
-      await ctx.emit('lockCreated', { user: actorName(actor), target: { user: name }, message: next.lockReason ?? '', expires: next.lockedUntil ?? '' });
-      ctx.logger.warn('user locked after failed login attempts', { user: name, until: next.lockedUntil });
-      // The attempt that locks the user already says so, as Teleport does; the audit keeps the real reason.
-      return refuse(failure, userLocked(name, next.lockedUntil));
-    }
-    return refuse(failure, invalidCredentials());
-  }
-  if (attempts.failures.length > 0 || attempts.lockedUntil !== undefined) {
-    await ctx.identity.updateLoginAttempts(name, (a) => recordLoginSuccess(a, ctx.clock));
-  }
-  try {
-    await assertNotLocked(ctx, { user: name, roles: user.spec.roles });
-  } catch (err) {
-    // The right password does not get a locked user in: audited as a failed login with the lock's message.
-    return refuse((err as Error).message, err as Error);
-  }
-  await ctx.emit('userLogin', { user: name, success: true, mfa: acceptedOtp !== undefined, ...remote });
-  const certs = await issueUserCerts(ctx, actorName(actor), user, input);
-  return { username: name, ...certs };
+  return { failure, acceptedOtp };
 }
 
 // ---- joining --------------------------------------------------------------------------------------------
@@ -368,6 +388,15 @@ export async function registerUsingToken(ctx: AuthContext, caller: Caller, rawBo
     throw err;
   };
 
+  await checkJoinToken(ctx, tokenName, role, refuse);
+  const certs = await issueJoinCerts(ctx, { hostId, nodeName, role, principals, tlsPublicKey, sshPublicKey });
+  await ctx.emit('instanceJoin', { ...fields, success: true });
+  ctx.logger.info('host joined', { host_id: hostId, node_name: nodeName, role });
+  return certs;
+}
+
+/** Refuses (through `refuse`, which audits) a token that does not exist, has expired, or does not allow `role`. */
+async function checkJoinToken(ctx: AuthContext, tokenName: string, role: string, refuse: (reason: string, err: Error) => Promise<never>): Promise<void> {
   const token: ProvisionToken | undefined = findStaticToken(ctx, tokenName) ?? (await ctx.provisioning.findToken(tokenName));
   if (token === undefined) {
     return refuse(
@@ -391,7 +420,14 @@ export async function registerUsingToken(ctx: AuthContext, caller: Caller, rawBo
       }),
     );
   }
+}
 
+/** The host certificates (TLS and SSH) of a joining agent, with the host CA to trust. */
+async function issueJoinCerts(
+  ctx: AuthContext,
+  req: { hostId: string; nodeName: string; role: string; principals: readonly string[]; tlsPublicKey: string; sshPublicKey: string },
+): Promise<HostCerts> {
+  const { hostId, nodeName, role, principals, tlsPublicKey, sshPublicKey } = req;
   const hostCa = await ctx.certAuthority('host');
   const expiry = boundedExpiry(ctx, hostCa, HOST_CERT_TTL_MS);
   const { dnsNames, ipAddresses } = splitHosts([nodeName, ...principals]);
@@ -417,7 +453,5 @@ export async function registerUsingToken(ctx: AuthContext, caller: Caller, rawBo
     expires: expiry,
     clock: ctx.clock,
   });
-  await ctx.emit('instanceJoin', { ...fields, success: true });
-  ctx.logger.info('host joined', { host_id: hostId, node_name: nodeName, role });
   return { tlsCert, sshCert: formatSshCertificate(sshCert), ...hostTrust(hostCa) };
 }

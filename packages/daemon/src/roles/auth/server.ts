@@ -99,7 +99,6 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
   const logger = options.logger ?? nopLogger;
   const listen = parseHostPort(options.listenAddr ?? DEFAULT_AUTH_LISTEN_ADDR, DEFAULT_AUTH_PORT);
   const hostUuid = await loadOrCreateHostUuid(options.dataDir);
-
   const clusterName = await initCluster({
     backend: options.backend,
     clock,
@@ -108,73 +107,6 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     clusterNameFromConfig: options.clusterName !== undefined,
     ...(options.authentication ? { authentication: options.authentication } : {}),
   });
-
-  let server: Server | undefined;
-  let trust: ClientTrust = { clusterName, hostCaCerts: [], userCaCerts: [] };
-  let closed = false;
-
-  /** The server's certificate and the CA certificate that signed it. */
-  let own: { key: string; cert: string; issuer: string } | undefined;
-
-  /**
-   * Loads the CAs: the client trust the identifier checks against, and the server's credentials. As in
-   * Teleport, the server keeps its certificate while a rotation updates clients and takes one from the new
-   * key once servers update (or when its issuer is no longer trusted).
-   */
-  async function loadCredentials(): Promise<{ key: string; cert: string; ca: string[] }> {
-    const [hostCa, userCa] = await Promise.all([ctx.certAuthority('host'), ctx.certAuthority('user')]);
-    trust = { clusterName, hostCaCerts: trustedTlsCerts(hostCa), userCaCerts: trustedTlsCerts(userCa) };
-    const signing = tlsSigningKeyPair(hostCa);
-    const keep =
-      own !== undefined &&
-      trust.hostCaCerts.includes(own.issuer) &&
-      (own.issuer === signing.cert || hostCa.spec.rotation.phase === 'update_clients');
-    if (!keep) {
-      const keys = await generateKeyPair(BALANCED_V1['tls-host']);
-      const cert = await issueHostCert({
-        ca: signing,
-        publicKey: keys.publicKeyPem,
-        hostId: hostUuid,
-        clusterName,
-        systemRole: 'Auth',
-        ...serverNames(options, listen.host),
-        expires: boundedExpiry(ctx, hostCa, HOST_CERT_TTL_MS),
-        clock,
-      });
-      own = { key: keys.privateKeyPem, cert, issuer: signing.cert };
-    }
-    const { key, cert, issuer } = own!;
-    // The issuing host CA in the chain lets joining agents check it against their CA pin.
-    return { key, cert: `${cert.trimEnd()}\n${issuer}`, ca: [...trust.hostCaCerts, ...trust.userCaCerts] };
-  }
-
-  let refreshing: Promise<void> | undefined;
-  let refreshAgain = false;
-  /** Set once the server listens (the identity names the address to dial). */
-  let writeAdminIdentity: (() => Promise<void>) | undefined;
-  /** Reloads trust and the server certificate after a CA changed; coalesces bursts of changes. */
-  const scheduleRefresh = (): void => {
-    if (closed) return;
-    if (refreshing) {
-      refreshAgain = true;
-      return;
-    }
-    refreshing = loadCredentials()
-      .then(async (secure) => {
-        server?.setSecureContext(secure);
-        // Rotations change what the admin identity must trust and be signed by: keep tctl on this host working.
-        await writeAdminIdentity?.();
-      })
-      .catch((err: unknown) => logger.error('failed to reload certificate authorities', { error: redact((err as Error).message) }))
-      .finally(() => {
-        refreshing = undefined;
-        if (refreshAgain) {
-          refreshAgain = false;
-          scheduleRefresh();
-        }
-      });
-  };
-
   const ctx = newAuthContext({
     backend: options.backend,
     audit: options.audit,
@@ -184,19 +116,147 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     hostUuid,
     proxyPublicAddr: options.proxyPublicAddr ?? `${options.nodename}:3080`,
     staticTokens: options.staticTokens ?? [],
-    onTrustChanged: scheduleRefresh,
+    onTrustChanged: () => scheduleRefresh(s),
   });
-  const initialCredentials = await loadCredentials();
+  const s: AuthServerState = {
+    options,
+    clock,
+    logger,
+    listen,
+    ctx,
+    server: undefined,
+    trust: { clusterName, hostCaCerts: [], userCaCerts: [] },
+    own: undefined,
+    refreshing: undefined,
+    refreshAgain: false,
+    writeAdminIdentity: undefined,
+    watcher: undefined,
+    closed: false,
+  };
+  const srv = createApiServer(s, await loadCredentials(s));
+  s.server = srv;
+  const { addr, dialAddr } = await listenOn(srv, s.listen);
+  srv.on('tlsClientError', (err) => logger.debug('TLS handshake failed', { error: err.message }));
+  const background = startBackgroundWork(s);
+  const close = () => closeAuthServer(s, srv, background);
 
+  const adminIdentityDir = path.join(options.dataDir, ADMIN_IDENTITY_DIR);
+  // The local admin identity tctl on this host uses, as Teleport's tctl uses the auth server's.
+  s.writeAdminIdentity = async () => writeIdentity(adminIdentityDir, await issueLocalHostIdentity(ctx, 'Admin', dialAddr));
+  try {
+    await s.writeAdminIdentity();
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  logger.info('auth service is up', { addr, cluster: clusterName, host_uuid: hostUuid });
+
+  return {
+    addr,
+    dialAddr,
+    clusterName,
+    hostUuid,
+    adminIdentityDir,
+    context: ctx,
+    caPins: async () => trustedTlsCerts(await ctx.certAuthority('host')).map(caPin),
+    async close() {
+      if (s.closed) return;
+      await close();
+      logger.info('auth service stopped');
+    },
+  };
+}
+
+/** A running auth server's state, shared by the steps below. */
+interface AuthServerState {
+  readonly options: AuthServerOptions;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly listen: { host: string; port: number };
+  readonly ctx: AuthContext;
+  server: Server | undefined;
+  /** What the identifier checks client certificates against; replaced when a CA changes. */
+  trust: ClientTrust;
+  /** The server's certificate and the CA certificate that signed it. */
+  own: { key: string; cert: string; issuer: string } | undefined;
+  /** The credentials reload in progress, and whether another was asked for meanwhile. */
+  refreshing: Promise<void> | undefined;
+  refreshAgain: boolean;
+  /** Set once the server listens (the identity names the address to dial). */
+  writeAdminIdentity: (() => Promise<void>) | undefined;
+  watcher: Watcher | undefined;
+  closed: boolean;
+}
+
+/**
+ * Loads the CAs: the client trust the identifier checks against, and the server's credentials. As in
+ * Teleport, the server keeps its certificate while a rotation updates clients and takes one from the new
+ * key once servers update (or when its issuer is no longer trusted).
+ */
+async function loadCredentials(s: AuthServerState): Promise<{ key: string; cert: string; ca: string[] }> {
+  const { ctx, options } = s;
+  const clusterName = ctx.clusterName;
+  const [hostCa, userCa] = await Promise.all([ctx.certAuthority('host'), ctx.certAuthority('user')]);
+  s.trust = { clusterName, hostCaCerts: trustedTlsCerts(hostCa), userCaCerts: trustedTlsCerts(userCa) };
+  const signing = tlsSigningKeyPair(hostCa);
+  const keep =
+    s.own !== undefined &&
+    s.trust.hostCaCerts.includes(s.own.issuer) &&
+    (s.own.issuer === signing.cert || hostCa.spec.rotation.phase === 'update_clients');
+  if (!keep) {
+    const keys = await generateKeyPair(BALANCED_V1['tls-host']);
+    const cert = await issueHostCert({
+      ca: signing,
+      publicKey: keys.publicKeyPem,
+      hostId: ctx.hostUuid,
+      clusterName,
+      systemRole: 'Auth',
+      ...serverNames(options, s.listen.host),
+      expires: boundedExpiry(ctx, hostCa, HOST_CERT_TTL_MS),
+      clock: s.clock,
+    });
+    s.own = { key: keys.privateKeyPem, cert, issuer: signing.cert };
+  }
+  const { key, cert, issuer } = s.own!;
+  // The issuing host CA in the chain lets joining agents check it against their CA pin.
+  return { key, cert: `${cert.trimEnd()}\n${issuer}`, ca: [...s.trust.hostCaCerts, ...s.trust.userCaCerts] };
+}
+
+/** Reloads trust and the server certificate after a CA changed; coalesces bursts of changes. */
+function scheduleRefresh(s: AuthServerState): void {
+  if (s.closed) return;
+  if (s.refreshing) {
+    s.refreshAgain = true;
+    return;
+  }
+  s.refreshing = loadCredentials(s)
+    .then(async (secure) => {
+      s.server?.setSecureContext(secure);
+      // Rotations change what the admin identity must trust and be signed by: keep tctl on this host working.
+      await s.writeAdminIdentity?.();
+    })
+    .catch((err: unknown) => s.logger.error('failed to reload certificate authorities', { error: redact((err as Error).message) }))
+    .finally(() => {
+      s.refreshing = undefined;
+      if (s.refreshAgain) {
+        s.refreshAgain = false;
+        scheduleRefresh(s);
+      }
+    });
+}
+
+/** The HTTPS server: routes, rate limiter, per-request caller identification and request logging. */
+function createApiServer(s: AuthServerState, initialCredentials: { key: string; cert: string; ca: string[] }): Server {
+  const { ctx, clock, logger, options } = s;
   const router = newRouter<Caller>((err, req) => {
     logger.error('internal error', { method: req.method, path: req.path, error: redact(err instanceof Error ? err.message : String(err)) });
     if (err instanceof Error && err.stack) logger.debug('internal error stack', { stack: redact(err.stack) });
   });
   const limiter = newRateLimiter({ ...(options.rateLimit ?? DEFAULT_UNAUTHENTICATED_RATE_LIMIT), clock });
   registerAuthRoutes(router, ctx, limiter);
-  const identifier = newIdentifier({ trust: () => trust, access: ctx.access, clock, locks: newLockView(ctx.locks) });
+  const identifier = newIdentifier({ trust: () => s.trust, access: ctx.access, clock, locks: newLockView(ctx.locks) });
 
-  server = createServer(
+  const server = createServer(
     {
       ...initialCredentials,
       requestCert: true,
@@ -225,7 +285,11 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
   server.headersTimeout = 30_000;
   server.requestTimeout = 60_000;
   server.keepAliveTimeout = 30_000;
-  const srv = server;
+  return server;
+}
+
+/** Listens; resolves with the bound address and the one local clients dial. */
+async function listenOn(srv: Server, listen: { host: string; port: number }): Promise<{ addr: string; dialAddr: string }> {
   await new Promise<void>((resolve, reject) => {
     srv.once('error', reject);
     srv.listen(listen.port, listen.host, () => {
@@ -233,76 +297,61 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
       resolve();
     });
   });
-  srv.on('tlsClientError', (err) => logger.debug('TLS handshake failed', { error: err.message }));
   const bound = srv.address() as AddressInfo;
   const wrap = (host: string): string => (host.includes(':') ? `[${host}]` : host);
   const addr = `${wrap(bound.address)}:${bound.port}`;
   const anyHost = bound.address === '0.0.0.0' || bound.address === '::';
   const dialAddr = `${anyHost ? '127.0.0.1' : wrap(bound.address)}:${bound.port}`;
+  return { addr, dialAddr };
+}
 
-  // Several auth servers may share the backend: follow CA changes any of them makes.
-  let watcher: Watcher | undefined;
-  const watchLoop = (async () => {
-    while (!closed) {
-      try {
-        watcher = await options.backend.newWatcher({ prefixes: ['/authorities/'], name: 'auth-trust' });
-        if (closed) watcher.close();
-        for await (const event of watcher) if (event.type !== 'init') scheduleRefresh();
-        // A watcher that ended may have missed changes: reload once it is back.
-        if (!closed) scheduleRefresh();
-      } catch (err) {
-        if (!closed) logger.warn('certificate authority watcher failed, retrying', { error: redact((err as Error).message) });
-      }
-      if (!closed) await new Promise((r) => setTimeout(r, 1_000).unref());
-    }
-  })();
+/** The CA watcher loop and the automatic rotation timer. */
+interface BackgroundWork {
+  watchLoop: Promise<void>;
+  rotationTimer: NodeJS.Timeout | undefined;
+}
 
+function startBackgroundWork(s: AuthServerState): BackgroundWork {
+  const watchLoop = watchTrust(s);
+  const intervalMs = s.options.rotationCheckIntervalMs ?? 60_000;
   const rotationTimer =
-    (options.rotationCheckIntervalMs ?? 60_000) > 0
+    intervalMs > 0
       ? setInterval(() => {
-          advanceAutoRotations(ctx).catch((err: unknown) => logger.warn('automatic rotation check failed', { error: redact((err as Error).message) }));
-        }, options.rotationCheckIntervalMs ?? 60_000).unref()
+          advanceAutoRotations(s.ctx).catch((err: unknown) => s.logger.warn('automatic rotation check failed', { error: redact((err as Error).message) }));
+        }, intervalMs).unref()
       : undefined;
+  return { watchLoop, rotationTimer };
+}
 
-  const close = async (): Promise<void> => {
-    if (closed) return;
-    closed = true;
-    if (rotationTimer) clearInterval(rotationTimer);
-    watcher?.close();
-    const stopped = new Promise<void>((resolve) => srv.close(() => resolve()));
-    srv.closeIdleConnections();
-    const force = setTimeout(() => srv.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
-    await stopped;
-    clearTimeout(force);
-    await watchLoop;
-    await refreshing;
-  };
-
-  const adminIdentityDir = path.join(options.dataDir, ADMIN_IDENTITY_DIR);
-  // The local admin identity tctl on this host uses, as Teleport's tctl uses the auth server's.
-  writeAdminIdentity = async () => writeIdentity(adminIdentityDir, await issueLocalHostIdentity(ctx, 'Admin', dialAddr));
-  try {
-    await writeAdminIdentity();
-  } catch (err) {
-    await close();
-    throw err;
+/** Several auth servers may share the backend: follow CA changes any of them makes. */
+async function watchTrust(s: AuthServerState): Promise<void> {
+  while (!s.closed) {
+    try {
+      s.watcher = await s.options.backend.newWatcher({ prefixes: ['/authorities/'], name: 'auth-trust' });
+      if (s.closed) s.watcher.close();
+      for await (const event of s.watcher) if (event.type !== 'init') scheduleRefresh(s);
+      // A watcher that ended may have missed changes: reload once it is back.
+      if (!s.closed) scheduleRefresh(s);
+    } catch (err) {
+      if (!s.closed) s.logger.warn('certificate authority watcher failed, retrying', { error: redact((err as Error).message) });
+    }
+    if (!s.closed) await new Promise((r) => setTimeout(r, 1_000).unref());
   }
-  logger.info('auth service is up', { addr, cluster: clusterName, host_uuid: hostUuid });
+}
 
-  return {
-    addr,
-    dialAddr,
-    clusterName,
-    hostUuid,
-    adminIdentityDir,
-    context: ctx,
-    caPins: async () => trustedTlsCerts(await ctx.certAuthority('host')).map(caPin),
-    async close() {
-      if (closed) return;
-      await close();
-      logger.info('auth service stopped');
-    },
-  };
+/** Stops accepting, lets in-flight requests finish (up to a grace period), stops the watcher and waits for a reload. */
+async function closeAuthServer(s: AuthServerState, srv: Server, background: BackgroundWork): Promise<void> {
+  if (s.closed) return;
+  s.closed = true;
+  if (background.rotationTimer) clearInterval(background.rotationTimer);
+  s.watcher?.close();
+  const stopped = new Promise<void>((resolve) => srv.close(() => resolve()));
+  srv.closeIdleConnections();
+  const force = setTimeout(() => srv.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
+  await stopped;
+  clearTimeout(force);
+  await background.watchLoop;
+  await s.refreshing;
 }
 
 /**

@@ -31,7 +31,7 @@ export async function verifyDatabaseClient(socket: TLSSocket, trust: { cas: Cert
   } catch (err) {
     if (!isTeleportError(err)) throw err;
     throw new AccessDeniedError(`access to db denied: ${err.message}`, {
-      code: err.code,
+      code: err.kind === 'access-denied' ? err.code : 'ERR_TP_ACCESS_DENIED',
       hint: err.code === 'ERR_TP_TLS_CERT_EXPIRED' ? 'run `tsh db login` again' : 'log in with `tsh login` and `tsh db login` to this cluster',
     });
   }
