@@ -240,7 +240,7 @@ async function withSshd(dir: string, trust: string[], fn: (port: number) => Prom
     }
     await fn(port);
   } catch (err) {
-    throw new Error(`${(err as Error).message}\nsshd log:\n${log.split('\n').filter((l) => /publickey|CA|cert|authorized|trusted/i.test(l)).join('\n')}`);
+    throw new Error(`${(err as Error).message}\nsshd log:\n${log.split('\n').filter((l) => /publickey|CA|cert|authorized|trusted/i.test(l)).join('\n')}`, { cause: err });
   } finally {
     daemon.kill('SIGTERM');
     await exited;

@@ -28,7 +28,7 @@ async function openssl(args: string[]): Promise<void> {
     await run('openssl', args);
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr ?? '';
-    throw new Error(`openssl ${args[0]} failed: ${stderr.trim() || (err as Error).message}`);
+    throw new Error(`openssl ${args[0]} failed: ${stderr.trim() || (err as Error).message}`, { cause: err });
   }
 }
 

@@ -60,7 +60,7 @@ function searchPostgresBinaries(): PostgresBinaries | undefined {
       if (version !== undefined) return { binDir, version };
     }
   }
-  let majors: number[] = [];
+  let majors: number[];
   try {
     majors = readdirSync(DEBIAN_POSTGRES_ROOT)
       .filter((name) => /^\d+$/.test(name))

@@ -339,16 +339,15 @@ describe('reverse tunnel', () => {
         diagnostics_channel.unsubscribe(TUNNEL_CHANNEL, onRecord);
       });
 
-      let relay: Awaited<ReturnType<typeof startRelay>> | undefined;
       const keepAlive = { keepAliveIntervalMs: 100, keepAliveTimeoutMs: 300 };
       const tunnels = newTunnelServer({ ...keepAlive });
       const listener = await startProxyListener({ pki, tunnels });
-      relay = await startRelay(listener.port);
-      const agent = startTunnelAgent({ connect: dialProxy(pki, () => relay!.port), onStream: echo, backoff: FAST_BACKOFF, ...keepAlive });
+      const relay = await startRelay(listener.port);
+      const agent = startTunnelAgent({ connect: dialProxy(pki, () => relay.port), onStream: echo, backoff: FAST_BACKOFF, ...keepAlive });
       cleanups.push(
         () => agent.close(),
         () => tunnels.close(),
-        () => relay!.close(),
+        () => relay.close(),
         () => listener.close(),
       );
       await agent.ready;

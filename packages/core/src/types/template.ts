@@ -33,7 +33,7 @@ export interface TraitTemplate {
 }
 
 const OUTER = /^([^{}]*)\{\{([^{}]*)\}\}([^{}]*)$/;
-const DOT_FORM = /^(internal|external)\.([A-Za-z0-9_\-]+)$/;
+const DOT_FORM = /^(internal|external)\.([A-Za-z0-9_-]+)$/;
 const BRACKET_FORM = /^(internal|external)\[\s*"([^"]+)"\s*\]$/;
 
 /**

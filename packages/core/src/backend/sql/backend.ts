@@ -24,14 +24,13 @@ import {
 } from '../types.js';
 import type { Fanout } from '../watcher.js';
 import { publishDiagnostic } from './diagnostics.js';
-import type { ResilientFeed } from './feed.js';
 import { classifyFailure, sqlState, toTeleportError } from './errors.js';
 
 /** The source of watch events of a SQL backend: LISTEN/NOTIFY on PostgreSQL, a changefeed on CockroachDB. */
 export interface ChangeFeed {
   /** Watchers are served from this fanout; the feed emits into it in commit order. */
   readonly fanout: Fanout;
-  /** Opens a watcher (see {@link ResilientFeed.newWatcher}). */
+  /** Opens a watcher (see `ResilientFeed.newWatcher` in feed.ts). */
   newWatcher(options?: WatchOptions): Promise<Watcher>;
   /** Stops the feed and closes its connection. */
   close(): Promise<void>;
