@@ -71,18 +71,8 @@ export {
   X509_BACKDATE_MS,
   type GenerateCaCertificateOptions,
 } from './tlsca/ca-certificate.js';
-export {
-  encodeIdentity,
-  identitySubjectAttributes,
-  NAME_OIDS,
-  parseIdentity,
-  readSubjectAttributes,
-  TELEPORT_OIDS,
-  type CertificateInput,
-  type Identity,
-  type RouteToDatabase,
-  type SubjectAttribute,
-} from './tlsca/identity.js';
+export { encodeIdentity, identitySubjectAttributes } from './tlsca/identity.js';
+export * from './tlsca/index.js';
 export { parseX509Certificate, type X509CertificateInput } from './tlsca/x509.js';
 export {
   EXT_KEY_USAGE,

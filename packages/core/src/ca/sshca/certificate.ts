@@ -23,6 +23,7 @@ import {
   SSH_CERT_TYPE_SUFFIX,
   SSH_CERT_TYPES,
   SSH_CERT_VALID_FOREVER,
+  type SshCertSummary,
   type SshCertType,
 } from './summary.js';
 import { sshString, sshUint32, sshUint64 } from './wire.js';
@@ -58,20 +59,10 @@ export interface SshCertificateTemplate {
   nonce?: Uint8Array;
 }
 
-/** A parsed (or freshly signed) certificate. */
-export interface SshCertificate {
-  /** Certificate key type, e.g. `ssh-ed25519-cert-v01@openssh.com`. */
-  type: string;
-  certType: SshCertType;
+/** A parsed (or freshly signed) certificate: what it says ({@link SshCertSummary}), its keys and its signature. */
+export interface SshCertificate extends SshCertSummary {
   nonce: Buffer;
   publicKey: SshPublicKey;
-  serial: bigint;
-  keyId: string;
-  validPrincipals: string[];
-  validAfter: bigint;
-  validBefore: bigint;
-  criticalOptions: Record<string, string>;
-  extensions: Record<string, string>;
   reserved: Buffer;
   /** The CA key that signed the certificate. */
   signatureKey: SshPublicKey;
