@@ -13,6 +13,9 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 /** Default per-request timeout: no progress for this long (connecting, waiting for headers, reading the body) fails. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
+/** Connecting (TCP and the TLS handshake) fails after at most this long, as undici's default did. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
 /** Input of {@link requestJson}. */
 export interface JsonRequest {
   host: string;
@@ -43,6 +46,7 @@ export interface JsonRequest {
  */
 export function requestJson(request: JsonRequest): Promise<unknown> {
   const payload = request.body === undefined ? undefined : JSON.stringify(request.body);
+  const timeoutMs = request.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
   return new Promise<unknown>((resolve, reject) => {
     const req = https.request(
       {
@@ -52,7 +56,7 @@ export function requestJson(request: JsonRequest): Promise<unknown> {
         path: request.path,
         agent: request.agent,
         ...request.tls,
-        timeout: request.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+        timeout: timeoutMs,
         headers: {
           accept: 'application/json',
           ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }),
@@ -66,6 +70,15 @@ export function requestJson(request: JsonRequest): Promise<unknown> {
       },
     );
     req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+    req.on('socket', (socket) => {
+      if (!socket.connecting) return; // a kept-alive connection, already up
+      const timer = setTimeout(
+        () => req.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })),
+        Math.min(timeoutMs, CONNECT_TIMEOUT_MS),
+      );
+      socket.once('secureConnect', () => clearTimeout(timer));
+      socket.once('close', () => clearTimeout(timer));
+    });
     req.on('error', (err) => reject(request.networkError(err)));
     req.end(payload);
   });
