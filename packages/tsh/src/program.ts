@@ -97,7 +97,7 @@ function addDbCommands(program: Command): void {
         const [{ dbList, dbListTable }, { asciiTable }, { toYaml }] = await Promise.all([
           import('./commands/db.js'),
           import('./render/table.js'),
-          import('./profile/yaml.js'),
+          import('@teleport-ts/core/profile'),
         ]);
         const rows = await dbList(s, { ...(labels !== undefined ? { labels } : {}), verbose: opts.verbose === true });
         if (opts.format === 'json') process.stdout.write(`${JSON.stringify(rows.map((r) => r.resource), null, 2)}\n`);

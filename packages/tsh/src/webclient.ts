@@ -1,12 +1,12 @@
 /**
- * Requests to the proxy's web API over HTTPS (node:https, so `--insecure` is one flag and nothing else loads).
+ * Requests to the proxy's web API over HTTPS (core's node:https `requestJson`, so `--insecure` is one flag).
  * Failures come back as `TeleportError`s: the proxy's own errors keep their kind; TLS verification failures get
  * one clear line naming `--insecure`.
  */
 
-import https from 'node:https';
+import { requestJson } from '@teleport-ts/core/api';
 import { BadParameterError, ConnectionProblemError } from '@teleport-ts/core/errors';
-import { readJsonResponse } from './json-response.js';
+import { parseWith, type v } from '@teleport-ts/core/schema';
 
 /** The default port of the proxy's web listener. */
 export const DEFAULT_PROXY_PORT = 3080;
@@ -69,36 +69,32 @@ export interface ProxyRequestOptions {
 }
 
 /**
- * One JSON request to the proxy.
+ * One JSON request to the proxy, its answer checked against `schema`.
  *
  * @example
  * ```ts
- * const ping = await proxyRequest<PingJson>(target, 'GET', '/webapi/ping', undefined, { insecure: false });
+ * const ping = await proxyRequest(target, 'GET', '/webapi/ping', undefined, { insecure: false }, WebPingResponse);
  * ```
  */
-export function proxyRequest<T>(target: ProxyTarget, method: 'GET' | 'POST' | 'PUT', path: string, body: unknown, options: ProxyRequestOptions): Promise<T> {
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  return new Promise<T>((resolve, reject) => {
-    const req = https.request(
-      {
-        host: target.host,
-        port: target.port,
-        method,
-        path,
-        agent: false,
-        rejectUnauthorized: !options.insecure,
-        timeout: options.timeoutMs ?? 30_000,
-        headers: {
-          accept: 'application/json',
-          ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }),
-        },
-      },
-      (res) => {
-        readJsonResponse<T>(res, `proxy ${target.addr}`, (err) => networkError(target, err)).then(resolve, reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
-    req.on('error', (err) => reject(networkError(target, err)));
-    req.end(payload);
+export async function proxyRequest<T>(
+  target: ProxyTarget,
+  method: 'GET' | 'POST' | 'PUT',
+  path: string,
+  body: unknown,
+  options: ProxyRequestOptions,
+  schema: v.GenericSchema<unknown, T>,
+): Promise<T> {
+  const answer = await requestJson({
+    host: target.host,
+    port: target.port,
+    method,
+    path,
+    body,
+    agent: false,
+    tls: { rejectUnauthorized: !options.insecure },
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    peer: `proxy ${target.addr}`,
+    networkError: (err) => networkError(target, err),
   });
+  return parseWith(schema, answer, `response of ${method} ${path} from proxy ${target.addr}`);
 }

@@ -31,8 +31,28 @@ import {
   type Traits,
   type User,
 } from '../types/index.js';
-import { newApiClient, type ApiClient, type ApiTlsOptions } from './client.js';
+import type { v } from '../schema/index.js';
+import { newApiClient, type ApiClient, type ApiErrorHints, type ApiTlsOptions, type HttpMethod } from './client.js';
 import type { Identity } from './identity.js';
+import {
+  AuthenticateUserResponse,
+  CertAuthoritiesResponse,
+  ClusterNameResponse,
+  ClusterStatusSchema,
+  CreateUserResponse,
+  DatabaseCertsSchema,
+  DatabaseServerSchema,
+  DatabaseServersResponse,
+  HostCertsSchema,
+  ItemsResponse,
+  OpenSshHostCertSchema,
+  PingResponseSchema,
+  SearchEventsResponse,
+  UserCertsSchema,
+  UserNameResponse,
+  UserTokenDetailsSchema,
+  UserTokenInfoSchema,
+} from './responses.js';
 
 /**
  * The TLS server name every auth server's certificate carries (Teleport's `teleport.cluster.local`), so
@@ -335,6 +355,10 @@ export interface AuthClientOptions {
    * be a proxy's address: the proxy forwards the connection to the auth server.
    */
   alpnProtocols?: readonly string[];
+  /** How errors name the server (see `ApiClientOptions.peer`), e.g. `proxy host:3080`. */
+  peer?: string;
+  /** Hints for network failures (see `ApiClientOptions.hints`). */
+  hints?: ApiErrorHints;
 }
 
 /** What to offer to reach the auth API at an address that may be the auth server or a proxy (`teleport-auth`). */
@@ -421,13 +445,127 @@ export function authBaseUrl(addr: string): string {
 
 const path = (...parts: string[]): string => `${AUTH_API_PREFIX}/${parts.map(encodeURIComponent).join('/')}`;
 
-interface Items<T> {
-  items: T[];
+/** The request helpers every method group is built on. */
+interface Caller {
+  api: ApiClient;
+  get<T>(p: string, schema: v.GenericSchema<unknown, T>): Promise<T>;
+  post<T>(p: string, body: unknown, schema: v.GenericSchema<unknown, T>): Promise<T>;
+  /** A request whose answer is not read. */
+  send(method: HttpMethod, p: string, body?: unknown): Promise<void>;
+  /** Lists resources a `core/types` parser checks one by one. */
+  list<T>(p: string, parse: (raw: unknown) => T): Promise<T[]>;
+}
+
+function newCaller(api: ApiClient): Caller {
+  return {
+    api,
+    get: (p, schema) => api.call('GET', p, undefined, schema),
+    post: (p, body, schema) => api.call('POST', p, body, schema),
+    send: async (method, p, body) => {
+      await api.call(method, p, body);
+    },
+    list: async (p, parse) => (await api.call('GET', p, undefined, ItemsResponse)).items.map(parse),
+  };
+}
+
+type Methods<K extends keyof AuthClient> = Pick<AuthClient, K>;
+
+function clusterMethods(c: Caller): Methods<'ping' | 'getClusterName' | 'getClusterStatus' | 'getAuthPreference' | 'setAuthPreference'> {
+  return {
+    ping: () => c.get(path('ping'), PingResponseSchema),
+    getClusterName: async () => (await c.get(path('clustername'), ClusterNameResponse)).clusterName,
+    getClusterStatus: () => c.get(path('status'), ClusterStatusSchema),
+    getAuthPreference: async () => parseAuthPreference(await c.api.call('GET', path('authpreference'))),
+    setAuthPreference: async (pref) => parseAuthPreference(await c.api.call('PUT', path('authpreference'), authPreferenceToWire(pref))),
+  };
+}
+
+type UserMethodName = 'getUsers' | 'getUser' | 'createUser' | 'updateUser' | 'deleteUser' | 'createResetPasswordToken' | 'getUserToken' | 'completeUserToken';
+
+function userMethods(c: Caller): Methods<UserMethodName> {
+  return {
+    getUsers: () => c.list(path('users'), parseUser),
+    getUser: async (name) => parseUser(await c.api.call('GET', path('users', name))),
+    // One implementation for both overloads: the server answers with a token exactly when it made one.
+    createUser: (async (request: CreateUserRequest) => {
+      const res = await c.post(path('users'), request, CreateUserResponse);
+      return res.token === undefined ? { user: parseUser(res.user) } : { user: parseUser(res.user), token: res.token };
+    }) as AuthClient['createUser'],
+    updateUser: async (user) => parseUser(await c.api.call('PUT', path('users', user.metadata.name), userToWire(user))),
+    deleteUser: (name) => c.send('DELETE', path('users', name)),
+    createResetPasswordToken: (request) =>
+      c.post(path('users', request.name, 'reset'), request.ttl === undefined ? {} : { ttl: request.ttl }, UserTokenInfoSchema),
+    // Token ids are secrets: they travel in bodies, never in URLs (which end up in logs).
+    getUserToken: (tokenId) => c.post(path('usertokens', 'lookup'), { tokenId }, UserTokenDetailsSchema),
+    completeUserToken: (request) => c.post(path('usertokens', 'complete'), request, UserNameResponse),
+  };
+}
+
+type ResourceMethodName =
+  | 'getRoles' | 'getRole' | 'createRole' | 'upsertRole' | 'deleteRole'
+  | 'getLocks' | 'getLock' | 'upsertLock' | 'deleteLock'
+  | 'getTokens' | 'createToken' | 'deleteToken';
+
+function resourceMethods(c: Caller): Methods<ResourceMethodName> {
+  return {
+    getRoles: () => c.list(path('roles'), parseRole),
+    getRole: async (name) => parseRole(await c.api.call('GET', path('roles', name))),
+    createRole: async (role) => parseRole(await c.api.call('POST', path('roles'), roleToWire(role))),
+    upsertRole: async (role) => parseRole(await c.api.call('PUT', path('roles', role.metadata.name), roleToWire(role))),
+    deleteRole: (name) => c.send('DELETE', path('roles', name)),
+
+    getLocks: () => c.list(path('locks'), parseLock),
+    getLock: async (name) => parseLock(await c.api.call('GET', path('locks', name))),
+    upsertLock: async (lock) => parseLock(await c.api.call('PUT', path('locks', lock.metadata.name), lockToWire(lock))),
+    deleteLock: (name) => c.send('DELETE', path('locks', name)),
+
+    getTokens: () => c.list(path('tokens'), parseProvisionToken),
+    createToken: async (request) => parseProvisionToken(await c.api.call('POST', path('tokens'), request)),
+    deleteToken: (name) => c.send('POST', path('tokens', 'delete'), { name }),
+  };
+}
+
+type CertMethodName =
+  | 'getCertAuthorities' | 'rotateCertAuthority'
+  | 'generateDatabaseCert' | 'generateDatabaseClientCert' | 'generateUserCerts' | 'generateHostCert'
+  | 'authenticateUser' | 'registerUsingToken';
+
+function certMethods(c: Caller): Methods<CertMethodName> {
+  return {
+    getCertAuthorities: async (type, opts = {}) =>
+      (await c.get(`${path('cas', type)}${opts.withSecrets ? '?secrets=true' : ''}`, CertAuthoritiesResponse)).items,
+    rotateCertAuthority: async (request = {}) => (await c.post(path('cas', 'rotate'), request, CertAuthoritiesResponse)).items,
+    generateDatabaseCert: (request) => c.post(path('certs', 'db'), request, DatabaseCertsSchema),
+    generateDatabaseClientCert: (request) => c.post(path('certs', 'dbclient'), request, DatabaseCertsSchema),
+    generateUserCerts: (request) => c.post(path('certs', 'user'), request, UserCertsSchema),
+    generateHostCert: (request) => c.post(path('certs', 'host'), request, OpenSshHostCertSchema),
+    authenticateUser: (request) => c.post(path('authenticate'), request, AuthenticateUserResponse),
+    registerUsingToken: (request) => c.post(path('join'), request, HostCertsSchema),
+  };
+}
+
+function eventAndServerMethods(c: Caller): Methods<'searchEvents' | 'emitAuditEvents' | 'upsertDatabaseServer' | 'getDatabaseServers'> {
+  return {
+    searchEvents: async (query) => {
+      const q = new URLSearchParams({ from: query.from.toISOString(), to: query.to.toISOString() });
+      if (query.limit !== undefined) q.set('limit', String(query.limit));
+      if (query.order !== undefined) q.set('order', query.order);
+      if (query.startKey !== undefined) q.set('startKey', query.startKey);
+      for (const t of query.eventTypes ?? []) q.append('type', t);
+      const res = await c.get(`${path('events')}?${q.toString()}`, SearchEventsResponse);
+      return res.nextKey === undefined ? { events: res.events } : { events: res.events, nextKey: res.nextKey };
+    },
+    emitAuditEvents: (events) => c.send('POST', path('events'), { events }),
+    upsertDatabaseServer: (request) =>
+      c.api.call('PUT', path('dbservers', request.hostId, request.database.name), request, DatabaseServerSchema),
+    getDatabaseServers: async () => (await c.get(path('dbservers'), DatabaseServersResponse)).items,
+  };
 }
 
 /**
  * Connects to the auth API. With an `identity` the client authenticates with its certificate and
- * trusts its CA certificates; with `tls` it uses exactly those settings.
+ * trusts its CA certificates; with `tls` it uses exactly those settings. Every answer the client reads is
+ * checked against its schema (`./responses.ts`).
  *
  * @example
  * ```ts
@@ -447,83 +585,16 @@ export function newAuthClient(options: AuthClientOptions): AuthClient {
     tls: { ...tls, serverName: tls.serverName ?? options.serverName ?? AUTH_SERVER_NAME },
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.alpnProtocols !== undefined ? { alpnProtocols: options.alpnProtocols } : {}),
+    ...(options.peer !== undefined ? { peer: options.peer } : {}),
+    ...(options.hints !== undefined ? { hints: options.hints } : {}),
   });
-  const get = <T>(p: string): Promise<T> => api.call<T>('GET', p);
-  const post = <T>(p: string, body: unknown): Promise<T> => api.call<T>('POST', p, body);
-
+  const c = newCaller(api);
   return {
-    ping: () => get<PingResponse>(path('ping')),
-    getClusterName: async () => (await get<{ clusterName: string }>(path('clustername'))).clusterName,
-    getClusterStatus: () => get<ClusterStatus>(path('status')),
-
-    getUsers: async () => (await get<Items<unknown>>(path('users'))).items.map(parseUser),
-    getUser: async (name) => parseUser(await get(path('users', name))),
-    // One implementation for both overloads: the server answers with a token exactly when it made one.
-    createUser: (async (request: CreateUserRequest) => {
-      const res = await post<{ user: unknown; token?: UserTokenInfo }>(path('users'), request);
-      return res.token === undefined ? { user: parseUser(res.user) } : { user: parseUser(res.user), token: res.token };
-    }) as AuthClient['createUser'],
-    updateUser: async (user) => parseUser(await api.call('PUT', path('users', user.metadata.name), userToWire(user))),
-    deleteUser: async (name) => {
-      await api.call('DELETE', path('users', name));
-    },
-    createResetPasswordToken: (request) =>
-      post<UserTokenInfo>(path('users', request.name, 'reset'), request.ttl === undefined ? {} : { ttl: request.ttl }),
-    // Token ids are secrets: they travel in bodies, never in URLs (which end up in logs).
-    getUserToken: (tokenId) => post<UserTokenDetails>(path('usertokens', 'lookup'), { tokenId }),
-    completeUserToken: (request) => post<{ user: string }>(path('usertokens', 'complete'), request),
-
-    getRoles: async () => (await get<Items<unknown>>(path('roles'))).items.map(parseRole),
-    getRole: async (name) => parseRole(await get(path('roles', name))),
-    createRole: async (role) => parseRole(await post(path('roles'), roleToWire(role))),
-    upsertRole: async (role) => parseRole(await api.call('PUT', path('roles', role.metadata.name), roleToWire(role))),
-    deleteRole: async (name) => {
-      await api.call('DELETE', path('roles', name));
-    },
-
-    getLocks: async () => (await get<Items<unknown>>(path('locks'))).items.map(parseLock),
-    getLock: async (name) => parseLock(await get(path('locks', name))),
-    upsertLock: async (lock) => parseLock(await api.call('PUT', path('locks', lock.metadata.name), lockToWire(lock))),
-    deleteLock: async (name) => {
-      await api.call('DELETE', path('locks', name));
-    },
-
-    getTokens: async () => (await get<Items<unknown>>(path('tokens'))).items.map(parseProvisionToken),
-    createToken: async (request) => parseProvisionToken(await post(path('tokens'), request)),
-    deleteToken: async (name) => {
-      await post(path('tokens', 'delete'), { name });
-    },
-
-    getAuthPreference: async () => parseAuthPreference(await get(path('authpreference'))),
-    setAuthPreference: async (pref) => parseAuthPreference(await api.call('PUT', path('authpreference'), authPreferenceToWire(pref))),
-
-    getCertAuthorities: async (type, opts = {}) =>
-      (await get<Items<CertAuthority>>(`${path('cas', type)}${opts.withSecrets ? '?secrets=true' : ''}`)).items,
-    rotateCertAuthority: async (request = {}) => (await post<Items<CertAuthority>>(path('cas', 'rotate'), request)).items,
-
-    generateDatabaseCert: (request) => post<DatabaseCerts>(path('certs', 'db'), request),
-    generateDatabaseClientCert: (request) => post<DatabaseCerts>(path('certs', 'dbclient'), request),
-    generateUserCerts: (request) => post<UserCerts>(path('certs', 'user'), request),
-    generateHostCert: (request) => post<OpenSshHostCert>(path('certs', 'host'), request),
-    authenticateUser: (request) => post<UserCerts & { username: string }>(path('authenticate'), request),
-    registerUsingToken: (request) => post<HostCerts>(path('join'), request),
-
-    searchEvents: async (query) => {
-      const q = new URLSearchParams({ from: query.from.toISOString(), to: query.to.toISOString() });
-      if (query.limit !== undefined) q.set('limit', String(query.limit));
-      if (query.order !== undefined) q.set('order', query.order);
-      if (query.startKey !== undefined) q.set('startKey', query.startKey);
-      for (const t of query.eventTypes ?? []) q.append('type', t);
-      const res = await get<{ events: AuditEvent[]; nextKey?: string }>(`${path('events')}?${q.toString()}`);
-      return res.nextKey === undefined ? { events: res.events } : { events: res.events, nextKey: res.nextKey };
-    },
-    emitAuditEvents: async (events) => {
-      await post(path('events'), { events });
-    },
-
-    upsertDatabaseServer: (request) => api.call<DatabaseServer>('PUT', path('dbservers', request.hostId, request.database.name), request),
-    getDatabaseServers: async () => (await get<Items<DatabaseServer>>(path('dbservers'))).items,
-
+    ...clusterMethods(c),
+    ...userMethods(c),
+    ...resourceMethods(c),
+    ...certMethods(c),
+    ...eventAndServerMethods(c),
     close: () => api.close(),
   };
 }

@@ -1,6 +1,9 @@
-import { connect as connectTls, type ConnectionOptions } from 'node:tls';
-import { Agent, request } from 'undici';
-import { ConnectionProblemError, fromWireError, isTeleportError, type WireError } from '../errors/index.js';
+import https from 'node:https';
+import { ConnectionProblemError, isTeleportError } from '../errors/index.js';
+import { parseWith, type v } from '../schema/index.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, requestJson, type HttpMethod } from './http.js';
+
+export type { HttpMethod };
 
 /** Client credentials and trust for an mTLS API connection. */
 export interface ApiTlsOptions {
@@ -27,24 +30,45 @@ export interface ApiClientOptions {
    * the same client works with either address.
    */
   alpnProtocols?: readonly string[];
+  /**
+   * How errors name the server, default its `host:port` (`failed to connect to <peer>: connection refused`); e.g.
+   * `proxy host:3080` for a client that reaches the auth API through a proxy.
+   */
+  peer?: string;
+  /** Hints for failures the user can act on; `refused` defaults to one about the auth server. */
+  hints?: ApiErrorHints;
 }
 
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+/** Hints attached to network failures of an {@link ApiClient}. */
+export interface ApiErrorHints {
+  /** For a refused connection. */
+  refused?: string;
+  /** For a TLS verification failure (e.g. `log in again with tsh login` for a user's certificates). */
+  verify?: string;
+}
 
 /** A JSON-over-HTTPS client whose failures come back as the same error kinds the server raised. */
 export interface ApiClient {
-  call<T>(method: HttpMethod, path: string, body?: unknown): Promise<T>;
+  /**
+   * One request. With `schema` the answer is checked against it (a malformed answer is one bad-parameter line
+   * naming the route), without it the caller gets the parsed JSON as is.
+   */
+  call<T>(method: HttpMethod, path: string, body?: unknown, schema?: v.GenericSchema<unknown, T>): Promise<T>;
   close(): Promise<void>;
 }
 
+/** Idle kept-alive connections close after this, before the servers' 30 s keep-alive timeout can race a request. */
+const IDLE_SOCKET_MS = 20_000;
+
 /**
- * Creates the low-level API client. Errors the server returns (`{ error: { kind, code, message } }`) are
- * rethrown as `TeleportError`s of the same kind; network failures become `connection-problem`.
+ * Creates the low-level API client over one keep-alive node:https agent. Errors the server returns
+ * (`{ error: { kind, code, message } }`) are rethrown as `TeleportError`s of the same kind; network failures become
+ * `connection-problem`.
  *
  * @example
  * ```ts
  * const api = newApiClient({ baseUrl: 'https://127.0.0.1:3025', tls: { cert, key, ca } });
- * const users = await api.call<User[]>('GET', '/v1/users');
+ * const users = await api.call<unknown>('GET', '/v1/users');
  * ```
  */
 export function newApiClient(options: ApiClientOptions): ApiClient {
@@ -52,96 +76,50 @@ export function newApiClient(options: ApiClientOptions): ApiClient {
   if ((options.tls.cert === undefined) !== (options.tls.key === undefined)) {
     throw new TypeError('newApiClient: tls.cert and tls.key go together');
   }
-  const tlsOptions = {
+  const agent = new https.Agent({
+    keepAlive: true,
+    timeout: IDLE_SOCKET_MS,
     ...(options.tls.cert !== undefined ? { cert: options.tls.cert, key: options.tls.key } : {}),
     ca: options.tls.ca,
     ...(options.tls.serverName ? { servername: options.tls.serverName } : {}),
+    ALPNProtocols: [...(options.alpnProtocols ?? ['http/1.1'])],
     rejectUnauthorized: true,
-  };
-  const dispatcher = new Agent({
-    // undici always offers exactly `http/1.1`: a connector of our own offers the protocols asked for.
-    connect: options.alpnProtocols === undefined ? tlsOptions : alpnConnector(tlsOptions, options.alpnProtocols, options.timeoutMs ?? 30_000),
-    headersTimeout: options.timeoutMs ?? 30_000,
-    bodyTimeout: options.timeoutMs ?? 30_000,
   });
+  const peer = options.peer ?? base.host;
+  const port = Number(base.port) || 443;
+  // `URL` keeps the brackets of an IPv6 host; the socket wants the bare address.
+  const host = base.hostname.replace(/^\[(.*)\]$/, '$1');
   return {
-    async call<T>(method: HttpMethod, path: string, body?: unknown): Promise<T> {
-      let res;
-      try {
-        res = await request(new URL(path, base), {
-          method,
-          dispatcher,
-          headers: body === undefined ? {} : { 'content-type': 'application/json' },
-          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        });
-      } catch (err) {
-        throw connectionProblem(base, err);
-      }
-      const text = await res.body.text();
-      let parsed: unknown = undefined;
-      if (text.length > 0) {
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          throw new ConnectionProblemError(`unexpected response from ${base.host}: HTTP ${res.statusCode}`);
-        }
-      }
-      if (res.statusCode >= 200 && res.statusCode < 300) return parsed as T;
-      const wire = (parsed as { error?: WireError } | undefined)?.error;
-      if (wire && typeof wire.kind === 'string' && typeof wire.message === 'string') throw fromWireError(wire);
-      throw new ConnectionProblemError(`unexpected response from ${base.host}: HTTP ${res.statusCode}`);
+    async call<T>(method: HttpMethod, path: string, body?: unknown, schema?: v.GenericSchema<unknown, T>): Promise<T> {
+      const url = new URL(path, base);
+      const answer = await requestJson({
+        host,
+        port,
+        method,
+        path: `${url.pathname}${url.search}`,
+        ...(body === undefined ? {} : { body }),
+        agent,
+        timeoutMs: options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+        peer,
+        networkError: (err) => connectionProblem(peer, err, options.hints ?? {}),
+      });
+      return schema === undefined ? (answer as T) : parseWith(schema, answer, `response of ${method} ${url.pathname}`);
     },
-    close: () => dispatcher.close(),
+    close: async () => agent.destroy(),
   };
 }
 
-type Connector = (
-  target: { hostname: string; port: string; servername?: string | null },
-  callback: (...args: [null, import('node:net').Socket] | [Error, null]) => void,
-) => void;
-
-/** An undici connector: TLS with `options`, offering `alpnProtocols`, failing after `timeoutMs`. */
-function alpnConnector(options: ConnectionOptions, alpnProtocols: readonly string[], timeoutMs: number): Connector {
-  return (target, callback) => {
-    const socket = connectTls({
-      ...options,
-      host: target.hostname,
-      port: Number(target.port) || 443,
-      ...(options.servername === undefined && target.servername ? { servername: target.servername } : {}),
-      ALPNProtocols: [...alpnProtocols],
-    });
-    socket.setNoDelay(true);
-    let settled = false;
-    const settle = (err: Error | undefined): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      socket.removeListener('error', onError);
-      if (err === undefined) callback(null, socket);
-      else {
-        socket.destroy();
-        callback(err, null);
-      }
-    };
-    const onError = (err: Error): void => settle(err);
-    const timer = setTimeout(() => settle(Object.assign(new Error('connect timeout'), { code: 'UND_ERR_CONNECT_TIMEOUT' })), Math.min(timeoutMs, 10_000));
-    socket.once('error', onError);
-    socket.once('secureConnect', () => settle(undefined));
-  };
-}
-
-function connectionProblem(base: URL, err: unknown): Error {
+function connectionProblem(peer: string, err: NodeJS.ErrnoException, hints: ApiErrorHints): Error {
   if (isTeleportError(err)) return err;
-  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
-  const code = e.code ?? e.cause?.code;
-  const detail = code ?? e.message ?? 'unknown error';
+  const code = err.code;
+  const detail = code ?? err.message ?? 'unknown error';
   if (code === 'ECONNREFUSED') {
-    return new ConnectionProblemError(`failed to connect to ${base.host}: connection refused`, {
-      hint: 'is the auth server running, and is the address right?',
+    return new ConnectionProblemError(`failed to connect to ${peer}: connection refused`, {
+      hint: hints.refused ?? 'is the auth server running, and is the address right?',
     });
   }
   if (code && /CERT|SELF_SIGNED|UNABLE_TO_VERIFY|ERR_TLS/.test(code)) {
-    return new ConnectionProblemError(`failed to verify the TLS certificate of ${base.host}: ${detail}`);
+    return new ConnectionProblemError(`failed to verify the TLS certificate of ${peer}: ${detail}`, hints.verify ? { hint: hints.verify } : {});
   }
-  return new ConnectionProblemError(`failed to reach ${base.host}: ${detail}`);
+  return new ConnectionProblemError(`failed to reach ${peer}: ${detail}`);
 }

@@ -14,11 +14,11 @@
  * | `identity.json` | cluster name and auth server addresses | 0644 |
  */
 
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { derToPem, pemBlocksToDer } from '../ca/pem.js';
 import { BadParameterError, NotFoundError } from '../errors/index.js';
+import { readOptional, writeAtomic } from './files.js';
 
 /** A client identity: what {@link loadIdentity} reads and {@link writeIdentity} writes. */
 export interface Identity {
@@ -49,29 +49,6 @@ export const IDENTITY_FILES = Object.freeze({
   sshCaKeys: 'ssh_ca.pub',
   meta: 'identity.json',
 });
-
-async function readOptional(file: string): Promise<string | undefined> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-}
-
-/** Writes a file whole or not at all: a temporary sibling, then a rename. */
-async function writeAtomic(file: string, data: string, mode: number): Promise<void> {
-  const tmp = `${file}.tmp-${randomBytes(6).toString('hex')}`;
-  try {
-    await writeFile(tmp, data, { mode, flag: 'wx' });
-    // The umask may have narrowed the mode; never widened, but make it exact.
-    await chmod(tmp, mode);
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-}
 
 const lines = (text: string): string[] =>
   text

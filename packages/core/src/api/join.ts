@@ -7,13 +7,12 @@
 
 import { connect, type PeerCertificate } from 'node:tls';
 import { BALANCED_V1, generateKeyPair } from '../ca/keys.js';
-import { caPinMatches, caPinMismatch } from '../ca/authority.js';
+import { caPinMatches, caPinMismatch } from '../ca/pin.js';
 import { derToPem } from '../ca/pem.js';
 import { toOpenSshPrivateKey } from '../ca/sshca/privatekey.js';
 import { parseIdentity } from '../ca/tlsca/identity.js';
 import { BadParameterError, ConnectionProblemError } from '../errors/index.js';
 import type { SystemRole } from '../types/index.js';
-import { parseHostPort, DEFAULT_AUTH_PORT } from '../config/index.js';
 import { AUTH_SERVER_NAME, authBaseUrl, newAuthClient } from './auth.js';
 import type { Identity } from './identity.js';
 
@@ -45,6 +44,8 @@ export interface JoinClusterOptions {
  */
 export async function fetchServerCaChain(addr: string, timeoutMs = 15_000, alpnProtocols: readonly string[] = ['http/1.1']): Promise<string[]> {
   const url = new URL(authBaseUrl(addr));
+  // Loaded here, not at the top: the config module brings a YAML parser the light client surface does without.
+  const { parseHostPort, DEFAULT_AUTH_PORT } = await import('../config/index.js');
   const { host, port } = parseHostPort(url.host, DEFAULT_AUTH_PORT);
   const chain = await new Promise<PeerCertificate>((resolve, reject) => {
     const socket = connect({

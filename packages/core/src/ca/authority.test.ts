@@ -3,9 +3,7 @@ import { requireTool } from '@teleport-ts/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newFakeClock } from '../clock/index.js';
 import {
-  caPin,
   CERT_AUTHORITY_TYPES,
-  checkCaPin,
   newCertAuthority,
   sshSigningKeyPair,
   tlsSigningKeyPair,
@@ -13,8 +11,9 @@ import {
   type CertAuthority,
 } from './authority.js';
 import { keyAlgorithmOf } from './keys.js';
+import { caPin, checkCaPin } from './pin.js';
 import { makeTempDir, runTool, type TempDir } from './testing/run.js';
-import { parseX509Certificate } from './tlsca/identity.js';
+import { parseX509Certificate } from './tlsca/x509.js';
 
 const openssl = requireTool('openssl', 'openssl');
 const YEAR = 365 * 24 * 3600_000;

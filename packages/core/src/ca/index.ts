@@ -27,13 +27,10 @@ export {
   type KeyPurpose,
 } from './keys.js';
 export { derToPem, pemToDer, pemBlocksToDer } from './pem.js';
+export { caPin, caPinMatches, caPinMismatch, checkCaPin } from './pin.js';
 export {
   CA_KEY_KINDS,
-  caPin,
-  caPinMatches,
-  caPinMismatch,
   CERT_AUTHORITY_TYPES,
-  checkCaPin,
   defaultCaKeyAlgorithms,
   generateCaKeySet,
   keySetWithoutSecrets,
@@ -74,18 +71,9 @@ export {
   X509_BACKDATE_MS,
   type GenerateCaCertificateOptions,
 } from './tlsca/ca-certificate.js';
-export {
-  encodeIdentity,
-  identitySubjectAttributes,
-  NAME_OIDS,
-  parseIdentity,
-  parseX509Certificate,
-  TELEPORT_OIDS,
-  type CertificateInput,
-  type Identity,
-  type RouteToDatabase,
-  type SubjectAttribute,
-} from './tlsca/identity.js';
+export { encodeIdentity, identitySubjectAttributes } from './tlsca/identity.js';
+export * from './tlsca/index.js';
+export { parseX509Certificate, type X509CertificateInput } from './tlsca/x509.js';
 export {
   EXT_KEY_USAGE,
   issueDatabaseClientCert,
@@ -137,6 +125,7 @@ export {
   type Traits,
 } from './sshca/issue.js';
 export { toOpenSshPrivateKey } from './sshca/privatekey.js';
+export { summarizeSshCertificate, type SshCertFields, type SshCertSummary } from './sshca/summary.js';
 export {
   decodeSshPublicKey,
   formatAuthorizedKey,

@@ -6,11 +6,11 @@ import type { Database } from '@teleport-ts/core/api';
 import { generateKeyPair, issueUserCert, newCertAuthority, tlsSigningKeyPair } from '@teleport-ts/core/ca';
 import { systemClock } from '@teleport-ts/core/clock';
 import { parseRole, type Role } from '@teleport-ts/core/types';
-import type { DatabaseRoute } from '../db/certificate.js';
+import type { DatabaseRoute } from '../db/databases.js';
 import type { DatabaseCluster } from '../db/cluster.js';
 import { asciiTable } from '../render/table.js';
 import { generateLoginKeys } from '../keys.js';
-import { saveLogin } from '../profile/store.js';
+import { saveLogin } from '@teleport-ts/core/profile';
 import { dbList, dbListTable, dbLogin, dbLogout, dbNativeClientInfo, openDbSession, resolveRoute, type DbSession } from './db.js';
 
 const role = (name: string, allow: Record<string, unknown>): Role => parseRole({ kind: 'role', version: 'v7', metadata: { name }, spec: { allow } });

@@ -12,7 +12,6 @@ import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import type { Database } from '@teleport-ts/core/api';
 import { BadParameterError, NotFoundError } from '@teleport-ts/core/errors';
-import { readDatabaseCertificate, type DatabaseRoute } from '../db/certificate.js';
 import { openDatabaseCluster, type DatabaseCluster } from '../db/cluster.js';
 import {
   allowedDatabaseNames,
@@ -30,9 +29,11 @@ import {
   isDatabaseNameRequired,
   isDatabaseUserRequired,
   readableProtocol,
+  readDatabaseCertificate,
   type AllowedValues,
   type ClientCommand,
   type DatabaseInfo,
+  type DatabaseRoute,
   type UserAccess,
 } from '../db/databases.js';
 import { startLocalProxy, type LocalProxy } from '../db/localproxy.js';
@@ -49,7 +50,7 @@ import {
   teleportHome,
   type Profile,
   type TlsCredentials,
-} from '../profile/store.js';
+} from '@teleport-ts/core/profile';
 import { parseProxyAddr } from '../webclient.js';
 
 /** Global flags the db commands read. */

@@ -2,7 +2,7 @@
 
 import { NotFoundError } from '@teleport-ts/core/errors';
 import { loadStatuses } from '../profile/status.js';
-import { teleportHome } from '../profile/store.js';
+import { teleportHome } from '@teleport-ts/core/profile';
 
 export const ENV_PROXY = 'TELEPORT_PROXY';
 export const ENV_CLUSTER = 'TELEPORT_CLUSTER';

@@ -5,10 +5,11 @@
  */
 
 import os from 'node:os';
+import { WebPingResponse, WebSshCertsResponse } from '@teleport-ts/core/api';
 import { BadParameterError, NotImplementedError } from '@teleport-ts/core/errors';
 import { generateLoginKeys } from '../keys.js';
 import { profileStatus, type ProfileStatus } from '../profile/status.js';
-import { currentProfileName, readProfile, saveLogin, teleportHome } from '../profile/store.js';
+import { currentProfileName, readProfile, saveLogin, teleportHome } from '@teleport-ts/core/profile';
 import type { Prompter } from '../prompt.js';
 import { parseProxyAddr, proxyRequest } from '../webclient.js';
 
@@ -23,20 +24,6 @@ export interface LoginOptions {
 export interface LoginDeps {
   env: NodeJS.ProcessEnv;
   prompter: Prompter;
-}
-
-/** The parts of the proxy's `/webapi/ping` answer tsh reads. */
-interface PingJson {
-  auth?: { type?: string; second_factor?: string };
-  proxy?: { tls_routing_enabled?: boolean };
-  cluster_name?: string;
-}
-
-interface SshCertsJson {
-  username?: string;
-  cert: string;
-  tls_cert: string;
-  host_signers?: { domain_name?: string; checking_keys?: string[]; tls_certs?: string[] }[];
 }
 
 /** Second factors tsh can prompt for. */
@@ -73,7 +60,7 @@ export async function login(options: LoginOptions, deps: LoginDeps): Promise<Pro
   const ttl = ttlNanos(options.ttl);
   const insecure = options.insecure === true;
 
-  const ping = await proxyRequest<PingJson>(target, 'GET', '/webapi/ping', undefined, { insecure });
+  const ping = await proxyRequest(target, 'GET', '/webapi/ping', undefined, { insecure }, WebPingResponse);
   const authType = ping.auth?.type ?? 'local';
   if (authType !== 'local') throw new NotImplementedError(`the cluster uses ${authType} authentication, which this tsh does not support yet`);
   const secondFactor = ping.auth?.second_factor ?? 'off';
@@ -87,7 +74,7 @@ export async function login(options: LoginOptions, deps: LoginDeps): Promise<Pro
 
   const keys = await generateLoginKeys(user);
 
-  const certs = await proxyRequest<SshCertsJson>(
+  const certs = await proxyRequest(
     target,
     'POST',
     '/v1/webapi/ssh/certs',
@@ -100,6 +87,7 @@ export async function login(options: LoginOptions, deps: LoginDeps): Promise<Pro
       ...(ttl !== undefined ? { ttl } : {}),
     },
     { insecure },
+    WebSshCertsResponse,
   );
   const cluster = ping.cluster_name ?? certs.host_signers?.[0]?.domain_name ?? '';
   const signers = certs.host_signers?.find((s) => s.domain_name === cluster) ?? certs.host_signers?.[0];

@@ -1,6 +1,6 @@
 /** `tsh logout`: removes every key and certificate, as Teleport's `tsh logout` without `--proxy`/`--user`. */
 
-import { removeAllKeys, teleportHome } from '../profile/store.js';
+import { removeAllKeys, teleportHome } from '@teleport-ts/core/profile';
 
 /** Returns the line to print. */
 export async function logout(env: NodeJS.ProcessEnv): Promise<string> {

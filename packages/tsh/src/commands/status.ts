@@ -2,7 +2,7 @@
 
 import { NotFoundError } from '@teleport-ts/core/errors';
 import { loadStatuses, type ProfileStatus } from '../profile/status.js';
-import { teleportHome } from '../profile/store.js';
+import { teleportHome } from '@teleport-ts/core/profile';
 
 /** Throws `ERROR: Not logged in.` (Teleport's words) when no profile has keys. */
 export async function status(env: NodeJS.ProcessEnv): Promise<ProfileStatus[]> {

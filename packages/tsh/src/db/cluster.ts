@@ -5,14 +5,12 @@
  */
 
 import { createPublicKey } from 'node:crypto';
-import type { Database } from '@teleport-ts/core/api';
+import { AUTH_VIA_PROXY_ALPN, newAuthClient, type Database } from '@teleport-ts/core/api';
 import { isKind, isNotFound } from '@teleport-ts/core/errors';
+import type { TlsCredentials } from '@teleport-ts/core/profile';
 import type { Role } from '@teleport-ts/core/types';
-import type { TlsCredentials } from '../profile/store.js';
 import { parseProxyAddr } from '../webclient.js';
-import { newAuthApi, type AuthApi } from './authapi.js';
-import type { DatabaseRoute } from './certificate.js';
-import type { DatabaseInfo } from './databases.js';
+import type { DatabaseInfo, DatabaseRoute } from './databases.js';
 
 /** The cluster operations of the db commands (a fake in unit tests). */
 export interface DatabaseCluster {
@@ -28,7 +26,14 @@ export interface DatabaseCluster {
 /** Connects to the auth API through the proxy at `proxyAddr` (`host:port`). */
 export function openDatabaseCluster(proxyAddr: string, user: string, creds: TlsCredentials): DatabaseCluster {
   const target = parseProxyAddr(proxyAddr);
-  const client: AuthApi = newAuthApi({ host: target.host, port: target.port, key: creds.key, cert: creds.cert, caCerts: creds.caCerts });
+  // The proxy passes `teleport-auth` connections through to the auth server, which verifies the user's certificate.
+  const client = newAuthClient({
+    addr: target.addr,
+    tls: { key: creds.key, cert: creds.cert, ca: creds.caCerts },
+    alpnProtocols: AUTH_VIA_PROXY_ALPN,
+    peer: `proxy ${target.addr}`,
+    hints: { refused: 'is the proxy running, and is --proxy right?', verify: 'log in again with tsh login' },
+  });
   return {
     async listDatabases() {
       const servers = await client.getDatabaseServers();
@@ -69,8 +74,6 @@ export function openDatabaseCluster(proxyAddr: string, user: string, creds: TlsC
       });
       return certs.tlsCert;
     },
-    close: async () => {
-      client.close();
-    },
+    close: () => client.close(),
   };
 }

@@ -4,10 +4,54 @@
  * when exactly one is allowed, and the command lines tsh prints and runs.
  */
 
+import { parseIdentity } from '@teleport-ts/core/ca/tlsca';
 import { AccessDeniedError, BadParameterError } from '@teleport-ts/core/errors';
 import { newAccessChecker, requiresDatabaseNameMatch, type ResourceLabels } from '@teleport-ts/core/rbac';
 import type { Role, Traits } from '@teleport-ts/core/types';
-import type { DatabaseRoute } from './certificate.js';
+
+/** Where a database certificate routes to (core's `RouteToDatabase`, with `''` for what it does not name). */
+export interface DatabaseRoute {
+  /** The database's name in Teleport. */
+  serviceName: string;
+  /** `postgres`, `cockroachdb`... */
+  protocol: string;
+  /** The database account, `''` when the certificate does not name one. */
+  username: string;
+  /** The database name, `''` when the certificate does not name one. */
+  database: string;
+}
+
+/** What tsh needs from a db certificate. */
+export interface DatabaseCertificate {
+  route: DatabaseRoute;
+  /** The Teleport user (CN). */
+  user: string;
+  expires: Date;
+}
+
+/**
+ * Reads a db certificate (PEM) with core's light identity parser.
+ *
+ * @example
+ * ```ts
+ * readDatabaseCertificate(pem).route; // { serviceName: 'roach', protocol: 'cockroachdb', username: 'alice', database: '' }
+ * ```
+ */
+export function readDatabaseCertificate(pem: string): DatabaseCertificate {
+  let identity;
+  try {
+    identity = parseIdentity(pem);
+  } catch {
+    throw new BadParameterError('malformed database certificate');
+  }
+  const route = identity.routeToDatabase;
+  if (route === undefined) throw new BadParameterError('the certificate is not a database certificate');
+  return {
+    route: { serviceName: route.serviceName, protocol: route.protocol, username: route.username ?? '', database: route.database ?? '' },
+    user: identity.username,
+    expires: identity.expires,
+  };
+}
 
 /** A registered database, from the db servers' heartbeats. */
 export interface DatabaseInfo {

@@ -1,7 +1,45 @@
 /** A profile's status as `tsh status` shows it, read from the profile and its SSH certificate. */
 
-import { readSshCertSummary } from './sshcert.js';
-import { currentProfileName, listProfileNames, readProfile, readSshCert, type Profile } from './store.js';
+import { summarizeSshCertificate, SSH_CERT_VALID_FOREVER } from '@teleport-ts/core/ca/sshca';
+import { BadParameterError } from '@teleport-ts/core/errors';
+import { currentProfileName, listProfileNames, readProfile, readSshCert, type Profile } from '@teleport-ts/core/profile';
+
+/** What `tsh status` reads from an OpenSSH user certificate. */
+export interface SshCertSummary {
+  keyId: string;
+  principals: string[];
+  /** Seconds since the epoch. */
+  validAfter: number;
+  /** Seconds since the epoch; `Infinity` for "forever". */
+  validBefore: number;
+  extensions: Record<string, string>;
+}
+
+/**
+ * Reads a `-cert.pub` line with core's light reader, without verifying its signature (status shows what the profile
+ * holds; servers verify). Any defect reads as one "malformed SSH certificate" line.
+ *
+ * @example
+ * ```ts
+ * readSshCertSummary(await readFile(certPath, 'utf8')).principals; // ['alice']
+ * ```
+ */
+export function readSshCertSummary(line: string): SshCertSummary {
+  let cert;
+  try {
+    cert = summarizeSshCertificate(line);
+  } catch {
+    throw new BadParameterError('malformed SSH certificate');
+  }
+  if (cert.certType !== 'user') throw new BadParameterError('not an SSH user certificate');
+  return {
+    keyId: cert.keyId,
+    principals: cert.validPrincipals,
+    validAfter: Number(cert.validAfter),
+    validBefore: cert.validBefore === SSH_CERT_VALID_FOREVER ? Infinity : Number(cert.validBefore),
+    extensions: cert.extensions,
+  };
+}
 
 export interface ProfileStatus {
   /** `https://host:port` */

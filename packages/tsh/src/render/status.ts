@@ -1,7 +1,7 @@
 /** Renders profile statuses in Teleport's layouts: the text block of `tsh status`, or `--format json|yaml`. */
 
 import type { ProfileStatus } from '../profile/status.js';
-import { toYaml, type Plain } from '../profile/yaml.js';
+import { toYaml, type Plain } from '@teleport-ts/core/profile';
 
 /** Go's `time.Duration.String()` of a duration rounded to the minute, as Teleport prints it: `12h0m0s`. */
 export function formatGoDuration(ms: number): string {

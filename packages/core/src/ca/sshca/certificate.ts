@@ -9,38 +9,33 @@ import { newBoundedCache } from '../cache.js';
 import {
   decodeSshPublicKey,
   formatAuthorizedKey,
-  isSshKeyType,
-  parseAuthorizedKeyLine,
   readSshPublicKeyFields,
   sshPublicKeyFromKeyObject,
   type SshKeyType,
   type SshPublicKey,
 } from './publickey.js';
 import { signSshData, type SshRsaSignatureAlgorithm } from './signature.js';
-import { newSshReader, sshString, sshUint32, sshUint64 } from './wire.js';
+import {
+  compareBytes,
+  readSshCertFields,
+  readSshCertHead,
+  SSH_CERT_MAX_PRINCIPALS,
+  SSH_CERT_TYPE_SUFFIX,
+  SSH_CERT_TYPES,
+  SSH_CERT_VALID_FOREVER,
+  type SshCertSummary,
+  type SshCertType,
+} from './summary.js';
+import { sshString, sshUint32, sshUint64 } from './wire.js';
 
-/** Certificate kinds and their wire values. */
-export const SSH_CERT_TYPES = { user: 1, host: 2 } as const;
-
-export type SshCertType = keyof typeof SSH_CERT_TYPES;
-
-/** `valid before` value meaning "never expires". */
-export const SSH_CERT_VALID_FOREVER = 0xffff_ffff_ffff_ffffn;
-
-/** Most principals a certificate may carry, as in OpenSSH (`SSHKEY_CERT_MAX_PRINCIPALS`). */
-export const SSH_CERT_MAX_PRINCIPALS = 256;
-
-/** Largest certificate blob we parse. */
-export const SSH_CERT_MAX_BYTES = 192 * 1024;
-
-const CERT_TYPE_SUFFIX = '-cert-v01@openssh.com';
+export { SSH_CERT_MAX_BYTES, SSH_CERT_MAX_PRINCIPALS, SSH_CERT_TYPES, SSH_CERT_VALID_FOREVER, type SshCertType } from './summary.js';
 
 /** Nonce length OpenSSH uses. */
 const NONCE_BYTES = 32;
 
 /** The certificate key type for a public key type: `ssh-ed25519` -> `ssh-ed25519-cert-v01@openssh.com`. */
 export function sshCertKeyType(keyType: SshKeyType): string {
-  return `${keyType}${CERT_TYPE_SUFFIX}`;
+  return `${keyType}${SSH_CERT_TYPE_SUFFIX}`;
 }
 
 /** What a certificate says; the input of {@link signSshCertificate}. */
@@ -64,20 +59,10 @@ export interface SshCertificateTemplate {
   nonce?: Uint8Array;
 }
 
-/** A parsed (or freshly signed) certificate. */
-export interface SshCertificate {
-  /** Certificate key type, e.g. `ssh-ed25519-cert-v01@openssh.com`. */
-  type: string;
-  certType: SshCertType;
+/** A parsed (or freshly signed) certificate: what it says ({@link SshCertSummary}), its keys and its signature. */
+export interface SshCertificate extends SshCertSummary {
   nonce: Buffer;
   publicKey: SshPublicKey;
-  serial: bigint;
-  keyId: string;
-  validPrincipals: string[];
-  validAfter: bigint;
-  validBefore: bigint;
-  criticalOptions: Record<string, string>;
-  extensions: Record<string, string>;
   reserved: Buffer;
   /** The CA key that signed the certificate. */
   signatureKey: SshPublicKey;
@@ -128,10 +113,6 @@ function prepareSshCaSigner(privateKey: string | KeyObject): SshCaSigner {
   return { privateKey: key, publicKey: sshPublicKeyFromKeyObject(key) };
 }
 
-function compareBytes(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
-
 /** Options and extensions: sorted by name (OpenSSH requires it), values wrapped in a string unless empty. */
 function encodeOptions(options: Readonly<Record<string, string>> | undefined): Buffer {
   if (!options) return sshString(Buffer.alloc(0));
@@ -143,28 +124,6 @@ function encodeOptions(options: Readonly<Record<string, string>> | undefined): B
     parts.push(sshString(name), sshString(value === '' ? Buffer.alloc(0) : sshString(value)));
   }
   return sshString(Buffer.concat(parts));
-}
-
-function decodeOptions(data: Buffer, what: string): Record<string, string> {
-  const reader = newSshReader(data, `certificate ${what}`);
-  const out: Record<string, string> = Object.create(null) as Record<string, string>;
-  let previous: string | undefined;
-  while (!reader.atEnd()) {
-    const name = reader.readText();
-    const value = reader.readString();
-    if (previous !== undefined && compareBytes(previous, name) >= 0) {
-      throw new BadParameterError(`certificate ${what} are not in order or repeat "${name}"`);
-    }
-    previous = name;
-    if (value.length === 0) {
-      out[name] = '';
-    } else {
-      const inner = newSshReader(value, `certificate ${what}`);
-      out[name] = inner.readText();
-      if (!inner.atEnd()) throw new BadParameterError(`malformed certificate ${what}: "${name}"`);
-    }
-  }
-  return { ...out };
 }
 
 /**
@@ -243,29 +202,9 @@ export function signSshCertificate(template: SshCertificateTemplate, signer: Ssh
  * ```
  */
 export function parseSshCertificate(input: string | Uint8Array): SshCertificate {
-  const blob = typeof input === 'string' ? parseAuthorizedKeyLine(input).blob : Buffer.from(input);
-  if (blob.length > SSH_CERT_MAX_BYTES) throw new BadParameterError('SSH certificate is too large');
-  const reader = newSshReader(blob, 'SSH certificate');
-  const type = reader.readText();
-  const keyType = type.endsWith(CERT_TYPE_SUFFIX) ? type.slice(0, -CERT_TYPE_SUFFIX.length) : '';
-  if (!isSshKeyType(keyType)) throw new BadParameterError(`unsupported SSH certificate type "${type}"`);
-  const nonce = reader.readString();
+  const { blob, type, keyType, nonce, reader } = readSshCertHead(input);
   const publicKey = readSshPublicKeyFields(keyType, reader);
-  const serial = reader.readUint64();
-  const certTypeValue = reader.readUint32();
-  const certType = (Object.keys(SSH_CERT_TYPES) as SshCertType[]).find((k) => SSH_CERT_TYPES[k] === certTypeValue);
-  if (!certType) throw new BadParameterError(`unknown SSH certificate type ${certTypeValue}`);
-  const keyId = reader.readText();
-  const principalsReader = newSshReader(reader.readString(), 'certificate principals');
-  const validPrincipals: string[] = [];
-  while (!principalsReader.atEnd()) {
-    if (validPrincipals.length >= SSH_CERT_MAX_PRINCIPALS) throw new BadParameterError('too many certificate principals');
-    validPrincipals.push(principalsReader.readText());
-  }
-  const validAfter = reader.readUint64();
-  const validBefore = reader.readUint64();
-  const criticalOptions = decodeOptions(reader.readString(), 'critical options');
-  const extensions = decodeOptions(reader.readString(), 'extensions');
+  const fields = readSshCertFields(reader);
   const reserved = reader.readString();
   const signatureKey = decodeSshPublicKey(reader.readString());
   const signedEnd = reader.offset;
@@ -273,16 +212,9 @@ export function parseSshCertificate(input: string | Uint8Array): SshCertificate 
   if (!reader.atEnd()) throw new BadParameterError('malformed SSH certificate: trailing data');
   return {
     type,
-    certType,
+    ...fields,
     nonce: Buffer.from(nonce),
     publicKey,
-    serial,
-    keyId,
-    validPrincipals,
-    validAfter,
-    validBefore,
-    criticalOptions,
-    extensions,
     reserved: Buffer.from(reserved),
     signatureKey,
     signature: Buffer.from(signature),

@@ -4,9 +4,9 @@
  * attributes under the OID arc 1.3.9999.
  */
 
+import { X509Certificate as NodeX509Certificate } from 'node:crypto';
 import { BadParameterError } from '../../errors/index.js';
-import { derOid, derSequence, derSetOfOne, derUtf8String } from './der.js';
-import { x509, type X509Certificate } from './x509.js';
+import { certificateParts, derOid, derSequence, derSetOfOne, DER_TAG, derUtf8String, readDerChildren, readDerElement } from './der.js';
 
 /** Standard attribute types used in the subject. */
 export const NAME_OIDS = {
@@ -121,21 +121,65 @@ function parseTraits(values: string[]): Record<string, string[]> {
   return traits;
 }
 
-/** Input accepted by the certificate readers: PEM text, DER bytes, or an already parsed certificate. */
-export type CertificateInput = string | Uint8Array | X509Certificate;
+/**
+ * Input accepted by the certificate readers: PEM text, DER bytes, or an already parsed certificate (anything with
+ * the DER in `rawData`, as `@peculiar/x509`'s certificates have).
+ */
+export type CertificateInput = string | Uint8Array | { readonly rawData: ArrayBuffer };
 
-/** Parses a certificate with `@peculiar/x509`, mapping failures to {@link BadParameterError}. */
-export function parseX509Certificate(cert: CertificateInput): X509Certificate {
-  if (cert instanceof x509.X509Certificate) return cert;
+/** Subject attribute value types a certificate may use, and how their bytes decode. */
+const STRING_DECODING: Record<number, BufferEncoding> = {
+  [DER_TAG.utf8String]: 'utf8',
+  [DER_TAG.printableString]: 'latin1',
+  0x16: 'latin1', // IA5String
+};
+
+/** The subject attributes of a DER certificate, in order: `[oid, value]` (multi-valued RDNs give several). */
+export function readSubjectAttributes(der: Buffer): [string, string][] {
+  const subject = certificateParts(der).subject;
+  const out: [string, string][] = [];
+  for (const rdn of readDerChildren(subject, readDerElement(subject, 0))) {
+    if (rdn.tag !== DER_TAG.set) throw new BadParameterError('malformed certificate subject');
+    for (const atv of readDerChildren(subject, rdn)) {
+      const [oid, value, extra] = readDerChildren(subject, atv);
+      const encoding = value === undefined ? undefined : STRING_DECODING[value.tag];
+      if (oid?.tag !== DER_TAG.oid || value === undefined || extra !== undefined || encoding === undefined) {
+        throw new BadParameterError('malformed certificate subject');
+      }
+      out.push([decodeOid(subject.subarray(oid.contentStart, oid.end)), subject.toString(encoding, value.contentStart, value.end)]);
+    }
+  }
+  return out;
+}
+
+function decodeOid(body: Buffer): string {
+  if (body.length === 0 || (body[body.length - 1]! & 0x80) !== 0) throw new BadParameterError('malformed certificate subject');
+  const arc = Math.min(2, Math.floor(body[0]! / 40));
+  const parts = [arc, body[0]! - 40 * arc];
+  let value = 0;
+  for (let i = 1; i < body.length; i++) {
+    value = value * 128 + (body[i]! & 0x7f);
+    if ((body[i]! & 0x80) === 0) {
+      parts.push(value);
+      value = 0;
+    }
+  }
+  return parts.join('.');
+}
+
+/** OpenSSL's parse of a certificate (the structure check) with failures mapped to {@link BadParameterError}. */
+function openCertificate(cert: CertificateInput): NodeX509Certificate {
+  const input = typeof cert === 'string' ? cert : cert instanceof Uint8Array ? Buffer.from(cert) : Buffer.from(cert.rawData);
   try {
-    return new x509.X509Certificate(typeof cert === 'string' ? cert : Buffer.from(cert));
+    return new NodeX509Certificate(input);
   } catch (cause) {
     throw new BadParameterError('malformed X.509 certificate', { cause });
   }
 }
 
 /**
- * Reads the identity from a certificate's subject; `expires` is the certificate's NotAfter. Round-trips with
+ * Reads the identity from a certificate's subject; `expires` is the certificate's NotAfter. Uses node:crypto and a
+ * bounded DER walk only (no X.509 library), so light clients such as tsh can read their certificates. Round-trips with
  * {@link encodeIdentity} through any of the `issue*` functions.
  *
  * @example
@@ -145,15 +189,16 @@ export function parseX509Certificate(cert: CertificateInput): X509Certificate {
  * ```
  */
 export function parseIdentity(cert: CertificateInput): Identity {
-  const parsed = parseX509Certificate(cert);
-  const name = parsed.subjectName;
-  const first = (oid: string): string | undefined => name.getField(oid)[0];
+  const parsed = openCertificate(cert);
+  const attributes = readSubjectAttributes(parsed.raw);
+  const all = (oid: string): string[] => attributes.filter(([o]) => o === oid).map(([, value]) => value);
+  const first = (oid: string): string | undefined => all(oid)[0];
   const identity: Identity = {
     username: first(NAME_OIDS.commonName) ?? '',
-    roles: name.getField(NAME_OIDS.organization),
-    logins: name.getField(NAME_OIDS.locality),
-    traits: parseTraits(name.getField(NAME_OIDS.postalCode)),
-    expires: parsed.notAfter,
+    roles: all(NAME_OIDS.organization),
+    logins: all(NAME_OIDS.locality),
+    traits: parseTraits(all(NAME_OIDS.postalCode)),
+    expires: new Date(parsed.validTo),
   };
   const routeToCluster = first(NAME_OIDS.streetAddress);
   if (routeToCluster) identity.routeToCluster = routeToCluster;

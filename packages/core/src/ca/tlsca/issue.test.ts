@@ -7,7 +7,7 @@ import { generateKeyPair, type KeyPairPem } from '../keys.js';
 import { pemToDer } from '../pem.js';
 import { makeTempDir, runTool, type TempDir } from '../testing/run.js';
 import { issueDatabaseClientCert, issueDatabaseServerCert, issueHostCert, issueUserCert } from './issue.js';
-import { parseX509Certificate } from './identity.js';
+import { parseX509Certificate } from './x509.js';
 
 const openssl = requireTool('openssl', 'openssl');
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatSshCertificate, generateKeyPair, issueSshUserCert } from '@teleport-ts/core/ca';
 import { newFakeClock } from '@teleport-ts/core/clock';
-import { readSshCertSummary } from './sshcert.js';
+import { readSshCertSummary } from './status.js';
 
 describe('readSshCertSummary', () => {
   it('reads what core/ca issues', async () => {

@@ -14,10 +14,11 @@
  * ```
  */
 
-import { chmod, mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { BadParameterError } from '@teleport-ts/core/errors';
+import { readOptional, writeAtomic } from '../api/files.js';
+import { BadParameterError } from '../errors/index.js';
 import { parseFlatYaml, toYaml } from './yaml.js';
 
 /** `$TELEPORT_HOME`, else `~/.tsh`. */
@@ -84,31 +85,6 @@ export function keyPaths(home: string, proxy: string, user: string, cluster: str
     casDir: path.join(dir, 'cas'),
     cas: path.join(dir, 'cas', `${c}.pem`),
   };
-}
-
-let tmpCounter = 0;
-
-async function writeAtomic(file: string, data: string, mode: number): Promise<void> {
-  // Unique within this process; `wx` refuses an existing file. (node:crypto is not loaded: `tsh status` imports this module.)
-  const tmp = `${file}.tmp-${process.pid}-${Date.now()}-${tmpCounter++}`;
-  try {
-    await writeFile(tmp, data, { mode, flag: 'wx' });
-    await chmod(tmp, mode);
-    await rename(tmp, file);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-}
-
-async function readOptional(file: string): Promise<string | undefined> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return undefined;
-    throw err;
-  }
 }
 
 /** Writes the keys, certificates and profile of a login and makes it the current profile. */

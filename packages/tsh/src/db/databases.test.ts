@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { generateKeyPair, issueUserCert, newCertAuthority, tlsSigningKeyPair } from '@teleport-ts/core/ca';
 import { systemClock } from '@teleport-ts/core/clock';
-import { readDatabaseCertificate } from './certificate.js';
+import { readDatabaseCertificate } from './databases.js';
 
 describe('readDatabaseCertificate', () => {
   it('reads the route and expiry core wrote into the subject', async () => {

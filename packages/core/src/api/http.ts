@@ -1,0 +1,111 @@
+/**
+ * One JSON request over node:https, shared by the auth API client and tsh's proxy web client: the body parsed for
+ * 2xx, the server's `{ error: { kind, code, message } }` rethrown as the same error kind, anything else one
+ * connection-problem line naming the peer. node:https (not undici) keeps a client's start-up light.
+ */
+
+import type { IncomingMessage } from 'node:http';
+import https from 'node:https';
+import { ConnectionProblemError, fromWireError, isTeleportError, type WireError } from '../errors/index.js';
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+/** Default per-request timeout: no progress for this long (connecting, waiting for headers, reading the body) fails. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+
+/** Connecting (TCP and the TLS handshake) fails after at most this long, as undici's default did. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
+/** Input of {@link requestJson}. */
+export interface JsonRequest {
+  host: string;
+  port: number;
+  method: HttpMethod;
+  /** Path and query. */
+  path: string;
+  /** Sent as JSON when present. */
+  body?: unknown;
+  /** A keep-alive agent holding the TLS settings, or `false` for one connection with `tls`. */
+  agent: https.Agent | false;
+  /** TLS settings of a request without an agent (`rejectUnauthorized`, `servername`...). */
+  tls?: Pick<https.RequestOptions, 'rejectUnauthorized' | 'servername' | 'ca' | 'cert' | 'key'>;
+  timeoutMs?: number;
+  /** How the server is named in errors, e.g. `proxy host:3080`. */
+  peer: string;
+  /** Maps a network or TLS failure to the error the caller reports. */
+  networkError: (err: NodeJS.ErrnoException) => Error;
+}
+
+/**
+ * Sends one request and reads its JSON answer (`undefined` for an empty body).
+ *
+ * @example
+ * ```ts
+ * const ping = await requestJson({ host, port, method: 'GET', path: '/webapi/ping', agent: false, peer: `proxy ${addr}`, networkError });
+ * ```
+ */
+export function requestJson(request: JsonRequest): Promise<unknown> {
+  const payload = request.body === undefined ? undefined : JSON.stringify(request.body);
+  const timeoutMs = request.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+  return new Promise<unknown>((resolve, reject) => {
+    const req = https.request(
+      {
+        host: request.host,
+        port: request.port,
+        method: request.method,
+        path: request.path,
+        agent: request.agent,
+        ...request.tls,
+        timeout: timeoutMs,
+        headers: {
+          accept: 'application/json',
+          ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }),
+        },
+      },
+      (res) => {
+        // A stream failure while reading is a network failure; what the server said keeps its kind.
+        readJsonResponse(res, request.peer).then(resolve, (err: unknown) =>
+          reject(isTeleportError(err) ? err : request.networkError(err as NodeJS.ErrnoException)),
+        );
+      },
+    );
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+    req.on('socket', (socket) => {
+      if (!socket.connecting) return; // a kept-alive connection, already up
+      const timer = setTimeout(
+        () => req.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })),
+        Math.min(timeoutMs, CONNECT_TIMEOUT_MS),
+      );
+      socket.once('secureConnect', () => clearTimeout(timer));
+      socket.once('close', () => clearTimeout(timer));
+    });
+    req.on('error', (err) => reject(request.networkError(err)));
+    req.end(payload);
+  });
+}
+
+function readJsonResponse(res: IncomingMessage, peer: string): Promise<unknown> {
+  return new Promise<unknown>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('error', reject);
+    res.on('end', () => {
+      const status = res.statusCode ?? 0;
+      const unexpected = (): Error => new ConnectionProblemError(`unexpected response from ${peer}: HTTP ${status}`);
+      const text = Buffer.concat(chunks).toString('utf8');
+      let parsed: unknown;
+      try {
+        parsed = text === '' ? undefined : JSON.parse(text);
+      } catch {
+        reject(unexpected());
+        return;
+      }
+      if (status >= 200 && status < 300) {
+        resolve(parsed);
+        return;
+      }
+      const wire = (parsed as { error?: WireError } | undefined)?.error;
+      reject(wire && typeof wire.kind === 'string' && typeof wire.message === 'string' ? fromWireError(wire) : unexpected());
+    });
+  });
+}

@@ -1,0 +1,187 @@
+/**
+ * Schemas of the answers the clients read: the auth API's (for `newAuthClient`) and the proxy web API's that tsh
+ * reads at login. The wire shapes are the servers' as they are; objects are loose (fields a newer server adds pass
+ * through untouched), but every field a client reads is checked, so a malformed answer is one bad-parameter line
+ * naming the route and the field (`response of GET /v1/dbservers: items[0].spec.database.metadata.name must be a
+ * string`), not a crash deep inside a command. Resources with their own parsers (users, roles, locks, tokens, the
+ * auth preference) are checked by those parsers; here only their envelope.
+ */
+
+import type { AuditEvent, SearchEventsResult } from '../audit/types.js';
+import type { CertAuthority, CertAuthorityType, Rotation, RotationMode, RotationPhase, RotationStateName } from '../ca/authority.js';
+import type { KeyAlgorithm } from '../ca/keys.js';
+import type { DatabaseProtocol } from '../config/index.js';
+import { v } from '../schema/index.js';
+import { SECOND_FACTORS } from '../types/index.js';
+import type {
+  ClusterStatus,
+  Database,
+  DatabaseCerts,
+  DatabaseServer,
+  HostCerts,
+  OpenSshHostCert,
+  PingResponse,
+  UserCerts,
+  UserTokenDetails,
+  UserTokenInfo,
+} from './auth.js';
+
+/**
+ * A string whose allowed values the server owns (CA types, rotation phases...): checked to be a string, typed as
+ * the union. The client does not refuse a value a newer server adds.
+ */
+const named = <T extends string>(): v.GenericSchema<unknown, T> => v.custom<T>((x) => typeof x === 'string', 'must be a string');
+const strings = v.array(v.string());
+
+/** `{ items: [...] }` of resources a `core/types` parser then checks one by one. */
+export const ItemsResponse = v.looseObject({ items: v.array(v.unknown()) });
+
+export const PingResponseSchema: v.GenericSchema<unknown, PingResponse> = v.looseObject({
+  clusterName: v.string(),
+  serverVersion: v.string(),
+  authPreference: v.looseObject({ type: v.string(), secondFactor: v.picklist(SECOND_FACTORS) }),
+  proxyPublicAddr: v.optional(v.string()),
+});
+
+export const ClusterNameResponse = v.looseObject({ clusterName: v.string() });
+
+const RotationSchema: v.GenericSchema<unknown, Rotation> = v.looseObject({
+  state: named<RotationStateName>(),
+  phase: named<RotationPhase>(),
+  mode: v.optional(named<RotationMode>()),
+  current_id: v.optional(v.string()),
+  started: v.optional(v.string()),
+  grace_period: v.optional(v.number()),
+  last_rotated: v.optional(v.string()),
+  schedule: v.optional(v.looseObject({ update_clients: v.string(), update_servers: v.string(), standby: v.string() })),
+});
+
+export const ClusterStatusSchema: v.GenericSchema<unknown, ClusterStatus> = v.looseObject({
+  clusterName: v.string(),
+  serverVersion: v.string(),
+  caPins: strings,
+  certAuthorities: v.array(
+    v.looseObject({
+      type: named<CertAuthorityType>(),
+      clusterName: v.string(),
+      rotation: RotationSchema,
+      algorithms: v.looseObject({ tls: v.optional(named<KeyAlgorithm | 'unknown'>()), ssh: v.optional(named<KeyAlgorithm | 'unknown'>()) }),
+      trustedKeys: v.looseObject({ tls: v.number(), ssh: v.number() }),
+    }),
+  ),
+});
+
+export const UserTokenInfoSchema: v.GenericSchema<unknown, UserTokenInfo> = v.looseObject({
+  id: v.string(),
+  user: v.string(),
+  kind: v.picklist(['invite', 'reset']),
+  expires: v.string(),
+  url: v.string(),
+});
+
+export const UserTokenDetailsSchema: v.GenericSchema<unknown, UserTokenDetails> = v.looseObject({
+  user: v.string(),
+  kind: v.picklist(['invite', 'reset']),
+  expires: v.string(),
+  totp: v.optional(v.looseObject({ secret: v.string(), url: v.string() })),
+});
+
+export const CreateUserResponse = v.looseObject({ user: v.unknown(), token: v.optional(UserTokenInfoSchema) });
+
+export const UserNameResponse = v.looseObject({ user: v.string() });
+
+const CaKeySetSchema = v.looseObject({
+  ssh: v.array(v.looseObject({ public_key: v.string(), private_key: v.optional(v.string()) })),
+  tls: v.array(v.looseObject({ cert: v.string(), key: v.optional(v.string()) })),
+});
+
+const CertAuthoritySchema: v.GenericSchema<unknown, CertAuthority> = v.looseObject({
+  kind: v.literal('cert_authority'),
+  sub_kind: named<CertAuthorityType>(),
+  version: v.literal('v2'),
+  metadata: v.looseObject({ name: v.string() }),
+  spec: v.looseObject({
+    cluster_name: v.string(),
+    type: named<CertAuthorityType>(),
+    active_keys: CaKeySetSchema,
+    additional_trusted_keys: CaKeySetSchema,
+    rotation: RotationSchema,
+  }),
+});
+
+export const CertAuthoritiesResponse = v.looseObject({ items: v.array(CertAuthoritySchema) });
+
+export const DatabaseCertsSchema: v.GenericSchema<unknown, DatabaseCerts> = v.looseObject({
+  cert: v.string(),
+  caCerts: strings,
+  clientCaCerts: strings,
+});
+
+export const UserCertsSchema: v.GenericSchema<unknown, UserCerts> = v.looseObject({
+  sshCert: v.string(),
+  tlsCert: v.string(),
+  tlsCaCerts: strings,
+  sshCaKeys: strings,
+});
+
+export const AuthenticateUserResponse: v.GenericSchema<unknown, UserCerts & { username: string }> = v.intersect([
+  UserCertsSchema,
+  v.looseObject({ username: v.string() }),
+]);
+
+export const OpenSshHostCertSchema: v.GenericSchema<unknown, OpenSshHostCert> = v.looseObject({ sshCert: v.string(), sshCaKeys: strings });
+
+export const HostCertsSchema: v.GenericSchema<unknown, HostCerts> = v.looseObject({
+  tlsCert: v.string(),
+  sshCert: v.string(),
+  tlsCaCerts: strings,
+  sshCaKeys: strings,
+});
+
+const AuditEventSchema = v.pipe(
+  v.looseObject({ uid: v.string(), event: v.string(), code: v.string(), time: v.string() }),
+  // Further fields are any JSON (the event's own); JSON.parse made them, so they are.
+  v.transform((event) => event as AuditEvent),
+);
+
+export const SearchEventsResponse: v.GenericSchema<unknown, SearchEventsResult> = v.looseObject({
+  events: v.array(AuditEventSchema),
+  nextKey: v.optional(v.string()),
+});
+
+const DatabaseSchema: v.GenericSchema<unknown, Database> = v.looseObject({
+  kind: v.literal('db'),
+  version: v.literal('v3'),
+  metadata: v.looseObject({ name: v.string(), description: v.optional(v.string()), labels: v.record(v.string(), v.string()) }),
+  spec: v.looseObject({ protocol: named<DatabaseProtocol>(), uri: v.string() }),
+});
+
+export const DatabaseServerSchema: v.GenericSchema<unknown, DatabaseServer> = v.looseObject({
+  kind: v.literal('db_server'),
+  version: v.literal('v3'),
+  metadata: v.looseObject({ name: v.string(), expires: v.optional(v.string()) }),
+  spec: v.looseObject({ host_id: v.string(), hostname: v.string(), version: v.string(), database: DatabaseSchema }),
+});
+
+export const DatabaseServersResponse = v.looseObject({ items: v.array(DatabaseServerSchema) });
+
+/** The parts of the proxy's `GET /webapi/ping` answer tsh reads (Teleport's snake_case field names). */
+export const WebPingResponse = v.looseObject({
+  auth: v.optional(v.looseObject({ type: v.optional(v.string()), second_factor: v.optional(v.string()) })),
+  proxy: v.optional(v.looseObject({ tls_routing_enabled: v.optional(v.boolean()) })),
+  cluster_name: v.optional(v.string()),
+});
+
+export type WebPing = v.InferOutput<typeof WebPingResponse>;
+
+/** The proxy's `POST /v1/webapi/ssh/certs` answer: the login's certificates and the cluster's host CAs. */
+export const WebSshCertsResponse = v.looseObject({
+  username: v.optional(v.string()),
+  cert: v.string(),
+  tls_cert: v.string(),
+  host_signers: v.optional(
+    v.array(v.looseObject({ domain_name: v.optional(v.string()), checking_keys: v.optional(strings), tls_certs: v.optional(strings) })),
+  ),
+});
+
+export type WebSshCerts = v.InferOutput<typeof WebSshCertsResponse>;
