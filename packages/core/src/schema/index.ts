@@ -57,17 +57,32 @@ function problemText(issue: v.BaseIssue<unknown>): string {
 /** Fallback message for issues whose schema gave none: used by {@link parseWith} through valibot's config. */
 const defaultMessage = (issue: v.BaseIssue<unknown>): string => problemText(issue);
 
-/** The first issue as one line: `<what>: <path> <problem>` (or `<what>: <problem>` at the root). */
-export function describeIssue(what: string, issue: v.BaseIssue<unknown>): string {
-  const path = issuePath(issue);
-  return path === '' ? `${what}: ${issue.message}` : `${what}: ${path} ${issue.message}`;
+/**
+ * What a message names before the field: a label (`role "dev"` gives `role "dev": spec.allow ...`), or `{ at }`,
+ * the path the input sits at in a larger document (`{ at: 'teleport' }` gives `teleport.data_dir ...`; `{ at: '' }`
+ * gives the bare path), as teleport.yaml's messages read.
+ */
+export type IssueSubject = string | { readonly at: string };
+
+/**
+ * The first issue as one line: `<what>: <path> <problem>` (or `<what>: <problem>` at the root), or
+ * `<at>.<path> <problem>`. A message starting with `:` follows the path directly (`listen_addr: invalid address`).
+ */
+export function describeIssue(what: IssueSubject, issue: v.BaseIssue<unknown>): string {
+  const rel = issuePath(issue);
+  const sep = issue.message.startsWith(':') ? '' : ' ';
+  if (typeof what !== 'string') {
+    const path = what.at === '' ? rel : rel === '' ? what.at : rel.startsWith('[') ? `${what.at}${rel}` : `${what.at}.${rel}`;
+    return path === '' ? issue.message : `${path}${sep}${issue.message}`;
+  }
+  return rel === '' ? `${what}: ${issue.message}` : `${what}: ${rel}${sep}${issue.message}`;
 }
 
 /**
  * Parses `input` with `schema`; returns the typed output or throws one {@link BadParameterError} line that
- * names `what` (`role "dev"`, `request body`, `teleport.yaml`) and the first failing field.
+ * names `what` (`role "dev"`, `request body`, `teleport.yaml`, or `{ at: 'teleport' }`) and the first failing field.
  */
-export function parseWith<S extends v.GenericSchema>(schema: S, input: unknown, what: string): v.InferOutput<S> {
+export function parseWith<S extends v.GenericSchema>(schema: S, input: unknown, what: IssueSubject): v.InferOutput<S> {
   const result = v.safeParse(schema, input, { abortEarly: true, message: defaultMessage });
   if (result.success) return result.output;
   const issue = result.issues[0];
