@@ -40,8 +40,11 @@ export interface ProcessConfig {
   proxyPublicAddr: string;
   /** `proxy_service` (listen address, public addresses, key pairs); defaults when absent. */
   proxy?: ProxyRoleOptions['proxy'];
-  /** How agents join (for the agent roles of later releases). `token` is a secret. */
-  join: { token?: string; authServer?: string; caPins: readonly string[]; labels: Readonly<Record<string, string>> };
+  /**
+   * How agents join. `token` is a secret. `authServer` is where the auth API is dialled (the auth server, or the
+   * proxy when joining through it); `proxyServer` is set when joining through a proxy (`--proxy-server`).
+   */
+  join: { token?: string; authServer?: string; proxyServer?: string; caPins: readonly string[]; labels: Readonly<Record<string, string>> };
   /** `db_service`: the databases the db role serves (from the file and the `--db-*` flags). */
   db?: { databases: readonly DatabaseFileConfig[] };
 }
@@ -137,7 +140,8 @@ export async function startProcess(config: ProcessConfig, options: StartProcessO
     let db: DatabaseService | undefined;
     if (config.roles.includes('db')) {
       // Next to a proxy, the tunnel goes to it directly (its listen address may be a wildcard).
-      const proxyAddr = proxy ? proxy.addr.replace(/^(0\.0\.0\.0|\[::\]):/, '127.0.0.1:') : undefined;
+      // Joined through a proxy (`proxy_server`), the tunnel goes to that proxy.
+      const proxyAddr = proxy ? proxy.addr.replace(/^(0\.0\.0\.0|\[::\]):/, '127.0.0.1:') : config.join.proxyServer;
       db = await startDatabaseService({
         dataDir: config.dataDir,
         nodename: config.nodename,
