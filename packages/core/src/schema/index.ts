@@ -62,20 +62,26 @@ const defaultMessage = (issue: v.BaseIssue<unknown>): string => problemText(issu
  * the path the input sits at in a larger document (`{ at: 'teleport' }` gives `teleport.data_dir ...`; `{ at: '' }`
  * gives the bare path), as teleport.yaml's messages read.
  */
-export type IssueSubject = string | { readonly at: string };
+export type IssueSubject = string | { readonly at: string } | typeof MESSAGE_ONLY;
 
 /**
- * The first issue as one line: `<what>: <path> <problem>` (or `<what>: <problem>` at the root), or
- * `<at>.<path> <problem>`. A message starting with `:` follows the path directly (`listen_addr: invalid address`).
+ * The subject for schemas whose every message already names its field (`missing parameter user`, the API's request
+ * bodies): the line is the message alone, with no path before it.
+ */
+export const MESSAGE_ONLY = Object.freeze({ messageOnly: true as const });
+
+/**
+ * The first issue as one line: `<what>: <path> <problem>` (or `<what>: <problem>` at the root),
+ * `<at>.<path> <problem>`, or the message alone for {@link MESSAGE_ONLY}. A message starting with `:` follows the
+ * path directly (`listen_addr: invalid address`).
  */
 export function describeIssue(what: IssueSubject, issue: v.BaseIssue<unknown>): string {
   const rel = issuePath(issue);
   const sep = issue.message.startsWith(':') ? '' : ' ';
-  if (typeof what !== 'string') {
-    const path = what.at === '' ? rel : rel === '' ? what.at : rel.startsWith('[') ? `${what.at}${rel}` : `${what.at}.${rel}`;
-    return path === '' ? issue.message : `${path}${sep}${issue.message}`;
-  }
-  return rel === '' ? `${what}: ${issue.message}` : `${what}: ${rel}${sep}${issue.message}`;
+  if (typeof what === 'string') return rel === '' ? `${what}: ${issue.message}` : `${what}: ${rel}${sep}${issue.message}`;
+  if (!('at' in what)) return issue.message;
+  const path = what.at === '' ? rel : rel === '' ? what.at : rel.startsWith('[') ? `${what.at}${rel}` : `${what.at}.${rel}`;
+  return path === '' ? issue.message : `${path}${sep}${issue.message}`;
 }
 
 /**
