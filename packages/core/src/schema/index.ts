@@ -72,12 +72,12 @@ export const MESSAGE_ONLY = Object.freeze({ messageOnly: true as const });
 
 /**
  * The first issue as one line: `<what>: <path> <problem>` (or `<what>: <problem>` at the root),
- * `<at>.<path> <problem>`, or the message alone for {@link MESSAGE_ONLY}. A message starting with `:` follows the
- * path directly (`listen_addr: invalid address`).
+ * `<at>.<path> <problem>`, or the message alone for {@link MESSAGE_ONLY}. A message starting with `:` or `[` follows
+ * the path directly (`listen_addr: invalid address`, `metadata.labels["env"] must be a string`).
  */
 export function describeIssue(what: IssueSubject, issue: v.BaseIssue<unknown>): string {
   const rel = issuePath(issue);
-  const sep = issue.message.startsWith(':') ? '' : ' ';
+  const sep = issue.message.startsWith(':') || issue.message.startsWith('[') ? '' : ' ';
   if (typeof what === 'string') return rel === '' ? `${what}: ${issue.message}` : `${what}: ${rel}${sep}${issue.message}`;
   if (!('at' in what)) return issue.message;
   const path = what.at === '' ? rel : rel === '' ? what.at : rel.startsWith('[') ? `${what.at}${rel}` : `${what.at}.${rel}`;
