@@ -67,6 +67,87 @@ export interface StartProcessOptions {
   logger: Logger;
 }
 
+/** What the start steps share: the configuration, the clock, the logger, and the closers of what already runs. */
+interface StartContext {
+  readonly config: ProcessConfig;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly closers: (() => Promise<void>)[];
+}
+
+/** The auth service with its audit store, when the roles ask for it. */
+async function startAuthStep(ctx: StartContext, backend: Backend): Promise<AuthServer | undefined> {
+  const { config, clock, logger } = ctx;
+  if (!config.roles.includes('auth')) return undefined;
+  const audit: AuditEventStore = await openAuditStore({ uris: config.storage.audit_events_uri, dataDir: config.dataDir, clock });
+  ctx.closers.push(() => audit.close());
+  const auth = await startAuthServer({
+    backend,
+    audit,
+    dataDir: config.dataDir,
+    nodename: config.nodename,
+    listenAddr: config.auth.listenAddr,
+    publicAddrs: config.auth.publicAddrs,
+    proxyPublicAddr: config.proxyPublicAddr,
+    staticTokens: config.auth.staticTokens,
+    clock,
+    logger: logger.with('auth'),
+    ...(config.auth.clusterName !== undefined ? { clusterName: config.auth.clusterName } : {}),
+    ...(config.auth.authentication !== undefined ? { authentication: config.auth.authentication } : {}),
+  });
+  ctx.closers.push(() => auth.close());
+  return auth;
+}
+
+/** The proxy, next to this process's auth service or joined to a remote one. */
+async function startProxyStep(ctx: StartContext, auth: AuthServer | undefined): Promise<ProxyService | undefined> {
+  const { config } = ctx;
+  if (!config.roles.includes('proxy')) return undefined;
+  const proxy = await startProxyRole({
+    dataDir: config.dataDir,
+    nodename: config.nodename,
+    proxy: config.proxy ?? { publicAddrs: [config.proxyPublicAddr] },
+    ...(auth ? { auth } : {}),
+    join: config.join,
+    clock: ctx.clock,
+    logger: ctx.logger.with('proxy'),
+  });
+  ctx.closers.push(() => proxy.close());
+  return proxy;
+}
+
+/** The db agent: its tunnel goes to this process's proxy, or to the proxy it joined through. */
+async function startDbStep(ctx: StartContext, auth: AuthServer | undefined, proxy: ProxyService | undefined): Promise<DatabaseService | undefined> {
+  const { config } = ctx;
+  if (!config.roles.includes('db')) return undefined;
+  // Next to a proxy, the tunnel goes to it directly (its listen address may be a wildcard); joined through a proxy
+  // (`proxy_server`), to that proxy.
+  const proxyAddr = proxy ? proxy.addr.replace(/^(0\.0\.0\.0|\[::\]):/, '127.0.0.1:') : config.join.proxyServer;
+  const db = await startDatabaseService({
+    dataDir: config.dataDir,
+    nodename: config.nodename,
+    databases: config.db?.databases ?? [],
+    join: config.join,
+    ...(auth ? { auth } : {}),
+    ...(proxyAddr ? { proxyAddr } : {}),
+    clock: ctx.clock,
+    logger: ctx.logger.with('db'),
+  });
+  ctx.closers.push(() => db.close());
+  return db;
+}
+
+/** Closes what started, in reverse order, logging (not throwing) what fails to close. */
+async function closeAll(ctx: StartContext): Promise<void> {
+  for (const close of ctx.closers.splice(0).reverse()) {
+    try {
+      await close();
+    } catch (err) {
+      ctx.logger.warn('error while shutting down', { error: redact((err as Error).message) });
+    }
+  }
+}
+
 /**
  * Starts the process. Failures after something started close what did start before rethrowing.
  *
@@ -77,84 +158,24 @@ export interface StartProcessOptions {
  * ```
  */
 export async function startProcess(config: ProcessConfig, options: StartProcessOptions): Promise<RunningProcess> {
-  const clock = options.clock ?? systemClock;
+  const ctx: StartContext = { config, clock: options.clock ?? systemClock, logger: options.logger, closers: [] };
   const logger = options.logger;
-  const closers: (() => Promise<void>)[] = [];
-  const closeAll = async (): Promise<void> => {
-    for (const close of closers.splice(0).reverse()) {
-      try {
-        await close();
-      } catch (err) {
-        logger.warn('error while shutting down', { error: redact((err as Error).message) });
-      }
-    }
-  };
   let ready = false;
   try {
     await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
     let diag: DiagServer | undefined;
     if (config.diagAddr) {
-      diag = await startDiagServer({ addr: config.diagAddr, notReadyReason: () => (ready ? undefined : 'starting') });
-      closers.push(() => diag!.close());
-      logger.info('diagnostic endpoint is up', { addr: diag.addr });
+      const server = await startDiagServer({ addr: config.diagAddr, notReadyReason: () => (ready ? undefined : 'starting') });
+      ctx.closers.push(() => server.close());
+      logger.info('diagnostic endpoint is up', { addr: server.addr });
+      diag = server;
     }
-    const backend = await openBackend({ storage: config.storage, dataDir: config.dataDir, clock });
-    closers.push(() => backend.close());
+    const backend = await openBackend({ storage: config.storage, dataDir: config.dataDir, clock: ctx.clock });
+    ctx.closers.push(() => backend.close());
     logger.info('storage backend is up', { type: backend.kind });
-
-    let auth: AuthServer | undefined;
-    if (config.roles.includes('auth')) {
-      const audit: AuditEventStore = await openAuditStore({ uris: config.storage.audit_events_uri, dataDir: config.dataDir, clock });
-      closers.push(() => audit.close());
-      auth = await startAuthServer({
-        backend,
-        audit,
-        dataDir: config.dataDir,
-        nodename: config.nodename,
-        listenAddr: config.auth.listenAddr,
-        publicAddrs: config.auth.publicAddrs,
-        proxyPublicAddr: config.proxyPublicAddr,
-        staticTokens: config.auth.staticTokens,
-        clock,
-        logger: logger.with('auth'),
-        ...(config.auth.clusterName !== undefined ? { clusterName: config.auth.clusterName } : {}),
-        ...(config.auth.authentication !== undefined ? { authentication: config.auth.authentication } : {}),
-      });
-      const server = auth;
-      closers.push(() => server.close());
-    }
-    let proxy: ProxyService | undefined;
-    if (config.roles.includes('proxy')) {
-      proxy = await startProxyRole({
-        dataDir: config.dataDir,
-        nodename: config.nodename,
-        proxy: config.proxy ?? { publicAddrs: [config.proxyPublicAddr] },
-        ...(auth ? { auth } : {}),
-        join: config.join,
-        clock,
-        logger: logger.with('proxy'),
-      });
-      const server = proxy;
-      closers.push(() => server.close());
-    }
-    let db: DatabaseService | undefined;
-    if (config.roles.includes('db')) {
-      // Next to a proxy, the tunnel goes to it directly (its listen address may be a wildcard).
-      // Joined through a proxy (`proxy_server`), the tunnel goes to that proxy.
-      const proxyAddr = proxy ? proxy.addr.replace(/^(0\.0\.0\.0|\[::\]):/, '127.0.0.1:') : config.join.proxyServer;
-      db = await startDatabaseService({
-        dataDir: config.dataDir,
-        nodename: config.nodename,
-        databases: config.db?.databases ?? [],
-        join: config.join,
-        ...(auth ? { auth } : {}),
-        ...(proxyAddr ? { proxyAddr } : {}),
-        clock,
-        logger: logger.with('db'),
-      });
-      const service = db;
-      closers.push(() => service.close());
-    }
+    const auth = await startAuthStep(ctx, backend);
+    const proxy = await startProxyStep(ctx, auth);
+    const db = await startDbStep(ctx, auth, proxy);
     ready = true;
     return {
       backend,
@@ -165,11 +186,11 @@ export async function startProcess(config: ProcessConfig, options: StartProcessO
       pendingRoles: config.roles.filter((r) => !IMPLEMENTED_ROLES.includes(r)),
       close: async () => {
         ready = false;
-        await closeAll();
+        await closeAll(ctx);
       },
     };
   } catch (err) {
-    await closeAll();
+    await closeAll(ctx);
     throw err;
   }
 }
