@@ -141,7 +141,7 @@ function storageType(type: string | null | undefined): StorageConfig['type'] {
 }
 
 /** `teleport.storage`. */
-export const StorageSchema = v.pipe(
+const StorageSchema = v.pipe(
   mapping({
     type: optString,
     path: optString,
@@ -181,7 +181,7 @@ function logSeverity(text: string): string {
 }
 
 /** `teleport.log`, defaults filled. */
-export const LogSchema = v.pipe(
+const LogSchema = v.pipe(
   mapping({
     output: optString,
     severity: v.pipe(

@@ -9,7 +9,7 @@ import { isAlias, isMap, isScalar, isSeq, type Document, type LineCounter } from
 import type { v } from '../schema/index.js';
 
 /** An unknown key: its path (`teleport.data_dri`), 1-based line, and the closest known path, if one is close. */
-export interface UnknownKey {
+interface UnknownKey {
   readonly path: string;
   readonly line: number;
   readonly suggestion?: string;
@@ -50,7 +50,7 @@ function itemOf(schema: AnySchema): AnySchema | undefined {
 }
 
 /** Optimal string alignment distance: insertions, deletions, substitutions and swaps of neighbours cost 1. */
-export function editDistance(a: string, b: string): number {
+function editDistance(a: string, b: string): number {
   const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
   for (let i = 1; i <= a.length; i++) {
     for (let j = 1; j <= b.length; j++) {
@@ -64,7 +64,7 @@ export function editDistance(a: string, b: string): number {
 }
 
 /** The known key closest to `key`, when it is close enough to be a typo (at most 2 edits, or a quarter of the key). */
-export function closestKey(key: string, known: readonly string[]): string | undefined {
+function closestKey(key: string, known: readonly string[]): string | undefined {
   const limit = Math.max(2, Math.floor(key.length / 4));
   let best: { key: string; distance: number } | undefined;
   for (const candidate of known) {

@@ -65,7 +65,7 @@ function labelsProblem(labels: Record<string, unknown>): string | undefined {
  * `metadata` (its name is checked first, by {@link resourceName}, so messages can name the resource). `namespace` and
  * `id` appear in exports from older Teleport versions; both are meaningless here.
  */
-export const MetadataSchema = section(
+const MetadataSchema = section(
   {
     name: v.optional(v.unknown()),
     description: optString,

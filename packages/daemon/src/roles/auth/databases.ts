@@ -12,7 +12,7 @@ import { AccessDeniedError, BadParameterError } from '@teleport-ts/core/errors';
 import { decodeJson, encodeJson, getAllWithPrefix } from '@teleport-ts/core/services';
 import { authorize, hostIdOf, requireAuthenticated, requireSystemRole, type Caller } from './authz.js';
 import type { AuthContext } from './context.js';
-import { EmitAuditEventsBody, MAX_EMITTED_EVENTS, UpsertDatabaseServerBody, parseBody } from './requests.js';
+import { EmitAuditEventsBody, UpsertDatabaseServerBody, parseBody } from './requests.js';
 
 /** Backend prefix of database servers: `/db_servers/<host-uuid>/<database>`. */
 export const DB_SERVERS_PREFIX = '/db_servers/';
@@ -20,8 +20,6 @@ export const DB_SERVERS_PREFIX = '/db_servers/';
 /** A heartbeat keeps a database server listed this long unless the agent asks otherwise. */
 export const DEFAULT_DB_SERVER_TTL_MS = 60_000;
 
-/** Most events one `emitAuditEvents` call may carry. */
-export { MAX_EMITTED_EVENTS };
 /** Largest single event accepted from a service, as JSON. */
 const MAX_EVENT_BYTES = 64 * 1024;
 

@@ -20,7 +20,7 @@ const MAX_LIST_LENGTH = 1024;
 const MAX_LIST_ITEM_LENGTH = 1024;
 
 /** An upper bound of a duration field, and how a message writes it. */
-export interface DurationLimit {
+interface DurationLimit {
   readonly ms: number;
   readonly text: string;
 }
@@ -30,12 +30,12 @@ export const INVITE_TOKEN_TTL = { default: HOUR, max: { ms: 48 * HOUR, text: '48
 /** Teleport's `defaults.ChangePasswordTokenTTL` and `MaxChangePasswordTokenTTL`. */
 export const RESET_TOKEN_TTL = { default: 8 * HOUR, max: { ms: 24 * HOUR, text: '24h' } };
 /** The longest `db_server` heartbeat TTL. */
-export const MAX_DB_SERVER_TTL: DurationLimit = { ms: 10 * 60_000, text: '10m' };
+const MAX_DB_SERVER_TTL: DurationLimit = { ms: 10 * 60_000, text: '10m' };
 /** A `db_server` heartbeat shorter than this would expire between two beats. */
-export const MIN_DB_SERVER_TTL_MS = 1000;
+const MIN_DB_SERVER_TTL_MS = 1000;
 /** The longest client certificate a db agent may ask for. */
-export const MAX_DB_CLIENT_CERT_TTL: DurationLimit = { ms: 24 * HOUR, text: '24h' };
-/** The most audit events one request may carry. */
+const MAX_DB_CLIENT_CERT_TTL: DurationLimit = { ms: 24 * HOUR, text: '24h' };
+/** Most events one `emitAuditEvents` call may carry. */
 export const MAX_EMITTED_EVENTS = 100;
 
 const isJsonObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
@@ -141,7 +141,7 @@ function optIpPort(field: string) {
 }
 
 /** Teleport's `types.IsValidLabelKey`. */
-export const LABEL_KEY = /^[a-zA-Z/.0-9_:*-]{1,256}$/;
+const LABEL_KEY = /^[a-zA-Z/.0-9_:*-]{1,256}$/;
 const MAX_LABELS = 64;
 
 /** The first problem of a label mapping, as a message, or `undefined`. */

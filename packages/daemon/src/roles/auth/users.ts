@@ -12,8 +12,6 @@ import { actorName, authorize, type Caller } from './authz.js';
 import type { AuthContext } from './context.js';
 import { CompleteUserTokenBody, CreateUserBody, INVITE_TOKEN_TTL, RESET_TOKEN_TTL, ResetPasswordTokenBody, UserTokenBody, parseBody } from './requests.js';
 
-export { INVITE_TOKEN_TTL, RESET_TOKEN_TTL };
-
 /** Whether a second factor setting asks users for an OTP device. */
 export function otpRequirement(secondFactor: SecondFactor): 'required' | 'optional' | 'no' {
   switch (secondFactor) {
