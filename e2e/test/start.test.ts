@@ -62,4 +62,24 @@ describe('teleport-ts start', () => {
     expect(err.stderr.split('\n')[0]).toBe('ERROR: unsupported storage type "mongodb"');
     expect(err.stderr).not.toMatch(/\n\s+at /);
   });
+
+  it.each([
+    ['auth_servic', 'version: v3\nteleport:\n  data_dir: DATA\n  nodename: e2e\n\n# the auth service\nauth_servic:\n  enabled: yes\n', 'unknown key "auth_servic" at line 7; did you mean "auth_service"?'],
+    ['stroage', 'teleport:\n  data_dir: DATA\n  stroage:\n    type: postgres\n', 'unknown key "teleport.stroage" at line 3; did you mean "teleport.storage"?'],
+    ['web_listen_adr', 'teleport:\n  data_dir: DATA\nproxy_service:\n  web_listen_adr: 0.0.0.0:3080\n', 'unknown key "proxy_service.web_listen_adr" at line 4; did you mean "proxy_service.web_listen_addr"?'],
+    ['data_dri', 'teleport:\n  data_dri: DATA\n', 'unknown key "teleport.data_dri" at line 2; did you mean "teleport.data_dir"?'],
+  ])('refuses a mistyped %s key with its path, line and a suggestion, creating no data dir', async (_key, text, message) => {
+    const dir = await tempDir();
+    const dataDir = path.join(dir, 'data');
+    const cfg = path.join(dir, 'teleport.yaml');
+    await import('node:fs/promises').then((fs) => fs.writeFile(cfg, text.replace('DATA', dataDir)));
+    const env = { ...process.env };
+    delete env['TELEPORT_TS_DATA_DIR'];
+    const err = (await run(daemon, ['start', '-c', cfg], { cwd: dir, env }).catch((e: unknown) => e)) as { code: number; stderr: string };
+    expect(err.code).toBe(1);
+    expect(err.stderr).toBe(`ERROR: ${cfg}: ${message}\n`);
+    // Neither the configured data dir nor the default one (./.teleport-ts) was created.
+    expect(existsSync(dataDir)).toBe(false);
+    expect(existsSync(path.join(dir, '.teleport-ts'))).toBe(false);
+  });
 });

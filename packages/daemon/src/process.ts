@@ -40,8 +40,11 @@ export interface ProcessConfig {
   proxyPublicAddr: string;
   /** `proxy_service` (listen address, public addresses, key pairs); defaults when absent. */
   proxy?: ProxyRoleOptions['proxy'];
-  /** How agents join (for the agent roles of later releases). `token` is a secret. */
-  join: { token?: string; authServer?: string; caPins: readonly string[]; labels: Readonly<Record<string, string>> };
+  /**
+   * How agents join. `token` is a secret. `authServer` is where the auth API is dialled (the auth server, or the
+   * proxy when joining through it); `proxyServer` is set when joining through a proxy (`--proxy-server`).
+   */
+  join: { token?: string; authServer?: string; proxyServer?: string; caPins: readonly string[]; labels: Readonly<Record<string, string>> };
   /** `db_service`: the databases the db role serves (from the file and the `--db-*` flags). */
   db?: { databases: readonly DatabaseFileConfig[] };
 }
@@ -141,7 +144,9 @@ async function startProxy(state: ProcessState, auth: AuthServer | undefined): Pr
 async function startDb(state: ProcessState, auth: AuthServer | undefined, proxy: ProxyService | undefined): Promise<DatabaseService> {
   const { config } = state;
   // Next to a proxy, the tunnel goes to it directly (its listen address may be a wildcard).
-  const proxyAddr = proxy ? proxy.addr.replace(/^(0\.0\.0\.0|\[::\]):/, '127.0.0.1:') : undefined;
+  // Next to a proxy, the tunnel goes to it directly (its listen address may be a wildcard); joined through a proxy
+  // (`proxy_server`), to that proxy.
+  const proxyAddr = proxy ? proxy.addr.replace(/^(0\.0\.0\.0|\[::\]):/, '127.0.0.1:') : config.join.proxyServer;
   const db = await startDatabaseService({
     dataDir: config.dataDir,
     nodename: config.nodename,

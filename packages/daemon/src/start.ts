@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { BadParameterError } from '@teleport-ts/core/errors';
 import {
   DEFAULT_AUTH_LISTEN_ADDR,
+  DEFAULT_AUTH_PORT,
   DEFAULT_LOG_CONFIG,
   DEFAULT_PROXY_WEB_PORT,
   loadConfigFile,
@@ -21,6 +22,8 @@ export interface StartFlags {
   dataDir?: string;
   token?: string;
   authServer?: string;
+  /** `--proxy-server`: join through the proxy (Teleport's v3 `teleport.proxy_server`); never with `--auth-server`. */
+  proxyServer?: string;
   caPin?: string[];
   labels?: string;
   nodename?: string;
@@ -86,6 +89,24 @@ function proxyPublicAddr(file: FileConfig | undefined, nodename: string): string
 }
 
 /**
+ * Where an agent joins: `--auth-server` or `--proxy-server` (one of them; either replaces both file keys), else
+ * `teleport.auth_server` or `teleport.proxy_server`. Through a proxy, the auth API is reached by the proxy's
+ * `teleport-auth` ALPN passthrough, so `authServer` is then the proxy too.
+ */
+function joinAddresses(flags: StartFlags, t: FileConfig['teleport']): { authServer?: string; proxyServer?: string } {
+  if (flags.authServer !== undefined && flags.proxyServer !== undefined) {
+    throw new BadParameterError('--auth-server and --proxy-server cannot be used together: pass the proxy with --proxy-server, or the auth server with --auth-server');
+  }
+  const fromFlags = flags.authServer !== undefined || flags.proxyServer !== undefined;
+  const authServer = fromFlags ? flags.authServer : t.auth_server;
+  const proxyServer = fromFlags ? flags.proxyServer : t.proxy_server;
+  if (authServer !== undefined) parseHostPort(authServer, DEFAULT_AUTH_PORT);
+  if (proxyServer !== undefined) parseHostPort(proxyServer, DEFAULT_PROXY_WEB_PORT);
+  const joinAddr = authServer ?? proxyServer;
+  return { ...(joinAddr !== undefined ? { authServer: joinAddr } : {}), ...(proxyServer !== undefined ? { proxyServer } : {}) };
+}
+
+/**
  * The process configuration from teleport.yaml and flags: flags win; with neither, auth (and proxy) on
  * sqlite in the local data dir.
  */
@@ -97,8 +118,7 @@ export async function buildProcessConfig(flags: StartFlags): Promise<{ config: P
   for (const pin of caPins) {
     if (!CA_PIN.test(pin.trim())) throw new BadParameterError(`invalid CA pin ${JSON.stringify(pin.slice(0, 80))}`, { hint: 'a pin looks like sha256:<64 hex digits>; see `tctl status`' });
   }
-  const authServer = flags.authServer ?? t.auth_server;
-  if (authServer !== undefined) parseHostPort(authServer, 3025);
+  const joinAt = joinAddresses(flags, t);
   // Teleport's --token and auth_token are the token or the path of a file holding it.
   const token = await resolveJoinToken(flags.token ?? t.auth_token);
   const auth = file?.auth_service ?? {};
@@ -134,7 +154,7 @@ export async function buildProcessConfig(flags: StartFlags): Promise<{ config: P
     },
     join: {
       ...(token !== undefined ? { token } : {}),
-      ...(authServer !== undefined ? { authServer } : {}),
+      ...joinAt,
       caPins,
       labels,
     },
@@ -185,6 +205,7 @@ export function startCommand(): Command {
     .option('--data-dir <path>', 'Path to a directory where Teleport keeps its data.')
     .option('--token <token>', 'Invitation token or path to file with token value to register with an auth server.')
     .option('--auth-server <addr>', 'Address of the auth server [127.0.0.1:3025].')
+    .option('--proxy-server <addr>', 'Address of the proxy server to join the cluster through (an agent without --auth-server).')
     .option('--ca-pin <pin>', 'CA pin to validate the auth server (can be repeated for multiple pins).', (v: string, prev: string[] = []) => [...prev, v])
     .option('--labels <labels>', 'Comma-separated list of labels for this node, for example env=dev,app=web.')
     .option('--nodename <name>', 'Name of this node, defaults to hostname.')

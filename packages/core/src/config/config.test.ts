@@ -128,3 +128,39 @@ describe('parseLogConfig', () => {
     expect(parseLogConfig({ severity: 'trace' })).toEqual({ output: 'stderr', severity: 'debug', format: 'text' });
   });
 });
+
+describe('unknown keys', () => {
+  it.each([
+    ['version: v3\nteleport:\n  nodename: a\n\n\n\nauth_servic:\n  enabled: yes\n', 'unknown key "auth_servic" at line 7; did you mean "auth_service"?'],
+    ['teleport:\n  stroage:\n    type: sqlite\n', 'unknown key "teleport.stroage" at line 2; did you mean "teleport.storage"?'],
+    ['proxy_service:\n  enabled: yes\n  web_listen_adr: 0.0.0.0:3080\n', 'unknown key "proxy_service.web_listen_adr" at line 3; did you mean "proxy_service.web_listen_addr"?'],
+    ['teleport:\n  data_dri: /var/lib/teleport\n', 'unknown key "teleport.data_dri" at line 2; did you mean "teleport.data_dir"?'],
+    ['teleport:\n  storage: { type: sqlite, pth: /x }\n', 'unknown key "teleport.storage.pth" at line 2; did you mean "teleport.storage.path"?'],
+    ['db_service:\n  databases:\n  - name: a\n    protocol: postgres\n    uri: h:1\n    tls: { mod: insecure }\n', 'unknown key "db_service.databases[0].tls.mod" at line 6; did you mean "db_service.databases[0].tls.mode"?'],
+    ['kubernetes_service:\n  enabled: yes\n', 'unknown key "kubernetes_service" at line 1'],
+  ])('refuses %j with its path, line and the closest key', (text, message) => {
+    expect(() => parseConfig(text, '/etc/teleport.yaml')).toThrow(`/etc/teleport.yaml: ${message}`);
+    try {
+      parseConfig(text);
+    } catch (err) {
+      expect((err as Error).message).toBe(`teleport.yaml: ${message}`);
+      expect((err as { kind?: string }).kind).toBe('bad-parameter');
+    }
+  });
+
+  it('leaves free-form mappings alone (labels) and suggests nothing for a far-off key', () => {
+    const cfg = parseConfig('db_service:\n  databases:\n  - { name: a, protocol: postgres, uri: "h:1", static_labels: { anything: goes } }\n');
+    expect(cfg.db_service?.databases?.[0]?.static_labels).toEqual({ anything: 'goes' });
+    expect(() => parseConfig('teleport:\n  completely_else: 1\n')).toThrow(/^teleport.yaml: unknown key "teleport.completely_else" at line 2$/);
+  });
+});
+
+describe('teleport.proxy_server', () => {
+  it('is read as an address, and refused together with auth_server', () => {
+    expect(parseConfig('teleport:\n  proxy_server: proxy.example.com:3080\n').teleport).toEqual({ proxy_server: 'proxy.example.com:3080' });
+    expect(() => parseConfig('teleport:\n  proxy_server: "proxy:http"\n')).toThrow('teleport.proxy_server: invalid address "proxy:http": bad port');
+    const both = 'teleport:\n  auth_server: auth.example.com:3025\n  proxy_server: proxy.example.com:3080\n';
+    expect(() => parseConfig(both)).toThrow(/^teleport: set either auth_server \(join through the auth service\) or proxy_server \(join through the proxy\), not both$/);
+    expect(() => parseConfig('teleport:\n  auth_servers: [auth.example.com:3025]\n  proxy_server: proxy.example.com:3080\n')).toThrow(/not both/);
+  });
+});

@@ -57,17 +57,38 @@ function problemText(issue: v.BaseIssue<unknown>): string {
 /** Fallback message for issues whose schema gave none: used by {@link parseWith} through valibot's config. */
 const defaultMessage = (issue: v.BaseIssue<unknown>): string => problemText(issue);
 
-/** The first issue as one line: `<what>: <path> <problem>` (or `<what>: <problem>` at the root). */
-export function describeIssue(what: string, issue: v.BaseIssue<unknown>): string {
-  const path = issuePath(issue);
-  return path === '' ? `${what}: ${issue.message}` : `${what}: ${path} ${issue.message}`;
+/**
+ * What a message names before the field: a label (`role "dev"` gives `role "dev": spec.allow ...`), or `{ at }`,
+ * the path the input sits at in a larger document (`{ at: 'teleport' }` gives `teleport.data_dir ...`; `{ at: '' }`
+ * gives the bare path), as teleport.yaml's messages read.
+ */
+export type IssueSubject = string | { readonly at: string } | typeof MESSAGE_ONLY;
+
+/**
+ * The subject for schemas whose every message already names its field (`missing parameter user`, the API's request
+ * bodies): the line is the message alone, with no path before it.
+ */
+export const MESSAGE_ONLY = Object.freeze({ messageOnly: true as const });
+
+/**
+ * The first issue as one line: `<what>: <path> <problem>` (or `<what>: <problem>` at the root),
+ * `<at>.<path> <problem>`, or the message alone for {@link MESSAGE_ONLY}. A message starting with `:` or `[` follows
+ * the path directly (`listen_addr: invalid address`, `metadata.labels["env"] must be a string`).
+ */
+export function describeIssue(what: IssueSubject, issue: v.BaseIssue<unknown>): string {
+  const rel = issuePath(issue);
+  const sep = issue.message.startsWith(':') || issue.message.startsWith('[') ? '' : ' ';
+  if (typeof what === 'string') return rel === '' ? `${what}: ${issue.message}` : `${what}: ${rel}${sep}${issue.message}`;
+  if (!('at' in what)) return issue.message;
+  const path = what.at === '' ? rel : rel === '' ? what.at : rel.startsWith('[') ? `${what.at}${rel}` : `${what.at}.${rel}`;
+  return path === '' ? issue.message : `${path}${sep}${issue.message}`;
 }
 
 /**
  * Parses `input` with `schema`; returns the typed output or throws one {@link BadParameterError} line that
- * names `what` (`role "dev"`, `request body`, `teleport.yaml`) and the first failing field.
+ * names `what` (`role "dev"`, `request body`, `teleport.yaml`, or `{ at: 'teleport' }`) and the first failing field.
  */
-export function parseWith<S extends v.GenericSchema>(schema: S, input: unknown, what: string): v.InferOutput<S> {
+export function parseWith<S extends v.GenericSchema>(schema: S, input: unknown, what: IssueSubject): v.InferOutput<S> {
   const result = v.safeParse(schema, input, { abortEarly: true, message: defaultMessage });
   if (result.success) return result.output;
   const issue = result.issues[0];

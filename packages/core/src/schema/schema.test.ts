@@ -41,3 +41,16 @@ describe('parseWith', () => {
     expect(messageOf({ spec: { allow: { logins: secret } } })).not.toContain(secret);
   });
 });
+
+describe('parseWith at a path', () => {
+  const Section = v.strictObject({
+    listen_addr: v.optional(v.pipe(v.string(), v.check((s) => s.includes(':'), ': invalid address, use host:port'))),
+    tls: v.optional(v.strictObject({ mode: v.optional(v.string()) })),
+  });
+  it('prefixes the path the input sits at, and joins a message starting with ":" to the path', () => {
+    expect(() => parseWith(Section, { tls: { mode: 1 } }, { at: 'db_service.databases[0]' })).toThrow(/^db_service\.databases\[0\]\.tls\.mode must be a string$/);
+    expect(() => parseWith(Section, { listen_addr: 'x' }, { at: 'auth_service' })).toThrow(/^auth_service\.listen_addr: invalid address, use host:port$/);
+    expect(() => parseWith(Section, 3, { at: 'proxy_service' })).toThrow(/^proxy_service must be a mapping$/);
+    expect(() => parseWith(Section, { tls: 1 }, { at: '' })).toThrow(/^tls must be a mapping$/);
+  });
+});

@@ -1,16 +1,7 @@
 import { BadParameterError } from '../errors/index.js';
-import { checkHeader, parseMetadata, resourceName, type ResourceHeader } from './metadata.js';
-import {
-  checkInertValues,
-  checkKeys,
-  deepFreeze,
-  fail,
-  isRecord,
-  optBool,
-  optRecord,
-  optString,
-  type ParseContext,
-} from './validate.js';
+import { parseWith, v } from '../schema/index.js';
+import { headerEntries, resourceName, toMetadata, type ResourceHeader } from './metadata.js';
+import { deepFreeze, fail, isRecord, optBool, section, type ParseContext } from './validate.js';
 
 export const KIND_CLUSTER_AUTH_PREFERENCE = 'cluster_auth_preference';
 /** The only name the singleton may have (Teleport's `MetaNameClusterAuthPreference`). */
@@ -44,6 +35,41 @@ const INERT_SPEC_FIELDS: Readonly<Record<string, (v: unknown) => boolean>> = {
   device_trust: (v) => isRecord(v) && (v['mode'] === undefined || v['mode'] === 'off' || v['mode'] === 'optional'),
 };
 
+/** A `cluster_auth_preference` document. */
+const AuthPreferenceDocument = section({
+  ...headerEntries(KIND_CLUSTER_AUTH_PREFERENCE, AUTH_PREFERENCE_VERSIONS, 'v2'),
+  spec: section(
+    {
+      type: v.pipe(
+        v.nullish(v.string(), 'local'),
+        v.check((t) => (AUTH_TYPES as readonly string[]).includes(t), (issue) => `${JSON.stringify(String(issue.input).slice(0, 64))} is not supported, use local`),
+        v.transform((t) => t as AuthType),
+      ),
+      // YAML 1.1 writes `second_factor: off` unquoted, a boolean.
+      second_factor: v.pipe(
+        v.nullish(v.union([v.string(), v.boolean()]), DEFAULT_SECOND_FACTOR),
+        v.transform((sf) => (sf === false ? 'off' : sf === true ? 'on' : sf)),
+        v.check(
+          (sf) => (SECOND_FACTORS as readonly string[]).includes(sf),
+          (issue) => `must be one of ${SECOND_FACTORS.join(', ')}, got ${JSON.stringify(String(issue.input).slice(0, 64))}`,
+        ),
+        v.transform((sf) => sf as SecondFactor),
+      ),
+      allow_local_auth: optBool,
+      webauthn: v.nullish(
+        section(
+          { rp_id: v.pipe(v.nullish(v.string(), ''), v.check((id) => id !== '', 'is required')) },
+          { ignored: ['attestation_allowed_cas', 'attestation_denied_cas'] },
+        ),
+      ),
+    },
+    {
+      inert: INERT_SPEC_FIELDS,
+      ignored: ['connector_name', 'message_of_the_day', 'allow_passwordless', 'allow_headless', 'idp', 'default_session_ttl', 'okta', 'signature_algorithm_suite', 'stable_unix_user_config', 'u2f'],
+    },
+  ),
+});
+
 /**
  * Parses and validates a `cluster_auth_preference` document: `type` defaults to `local` (the only one
  * supported), `second_factor` to `otp`; `second_factor: off` written unquoted in YAML 1.1 (a boolean)
@@ -59,44 +85,13 @@ export function parseAuthPreference(raw: unknown): AuthPreference {
   const name = resourceName(raw, { kind: KIND_CLUSTER_AUTH_PREFERENCE, defaultName: AUTH_PREFERENCE_NAME });
   const ctx: ParseContext = { prefix: KIND_CLUSTER_AUTH_PREFERENCE };
   if (name !== AUTH_PREFERENCE_NAME) fail(ctx, 'metadata.name', `must be ${JSON.stringify(AUTH_PREFERENCE_NAME)}`);
-  checkKeys(ctx, raw, '', ['kind', 'version', 'metadata', 'spec']);
-  const version = checkHeader(ctx, raw, KIND_CLUSTER_AUTH_PREFERENCE, AUTH_PREFERENCE_VERSIONS, 'v2');
-  const spec = optRecord(ctx, raw['spec'], 'spec');
-  checkKeys(
-    ctx,
-    spec,
-    'spec',
-    ['type', 'second_factor', 'allow_local_auth', 'webauthn'],
-    [...Object.keys(INERT_SPEC_FIELDS), 'connector_name', 'message_of_the_day', 'allow_passwordless', 'allow_headless', 'idp', 'default_session_ttl', 'okta', 'signature_algorithm_suite', 'stable_unix_user_config', 'u2f'],
-  );
-  checkInertValues(ctx, spec, 'spec', INERT_SPEC_FIELDS);
-  const type = optString(ctx, spec['type'], 'spec.type') ?? 'local';
-  if (!(AUTH_TYPES as readonly string[]).includes(type)) fail(ctx, 'spec.type', `${JSON.stringify(type.slice(0, 64))} is not supported, use local`);
-  let sf = spec['second_factor'];
-  if (sf === false) sf = 'off';
-  if (sf === true) sf = 'on';
-  const secondFactor = optString(ctx, sf, 'spec.second_factor') ?? DEFAULT_SECOND_FACTOR;
-  if (!(SECOND_FACTORS as readonly string[]).includes(secondFactor)) {
-    fail(ctx, 'spec.second_factor', `must be one of ${SECOND_FACTORS.join(', ')}, got ${JSON.stringify(secondFactor.slice(0, 64))}`);
-  }
-  let webauthn: { rp_id: string } | undefined;
-  if (spec['webauthn'] !== undefined && spec['webauthn'] !== null) {
-    const w = optRecord(ctx, spec['webauthn'], 'spec.webauthn');
-    checkKeys(ctx, w, 'spec.webauthn', ['rp_id'], ['attestation_allowed_cas', 'attestation_denied_cas']);
-    const rpId = optString(ctx, w['rp_id'], 'spec.webauthn.rp_id');
-    if (rpId === undefined || rpId === '') fail(ctx, 'spec.webauthn.rp_id', 'is required');
-    webauthn = { rp_id: rpId };
-  }
+  const doc = parseWith(AuthPreferenceDocument, raw, ctx.prefix);
+  const { type, second_factor, allow_local_auth, webauthn } = doc.spec;
   return deepFreeze({
     kind: KIND_CLUSTER_AUTH_PREFERENCE,
-    version,
-    metadata: parseMetadata(ctx, raw['metadata'], name),
-    spec: {
-      type: type as AuthType,
-      second_factor: secondFactor as SecondFactor,
-      allow_local_auth: optBool(ctx, spec['allow_local_auth'], 'spec.allow_local_auth') ?? true,
-      ...(webauthn !== undefined ? { webauthn } : {}),
-    },
+    version: doc.version,
+    metadata: toMetadata(name, doc.metadata),
+    spec: { type, second_factor, allow_local_auth: allow_local_auth ?? true, ...(webauthn ? { webauthn: { rp_id: webauthn.rp_id } } : {}) },
   });
 }
 

@@ -1,6 +1,7 @@
 import { isTeleportError } from '../errors/index.js';
 import { parseTraitTemplate } from './template.js';
-import { fail, isRecord, quote, type ParseContext } from './validate.js';
+import { v } from '../schema/index.js';
+import { isRecord, problem, quote } from './validate.js';
 
 /** The wildcard Teleport uses in labels, logins, db users and names, rule resources and verbs. */
 export const WILDCARD = '*';
@@ -18,47 +19,63 @@ export function isRegexLabelValue(value: string): boolean {
   return value.length >= 2 && value.startsWith('^') && value.endsWith('$');
 }
 
-/**
- * Validates a label selector: string keys, string or list-of-string values, `*` only as `'*': '*'`,
- * regular expressions that compile, templates that parse.
- */
-export function parseLabelSelector(ctx: ParseContext, raw: unknown, field: string): LabelSelector {
-  if (raw === undefined || raw === null) return {};
-  if (!isRecord(raw)) fail(ctx, field, 'must be a mapping of label name to a value or a list of values');
-  const out: Record<string, string[]> = {};
-  for (const [key, v] of Object.entries(raw)) {
-    const where = `${field}[${quote(key)}]`;
-    if (key === '') fail(ctx, field, 'has an empty label name');
-    const values = typeof v === 'string' ? [v] : v;
-    if (!Array.isArray(values) || !values.every((x) => typeof x === 'string')) {
-      fail(ctx, where, 'must be a string or a list of strings');
-    }
-    const list = [...new Set(values as string[])];
-    if (key === WILDCARD && !(list.length === 1 && list[0] === WILDCARD)) {
-      fail(ctx, where, `only supports the value "*" ('*': '*' matches every resource)`);
-    }
-    checkTemplate(ctx, key, field);
-    for (const value of list) {
-      checkTemplate(ctx, value, where);
-      if (isRegexLabelValue(value) && parseTraitTemplate(value) === null) {
-        try {
-          new RegExp(value);
-        } catch {
-          fail(ctx, where, `has an invalid regular expression ${quote(value)}`);
-        }
-      }
-    }
-    out[key] = list;
-  }
-  return out;
-}
-
-/** Rethrows a template error with the resource and field in front. */
-export function checkTemplate(ctx: ParseContext, value: string, field: string): void {
+/** The problem of a template in `value` (`has an invalid template: ...`), or `undefined`. */
+export function templateProblem(value: string): string | undefined {
   try {
     parseTraitTemplate(value);
+    return undefined;
   } catch (err) {
-    if (isTeleportError(err)) fail(ctx, field, `has an invalid template: ${err.message}`);
+    if (isTeleportError(err)) return `has an invalid template: ${err.message}`;
     throw err;
   }
 }
+
+/** The first problem of one selector entry, after the selector's path (`["env"] must be ...`, `has ...`). */
+function selectorEntryProblem(key: string, values: unknown): string | undefined {
+  const at = `[${quote(key)}]`;
+  if (key === '') return 'has an empty label name';
+  const list = typeof values === 'string' ? [values] : values;
+  if (!Array.isArray(list) || !list.every((x) => typeof x === 'string')) return `${at} must be a string or a list of strings`;
+  const unique = [...new Set(list)];
+  if (key === WILDCARD && !(unique.length === 1 && unique[0] === WILDCARD)) return `${at} only supports the value "*" ('*': '*' matches every resource)`;
+  const keyProblem = templateProblem(key);
+  if (keyProblem !== undefined) return keyProblem;
+  for (const value of unique) {
+    const valueProblem = templateProblem(value);
+    if (valueProblem !== undefined) return `${at} ${valueProblem}`;
+    if (isRegexLabelValue(value) && parseTraitTemplate(value) === null && !compiles(value)) return `${at} has an invalid regular expression ${quote(value)}`;
+  }
+  return undefined;
+}
+
+function compiles(pattern: string): boolean {
+  try {
+    new RegExp(pattern);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A label selector: string keys, string or list-of-string values (read as lists), `*` only as `'*': '*'`, regular
+ * expressions that compile, templates that parse. Absent reads as `{}`.
+ */
+export const LabelSelectorSchema = v.optional(
+  v.pipe(
+    v.nullish(v.custom<Record<string, unknown>>(isRecord, 'must be a mapping of label name to a value or a list of values'), {}),
+    problem((sel: Record<string, unknown>) => {
+      for (const [key, values] of Object.entries(sel)) {
+        const found = selectorEntryProblem(key, values);
+        if (found !== undefined) return found;
+      }
+      return undefined;
+    }),
+    v.transform((sel): LabelSelector => {
+      const out: Record<string, string[]> = {};
+      for (const [key, values] of Object.entries(sel)) out[key] = [...new Set(typeof values === 'string' ? [values] : (values as string[]))];
+      return out;
+    }),
+  ),
+  {},
+);

@@ -4,8 +4,9 @@
  */
 
 import { AccessDeniedError, BadParameterError } from '../errors/index.js';
-import { checkHeader, parseMetadata, resourceName, type ResourceHeader } from './metadata.js';
-import { checkKeys, deepFreeze, fail, isRecord, optRecord, optString, optTimestamp, type ParseContext } from './validate.js';
+import { parseWith, v } from '../schema/index.js';
+import { headerEntries, resourceName, toMetadata, type ResourceHeader } from './metadata.js';
+import { deepFreeze, fail, isRecord, optString, optTimestamp, section, type ParseContext } from './validate.js';
 
 export const KIND_LOCK = 'lock';
 export const LOCK_VERSIONS = ['v2'] as const;
@@ -40,6 +41,46 @@ export interface LockSpec {
 
 export type Lock = ResourceHeader<typeof KIND_LOCK, LockVersion, LockSpec>;
 
+/** Teleport's unsupported target fields refuse any value but the empty one. */
+const unsupportedTarget = v.optional(v.pipe(v.unknown(), v.check((x) => x === undefined || x === '', 'is not supported by teleport-ts yet')));
+
+/** A lock document. */
+const LockDocument = section({
+  ...headerEntries(KIND_LOCK, LOCK_VERSIONS, 'v2'),
+  spec: section({
+    target: section({
+      ...Object.fromEntries(UNSUPPORTED_TARGETS.map((field) => [field, unsupportedTarget])),
+      user: optString,
+      role: optString,
+      login: optString,
+      server_id: optString,
+      node: optString,
+    }),
+    message: optString,
+    expires: optTimestamp,
+    created_at: optTimestamp,
+    created_by: optString,
+  }),
+});
+
+/** The target's named fields (`node`, Teleport's older name, read as `server_id`); an empty target is refused. */
+function lockTarget(ctx: ParseContext, raw: v.InferOutput<typeof LockDocument>['spec']['target']): LockTarget {
+  const target: Record<string, string> = {};
+  for (const field of LOCK_TARGET_FIELDS) {
+    const value = raw[field];
+    if (value !== undefined && value !== null && value !== '') target[field] = value;
+  }
+  const node = raw.node;
+  if (node !== undefined && node !== null && node !== '') {
+    if (target['server_id'] !== undefined && target['server_id'] !== node) fail(ctx, 'spec.target.node', 'and spec.target.server_id name different agents');
+    target['server_id'] = node;
+  }
+  if (Object.keys(target).length === 0) {
+    fail(ctx, 'spec.target', `must name at least one of ${LOCK_TARGET_FIELDS.join(', ')} (an empty target would lock everyone)`);
+  }
+  return target;
+}
+
 /**
  * Parses and validates a lock document (Teleport's YAML shape; `spec.target.node` is read as `server_id`, as in
  * Teleport) and returns a frozen {@link Lock}.
@@ -55,42 +96,18 @@ export function parseLock(raw: unknown): Lock {
   if (!isRecord(raw)) throw new BadParameterError('lock must be a mapping');
   const name = resourceName(raw, { kind: KIND_LOCK });
   const ctx: ParseContext = { prefix: `lock ${JSON.stringify(name)}` };
-  checkKeys(ctx, raw, '', ['kind', 'version', 'metadata', 'spec']);
-  const version = checkHeader(ctx, raw, KIND_LOCK, LOCK_VERSIONS, 'v2');
-  const spec = optRecord(ctx, raw['spec'], 'spec');
-  checkKeys(ctx, spec, 'spec', ['target', 'message', 'expires', 'created_at', 'created_by']);
-  const rawTarget = optRecord(ctx, spec['target'], 'spec.target');
-  for (const field of UNSUPPORTED_TARGETS) {
-    if (rawTarget[field] !== undefined && rawTarget[field] !== '') fail(ctx, `spec.target.${field}`, 'is not supported by teleport-ts yet');
-  }
-  checkKeys(ctx, rawTarget, 'spec.target', [...LOCK_TARGET_FIELDS, 'node'], UNSUPPORTED_TARGETS);
-  const target: Record<string, string> = {};
-  for (const field of LOCK_TARGET_FIELDS) {
-    const value = optString(ctx, rawTarget[field], `spec.target.${field}`);
-    if (value !== undefined && value !== '') target[field] = value;
-  }
-  const node = optString(ctx, rawTarget['node'], 'spec.target.node');
-  if (node !== undefined && node !== '') {
-    if (target['server_id'] !== undefined && target['server_id'] !== node) fail(ctx, 'spec.target.node', 'and spec.target.server_id name different agents');
-    target['server_id'] = node;
-  }
-  if (Object.keys(target).length === 0) {
-    fail(ctx, 'spec.target', `must name at least one of ${LOCK_TARGET_FIELDS.join(', ')} (an empty target would lock everyone)`);
-  }
-  const message = optString(ctx, spec['message'], 'spec.message');
-  const expires = optTimestamp(ctx, spec['expires'], 'spec.expires');
-  const createdAt = optTimestamp(ctx, spec['created_at'], 'spec.created_at');
-  const createdBy = optString(ctx, spec['created_by'], 'spec.created_by');
+  const doc = parseWith(LockDocument, raw, ctx.prefix);
+  const spec = doc.spec;
   return deepFreeze({
     kind: KIND_LOCK,
-    version,
-    metadata: parseMetadata(ctx, raw['metadata'], name),
+    version: doc.version,
+    metadata: toMetadata(name, doc.metadata),
     spec: {
-      target,
-      ...(message !== undefined && message !== '' ? { message } : {}),
-      ...(expires !== undefined ? { expires } : {}),
-      ...(createdAt !== undefined ? { created_at: createdAt } : {}),
-      ...(createdBy !== undefined && createdBy !== '' ? { created_by: createdBy } : {}),
+      target: lockTarget(ctx, spec.target),
+      ...(spec.message ? { message: spec.message } : {}),
+      ...(spec.expires ? { expires: spec.expires } : {}),
+      ...(spec.created_at ? { created_at: spec.created_at } : {}),
+      ...(spec.created_by ? { created_by: spec.created_by } : {}),
     },
   });
 }

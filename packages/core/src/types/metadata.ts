@@ -1,5 +1,6 @@
 import { BadParameterError } from '../errors/index.js';
-import { checkKeys, fail, isRecord, optString, optTimestamp, quote, type ParseContext } from './validate.js';
+import { v } from '../schema/index.js';
+import { isRecord, kindField, optString, optTimestamp, problem, quote, section, versionField } from './validate.js';
 
 /** Teleport's resource metadata. Timestamps are ISO 8601 UTC strings. */
 export interface Metadata {
@@ -54,45 +55,39 @@ export function resourceName(raw: Record<string, unknown>, options: MetadataOpti
   return name;
 }
 
-/** Validates `metadata` (the name must already have passed {@link resourceName}). */
-export function parseMetadata(ctx: ParseContext, raw: unknown, name: string): Metadata {
-  const meta = isRecord(raw) ? raw : {};
-  // `namespace` and `id` appear in exports from older Teleport versions; both are meaningless here.
-  checkKeys(ctx, meta, 'metadata', ['name', 'description', 'labels', 'expires', 'revision'], ['namespace', 'id']);
+/** The first problem of `metadata.labels` (a mapping of strings), or `undefined`. */
+function labelsProblem(labels: Record<string, unknown>): string | undefined {
+  const bad = Object.entries(labels).find(([, value]) => typeof value !== 'string');
+  return bad === undefined ? undefined : `[${quote(bad[0])}] must be a string`;
+}
+
+/**
+ * `metadata` (its name is checked first, by {@link resourceName}, so messages can name the resource). `namespace` and
+ * `id` appear in exports from older Teleport versions; both are meaningless here.
+ */
+const MetadataSchema = section(
+  {
+    name: v.optional(v.unknown()),
+    description: optString,
+    labels: v.nullish(v.pipe(v.custom<Record<string, unknown>>(isRecord, 'must be a mapping of strings'), problem(labelsProblem))),
+    expires: optTimestamp,
+    revision: optString,
+  },
+  { ignored: ['namespace', 'id'] },
+);
+
+/** The metadata a parser returns: the checked name, and the other fields when they say something. */
+export function toMetadata(name: string, meta: v.InferOutput<typeof MetadataSchema>): Metadata {
   const out: { -readonly [K in keyof Metadata]: Metadata[K] } = { name };
-  const description = optString(ctx, meta['description'], 'metadata.description');
-  if (description !== undefined && description !== '') out.description = description;
-  const labels = meta['labels'];
-  if (labels !== undefined && labels !== null) {
-    if (!isRecord(labels)) fail(ctx, 'metadata.labels', 'must be a mapping of strings');
-    const copy: Record<string, string> = {};
-    for (const [k, v] of Object.entries(labels)) {
-      if (typeof v !== 'string') fail(ctx, `metadata.labels[${quote(k)}]`, 'must be a string');
-      copy[k] = v;
-    }
-    if (Object.keys(copy).length > 0) out.labels = copy;
-  }
-  const expires = optTimestamp(ctx, meta['expires'], 'metadata.expires');
-  if (expires !== undefined) out.expires = expires;
-  const revision = optString(ctx, meta['revision'], 'metadata.revision');
-  if (revision !== undefined && revision !== '') out.revision = revision;
+  if (meta.description !== undefined && meta.description !== null && meta.description !== '') out.description = meta.description;
+  const labels = meta.labels as Record<string, string> | null | undefined;
+  if (labels && Object.keys(labels).length > 0) out.labels = { ...labels };
+  if (meta.expires !== undefined && meta.expires !== null) out.expires = meta.expires;
+  if (meta.revision !== undefined && meta.revision !== null && meta.revision !== '') out.revision = meta.revision;
   return out;
 }
 
-/** Checks `kind` and `version`, filling them when absent. Returns the version. */
-export function checkHeader<V extends string>(
-  ctx: ParseContext,
-  raw: Record<string, unknown>,
-  kind: string,
-  versions: readonly V[],
-  defaultVersion: V,
-): V {
-  const k = raw['kind'];
-  if (k !== undefined && k !== null && k !== kind) fail(ctx, 'kind', `must be ${quote(kind)}, got ${quote(String(k))}`);
-  const v = raw['version'];
-  if (v === undefined || v === null) return defaultVersion;
-  if (typeof v !== 'string' || !(versions as readonly string[]).includes(v)) {
-    fail(ctx, 'version', `${quote(String(v))} is not supported, use ${versions.join(' or ')}`);
-  }
-  return v as V;
+/** The envelope's entries of a resource schema: `kind`, `version` (filled when absent) and `metadata`. */
+export function headerEntries<V extends string>(kind: string, versions: readonly V[], defaultVersion: V) {
+  return { kind: kindField(kind), version: versionField(versions, defaultVersion), metadata: MetadataSchema };
 }

@@ -1,20 +1,9 @@
 import { BadParameterError } from '../errors/index.js';
 import { formatDuration, parseDuration } from './duration.js';
-import { checkTemplate, parseLabelSelector, type LabelSelector } from './labels.js';
-import { checkHeader, parseMetadata, resourceName, type ResourceHeader } from './metadata.js';
-import {
-  checkInertValues,
-  checkKeys,
-  deepFreeze,
-  fail,
-  isRecord,
-  optBool,
-  optRecord,
-  optString,
-  quote,
-  stringList,
-  type ParseContext,
-} from './validate.js';
+import { parseWith, v } from '../schema/index.js';
+import { LabelSelectorSchema, templateProblem, type LabelSelector } from './labels.js';
+import { headerEntries, resourceName, toMetadata, type ResourceHeader } from './metadata.js';
+import { deepFreeze, isRecord, optBool, optString, problem, quote, section, stringList } from './validate.js';
 
 export const KIND_ROLE = 'role';
 
@@ -83,8 +72,6 @@ export interface RoleSpec {
 /** A role resource, parsed by {@link parseRole}: validated, defaults filled, frozen. */
 export type Role = ResourceHeader<typeof KIND_ROLE, RoleVersion, RoleSpec>;
 
-const CONDITION_KEYS = ['logins', 'node_labels', 'db_labels', 'db_names', 'db_users', 'rules', 'request'] as const;
-
 /**
  * Condition fields of Teleport roles for services this implementation does not run (apps, Kubernetes,
  * desktops, cloud consoles, ...). They are accepted and dropped, so roles exported from Teleport load.
@@ -126,17 +113,6 @@ const IGNORED_CONDITION_KEYS = [
   'github_permissions',
 ];
 
-const OPTION_KEYS = [
-  'max_session_ttl',
-  'forward_agent',
-  'port_forwarding',
-  'record_session',
-  'cert_format',
-  'client_idle_timeout',
-  'disconnect_expired_cert',
-  'require_session_mfa',
-] as const;
-
 /** Options of Teleport roles with no effect here (features this implementation lacks). */
 const IGNORED_OPTION_KEYS = [
   'enhanced_recording',
@@ -166,111 +142,143 @@ const INERT_OPTIONS: Readonly<Record<string, (v: unknown) => boolean>> = {
   max_sessions: (v) => v === 0,
 };
 
-function parseNames(ctx: ParseContext, raw: unknown, field: string, templates: boolean): string[] {
-  const list = stringList(ctx, raw, field);
-  for (const v of list) {
-    if (v === '') fail(ctx, field, 'must not contain empty strings');
-    if (templates) checkTemplate(ctx, v, field);
+/** The first problem of a list of names (logins, db users, rule verbs): empty strings, bad templates. */
+function namesProblem(names: readonly string[], templates: boolean): string | undefined {
+  for (const name of names) {
+    if (name === '') return 'must not contain empty strings';
+    const bad = templates ? templateProblem(name) : undefined;
+    if (bad !== undefined) return bad;
   }
-  return list;
+  return undefined;
 }
 
-function parseRule(ctx: ParseContext, raw: unknown, field: string): Rule {
-  if (!isRecord(raw)) fail(ctx, field, 'must be a mapping with resources and verbs');
-  checkKeys(ctx, raw, field, ['resources', 'verbs', 'where'], ['actions']);
-  const resources = parseNames(ctx, raw['resources'], `${field}.resources`, false);
-  const verbs = parseNames(ctx, raw['verbs'], `${field}.verbs`, false);
-  if (resources.length === 0) fail(ctx, `${field}.resources`, 'must list at least one resource kind');
-  if (verbs.length === 0) fail(ctx, `${field}.verbs`, 'must list at least one verb');
-  const where = optString(ctx, raw['where'], `${field}.where`);
-  return where === undefined || where === '' ? { resources, verbs } : { resources, verbs, where };
+/** A list of names; with `templates`, each may be a trait template (`{{internal.logins}}`). */
+function names(templates: boolean) {
+  return v.pipe(stringList, problem((list: string[]) => namesProblem(list, templates)));
 }
 
-function parseConditions(ctx: ParseContext, raw: unknown, field: string): RoleConditions {
-  const obj = optRecord(ctx, raw, field);
-  checkKeys(ctx, obj, field, CONDITION_KEYS, [...IGNORED_CONDITION_KEYS, 'require_session_join']);
-  // Moderated sessions restrict access; this implementation has none, so only an empty list is accepted.
-  checkInertValues(ctx, obj, field, { require_session_join: (v) => Array.isArray(v) && v.length === 0 });
-  const rulesRaw = obj['rules'];
-  if (rulesRaw !== undefined && rulesRaw !== null && !Array.isArray(rulesRaw)) fail(ctx, `${field}.rules`, 'must be a list of rules');
-  const rules = ((rulesRaw as unknown[] | null | undefined) ?? []).map((r, i) => parseRule(ctx, r, `${field}.rules[${i}]`));
-  const out: { -readonly [K in keyof RoleConditions]: RoleConditions[K] } = {
-    logins: parseNames(ctx, obj['logins'], `${field}.logins`, true),
-    node_labels: parseLabelSelector(ctx, obj['node_labels'], `${field}.node_labels`),
-    db_labels: parseLabelSelector(ctx, obj['db_labels'], `${field}.db_labels`),
-    db_names: parseNames(ctx, obj['db_names'], `${field}.db_names`, true),
-    db_users: parseNames(ctx, obj['db_users'], `${field}.db_users`, true),
-    rules,
-  };
-  if (obj['request'] !== undefined && obj['request'] !== null) {
-    const where = `${field}.request`;
-    const req = optRecord(ctx, obj['request'], where);
-    checkKeys(ctx, req, where, ['roles', 'search_as_roles'], ['thresholds', 'suggested_reviewers', 'annotations', 'max_duration', 'reason', 'claims_to_roles', 'kubernetes_resources']);
-    out.request = {
-      roles: parseNames(ctx, req['roles'], `${where}.roles`, false),
-      search_as_roles: parseNames(ctx, req['search_as_roles'], `${where}.search_as_roles`, false),
-    };
-  }
-  return out;
+const RuleSchema = v.pipe(
+  section(
+    {
+      resources: v.pipe(names(false), v.check((list) => list.length > 0, 'must list at least one resource kind')),
+      verbs: v.pipe(names(false), v.check((list) => list.length > 0, 'must list at least one verb')),
+      where: optString,
+    },
+    { ignored: ['actions'], message: 'must be a mapping with resources and verbs' },
+  ),
+  v.transform((r): Rule => (r.where === undefined || r.where === null || r.where === '' ? { resources: r.resources, verbs: r.verbs } : { resources: r.resources, verbs: r.verbs, where: r.where })),
+);
+
+const RequestSchema = section(
+  { roles: names(false), search_as_roles: names(false) },
+  { ignored: ['thresholds', 'suggested_reviewers', 'annotations', 'max_duration', 'reason', 'claims_to_roles', 'kubernetes_resources'] },
+);
+
+/** `allow` or `deny`; absent fields are filled with empty values. */
+const ConditionsSchema = v.pipe(
+  section(
+    {
+      logins: names(true),
+      node_labels: LabelSelectorSchema,
+      db_labels: LabelSelectorSchema,
+      db_names: names(true),
+      db_users: names(true),
+      rules: v.optional(v.pipe(v.nullish(v.array(RuleSchema, 'must be a list of rules')), v.transform((rules) => rules ?? [])), []),
+      request: v.nullish(RequestSchema),
+    },
+    {
+      ignored: IGNORED_CONDITION_KEYS,
+      // Moderated sessions restrict access; this implementation has none, so only an empty list is accepted.
+      inert: { require_session_join: (x) => Array.isArray(x) && x.length === 0 },
+    },
+  ),
+  v.transform(
+    (c): RoleConditions => ({
+      logins: c.logins,
+      node_labels: c.node_labels,
+      db_labels: c.db_labels,
+      db_names: c.db_names,
+      db_users: c.db_users,
+      rules: c.rules,
+      ...(c.request ? { request: { roles: c.request.roles, search_as_roles: c.request.search_as_roles } } : {}),
+    }),
+  ),
+);
+
+/** A duration such as `8h`, `30m` or `1h30m`, in milliseconds. */
+const optDuration = v.nullish(
+  v.pipe(
+    v.string('must be a duration such as 8h, 30m or 1h30m'),
+    v.rawTransform(({ dataset, addIssue, NEVER }) => {
+      let ms: number;
+      try {
+        ms = parseDuration(dataset.value);
+      } catch {
+        addIssue({ message: `has an invalid duration ${JSON.stringify(dataset.value.slice(0, 64))}, use a value such as 8h, 30m or 1h30m` });
+        return NEVER;
+      }
+      return ms;
+    }),
+    v.check((ms) => ms >= 0, 'must not be negative'),
+  ),
+);
+
+function oneOf<T extends string>(allowed: readonly T[]) {
+  return v.nullish(
+    v.pipe(
+      v.string(),
+      v.check((x) => (allowed as readonly string[]).includes(x), (issue) => `must be one of ${allowed.join(', ')}, got ${quote(String(issue.input))}`),
+      v.transform((x) => x as T),
+    ),
+  );
 }
 
-function optDuration(ctx: ParseContext, raw: unknown, field: string): number | undefined {
-  if (raw === undefined || raw === null) return undefined;
-  if (typeof raw !== 'string') fail(ctx, field, 'must be a duration such as 8h, 30m or 1h30m');
-  let ms: number;
-  try {
-    ms = parseDuration(raw);
-  } catch {
-    fail(ctx, field, `has an invalid duration ${JSON.stringify(raw.slice(0, 64))}, use a value such as 8h, 30m or 1h30m`);
-  }
-  if (ms < 0) fail(ctx, field, 'must not be negative');
-  return ms;
-}
+const RecordSessionSchema = v.pipe(
+  section({ default: oneOf(SESSION_RECORDING_MODES), ssh: oneOf(SESSION_RECORDING_MODES), desktop: optBool }),
+  v.transform(
+    (rs): RecordSession => ({
+      ...(rs.default ? { default: rs.default } : {}),
+      ...(rs.ssh ? { ssh: rs.ssh } : {}),
+      desktop: rs.desktop ?? true,
+    }),
+  ),
+);
 
-function oneOf<T extends string>(ctx: ParseContext, raw: unknown, field: string, allowed: readonly T[]): T | undefined {
-  const v = optString(ctx, raw, field);
-  if (v === undefined) return undefined;
-  if (!(allowed as readonly string[]).includes(v)) fail(ctx, field, `must be one of ${allowed.join(', ')}, got ${quote(v)}`);
-  return v as T;
-}
+const OptionsSchema = v.pipe(
+  section(
+    {
+      ssh_port_forwarding: v.optional(v.pipe(v.unknown(), v.check(() => false, 'is not supported, use port_forwarding: true|false'))),
+      max_session_ttl: optDuration,
+      forward_agent: optBool,
+      port_forwarding: optBool,
+      record_session: v.nullish(RecordSessionSchema),
+      cert_format: oneOf(CERT_FORMATS),
+      client_idle_timeout: optDuration,
+      disconnect_expired_cert: optBool,
+      require_session_mfa: v.nullish(v.boolean('must be true or false (hardware key policies are not supported)')),
+    },
+    { ignored: IGNORED_OPTION_KEYS, inert: INERT_OPTIONS },
+  ),
+  v.transform(
+    (o): RoleOptions => ({
+      // Teleport treats 0 as "not set".
+      max_session_ttl: o.max_session_ttl === undefined || o.max_session_ttl === null || o.max_session_ttl === 0 ? DEFAULT_MAX_SESSION_TTL_MS : o.max_session_ttl,
+      forward_agent: o.forward_agent ?? false,
+      port_forwarding: o.port_forwarding ?? true,
+      record_session: o.record_session ?? { default: 'best_effort', desktop: true },
+      cert_format: o.cert_format ?? 'standard',
+      ...(o.client_idle_timeout !== undefined && o.client_idle_timeout !== null && o.client_idle_timeout > 0 ? { client_idle_timeout: o.client_idle_timeout } : {}),
+      disconnect_expired_cert: o.disconnect_expired_cert ?? false,
+      require_session_mfa: o.require_session_mfa ?? false,
+    }),
+  ),
+);
 
-function parseOptions(ctx: ParseContext, raw: unknown): RoleOptions {
-  const field = 'spec.options';
-  const obj = optRecord(ctx, raw, field);
-  if ('ssh_port_forwarding' in obj) fail(ctx, `${field}.ssh_port_forwarding`, 'is not supported, use port_forwarding: true|false');
-  checkKeys(ctx, obj, field, OPTION_KEYS, [...IGNORED_OPTION_KEYS, ...Object.keys(INERT_OPTIONS)]);
-  checkInertValues(ctx, obj, field, INERT_OPTIONS);
-  const ttl = optDuration(ctx, obj['max_session_ttl'], `${field}.max_session_ttl`);
-  let recordSession: RecordSession = { default: 'best_effort', desktop: true };
-  if (obj['record_session'] !== undefined && obj['record_session'] !== null) {
-    const where = `${field}.record_session`;
-    const rs = optRecord(ctx, obj['record_session'], where);
-    checkKeys(ctx, rs, where, ['default', 'ssh', 'desktop']);
-    const def = oneOf(ctx, rs['default'], `${where}.default`, SESSION_RECORDING_MODES);
-    const ssh = oneOf(ctx, rs['ssh'], `${where}.ssh`, SESSION_RECORDING_MODES);
-    recordSession = {
-      ...(def !== undefined ? { default: def } : {}),
-      ...(ssh !== undefined ? { ssh } : {}),
-      desktop: optBool(ctx, rs['desktop'], `${where}.desktop`) ?? true,
-    };
-  }
-  const mfa = obj['require_session_mfa'];
-  if (mfa !== undefined && mfa !== null && typeof mfa !== 'boolean') {
-    fail(ctx, `${field}.require_session_mfa`, 'must be true or false (hardware key policies are not supported)');
-  }
-  const idle = optDuration(ctx, obj['client_idle_timeout'], `${field}.client_idle_timeout`);
-  return {
-    // Teleport treats 0 as "not set".
-    max_session_ttl: ttl === undefined || ttl === 0 ? DEFAULT_MAX_SESSION_TTL_MS : ttl,
-    forward_agent: optBool(ctx, obj['forward_agent'], `${field}.forward_agent`) ?? false,
-    port_forwarding: optBool(ctx, obj['port_forwarding'], `${field}.port_forwarding`) ?? true,
-    record_session: recordSession,
-    cert_format: oneOf(ctx, obj['cert_format'], `${field}.cert_format`, CERT_FORMATS) ?? 'standard',
-    ...(idle !== undefined && idle > 0 ? { client_idle_timeout: idle } : {}),
-    disconnect_expired_cert: optBool(ctx, obj['disconnect_expired_cert'], `${field}.disconnect_expired_cert`) ?? false,
-    require_session_mfa: (mfa as boolean | undefined | null) ?? false,
-  };
-}
+/** A role document. */
+const RoleDocument = section({
+  ...headerEntries(KIND_ROLE, ROLE_VERSIONS, 'v7'),
+  spec: section({ allow: ConditionsSchema, deny: ConditionsSchema, options: OptionsSchema }),
+});
 
 /**
  * Parses and validates a role document (typically from YAML or JSON): fills defaults
@@ -291,21 +299,8 @@ function parseOptions(ctx: ParseContext, raw: unknown): RoleOptions {
 export function parseRole(raw: unknown): Role {
   if (!isRecord(raw)) throw new BadParameterError('role must be a mapping');
   const name = resourceName(raw, { kind: KIND_ROLE });
-  const ctx: ParseContext = { prefix: `role ${JSON.stringify(name)}` };
-  checkKeys(ctx, raw, '', ['kind', 'version', 'metadata', 'spec']);
-  const version = checkHeader(ctx, raw, KIND_ROLE, ROLE_VERSIONS, 'v7');
-  const spec = optRecord(ctx, raw['spec'], 'spec');
-  checkKeys(ctx, spec, 'spec', ['allow', 'deny', 'options']);
-  return deepFreeze({
-    kind: KIND_ROLE,
-    version,
-    metadata: parseMetadata(ctx, raw['metadata'], name),
-    spec: {
-      allow: parseConditions(ctx, spec['allow'], 'spec.allow'),
-      deny: parseConditions(ctx, spec['deny'], 'spec.deny'),
-      options: parseOptions(ctx, spec['options']),
-    },
-  });
+  const doc = parseWith(RoleDocument, raw, `role ${JSON.stringify(name)}`);
+  return deepFreeze({ kind: KIND_ROLE, version: doc.version, metadata: toMetadata(name, doc.metadata), spec: doc.spec });
 }
 
 function conditionsToWire(c: RoleConditions): Record<string, unknown> {

@@ -1,6 +1,7 @@
 import { BadParameterError } from '../errors/index.js';
-import { checkHeader, parseMetadata, resourceName, type ResourceHeader } from './metadata.js';
-import { checkKeys, deepFreeze, fail, isRecord, optRecord, optString, type ParseContext } from './validate.js';
+import { parseWith, v } from '../schema/index.js';
+import { headerEntries, resourceName, toMetadata, type ResourceHeader } from './metadata.js';
+import { deepFreeze, isRecord, section } from './validate.js';
 
 export const KIND_TOKEN = 'token';
 export const TOKEN_VERSIONS = ['v2'] as const;
@@ -87,6 +88,44 @@ export function parseSystemRoles(input: string | readonly string[]): SystemRole[
   return out;
 }
 
+/** `spec.roles`: a list or `node,db`, only roles a join token may grant. */
+function joinTokenRoles(raw: unknown): JoinTokenRole[] | string {
+  if (typeof raw !== 'string' && !(Array.isArray(raw) && raw.every((r) => typeof r === 'string'))) {
+    return 'must be a list of system roles such as [Node, Db]';
+  }
+  let roles: SystemRole[];
+  try {
+    roles = parseSystemRoles(raw as string | string[]);
+  } catch (err) {
+    return `has ${(err as Error).message}; use ${JOIN_TOKEN_ROLES.join(', ')}`;
+  }
+  if (roles.length === 0) return 'must list at least one system role';
+  const refused = roles.find((r) => !(JOIN_TOKEN_ROLES as readonly string[]).includes(r));
+  if (refused !== undefined) return `must not grant ${refused}; use ${JOIN_TOKEN_ROLES.join(', ')}`;
+  return roles as JoinTokenRole[];
+}
+
+/** A token document. */
+const TokenDocument = section({
+  ...headerEntries(KIND_TOKEN, TOKEN_VERSIONS, 'v2'),
+  spec: section({
+    roles: v.pipe(
+      v.nullish(v.unknown(), null),
+      v.rawTransform(({ dataset, addIssue, NEVER }) => {
+        const roles = joinTokenRoles(dataset.value);
+        if (typeof roles !== 'string') return roles;
+        addIssue({ message: roles });
+        return NEVER;
+      }),
+    ),
+    join_method: v.pipe(
+      v.nullish(v.string(), 'token'),
+      v.check((m) => (JOIN_METHODS as readonly string[]).includes(m), (issue) => `${JSON.stringify(String(issue.input).slice(0, 64))} is not supported, use token`),
+      v.transform((m) => m as JoinMethod),
+    ),
+  }),
+});
+
 /**
  * Parses and validates a provision token document (`spec.roles` as a list or `node,db`; `join_method`
  * defaults to `token`) and returns a frozen {@link ProvisionToken}. Messages never contain the token.
@@ -104,35 +143,8 @@ export function parseSystemRoles(input: string | readonly string[]): SystemRole[
 export function parseProvisionToken(raw: unknown): ProvisionToken {
   if (!isRecord(raw)) throw new BadParameterError('token must be a mapping');
   const name = resourceName(raw, { kind: KIND_TOKEN, secretName: true });
-  const ctx: ParseContext = { prefix: 'token' };
-  checkKeys(ctx, raw, '', ['kind', 'version', 'metadata', 'spec']);
-  const version = checkHeader(ctx, raw, KIND_TOKEN, TOKEN_VERSIONS, 'v2');
-  const spec = optRecord(ctx, raw['spec'], 'spec');
-  checkKeys(ctx, spec, 'spec', ['roles', 'join_method']);
-  const rawRoles = spec['roles'];
-  if (typeof rawRoles !== 'string' && !(Array.isArray(rawRoles) && rawRoles.every((r) => typeof r === 'string'))) {
-    fail(ctx, 'spec.roles', 'must be a list of system roles such as [Node, Db]');
-  }
-  let roles: SystemRole[];
-  try {
-    roles = parseSystemRoles(rawRoles as string | string[]);
-  } catch (err) {
-    fail(ctx, 'spec.roles', `has ${(err as Error).message}; use ${JOIN_TOKEN_ROLES.join(', ')}`);
-  }
-  if (roles.length === 0) fail(ctx, 'spec.roles', 'must list at least one system role');
-  for (const r of roles) {
-    if (!(JOIN_TOKEN_ROLES as readonly string[]).includes(r)) fail(ctx, 'spec.roles', `must not grant ${r}; use ${JOIN_TOKEN_ROLES.join(', ')}`);
-  }
-  const joinMethod = optString(ctx, spec['join_method'], 'spec.join_method') ?? 'token';
-  if (!(JOIN_METHODS as readonly string[]).includes(joinMethod)) {
-    fail(ctx, 'spec.join_method', `${JSON.stringify(joinMethod.slice(0, 64))} is not supported, use token`);
-  }
-  return deepFreeze({
-    kind: KIND_TOKEN,
-    version,
-    metadata: parseMetadata(ctx, raw['metadata'], name),
-    spec: { roles: roles as JoinTokenRole[], join_method: joinMethod as JoinMethod },
-  });
+  const doc = parseWith(TokenDocument, raw, 'token');
+  return deepFreeze({ kind: KIND_TOKEN, version: doc.version, metadata: toMetadata(name, doc.metadata), spec: doc.spec });
 }
 
 /** The plain-data form of a token, as `tctl get` prints it. */

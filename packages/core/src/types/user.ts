@@ -1,18 +1,7 @@
 import { BadParameterError } from '../errors/index.js';
-import { checkHeader, parseMetadata, resourceName, type ResourceHeader } from './metadata.js';
-import {
-  checkKeys,
-  deepFreeze,
-  fail,
-  isRecord,
-  optBool,
-  optRecord,
-  optString,
-  optTimestamp,
-  quote,
-  stringList,
-  type ParseContext,
-} from './validate.js';
+import { parseWith, v } from '../schema/index.js';
+import { headerEntries, resourceName, toMetadata, type ResourceHeader } from './metadata.js';
+import { deepFreeze, isRecord, optBool, optString, optTimestamp, problem, quote, section, stringList } from './validate.js';
 
 export const KIND_USER = 'user';
 export const USER_VERSIONS = ['v2'] as const;
@@ -58,55 +47,78 @@ export interface User extends ResourceHeader<typeof KIND_USER, UserVersion, User
   readonly status: UserStatus;
 }
 
-function parseTraits(ctx: ParseContext, raw: unknown): Traits {
-  const obj = optRecord(ctx, raw, 'spec.traits');
-  const out: Record<string, readonly string[]> = {};
-  for (const [k, v] of Object.entries(obj)) {
-    if (k === '') fail(ctx, 'spec.traits', 'has an empty trait name');
-    out[k] = stringList(ctx, v, `spec.traits[${quote(k)}]`);
+/** `spec.traits`: trait name -> list of values. */
+function traitsProblem(traits: Record<string, unknown>): string | undefined {
+  for (const [k, values] of Object.entries(traits)) {
+    if (k === '') return 'has an empty trait name';
+    if (values !== null && !(Array.isArray(values) && values.every((x) => typeof x === 'string'))) return `[${quote(k)}] must be a list of strings`;
   }
-  return out;
+  return undefined;
 }
 
-function parseCreatedBy(ctx: ParseContext, raw: unknown): CreatedBy | undefined {
+const TraitsSchema = v.pipe(
+  v.nullish(v.custom<Record<string, unknown>>(isRecord, 'must be a mapping'), {}),
+  problem(traitsProblem),
+  v.transform((traits): Traits => {
+    const out: Record<string, readonly string[]> = {};
+    for (const [k, values] of Object.entries(traits)) out[k] = [...new Set((values as string[] | null) ?? [])];
+    return out;
+  }),
+);
+
+const CreatedBySchema = section(
+  { time: optTimestamp, user: v.nullish(section({ name: optString })) },
+  { ignored: ['connector'] },
+);
+
+/** `status` as this implementation writes it. */
+const StatusSchema = section(
+  { is_locked: optBool, locked_until: optTimestamp, lock_reason: optString, locked_time: optTimestamp },
+  { ignored: ['password_state', 'mfa_weakest_device'] },
+);
+
+/** Teleport's `spec.status` layout. */
+const TeleportStatusSchema = section(
+  { is_locked: optBool, locked_message: optString, lock_expires: optTimestamp, locked_time: optTimestamp },
+  { ignored: ['recovery_attempt_lock_expires'] },
+);
+
+/** A user document. `local_auth` holds credentials in Teleport exports; they are never part of the user resource here. */
+const UserDocument = section({
+  ...headerEntries(KIND_USER, USER_VERSIONS, 'v2'),
+  spec: section(
+    {
+      local_auth: v.optional(v.pipe(v.unknown(), v.check(() => false, 'is not accepted: set credentials through the password API'))),
+      roles: v.pipe(stringList, v.check((roles) => !roles.includes(''), 'must not contain empty strings')),
+      traits: TraitsSchema,
+      created_by: v.nullish(CreatedBySchema),
+      expires: optTimestamp,
+      status: v.nullish(v.unknown()),
+    },
+    { ignored: ['oidc_identities', 'saml_identities', 'github_identities', 'trusted_device_ids'] },
+  ),
+  status: v.nullish(v.unknown()),
+});
+
+type Nullable<T> = T | null | undefined;
+
+function createdBy(raw: Nullable<v.InferOutput<typeof CreatedBySchema>>): CreatedBy | undefined {
   if (raw === undefined || raw === null) return undefined;
-  const obj = optRecord(ctx, raw, 'spec.created_by');
-  checkKeys(ctx, obj, 'spec.created_by', ['time', 'user'], ['connector']);
-  const time = optTimestamp(ctx, obj['time'], 'spec.created_by.time');
-  let user: { name: string } | undefined;
-  if (obj['user'] !== undefined && obj['user'] !== null) {
-    const u = optRecord(ctx, obj['user'], 'spec.created_by.user');
-    checkKeys(ctx, u, 'spec.created_by.user', ['name']);
-    const name = optString(ctx, u['name'], 'spec.created_by.user.name');
-    if (name !== undefined && name !== '') user = { name };
-  }
+  const time = raw.time ?? undefined;
+  const name = raw.user?.name;
+  const user = name !== undefined && name !== null && name !== '' ? { name } : undefined;
   if (time === undefined && user === undefined) return undefined;
   return { ...(time !== undefined ? { time } : {}), ...(user !== undefined ? { user } : {}) };
 }
 
-/**
- * Reads `status` (this implementation's layout) or, for users exported from Teleport, `spec.status`
- * (`is_locked`, `locked_message`, `lock_expires`, `locked_time`).
- */
-function parseStatus(ctx: ParseContext, raw: unknown, teleportStatus: unknown): UserStatus {
+/** `status`, or Teleport's `spec.status` when `status` is absent. */
+function parseStatus(prefix: string, raw: unknown, teleportStatus: unknown): UserStatus {
   if ((raw === undefined || raw === null) && isRecord(teleportStatus)) {
-    const t = teleportStatus;
-    checkKeys(ctx, t, 'spec.status', ['is_locked', 'locked_message', 'lock_expires', 'locked_time'], ['recovery_attempt_lock_expires']);
-    return buildStatus({
-      isLocked: optBool(ctx, t['is_locked'], 'spec.status.is_locked'),
-      until: optTimestamp(ctx, t['lock_expires'], 'spec.status.lock_expires'),
-      reason: optString(ctx, t['locked_message'], 'spec.status.locked_message'),
-      time: optTimestamp(ctx, t['locked_time'], 'spec.status.locked_time'),
-    });
+    const t = parseWith(TeleportStatusSchema, teleportStatus, { at: `${prefix}: spec.status` });
+    return buildStatus({ isLocked: t.is_locked ?? undefined, until: t.lock_expires ?? undefined, reason: t.locked_message ?? undefined, time: t.locked_time ?? undefined });
   }
-  const s = optRecord(ctx, raw, 'status');
-  checkKeys(ctx, s, 'status', ['is_locked', 'locked_until', 'lock_reason', 'locked_time'], ['password_state', 'mfa_weakest_device']);
-  return buildStatus({
-    isLocked: optBool(ctx, s['is_locked'], 'status.is_locked'),
-    until: optTimestamp(ctx, s['locked_until'], 'status.locked_until'),
-    reason: optString(ctx, s['lock_reason'], 'status.lock_reason'),
-    time: optTimestamp(ctx, s['locked_time'], 'status.locked_time'),
-  });
+  const s = parseWith(StatusSchema, raw, { at: `${prefix}: status` });
+  return buildStatus({ isLocked: s.is_locked ?? undefined, until: s.locked_until ?? undefined, reason: s.lock_reason ?? undefined, time: s.locked_time ?? undefined });
 }
 
 function buildStatus(
@@ -140,28 +152,21 @@ function buildStatus(
 export function parseUser(raw: unknown): User {
   if (!isRecord(raw)) throw new BadParameterError('user must be a mapping');
   const name = resourceName(raw, { kind: KIND_USER });
-  const ctx: ParseContext = { prefix: `user ${JSON.stringify(name)}` };
-  checkKeys(ctx, raw, '', ['kind', 'version', 'metadata', 'spec', 'status']);
-  const version = checkHeader(ctx, raw, KIND_USER, USER_VERSIONS, 'v2');
-  const spec = optRecord(ctx, raw['spec'], 'spec');
-  // local_auth holds credentials in Teleport exports; they are never part of the user resource here.
-  if ('local_auth' in spec) fail(ctx, 'spec.local_auth', 'is not accepted: set credentials through the password API');
-  checkKeys(ctx, spec, 'spec', ['roles', 'traits', 'created_by', 'expires', 'status'], ['oidc_identities', 'saml_identities', 'github_identities', 'trusted_device_ids']);
-  const roles = stringList(ctx, spec['roles'], 'spec.roles');
-  if (roles.some((r) => r === '')) fail(ctx, 'spec.roles', 'must not contain empty strings');
-  const createdBy = parseCreatedBy(ctx, spec['created_by']);
-  const expires = optTimestamp(ctx, spec['expires'], 'spec.expires');
+  const prefix = `user ${JSON.stringify(name)}`;
+  const doc = parseWith(UserDocument, raw, prefix);
+  const spec = doc.spec;
+  const created = createdBy(spec.created_by);
   return deepFreeze({
     kind: KIND_USER,
-    version,
-    metadata: parseMetadata(ctx, raw['metadata'], name),
+    version: doc.version,
+    metadata: toMetadata(name, doc.metadata),
     spec: {
-      roles,
-      traits: parseTraits(ctx, spec['traits']),
-      ...(createdBy !== undefined ? { created_by: createdBy } : {}),
-      ...(expires !== undefined ? { expires } : {}),
+      roles: spec.roles,
+      traits: spec.traits,
+      ...(created !== undefined ? { created_by: created } : {}),
+      ...(spec.expires ? { expires: spec.expires } : {}),
     },
-    status: parseStatus(ctx, raw['status'], spec['status']),
+    status: parseStatus(prefix, doc.status, spec.status),
   });
 }
 

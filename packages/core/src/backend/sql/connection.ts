@@ -33,94 +33,91 @@ export interface ConnectionSettings {
 /** Environment consulted for settings missing from the URL (libpq's names). */
 export type ConnectionEnv = Record<string, string | undefined>;
 
+/** The parts of a connection string before they are checked: the URL authority, then its parameters. */
+interface RawConnection {
+  authority: { host?: string; port?: string; user?: string; password?: string; database?: string };
+  params: Map<string, string>;
+}
+
+/** The URL form (`postgres://user:pass@host:5432/db?k=v`) or the keyword form (`host=... k=v`), split into parts. */
+function readConnectionString(connString: string): RawConnection {
+  const trimmed = connString.trim();
+  if (!/^postgres(ql)?:\/\//i.test(trimmed)) return { authority: {}, params: new Map(parseKeywordValue(trimmed)) };
+  let url: URL;
+  try {
+    url = new URL(trimmed);
+  } catch {
+    throw new BadParameterError('storage.conn_string is not a valid postgres URL', {
+      hint: 'use postgres://user@host:5432/database?sslmode=verify-full&sslrootcert=...',
+    });
+  }
+  const path = url.pathname.replace(/^\//, '');
+  const authority: RawConnection['authority'] = {};
+  if (url.hostname) authority.host = decodeURIComponent(url.hostname.replace(/^\[(.*)\]$/, '$1'));
+  if (url.port) authority.port = url.port;
+  if (url.username) authority.user = decodeURIComponent(url.username);
+  if (url.password) authority.password = decodeURIComponent(url.password);
+  if (path) authority.database = decodeURIComponent(path);
+  return { authority, params: new Map(url.searchParams) };
+}
+
+function checkSslMode(raw: string): SslMode {
+  if (!(SSL_MODES as readonly string[]).includes(raw)) {
+    throw new BadParameterError(`unsupported sslmode ${JSON.stringify(raw)}`, { hint: `use one of: ${SSL_MODES.join(', ')}` });
+  }
+  return raw as SslMode;
+}
+
+function checkPoolMaxConns(raw: string | undefined): number {
+  if (raw === undefined) return DEFAULT_POOL_MAX_CONNS;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new BadParameterError(`pool_max_conns must be a positive integer, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+function checkPort(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) throw new BadParameterError(`invalid port ${JSON.stringify(raw)} in storage.conn_string`);
+  return n;
+}
+
+/** `connect_timeout` in seconds as milliseconds; `0` (libpq's "wait forever") reads as unset. */
+function checkConnectTimeout(raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds < 0) throw new BadParameterError(`connect_timeout must be a number of seconds, got ${JSON.stringify(raw)}`);
+  return seconds > 0 ? seconds * 1000 : undefined;
+}
+
 /**
  * Parses a libpq connection string: the URL form (`postgres://user:pass@host:5432/db?sslmode=verify-full&...`)
  * or the keyword form (`host=... dbname=... sslmode=...`). Besides libpq's parameters it understands pgx's
  * `pool_max_conns`. `sslrootcert`, `sslcert`, `sslkey` and `sslmode` fall back to `PGSSLROOTCERT`, `PGSSLCERT`,
  * `PGSSLKEY` and `PGSSLMODE`. Throws `bad-parameter` without ever quoting a password.
+ *
+ * @example
+ * ```ts
+ * parseConnectionString('postgres://teleport@db:5432/teleport?sslmode=verify-full').sslMode; // 'verify-full'
+ * ```
  */
 export function parseConnectionString(connString: string, env: ConnectionEnv = process.env): ConnectionSettings {
-  const params = new Map<string, string>();
-  let host: string | undefined;
-  let port: string | undefined;
-  let user: string | undefined;
-  let password: string | undefined;
-  let database: string | undefined;
-
-  const trimmed = connString.trim();
-  if (/^postgres(ql)?:\/\//i.test(trimmed)) {
-    let url: URL;
-    try {
-      url = new URL(trimmed);
-    } catch {
-      throw new BadParameterError('storage.conn_string is not a valid postgres URL', {
-        hint: 'use postgres://user@host:5432/database?sslmode=verify-full&sslrootcert=...',
-      });
-    }
-    host = url.hostname ? decodeURIComponent(url.hostname.replace(/^\[(.*)\]$/, '$1')) : undefined;
-    port = url.port || undefined;
-    user = url.username ? decodeURIComponent(url.username) : undefined;
-    password = url.password ? decodeURIComponent(url.password) : undefined;
-    const path = url.pathname.replace(/^\//, '');
-    database = path ? decodeURIComponent(path) : undefined;
-    for (const [k, v] of url.searchParams) params.set(k, v);
-  } else {
-    for (const [k, v] of parseKeywordValue(trimmed)) params.set(k, v);
-  }
-
+  const { authority, params } = readConnectionString(connString);
   // Query/keyword parameters override the URL authority, as in libpq.
-  host = params.get('host') ?? host;
-  port = params.get('port') ?? port;
-  user = params.get('user') ?? user;
-  password = params.get('password') ?? password;
-  database = params.get('dbname') ?? params.get('database') ?? database;
-
-  const sslModeRaw = params.get('sslmode') ?? env['PGSSLMODE'] ?? 'prefer';
-  if (!(SSL_MODES as readonly string[]).includes(sslModeRaw)) {
-    throw new BadParameterError(`unsupported sslmode ${JSON.stringify(sslModeRaw)}`, {
-      hint: `use one of: ${SSL_MODES.join(', ')}`,
-    });
-  }
-
-  let poolMaxConns = DEFAULT_POOL_MAX_CONNS;
-  const poolRaw = params.get('pool_max_conns');
-  if (poolRaw !== undefined) {
-    poolMaxConns = Number(poolRaw);
-    if (!Number.isInteger(poolMaxConns) || poolMaxConns < 1) {
-      throw new BadParameterError(`pool_max_conns must be a positive integer, got ${JSON.stringify(poolRaw)}`);
-    }
-  }
-
-  let portNumber: number | undefined;
-  if (port !== undefined) {
-    portNumber = Number(port);
-    if (!Number.isInteger(portNumber) || portNumber < 1 || portNumber > 65535) {
-      throw new BadParameterError(`invalid port ${JSON.stringify(port)} in storage.conn_string`);
-    }
-  }
-
-  let connectTimeoutMs: number | undefined;
-  const timeoutRaw = params.get('connect_timeout');
-  if (timeoutRaw !== undefined) {
-    const seconds = Number(timeoutRaw);
-    if (!Number.isFinite(seconds) || seconds < 0) {
-      throw new BadParameterError(`connect_timeout must be a number of seconds, got ${JSON.stringify(timeoutRaw)}`);
-    }
-    connectTimeoutMs = seconds > 0 ? seconds * 1000 : undefined;
-  }
-
+  const sslMode = checkSslMode(params.get('sslmode') ?? env['PGSSLMODE'] ?? 'prefer');
+  const poolMaxConns = checkPoolMaxConns(params.get('pool_max_conns'));
   return {
-    host,
-    port: portNumber,
-    user,
-    password,
-    database,
-    sslMode: sslModeRaw as SslMode,
+    host: params.get('host') ?? authority.host,
+    port: checkPort(params.get('port') ?? authority.port),
+    user: params.get('user') ?? authority.user,
+    password: params.get('password') ?? authority.password,
+    database: params.get('dbname') ?? params.get('database') ?? authority.database,
+    sslMode,
     sslRootCert: params.get('sslrootcert') ?? env['PGSSLROOTCERT'],
     sslCert: params.get('sslcert') ?? env['PGSSLCERT'],
     sslKey: params.get('sslkey') ?? env['PGSSLKEY'],
     poolMaxConns,
-    connectTimeoutMs,
+    connectTimeoutMs: checkConnectTimeout(params.get('connect_timeout')),
     applicationName: params.get('application_name'),
     options: params.get('options'),
   };

@@ -43,7 +43,16 @@ import { actorName, authorize, hostIdOf, requireAuthenticated, requireSystemRole
 import type { AuthContext } from './context.js';
 import { assertNotLocked } from './locks.js';
 import { findStaticToken } from './resources.js';
-import { bodyOf, optBool, optDurationMs, optIpPort, optString, optStringList, reqName, reqString } from './requests.js';
+import {
+  AuthenticateUserBody,
+  DatabaseCertBody,
+  DatabaseClientCertBody,
+  HostCertBody,
+  RegisterUsingTokenBody,
+  UserCertsBody,
+  parseBody,
+  type ParsedUserCertsBody,
+} from './requests.js';
 import { otpRequirement } from './users.js';
 
 const HOUR = 3_600_000;
@@ -54,7 +63,6 @@ export const HOST_CERT_TTL_MS = 365 * 24 * HOUR;
 /** A host name or address that may become a certificate principal. */
 const PRINCIPAL = /^[A-Za-z0-9*][A-Za-z0-9.*:_-]{0,252}$/;
 /** Longest database client certificate (the db agent asks for one per session). */
-const MAX_DB_CLIENT_CERT_TTL = { ms: 24 * HOUR, text: '24h' };
 
 /** Expiry of a certificate signed by `ca`: `now + ttl`, but never past the CA certificate itself. */
 export function boundedExpiry(ctx: AuthContext, ca: CertAuthority, ttlMs: number): Date {
@@ -66,12 +74,10 @@ function hostTrust(hostCa: CertAuthority): { tlsCaCerts: string[]; sshCaKeys: st
   return { tlsCaCerts: trustedTlsCerts(hostCa), sshCaKeys: trustedSshKeys(hostCa) };
 }
 
-function parseRouteToDatabase(raw: unknown): RouteToDatabase | undefined {
-  if (raw === undefined || raw === null) return undefined;
-  const body = bodyOf(raw);
-  const route: RouteToDatabase = { serviceName: reqName(body, 'serviceName'), protocol: reqName(body, 'protocol') };
-  const username = optString(body, 'username');
-  const database = optString(body, 'database');
+function parseRouteToDatabase(body: ParsedUserCertsBody['routeToDatabase']): RouteToDatabase | undefined {
+  if (body === undefined) return undefined;
+  const route: RouteToDatabase = { serviceName: body.serviceName, protocol: body.protocol };
+  const { username, database } = body;
   if (username !== undefined) route.username = username;
   if (database !== undefined) route.database = database;
   return route;
@@ -135,15 +141,14 @@ async function issueUserCerts(ctx: AuthContext, actor: string, user: User, input
   return { sshCert: formatSshCertificate(sshCert), tlsCert, ...hostTrust(hostCa) };
 }
 
-function readUserCertsBody(rawBody: unknown): { body: Record<string, unknown>; input: UserCertsInput } {
-  const body = bodyOf(rawBody);
+function readUserCertsBody<B extends ParsedUserCertsBody>(body: B): { body: B; input: UserCertsInput } {
   return {
     body,
     input: {
-      sshPublicKey: reqString(body, 'sshPublicKey'),
-      tlsPublicKey: reqString(body, 'tlsPublicKey'),
-      ttlMs: optDurationMs(body, 'ttl') ?? DEFAULT_CERT_TTL_MS,
-      routeToDatabase: parseRouteToDatabase(body['routeToDatabase']),
+      sshPublicKey: body.sshPublicKey,
+      tlsPublicKey: body.tlsPublicKey,
+      ttlMs: body.ttl ?? DEFAULT_CERT_TTL_MS,
+      routeToDatabase: parseRouteToDatabase(body.routeToDatabase),
     },
   };
 }
@@ -154,8 +159,8 @@ function readUserCertsBody(rawBody: unknown): { body: Record<string, unknown>; i
  */
 export async function generateUserCerts(ctx: AuthContext, caller: Caller, rawBody: unknown): Promise<UserCerts> {
   const authed = requireAuthenticated(caller);
-  const { body, input } = readUserCertsBody(rawBody);
-  const name = reqString(body, 'user');
+  const { body, input } = readUserCertsBody(parseBody(UserCertsBody, rawBody));
+  const name = body.user;
   if (authed.kind === 'user') {
     if (authed.username !== name) throw new AccessDeniedError('access denied: a user may only generate their own certificates');
     input.notAfter = authed.identity.expires;
@@ -172,13 +177,13 @@ export async function generateUserCerts(ctx: AuthContext, caller: Caller, rawBod
  */
 export async function generateDatabaseCert(ctx: AuthContext, caller: Caller, rawBody: unknown): Promise<DatabaseCerts> {
   const actor = authorize(caller, 'database_certificate', 'create');
-  const body = bodyOf(rawBody);
-  const publicKey = reqString(body, 'publicKey');
-  const hosts = (optStringList(body, 'hosts') ?? []).filter((h) => h !== '');
+  const body = parseBody(DatabaseCertBody, rawBody);
+  const publicKey = body.publicKey;
+  const hosts = (body.hosts ?? []).filter((h) => h !== '');
   if (hosts.length === 0) throw new BadParameterError('at least one host is required', { hint: 'pass --host=db.example.com' });
   const [dbCa, clientCa] = await Promise.all([ctx.certAuthority('db'), ctx.certAuthority('db_client')]);
-  const expires = boundedExpiry(ctx, dbCa, optDurationMs(body, 'ttl') ?? DEFAULT_CERT_TTL_MS);
-  const clientAuth = optBool(body, 'clientAuth') ?? false;
+  const expires = boundedExpiry(ctx, dbCa, body.ttl ?? DEFAULT_CERT_TTL_MS);
+  const clientAuth = body.clientAuth ?? false;
   const cert = await issueDatabaseServerCert({ ca: tlsSigningKeyPair(dbCa), publicKey, hosts, expires, clock: ctx.clock, clientAuth });
   await ctx.emit('certificateCreate', { user: actorName(actor), cert_type: 'db', hosts, expires: expires.toISOString() });
   return { cert, caCerts: trustedTlsCerts(dbCa), clientCaCerts: trustedTlsCerts(clientCa) };
@@ -189,11 +194,11 @@ export async function generateDatabaseClientCert(ctx: AuthContext, caller: Calle
   const actor = requireSystemRole(caller, 'Db', 'Admin');
   authorize(caller, 'db_client_certificate', 'create');
   if (actor.systemRole === 'Db') await assertNotLocked(ctx, { serverId: hostIdOf(actor.username, ctx.clusterName) });
-  const body = bodyOf(rawBody);
+  const body = parseBody(DatabaseClientCertBody, rawBody);
   const [dbCa, clientCa] = await Promise.all([ctx.certAuthority('db'), ctx.certAuthority('db_client')]);
-  const expires = boundedExpiry(ctx, clientCa, optDurationMs(body, 'ttl', MAX_DB_CLIENT_CERT_TTL) ?? HOUR);
-  const dbUser = reqString(body, 'dbUser');
-  const cert = await issueDatabaseClientCert({ ca: tlsSigningKeyPair(clientCa), publicKey: reqString(body, 'publicKey'), dbUser, expires, clock: ctx.clock });
+  const expires = boundedExpiry(ctx, clientCa, body.ttl ?? HOUR);
+  const dbUser = body.dbUser;
+  const cert = await issueDatabaseClientCert({ ca: tlsSigningKeyPair(clientCa), publicKey: body.publicKey, dbUser, expires, clock: ctx.clock });
   await ctx.emit('certificateCreate', { user: actorName(actor), cert_type: 'db_client', db_user: dbUser, expires: expires.toISOString() });
   return { cert, caCerts: trustedTlsCerts(dbCa), clientCaCerts: trustedTlsCerts(clientCa) };
 }
@@ -205,14 +210,14 @@ export async function generateDatabaseClientCert(ctx: AuthContext, caller: Calle
  */
 export async function generateHostCert(ctx: AuthContext, caller: Caller, rawBody: unknown): Promise<OpenSshHostCert> {
   const actor = authorize(caller, 'host_cert', 'create');
-  const body = bodyOf(rawBody);
-  const sshPublicKey = reqString(body, 'sshPublicKey');
-  const principals = [...new Set((optStringList(body, 'principals') ?? []).filter((p) => p !== ''))];
+  const body = parseBody(HostCertBody, rawBody);
+  const sshPublicKey = body.sshPublicKey;
+  const principals = [...new Set((body.principals ?? []).filter((p) => p !== ''))];
   if (principals.length === 0) throw new BadParameterError('at least one host name is required', { hint: 'pass --host=host.example.com,10.0.0.7' });
   if (principals.length > SSH_CERT_MAX_PRINCIPALS) throw new BadParameterError(`at most ${SSH_CERT_MAX_PRINCIPALS} host names are allowed`);
   for (const p of principals) if (!PRINCIPAL.test(p)) throw new BadParameterError(`invalid host name ${JSON.stringify(p.slice(0, 64))}`);
   const hostCa = await ctx.certAuthority('host');
-  const expires = boundedExpiry(ctx, hostCa, optDurationMs(body, 'ttl') ?? DEFAULT_CERT_TTL_MS);
+  const expires = boundedExpiry(ctx, hostCa, body.ttl ?? DEFAULT_CERT_TTL_MS);
   const cert = await issueOpenSshHostCert({
     ca: sshSigningKeyPair(hostCa).private_key,
     publicKey: sshPublicKey,
@@ -248,12 +253,12 @@ const timingDecoy = (): Promise<string> => (dummyHash ??= hashPassword(randomUUI
  */
 export async function authenticateUser(ctx: AuthContext, caller: Caller, rawBody: unknown): Promise<UserCerts & { username: string }> {
   const actor = requireSystemRole(caller, 'Proxy', 'Admin');
-  const { body, input } = readUserCertsBody(rawBody);
-  const name = reqString(body, 'user');
-  const password = typeof body['password'] === 'string' ? body['password'] : '';
-  const otp = optString(body, 'otp');
+  const { body, input } = readUserCertsBody(parseBody(AuthenticateUserBody, rawBody));
+  const name = body.user;
+  const password = body.password;
+  const otp = body.otp;
   // Through the proxy, the caller is the proxy: it reports the end user's address, which the audit records.
-  const clientAddr = optIpPort(body, 'clientAddr');
+  const clientAddr = body.clientAddr;
   if (clientAddr !== undefined && actor.systemRole !== 'Proxy') {
     throw new AccessDeniedError('access denied: only the Proxy may report a client address');
   }
@@ -359,20 +364,16 @@ async function checkCredentials(
  * host UUID and role. Every attempt is audited with the token masked.
  */
 export async function registerUsingToken(ctx: AuthContext, caller: Caller, rawBody: unknown): Promise<HostCerts> {
-  const body = bodyOf(rawBody);
-  const tokenName = body['token'];
-  if (typeof tokenName !== 'string' || tokenName === '' || tokenName.length > 1024) throw new BadParameterError('missing parameter token');
-  const hostId = reqName(body, 'hostId');
-  const nodeName = reqName(body, 'nodeName');
-  const roles = parseSystemRoles(reqString(body, 'role'));
+  const body = parseBody(RegisterUsingTokenBody, rawBody);
+  const { token: tokenName, hostId, nodeName } = body;
+  const roles = parseSystemRoles(body.role);
   const role = roles[0];
   if (roles.length !== 1 || role === undefined || !(JOIN_TOKEN_ROLES as readonly string[]).includes(role)) {
     throw new BadParameterError('role must be one system role to join as', { hint: `use one of ${JOIN_TOKEN_ROLES.join(', ')}` });
   }
-  const principals = optStringList(body, 'additionalPrincipals') ?? [];
+  const principals = body.additionalPrincipals ?? [];
   for (const p of principals) if (!PRINCIPAL.test(p)) throw new BadParameterError(`invalid principal ${JSON.stringify(p.slice(0, 64))}`);
-  const tlsPublicKey = reqString(body, 'tlsPublicKey');
-  const sshPublicKey = reqString(body, 'sshPublicKey');
+  const { tlsPublicKey, sshPublicKey } = body;
 
   const fields = {
     host_id: hostId,

@@ -12,18 +12,14 @@ import { AccessDeniedError, BadParameterError } from '@teleport-ts/core/errors';
 import { decodeJson, encodeJson, getAllWithPrefix } from '@teleport-ts/core/services';
 import { authorize, hostIdOf, requireAuthenticated, requireSystemRole, type Caller } from './authz.js';
 import type { AuthContext } from './context.js';
-import { bodyOf, optDurationMs, optString, reqName, reqString } from './requests.js';
+import { EmitAuditEventsBody, UpsertDatabaseServerBody, parseBody } from './requests.js';
 
 /** Backend prefix of database servers: `/db_servers/<host-uuid>/<database>`. */
 export const DB_SERVERS_PREFIX = '/db_servers/';
 
 /** A heartbeat keeps a database server listed this long unless the agent asks otherwise. */
 export const DEFAULT_DB_SERVER_TTL_MS = 60_000;
-const MIN_DB_SERVER_TTL_MS = 1_000;
-const MAX_DB_SERVER_TTL = { ms: 10 * 60_000, text: '10m' };
 
-/** Most events one `emitAuditEvents` call may carry. */
-export const MAX_EMITTED_EVENTS = 100;
 /** Largest single event accepted from a service, as JSON. */
 const MAX_EVENT_BYTES = 64 * 1024;
 
@@ -56,32 +52,28 @@ function dbServerKey(hostId: string, name: string): string {
 export async function upsertDatabaseServer(ctx: AuthContext, caller: Caller, hostIdParam: string, nameParam: string, rawBody: unknown): Promise<DatabaseServer> {
   const agent = requireSystemRole(caller, 'Db');
   authorize(caller, 'db_server', 'create', 'update');
-  const body = bodyOf(rawBody);
-  const hostId = reqName(body, 'hostId');
+  const body = parseBody(UpsertDatabaseServerBody, rawBody);
+  const hostId = body.hostId;
   if (hostId !== hostIdParam) throw new BadParameterError('the host id in the body does not match the path');
   if (hostId !== hostIdOf(agent.username, ctx.clusterName)) {
     throw new AccessDeniedError('access denied: a db agent may only heartbeat its own databases (host id differs from its certificate)');
   }
-  const db = bodyOf(body['database']);
-  const name = reqName(db, 'name');
+  const db = body.database;
+  const name = db.name;
   if (name !== nameParam) throw new BadParameterError('the database name in the body does not match the path');
-  const protocol = reqString(db, 'protocol');
+  const protocol = db.protocol;
   if (!(DATABASE_PROTOCOLS as readonly string[]).includes(protocol)) {
     throw new BadParameterError(`unsupported database protocol ${JSON.stringify(protocol.slice(0, 64))}`, { hint: `use one of ${DATABASE_PROTOCOLS.join(', ')}` });
   }
-  const uri = reqString(db, 'uri');
-  if (uri.length > 1024) throw new BadParameterError('database.uri is too long');
-  const description = optString(db, 'description');
-  if (description !== undefined && description.length > 1024) throw new BadParameterError('database.description is too long');
-  const ttl = optDurationMs(body, 'ttl', MAX_DB_SERVER_TTL) ?? DEFAULT_DB_SERVER_TTL_MS;
-  if (ttl < MIN_DB_SERVER_TTL_MS) throw new BadParameterError('ttl must be at least 1s');
-  const hostname = reqName(body, 'hostname');
-  const version = optString(body, 'version') ?? '';
+  const { uri, description } = db;
+  const ttl = body.ttl ?? DEFAULT_DB_SERVER_TTL_MS;
+  const hostname = body.hostname;
+  const version = body.version ?? '';
   const expires = new Date(ctx.clock.now().getTime() + ttl);
   const database: Database = {
     kind: 'db',
     version: 'v3',
-    metadata: { name, ...(description !== undefined ? { description } : {}), labels: parseLabels(db['labels']) },
+    metadata: { name, ...(description !== undefined ? { description } : {}), labels: parseLabels(db.labels) },
     spec: { protocol: protocol as DatabaseProtocol, uri },
   };
   const server: DatabaseServer = {
@@ -142,9 +134,7 @@ function checkServiceEvent(raw: unknown, index: number): AuditEvent {
 export async function emitAuditEvents(ctx: AuthContext, caller: Caller, rawBody: unknown): Promise<Record<string, never>> {
   const service = requireSystemRole(caller, 'Db', 'Proxy');
   authorize(caller, 'event', 'create');
-  const events = bodyOf(rawBody)['events'];
-  if (!Array.isArray(events)) throw new BadParameterError('events must be a list');
-  if (events.length > MAX_EMITTED_EVENTS) throw new BadParameterError(`at most ${MAX_EMITTED_EVENTS} events per request`);
+  const { events } = parseBody(EmitAuditEventsBody, rawBody);
   const checked = events.map(checkServiceEvent);
   const serverId = hostIdOf(service.username, ctx.clusterName);
   await ctx.audit.emitMany(checked.map((ev) => ({ ...ev, cluster_name: ctx.clusterName, server_id: serverId })));

@@ -34,7 +34,7 @@ import {
 import { VERSION } from '@teleport-ts/core/version';
 import { actorName, authorize, type Caller } from './authz.js';
 import type { AuthContext } from './context.js';
-import { bodyOf, optDurationMs, optLabels, optString } from './requests.js';
+import { CreateTokenBody, DeleteTokenBody, RotateCertAuthorityBody, parseBody } from './requests.js';
 
 /** Teleport's `defaults.ProvisioningTokenTTL`. */
 export const JOIN_TOKEN_TTL_MS = 30 * 60_000;
@@ -164,15 +164,15 @@ export async function getTokens(ctx: AuthContext, caller: Caller): Promise<{ ite
 
 export async function createToken(ctx: AuthContext, caller: Caller, rawBody: unknown): Promise<unknown> {
   const actor = authorize(caller, 'token', 'create');
-  const body = bodyOf(rawBody);
-  const rawRoles = body['roles'];
+  const body = parseBody(CreateTokenBody, rawBody);
+  const rawRoles = body.roles;
   if (typeof rawRoles !== 'string' && !(Array.isArray(rawRoles) && rawRoles.every((r) => typeof r === 'string'))) {
     throw new BadParameterError('roles must list system roles, e.g. ["Node", "Db"]', { hint: 'pass --type=node,db' });
   }
   const roles = parseSystemRoles(rawRoles as string | string[]);
-  const ttl = optDurationMs(body, 'ttl') ?? JOIN_TOKEN_TTL_MS;
-  const name = optString(body, 'name') ?? newSecretToken();
-  const labels = optLabels(body, 'labels') ?? {};
+  const ttl = body.ttl ?? JOIN_TOKEN_TTL_MS;
+  const name = body.name ?? newSecretToken();
+  const labels = body.labels ?? {};
   if (findStaticToken(ctx, name)) throw new AlreadyExistsError('a join token with this name already exists');
   const expires = new Date(ctx.clock.now().getTime() + ttl).toISOString();
   const token = await ctx.provisioning.createToken(
@@ -192,8 +192,7 @@ export async function createToken(ctx: AuthContext, caller: Caller, rawBody: unk
 
 export async function deleteToken(ctx: AuthContext, caller: Caller, rawBody: unknown): Promise<Record<string, never>> {
   const actor = authorize(caller, 'token', 'delete');
-  const name = bodyOf(rawBody)['name'];
-  if (typeof name !== 'string' || name === '') throw new BadParameterError('missing parameter name');
+  const { name } = parseBody(DeleteTokenBody, rawBody);
   if (findStaticToken(ctx, name)) {
     throw new BadParameterError('a static token cannot be deleted through the API', { hint: 'remove it from auth_service.tokens in teleport.yaml' });
   }
@@ -235,17 +234,17 @@ export async function getCertAuthorities(ctx: AuthContext, caller: Caller, type:
 /** Moves one CA (or all) to the next rotation phase, conditionally on the revision read. */
 export async function rotateCertAuthority(ctx: AuthContext, caller: Caller, rawBody: unknown): Promise<{ items: CertAuthority[] }> {
   const actor = authorize(caller, 'cert_authority', 'update');
-  const body = bodyOf(rawBody);
-  const typeText = optString(body, 'type');
+  const body = parseBody(RotateCertAuthorityBody, rawBody);
+  const typeText = body.type;
   const types = typeText === undefined || typeText === 'all' ? [...CERT_AUTHORITY_TYPES] : [parseCaType(typeText)];
-  const phaseText = optString(body, 'phase');
+  const phaseText = body.phase;
   if (phaseText !== undefined && !(ROTATION_PHASES as readonly string[]).includes(phaseText)) {
     throw new BadParameterError(`unknown rotation phase ${JSON.stringify(phaseText.slice(0, 64))}`, { hint: `use one of ${ROTATION_PHASES.join(', ')}` });
   }
   const phase = (phaseText ?? 'init') as RotationPhase;
-  const modeText = optString(body, 'mode') ?? 'manual';
+  const modeText = body.mode ?? 'manual';
   if (modeText !== 'manual' && modeText !== 'auto') throw new BadParameterError('mode must be manual or auto');
-  const gracePeriodMs = optDurationMs(body, 'gracePeriod');
+  const gracePeriodMs = body.gracePeriod;
   const out: CertAuthority[] = [];
   for (const type of types) {
     const stored = await ctx.trust.getCertAuthority(type, ctx.clusterName);

@@ -10,13 +10,7 @@ import type { TotpDevice, UserToken } from '@teleport-ts/core/services';
 import { TRAIT_DB_NAMES, TRAIT_DB_USERS, TRAIT_LOGINS, parseUser, userToWire, type SecondFactor, type User } from '@teleport-ts/core/types';
 import { actorName, authorize, type Caller } from './authz.js';
 import type { AuthContext } from './context.js';
-import { bodyOf, optBool, optDurationMs, optLabels, optString, optStringList, reqString } from './requests.js';
-
-const HOUR = 3_600_000;
-/** Teleport's `defaults.SignupTokenTTL` and `MaxSignupTokenTTL`. */
-export const INVITE_TOKEN_TTL = { default: HOUR, max: { ms: 48 * HOUR, text: '48h' } };
-/** Teleport's `defaults.ChangePasswordTokenTTL` and `MaxChangePasswordTokenTTL`. */
-export const RESET_TOKEN_TTL = { default: 8 * HOUR, max: { ms: 24 * HOUR, text: '24h' } };
+import { CompleteUserTokenBody, CreateUserBody, INVITE_TOKEN_TTL, RESET_TOKEN_TTL, ResetPasswordTokenBody, UserTokenBody, parseBody } from './requests.js';
 
 /** Whether a second factor setting asks users for an OTP device. */
 export function otpRequirement(secondFactor: SecondFactor): 'required' | 'optional' | 'no' {
@@ -81,24 +75,18 @@ export async function getUser(ctx: AuthContext, caller: Caller, name: string): P
  */
 export async function createUser(ctx: AuthContext, caller: Caller, rawBody: unknown): Promise<{ user: unknown; token?: UserTokenInfo }> {
   const actor = authorize(caller, 'user', 'create');
-  const body = bodyOf(rawBody);
-  const name = reqString(body, 'name');
-  const roles = optStringList(body, 'roles') ?? [];
+  const body = parseBody(CreateUserBody, rawBody);
+  const name = body.name;
+  const roles = body.roles ?? [];
   if (roles.length === 0) throw new BadParameterError('a user needs at least one role', { hint: 'pass --roles, e.g. --roles=access' });
-  const invite = optBool(body, 'invite') ?? true;
-  const ttl = optDurationMs(body, 'ttl', INVITE_TOKEN_TTL.max) ?? INVITE_TOKEN_TTL.default;
-  if (!invite && body['ttl'] !== undefined && body['ttl'] !== null) throw new BadParameterError('ttl is the lifetime of the invite: it needs invite');
-  const labels = optLabels(body, 'labels');
-  const description = optString(body, 'description');
-  const expires = optString(body, 'expires');
+  const invite = body.invite ?? true;
+  const ttl = body.ttl ?? INVITE_TOKEN_TTL.default;
+  if (!invite && body.ttl !== undefined) throw new BadParameterError('ttl is the lifetime of the invite: it needs invite');
+  const { labels, description, expires } = body;
   const traits: Record<string, string[]> = {};
-  const rawTraits = body['traits'];
-  if (rawTraits !== undefined && rawTraits !== null) {
-    if (typeof rawTraits !== 'object' || Array.isArray(rawTraits)) throw new BadParameterError('traits must be a mapping of lists');
-    Object.assign(traits, rawTraits);
-  }
+  if (body.traits !== undefined) Object.assign(traits, body.traits);
   for (const [field, trait] of [['logins', TRAIT_LOGINS], ['dbUsers', TRAIT_DB_USERS], ['dbNames', TRAIT_DB_NAMES]] as const) {
-    const values = optStringList(body, field);
+    const values = body[field];
     if (values !== undefined) traits[trait] = [...new Set(values.filter((v) => v !== ''))];
   }
   const user = parseUser({
@@ -145,7 +133,7 @@ export async function deleteUser(ctx: AuthContext, caller: Caller, name: string)
 /** A password reset token for an existing user (replacing any earlier token of theirs). */
 export async function createResetPasswordToken(ctx: AuthContext, caller: Caller, name: string, rawBody: unknown): Promise<UserTokenInfo> {
   const actor = authorize(caller, 'user', 'update');
-  const ttl = optDurationMs(bodyOf(rawBody), 'ttl', RESET_TOKEN_TTL.max) ?? RESET_TOKEN_TTL.default;
+  const ttl = parseBody(ResetPasswordTokenBody, rawBody).ttl ?? RESET_TOKEN_TTL.default;
   await ctx.identity.getUser(name);
   const token = await newUserToken(ctx, name, 'reset', ttl);
   await ctx.identity.createUserToken(token);
@@ -155,7 +143,7 @@ export async function createResetPasswordToken(ctx: AuthContext, caller: Caller,
 
 /** What the user sees when opening the link. Unauthenticated: holding the token is the credential. */
 export async function getUserToken(ctx: AuthContext, rawBody: unknown): Promise<UserTokenDetails> {
-  const token = await ctx.identity.getUserToken(reqString(bodyOf(rawBody), 'tokenId'));
+  const token = await ctx.identity.getUserToken(parseBody(UserTokenBody, rawBody).tokenId);
   const details: UserTokenDetails = { user: token.user, kind: token.kind, expires: token.expires };
   if (token.totpSecret !== undefined) {
     details.totp = { secret: token.totpSecret, url: totpUrl({ secret: token.totpSecret, issuer: ctx.clusterName, account: token.user }) };
@@ -165,12 +153,11 @@ export async function getUserToken(ctx: AuthContext, rawBody: unknown): Promise<
 
 /** Sets the password (and OTP device) and uses up the token. Unauthenticated. */
 export async function completeUserToken(ctx: AuthContext, caller: Caller, rawBody: unknown): Promise<{ user: string }> {
-  const body = bodyOf(rawBody) as Partial<Record<keyof CompleteUserTokenRequest, unknown>>;
-  const token = await ctx.identity.getUserToken(reqString(body, 'tokenId'));
+  const body: CompleteUserTokenRequest = parseBody(CompleteUserTokenBody, rawBody);
+  const token = await ctx.identity.getUserToken(body.tokenId);
   const password = body.password;
-  if (typeof password !== 'string') throw new BadParameterError('missing parameter password');
   checkPasswordPolicy(password);
-  const otpCode = optString(body, 'otpCode');
+  const otpCode = body.otpCode;
   const otp = otpRequirement((await ctx.authPreference()).spec.second_factor);
   let totp: TotpDevice | undefined;
   if (otp === 'required' || (otp === 'optional' && otpCode !== undefined)) {
