@@ -6,7 +6,9 @@
 import { randomUUID } from 'node:crypto';
 import { BadParameterError } from '@teleport-ts/core/errors';
 import { KIND_LOCK, parseDuration, parseLock, type Lock, type LockTarget } from '@teleport-ts/core/types';
+import type { OptionSpec } from '@teleport-ts/core/cli';
 import type { TctlApi } from '../api.js';
+import type { TctlCommand } from '../command.js';
 
 export const help = 'Create a new lock.';
 
@@ -135,3 +137,21 @@ export async function lock(api: LockApi, options: LockOptions, now: () => Date =
 export function render(created: Lock): string {
   return `Created a lock with name ${JSON.stringify(created.metadata.name)}.\n`;
 }
+
+/** `tctl lock --user|--role|--login|--server-id <target> [--message] [--expires | --ttl]`. */
+export const lockCommand: TctlCommand<LockOptions, Lock> = {
+  name: 'lock',
+  help,
+  options: [
+    ...TARGET_FLAGS.map(({ flag, value, description }): OptionSpec => ({ flags: `${flag} <${value}>`, description })),
+    { flags: '--message <message>', description: 'Message to display to locked-out users.' },
+    { flags: '--expires <time>', description: 'Time point (RFC3339) when the lock expires.' },
+    { flags: '--ttl <duration>', description: 'Time duration after which the lock expires.' },
+    ...UNSUPPORTED_TARGET_FLAGS.map(({ flag }): OptionSpec => ({ flags: `${flag} <value>`, hidden: true })),
+  ],
+  handler: async ({ opts }, ctx) => {
+    checkLock(opts, ctx.now());
+    return lock(await ctx.api(), opts, ctx.now);
+  },
+  render: (created) => render(created),
+};

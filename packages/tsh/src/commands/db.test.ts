@@ -8,7 +8,7 @@ import { systemClock } from '@teleport-ts/core/clock';
 import { parseRole, type Role } from '@teleport-ts/core/types';
 import type { DatabaseRoute } from '../db/certificate.js';
 import type { DatabaseCluster } from '../db/cluster.js';
-import { asciiTable } from '../render/table.js';
+import { asciiTable } from '@teleport-ts/core/cli';
 import { generateLoginKeys } from '../keys.js';
 import { saveLogin } from '../profile/store.js';
 import { dbList, dbListTable, dbLogin, dbLogout, dbNativeClientInfo, openDbSession, resolveRoute, type DbSession } from './db.js';
