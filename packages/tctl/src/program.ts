@@ -80,7 +80,7 @@ function runner(deps: ProgramDependencies): CommandRunner<TctlContext> {
     };
     try {
       const data = await command.handler(input, ctx);
-      deps.stdout(command.render(data, input, ctx));
+      deps.stdout(await command.render(data, input, ctx));
       await command.finish?.(data, ctx);
     } finally {
       await api?.close();

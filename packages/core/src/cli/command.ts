@@ -67,8 +67,11 @@ export interface CommandDescriptor<Ctx, Opts = unknown, Data = unknown> {
   args?: readonly ArgumentSpec[];
   options?: readonly OptionSpec[];
   handler(input: CommandInput<Opts>, ctx: Ctx): Promise<Data>;
-  /** The output for the data: text, or bytes (DER). `''` prints nothing. */
-  render(data: Data, input: CommandInput<Opts>, ctx: Ctx): string | Uint8Array;
+  /**
+   * The output for the data: text, or bytes (DER). `''` prints nothing. It may return a promise, so that a CLI
+   * which loads command code on use can load a renderer with it.
+   */
+  render(data: Data, input: CommandInput<Opts>, ctx: Ctx): string | Uint8Array | Promise<string | Uint8Array>;
   /** Runs after the output is written: a long-running command (a local proxy) waits here, then cleans up. */
   finish?(data: Data, ctx: Ctx): Promise<void>;
 }
