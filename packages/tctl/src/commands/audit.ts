@@ -9,14 +9,14 @@ import { parseFormat } from './format.js';
 import { toJson } from '../render/serialize.js';
 import { asciiTable } from '@teleport-ts/core/cli';
 
-export const help = {
+const help = {
   audit: 'Query the audit log.',
   events: 'List audit events.',
 } as const;
 
 /** Default window: the last day. */
-export const DEFAULT_WINDOW = '24h';
-export const DEFAULT_LIMIT = 500;
+const DEFAULT_WINDOW = '24h';
+const DEFAULT_LIMIT = 500;
 /** Teleport's `defaults.EventsMaxIterationLimit`, per page. */
 const PAGE_LIMIT = 1000;
 

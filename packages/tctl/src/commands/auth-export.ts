@@ -10,11 +10,11 @@ import type { TctlApi } from '../api.js';
 import type { CommandGroup, TctlCommand } from '../command.js';
 import { writeOutputFiles } from '../files.js';
 
-export const name = 'auth export';
-export const help = 'Export public cluster CA certificates to stdout.';
+const name = 'auth export';
+const help = 'Export public cluster CA certificates to stdout.';
 
 /** `--type` values, Teleport's (`tls` is the old name of `tls-host`, `windows` of `tls-user-der`). */
-export const EXPORT_TYPES = [
+const EXPORT_TYPES = [
   'user',
   'host',
   'tls',
@@ -72,7 +72,7 @@ export function hostCaLine(clusterName: string, publicKeyLine: string): string {
 }
 
 /** Checks `--type`; the CLI runs it before connecting. */
-export function parseType(type: string | undefined): ExportType | undefined {
+function parseType(type: string | undefined): ExportType | undefined {
   if (type === undefined || type === '') return undefined;
   if (!(EXPORT_TYPES as readonly string[]).includes(type)) {
     throw new BadParameterError(`unsupported --type ${JSON.stringify(type)}, use one of: ${EXPORT_TYPES.join(', ')}`);

@@ -6,12 +6,12 @@ import { parseDuration } from '@teleport-ts/core/types';
 import type { TctlApi } from '../api.js';
 import type { TctlCommand } from '../command.js';
 
-export const help = 'Rotate certificate authorities in the cluster.';
+const help = 'Rotate certificate authorities in the cluster.';
 
 /** Teleport's `defaults.RotationGracePeriod`. */
-export const DEFAULT_GRACE_PERIOD = '30h';
-export const ROTATE_TYPES = CERT_AUTHORITY_TYPES;
-export const PHASES = ['init', 'standby', 'update_clients', 'update_servers', 'rollback'] as const satisfies readonly RotationPhase[];
+const DEFAULT_GRACE_PERIOD = '30h';
+const ROTATE_TYPES = CERT_AUTHORITY_TYPES;
+const PHASES = ['init', 'standby', 'update_clients', 'update_servers', 'rollback'] as const satisfies readonly RotationPhase[];
 
 export interface RotateOptions {
   type?: string;

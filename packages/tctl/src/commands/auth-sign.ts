@@ -22,14 +22,14 @@ import type { TctlCommand } from '../command.js';
 import { writeOutputFiles, type OutputFile } from '../files.js';
 import { hostCaLine } from './auth-export.js';
 
-export const name = 'auth sign';
-export const help = 'Create an identity file(s) for a given user.';
+const name = 'auth sign';
+const help = 'Create an identity file(s) for a given user.';
 
-export const SIGN_FORMATS = ['file', 'openssh', 'tls', 'db', 'cockroachdb'] as const;
+const SIGN_FORMATS = ['file', 'openssh', 'tls', 'db', 'cockroachdb'] as const;
 export type SignFormat = (typeof SIGN_FORMATS)[number];
 
 /** Teleport's `apidefaults.CertDuration`. */
-export const DEFAULT_SIGN_TTL = '12h';
+const DEFAULT_SIGN_TTL = '12h';
 
 export interface SignOptions {
   user?: string;

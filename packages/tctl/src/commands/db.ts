@@ -10,12 +10,12 @@ import { parseFormat } from './format.js';
 import { toJson, toYaml, type PlainValue } from '../render/serialize.js';
 import { asciiTable } from '@teleport-ts/core/cli';
 
-export const help = {
+const help = {
   db: 'Operate on databases registered with the cluster.',
   ls: 'List all databases registered with the cluster.',
 } as const;
 
-export const DB_LS_FORMATS = ['text', 'json', 'yaml'] as const;
+const DB_LS_FORMATS = ['text', 'json', 'yaml'] as const;
 
 export type DbApi = Pick<TctlApi, 'getDatabaseServers'>;
 

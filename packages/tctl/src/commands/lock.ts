@@ -10,7 +10,7 @@ import type { OptionSpec } from '@teleport-ts/core/cli';
 import type { TctlApi } from '../api.js';
 import type { TctlCommand } from '../command.js';
 
-export const help = 'Create a new lock.';
+const help = 'Create a new lock.';
 
 export type LockApi = Pick<TctlApi, 'upsertLock'>;
 
@@ -32,7 +32,7 @@ export interface LockOptions {
 }
 
 /** Target flags that map onto a {@link LockTarget} field, in Teleport's order. */
-export const TARGET_FLAGS = [
+const TARGET_FLAGS = [
   { flag: '--user', value: 'name', option: 'user', field: 'user', description: 'Name of a Teleport user to disable.' },
   { flag: '--role', value: 'name', option: 'role', field: 'role', description: 'Name of a Teleport role to disable.' },
   { flag: '--login', value: 'name', option: 'login', field: 'login', description: 'Name of a local UNIX user to disable.' },
@@ -43,7 +43,7 @@ export const TARGET_FLAGS = [
  * Teleport's other target flags. They are parsed (hidden from help) so that a command copied from Teleport's docs
  * fails with a message saying why, instead of commander's bare "unknown option".
  */
-export const UNSUPPORTED_TARGET_FLAGS = [
+const UNSUPPORTED_TARGET_FLAGS = [
   { flag: '--mfa-device', option: 'mfaDevice' },
   { flag: '--windows-desktop', option: 'windowsDesktop' },
   { flag: '--access-request', option: 'accessRequest' },

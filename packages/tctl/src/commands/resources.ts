@@ -26,7 +26,7 @@ import { asciiTable } from '@teleport-ts/core/cli';
 import { humanTime } from '../render/time.js';
 import { tokensTable } from './tokens.js';
 
-export const help = {
+const help = {
   get: 'Print a YAML declaration of various Teleport resources.',
   create: 'Create or update a Teleport resource from a YAML file.',
   rm: 'Delete a resource.',
@@ -376,7 +376,7 @@ export function renderCreate(created: readonly Created[]): string {
 // ---- tctl rm ---------------------------------------------------------------------------------------------
 
 /** Checks that a reference names one resource that can be deleted. */
-export function checkRemove(ref: ResourceRef): void {
+function checkRemove(ref: ResourceRef): void {
   if (ref.kind === 'cluster_auth_preference') throw new BadParameterError(`${AUTH_PREFERENCE_NAME} cannot be deleted; update it with tctl create -f`);
   if (!ref.name) {
     throw new BadParameterError(`provide a full resource name to delete, for example: tctl rm ${ref.kind}/${ref.kind === 'user' ? 'alice' : 'example'}`);

@@ -13,8 +13,8 @@ import { authorityKeys, caPinsOf, type AuthorityKey } from './ca-info.js';
 import type { TctlCommand } from '../command.js';
 import { OUTPUT_FORMATS, parseFormat, type OutputFormat } from './format.js';
 
-export const name = 'status';
-export const help = 'Report cluster status.';
+const name = 'status';
+const help = 'Report cluster status.';
 
 export interface StatusOptions {
   format: OutputFormat;

@@ -24,18 +24,18 @@ import { rfc822, roundedDuration } from '../render/time.js';
 import { caPinsOf } from './ca-info.js';
 
 /** Teleport's `defaults.ProvisioningTokenTTL`. */
-export const DEFAULT_TOKEN_TTL = '30m';
+const DEFAULT_TOKEN_TTL = '30m';
 /** Teleport's `defaults.TokenLenBytes`: tokens are 32 hex characters. */
 export const TOKEN_BYTES = 16;
 
-export const help = {
+const help = {
   tokens: 'List or revoke invitation tokens.',
   add: 'Create an invitation token.',
   ls: 'List node and user invitation tokens.',
   rm: 'Delete/revoke an invitation token.',
 } as const;
 
-export const TOKEN_FORMATS = ['text', 'json', 'yaml'] as const;
+const TOKEN_FORMATS = ['text', 'json', 'yaml'] as const;
 
 export type TokensApi = Pick<TctlApi, 'ping' | 'getCertAuthorities' | 'getTokens' | 'createToken' | 'deleteToken'>;
 

@@ -12,13 +12,13 @@ import { trimDurationZeroSuffix } from '../render/time.js';
 import { flattenList } from './lists.js';
 
 /** Teleport's `defaults.SignupTokenTTL` and `MaxSignupTokenTTL`. */
-export const SIGNUP_TOKEN_TTL = '1h';
+const SIGNUP_TOKEN_TTL = '1h';
 export const MAX_SIGNUP_TOKEN_TTL_MS = 48 * 3_600_000;
 /** Teleport's `defaults.ChangePasswordTokenTTL` and `MaxChangePasswordTokenTTL`. */
-export const RESET_TOKEN_TTL = '8h';
+const RESET_TOKEN_TTL = '8h';
 export const MAX_RESET_TOKEN_TTL_MS = 24 * 3_600_000;
 
-export const help = {
+const help = {
   users: 'Manage user accounts.',
   add: 'Generate a user invitation token [Teleport local users only].',
   ls: 'Lists all user accounts.',
@@ -124,7 +124,7 @@ export function renderAdd(result: InviteResult, format?: string): string {
 // ---- users reset -----------------------------------------------------------------------------------------
 
 /** Checks `--ttl` of `users reset`. */
-export function checkReset(options: { ttl?: string }): number {
+function checkReset(options: { ttl?: string }): number {
   return tokenTtl(options.ttl, RESET_TOKEN_TTL, MAX_RESET_TOKEN_TTL_MS);
 }
 
@@ -184,7 +184,7 @@ export interface UpdateResult {
 }
 
 /** Checks that `users update` was given something to change. */
-export function checkUpdate(options: UpdateOptions): void {
+function checkUpdate(options: UpdateOptions): void {
   const given = [options.setRoles, options.setLogins, options.setDbUsers, options.setDbNames].some((v) => flattenList(v).length > 0);
   if (!given) throw new BadParameterError('Nothing to update. Please provide at least one --set flag.');
 }

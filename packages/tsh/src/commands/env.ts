@@ -16,7 +16,7 @@ export async function environment(env: NodeJS.ProcessEnv): Promise<Record<string
 }
 
 /** `export NAME=value` lines, or `unset NAME` lines. */
-export function renderEnv(vars: Record<string, string>, unset: boolean): string {
+function renderEnv(vars: Record<string, string>, unset: boolean): string {
   return Object.entries(vars)
     .map(([k, v]) => (unset ? `unset ${k}` : `export ${k}=${v}`))
     .join('\n')

@@ -8,7 +8,7 @@ export async function logout(env: NodeJS.ProcessEnv): Promise<number> {
   return removeAllKeys(teleportHome(env));
 }
 
-export function renderLogout(removed: number): string {
+function renderLogout(removed: number): string {
   return removed === 0 ? 'All users logged out.\n' : 'Logged out all users from all proxies.\n';
 }
 
