@@ -44,12 +44,13 @@ export interface CommandInput<Opts> {
  * @example
  * ```ts
  * // packages/tctl/src/commands/requests.ts
+ * export const requestsGroup: CommandGroup = { name: 'requests', help: 'Manage access requests.' };
  * export const requestsLs: TctlCommand<{ format: string }, AccessRequest[]> = {
  *   name: 'requests ls',
  *   help: 'Show active access requests.',
  *   options: [{ flags: '--format <format>', description: "Output format, 'text' or 'json'.", default: 'text' }],
  *   async handler({ opts }, ctx) {
- *     const format = parseFormat(opts.format, ['text', 'json'], 'text'); // input first, then the network
+ *     parseFormat(opts.format, ['text', 'json'], 'text'); // the input first, then the network
  *     return (await ctx.api()).getAccessRequests();
  *   },
  *   render: (requests, { opts }) => (opts.format === 'json' ? toJson(requests) : asciiTable(['ID', 'User'], rows(requests))),
