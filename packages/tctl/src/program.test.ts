@@ -1,6 +1,9 @@
+import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
+import { registerCommands } from '@teleport-ts/core/cli';
 import { newCertAuthority } from '@teleport-ts/core/ca';
 import { newFakeClock } from '@teleport-ts/core/clock';
+import { parseUser } from '@teleport-ts/core/types';
 import type { ConnectedApi } from './connect.js';
 import type { GlobalOptions } from './connection.js';
 import { buildProgram } from './program.js';
@@ -94,5 +97,39 @@ describe('the tctl command tree', () => {
   it('gets resources as YAML by default', async () => {
     const h = harness();
     expect(await h.run('get', 'role/access')).toMatch(/^kind: role\n/);
+  });
+});
+
+describe('the command descriptors', () => {
+  it('registers every descriptor in list order, with aliases, arguments and hidden flags as declared', () => {
+    const program = buildProgram();
+    const top = program.commands.map((c) => [c.name(), ...c.aliases()].join('|'));
+    expect(top).toEqual(['version', 'status', 'auth', 'users', 'db', 'tokens', 'get', 'create', 'rm|del', 'lock', 'audit']);
+    const users = program.commands.find((c) => c.name() === 'users')!;
+    expect(users.commands.map((c) => [c.name(), ...c.aliases()].join('|'))).toEqual(['add', 'ls', 'rm|del', 'reset', 'update']);
+    const add = users.commands.find((c) => c.name() === 'add')!;
+    expect(add.registeredArguments.map((a) => [a.name(), a.required])).toEqual([['account', true]]);
+    const help = add.helpInformation();
+    expect(help).toContain('--ttl <duration>');
+    expect(help).toContain('(default: "1h")');
+    expect(help).not.toContain('--format');
+    const lockHelp = program.commands.find((c) => c.name() === 'lock')!.helpInformation();
+    expect(lockHelp).toContain('--server-id <uuid>');
+    expect(lockHelp).not.toContain('--device');
+  });
+
+  it('runs a command that needs no cluster without connecting, and an alias as its command', async () => {
+    const h = harness();
+    expect(await h.run('version')).toMatch(/^teleport-ts v\S+ /);
+    expect(h.connects).toEqual([]);
+    h.fake.users.set('bob', parseUser({ kind: 'user', version: 'v2', metadata: { name: 'bob' }, spec: { roles: [] } }));
+    expect(await h.run('users', 'del', 'bob')).toBe('User "bob" has been deleted\n');
+    expect(h.closed()).toBe(1);
+  });
+
+  it('refuses a subcommand listed before its group', () => {
+    const program = new Command('x');
+    const orphan = { name: 'nope ls', help: 'x', handler: async () => 1, render: () => '' };
+    expect(() => registerCommands(program, [orphan], async () => {})).toThrow('register the group of "nope ls" before it');
   });
 });

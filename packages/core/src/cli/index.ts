@@ -1,5 +1,17 @@
 import { isTeleportError, redact } from '../errors/index.js';
 
+export {
+  registerCommands,
+  type ArgumentSpec,
+  type CommandDescriptor,
+  type CommandGroup,
+  type CommandInput,
+  type CommandNode,
+  type CommandRunner,
+  type OptionSpec,
+} from './command.js';
+export { asciiTable, headlessTable } from './table.js';
+
 /**
  * Renders a failure the way Teleport's CLIs do: `ERROR: <message>` on one line (plus the hint), no stack
  * unless `debug`. Returns the text; the caller writes it to stderr.

@@ -156,7 +156,7 @@ export async function readSshCert(home: string, profile: Profile): Promise<strin
  */
 export async function removeAllKeys(home: string): Promise<number> {
   const keysDir = path.join(home, 'keys');
-  let proxies: string[] = [];
+  let proxies: string[];
   try {
     proxies = await readdir(keysDir);
   } catch {

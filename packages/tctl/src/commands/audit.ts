@@ -4,17 +4,19 @@ import type { AuditEvent } from '@teleport-ts/core/audit';
 import { BadParameterError } from '@teleport-ts/core/errors';
 import { parseDuration } from '@teleport-ts/core/types';
 import type { TctlApi } from '../api.js';
+import type { CommandGroup, TctlCommand } from '../command.js';
+import { parseFormat } from './format.js';
 import { toJson } from '../render/serialize.js';
-import { asciiTable } from '../render/table.js';
+import { asciiTable } from '@teleport-ts/core/cli';
 
-export const help = {
+const help = {
   audit: 'Query the audit log.',
   events: 'List audit events.',
 } as const;
 
 /** Default window: the last day. */
-export const DEFAULT_WINDOW = '24h';
-export const DEFAULT_LIMIT = 500;
+const DEFAULT_WINDOW = '24h';
+const DEFAULT_LIMIT = 500;
 /** Teleport's `defaults.EventsMaxIterationLimit`, per page. */
 const PAGE_LIMIT = 1000;
 
@@ -102,3 +104,27 @@ export function render(list: readonly AuditEvent[], format?: string): string {
     list.map((e) => [e.time, e.event, e.code, e.user ?? '', summary(e)]),
   );
 }
+
+export const auditGroup: CommandGroup = { name: 'audit', help: help.audit };
+
+const EVENTS_FORMATS = ['text', 'json'] as const;
+
+/** `tctl audit events [--from] [--to] [--type] [--limit] [--order] [--format text|json]`. */
+export const auditEventsCommand: TctlCommand<EventsOptions, AuditEvent[]> = {
+  name: 'audit events',
+  help: help.events,
+  options: [
+    { flags: '--from <time>', description: 'Start of the range: a date, an RFC 3339 time, or a duration ago such as 2h.', default: DEFAULT_WINDOW },
+    { flags: '--to <time>', description: 'End of the range, default now.' },
+    { flags: '--type <types>', description: 'Event types to list, e.g. user.create,user.login.', repeatable: true },
+    { flags: '--limit <n>', description: 'Maximum number of events.', default: String(DEFAULT_LIMIT) },
+    { flags: '--order <order>', description: 'asc or desc.', default: 'asc' },
+    { flags: '--format <format>', description: "Output format, 'text' or 'json'.", default: 'text' },
+  ],
+  handler: async ({ opts }, ctx) => {
+    checkOptions(opts, ctx.now());
+    parseFormat(opts.format, EVENTS_FORMATS, 'text');
+    return events(await ctx.api(), opts, ctx.now());
+  },
+  render: (list, { opts }) => render(list, parseFormat(opts.format, EVENTS_FORMATS, 'text')),
+};

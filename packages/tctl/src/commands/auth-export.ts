@@ -7,12 +7,14 @@
 import { pemToDer, type CertAuthority, type CertAuthorityType } from '@teleport-ts/core/ca';
 import { BadParameterError, NotFoundError } from '@teleport-ts/core/errors';
 import type { TctlApi } from '../api.js';
+import type { CommandGroup, TctlCommand } from '../command.js';
+import { writeOutputFiles } from '../files.js';
 
-export const name = 'auth export';
-export const help = 'Export public cluster CA certificates to stdout.';
+const name = 'auth export';
+const help = 'Export public cluster CA certificates to stdout.';
 
 /** `--type` values, Teleport's (`tls` is the old name of `tls-host`, `windows` of `tls-user-der`). */
-export const EXPORT_TYPES = [
+const EXPORT_TYPES = [
   'user',
   'host',
   'tls',
@@ -70,7 +72,7 @@ export function hostCaLine(clusterName: string, publicKeyLine: string): string {
 }
 
 /** Checks `--type`; the CLI runs it before connecting. */
-export function parseType(type: string | undefined): ExportType | undefined {
+function parseType(type: string | undefined): ExportType | undefined {
   if (type === undefined || type === '') return undefined;
   if (!(EXPORT_TYPES as readonly string[]).includes(type)) {
     throw new BadParameterError(`unsupported --type ${JSON.stringify(type)}, use one of: ${EXPORT_TYPES.join(', ')}`);
@@ -113,3 +115,23 @@ export function render(result: ExportResult, options: { toFile: boolean }): stri
   if (result.kind === 'der') return Buffer.concat(result.blobs);
   return options.toFile ? result.text : `${result.text}\n`;
 }
+
+/** `tctl auth`: export, sign and rotate. */
+export const authGroup: CommandGroup = { name: 'auth', help: 'Operations with user and host certificate authorities (CAs).' };
+
+/** `tctl auth export [--type <type>] [-o <path>]`. */
+export const authExportCommand: TctlCommand<{ type?: string; out?: string }, ExportResult> = {
+  name,
+  help,
+  options: [
+    { flags: '--type <type>', description: `Export certificate type: ${EXPORT_TYPES.join(', ')}.` },
+    { flags: '-o, --out <path>', description: 'If set, writes the exported authority to this file instead of stdout.' },
+  ],
+  handler: async ({ opts }, ctx) => {
+    parseType(opts.type);
+    const result = await handler(await ctx.api(), opts.type !== undefined ? { type: opts.type } : {});
+    if (opts.out) await writeOutputFiles([{ path: opts.out, data: render(result, { toFile: true }), mode: 0o644 }], { overwrite: true });
+    return result;
+  },
+  render: (result, { opts }) => (opts.out ? '' : render(result, { toFile: false })),
+};

@@ -4,13 +4,14 @@ import { CERT_AUTHORITY_TYPES, ROTATION_PHASES, type CertAuthorityType, type Rot
 import { BadParameterError } from '@teleport-ts/core/errors';
 import { parseDuration } from '@teleport-ts/core/types';
 import type { TctlApi } from '../api.js';
+import type { TctlCommand } from '../command.js';
 
-export const help = 'Rotate certificate authorities in the cluster.';
+const help = 'Rotate certificate authorities in the cluster.';
 
 /** Teleport's `defaults.RotationGracePeriod`. */
-export const DEFAULT_GRACE_PERIOD = '30h';
-export const ROTATE_TYPES = CERT_AUTHORITY_TYPES;
-export const PHASES = ['init', 'standby', 'update_clients', 'update_servers', 'rollback'] as const satisfies readonly RotationPhase[];
+const DEFAULT_GRACE_PERIOD = '30h';
+const ROTATE_TYPES = CERT_AUTHORITY_TYPES;
+const PHASES = ['init', 'standby', 'update_clients', 'update_servers', 'rollback'] as const satisfies readonly RotationPhase[];
 
 export interface RotateOptions {
   type?: string;
@@ -57,3 +58,20 @@ export function render(result: RotateResult): string {
     ? `Updated rotation phase to ${JSON.stringify(result.phase)}. To check status use 'tctl status'\n`
     : "Initiated certificate authority rotation. To check status use 'tctl status'\n";
 }
+
+/** `tctl auth rotate --type <type> [--manual --phase <phase>] [--grace-period <duration>]`. */
+export const authRotateCommand: TctlCommand<RotateOptions, RotateResult> = {
+  name: 'auth rotate',
+  help,
+  options: [
+    { flags: '--manual', description: 'Activate manual rotation, set rotation phases manually.', default: false },
+    { flags: '--type <type>', description: `Certificate authority to rotate, one of: ${ROTATE_TYPES.join(', ')}.` },
+    { flags: '--phase <phase>', description: `Target rotation phase to set, used in manual rotation, one of: ${PHASES.join(', ')}.` },
+    { flags: '--grace-period <duration>', description: 'Grace period keeps previous certificate authorities signatures valid.', default: DEFAULT_GRACE_PERIOD },
+  ],
+  handler: async ({ opts }, ctx) => {
+    checkOptions(opts);
+    return handler(await ctx.api(), opts);
+  },
+  render: (result) => render(result),
+};

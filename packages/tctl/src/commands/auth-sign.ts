@@ -18,17 +18,18 @@ import { generateKeyPair, toOpenSshPrivateKey, type KeyAlgorithm, type KeyPairPe
 import { BadParameterError } from '@teleport-ts/core/errors';
 import { parseDuration } from '@teleport-ts/core/types';
 import type { TctlApi } from '../api.js';
+import type { TctlCommand } from '../command.js';
 import { writeOutputFiles, type OutputFile } from '../files.js';
 import { hostCaLine } from './auth-export.js';
 
-export const name = 'auth sign';
-export const help = 'Create an identity file(s) for a given user.';
+const name = 'auth sign';
+const help = 'Create an identity file(s) for a given user.';
 
-export const SIGN_FORMATS = ['file', 'openssh', 'tls', 'db', 'cockroachdb'] as const;
+const SIGN_FORMATS = ['file', 'openssh', 'tls', 'db', 'cockroachdb'] as const;
 export type SignFormat = (typeof SIGN_FORMATS)[number];
 
 /** Teleport's `apidefaults.CertDuration`. */
-export const DEFAULT_SIGN_TTL = '12h';
+const DEFAULT_SIGN_TTL = '12h';
 
 export interface SignOptions {
   user?: string;
@@ -232,3 +233,22 @@ hostssl all             all             0.0.0.0/0               cert
   }
   return `\nThe credentials have been written to ${files}\n`;
 }
+
+/** `tctl auth sign --out <path> [--user <user> | --host <hosts>] [--format <format>]`. */
+export const authSignCommand: TctlCommand<SignOptions, SignResult> = {
+  name,
+  help,
+  options: [
+    { flags: '--user <user>', description: 'Teleport user name.' },
+    { flags: '--host <hosts>', description: 'Teleport host name(s), comma-separated.' },
+    { flags: '-o, --out <path>', description: 'Identity output.' },
+    { flags: '--format <format>', description: `Identity format: ${SIGN_FORMATS.join(', ')}. file is the default.`, default: 'file' },
+    { flags: '--ttl <duration>', description: 'TTL (time to live) for the generated certificate.', default: DEFAULT_SIGN_TTL },
+    { flags: '--overwrite', description: 'Whether to overwrite existing destination files.', default: false },
+  ],
+  handler: async ({ opts }, ctx) => {
+    checkOptions(opts);
+    return handler(await ctx.api(), opts);
+  },
+  render: (result) => render(result),
+};

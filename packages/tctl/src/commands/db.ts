@@ -5,15 +5,17 @@
 
 import type { DatabaseServer } from '@teleport-ts/core/api';
 import type { TctlApi } from '../api.js';
+import type { CommandGroup, TctlCommand } from '../command.js';
+import { parseFormat } from './format.js';
 import { toJson, toYaml, type PlainValue } from '../render/serialize.js';
-import { asciiTable } from '../render/table.js';
+import { asciiTable } from '@teleport-ts/core/cli';
 
-export const help = {
+const help = {
   db: 'Operate on databases registered with the cluster.',
   ls: 'List all databases registered with the cluster.',
 } as const;
 
-export const DB_LS_FORMATS = ['text', 'json', 'yaml'] as const;
+const DB_LS_FORMATS = ['text', 'json', 'yaml'] as const;
 
 export type DbApi = Pick<TctlApi, 'getDatabaseServers'>;
 
@@ -45,3 +47,17 @@ export function render(servers: readonly DatabaseServer[], format: (typeof DB_LS
       );
   }
 }
+
+export const dbGroup: CommandGroup = { name: 'db', help: help.db };
+
+/** `tctl db ls [--format text|json|yaml]`. */
+export const dbLsCommand: TctlCommand<{ format: string }, DatabaseServer[]> = {
+  name: 'db ls',
+  help: help.ls,
+  options: [{ flags: '--format <format>', description: `Output format: ${DB_LS_FORMATS.join(', ')}.`, default: 'text' }],
+  handler: async ({ opts }, ctx) => {
+    parseFormat(opts.format, DB_LS_FORMATS, 'text');
+    return list(await ctx.api());
+  },
+  render: (servers, { opts }) => render(servers, parseFormat(opts.format, DB_LS_FORMATS, 'text')),
+};

@@ -8,8 +8,3 @@ export function flattenList(values: readonly string[] | string | undefined): str
   const list = values === undefined ? [] : typeof values === 'string' ? [values] : values;
   return list.flatMap((v) => v.split(',')).map((s) => s.trim()).filter((s) => s !== '');
 }
-
-/** Commander collector for repeatable list flags. */
-export function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}

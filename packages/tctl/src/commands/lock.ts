@@ -6,9 +6,11 @@
 import { randomUUID } from 'node:crypto';
 import { BadParameterError } from '@teleport-ts/core/errors';
 import { KIND_LOCK, parseDuration, parseLock, type Lock, type LockTarget } from '@teleport-ts/core/types';
+import type { OptionSpec } from '@teleport-ts/core/cli';
 import type { TctlApi } from '../api.js';
+import type { TctlCommand } from '../command.js';
 
-export const help = 'Create a new lock.';
+const help = 'Create a new lock.';
 
 export type LockApi = Pick<TctlApi, 'upsertLock'>;
 
@@ -30,7 +32,7 @@ export interface LockOptions {
 }
 
 /** Target flags that map onto a {@link LockTarget} field, in Teleport's order. */
-export const TARGET_FLAGS = [
+const TARGET_FLAGS = [
   { flag: '--user', value: 'name', option: 'user', field: 'user', description: 'Name of a Teleport user to disable.' },
   { flag: '--role', value: 'name', option: 'role', field: 'role', description: 'Name of a Teleport role to disable.' },
   { flag: '--login', value: 'name', option: 'login', field: 'login', description: 'Name of a local UNIX user to disable.' },
@@ -41,7 +43,7 @@ export const TARGET_FLAGS = [
  * Teleport's other target flags. They are parsed (hidden from help) so that a command copied from Teleport's docs
  * fails with a message saying why, instead of commander's bare "unknown option".
  */
-export const UNSUPPORTED_TARGET_FLAGS = [
+const UNSUPPORTED_TARGET_FLAGS = [
   { flag: '--mfa-device', option: 'mfaDevice' },
   { flag: '--windows-desktop', option: 'windowsDesktop' },
   { flag: '--access-request', option: 'accessRequest' },
@@ -135,3 +137,21 @@ export async function lock(api: LockApi, options: LockOptions, now: () => Date =
 export function render(created: Lock): string {
   return `Created a lock with name ${JSON.stringify(created.metadata.name)}.\n`;
 }
+
+/** `tctl lock --user|--role|--login|--server-id <target> [--message] [--expires | --ttl]`. */
+export const lockCommand: TctlCommand<LockOptions, Lock> = {
+  name: 'lock',
+  help,
+  options: [
+    ...TARGET_FLAGS.map(({ flag, value, description }): OptionSpec => ({ flags: `${flag} <${value}>`, description })),
+    { flags: '--message <message>', description: 'Message to display to locked-out users.' },
+    { flags: '--expires <time>', description: 'Time point (RFC3339) when the lock expires.' },
+    { flags: '--ttl <duration>', description: 'Time duration after which the lock expires.' },
+    ...UNSUPPORTED_TARGET_FLAGS.map(({ flag }): OptionSpec => ({ flags: `${flag} <value>`, hidden: true })),
+  ],
+  handler: async ({ opts }, ctx) => {
+    checkLock(opts, ctx.now());
+    return lock(await ctx.api(), opts, ctx.now);
+  },
+  render: (created) => render(created),
+};

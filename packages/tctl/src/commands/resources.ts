@@ -17,13 +17,16 @@ import {
   type Role,
   type User,
 } from '@teleport-ts/core/types';
+import { readFile } from 'node:fs/promises';
 import type { TctlApi } from '../api.js';
+import type { TctlCommand } from '../command.js';
+import { OUTPUT_FORMATS, parseFormat } from './format.js';
 import { toJson } from '../render/serialize.js';
-import { asciiTable } from '../render/table.js';
+import { asciiTable } from '@teleport-ts/core/cli';
 import { humanTime } from '../render/time.js';
 import { tokensTable } from './tokens.js';
 
-export const help = {
+const help = {
   get: 'Print a YAML declaration of various Teleport resources.',
   create: 'Create or update a Teleport resource from a YAML file.',
   rm: 'Delete a resource.',
@@ -236,39 +239,34 @@ function checkLockExpiry(lock: Lock, now: Date): void {
   }
 }
 
-/**
- * Creates (or with `force`, updates) every resource of a YAML document stream. Everything is parsed and
- * checked first: malformed YAML, an existing resource without `-f`, or a user whose role exists neither on the
- * server nor in the same file stop it before anything is written. Roles are written before users. A user is
- * created without an invite, as Teleport's `tctl create` does (`tctl users reset` makes the link).
- */
-export async function create(api: ResourcesApi, yamlText: string, options: CreateOptions, now: () => Date = () => new Date()): Promise<Created[]> {
-  const resources = resourceFromYaml(yamlText);
-  if (resources.length === 0) throw new BadParameterError('no resources found in the input');
+type PlannedWrite = { resource: Resource; existed: boolean };
+
+/** Whether the resource is already on the server (tokens come from one listing, fetched by the caller). */
+async function existsOnServer(api: ResourcesApi, resource: Resource, tokens: readonly ProvisionToken[]): Promise<boolean> {
+  switch (resource.kind) {
+    case 'role':
+      return exists(() => api.getRole(resource.metadata.name));
+    case 'user':
+      return exists(() => api.getUser(resource.metadata.name));
+    case 'token':
+      return tokens.some((t) => t.metadata.name === resource.metadata.name);
+    case 'lock':
+      return exists(() => api.getLock(resource.metadata.name));
+    default:
+      return true;
+  }
+}
+
+/** Checks every resource against the server before anything is written: duplicates, existing ones without `-f`, expired locks. */
+async function planCreate(api: ResourcesApi, resources: readonly Resource[], options: CreateOptions, now: () => Date): Promise<PlannedWrite[]> {
   const tokens = resources.some((r) => r.kind === 'token') ? await api.getTokens() : [];
-  const plan: { resource: Resource; existed: boolean }[] = [];
+  const plan: PlannedWrite[] = [];
   const seen = new Set<string>();
   for (const resource of resources) {
     const id = `${resource.kind}/${resource.metadata.name}`;
     if (seen.has(id)) throw new BadParameterError(`${resource.kind === 'token' ? 'a token' : id} appears twice in the input`);
     seen.add(id);
-    let existed: boolean;
-    switch (resource.kind) {
-      case 'role':
-        existed = await exists(() => api.getRole(resource.metadata.name));
-        break;
-      case 'user':
-        existed = await exists(() => api.getUser(resource.metadata.name));
-        break;
-      case 'token':
-        existed = tokens.some((t) => t.metadata.name === resource.metadata.name);
-        break;
-      case 'lock':
-        existed = await exists(() => api.getLock(resource.metadata.name));
-        break;
-      default:
-        existed = true;
-    }
+    const existed = await existsOnServer(api, resource, tokens);
     if (existed && !options.force && resource.kind !== 'cluster_auth_preference') {
       throw new AlreadyExistsError(
         resource.kind === 'token' ? 'token already exists' : `${resource.kind} ${JSON.stringify(resource.metadata.name)} already exists`,
@@ -278,60 +276,84 @@ export async function create(api: ResourcesApi, yamlText: string, options: Creat
     if (resource.kind === 'lock') checkLockExpiry(resource, now());
     plan.push({ resource, existed });
   }
+  return plan;
+}
+
+/** Every role a user of the file names must exist on the server or come from the same file. */
+async function checkUserRoles(api: ResourcesApi, resources: readonly Resource[]): Promise<void> {
   const newRoles = new Set(resources.filter((r) => r.kind === 'role').map((r) => r.metadata.name));
-  for (const { resource } of plan) {
+  for (const resource of resources) {
     if (resource.kind !== 'user') continue;
     for (const role of resource.spec.roles) {
       if (!newRoles.has(role)) await api.getRole(role);
     }
   }
+}
+
+async function createUser(api: ResourcesApi, user: User): Promise<void> {
+  const { labels, description } = user.metadata;
+  // Teleport reads the user's expiry from metadata.expires, else spec.expires.
+  const expires = user.metadata.expires ?? user.spec.expires;
+  await api.createUser({
+    name: user.metadata.name,
+    roles: user.spec.roles,
+    traits: user.spec.traits,
+    invite: false,
+    ...(labels ? { labels } : {}),
+    ...(description !== undefined ? { description } : {}),
+    ...(expires !== undefined ? { expires } : {}),
+  });
+}
+
+async function writeToken(api: ResourcesApi, token: ProvisionToken, existed: boolean, now: () => Date): Promise<void> {
+  if (existed) await api.deleteToken(token.metadata.name);
+  const expires = token.metadata.expires ? Date.parse(token.metadata.expires) - now().getTime() : undefined;
+  if (expires !== undefined && expires <= 0) throw new BadParameterError('token: metadata.expires is in the past');
+  await api.createToken({
+    name: token.metadata.name,
+    roles: token.spec.roles,
+    ...(expires !== undefined ? { ttl: expires } : {}),
+    ...(token.metadata.labels ? { labels: token.metadata.labels } : {}),
+  });
+}
+
+async function writeResource(api: ResourcesApi, { resource, existed }: PlannedWrite, now: () => Date): Promise<void> {
+  switch (resource.kind) {
+    case 'role':
+      await (existed ? api.upsertRole(resource) : api.createRole(resource));
+      break;
+    case 'user':
+      await (existed ? api.updateUser(resource) : createUser(api, resource));
+      break;
+    case 'token':
+      await writeToken(api, resource, existed, now);
+      break;
+    case 'cluster_auth_preference':
+      await api.setAuthPreference(resource);
+      break;
+    case 'lock':
+      // Upsert either way: existence was checked above, and -f means replace.
+      await api.upsertLock(resource);
+      break;
+  }
+}
+
+/**
+ * Creates (or with `force`, updates) every resource of a YAML document stream. Everything is parsed and
+ * checked first: malformed YAML, an existing resource without `-f`, or a user whose role exists neither on the
+ * server nor in the same file stop it before anything is written. Roles are written before users. A user is
+ * created without an invite, as Teleport's `tctl create` does (`tctl users reset` makes the link).
+ */
+export async function create(api: ResourcesApi, yamlText: string, options: CreateOptions, now: () => Date = () => new Date()): Promise<Created[]> {
+  const resources = resourceFromYaml(yamlText);
+  if (resources.length === 0) throw new BadParameterError('no resources found in the input');
+  const plan = await planCreate(api, resources, options, now);
+  await checkUserRoles(api, resources);
   plan.sort((a, b) => CREATE_ORDER[a.resource.kind] - CREATE_ORDER[b.resource.kind]);
   const done: Created[] = [];
-  for (const { resource, existed } of plan) {
-    switch (resource.kind) {
-      case 'role':
-        await (existed ? api.upsertRole(resource) : api.createRole(resource));
-        break;
-      case 'user': {
-        if (existed) {
-          await api.updateUser(resource);
-          break;
-        }
-        const { labels, description } = resource.metadata;
-        // Teleport reads the user's expiry from metadata.expires, else spec.expires.
-        const expires = resource.metadata.expires ?? resource.spec.expires;
-        await api.createUser({
-          name: resource.metadata.name,
-          roles: resource.spec.roles,
-          traits: resource.spec.traits,
-          invite: false,
-          ...(labels ? { labels } : {}),
-          ...(description !== undefined ? { description } : {}),
-          ...(expires !== undefined ? { expires } : {}),
-        });
-        break;
-      }
-      case 'token': {
-        if (existed) await api.deleteToken(resource.metadata.name);
-        const expires = resource.metadata.expires ? Date.parse(resource.metadata.expires) - now().getTime() : undefined;
-        if (expires !== undefined && expires <= 0) throw new BadParameterError('token: metadata.expires is in the past');
-        await api.createToken({
-          name: resource.metadata.name,
-          roles: resource.spec.roles,
-          ...(expires !== undefined ? { ttl: expires } : {}),
-          ...(resource.metadata.labels ? { labels: resource.metadata.labels } : {}),
-        });
-        break;
-      }
-      case 'cluster_auth_preference':
-        await api.setAuthPreference(resource);
-        break;
-      case 'lock':
-        // Upsert either way: existence was checked above, and -f means replace.
-        await api.upsertLock(resource);
-        break;
-    }
-    done.push({ kind: resource.kind, name: resource.metadata.name, verb: existed ? 'updated' : 'created' });
+  for (const write of plan) {
+    await writeResource(api, write, now);
+    done.push({ kind: write.resource.kind, name: write.resource.metadata.name, verb: write.existed ? 'updated' : 'created' });
   }
   return done;
 }
@@ -354,7 +376,7 @@ export function renderCreate(created: readonly Created[]): string {
 // ---- tctl rm ---------------------------------------------------------------------------------------------
 
 /** Checks that a reference names one resource that can be deleted. */
-export function checkRemove(ref: ResourceRef): void {
+function checkRemove(ref: ResourceRef): void {
   if (ref.kind === 'cluster_auth_preference') throw new BadParameterError(`${AUTH_PREFERENCE_NAME} cannot be deleted; update it with tctl create -f`);
   if (!ref.name) {
     throw new BadParameterError(`provide a full resource name to delete, for example: tctl rm ${ref.kind}/${ref.kind === 'user' ? 'alice' : 'example'}`);
@@ -386,3 +408,57 @@ export async function remove(api: ResourcesApi, ref: ResourceRef): Promise<Resou
 export function renderRemove(ref: ResourceRef): string {
   return `${ref.kind} ${JSON.stringify(ref.name)} has been deleted\n`;
 }
+
+// ---- descriptors -----------------------------------------------------------------------------------------
+
+/** `tctl get <kind[/name]>[,...] [--format yaml|json|text]`. */
+export const getCommand: TctlCommand<{ format: string }, Resource[]> = {
+  name: 'get',
+  help: help.get,
+  args: [{ name: '<resources>', description: 'Resource spec: type/[name][,...]' }],
+  options: [{ flags: '--format <format>', description: `Output format: ${OUTPUT_FORMATS.join(', ')}.`, default: 'yaml' }],
+  handler: async ({ args, opts }, ctx) => {
+    const refs = parseRefs(args[0]!);
+    parseFormat(opts.format, OUTPUT_FORMATS, 'yaml');
+    return get(await ctx.api(), refs);
+  },
+  render: (resources, { opts }, ctx) => renderGet(resources, { format: parseFormat(opts.format, OUTPUT_FORMATS, 'yaml'), now: ctx.now() }),
+};
+
+async function readResourceFile(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`file ${file} does not exist`);
+    throw err;
+  }
+}
+
+/** `tctl create [-f] [filename]`: the file (or stdin) is read and parsed before connecting. */
+export const createCommand: TctlCommand<CreateOptions, Created[]> = {
+  name: 'create',
+  help: help.create,
+  args: [{ name: '[filename]', description: 'Resource definition file, empty for stdin.' }],
+  options: [{ flags: '-f, --force', description: 'Overwrite the resource if already exists.', default: false }],
+  handler: async ({ args, opts }, ctx) => {
+    const filename = args[0];
+    const text = filename && filename !== '-' ? await readResourceFile(filename) : await ctx.readStdin();
+    resourceFromYaml(text);
+    return create(await ctx.api(), text, opts, ctx.now);
+  },
+  render: (created) => renderCreate(created),
+};
+
+/** `tctl rm <kind/name>`. */
+export const rmCommand: TctlCommand<object, ResourceRef> = {
+  name: 'rm',
+  aliases: ['del'],
+  help: help.rm,
+  args: [{ name: '<resource>', description: 'Resource to delete: type/name.' }],
+  handler: async ({ args }, ctx) => {
+    const ref = parseRef(args[0]!);
+    checkRemove(ref);
+    return remove(await ctx.api(), ref);
+  },
+  render: (ref) => renderRemove(ref),
+};

@@ -7,13 +7,14 @@ import { CERT_AUTHORITY_TYPES, type CertAuthority, type CertAuthorityType, type 
 import { formatDuration } from '@teleport-ts/core/types';
 import type { TctlApi } from '../api.js';
 import { toJson, toYaml, type PlainValue } from '../render/serialize.js';
-import { asciiTable, headlessTable } from '../render/table.js';
+import { asciiTable, headlessTable } from '@teleport-ts/core/cli';
 import { humanDateSeconds } from '../render/time.js';
 import { authorityKeys, caPinsOf, type AuthorityKey } from './ca-info.js';
-import { OUTPUT_FORMATS, type OutputFormat } from './format.js';
+import type { TctlCommand } from '../command.js';
+import { OUTPUT_FORMATS, parseFormat, type OutputFormat } from './format.js';
 
-export const name = 'status';
-export const help = 'Report cluster status.';
+const name = 'status';
+const help = 'Report cluster status.';
 
 export interface StatusOptions {
   format: OutputFormat;
@@ -145,4 +146,14 @@ export function render(model: StatusModel, options: StatusOptions): string {
   }
 }
 
-export { OUTPUT_FORMATS };
+/** `tctl status [--format text|json|yaml]`; `-d` also shows the authorities of trusted clusters. */
+export const statusCommand: TctlCommand<{ format: string }, StatusModel> = {
+  name,
+  help,
+  options: [{ flags: '--format <format>', description: `Output format: ${OUTPUT_FORMATS.join(', ')}.`, default: 'text' }],
+  handler: async ({ opts }, ctx) => {
+    parseFormat(opts.format, OUTPUT_FORMATS, 'text');
+    return handler(await ctx.api());
+  },
+  render: (model, { opts }, ctx) => render(model, { format: parseFormat(opts.format, OUTPUT_FORMATS, 'text'), debug: ctx.globals.debug === true }),
+};

@@ -16,24 +16,26 @@ import {
   type ProvisionToken,
 } from '@teleport-ts/core/types';
 import type { TctlApi } from '../api.js';
+import type { CommandGroup, TctlCommand } from '../command.js';
+import { parseFormat } from './format.js';
 import { toJson } from '../render/serialize.js';
-import { asciiTable } from '../render/table.js';
+import { asciiTable } from '@teleport-ts/core/cli';
 import { rfc822, roundedDuration } from '../render/time.js';
 import { caPinsOf } from './ca-info.js';
 
 /** Teleport's `defaults.ProvisioningTokenTTL`. */
-export const DEFAULT_TOKEN_TTL = '30m';
+const DEFAULT_TOKEN_TTL = '30m';
 /** Teleport's `defaults.TokenLenBytes`: tokens are 32 hex characters. */
 export const TOKEN_BYTES = 16;
 
-export const help = {
+const help = {
   tokens: 'List or revoke invitation tokens.',
   add: 'Create an invitation token.',
   ls: 'List node and user invitation tokens.',
   rm: 'Delete/revoke an invitation token.',
 } as const;
 
-export const TOKEN_FORMATS = ['text', 'json', 'yaml'] as const;
+const TOKEN_FORMATS = ['text', 'json', 'yaml'] as const;
 
 export type TokensApi = Pick<TctlApi, 'ping' | 'getCertAuthorities' | 'getTokens' | 'createToken' | 'deleteToken'>;
 
@@ -271,3 +273,65 @@ export async function remove(api: TokensApi, token: string | undefined): Promise
 export function renderRemove(token: string): string {
   return `Token ${token} has been deleted\n`;
 }
+
+// ---- descriptors -----------------------------------------------------------------------------------------
+
+export const tokensGroup: CommandGroup = { name: 'tokens', help: help.tokens };
+
+/** `--format` when given; absent means each command's own default layout. */
+function tokenFormat(format: string | undefined): (typeof TOKEN_FORMATS)[number] | undefined {
+  return format === undefined ? undefined : parseFormat(format, TOKEN_FORMATS, 'text');
+}
+
+/** `tctl tokens add --type <types> [--value] [--labels] [--ttl] [--db-*] [--format]`. */
+export const tokensAddCommand: TctlCommand<AddOptions, TokenAddResult> = {
+  name: 'tokens add',
+  help: help.add,
+  options: [
+    { flags: '--type <types>', description: 'Type(s) of token to add, e.g. --type=node,db.' },
+    { flags: '--value <token>', description: 'Override the default random generated token with a specified value.' },
+    { flags: '--labels <labels>', description: 'Set token labels, e.g. env=prod,region=us-west.' },
+    { flags: '--ttl <duration>', description: 'Set expiration time for token, default is 30 minutes.', default: DEFAULT_TOKEN_TTL },
+    { flags: '--db-name <name>', description: 'Name of the database to add.' },
+    { flags: '--db-protocol <protocol>', description: 'Database protocol to use: postgres, cockroachdb.' },
+    { flags: '--db-uri <uri>', description: 'Address the database is reachable at.' },
+    { flags: '--format <format>', description: "Output format, 'text', 'json', or 'yaml'." },
+  ],
+  handler: async ({ opts }, ctx) => {
+    checkAdd(opts);
+    tokenFormat(opts.format);
+    const api = await ctx.api();
+    return add(api, opts, ctx.now, api.joinAddr);
+  },
+  render: (result, { opts }) => renderAdd(result, tokenFormat(opts.format)),
+};
+
+/** `tctl tokens ls [--format] [--with-secrets] [--labels]`. */
+export const tokensLsCommand: TctlCommand<ListOptions, ProvisionToken[]> = {
+  name: 'tokens ls',
+  help: help.ls,
+  options: [
+    { flags: '--format <format>', description: "Output format, 'text', 'json' or 'yaml'." },
+    { flags: '--with-secrets', description: 'Do not redact join tokens.', default: false },
+    { flags: '--labels <labels>', description: 'List of comma separated labels to filter by labels (e.g. key1=value1,key2=value2).' },
+  ],
+  handler: async ({ opts }, ctx) => {
+    parseLabels(opts.labels);
+    tokenFormat(opts.format);
+    return list(await ctx.api(), opts);
+  },
+  render: (tokens, { opts }, ctx) => {
+    const format = tokenFormat(opts.format);
+    return renderList(tokens, { ...opts, ...(format ? { format } : {}), now: ctx.now() });
+  },
+};
+
+/** `tctl tokens rm <token>`. */
+export const tokensRmCommand: TctlCommand<object, string> = {
+  name: 'tokens rm',
+  aliases: ['del'],
+  help: help.rm,
+  args: [{ name: '[token]', description: 'Token to delete.' }],
+  handler: async ({ args }, ctx) => remove(await ctx.api(), args[0]),
+  render: (token) => renderRemove(token),
+};

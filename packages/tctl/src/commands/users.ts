@@ -5,19 +5,20 @@
 import { BadParameterError, isAlreadyExists, TeleportError } from '@teleport-ts/core/errors';
 import { parseDuration, parseUser, userToWire, TRAIT_DB_NAMES, TRAIT_DB_USERS, TRAIT_LOGINS, type User } from '@teleport-ts/core/types';
 import type { TctlApi, UserTokenInfo } from '../api.js';
+import type { CommandGroup, TctlCommand } from '../command.js';
 import { toJson } from '../render/serialize.js';
-import { asciiTable } from '../render/table.js';
+import { asciiTable } from '@teleport-ts/core/cli';
 import { trimDurationZeroSuffix } from '../render/time.js';
 import { flattenList } from './lists.js';
 
 /** Teleport's `defaults.SignupTokenTTL` and `MaxSignupTokenTTL`. */
-export const SIGNUP_TOKEN_TTL = '1h';
+const SIGNUP_TOKEN_TTL = '1h';
 export const MAX_SIGNUP_TOKEN_TTL_MS = 48 * 3_600_000;
 /** Teleport's `defaults.ChangePasswordTokenTTL` and `MaxChangePasswordTokenTTL`. */
-export const RESET_TOKEN_TTL = '8h';
+const RESET_TOKEN_TTL = '8h';
 export const MAX_RESET_TOKEN_TTL_MS = 24 * 3_600_000;
 
-export const help = {
+const help = {
   users: 'Manage user accounts.',
   add: 'Generate a user invitation token [Teleport local users only].',
   ls: 'Lists all user accounts.',
@@ -123,7 +124,7 @@ export function renderAdd(result: InviteResult, format?: string): string {
 // ---- users reset -----------------------------------------------------------------------------------------
 
 /** Checks `--ttl` of `users reset`. */
-export function checkReset(options: { ttl?: string }): number {
+function checkReset(options: { ttl?: string }): number {
   return tokenTtl(options.ttl, RESET_TOKEN_TTL, MAX_RESET_TOKEN_TTL_MS);
 }
 
@@ -183,7 +184,7 @@ export interface UpdateResult {
 }
 
 /** Checks that `users update` was given something to change. */
-export function checkUpdate(options: UpdateOptions): void {
+function checkUpdate(options: UpdateOptions): void {
   const given = [options.setRoles, options.setLogins, options.setDbUsers, options.setDbNames].some((v) => flattenList(v).length > 0);
   if (!given) throw new BadParameterError('Nothing to update. Please provide at least one --set flag.');
 }
@@ -214,3 +215,84 @@ export async function update(api: UsersApi, name: string, options: UpdateOptions
 export function renderUpdate(result: UpdateResult): string {
   return `User ${result.name} has been updated:\n${result.changes.map(([field, values]) => `\tNew ${field}: ${values.join(',')}\n`).join('')}`;
 }
+
+// ---- descriptors -----------------------------------------------------------------------------------------
+
+export const usersGroup: CommandGroup = { name: 'users', help: help.users };
+
+const ACCOUNT = { name: '<account>', description: 'Teleport user account name.' };
+/** Accepted for scripts, as Teleport's; not in help. */
+const HIDDEN_FORMAT = { flags: '--format <format>', description: "Output format, 'text' or 'json'.", hidden: true };
+
+/** `tctl users add <account> --roles <roles> [--logins] [--db-users] [--db-names] [--ttl]`. */
+export const usersAddCommand: TctlCommand<AddOptions, InviteResult> = {
+  name: 'users add',
+  help: help.add,
+  args: [ACCOUNT],
+  options: [
+    { flags: '--roles <roles>', description: 'List of roles for the new user to assume.', repeatable: true },
+    { flags: '--logins <logins>', description: 'List of allowed SSH logins for the new user.', repeatable: true },
+    { flags: '--db-users <users>', description: 'List of allowed database users for the new user.', repeatable: true },
+    { flags: '--db-names <names>', description: 'List of allowed database names for the new user.', repeatable: true },
+    { flags: '--ttl <duration>', description: 'Set expiration time for token, default is 1h0m0s, maximum is 48h0m0s.', default: SIGNUP_TOKEN_TTL },
+    HIDDEN_FORMAT,
+  ],
+  handler: async ({ args, opts }, ctx) => {
+    checkAdd(opts);
+    return add(await ctx.api(), args[0]!, opts, ctx.now);
+  },
+  render: (result, { opts }) => renderAdd(result, opts.format),
+};
+
+/** `tctl users ls`. */
+export const usersLsCommand: TctlCommand<{ format?: string }, User[]> = {
+  name: 'users ls',
+  help: help.ls,
+  options: [HIDDEN_FORMAT],
+  handler: async (_input, ctx) => list(await ctx.api()),
+  render: (users, { opts }) => renderList(users, opts.format),
+};
+
+/** `tctl users rm <logins>`. */
+export const usersRmCommand: TctlCommand<object, string[]> = {
+  name: 'users rm',
+  aliases: ['del'],
+  help: help.rm,
+  args: [{ name: '<logins>', description: 'Comma-separated list of user logins to delete.' }],
+  handler: async ({ args }, ctx) => remove(await ctx.api(), args[0]!),
+  render: (deleted) => renderRemove(deleted),
+};
+
+/** `tctl users reset <account> [--ttl]`. */
+export const usersResetCommand: TctlCommand<{ ttl?: string; format?: string }, InviteResult> = {
+  name: 'users reset',
+  help: help.reset,
+  args: [ACCOUNT],
+  options: [
+    { flags: '--ttl <duration>', description: 'Set expiration time for token, default is 8h0m0s, maximum is 24h0m0s.', default: RESET_TOKEN_TTL },
+    HIDDEN_FORMAT,
+  ],
+  handler: async ({ args, opts }, ctx) => {
+    checkReset(opts);
+    return reset(await ctx.api(), args[0]!, opts, ctx.now);
+  },
+  render: (result, { opts }) => renderReset(result, opts.format),
+};
+
+/** `tctl users update <account> --set-roles|--set-logins|--set-db-users|--set-db-names ...`. */
+export const usersUpdateCommand: TctlCommand<UpdateOptions, UpdateResult> = {
+  name: 'users update',
+  help: help.update,
+  args: [ACCOUNT],
+  options: [
+    { flags: '--set-roles <roles>', description: 'List of roles for the user to assume, replaces current roles.', repeatable: true },
+    { flags: '--set-logins <logins>', description: 'List of allowed SSH logins for the user, replaces current logins.', repeatable: true },
+    { flags: '--set-db-users <users>', description: 'List of allowed database users for the user, replaces current database users.', repeatable: true },
+    { flags: '--set-db-names <names>', description: 'List of allowed database names for the user, replaces current database names.', repeatable: true },
+  ],
+  handler: async ({ args, opts }, ctx) => {
+    checkUpdate(opts);
+    return update(await ctx.api(), args[0]!, opts);
+  },
+  render: (result) => renderUpdate(result),
+};

@@ -8,10 +8,11 @@ import { systemClock } from '@teleport-ts/core/clock';
 import { parseRole, type Role } from '@teleport-ts/core/types';
 import type { DatabaseRoute } from '../db/databases.js';
 import type { DatabaseCluster } from '../db/cluster.js';
-import { asciiTable } from '../render/table.js';
+import { asciiTable } from '@teleport-ts/core/cli';
 import { generateLoginKeys } from '../keys.js';
 import { saveLogin } from '@teleport-ts/core/profile';
-import { dbList, dbListTable, dbLogin, dbLogout, dbNativeClientInfo, openDbSession, resolveRoute, type DbSession } from './db.js';
+import { dbListTable, renderDbLogin, renderDbLogout } from '../render/db.js';
+import { dbList, dbLogin, dbLogout, dbNativeClientInfo, openDbSession, resolveRoute, type DbSession } from './db.js';
 
 const role = (name: string, allow: Record<string, unknown>): Role => parseRole({ kind: 'role', version: 'v7', metadata: { name }, spec: { allow } });
 
@@ -157,7 +158,7 @@ describe('tsh db commands against a fake cluster', () => {
     await loginAs(home, 'alice', ['access'], { db_users: ['*'], db_names: ['*'] });
     const s = await session();
     await expect(dbNativeClientInfo(s, 'tsh db env', undefined)).rejects.toThrow("please login using 'tsh db login' first (use 'tsh db ls' to see registered databases)");
-    const text = await dbLogin(s, { db: 'pg', dbUser: 'alice', dbName: 'app' });
+    const text = renderDbLogin(await dbLogin(s, { db: 'pg', dbUser: 'alice', dbName: 'app' }));
     expect(text).toBe(
       'Connection information for database "pg" has been saved.\n\nYou can now connect to it using the following command:\n\n  tsh db connect pg\n\n' +
         'You can start a local proxy for database GUI clients:\n\n  tsh proxy db --tunnel pg\n\n',
@@ -170,10 +171,10 @@ describe('tsh db commands against a fake cluster', () => {
     );
     await dbLogin(s, { db: 'roach', dbUser: 'alice' });
     await expect(dbNativeClientInfo(s, 'tsh db env', undefined)).rejects.toThrow('multiple databases are available (pg, roach), please specify one by name, --labels, or --query');
-    expect(await dbLogout(s, 'pg')).toBe('Logged out of database pg');
+    expect(renderDbLogout(await dbLogout(s, 'pg'))).toBe('Logged out of database pg\n');
     await expect(dbLogout(s, 'pg')).rejects.toThrow('Not logged into database "pg"');
     await dbLogin(s, { db: 'pg', dbUser: 'alice', dbName: 'app' });
-    expect(await dbLogout(s, undefined)).toBe('Logged out of all databases');
+    expect(renderDbLogout(await dbLogout(s, undefined))).toBe('Logged out of all databases\n');
     await expect(dbLogout(s, undefined)).rejects.toThrow('Not logged into any databases');
   });
 });

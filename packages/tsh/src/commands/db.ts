@@ -20,15 +20,11 @@ import {
   clientCommand,
   defaultDatabaseName,
   defaultDatabaseUser,
-  formatActiveDatabase,
   formatAllowed,
-  formatCommand,
   formatConnectCommand,
-  formatLabels,
   formatProxyCommand,
   isDatabaseNameRequired,
   isDatabaseUserRequired,
-  readableProtocol,
   readDatabaseCertificate,
   type AllowedValues,
   type ClientCommand,
@@ -143,6 +139,8 @@ export interface DbListRow {
   resource: Database;
   allowedUsers: string;
   active: DatabaseRoute | undefined;
+  /** The `tsh db connect` command for an active login, else `''`. */
+  connectCommand: string;
 }
 
 function parseLabelFilter(text: string | undefined): Record<string, string> {
@@ -164,12 +162,16 @@ export async function dbList(session: DbSession, options: DbListOptions): Promis
   return [...databases]
     .sort((a, b) => (a.info.name < b.info.name ? -1 : a.info.name > b.info.name ? 1 : 0))
     .filter(({ info }) => Object.entries(filter).every(([k, v]) => info.labels[k] === v))
-    .map(({ info, resource }) => ({
-      db: info,
-      resource,
-      allowedUsers: formatAllowed(access === undefined ? undefined : allowedDatabaseUsers(access, info)),
-      active: active.find((a) => a.route.serviceName === info.name)?.route,
-    }));
+    .map(({ info, resource }) => {
+      const route = active.find((a) => a.route.serviceName === info.name)?.route;
+      return {
+        db: info,
+        resource,
+        allowedUsers: formatAllowed(access === undefined ? undefined : allowedDatabaseUsers(access, info)),
+        active: route,
+        connectCommand: route ? formatConnectCommand(route) : '',
+      };
+    });
 }
 
 // ---- choosing a database and a route -----------------------------------------------------------------------
@@ -244,34 +246,28 @@ async function certificateFor(session: DbSession, route: DatabaseRoute, active: 
 
 // ---- tsh db login / logout ---------------------------------------------------------------------------------
 
-/** `tsh db login`: returns the text Teleport prints. */
-export async function dbLogin(session: DbSession, flags: RouteFlags): Promise<string> {
-  const { route } = await resolveRoute(session, flags);
-  await loginToDatabase(session, route);
-  return [
-    `Connection information for database "${route.serviceName}" has been saved.`,
-    '',
-    'You can now connect to it using the following command:',
-    '',
-    `  ${formatConnectCommand(route)}`,
-    '',
-    'You can start a local proxy for database GUI clients:',
-    '',
-    `  ${formatProxyCommand(route)}`,
-    '',
-    '',
-  ].join('\n');
+export interface DbLoginResult {
+  route: DatabaseRoute;
+  /** How to use the credentials: `tsh db connect ...` and `tsh proxy db --tunnel ...`. */
+  connectCommand: string;
+  proxyCommand: string;
 }
 
-/** `tsh db logout [db]`: returns the line Teleport prints. */
-export async function dbLogout(session: DbSession, db: string | undefined): Promise<string> {
+/** `tsh db login`: issues and stores the database certificate for the route the flags and roles give. */
+export async function dbLogin(session: DbSession, flags: RouteFlags): Promise<DbLoginResult> {
+  const { route } = await resolveRoute(session, flags);
+  await loginToDatabase(session, route);
+  return { route, connectCommand: formatConnectCommand(route), proxyCommand: formatProxyCommand(route) };
+}
+
+/** `tsh db logout [db]`: removes the database certificates; returns the names of the databases logged out of. */
+export async function dbLogout(session: DbSession, db: string | undefined): Promise<string[]> {
   const active = await session.activeRoutes();
   const names = db === undefined ? active.map((a) => a.route.serviceName) : [db];
   if (db !== undefined && !active.some((a) => a.route.serviceName === db)) throw new NotFoundError(`Not logged into database ${JSON.stringify(db)}`);
   if (names.length === 0) throw new NotFoundError('Not logged into any databases');
   for (const name of names) await removeDatabaseCert(session.home, session.profile, name);
-  if (names.length === 1) return `Logged out of database ${names[0]}`;
-  return 'Logged out of all databases';
+  return names;
 }
 
 // ---- tsh db env / config ----------------------------------------------------------------------------------
@@ -393,57 +389,23 @@ export interface ProxyDbOptions extends RouteFlags {
 }
 
 export interface RunningDbProxy {
-  /** Teleport's "Started authenticated tunnel ..." text. */
-  banner: string;
+  route: DatabaseRoute;
+  /** The cluster the database is in. */
+  cluster: string;
+  /** The client command that connects through the proxy. */
+  command: ClientCommand;
+  /** Whether `--port` chose the port (else the system picked one). */
+  portChosen: boolean;
   proxy: LocalProxy;
 }
 
-/** `tsh proxy db`: starts the local proxy (see the command's help for `--tunnel`) and returns the banner to print. */
+/** `tsh proxy db`: starts the local proxy (see the command's help for `--tunnel`); the caller closes it. */
 export async function proxyDb(session: DbSession, options: ProxyDbOptions, env: NodeJS.ProcessEnv): Promise<RunningDbProxy> {
   const { route, active } = await resolveRoute(session, options);
   const cert = await certificateFor(session, route, active);
   const proxy = await startTunnel(session, route, cert, options.port);
-  const cmd = clientCommand(route, proxy.host, proxy.port, onPath('cockroach', env) !== undefined);
-  const banner = [
-    `Started authenticated tunnel for the ${readableProtocol(route.protocol)} database "${route.serviceName}" in cluster "${session.profile.site_name}" on ${proxy.host}:${proxy.port}.`,
-    ...(options.port === undefined ? ['To avoid port randomization, you can choose the listening port using the --port flag.'] : []),
-    '',
-    'Use the following command to connect to the database or to the address above using other database GUI/CLI clients:',
-    `  $ ${formatCommand(cmd)}`,
-    '',
-  ].join('\n');
-  return { banner, proxy };
-}
-
-// ---- rendering ------------------------------------------------------------------------------------------------
-
-/** Rows of the `tsh db ls` table (Teleport's columns; `-v` adds Protocol, Type, URI). */
-export function dbListTable(rows: readonly DbListRow[], verbose: boolean): { headers: string[]; cells: string[][] } {
-  if (verbose) {
-    return {
-      headers: ['Name', 'Description', 'Protocol', 'Type', 'URI', 'Allowed Users', 'Labels', 'Connect'],
-      cells: rows.map((r) => [
-        r.active ? formatActiveDatabase(r.active) : r.db.name,
-        r.db.description,
-        r.db.protocol,
-        'self-hosted',
-        r.db.uri,
-        r.allowedUsers,
-        formatLabels(r.db.labels),
-        r.active ? formatConnectCommand(r.active) : '',
-      ]),
-    };
-  }
-  return {
-    headers: ['Name', 'Description', 'Allowed Users', 'Labels', 'Connect'],
-    cells: rows.map((r) => [
-      r.active ? formatActiveDatabase(r.active) : r.db.name,
-      r.db.description,
-      r.allowedUsers,
-      formatLabels(r.db.labels),
-      r.active ? formatConnectCommand(r.active) : '',
-    ]),
-  };
+  const command = clientCommand(route, proxy.host, proxy.port, onPath('cockroach', env) !== undefined);
+  return { route, cluster: session.profile.site_name, command, portChosen: options.port !== undefined, proxy };
 }
 
 /** Where a database certificate of the session lives (for messages and tests). */

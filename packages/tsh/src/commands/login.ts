@@ -10,7 +10,9 @@ import { BadParameterError, NotImplementedError } from '@teleport-ts/core/errors
 import { generateLoginKeys } from '../keys.js';
 import { profileStatus, type ProfileStatus } from '../profile/status.js';
 import { currentProfileName, readProfile, saveLogin, teleportHome } from '@teleport-ts/core/profile';
-import type { Prompter } from '../prompt.js';
+import { newPrompter, type Prompter } from '../prompt.js';
+import { renderStatusText } from '../render/status.js';
+import type { TshCommand } from './context.js';
 import { parseProxyAddr, proxyRequest } from '../webclient.js';
 
 export interface LoginOptions {
@@ -109,3 +111,11 @@ export async function login(options: LoginOptions, deps: LoginDeps): Promise<Pro
   });
   return profileStatus(profile, certs.cert, true);
 }
+
+/** `tsh login [--proxy] [--user] [--ttl] [--insecure]`: the global flags are its options. */
+export const loginCommand: TshCommand<object, ProfileStatus> = {
+  name: 'login',
+  help: 'Log in to a cluster and retrieve the session certificate.',
+  handler: async (_input, ctx) => login(ctx.globals, { env: ctx.env, prompter: newPrompter() }),
+  render: (status, _input, ctx) => renderStatusText(status, ctx.now()),
+};

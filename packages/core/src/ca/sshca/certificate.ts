@@ -22,7 +22,6 @@ import {
   SSH_CERT_MAX_PRINCIPALS,
   SSH_CERT_TYPE_SUFFIX,
   SSH_CERT_TYPES,
-  SSH_CERT_VALID_FOREVER,
   type SshCertSummary,
   type SshCertType,
 } from './summary.js';
@@ -49,7 +48,7 @@ export interface SshCertificateTemplate {
   validPrincipals: readonly string[];
   /** Seconds since the epoch. */
   validAfter: bigint;
-  /** Seconds since the epoch, or {@link SSH_CERT_VALID_FOREVER}. */
+  /** Seconds since the epoch, or `SSH_CERT_VALID_FOREVER`. */
   validBefore: bigint;
   /** Option name -> value; flags have the value `''`. */
   criticalOptions?: Readonly<Record<string, string>>;

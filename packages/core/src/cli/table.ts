@@ -1,7 +1,8 @@
 /**
  * Teleport's `lib/asciitable`, which prints through Go's `text/tabwriter` (minwidth 5, padding 1, spaces): every
  * cell, the last one included, is padded to its column's width, so lines carry trailing spaces exactly as
- * `tctl` prints them. Tables with headers get a dashed separator as wide as the widest cell.
+ * `tctl` and `tsh` print them. Tables with headers get a dashed separator as wide as the widest cell.
+ * Shared by both CLIs; it imports nothing, so `tsh` can load it without slowing its start-up.
  */
 
 /** Go's tabwriter settings as asciitable uses them. */
