@@ -10,9 +10,9 @@ import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
-export const root = path.resolve(import.meta.dirname, '../..');
-export const daemonBin = path.join(root, 'bin', 'teleport-ts');
-export const tctlBin = path.join(root, 'bin', 'tctl');
+const root = path.resolve(import.meta.dirname, '../..');
+const daemonBin = path.join(root, 'bin', 'teleport-ts');
+const tctlBin = path.join(root, 'bin', 'tctl');
 
 export interface RunResult {
   code: number;

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { generateTotp } from '@teleport-ts/core/authn';
 
 const run = promisify(execFile);
-export const root = path.resolve(import.meta.dirname, '../..');
+const root = path.resolve(import.meta.dirname, '../..');
 export const bin = (name: 'tsh' | 'tctl' | 'teleport-ts'): string => path.join(root, 'bin', name);
 
 /** A port free right now on 127.0.0.1. */

@@ -4,7 +4,7 @@ import { systemClock, type Clock } from '@teleport-ts/core/clock';
 import { LOG_SEVERITIES, type LogConfig, type LogSeverity } from '@teleport-ts/core/config';
 
 /** Structured log fields. Never put a secret here: the logger masks obvious ones, as a last line only. */
-export type LogFields = Record<string, string | number | boolean | null | undefined | readonly string[]>;
+type LogFields = Record<string, string | number | boolean | null | undefined | readonly string[]>;
 
 /** The daemon's structured logger (text or JSON lines). Core never logs; the daemon does. */
 export interface Logger {

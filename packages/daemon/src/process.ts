@@ -20,7 +20,7 @@ import { startProxyRole, type ProxyRoleOptions, type ProxyService } from './role
 export const KNOWN_ROLES = ['auth', 'proxy', 'db', 'node'] as const;
 export type RoleName = (typeof KNOWN_ROLES)[number];
 /** Roles this release runs; the others are refused with a "not implemented yet" notice. */
-export const IMPLEMENTED_ROLES: readonly RoleName[] = ['auth', 'proxy', 'db'];
+const IMPLEMENTED_ROLES: readonly RoleName[] = ['auth', 'proxy', 'db'];
 
 /** The process configuration: teleport.yaml with the command-line flags applied, defaults filled. */
 export interface ProcessConfig {

@@ -164,7 +164,7 @@ export async function buildProcessConfig(flags: StartFlags): Promise<{ config: P
 }
 
 /** The text `start` prints once the process is up: what runs, and what to do next. */
-export async function startupMessage(config: ProcessConfig, proc: RunningProcess): Promise<string> {
+async function startupMessage(config: ProcessConfig, proc: RunningProcess): Promise<string> {
   const lines = [`teleport-ts: storage backend "${proc.backend.kind}" is up (data dir ${config.dataDir}).`];
   if (proc.auth) {
     const pins = await proc.auth.caPins();

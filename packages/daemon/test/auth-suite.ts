@@ -5,7 +5,7 @@
 
 import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fetchServerCaChain, joinCluster, loadIdentity, newAuthClient, type AuthClient } from '@teleport-ts/core/api';
+import { fetchServerCaChain, joinCluster, loadIdentity, newAuthClient } from '@teleport-ts/core/api';
 import { generateTotp } from '@teleport-ts/core/authn';
 import {
   BALANCED_V1,
@@ -604,4 +604,3 @@ export async function eventually(check: () => Promise<boolean>, ms = 10_000): Pr
   }
 }
 
-export type { AuthClient };

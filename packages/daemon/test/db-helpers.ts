@@ -23,7 +23,7 @@ import { startTestAuth, type TestAuth } from './auth-helpers.js';
 import { nopLoggerForTests } from './proxy-helpers.js';
 
 /** A clock that runs in real time and can be moved ahead (or back) by an offset. */
-export function liveClock(): FakeClock {
+function liveClock(): FakeClock {
   let offset = 0;
   return {
     now: () => new Date(Date.now() + offset),

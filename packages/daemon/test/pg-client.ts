@@ -6,7 +6,7 @@
 // @ts-expect-error -- no type declarations for `pg` in this package (see above).
 import pgModule from 'pg';
 
-export interface PgClientConfig {
+interface PgClientConfig {
   host: string;
   port: number;
   user: string;

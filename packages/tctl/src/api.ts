@@ -8,8 +8,8 @@ import type { AuthClient } from '@teleport-ts/core/api';
 export type TctlApi = AuthClient;
 
 export type {
-  DatabaseCerts,
-  PingResponse,
-  UserCerts,
+  
+  
+  
   UserTokenInfo,
 } from '@teleport-ts/core/api';

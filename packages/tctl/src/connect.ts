@@ -24,7 +24,7 @@ const PRIVATE_KEY_BLOCK = /-----BEGIN ((?:RSA |EC )?PRIVATE KEY)-----[\s\S]*?---
  * Reads an identity file as `tctl auth sign --format=file` writes it: the private key, the SSH certificate,
  * the TLS certificate, then the trusted host CA (known_hosts lines and PEM certificates).
  */
-export function parseIdentityFile(text: string, source: string): Identity {
+function parseIdentityFile(text: string, source: string): Identity {
   const key = PRIVATE_KEY_BLOCK.exec(text)?.[0];
   const certs = pemBlocksToDer(text, 'CERTIFICATE').map((der) => derToPem(der, 'CERTIFICATE'));
   if (!key || certs.length < 2) {

@@ -9,11 +9,11 @@ import path from 'node:path';
 import { loadConfigFile, type FileConfig } from '@teleport-ts/core/config';
 
 /** Teleport's default config path. */
-export const DEFAULT_CONFIG_PATH = '/etc/teleport.yaml';
+const DEFAULT_CONFIG_PATH = '/etc/teleport.yaml';
 /** The auth API's default address. */
-export const DEFAULT_AUTH_ADDR = '127.0.0.1:3025';
+const DEFAULT_AUTH_ADDR = '127.0.0.1:3025';
 /** Subdirectory of the data dir holding the local admin identity. */
-export const ADMIN_IDENTITY_DIR = 'admin';
+const ADMIN_IDENTITY_DIR = 'admin';
 
 /** Global flags every command accepts. */
 export interface GlobalOptions {

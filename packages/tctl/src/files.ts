@@ -9,8 +9,8 @@ import path from 'node:path';
 import { BadParameterError } from '@teleport-ts/core/errors';
 
 /** Teleport's `identityfile.FilePermissions`: every credential file is owner-only. */
-export const FILE_MODE = 0o600;
-export const DIR_MODE = 0o700;
+const FILE_MODE = 0o600;
+const DIR_MODE = 0o700;
 
 export interface OutputFile {
   path: string;

@@ -9,7 +9,7 @@ import { BadParameterError, ConnectionProblemError } from '@teleport-ts/core/err
 import { parseWith, type v } from '@teleport-ts/core/schema';
 
 /** The default port of the proxy's web listener. */
-export const DEFAULT_PROXY_PORT = 3080;
+const DEFAULT_PROXY_PORT = 3080;
 
 export interface ProxyTarget {
   host: string;

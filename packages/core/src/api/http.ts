@@ -14,7 +14,7 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 
 /** Connecting (TCP and the TLS handshake) fails after at most this long, as undici's default did. */
-export const CONNECT_TIMEOUT_MS = 10_000;
+const CONNECT_TIMEOUT_MS = 10_000;
 
 /** Input of {@link requestJson}. */
 export interface JsonRequest {

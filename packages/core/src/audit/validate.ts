@@ -2,7 +2,7 @@ import { BadParameterError } from '../errors/index.js';
 import { MAX_SEARCH_LIMIT, type AuditEvent, type SearchEventsRequest, type SearchOrder } from './types.js';
 
 /** Longest `uid`, `event` or `code` accepted; real ones are far shorter (a UUID is 36). */
-export const MAX_ID_LENGTH = 256;
+const MAX_ID_LENGTH = 256;
 
 function requireString(ev: Record<string, unknown>, field: string): string {
   const v = ev[field];
@@ -54,7 +54,7 @@ export function toEventRow(event: AuditEvent, options: { replaceNul?: boolean } 
  * cannot store NUL in jsonb; dropping the event instead would let a client hide an action from the
  * audit log by putting a NUL in, say, a query.
  */
-export function replaceNul(value: unknown): unknown {
+function replaceNul(value: unknown): unknown {
   if (typeof value === 'string') return value.replaceAll('\u0000', '\uFFFD');
   if (Array.isArray(value)) return value.map(replaceNul);
   if (typeof value === 'object' && value !== null) {
@@ -106,7 +106,7 @@ export function encodeCursor(cursor: Cursor, order: SearchOrder): string {
 }
 
 /** Decodes a cursor made by {@link encodeCursor} for the same order; anything else is a bad parameter. */
-export function decodeCursor(key: string, order: SearchOrder): Cursor {
+function decodeCursor(key: string, order: SearchOrder): Cursor {
   const bad = () => new BadParameterError('invalid search startKey', { hint: 'pass the nextKey of the previous page unchanged' });
   if (typeof key !== 'string' || key.length > 1024) throw bad();
   let parsed: unknown;

@@ -24,11 +24,6 @@ export function rangeEnd(prefix: string): string {
   return prefix + '\u{10FFFF}';
 }
 
-/** Byte-order comparison of two keys (UTF-8), the order every driver uses. */
-export function compareKeys(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
-}
-
 /** Throws `bad-parameter` unless `k` is a usable key. */
 export function validateKey(k: string): void {
   if (typeof k !== 'string' || k.length === 0) throw new BadParameterError('missing parameter key');

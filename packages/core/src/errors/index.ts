@@ -268,11 +268,6 @@ export function fromWireError(wire: WireError): TeleportError {
   return new TeleportError(kind, wire.message, { code, ...(wire.hint ? { hint: wire.hint } : {}) });
 }
 
-/** CLI exit code for an error: 1, as Teleport's CLIs do for every failure. */
-export function exitCodeFor(_err: unknown): number {
-  return 1;
-}
-
 const SECRET_PATTERNS: RegExp[] = [
   /(password=)[^\s&]*/gi,
   /(sslpassword=)[^\s&]*/gi,

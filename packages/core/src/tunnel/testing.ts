@@ -9,7 +9,7 @@ import { systemClock } from '../clock/index.js';
 import type { TunnelServer } from './server.js';
 import { REVERSE_TUNNEL_ALPN } from './wire.js';
 
-export interface HostCredentials {
+interface HostCredentials {
   hostId: string;
   key: string;
   cert: string;

@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
-  AccessDeniedError,
   BadParameterError,
   ConnectionProblemError,
   LimitExceededError,
@@ -194,10 +193,4 @@ function writeJson(res: ServerResponse, status: number, value: unknown): void {
   const text = JSON.stringify(value);
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
-}
-
-/** Throws access-denied unless the TLS peer presented a certificate the server verified. */
-export function requireVerifiedPeer(req: IncomingMessage): void {
-  const socket = req.socket as { authorized?: boolean };
-  if (socket.authorized !== true) throw new AccessDeniedError('access denied: a valid client certificate is required');
 }

@@ -3,7 +3,7 @@ import { BadParameterError, isNotFound } from '@teleport-ts/core/errors';
 import type { Logger } from '../logger.js';
 
 /** How an agent joins: `--token` (a secret), `--auth-server`, `--ca-pin`. */
-export interface JoinFlags {
+interface JoinFlags {
   token?: string;
   authServer?: string;
   caPins: readonly string[];

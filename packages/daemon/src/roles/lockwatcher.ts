@@ -12,7 +12,7 @@ import { AccessDeniedError, isTeleportError } from '@teleport-ts/core/errors';
 import { assertNoLockInForce, findLockInForce, LOCKED_ERROR_CODE, type Lock, type LockSubject } from '@teleport-ts/core/types';
 
 /** How often a service refreshes its locks. */
-export const DEFAULT_LOCK_REFRESH_MS = 2_000;
+const DEFAULT_LOCK_REFRESH_MS = 2_000;
 
 export interface LockWatcher {
   /**

@@ -52,7 +52,7 @@ export function parseTime(text: string, now: Date, flag: string): Date {
 }
 
 /** Checks the flags; the CLI runs it before connecting. */
-export function checkOptions(options: EventsOptions, now: Date = new Date()): void {
+function checkOptions(options: EventsOptions, now: Date = new Date()): void {
   void normalize(options, now);
 }
 

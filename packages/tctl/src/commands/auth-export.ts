@@ -28,7 +28,7 @@ const EXPORT_TYPES = [
   'db-client-der',
   'openssh',
 ] as const;
-export type ExportType = (typeof EXPORT_TYPES)[number];
+type ExportType = (typeof EXPORT_TYPES)[number];
 
 const TLS_EXPORTS: Readonly<Partial<Record<ExportType, { ca: CertAuthorityType; der: boolean }>>> = {
   tls: { ca: 'host', der: false },
@@ -62,7 +62,7 @@ function bareKey(publicKeyLine: string): string {
 }
 
 /** Teleport's `MarshalAuthorizedKeysFormat`: the line sshd's `authorized_keys` (and, stripped, `TrustedUserCAKeys`) reads. */
-export function userCaLine(clusterName: string, publicKeyLine: string): string {
+function userCaLine(clusterName: string, publicKeyLine: string): string {
   return `cert-authority ${bareKey(publicKeyLine)} clustername=${queryEscape(clusterName)}&type=user\n`;
 }
 

@@ -28,7 +28,7 @@ export interface RotateResult {
 export type RotateApi = Pick<TctlApi, 'rotateCertAuthority'>;
 
 /** Everything that can be checked without the auth server; the CLI runs it before connecting. */
-export function checkOptions(options: RotateOptions): RotateResult & { mode: 'auto' | 'manual'; gracePeriod: number } {
+function checkOptions(options: RotateOptions): RotateResult & { mode: 'auto' | 'manual'; gracePeriod: number } {
   if (!options.type) throw new BadParameterError('required flag --type not provided');
   if (!(ROTATE_TYPES as readonly string[]).includes(options.type)) {
     throw new BadParameterError(`unsupported --type ${JSON.stringify(options.type)}, use one of: ${ROTATE_TYPES.join(', ')}`);

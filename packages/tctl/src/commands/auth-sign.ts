@@ -26,7 +26,7 @@ const name = 'auth sign';
 const help = 'Create an identity file(s) for a given user.';
 
 const SIGN_FORMATS = ['file', 'openssh', 'tls', 'db', 'cockroachdb'] as const;
-export type SignFormat = (typeof SIGN_FORMATS)[number];
+type SignFormat = (typeof SIGN_FORMATS)[number];
 
 /** Teleport's `apidefaults.CertDuration`. */
 const DEFAULT_SIGN_TTL = '12h';

@@ -14,7 +14,7 @@ export interface AuthorityKey {
 const CURVE_NAMES: Readonly<Record<string, string>> = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' };
 
 /** Teleport's `publicKeyAlgorithmName`. */
-export function keyAlgorithmName(key: KeyObject): string {
+function keyAlgorithmName(key: KeyObject): string {
   const details = key.asymmetricKeyDetails;
   switch (key.asymmetricKeyType) {
     case 'ed25519':

@@ -121,7 +121,7 @@ export function checkLock(options: LockOptions, now: Date): LockRequest {
 }
 
 /** Builds the lock document for a checked request; `parseLock` applies the same validation the server will. */
-export function newLock(request: LockRequest, name: string): Lock {
+function newLock(request: LockRequest, name: string): Lock {
   return parseLock({ kind: KIND_LOCK, version: 'v2', metadata: { name }, spec: request });
 }
 

@@ -76,7 +76,7 @@ const SHORTCUTS: Readonly<Record<string, ResourceKind>> = {
 };
 
 /** Teleport's `ParseShortcut`. */
-export function parseKind(text: string): ResourceKind {
+function parseKind(text: string): ResourceKind {
   if (text === '') throw new BadParameterError('missing resource name');
   const kind = SHORTCUTS[text.toLowerCase()];
   if (kind === undefined) {
@@ -172,7 +172,7 @@ function textTable(resources: readonly Resource[], now: Date): string {
  * Teleport's `LockTarget.String()` (protobuf compact text): `User:"alice" Role:"dev"`, in the proto's field order,
  * so a lock reads the same here as in the server's `lock targeting ... is in force` refusals.
  */
-export function lockTargetText(lock: Lock): string {
+function lockTargetText(lock: Lock): string {
   const t = lock.spec.target;
   const fields: [string, string | undefined][] = [['User', t.user], ['Role', t.role], ['Login', t.login], ['ServerID', t.server_id]];
   return fields

@@ -21,7 +21,7 @@ export interface StatusOptions {
   debug?: boolean;
 }
 
-export interface AuthorityStatus {
+interface AuthorityStatus {
   clusterName: string;
   type: CertAuthorityType;
   rotation: Rotation;
@@ -87,7 +87,7 @@ function compareRows(a: readonly string[], b: readonly string[]): number {
 }
 
 /** The text block: a key/value summary, a blank line, then the keys table. */
-export function renderText(model: StatusModel, debug = false): string {
+function renderText(model: StatusModel, debug = false): string {
   const summary: string[][] = [
     ['Cluster:', model.cluster.name],
     ['Version:', model.cluster.version],
@@ -109,7 +109,7 @@ export function renderText(model: StatusModel, debug = false): string {
 }
 
 /** The structured form (`--format json|yaml`), Teleport's `statusOutput`. */
-export function statusOutput(model: StatusModel, debug = false): PlainValue {
+function statusOutput(model: StatusModel, debug = false): PlainValue {
   return {
     cluster: { name: model.cluster.name, version: model.cluster.version, ca_pins: model.cluster.caPins },
     authorities: model.authorities

@@ -26,7 +26,7 @@ import { caPinsOf } from './ca-info.js';
 /** Teleport's `defaults.ProvisioningTokenTTL`. */
 const DEFAULT_TOKEN_TTL = '30m';
 /** Teleport's `defaults.TokenLenBytes`: tokens are 32 hex characters. */
-export const TOKEN_BYTES = 16;
+const TOKEN_BYTES = 16;
 
 const help = {
   tokens: 'List or revoke invitation tokens.',
@@ -78,7 +78,7 @@ export function parseTokenType(type: string | undefined): JoinTokenRole[] {
 const LABEL_KEY = /^[a-zA-Z/.0-9_:*-]+$/;
 
 /** Teleport's label spec: `env=prod,region=us-west`. */
-export function parseLabels(spec: string | undefined): Record<string, string> {
+function parseLabels(spec: string | undefined): Record<string, string> {
   const labels: Record<string, string> = {};
   if (spec === undefined || spec.trim() === '') return labels;
   for (const pair of spec.split(',')) {
@@ -92,7 +92,7 @@ export function parseLabels(spec: string | undefined): Record<string, string> {
 }
 
 /** Checks the flags of `tokens add`; the CLI runs it before connecting. */
-export function checkAdd(options: AddOptions): { roles: JoinTokenRole[]; ttlMs: number; labels: Record<string, string> } {
+function checkAdd(options: AddOptions): { roles: JoinTokenRole[]; ttlMs: number; labels: Record<string, string> } {
   const roles = parseTokenType(options.type);
   const ttlMs = parseDuration(options.ttl ?? DEFAULT_TOKEN_TTL);
   if (ttlMs <= 0) throw new BadParameterError('--ttl must be positive');
@@ -136,7 +136,7 @@ function caPinLines(pins: readonly string[]): string {
 }
 
 /** Teleport's `nodeMessageTemplate`, with this project's daemon. */
-export function nodeMessage(r: TokenAddResult): string {
+function nodeMessage(r: TokenAddResult): string {
   const minutes = Math.floor(r.ttlMs / 60_000);
   return `The invite token: ${r.token}
 This token will expire in ${minutes} minutes.
@@ -156,7 +156,7 @@ Please note:
 }
 
 /** Teleport's database join message (`teleport db start` form), with this project's daemon. */
-export function dbMessage(r: TokenAddResult): string {
+function dbMessage(r: TokenAddResult): string {
   const minutes = minutesFloat(r.ttlMs);
   const uri = r.db.uri || '<uri>';
   return `The invite token: ${r.token}

@@ -13,10 +13,10 @@ import { flattenList } from './lists.js';
 
 /** Teleport's `defaults.SignupTokenTTL` and `MaxSignupTokenTTL`. */
 const SIGNUP_TOKEN_TTL = '1h';
-export const MAX_SIGNUP_TOKEN_TTL_MS = 48 * 3_600_000;
+const MAX_SIGNUP_TOKEN_TTL_MS = 48 * 3_600_000;
 /** Teleport's `defaults.ChangePasswordTokenTTL` and `MaxChangePasswordTokenTTL`. */
 const RESET_TOKEN_TTL = '8h';
-export const MAX_RESET_TOKEN_TTL_MS = 24 * 3_600_000;
+const MAX_RESET_TOKEN_TTL_MS = 24 * 3_600_000;
 
 const help = {
   users: 'Manage user accounts.',
@@ -61,7 +61,7 @@ export interface InviteResult {
 }
 
 /** Checks the flags of `users add`; the CLI runs it before connecting. */
-export function checkAdd(options: AddOptions): { roles: string[]; ttlMs: number } {
+function checkAdd(options: AddOptions): { roles: string[]; ttlMs: number } {
   const roles = flattenList(options.roles);
   if (roles.length === 0) throw new BadParameterError('required flag --roles not provided');
   return { roles, ttlMs: tokenTtl(options.ttl, SIGNUP_TOKEN_TTL, MAX_SIGNUP_TOKEN_TTL_MS) };

@@ -5,11 +5,11 @@ import { loadStatuses } from '../profile/status.js';
 import { teleportHome } from '@teleport-ts/core/profile';
 import { FORMAT_OPTION, type OutputFormat, type TshCommand } from './context.js';
 
-export const ENV_PROXY = 'TELEPORT_PROXY';
-export const ENV_CLUSTER = 'TELEPORT_CLUSTER';
+const ENV_PROXY = 'TELEPORT_PROXY';
+const ENV_CLUSTER = 'TELEPORT_CLUSTER';
 
 /** The variables to export, from the current profile. */
-export async function environment(env: NodeJS.ProcessEnv): Promise<Record<string, string>> {
+async function environment(env: NodeJS.ProcessEnv): Promise<Record<string, string>> {
   const active = (await loadStatuses(teleportHome(env))).find((s) => s.active);
   if (!active) throw new NotFoundError('Not logged in.');
   return { [ENV_PROXY]: active.webProxyAddr, [ENV_CLUSTER]: active.cluster };

@@ -23,7 +23,7 @@ export interface LoginOptions {
   insecure?: boolean;
 }
 
-export interface LoginDeps {
+interface LoginDeps {
   env: NodeJS.ProcessEnv;
   prompter: Prompter;
 }

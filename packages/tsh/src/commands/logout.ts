@@ -4,7 +4,7 @@ import { removeAllKeys, teleportHome } from '@teleport-ts/core/profile';
 import type { TshCommand } from './context.js';
 
 /** Returns how many profiles were removed. */
-export async function logout(env: NodeJS.ProcessEnv): Promise<number> {
+async function logout(env: NodeJS.ProcessEnv): Promise<number> {
   return removeAllKeys(teleportHome(env));
 }
 

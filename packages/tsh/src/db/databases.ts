@@ -207,7 +207,7 @@ export interface ClientCommand {
 }
 
 /** `postgres://user@127.0.0.1:port/db`, with `?sslmode=disable` for cockroach (which would otherwise insist on TLS). */
-export function localConnectionUrl(route: DatabaseRoute, host: string, port: number, options: { sslmodeDisable?: boolean } = {}): string {
+function localConnectionUrl(route: DatabaseRoute, host: string, port: number, options: { sslmodeDisable?: boolean } = {}): string {
   const user = route.username === '' ? '' : `${encodeURIComponent(route.username)}@`;
   const db = route.database === '' ? '' : `/${encodeURIComponent(route.database)}`;
   const hostPart = host.includes(':') ? `[${host}]` : host;

@@ -25,7 +25,7 @@ import {
 } from '@teleport-ts/core/protocol/postgres';
 
 /** ALPN protocol of database access at the proxy. */
-export const ALPN_TELEPORT_POSTGRES = 'teleport-postgres';
+const ALPN_TELEPORT_POSTGRES = 'teleport-postgres';
 
 /** How long a CancelRequest may take to be delivered (the startup limit is the shared STARTUP_TIMEOUT_MS). */
 const CANCEL_TIMEOUT_MS = 10_000;
@@ -33,7 +33,7 @@ const CANCEL_TIMEOUT_MS = 10_000;
 const MAX_ENCRYPTION_REQUESTS = 2;
 
 /** The client credentials and trust for the proxy connection. */
-export interface UpstreamCredentials {
+interface UpstreamCredentials {
   /** The database certificate (PEM). */
   cert: string;
   /** The user's TLS private key (PEM). A secret. */
@@ -58,7 +58,7 @@ export interface LocalProxyOptions {
   onEvent?: (event: LocalProxyEvent) => void;
 }
 
-export type LocalProxyEvent =
+type LocalProxyEvent =
   | { type: 'upstream-error'; error: unknown }
   | { type: 'client-error'; error: unknown }
   | { type: 'cancel-forwarded' };
@@ -74,12 +74,12 @@ export interface LocalProxy {
  * The TLS context for the proxy connections: the certificate, the key and the trusted CAs. Building one parses ~150
  * system roots (tens of ms), so a local proxy makes it once per certificate, not per connection.
  */
-export function proxySecureContext(ca: readonly string[], credentials: UpstreamCredentials): tls.SecureContext {
+function proxySecureContext(ca: readonly string[], credentials: UpstreamCredentials): tls.SecureContext {
   return tls.createSecureContext({ cert: credentials.cert, key: credentials.key, ca: [...tls.rootCertificates, ...ca] });
 }
 
 /** TLS to the proxy with ALPN `teleport-postgres` and the database certificate. Resolves once the handshake is done. */
-export function dialProxy(
+function dialProxy(
   options: Pick<LocalProxyOptions, 'proxy' | 'insecure'>,
   secureContext: tls.SecureContext,
   session?: Buffer,

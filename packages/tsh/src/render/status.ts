@@ -13,12 +13,12 @@ export function formatGoDuration(ms: number): string {
 }
 
 /** Go's `time.Time.String()` in UTC: `2026-11-21 18:00:00 +0000 UTC`. */
-export function formatGoTime(date: Date): string {
+function formatGoTime(date: Date): string {
   return `${date.toISOString().slice(0, 19).replace('T', ' ')} +0000 UTC`;
 }
 
 /** `[valid for 12h0m0s]` or `[EXPIRED]`. */
-export function validity(status: ProfileStatus, now: Date): string {
+function validity(status: ProfileStatus, now: Date): string {
   if (status.validUntil === undefined) return 'valid forever';
   const left = status.validUntil.getTime() - now.getTime();
   return left > 0 ? `valid for ${formatGoDuration(left)}` : 'EXPIRED';
@@ -50,7 +50,7 @@ export function renderStatusText(status: ProfileStatus, now: Date): string {
 }
 
 /** Teleport's `profileInfo` JSON shape. */
-export function statusToPlain(status: ProfileStatus): Plain {
+function statusToPlain(status: ProfileStatus): Plain {
   return {
     profile_url: status.proxyUrl,
     username: status.username,

@@ -9,15 +9,15 @@ import type { PostgresDialect } from './connection.js';
  * `event_time` (from the event's `time`, ms precision), `event_type` (the event name), `event_data`
  * (the whole event, jsonb). `event_id` is text, not uuid, so that a uid is stored exactly as emitted.
  */
-export const AUDIT_TABLE = 'audit_events';
+const AUDIT_TABLE = 'audit_events';
 
 /** Quotes an SQL identifier (`"name"`, inner quotes doubled). */
-export function quoteIdentifier(name: string): string {
+function quoteIdentifier(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
 /** Quotes an SQL string literal (`'text'`, inner quotes doubled). */
-export function quoteLiteral(text: string): string {
+function quoteLiteral(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
 }
 
@@ -41,7 +41,7 @@ export function retentionInterval(retentionDays: number): string {
 }
 
 /** Default schedule of CockroachDB's row-level TTL job (CockroachDB's own default). */
-export const DEFAULT_TTL_JOB_CRON = '@hourly';
+const DEFAULT_TTL_JOB_CRON = '@hourly';
 
 /**
  * CockroachDB row-level TTL: rows expire `retentionDays` after their *event* time (not their insertion

@@ -40,7 +40,7 @@ export interface PostgresAuditStoreOptions extends AuditStoreCommonOptions {
 }
 
 /** SQLSTATEs after which a statement is retried: serialization failure and deadlock. */
-export const RETRYABLE_SQLSTATES: ReadonlySet<string> = new Set(['40001', '40P01']);
+const RETRYABLE_SQLSTATES: ReadonlySet<string> = new Set(['40001', '40P01']);
 
 /**
  * Extra SQLSTATEs retried while creating the schema: concurrent `CREATE ... IF NOT EXISTS` from several
@@ -57,7 +57,7 @@ function sqlState(err: unknown): string | undefined {
 }
 
 /** Runs `fn` again, after a jittered backoff, while it fails with one of `states`. */
-export async function withRetry<T>(fn: () => Promise<T>, states: ReadonlySet<string> = RETRYABLE_SQLSTATES): Promise<T> {
+async function withRetry<T>(fn: () => Promise<T>, states: ReadonlySet<string> = RETRYABLE_SQLSTATES): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await fn();

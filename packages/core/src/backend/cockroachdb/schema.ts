@@ -30,7 +30,7 @@ export function ttlStatement(cron: string): string {
 }
 
 /** True when the server is CockroachDB (not PostgreSQL). */
-export async function isCockroachDB(client: pg.ClientBase): Promise<boolean> {
+async function isCockroachDB(client: pg.ClientBase): Promise<boolean> {
   const res = await client.query<{ v: string }>('SELECT version() AS v');
   return /cockroach/i.test(res.rows[0]?.v ?? '');
 }

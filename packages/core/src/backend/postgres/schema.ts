@@ -9,7 +9,7 @@ export const CHANGE_CHANNEL = 'teleport_kv_changes';
  * NOTIFY payloads must stay under 8000 bytes; events whose JSON is longer go to `kv_events` and the
  * notification carries `@<id>` instead.
  */
-export const MAX_INLINE_PAYLOAD_BYTES = 7900;
+const MAX_INLINE_PAYLOAD_BYTES = 7900;
 
 /** How long spilled events stay in `kv_events` before the sweep prunes them. */
 export const SPILLED_EVENT_RETENTION = '10 minutes';

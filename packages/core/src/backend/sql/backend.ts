@@ -84,7 +84,7 @@ interface KvRow {
 const LIVE = '(kv.expires IS NULL OR kv.expires > $NOW::timestamptz)';
 const live = (nowParam: number): string => LIVE.replace('$NOW', `$${nowParam}`);
 
-export const SQL = {
+const SQL = {
   get: `SELECT kv.value, kv.expires, kv.revision FROM kv WHERE kv.key = $1::bytea AND ${live(2)}`,
   getRevision: `SELECT kv.revision FROM kv WHERE kv.key = $1::bytea AND ${live(2)}`,
   getRange:

@@ -4,7 +4,7 @@ import type { PoolConfig } from 'pg';
 import { BadParameterError } from '../../errors/index.js';
 
 /** libpq's `sslmode` values. `allow` and `prefer` are treated alike: TLS without verification, plain if refused. */
-export type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
+type SslMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
 
 const SSL_MODES: readonly SslMode[] = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
 

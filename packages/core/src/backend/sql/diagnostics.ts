@@ -14,7 +14,7 @@ export type SqlBackendDiagnostic =
   | { event: 'pool-error'; backend: string; reason: string };
 
 /** The `node:diagnostics_channel` name the SQL drivers publish {@link SqlBackendDiagnostic} records on. */
-export const SQL_BACKEND_CHANNEL = 'teleport-ts:backend:sql';
+const SQL_BACKEND_CHANNEL = 'teleport-ts:backend:sql';
 
 const channel = diagnostics_channel.channel(SQL_BACKEND_CHANNEL);
 

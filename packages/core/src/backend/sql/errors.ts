@@ -43,7 +43,7 @@ export function sqlState(err: unknown): string | undefined {
 }
 
 /** True when `err` says the connection is gone (socket error, pg's own "connection terminated"). */
-export function isConnectionLost(err: unknown): boolean {
+function isConnectionLost(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
   if (typeof code === 'string' && SOCKET_CODES.has(code)) return true;

@@ -35,7 +35,7 @@ const MIGRATIONS: readonly string[] = [
 ];
 
 /** The schema version this build writes. */
-export const SCHEMA_VERSION = MIGRATIONS.length;
+const SCHEMA_VERSION = MIGRATIONS.length;
 
 /**
  * Brings the schema up to {@link SCHEMA_VERSION} in one write transaction, so two processes opening a new

@@ -10,7 +10,7 @@ import type { ConditionalAction } from '../types.js';
 /** Change-log row type of a put. */
 export const EVENT_PUT = 0;
 /** Change-log row type of a delete. */
-export const EVENT_DELETE = 1;
+const EVENT_DELETE = 1;
 /** Expired items deleted per write transaction, so a sweep never holds the write lock for long. */
 export const SWEEP_BATCH = 256;
 /** Change-log rows pruned per write transaction. */
@@ -23,7 +23,7 @@ export interface KvRow {
   revision: string;
 }
 
-export interface EventRow {
+interface EventRow {
   id: number;
   type: number;
   key: string;

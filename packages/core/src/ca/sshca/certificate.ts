@@ -27,7 +27,7 @@ import {
 } from './summary.js';
 import { sshString, sshUint32, sshUint64 } from './wire.js';
 
-export { SSH_CERT_MAX_BYTES, SSH_CERT_MAX_PRINCIPALS, SSH_CERT_TYPES, SSH_CERT_VALID_FOREVER, type SshCertType } from './summary.js';
+export {  SSH_CERT_MAX_PRINCIPALS, SSH_CERT_TYPES, SSH_CERT_VALID_FOREVER, type SshCertType } from './summary.js';
 
 /** Nonce length OpenSSH uses. */
 const NONCE_BYTES = 32;

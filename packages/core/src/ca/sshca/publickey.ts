@@ -9,7 +9,7 @@ import { newBoundedCache } from '../cache.js';
 import { isSshKeyType, parseAuthorizedKeyLine, type SshKeyType } from './keyline.js';
 import { newSshReader, sshMpint, sshString, type SshReader } from './wire.js';
 
-export { isSshKeyType, parseAuthorizedKeyLine, SSH_KEY_TYPES, type AuthorizedKeyLine, type SshKeyType } from './keyline.js';
+export {  parseAuthorizedKeyLine, SSH_KEY_TYPES, type AuthorizedKeyLine, type SshKeyType } from './keyline.js';
 
 /** ECDSA curves: SSH name, JWK name, field size in bytes, and the hash RFC 5656 pairs with it. */
 export const SSH_ECDSA_CURVES = {
@@ -21,7 +21,7 @@ export const SSH_ECDSA_CURVES = {
 export type SshEcdsaCurve = keyof typeof SSH_ECDSA_CURVES;
 
 /** RSA keys below this size are refused, as OpenSSH does. */
-export const SSH_RSA_MIN_MODULUS_BITS = 1024;
+const SSH_RSA_MIN_MODULUS_BITS = 1024;
 
 /** A parsed public key: its SSH type, its wire blob, and the same key as a `node:crypto` object. */
 export interface SshPublicKey {

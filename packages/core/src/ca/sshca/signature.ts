@@ -24,10 +24,10 @@ export type SshSignatureAlgorithm = (typeof SSH_SIGNATURE_ALGORITHMS)[number];
 export type SshRsaSignatureAlgorithm = 'rsa-sha2-256' | 'rsa-sha2-512';
 
 /** The SHA-1 RSA signature algorithm, refused everywhere. */
-export const SSH_RSA_SHA1 = 'ssh-rsa';
+const SSH_RSA_SHA1 = 'ssh-rsa';
 
 /** Which signature algorithms a key of the given type may produce. */
-export function signatureAlgorithmsFor(keyType: SshKeyType): readonly SshSignatureAlgorithm[] {
+function signatureAlgorithmsFor(keyType: SshKeyType): readonly SshSignatureAlgorithm[] {
   switch (keyType) {
     case 'ssh-rsa':
       return ['rsa-sha2-256', 'rsa-sha2-512'];
@@ -50,13 +50,13 @@ function digestFor(algorithm: SshSignatureAlgorithm): string | null {
 }
 
 /** A decoded signature: algorithm name and the algorithm-specific blob. */
-export interface SshSignature {
+interface SshSignature {
   algorithm: string;
   blob: Buffer;
 }
 
 /** Decodes the `string algorithm, string blob` signature encoding. */
-export function decodeSshSignature(encoded: Uint8Array): SshSignature {
+function decodeSshSignature(encoded: Uint8Array): SshSignature {
   const reader = newSshReader(encoded, 'SSH signature');
   const algorithm = reader.readText();
   const blob = reader.readString();

@@ -27,7 +27,7 @@ export const DER_TAG = {
 const MAX_DER_LENGTH = 0xffffff;
 
 /** Encodes one tag-length-value element. */
-export function derTlv(tag: number, content: Uint8Array): Buffer {
+function derTlv(tag: number, content: Uint8Array): Buffer {
   const len = content.length;
   let header: Buffer;
   if (len < 0x80) header = Buffer.from([tag, len]);
@@ -187,7 +187,7 @@ export function readDerChildren(buf: Uint8Array, parent: DerElement): DerElement
 }
 
 /** The bytes of an element including its header. */
-export function derElementBytes(buf: Buffer, element: DerElement): Buffer {
+function derElementBytes(buf: Buffer, element: DerElement): Buffer {
   return buf.subarray(element.start, element.end);
 }
 

@@ -9,7 +9,7 @@ import { BadParameterError } from '../../errors/index.js';
 import { DER_TAG, readDerChildren, readDerElement } from './der.js';
 
 /** Key types we certify. */
-export type SubjectKeyType = 'rsa' | 'ec' | 'ed25519';
+type SubjectKeyType = 'rsa' | 'ec' | 'ed25519';
 
 /** A subject public key ready to be written into a certificate. */
 export interface SubjectPublicKey {
@@ -19,7 +19,7 @@ export interface SubjectPublicKey {
 }
 
 /** Smallest RSA key we certify. */
-export const MIN_RSA_MODULUS_BITS = 2048;
+const MIN_RSA_MODULUS_BITS = 2048;
 
 const OID_RSA = '2a864886f70d010101'; // 1.2.840.113549.1.1.1
 const OID_EC = '2a8648ce3d0201'; // 1.2.840.10045.2.1
@@ -34,7 +34,7 @@ const EC_CURVES: Record<string, number> = {
 const invalid = (): BadParameterError => new BadParameterError('invalid public key: expected an RSA (2048+ bits), ECDSA or Ed25519 SubjectPublicKeyInfo');
 
 /** Checks an SPKI's structure and algorithm without OpenSSL; returns the key type. */
-export function checkSubjectPublicKeyInfo(spki: Buffer): SubjectKeyType {
+function checkSubjectPublicKeyInfo(spki: Buffer): SubjectKeyType {
   const outer = readDerElement(spki, 0);
   if (outer.tag !== DER_TAG.sequence || outer.end !== spki.length) throw invalid();
   const [algorithm, bits, extra] = readDerChildren(spki, outer);

@@ -17,7 +17,7 @@ export interface TlsCaKeyPairPem {
 }
 
 /** Signature algorithm for a CA key: the DER `AlgorithmIdentifier` and the digest `node:crypto` signs with. */
-export interface X509SignatureAlgorithm {
+interface X509SignatureAlgorithm {
   algorithmIdentifier: Buffer;
   /** `null` for Ed25519, which hashes internally. */
   digest: string | null;
@@ -43,7 +43,7 @@ const OID_RSA_SHA256 = '1.2.840.113549.1.1.11';
 const OID_ED25519 = '1.3.101.112';
 
 /** The signature algorithm we use for a CA key: SHA-256 for P-256 and RSA, SHA-384/512 for the larger curves. */
-export function x509SignatureAlgorithmFor(key: KeyObject): X509SignatureAlgorithm {
+function x509SignatureAlgorithmFor(key: KeyObject): X509SignatureAlgorithm {
   switch (key.asymmetricKeyType) {
     case 'ec': {
       const curve = key.asymmetricKeyDetails?.namedCurve;

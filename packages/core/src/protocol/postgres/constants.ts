@@ -23,7 +23,7 @@ export const GSSENC_REQUEST_CODE = 80877104;
 /** The "protocol version" of a CancelRequest. */
 export const CANCEL_REQUEST_CODE = 80877102;
 
-/** Length of an SSLRequest / GSSENCRequest. */
+/** Length of an SSLRequest / GSSENCRequest (the same 8 bytes as a startup header, named for what it measures). @alias */
 export const ENCRYPTION_REQUEST_LENGTH = STARTUP_HEADER_LENGTH;
 /** Protocol 3.0 cancel keys carry a 4-byte secret. */
 export const CANCEL_SECRET_KEY_LENGTH_3_0 = 4;

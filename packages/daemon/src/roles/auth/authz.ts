@@ -15,14 +15,14 @@ import { SYSTEM_ROLES, assertNoLockInForce, parseRole, type Lock, type LockSubje
 import type { AccessService } from '@teleport-ts/core/services';
 
 /** A caller with no (valid) client certificate. `reason` says why a presented certificate was refused. */
-export interface AnonymousCaller {
+interface AnonymousCaller {
   kind: 'anonymous';
   remoteAddr: string;
   reason?: string;
 }
 
 /** A user, identified by a certificate from the user CA. */
-export interface UserCaller {
+interface UserCaller {
   kind: 'user';
   username: string;
   identity: CertIdentity;
@@ -57,7 +57,7 @@ const role = (name: string, rules: { resources: string[]; verbs: string[] }[]): 
  * Teleport's implicit rules: what every authenticated caller may do (read the cluster name, the auth
  * preference, and CAs without their keys).
  */
-export const IMPLICIT_ROLE: Role = role('implicit', [
+const IMPLICIT_ROLE: Role = role('implicit', [
   { resources: ['cluster_name', 'cluster_auth_preference'], verbs: RO },
   { resources: ['cert_authority'], verbs: ['list', 'readnosecrets'] },
 ]);

@@ -57,7 +57,7 @@ import { otpRequirement } from './users.js';
 
 const HOUR = 3_600_000;
 /** Teleport's `apidefaults.CertDuration`: the default TTL of user and `tctl auth sign` certificates. */
-export const DEFAULT_CERT_TTL_MS = 12 * HOUR;
+const DEFAULT_CERT_TTL_MS = 12 * HOUR;
 /** Host certificates live a year (bounded by their CA); agents get new ones by joining again. */
 export const HOST_CERT_TTL_MS = 365 * 24 * HOUR;
 /** A host name or address that may become a certificate principal. */

@@ -15,10 +15,10 @@ import type { AuthContext } from './context.js';
 import { EmitAuditEventsBody, UpsertDatabaseServerBody, parseBody } from './requests.js';
 
 /** Backend prefix of database servers: `/db_servers/<host-uuid>/<database>`. */
-export const DB_SERVERS_PREFIX = '/db_servers/';
+const DB_SERVERS_PREFIX = '/db_servers/';
 
 /** A heartbeat keeps a database server listed this long unless the agent asks otherwise. */
-export const DEFAULT_DB_SERVER_TTL_MS = 60_000;
+const DEFAULT_DB_SERVER_TTL_MS = 60_000;
 
 /** Largest single event accepted from a service, as JSON. */
 const MAX_EVENT_BYTES = 64 * 1024;

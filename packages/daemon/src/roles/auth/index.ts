@@ -1,2 +1,2 @@
-export { ADMIN_IDENTITY_DIR, issueLocalHostIdentity, startAuthServer, type AuthServer, type AuthServerOptions } from './server.js';
-export { HOST_UUID_FILE, loadOrCreateHostUuid } from './init.js';
+export {  issueLocalHostIdentity, startAuthServer, type AuthServer, type AuthServerOptions } from './server.js';
+export {  loadOrCreateHostUuid } from './init.js';

@@ -18,7 +18,7 @@ import { newAccessService, newClusterConfigService, newTrustService } from '@tel
 import type { Logger } from '../../logger.js';
 
 /** The file holding this host's UUID, as Teleport's `<data_dir>/host_uuid`. */
-export const HOST_UUID_FILE = 'host_uuid';
+const HOST_UUID_FILE = 'host_uuid';
 
 /** Reads `<dataDir>/host_uuid`, creating it with a random UUID on the first start. */
 export async function loadOrCreateHostUuid(dataDir: string): Promise<string> {

@@ -56,7 +56,7 @@ export async function assertNotLocked(ctx: AuthContext, subject: LockSubject): P
 }
 
 /** How long the per-request lock check reuses what it read. */
-export const LOCK_VIEW_MAX_AGE_MS = 1_000;
+const LOCK_VIEW_MAX_AGE_MS = 1_000;
 
 /**
  * The locks as every request checks them: read from the backend at most once per {@link LOCK_VIEW_MAX_AGE_MS}

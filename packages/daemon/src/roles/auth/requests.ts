@@ -36,7 +36,7 @@ const MIN_DB_SERVER_TTL_MS = 1000;
 /** The longest client certificate a db agent may ask for. */
 const MAX_DB_CLIENT_CERT_TTL: DurationLimit = { ms: 24 * HOUR, text: '24h' };
 /** Most events one `emitAuditEvents` call may carry. */
-export const MAX_EMITTED_EVENTS = 100;
+const MAX_EMITTED_EVENTS = 100;
 
 const isJsonObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 

@@ -37,7 +37,7 @@ import type { AuthContext } from './context.js';
 import { CreateTokenBody, DeleteTokenBody, RotateCertAuthorityBody, parseBody } from './requests.js';
 
 /** Teleport's `defaults.ProvisioningTokenTTL`. */
-export const JOIN_TOKEN_TTL_MS = 30 * 60_000;
+const JOIN_TOKEN_TTL_MS = 30 * 60_000;
 
 // ---- cluster --------------------------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ import { advanceAutoRotations } from './resources.js';
 import { registerAuthRoutes } from './routes.js';
 
 /** Directory of the local admin identity inside the data dir (what tctl on the auth host uses). */
-export const ADMIN_IDENTITY_DIR = 'admin';
+const ADMIN_IDENTITY_DIR = 'admin';
 
 /** How long in-flight requests may take to finish at shutdown before their connections are cut. */
 const SHUTDOWN_GRACE_MS = 10_000;

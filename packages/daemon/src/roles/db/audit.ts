@@ -15,15 +15,15 @@ import { isTeleportError, redact, type TeleportError } from '@teleport-ts/core/e
 import type { Logger } from '../../logger.js';
 
 /** Events kept while the auth server is unreachable; the oldest are dropped (and counted) past this. */
-export const DEFAULT_AUDIT_QUEUE_LIMIT = 10_000;
+const DEFAULT_AUDIT_QUEUE_LIMIT = 10_000;
 /** Most events per request (the auth server's `MAX_EMITTED_EVENTS`). */
 const BATCH_SIZE = 100;
 /** Largest event sent, as JSON: under the auth server's 64 KiB per event, with room for the fields it adds. */
-export const MAX_SENT_EVENT_BYTES = 60 * 1024;
+const MAX_SENT_EVENT_BYTES = 60 * 1024;
 /** Largest batch, as JSON: under the auth server's 1 MiB request body. */
 const MAX_BATCH_BYTES = 768 * 1024;
 /** How long an event may wait for others to share its request. */
-export const DEFAULT_AUDIT_FLUSH_DELAY_MS = 200;
+const DEFAULT_AUDIT_FLUSH_DELAY_MS = 200;
 
 export interface ServiceAuditEmitter {
   /** Queues a catalogued event (time and uid are set now). */

@@ -23,7 +23,7 @@ export interface DatabaseIdentity {
 }
 
 /** What a session may do: the database user and name it connects with. */
-export interface DatabaseGrant {
+interface DatabaseGrant {
   dbUser: string;
   dbName: string;
   /** The StartupMessage parameters to send to the database (user and database set to the granted ones). */

@@ -10,7 +10,7 @@ import type { Clock } from '@teleport-ts/core/clock';
 import { isTeleportError } from '@teleport-ts/core/errors';
 
 /** How long fetched CAs are used before they are fetched again. */
-export const DEFAULT_CA_MAX_AGE_MS = 30_000;
+const DEFAULT_CA_MAX_AGE_MS = 30_000;
 /** A certificate from an unknown CA triggers a refetch at most this often (a rotation just started). */
 const FORCED_REFRESH_INTERVAL_MS = 5_000;
 /** Verified certificates remembered (a client reuses one certificate for many connections). */

@@ -16,7 +16,7 @@ import {
 import { BadParameterError } from '@teleport-ts/core/errors';
 
 /** PostgreSQL's port, the default of a URI without one (CockroachDB's SQL port is 26257: write it). */
-export const DEFAULT_POSTGRES_PORT = 5432;
+const DEFAULT_POSTGRES_PORT = 5432;
 
 /** One database as the agent serves it. */
 export interface DatabaseSpec {

@@ -18,7 +18,7 @@ import { isIpAddress } from './config.js';
  * One TLS connection to `addr` offering the reverse tunnel ALPN protocol. Resolves once the peer proved it holds a
  * Proxy host certificate of `clusterName`; rejects (destroying the socket) otherwise.
  */
-export async function dialReverseTunnel(options: {
+async function dialReverseTunnel(options: {
   addr: string;
   identity: Pick<Identity, 'key' | 'cert'>;
   cas: CertAuthorityCache;

@@ -9,7 +9,6 @@
  * proxy the cluster advertises).
  */
 
-import os from 'node:os';
 import path from 'node:path';
 import { AUTH_VIA_PROXY_ALPN, newAuthClient, type AuthClient, type Identity } from '@teleport-ts/core/api';
 import { parseIdentity } from '@teleport-ts/core/ca';
@@ -32,10 +31,10 @@ import { DEFAULT_DB_HEARTBEAT, startDatabaseHeartbeats, type DatabaseHeartbeats 
 import { newDatabaseStreams, type DatabaseStreams } from './streams.js';
 import { newClientCertCache } from './upstream.js';
 
-export { DEFAULT_DB_HEARTBEAT } from './heartbeat.js';
+;
 
 /** Where a db agent that joined keeps its identity. */
-export const DB_IDENTITY_DIR = 'db';
+const DB_IDENTITY_DIR = 'db';
 
 export interface DatabaseServiceOptions {
   dataDir: string;
@@ -250,9 +249,4 @@ export async function startDatabaseService(options: DatabaseServiceOptions): Pro
       await closing;
     },
   };
-}
-
-/** This host's name, the default node name. */
-export function defaultNodename(): string {
-  return os.hostname();
 }

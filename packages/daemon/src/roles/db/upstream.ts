@@ -17,11 +17,11 @@ import type { CertAuthorityCache } from './cas.js';
 import { isIpAddress, type DatabaseSpec } from './config.js';
 
 /** Lifetime asked for db client certificates. */
-export const DB_CLIENT_CERT_TTL_MS = 60 * 60_000;
+const DB_CLIENT_CERT_TTL_MS = 60 * 60_000;
 /** A cached certificate is renewed once less than this is left. */
-export const DB_CLIENT_CERT_RENEW_BEFORE_MS = 15 * 60_000;
+const DB_CLIENT_CERT_RENEW_BEFORE_MS = 15 * 60_000;
 /** Limit on reaching the database (TCP, SSLRequest, TLS handshake). */
-export const DB_CONNECT_TIMEOUT_MS = 15_000;
+const DB_CONNECT_TIMEOUT_MS = 15_000;
 
 /** A key and certificate to present to a database. */
 export interface DatabaseClientCredentials {

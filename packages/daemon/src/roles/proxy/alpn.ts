@@ -20,7 +20,7 @@ export const ALPN_PROTOCOLS = Object.freeze({
 });
 
 /** Where a connection came from and what it asked for. */
-export interface ConnectionInfo {
+interface ConnectionInfo {
   hello: ClientHello;
   remoteAddr: string;
 }
@@ -30,7 +30,7 @@ export interface ConnectionInfo {
  * - `passthrough`: gets the raw TCP socket; the ClientHello bytes are still unread on it.
  * - `terminate`: gets the proxy's TLS socket after the handshake, with `alpnProtocol` set to `protocol`.
  */
-export type ProtocolRoute =
+type ProtocolRoute =
   | { protocol: string; tls: 'passthrough'; handle(socket: net.Socket, info: ConnectionInfo): void }
   | { protocol: string; tls: 'terminate'; handle(socket: tls.TLSSocket, info: ConnectionInfo): void };
 
@@ -43,7 +43,7 @@ export interface ProtocolRegistry {
 }
 
 /** Events worth a log line; the listener itself never prints. */
-export type AlpnListenerEvent =
+type AlpnListenerEvent =
   | { type: 'bad-client-hello'; remoteAddr: string; message: string }
   | { type: 'handshake-timeout'; remoteAddr: string }
   | { type: 'route-error'; remoteAddr: string; protocol: string; error: unknown };

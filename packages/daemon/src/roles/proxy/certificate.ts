@@ -24,7 +24,7 @@ export interface WebCertificate {
 }
 
 /** Validity of the self-signed certificate (Teleport uses one year). */
-export const SELF_SIGNED_VALIDITY_MS = 365 * 24 * 3600_000;
+const SELF_SIGNED_VALIDITY_MS = 365 * 24 * 3600_000;
 const SELF_SIGNED_CERT_FILE = 'webproxy_cert.pem';
 const SELF_SIGNED_KEY_FILE = 'webproxy_key.pem';
 

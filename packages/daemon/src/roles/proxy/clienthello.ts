@@ -11,11 +11,11 @@ export const RECORD_TYPE_HANDSHAKE = 0x16;
 /** Handshake message type `client_hello`. */
 export const HANDSHAKE_TYPE_CLIENT_HELLO = 0x01;
 /** type(1) + legacy_record_version(2) + length(2). */
-export const RECORD_HEADER_LENGTH = 5;
+const RECORD_HEADER_LENGTH = 5;
 /** msg_type(1) + length(3). */
-export const HANDSHAKE_HEADER_LENGTH = 4;
+const HANDSHAKE_HEADER_LENGTH = 4;
 /** Largest TLSPlaintext fragment (2^14). */
-export const MAX_RECORD_PAYLOAD = 1 << 14;
+const MAX_RECORD_PAYLOAD = 1 << 14;
 /** Largest ClientHello we buffer, records included. Real ones (post-quantum key shares included) stay under 4 KiB. */
 export const MAX_CLIENT_HELLO_BYTES = 64 * 1024;
 
@@ -38,11 +38,6 @@ export type ClientHelloResult = { done: false } | { done: true; hello: ClientHel
 const malformed = (what: string): never => {
   throw new BadParameterError(`malformed TLS ClientHello: ${what}`, { code: 'ERR_TP_BAD_CLIENT_HELLO' });
 };
-
-/** True when the first byte cannot start a TLS connection (plain HTTP, SSH banner...). */
-export function looksLikeTls(firstByte: number): boolean {
-  return firstByte === RECORD_TYPE_HANDSHAKE;
-}
 
 /**
  * Reads a ClientHello from the first bytes of a connection. Returns `{ done: false }` while more bytes are

@@ -1,7 +1,7 @@
 /** The proxy role. See `./service.ts`. */
-export { startProxyService, type ProxyLogger, type ProxyService, type ProxyServiceOptions } from './service.js';
-export { ALPN_PROTOCOLS, newAlpnListener, spliceTo, type AlpnListener, type ConnectionInfo, type ProtocolRegistry, type ProtocolRoute } from './alpn.js';
-export { readClientHello, type ClientHello } from './clienthello.js';
-export { type HttpsKeyPair } from './certificate.js';
+export { startProxyService,  type ProxyService,  } from './service.js';
+;
+;
+;
 export { type ProxyAuthApi } from './web/api.js';
-export { colocatedProxyIdentity, startProxyRole, PROXY_IDENTITY_DIR, type ProxyRoleOptions } from './role.js';
+export { colocatedProxyIdentity, startProxyRole,  type ProxyRoleOptions } from './role.js';

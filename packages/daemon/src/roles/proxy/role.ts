@@ -21,7 +21,7 @@ import { startProxyService, type ProxyService } from './service.js';
 import { loadOrJoinIdentity } from '../join.js';
 
 /** Where a proxy that joined keeps its identity. */
-export const PROXY_IDENTITY_DIR = 'proxy';
+const PROXY_IDENTITY_DIR = 'proxy';
 
 export interface ProxyRoleOptions {
   dataDir: string;

@@ -18,7 +18,7 @@ import { ALPN_PROTOCOLS, type ProtocolRegistry } from './alpn.js';
 import type { ProxyLogger } from './service.js';
 
 /** System roles of agents that may open a reverse tunnel. */
-export const TUNNEL_AGENT_ROLES: readonly string[] = ['Db'];
+const TUNNEL_AGENT_ROLES: readonly string[] = ['Db'];
 
 export interface ReverseTunnelRouteOptions {
   registry: ProtocolRegistry;

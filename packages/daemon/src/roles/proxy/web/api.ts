@@ -15,11 +15,11 @@ import { MAX_FIELD, newCachedAuthPing, registerWebApiRoutes, type ProxyAuthApi, 
 import { PAGE_CSP, SECURITY_HEADERS, messagePage, userTokenPage } from './page.js';
 
 export {
-  DEFAULT_CERT_TTL_MS,
-  MAX_CERT_TTL_MS,
-  MIN_CERT_TTL_MS,
-  minClientVersion,
-  requestedTtlMs,
+  
+  
+  
+  
+  
   type ProxyAuthApi,
 } from './endpoints.js';
 
@@ -147,7 +147,7 @@ function tokenPageFailure(err: unknown, kind: TokenPageKind): { status: number; 
  * `IP:port` of the peer (`[IPv6]:port`; an IPv4-mapped IPv6 address as plain IPv4, as Go prints it), or `''` when the
  * socket no longer knows it.
  */
-export function clientAddrOf(req: IncomingMessage): string {
+function clientAddrOf(req: IncomingMessage): string {
   const { remoteAddress, remotePort } = req.socket;
   if (!remoteAddress || !remotePort) return '';
   const ip = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(remoteAddress)?.[1] ?? remoteAddress;

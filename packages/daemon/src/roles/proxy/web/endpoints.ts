@@ -17,11 +17,11 @@ export type ProxyAuthApi = Pick<AuthClient, 'ping' | 'getUserToken' | 'completeU
 type AuthPing = Awaited<ReturnType<ProxyAuthApi['ping']>>;
 
 /** Default certificate TTL when the client asks for none (Teleport's `apidefaults.CertDuration`). */
-export const DEFAULT_CERT_TTL_MS = 12 * 3600_000;
+const DEFAULT_CERT_TTL_MS = 12 * 3600_000;
 /** Largest TTL the proxy forwards (Teleport's `defaults.MaxCertDuration`); the user's roles cap it further. */
-export const MAX_CERT_TTL_MS = 30 * 3600_000;
+const MAX_CERT_TTL_MS = 30 * 3600_000;
 /** Smallest TTL (a shorter one is raised to this). */
-export const MIN_CERT_TTL_MS = 60_000;
+const MIN_CERT_TTL_MS = 60_000;
 /** How long a ping answer from the auth server is reused. */
 const PING_CACHE_MS = 2_000;
 /** Bounds on string fields of unauthenticated requests. */
@@ -68,20 +68,20 @@ function objectBody(body: unknown): Record<string, unknown> {
  * The TTL to ask the auth server for, in ms, from Teleport's `ttl` field (a Go duration: nanoseconds).
  * Absent or zero means the default; the result is clamped to [1 min, 30 h].
  */
-export function requestedTtlMs(ttl: unknown): number {
+function requestedTtlMs(ttl: unknown): number {
   if (ttl === undefined || ttl === null || ttl === 0) return DEFAULT_CERT_TTL_MS;
   if (typeof ttl !== 'number' || !Number.isFinite(ttl) || ttl < 0) throw new BadParameterError('ttl must be a positive duration in nanoseconds');
   return Math.min(MAX_CERT_TTL_MS, Math.max(MIN_CERT_TTL_MS, Math.floor(ttl / 1e6)));
 }
 
 /** `min_client_version`: clients older than this major are refused by Teleport's tsh; ours is informational. */
-export function minClientVersion(version: string = VERSION): string {
+function minClientVersion(version: string = VERSION): string {
   const major = /^(\d+)\./.exec(version)?.[1] ?? '0';
   return `${major}.0.0`;
 }
 
 /** `GET /webapi/ping`: Teleport's ping answer, built from the auth server's. */
-export async function webPing(ctx: WebApiContext): Promise<unknown> {
+async function webPing(ctx: WebApiContext): Promise<unknown> {
   const p = await ctx.authPing();
   const addr = ctx.publicAddr;
   return {
@@ -106,7 +106,7 @@ export async function webPing(ctx: WebApiContext): Promise<unknown> {
 }
 
 /** `POST /webapi/ssh/certs`: password (+ OTP) login; the auth server checks the credentials and signs the keys. */
-export async function webSshCerts(ctx: WebApiContext, body: unknown, clientAddr: string): Promise<unknown> {
+async function webSshCerts(ctx: WebApiContext, body: unknown, clientAddr: string): Promise<unknown> {
   const b = objectBody(body);
   const user = str(b, 'user', MAX_FIELD.user, true)!;
   const password = str(b, 'password', MAX_FIELD.password, true)!;
@@ -127,7 +127,7 @@ export async function webSshCerts(ctx: WebApiContext, body: unknown, clientAddr:
 }
 
 /** `GET /webapi/users/password/token/:token`: who the token is for, and the TOTP secret with its QR code. */
-export async function webGetUserToken(ctx: WebApiContext, token: string): Promise<unknown> {
+async function webGetUserToken(ctx: WebApiContext, token: string): Promise<unknown> {
   if (token.length > MAX_FIELD.token) throw new BadParameterError('token is too long');
   const details = await ctx.auth.getUserToken(token);
   return {
@@ -139,7 +139,7 @@ export async function webGetUserToken(ctx: WebApiContext, token: string): Promis
 }
 
 /** `PUT /webapi/users/password/token`: sets the password (and registers the OTP device) with the token. */
-export async function webCompleteUserToken(ctx: WebApiContext, body: unknown): Promise<unknown> {
+async function webCompleteUserToken(ctx: WebApiContext, body: unknown): Promise<unknown> {
   const b = objectBody(body);
   const tokenId = str(b, 'token', MAX_FIELD.token, true)!;
   const password = str(b, 'password', MAX_FIELD.password, true)!;
