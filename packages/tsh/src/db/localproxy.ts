@@ -14,23 +14,13 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { BadParameterError, ConnectionProblemError } from '@teleport-ts/core/errors';
-import {
-  PG_PROTOCOL_ERROR_CODES,
-  readStartupMessage,
-  refuseConnection,
-  serializeEncryptionResponse,
-  SQLSTATE,
-  STARTUP_TIMEOUT_MS,
-  type ReadStartupMessageResult,
-} from '@teleport-ts/core/protocol/postgres';
+import { PG_PROTOCOL_ERROR_CODES, readClientStartup, refuseConnection, SQLSTATE } from '@teleport-ts/core/protocol/postgres';
 
 /** ALPN protocol of database access at the proxy. */
 const ALPN_TELEPORT_POSTGRES = 'teleport-postgres';
 
 /** How long a CancelRequest may take to be delivered (the startup limit is the shared STARTUP_TIMEOUT_MS). */
 const CANCEL_TIMEOUT_MS = 10_000;
-/** SSLRequest then GSSENCRequest, or the reverse: more is a confused client. */
-const MAX_ENCRYPTION_REQUESTS = 2;
 
 /** The client credentials and trust for the proxy connection. */
 interface UpstreamCredentials {
@@ -176,17 +166,6 @@ function relay(state: LocalProxyState, client: net.Socket, upstream: Duplex): vo
   client.pipe(upstream);
   upstream.pipe(client);
   client.resume();
-}
-
-/** Reads the client's startup message, answering up to two SSLRequest/GSSENCRequest `N`, within STARTUP_TIMEOUT_MS. */
-async function readClientStartup(client: net.Socket): Promise<ReadStartupMessageResult> {
-  const signal = AbortSignal.timeout(STARTUP_TIMEOUT_MS);
-  let read = await readStartupMessage(client, { signal });
-  for (let i = 0; (read.message.type === 'sslRequest' || read.message.type === 'gssEncRequest') && i < MAX_ENCRYPTION_REQUESTS; i++) {
-    client.write(serializeEncryptionResponse(false));
-    read = await readStartupMessage(client, { signal });
-  }
-  return read;
 }
 
 /** Delivers a CancelRequest on a new proxy connection. Servers never answer one; the client closes when it likes. */

@@ -67,6 +67,7 @@ export {
   type MessageStreamParser,
   type ParsedSegment,
 } from './parser.js';
+export { readClientStartup, type ClientStartup } from './client-startup.js';
 export { refuseConnection, refusalSqlState, STARTUP_TIMEOUT_MS, type RefusalOptions } from './refusal.js';
 export { backendMessageTap, frontendMessageTap, type BackendMessageTapOptions, type FrontendMessageTapOptions } from './tap.js';
 export {

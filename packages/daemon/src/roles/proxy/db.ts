@@ -41,13 +41,7 @@
 import type { Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { AuthClient } from '@teleport-ts/core/api';
-import {
-  readStartupMessage,
-  serializeEncryptionResponse,
-  STARTUP_TIMEOUT_MS,
-  type CancelRequest,
-  type StartupMessage,
-} from '@teleport-ts/core/protocol/postgres';
+import { readClientStartup, type CancelRequest, type StartupMessage } from '@teleport-ts/core/protocol/postgres';
 import type { TunnelServer } from '@teleport-ts/core/tunnel';
 import type { ServiceAuditEmitter } from '../db/audit.js';
 import type { CertAuthorityCache } from '../db/cas.js';
@@ -84,17 +78,6 @@ export interface DatabaseRoute {
 interface RouteContext extends ProxyDatabaseContext {
   cas: CertAuthorityCache;
   clusterName: string;
-}
-
-/** Reads the client's startup message, answering SSLRequest/GSSENCRequest `N` (already inside TLS: no second layer). */
-async function readClientStartup(socket: TLSSocket): Promise<{ message: StartupMessage | CancelRequest; raw: Buffer }> {
-  const signal = AbortSignal.timeout(STARTUP_TIMEOUT_MS);
-  let read = await readStartupMessage(socket, { signal });
-  while (read.message.type === 'sslRequest' || read.message.type === 'gssEncRequest') {
-    socket.write(serializeEncryptionResponse(false));
-    read = await readStartupMessage(socket, { signal });
-  }
-  return { message: read.message, raw: read.raw };
 }
 
 /** Verifies the client's certificate; refuses (and audits) a session whose certificate fails, drops such a cancel. */

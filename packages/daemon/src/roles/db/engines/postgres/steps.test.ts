@@ -3,7 +3,7 @@
 import { once } from 'node:events';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { AuditEventFields, AuditEventKey } from '@teleport-ts/core/audit';
 import {
   frontendMessageTap,
@@ -76,6 +76,17 @@ describe('handleStartup', () => {
     bad.client.write(Buffer.from([0, 0, 0, 4, 0, 0, 0, 0]));
     await expect(handleStartup(bad.agent)).rejects.toMatchObject({ code: 'ERR_TP_PG_MALFORMED_MESSAGE' });
     for (const s of [agent, client, bad.agent, bad.client]) s.destroy();
+  });
+
+  it('answers two encryption requests, as PostgreSQL does, and refuses a third', async () => {
+    const { agent, client } = await socketPair();
+    const answers: string[] = [];
+    client.on('data', (b: Buffer) => answers.push(b.toString('latin1')));
+    client.write(Buffer.concat([serializeSslRequest(), serializeSslRequest(), serializeSslRequest()]));
+    await expect(handleStartup(agent)).rejects.toMatchObject({ kind: 'bad-parameter', code: 'ERR_TP_PG_MALFORMED_MESSAGE' });
+    await vi.waitFor(() => expect(answers.join('')).toBe('NN'));
+    client.destroy();
+    agent.destroy();
   });
 });
 
