@@ -28,6 +28,8 @@ import { machineLine, markdownTable, percentile, writeSection, type Row } from '
 const root = path.resolve(import.meta.dirname, '..');
 const TSH = path.join(root, 'bin', 'tsh');
 const RUNS = Number(process.env['BENCH_RUNS'] ?? 40);
+/** `BENCH_TSH_COMPARE=/path/to/other/dist/cli.js`: also times that build's `tsh status`, interleaved (printed, not recorded). */
+const COMPARE_TSH = process.env['BENCH_TSH_COMPARE'];
 const DURATION_MS = Number(process.env['BENCH_DURATION_MS'] ?? 3000);
 const PASSWORD = 'correct horse battery staple';
 
@@ -128,11 +130,17 @@ async function main(): Promise<void> {
     const env = { ...process.env, TELEPORT_HOME: path.join(tmp, 'tsh'), TELEPORT_PROXY: '', TELEPORT_USER: '' };
     const loginMs: number[] = [];
     for (let i = 0; i < 5; i++) loginMs.push(await tshLogin(proxy.addr, env));
-    const samples: Record<string, number[]> = { baseline: [], version: [], status: [] };
+    const samples: Record<string, number[]> = { baseline: [], version: [], status: [], compare: [] };
     for (let i = 0; i < RUNS; i++) {
       samples['baseline']!.push(wallMs(process.execPath, ['-e', ''], env));
       samples['version']!.push(wallMs(TSH, ['version'], env));
       samples['status']!.push(wallMs(TSH, ['status'], env));
+      // Another build's tsh (e.g. the previous commit's), interleaved with this one, to compare start-up on a busy machine.
+      if (COMPARE_TSH) samples['compare']!.push(wallMs(process.execPath, [COMPARE_TSH, 'status'], env));
+    }
+    if (COMPARE_TSH) {
+      samples['compare']!.sort((a, b) => a - b);
+      process.stdout.write(`\`tsh status\` of ${COMPARE_TSH}: median ${ms(percentile(samples['compare']!, 50))} (not written to docs)\n`);
     }
     for (const k of Object.keys(samples)) samples[k]!.sort((a, b) => a - b);
     const median = (k: string): number => percentile(samples[k]!, 50);
