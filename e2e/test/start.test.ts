@@ -24,7 +24,12 @@ async function tempDir(): Promise<string> {
 describe('teleport-ts start', () => {
   it('starts on the embedded sqlite storage in the data dir and stops cleanly on SIGTERM', async () => {
     const dataDir = await tempDir();
-    const child = spawn(daemon, ['start', '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Ports of its own: the default ones belong to docs/getting-started.md's test, which may run alongside.
+    const cfg = path.join(dataDir, 'teleport.yaml');
+    await import('node:fs/promises').then((fs) =>
+      fs.writeFile(cfg, 'auth_service:\n  listen_addr: 127.0.0.1:0\nproxy_service:\n  web_listen_addr: 127.0.0.1:0\n'),
+    );
+    const child = spawn(daemon, ['start', '-c', cfg, '--data-dir', dataDir], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
     child.stderr.on('data', (b: Buffer) => (out += b.toString()));

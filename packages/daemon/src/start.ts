@@ -163,6 +163,16 @@ export async function buildProcessConfig(flags: StartFlags): Promise<{ config: P
   return { config, file };
 }
 
+/** Step 2 of the banner: the invite, then `tsh login` against this host's proxy when it runs here. */
+function loginStep(proc: RunningProcess): string[] {
+  const step = '  2. Share the invite link it prints: the user opens it to set a password and an OTP device';
+  if (!proc.proxy) return [`${step}.`];
+  const { host, port } = parseHostPort(proc.proxy.addr, DEFAULT_PROXY_WEB_PORT);
+  const local = host === '0.0.0.0' || host === '::' || host === '' ? '127.0.0.1' : host;
+  const proxy = `${local.includes(':') ? `[${local}]` : local}:${port}`;
+  return [`${step}, then logs in:`, `       tsh login --proxy=${proxy} --user=alice${proc.proxy.selfSigned ? ' --insecure' : ''}`];
+}
+
 /** The text `start` prints once the process is up: what runs, and what to do next. */
 async function startupMessage(config: ProcessConfig, proc: RunningProcess): Promise<string> {
   const lines = [`teleport-ts: storage backend "${proc.backend.kind}" is up (data dir ${config.dataDir}).`];
@@ -174,15 +184,16 @@ async function startupMessage(config: ProcessConfig, proc: RunningProcess): Prom
       '',
       'Next steps:',
       `  1. Add a user (tctl on this host uses the admin identity in ${proc.auth.adminIdentityDir}):`,
-      `       tctl users add alice --roles=access,editor --logins=root`,
-      '  2. Share the invite link it prints: the user opens it to set a password and an OTP device.',
-      '  3. Let agents join: tctl tokens add --type=db, then on the agent host',
-      `       teleport-ts start --roles=db --token=<token> --auth-server=${proc.auth.dialAddr} --ca-pin=${pins[0] ?? '<pin>'}`,
+      // The same command as docs/getting-started.md, which e2e/test/getting-started.test.ts runs.
+      `       tctl users add alice --roles=access --db-users='*' --db-names='*'`,
+      ...loginStep(proc),
+      '  3. Let database agents join: this prints the command to run on the agent host:',
+      '       tctl tokens add --type=db',
       '',
     );
   }
   if (proc.proxy) {
-    lines.push(`teleport-ts: proxy service is up on ${proc.proxy.addr}: https://${proc.proxy.publicAddr}${proc.proxy.selfSigned ? ' (self-signed certificate: tsh login --insecure)' : ''}.`);
+    lines.push(`teleport-ts: proxy service is up on ${proc.proxy.addr}: https://${proc.proxy.publicAddr}${proc.proxy.selfSigned ? ' (self-signed certificate: clients pass --insecure)' : ''}.`);
   }
   if (proc.db) {
     lines.push(`teleport-ts: database service is up (host ${proc.db.hostId}), serving ${proc.db.databases.map((d) => `"${d.name}" (${d.protocol}, ${d.uri})`).join(', ')}.`);
