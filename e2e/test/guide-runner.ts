@@ -116,7 +116,7 @@ export function normalizeOutput(text: string, actual?: { workDir: string; hostna
     .trim();
 }
 
-export interface ShellResult {
+interface ShellResult {
   code: number;
   output: string;
 }
