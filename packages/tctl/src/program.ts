@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { configureCommander, registerCommands, type CommandGroup, type CommandRunner } from '@teleport-ts/core/cli';
+import { configureCommander, registerCommands, writeRendered, type CommandGroup, type CommandRunner } from '@teleport-ts/core/cli';
 import type { TctlCommand, TctlContext } from './command.js';
 import { auditEventsCommand, auditGroup } from './commands/audit.js';
 import { authExportCommand, authGroup } from './commands/auth-export.js';
@@ -80,7 +80,7 @@ function runner(deps: ProgramDependencies): CommandRunner<TctlContext> {
     };
     try {
       const data = await command.handler(input, ctx);
-      deps.stdout(await command.render(data, input, ctx));
+      writeRendered(await command.render(data, input, ctx), deps.stdout);
       await command.finish?.(data, ctx);
     } finally {
       await api?.close();
