@@ -11,6 +11,7 @@ export {
   type OptionSpec,
   type RenderedOutput,
 } from './command.js';
+export { reportUnknownCommands, type UnknownCommandOptions } from './unknown.js';
 export { asciiTable, asciiTableLines, headlessTable, tableCell, writeRendered, MAX_CELL_WIDTH, type TableOptions } from './table.js';
 
 /**
