@@ -7,7 +7,7 @@
 import { BadParameterError, NotImplementedError } from '../errors/index.js';
 
 /** The parts of commander's `Command` used here (core does not depend on commander). */
-export interface CommandTreeNode {
+interface CommandTreeNode {
   readonly commands: readonly CommandTreeNode[];
   name(): string;
   on(event: string, listener: (operands: string[]) => void): unknown;
