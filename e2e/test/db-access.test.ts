@@ -481,6 +481,32 @@ describe.skipIf(postgres === undefined || !psql.available)('database access thro
     expect(back.stdout).toContain(' alice\n');
   });
 
+  it('tctl audit events (built) prints thousands of query events and a 1 MB statement with newlines one line each, capped; --format=json keeps the text', async () => {
+    const big = `a\nb${'x'.repeat(1024 * 1024)}`;
+    const input = `select length('${big}') as n;\n${'select 1;\n'.repeat(3000)}`;
+    const res = await tsh('alice', ['db', 'connect', '--insecure', '--db-user=alice', 'roach'], input);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toContain(String(big.length));
+    const args = ['audit', 'events', '--type=db.session.query', '--limit=10000', '--from=1h'];
+    let text = await tctl(args);
+    for (let i = 0; i < 40 && (text.stdout.match(/db\.session\.query/g) ?? []).length < 3001; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      text = await tctl(args);
+    }
+    expect(text.code, text.stderr).toBe(0);
+    const lines = text.stdout.split('\n').slice(0, -1);
+    expect(lines.length).toBeGreaterThanOrEqual(3003);
+    expect(Math.max(...lines.map((l) => l.length))).toBeLessThan(400);
+    const row = lines.find((l) => l.includes("db_query=select length('a\\nbxxx"));
+    expect(row, lines.filter((l) => !l.includes('select 1;')).join('\n')).toBeDefined();
+    expect(row!.trimEnd().endsWith('…')).toBe(true);
+    const json = await tctl([...args, '--format=json']);
+    const events = JSON.parse(json.stdout) as { db_query?: string }[];
+    const stored = events.find((e) => e.db_query?.startsWith("select length('a\nbx"))!.db_query!;
+    // The agent keeps the first 32 KiB of a statement (db_query_truncated); what is stored comes back whole.
+    expect(stored.length).toBeGreaterThanOrEqual(32_768);
+  }, 120_000);
+
   it('drops a killed agent from tsh db ls within the heartbeat TTL, and a restarted one (same data dir, no token) comes back', async () => {
     await agent!.stop();
     agent = undefined;

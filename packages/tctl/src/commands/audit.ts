@@ -91,8 +91,17 @@ const SUMMARY_SKIP = new Set(['uid', 'event', 'code', 'time', 'user', 'cluster_n
 /** Enough of each value for the capped Details cell: a megabyte-long statement is not copied whole. */
 const SUMMARY_VALUE_CHARS = MAX_CELL_WIDTH * 2;
 
+/** Fields that say what happened come first, so that the capped Details cell shows them (a statement, not its session id). */
+const SUMMARY_FIRST = ['db_query', 'error', 'message', 'name', 'db_user', 'db_name', 'db_service', 'success'];
+
+function summaryOrder([a]: [string, unknown], [b]: [string, unknown]): number {
+  const rank = (k: string): number => (SUMMARY_FIRST.includes(k) ? SUMMARY_FIRST.indexOf(k) : SUMMARY_FIRST.length);
+  return rank(a) - rank(b);
+}
+
 function summary(event: AuditEvent): string {
   return Object.entries(event)
+    .sort(summaryOrder)
     .filter(([k, v]) => !SUMMARY_SKIP.has(k) && v !== undefined && v !== null && v !== '')
     .map(([k, v]) => `${k}=${(typeof v === 'string' ? v : JSON.stringify(v)).slice(0, SUMMARY_VALUE_CHARS)}`)
     .join(' ');
