@@ -50,9 +50,13 @@ function pgSession(port: number, parameters: Record<string, string>) {
   return { socket, messages, until };
 }
 
-/** `tsh proxy db ...` running in the background; resolves once it printed its port. */
-async function startProxyDb(home: string, args: string[]): Promise<{ port: number; banner: string; stop(): Promise<number | null> }> {
-  const child: ChildProcess = spawn(bin('tsh'), ['proxy', 'db', '--insecure', ...args], {
+/** `tsh proxy db ...` running in the background (`args` after `tsh`, when `raw`); resolves once it printed its port. */
+async function startProxyDb(
+  home: string,
+  args: string[],
+  raw = false,
+): Promise<{ port: number; banner: string; stderr(): string; stop(): Promise<number | null> }> {
+  const child: ChildProcess = spawn(bin('tsh'), raw ? args : ['proxy', 'db', '--insecure', ...args], {
     env: { ...process.env, TELEPORT_HOME: home, TELEPORT_PROXY: '', TELEPORT_USER: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -72,6 +76,7 @@ async function startProxyDb(home: string, args: string[]): Promise<{ port: numbe
   return {
     port: Number(/on 127\.0\.0\.1:(\d+)\./.exec(out)![1]),
     banner: out,
+    stderr: () => err,
     stop: async () => {
       if (child.exitCode !== null) return child.exitCode;
       const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
@@ -241,7 +246,7 @@ describe.skipIf(postgres === undefined || !psql.available)('database access thro
     const certFile = path.join(homes['alice']!, 'keys', '127.0.0.1', 'alice-db', 'e2e.example.com', 'roach-x509.pem');
     expect(await readFile(certFile, 'utf8')).toContain('BEGIN CERTIFICATE');
     const ls = await tsh('alice', ['db', 'ls', '--insecure']);
-    expect(ls.stdout).toMatch(/^> roach \(user: alice\) +.*env=dev +tsh db connect roach +$/m);
+    expect(ls.stdout).toMatch(/^> roach \(user: alice\) +.*env=dev +tsh db connect --insecure roach +$/m);
     // The client's exit code is tsh's.
     const failing = await tsh('alice', ['db', 'connect', '--insecure', 'roach'], 'select nonsense_column;\n\\q\n');
     expect(failing.stdout).toBe('');
@@ -304,11 +309,11 @@ describe.skipIf(postgres === undefined || !psql.available)('database access thro
         '',
         'You can now connect to it using the following command:',
         '',
-        '  tsh db connect pg',
+        '  tsh db connect --insecure pg',
         '',
         'You can start a local proxy for database GUI clients:',
         '',
-        '  tsh proxy db --tunnel pg',
+        '  tsh proxy db --tunnel --insecure pg',
         '',
         '',
       ].join('\n'),
@@ -317,14 +322,14 @@ describe.skipIf(postgres === undefined || !psql.available)('database access thro
     expect(connect.stdout).toMatch(/ alice +\| app\s*\n/);
     // bob's role names one user and one name: tsh reads the roles bob holds and picks them, as Teleport's does.
     const bob = await tsh('bob', ['db', 'login', '--insecure', 'pg']);
-    expect(bob.stdout).toContain('  tsh db connect pg\n');
+    expect(bob.stdout).toContain('  tsh db connect --insecure pg\n');
     const bobLs = await tsh('bob', ['db', 'ls', '--insecure']);
-    expect(bobLs.stdout).toMatch(/^> pg \(user: bob, db: app\) +Orders +\[bob\] +env=dev +tsh db connect pg +$/m);
+    expect(bobLs.stdout).toMatch(/^> pg \(user: bob, db: app\) +Orders +\[bob\] +env=dev +tsh db connect --insecure pg +$/m);
 
     const env = await tsh('alice', ['db', 'env', '--insecure', 'pg']);
     expect(env.code).toBe(1);
     expect(env.stderr).toContain('ERROR: "tsh db env" is not supported when:\n  - cluster e2e.example.com proxy is using TLS routing.\n');
-    expect(env.stderr).toContain('    tsh proxy db --tunnel pg\n');
+    expect(env.stderr).toContain('    tsh proxy db --tunnel --insecure pg\n');
 
     expect((await tsh('alice', ['db', 'logout', 'pg'])).stdout).toBe('Logged out of database pg\n');
     expect((await tsh('alice', ['db', 'ls', '--insecure'])).stdout).toMatch(/^pg /m);
@@ -414,6 +419,93 @@ describe.skipIf(postgres === undefined || !psql.available)('database access thro
       expect(await tunnel.stop()).toBe(0);
     }
   });
+
+  it('--insecure is not remembered (as in Teleport): without it every command fails before starting anything, with the hint of tsh login', async () => {
+    for (const args of [
+      ['db', 'ls'],
+      ['db', 'login', '--db-user=alice', 'roach'],
+      ['db', 'connect', '--db-user=alice', 'roach'],
+      ['proxy', 'db', '--tunnel', '--db-user=alice', 'roach'],
+    ]) {
+      const res = await tsh('alice', args, 'select 1\n');
+      expect(res, args.join(' ')).toMatchObject({ code: 1, stdout: '' });
+      expect(res.stderr).toMatch(/^ERROR: cannot verify the TLS certificate of proxy 127\.0\.0\.1:\d+ \(self-signed certificate[^)]*\); rerun with --insecure to skip the check \(only for testing\)\n$/);
+    }
+  });
+
+  it('every command tsh suggests works when copied: tsh db login -> tsh db connect, tsh proxy db --tunnel -> psql', async () => {
+    const login = await tsh('alice', ['db', 'login', '--insecure', '--db-user=alice', 'roach']);
+    expect(login.code, login.stderr).toBe(0);
+    const [connect, proxy] = [...login.stdout.matchAll(/^ {2}(tsh .*)$/gm)].map((m) => m[1]!.split(' ').slice(1));
+    expect(connect).toEqual(['db', 'connect', '--insecure', 'roach']);
+    const connected = await tsh('alice', connect!, 'select current_user\n');
+    expect(connected.stdout).toContain(' alice\n');
+    const ls = await tsh('alice', ['db', 'ls', '--insecure']);
+    expect(ls.stdout).toContain(` ${connect!.join(' ')} `);
+
+    expect(proxy).toEqual(['proxy', 'db', '--tunnel', '--insecure', 'roach']);
+    const tunnel = await startProxyDb(homes['alice']!, proxy!, true);
+    try {
+      const client = /^ {2}\$ (.*)$/m.exec(tunnel.banner)![1]!;
+      const res = await run('sh', ['-c', `echo 'select current_user' | ${client}`]);
+      expect(res.stdout).toContain(' alice\n');
+    } finally {
+      expect(await tunnel.stop()).toBe(0);
+    }
+  });
+
+  it('a partial --db-user/--db-name keeps the login\'s other value and says so; a tunnel for another --db-user leaves the login alone', async () => {
+    const first = await tsh('alice', ['db', 'login', '--insecure', '--db-user=alice', '--db-name=app', 'pg']);
+    expect(first.code, first.stderr).toBe(0);
+    const again = await tsh('alice', ['db', 'login', '--insecure', '--db-user=alice', 'pg']);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toBe('Keeping --db-name=app from your login to database "pg" (pass --db-name to choose another).\n');
+    const connect = await tsh('alice', ['db', 'connect', '--insecure', 'pg'], 'select current_user, current_database()\n');
+    expect(connect.stderr).toBe('');
+    expect(connect.stdout).toMatch(/ alice +\| app\s*\n/);
+
+    const login = await tsh('alice', ['db', 'login', '--insecure', '--db-user=alice', 'roach']);
+    expect(login.code, login.stderr).toBe(0);
+    const tunnel = await startProxyDb(homes['alice']!, ['--tunnel', '--db-user=bob', 'roach']);
+    try {
+      expect(tunnel.stderr()).toBe('Using a certificate for roach (user: bob) for this session only; your login roach (user: alice) is unchanged.\n');
+      const res = await run('sh', ['-c', `echo 'select current_user' | psql "postgres://bob@127.0.0.1:${tunnel.port}/bob"`]);
+      expect(res.stdout).toContain(' bob\n');
+      const ls = await tsh('alice', ['db', 'ls', '--insecure']);
+      expect(ls.stdout).toMatch(/^> roach \(user: alice\) /m);
+    } finally {
+      expect(await tunnel.stop()).toBe(0);
+    }
+    const back = await tsh('alice', ['db', 'connect', '--insecure', 'roach'], 'select current_user\n');
+    expect(back).toMatchObject({ code: 0, stderr: '' });
+    expect(back.stdout).toContain(' alice\n');
+  });
+
+  it('tctl audit events (built) prints thousands of query events and a 1 MB statement with newlines one line each, capped; --format=json keeps the text', async () => {
+    const big = `a\nb${'x'.repeat(1024 * 1024)}`;
+    const input = `select length('${big}') as n;\n${'select 1;\n'.repeat(3000)}`;
+    const res = await tsh('alice', ['db', 'connect', '--insecure', '--db-user=alice', 'roach'], input);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toContain(String(big.length));
+    const args = ['audit', 'events', '--type=db.session.query', '--limit=10000', '--from=1h'];
+    let text = await tctl(args);
+    for (let i = 0; i < 40 && (text.stdout.match(/db\.session\.query/g) ?? []).length < 3001; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      text = await tctl(args);
+    }
+    expect(text.code, text.stderr).toBe(0);
+    const lines = text.stdout.split('\n').slice(0, -1);
+    expect(lines.length).toBeGreaterThanOrEqual(3003);
+    expect(Math.max(...lines.map((l) => l.length))).toBeLessThan(400);
+    const row = lines.find((l) => l.includes("db_query=select length('a\\nbxxx"));
+    expect(row, lines.filter((l) => !l.includes('select 1;')).join('\n')).toBeDefined();
+    expect(row!.trimEnd().endsWith('…')).toBe(true);
+    const json = await tctl([...args, '--format=json']);
+    const events = JSON.parse(json.stdout) as { db_query?: string }[];
+    const stored = events.find((e) => e.db_query?.startsWith("select length('a\nbx"))!.db_query!;
+    // The agent keeps the first 32 KiB of a statement (db_query_truncated); what is stored comes back whole.
+    expect(stored.length).toBeGreaterThanOrEqual(32_768);
+  }, 120_000);
 
   it('drops a killed agent from tsh db ls within the heartbeat TTL, and a restarted one (same data dir, no token) comes back', async () => {
     await agent!.stop();

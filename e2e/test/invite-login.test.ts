@@ -94,7 +94,9 @@ describe.skipIf(!browserTool.available)('invite link in a browser, then tsh logi
     await code.fill(generateTotp(secret, new Date()));
     await submit.click();
     await expect.poll(() => status.textContent()).toBe('Your password is set. You can log in now.');
-    expect(await page.locator('#done').textContent()).toContain(`tsh login --proxy=${cluster.proxyAddr} --user=alice`);
+    // The proxy's certificate is self-signed, so the suggestion carries --insecure and works as copied (below).
+    const suggested = (await page.locator('#done pre code').textContent())!;
+    expect(suggested).toBe(`tsh login --proxy=${cluster.proxyAddr} --user=alice --insecure`);
     await page.screenshot({ path: path.join(shots, 'invite-done.png'), fullPage: true });
     expect(cspViolations).toEqual([]);
 
@@ -103,7 +105,7 @@ describe.skipIf(!browserTool.available)('invite link in a browser, then tsh logi
     expect(again?.status()).toBe(404);
     expect(await page.getByRole('alert').textContent()).toContain('This link has expired or is not valid.');
 
-    const login = await cluster.tsh(['login', `--proxy=${cluster.proxyAddr}`, '--user=alice', '--insecure'], {
+    const login = await cluster.tsh(suggested.split(' ').slice(1), {
       input: `${PASSWORD}\n${nextTotp(secret)}\n`,
     });
     expect(login.stderr).toBe('Enter password for Teleport user alice: \nEnter an OTP code from a device: \n');

@@ -28,6 +28,26 @@ describe('tsh login against auth+proxy', () => {
     expect(res.stdout).toBe('');
   });
 
+  it("the proxy's root page suggests tsh login with --insecure (self-signed certificate), and it works as copied", async () => {
+    const https = await import('node:https');
+    const html = await new Promise<string>((resolve, reject) => {
+      https
+        .get(`https://${cluster.proxyAddr}/`, { rejectUnauthorized: false }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => resolve(text));
+        })
+        .on('error', reject);
+    });
+    const suggested = /Log in from a terminal: (tsh [^<]*)</.exec(html)?.[1];
+    expect(suggested).toBe(`tsh login --proxy=${cluster.proxyAddr} --insecure`);
+    const secret = await completeInvite(await cluster.addUser('rootpage', ['--roles=access', '--logins=rp']), PASSWORD);
+    const res = await cluster.tsh([...suggested!.split(' ').slice(1), '--user=rootpage'], { input: `${PASSWORD}\n${nextTotp(secret!)}\n` });
+    expect(res.stderr).not.toContain('ERROR');
+    expect(res.code).toBe(0);
+    await cluster.tsh(['logout']);
+  });
+
   it('locks the user after 5 wrong passwords, and says so', async () => {
     const secret = await completeInvite(await cluster.addUser('bob', ['--roles=access', '--logins=bob']), PASSWORD);
     const login = (password: string) =>

@@ -40,6 +40,20 @@ describe.skipIf(!openssl.available)('tsh login against a proxy with a configured
     expect(cluster.output()).toContain(`proxy service is up on ${cluster.proxyAddr}: https://${proxy}.\n`);
     expect(cluster.output()).not.toContain('self-signed');
     expect(await cluster.addUser('tina', ['--roles=access', '--logins=tina'])).toMatch(new RegExp(`^https://${proxy}/web/invite/`));
+    // The root page suggests tsh login without --insecure: the certificate is the operator's.
+    const { readFile } = await import('node:fs/promises');
+    const https = await import('node:https');
+    const ca = await readFile(pki.caCert, 'utf8');
+    const html = await new Promise<string>((resolve, reject) => {
+      https
+        .get(`https://${proxy}/`, { ca }, (res) => {
+          let text = '';
+          res.on('data', (c: Buffer) => (text += c.toString()));
+          res.on('end', () => resolve(text));
+        })
+        .on('error', reject);
+    });
+    expect(html).toContain(`Log in from a terminal: tsh login --proxy=${proxy}</p>`);
   });
 
   it('logs in without --insecure when tsh trusts the CA, and refuses the proxy when it does not', async () => {

@@ -19,4 +19,39 @@ describe('built CLIs', () => {
       expect((err as { stderr: string }).stderr).toMatch(/^ERROR: unknown option '--no-such-flag'\n/);
     });
   }
+
+  it("tsh version --format=json|yaml prints Teleport's shape (version, gitref, runtime)", async () => {
+    const json = JSON.parse((await run(path.join(root, 'bin', 'tsh'), ['version', '--format=json'])).stdout) as Record<string, string>;
+    expect(Object.keys(json)).toEqual(['version', 'gitref', 'runtime']);
+    expect(json['version']).toMatch(/^\d+\.\d+\.\d+/);
+    expect(json['runtime']).toBe(`node${process.versions.node}`);
+    const yaml = (await run(path.join(root, 'bin', 'tsh'), ['version', '-f', 'yaml', '--client'])).stdout;
+    expect(yaml).toBe(`version: ${json['version']}\ngitref: ${json['gitref']}\nruntime: ${json['runtime']}\n`);
+  });
+
+  const failure = (bin: string, args: string[]) => run(path.join(root, 'bin', bin), args).catch((e: unknown) => e as { code: number; stderr: string; stdout: string });
+
+  it('a Teleport command not implemented here says so in one line and exits 1, without guessing', async () => {
+    for (const [bin, args, words] of [
+      ['tctl', ['nodes', 'ls'], 'tctl nodes'],
+      ['tsh', ['ssh', 'root@host'], 'tsh ssh'],
+      ['tsh', ['proxy', 'ssh', 'host'], 'tsh proxy ssh'],
+    ] as const) {
+      const err = await failure(bin, [...args]);
+      expect(err).toMatchObject({ code: 1, stdout: '' });
+      expect(err.stderr).toBe(`ERROR: "${words}" is a Teleport command that teleport-ts does not implement yet\n`);
+    }
+  });
+
+  it("an unknown command gets Teleport's text, at the root and in a group", async () => {
+    for (const [bin, args, word] of [
+      ['tctl', ['frobnicate'], 'frobnicate'],
+      ['tctl', ['users', 'frob'], 'frob'],
+      ['tsh', ['db', 'lss'], 'lss'],
+    ] as const) {
+      const err = await failure(bin, [...args]);
+      expect(err).toMatchObject({ code: 1 });
+      expect(err.stderr).toBe(`ERROR: expected command but got "${word}"\n`);
+    }
+  });
 });

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { configureCommander, registerCommands, type CommandGroup, type CommandRunner } from '@teleport-ts/core/cli';
+import { configureCommander, registerCommands, reportUnknownCommands, writeRendered, type CommandGroup, type CommandRunner } from '@teleport-ts/core/cli';
 import type { TctlCommand, TctlContext } from './command.js';
 import { auditEventsCommand, auditGroup } from './commands/audit.js';
 import { authExportCommand, authGroup } from './commands/auth-export.js';
@@ -14,6 +14,7 @@ import { usersAddCommand, usersGroup, usersLsCommand, usersResetCommand, usersRm
 import { versionCommand } from './commands/version.js';
 import { connectAuth, type ConnectedApi } from './connect.js';
 import type { GlobalOptions } from './connection.js';
+import { NOT_IMPLEMENTED } from './teleport-commands.js';
 
 /** Every tctl command, in the order of `tctl --help`; a group comes before its subcommands. */
 const COMMANDS: readonly (TctlCommand | CommandGroup)[] = [
@@ -80,7 +81,7 @@ function runner(deps: ProgramDependencies): CommandRunner<TctlContext> {
     };
     try {
       const data = await command.handler(input, ctx);
-      deps.stdout(await command.render(data, input, ctx));
+      writeRendered(await command.render(data, input, ctx), deps.stdout);
       await command.finish?.(data, ctx);
     } finally {
       await api?.close();
@@ -97,5 +98,6 @@ export function buildProgram(overrides: Partial<ProgramDependencies> = {}): Comm
     .option('--auth-server <host:port>', 'Attempts to connect to specific auth/proxy address(es) instead of local auth [127.0.0.1:3025].')
     .option('-i, --identity <path>', 'Path to an identity file. Must be provided to make remote connections to auth.');
   registerCommands(program, COMMANDS, runner(deps));
+  reportUnknownCommands(program, { tool: 'tctl', notImplemented: NOT_IMPLEMENTED });
   return program;
 }

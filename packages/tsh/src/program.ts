@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { configureCommander, registerCommands, type CommandGroup } from '@teleport-ts/core/cli';
+import { configureCommander, registerCommands, reportUnknownCommands, type CommandGroup } from '@teleport-ts/core/cli';
 import { runCommand, type TshCommand, type TshGlobals } from './commands/context.js';
 import {
   dbConfigCommand,
@@ -17,6 +17,7 @@ import { loginCommand } from './commands/login.js';
 import { logoutCommand } from './commands/logout.js';
 import { statusCommand } from './commands/status.js';
 import { versionCommand } from './commands/version.js';
+import { NOT_IMPLEMENTED } from './teleport-commands.js';
 
 /** Every tsh command, in the order of `tsh --help`; a group comes before its subcommands. */
 const COMMANDS: readonly (TshCommand | CommandGroup)[] = [
@@ -45,5 +46,6 @@ export function buildProgram(): Command {
     .option('--ttl <minutes>', 'Minutes to live for the session (the roles may cap it).')
     .option('--insecure', 'Do not verify the server certificate and host name. Use only in test environments.');
   registerCommands(program, COMMANDS, (command, input, globals) => runCommand(command, input, globals as TshGlobals));
+  reportUnknownCommands(program, { tool: 'tsh', notImplemented: NOT_IMPLEMENTED });
   return program;
 }

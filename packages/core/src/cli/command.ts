@@ -7,6 +7,9 @@
  * This file must stay free of imports: `tsh` loads it on every start.
  */
 
+/** What a renderer returns (`table.ts` writes it): text, bytes, or text produced line by line. */
+export type RenderedOutput = string | Uint8Array | Iterable<string>;
+
 /** A positional argument in commander's syntax: `<account>` (required) or `[db]` (optional). */
 export interface ArgumentSpec {
   name: string;
@@ -69,10 +72,11 @@ export interface CommandDescriptor<Ctx, Opts = unknown, Data = unknown> {
   options?: readonly OptionSpec[];
   handler(input: CommandInput<Opts>, ctx: Ctx): Promise<Data>;
   /**
-   * The output for the data: text, or bytes (DER). `''` prints nothing. It may return a promise, so that a CLI
-   * which loads command code on use can load a renderer with it.
+   * The output for the data: text, bytes (DER), or lines produced as they are written (a long table: see
+   * `asciiTableLines`). `''` prints nothing. It may return a promise, so that a CLI which loads command code on
+   * use can load a renderer with it.
    */
-  render(data: Data, input: CommandInput<Opts>, ctx: Ctx): string | Uint8Array | Promise<string | Uint8Array>;
+  render(data: Data, input: CommandInput<Opts>, ctx: Ctx): RenderedOutput | Promise<RenderedOutput>;
   /** Runs after the output is written: a long-running command (a local proxy) waits here, then cleans up. */
   finish?(data: Data, ctx: Ctx): Promise<void>;
 }

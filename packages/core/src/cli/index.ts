@@ -9,8 +9,10 @@ export {
   type CommandNode,
   type CommandRunner,
   type OptionSpec,
+  type RenderedOutput,
 } from './command.js';
-export { asciiTable, headlessTable } from './table.js';
+export { reportUnknownCommands, type UnknownCommandOptions } from './unknown.js';
+export { asciiTable, asciiTableLines, headlessTable, tableCell, writeRendered, MAX_CELL_WIDTH, type TableOptions } from './table.js';
 
 /**
  * Renders a failure the way Teleport's CLIs do: `ERROR: <message>` on one line (plus the hint), no stack

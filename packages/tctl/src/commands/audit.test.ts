@@ -4,6 +4,8 @@ import { events, parseTime, render } from './audit.js';
 
 const now = new Date('2026-05-01T10:00:00Z');
 
+const text = (out: string | Iterable<string>): string => (typeof out === 'string' ? out : [...out].join(''));
+
 function withEvents(n: number) {
   const api = newFakeAuth(() => now);
   for (let i = 0; i < n; i++) {
@@ -31,14 +33,32 @@ describe('tctl audit events', () => {
   it('renders a table and JSON', async () => {
     const api = withEvents(2);
     const list = await events(api, {}, now);
-    expect(render(list)).toBe(
+    expect(text(render(list))).toBe(
       'Time                     Type        Code   User  Details      \n' +
         '------------------------ ----------- ------ ----- ------------ \n' +
         '2026-05-01T09:58:00.000Z user.login  T1000I admin success=true \n' +
         '2026-05-01T09:59:00.000Z user.create T1002I admin name=user1   \n',
     );
-    expect(JSON.parse(render(list, 'json'))).toHaveLength(2);
+    expect(JSON.parse(text(render(list, 'json')))).toHaveLength(2);
+    expect(text(render([], 'json'))).toBe('[]\n');
     expect(render([], 'text')).toBe('No events found\n');
+  });
+
+  it('renders thousands of events with a 1 MB statement containing newlines: one line per event, cells capped; JSON keeps it whole', async () => {
+    const api = withEvents(3000);
+    const statement = `select 1;\n${'x'.repeat(1024 * 1024)}\nselect 2;`;
+    api.events.splice(1500, 0, { uid: 'big', event: 'db.session.query', code: 'TDB02I', time: new Date(now.getTime() - 1500 * 60_000 - 1).toISOString(), user: 'alice', db_query: statement });
+    const list = await events(api, { limit: '5000', from: '72h' }, now);
+    expect(list).toHaveLength(3001);
+    const lines = [...(render(list) as Iterable<string>)];
+    expect(lines).toHaveLength(3003);
+    expect(lines.every((l) => l.indexOf('\n') === l.length - 1)).toBe(true);
+    expect(Math.max(...lines.map((l) => l.length))).toBeLessThan(300);
+    const big = lines.find((l) => l.includes('db.session.query'))!;
+    expect(big).toContain('db_query=select 1;\\nxxx');
+    expect(big.trimEnd().endsWith('…')).toBe(true);
+    const json = JSON.parse(text(render(list, 'json'))) as { db_query?: string }[];
+    expect(json.find((e) => e.db_query !== undefined)?.db_query).toBe(statement);
   });
 
   it('reads dates, times and durations ago', () => {

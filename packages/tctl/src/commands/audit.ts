@@ -6,8 +6,7 @@ import { parseDuration } from '@teleport-ts/core/types';
 import type { TctlApi } from '../api.js';
 import type { CommandGroup, TctlCommand } from '../command.js';
 import { parseFormat } from './format.js';
-import { toJson } from '../render/serialize.js';
-import { asciiTable } from '@teleport-ts/core/cli';
+import { asciiTableLines, MAX_CELL_WIDTH } from '@teleport-ts/core/cli';
 
 const help = {
   audit: 'Query the audit log.',
@@ -89,17 +88,47 @@ export async function events(api: AuditApi, options: EventsOptions, now: Date = 
 
 const SUMMARY_SKIP = new Set(['uid', 'event', 'code', 'time', 'user', 'cluster_name', 'ei']);
 
+/** Enough of each value for the capped Details cell: a megabyte-long statement is not copied whole. */
+const SUMMARY_VALUE_CHARS = MAX_CELL_WIDTH * 2;
+
+/** Fields that say what happened come first, so that the capped Details cell shows them (a statement, not its session id). */
+const SUMMARY_FIRST = ['db_query', 'error', 'message', 'name', 'db_user', 'db_name', 'db_service', 'success'];
+
+function summaryOrder([a]: [string, unknown], [b]: [string, unknown]): number {
+  const rank = (k: string): number => (SUMMARY_FIRST.includes(k) ? SUMMARY_FIRST.indexOf(k) : SUMMARY_FIRST.length);
+  return rank(a) - rank(b);
+}
+
 function summary(event: AuditEvent): string {
   return Object.entries(event)
+    .sort(summaryOrder)
     .filter(([k, v]) => !SUMMARY_SKIP.has(k) && v !== undefined && v !== null && v !== '')
-    .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
+    .map(([k, v]) => `${k}=${(typeof v === 'string' ? v : JSON.stringify(v)).slice(0, SUMMARY_VALUE_CHARS)}`)
     .join(' ');
 }
 
-export function render(list: readonly AuditEvent[], format?: string): string {
-  if (format === 'json') return toJson(list);
+/** The same text as `toJson(list)`, one event at a time: thousands of large events are never one string. */
+function* jsonLines(list: readonly AuditEvent[]): Generator<string> {
+  if (list.length === 0) {
+    yield '[]\n';
+    return;
+  }
+  yield '[\n';
+  for (let i = 0; i < list.length; i++) {
+    const text = JSON.stringify(list[i], null, 4).replace(/\n/g, '\n    ');
+    yield `    ${text}${i < list.length - 1 ? ',' : ''}\n`;
+  }
+  yield ']\n';
+}
+
+/**
+ * JSON with every field whole, or a table written line by line: one line per event, newlines and control
+ * characters escaped, wide cells cut with `…` (the full text is in `--format json`).
+ */
+export function render(list: readonly AuditEvent[], format?: string): string | Iterable<string> {
+  if (format === 'json') return jsonLines(list);
   if (list.length === 0) return 'No events found\n';
-  return asciiTable(
+  return asciiTableLines(
     ['Time', 'Type', 'Code', 'User', 'Details'],
     list.map((e) => [e.time, e.event, e.code, e.user ?? '', summary(e)]),
   );

@@ -3,7 +3,7 @@
  * function that runs one. Light on purpose: `tsh status` loads it on every start, without commander.
  */
 
-import type { CommandDescriptor, CommandGroup, CommandInput } from '@teleport-ts/core/cli';
+import { writeRendered, type CommandDescriptor, type CommandGroup, type CommandInput } from '@teleport-ts/core/cli';
 import type { DbSession } from './db.js';
 
 /** tsh's global flags. */
@@ -49,7 +49,7 @@ export async function runCommand(command: TshCommand, input: CommandInput<unknow
   };
   try {
     const data = await command.handler(input, ctx);
-    process.stdout.write(await command.render(data, input, ctx));
+    writeRendered(await command.render(data, input, ctx), (chunk) => process.stdout.write(chunk));
     await command.finish?.(data, ctx);
   } finally {
     await session?.close();

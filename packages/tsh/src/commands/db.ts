@@ -20,6 +20,7 @@ import {
   clientCommand,
   defaultDatabaseName,
   defaultDatabaseUser,
+  formatActiveDatabase,
   formatAllowed,
   formatConnectCommand,
   formatProxyCommand,
@@ -58,8 +59,10 @@ export interface DbGlobals {
 export interface DbDeps {
   env: NodeJS.ProcessEnv;
   /** Opens the cluster connection; tests pass a fake. */
-  openCluster?: (proxyAddr: string, user: string, creds: TlsCredentials) => DatabaseCluster;
+  openCluster?: (proxyAddr: string, user: string, creds: TlsCredentials, insecure: boolean) => DatabaseCluster;
   now?: () => Date;
+  /** Where notes to the user go (what was kept from a login); stderr by default, as they are not the output. */
+  notice?: (line: string) => void;
 }
 
 /** A certificate this close to expiry is renewed before use. */
@@ -71,8 +74,11 @@ export interface DbSession {
   profile: Profile;
   status: ProfileStatus;
   creds: TlsCredentials;
+  /** `--insecure` of this command: not remembered (as Teleport's tsh), so suggested commands repeat it. */
   insecure: boolean;
   cluster(): DatabaseCluster;
+  /** Tells the user something on stderr: the output stays what the command prints. */
+  notice(line: string): void;
   /** Database certificates in the profile: route, PEM and expiry, by database name. */
   activeRoutes(): Promise<ActiveDatabase[]>;
   close(): Promise<void>;
@@ -107,7 +113,8 @@ export async function openDbSession(globals: DbGlobals, deps: DbDeps): Promise<D
     creds,
     insecure: globals.insecure === true,
     now,
-    cluster: () => (cluster ??= open(profile.web_proxy_addr, profile.user, creds)),
+    cluster: () => (cluster ??= open(profile.web_proxy_addr, profile.user, creds, globals.insecure === true)),
+    notice: deps.notice ?? ((line) => void process.stderr.write(`${line}\n`)),
     async activeRoutes() {
       const out: ActiveDatabase[] = [];
       for (const [, pem] of await readDatabaseCerts(home, profile)) {
@@ -169,7 +176,7 @@ export async function dbList(session: DbSession, options: DbListOptions): Promis
         resource,
         allowedUsers: formatAllowed(access === undefined ? undefined : allowedDatabaseUsers(access, info)),
         active: route,
-        connectCommand: route ? formatConnectCommand(route) : '',
+        connectCommand: route ? formatConnectCommand(route, { insecure: session.insecure }) : '',
       };
     });
 }
@@ -199,6 +206,26 @@ async function userAccess(session: DbSession): Promise<UserAccess | undefined> {
 }
 
 /**
+ * What a partial `--db-user`/`--db-name` kept from the active login, as flags: `--db-name=postgres`. Teleport keeps
+ * the login's value for a flag not given (`getDatabaseInfo`) without a word; this tsh says so, since the other flag
+ * was given and the user may expect a fresh route.
+ */
+function keptFromLogin(flags: RouteFlags, active: ActiveDatabase | undefined): string[] {
+  if (active === undefined || (flags.dbUser === undefined && flags.dbName === undefined)) return [];
+  const kept: string[] = [];
+  if (flags.dbUser === undefined && active.route.username !== '') kept.push(`--db-user=${active.route.username}`);
+  if (flags.dbName === undefined && active.route.database !== '') kept.push(`--db-name=${active.route.database}`);
+  return kept;
+}
+
+function noteKept(session: DbSession, flags: RouteFlags, active: ActiveDatabase | undefined): void {
+  const kept = keptFromLogin(flags, active);
+  if (kept.length === 0) return;
+  const names = kept.map((k) => k.slice(0, k.indexOf('='))).join(' or ');
+  session.notice(`Keeping ${kept.join(' ')} from your login to database "${flags.db}" (pass ${names} to choose another).`);
+}
+
+/**
  * The route for a database: flags first, then the active login's, then the only user / name the roles allow
  * (Teleport's `databaseInfo.checkAndSetDefaults`). Also says whether the stored certificate can be used as is.
  */
@@ -211,6 +238,7 @@ export async function resolveRoute(session: DbSession, flags: RouteFlags): Promi
     username: flags.dbUser ?? active?.route.username ?? '',
     database: flags.dbName ?? active?.route.database ?? '',
   };
+  noteKept(session, flags, active);
   const needUser = route.username === '' && isDatabaseUserRequired(route.protocol);
   const needName = route.database === '' && isDatabaseNameRequired(route.protocol);
   if (needUser || needName) {
@@ -238,10 +266,25 @@ async function loginToDatabase(session: DbSession, route: DatabaseRoute): Promis
   return cert;
 }
 
-/** The stored certificate when it matches the route and is not about to expire, else a new one. */
-async function certificateFor(session: DbSession, route: DatabaseRoute, active: ActiveDatabase | undefined): Promise<string> {
-  if (active !== undefined && sameRoute(active.route, route) && active.expires.getTime() - session.now().getTime() > RENEW_BEFORE_MS) return active.cert;
-  return loginToDatabase(session, route);
+/** A database certificate for a session, and whether it is the stored login (renewals are stored too) or kept in memory. */
+interface SessionCertificate {
+  cert: string;
+  stored: boolean;
+}
+
+/**
+ * The stored certificate when it matches the route and is not about to expire; a new stored login when there is
+ * none; and when the route differs from the stored login (another `--db-user`), a certificate for this session
+ * only, in memory, as Teleport's tunnels do: the login stays what `tsh db login` made it, and the user is told.
+ */
+async function certificateFor(session: DbSession, route: DatabaseRoute, active: ActiveDatabase | undefined): Promise<SessionCertificate> {
+  if (active === undefined) return { cert: await loginToDatabase(session, route), stored: true };
+  if (!sameRoute(active.route, route)) {
+    session.notice(`Using a certificate for ${formatActiveDatabase(route).slice(2)} for this session only; your login ${formatActiveDatabase(active.route).slice(2)} is unchanged.`);
+    return { cert: await session.cluster().issueDatabaseCert(route), stored: false };
+  }
+  if (active.expires.getTime() - session.now().getTime() > RENEW_BEFORE_MS) return { cert: active.cert, stored: true };
+  return { cert: await loginToDatabase(session, route), stored: true };
 }
 
 // ---- tsh db login / logout ---------------------------------------------------------------------------------
@@ -257,7 +300,8 @@ export interface DbLoginResult {
 export async function dbLogin(session: DbSession, flags: RouteFlags): Promise<DbLoginResult> {
   const { route } = await resolveRoute(session, flags);
   await loginToDatabase(session, route);
-  return { route, connectCommand: formatConnectCommand(route), proxyCommand: formatProxyCommand(route) };
+  const suggest = { insecure: session.insecure };
+  return { route, connectCommand: formatConnectCommand(route, suggest), proxyCommand: formatProxyCommand(route, suggest) };
 }
 
 /** `tsh db logout [db]`: removes the database certificates; returns the names of the databases logged out of. */
@@ -292,8 +336,8 @@ function localProxyRequired(command: string, session: DbSession, route: Database
       `  - cluster ${session.profile.site_name} proxy is using TLS routing.`,
       '',
       'Please use one of the following commands to connect to the database:',
-      `    ${formatConnectCommand(route)}`,
-      `    ${formatProxyCommand(route)}`,
+      `    ${formatConnectCommand(route, { insecure: session.insecure })}`,
+      `    ${formatProxyCommand(route, { insecure: session.insecure })}`,
     ].join('\n'),
   );
 }
@@ -324,9 +368,10 @@ function onPath(file: string, env: NodeJS.ProcessEnv): string | undefined {
   return undefined;
 }
 
-/** Starts a local proxy for a route, renewing the database certificate when it nears expiry. */
-async function startTunnel(session: DbSession, route: DatabaseRoute, cert: string, port?: number): Promise<LocalProxy> {
-  let current = { cert, expires: readDatabaseCertificate(cert).expires };
+/** Starts a local proxy for a route, renewing the database certificate when it nears expiry (stored only if it was). */
+async function startTunnel(session: DbSession, route: DatabaseRoute, initial: SessionCertificate, port?: number): Promise<LocalProxy> {
+  let current = { cert: initial.cert, expires: readDatabaseCertificate(initial.cert).expires };
+  const renew = (): Promise<string> => (initial.stored ? loginToDatabase(session, route) : session.cluster().issueDatabaseCert(route));
   const target = parseProxyAddr(session.profile.web_proxy_addr);
   return startLocalProxy({
     proxy: { host: target.host, port: target.port },
@@ -335,7 +380,7 @@ async function startTunnel(session: DbSession, route: DatabaseRoute, cert: strin
     ...(port !== undefined ? { port } : {}),
     credentials: async () => {
       if (current.expires.getTime() - session.now().getTime() <= RENEW_BEFORE_MS) {
-        const renewed = await loginToDatabase(session, route);
+        const renewed = await renew();
         current = { cert: renewed, expires: readDatabaseCertificate(renewed).expires };
       }
       return { cert: current.cert, key: session.creds.key };

@@ -5,11 +5,11 @@
  */
 
 import { createPublicKey } from 'node:crypto';
-import { AUTH_VIA_PROXY_ALPN, newAuthClient, type Database } from '@teleport-ts/core/api';
+import { AUTH_VIA_PROXY_ALPN, newAuthClient, WebPingResponse, type Database } from '@teleport-ts/core/api';
 import { isKind, isNotFound } from '@teleport-ts/core/errors';
 import type { TlsCredentials } from '@teleport-ts/core/profile';
 import type { Role } from '@teleport-ts/core/types';
-import { parseProxyAddr } from '../webclient.js';
+import { parseProxyAddr, proxyRequest } from '../webclient.js';
 import type { DatabaseInfo, DatabaseRoute } from './databases.js';
 
 /** The cluster operations of the db commands (a fake in unit tests). */
@@ -23,9 +23,19 @@ export interface DatabaseCluster {
   close(): Promise<void>;
 }
 
-/** Connects to the auth API through the proxy at `proxyAddr` (`host:port`). */
-export function openDatabaseCluster(proxyAddr: string, user: string, creds: TlsCredentials): DatabaseCluster {
+/** How long the first check of the proxy's web certificate may take. */
+const PING_TIMEOUT_MS = 10_000;
+
+/**
+ * Connects to the auth API through the proxy at `proxyAddr` (`host:port`). Before the first call it asks the
+ * proxy's web API (`/webapi/ping`) as Teleport's tsh does, verifying the proxy's own certificate unless
+ * `insecure`: the passthrough below is verified with the cluster's CA, but the database tunnel meets the web
+ * certificate, so an untrusted one fails here, before anything starts, with the `--insecure` hint of `tsh login`.
+ */
+export function openDatabaseCluster(proxyAddr: string, user: string, creds: TlsCredentials, insecure = false): DatabaseCluster {
   const target = parseProxyAddr(proxyAddr);
+  let pinged: Promise<unknown> | undefined;
+  const ready = (): Promise<unknown> => (pinged ??= proxyRequest(target, 'GET', '/webapi/ping', undefined, { insecure, timeoutMs: PING_TIMEOUT_MS }, WebPingResponse));
   // The proxy passes `teleport-auth` connections through to the auth server, which verifies the user's certificate.
   const client = newAuthClient({
     addr: target.addr,
@@ -36,6 +46,7 @@ export function openDatabaseCluster(proxyAddr: string, user: string, creds: TlsC
   });
   return {
     async listDatabases() {
+      await ready();
       const servers = await client.getDatabaseServers();
       const byName = new Map<string, Database>();
       for (const s of servers) if (!byName.has(s.metadata.name)) byName.set(s.metadata.name, s.spec.database);
@@ -51,6 +62,7 @@ export function openDatabaseCluster(proxyAddr: string, user: string, creds: TlsC
         }));
     },
     async userRoles(names) {
+      await ready();
       try {
         return await Promise.all(names.map((n) => client.getRole(n)));
       } catch (err) {
@@ -59,6 +71,7 @@ export function openDatabaseCluster(proxyAddr: string, user: string, creds: TlsC
       }
     },
     async issueDatabaseCert(route, ttlMs) {
+      await ready();
       const tlsPublicKey = createPublicKey(creds.key).export({ type: 'spki', format: 'pem' }) as string;
       const certs = await client.generateUserCerts({
         user,

@@ -174,18 +174,26 @@ export function formatLabels(labels: ResourceLabels): string {
   return [...plain.sort(), ...namespaced.sort(), ...teleport.sort()].join(',');
 }
 
-/** `tsh db connect [--db-user=<user>] [--db-name=<name>] <db>`, the flags only where the route lacks them. */
-export function formatConnectCommand(route: DatabaseRoute): string {
-  return ['tsh', 'db', 'connect', ...connectArgs(route)].join(' ');
+/**
+ * How a suggested command is written: `insecure` when this command ran with `--insecure`, which tsh does not
+ * remember (as Teleport's), so that the suggestion works when copied, as Teleport adds `--cluster` when given.
+ */
+export interface SuggestOptions {
+  insecure?: boolean;
+}
+
+/** `tsh db connect [--insecure] [--db-user=<user>] [--db-name=<name>] <db>`, the db flags only where the route lacks them. */
+export function formatConnectCommand(route: DatabaseRoute, options: SuggestOptions = {}): string {
+  return ['tsh', 'db', 'connect', ...connectArgs(route, options)].join(' ');
 }
 
 /** `tsh proxy db --tunnel ... <db>` */
-export function formatProxyCommand(route: DatabaseRoute): string {
-  return ['tsh', 'proxy', 'db', '--tunnel', ...connectArgs(route)].join(' ');
+export function formatProxyCommand(route: DatabaseRoute, options: SuggestOptions = {}): string {
+  return ['tsh', 'proxy', 'db', '--tunnel', ...connectArgs(route, options)].join(' ');
 }
 
-function connectArgs(route: DatabaseRoute): string[] {
-  const args: string[] = [];
+function connectArgs(route: DatabaseRoute, options: SuggestOptions): string[] {
+  const args: string[] = options.insecure === true ? ['--insecure'] : [];
   if (route.username === '' && isDatabaseUserRequired(route.protocol)) args.push('--db-user=<user>');
   if (route.database === '' && isDatabaseNameRequired(route.protocol)) args.push('--db-name=<name>');
   args.push(route.serviceName);

@@ -165,6 +165,7 @@ export async function startProxyService(options: ProxyServiceOptions): Promise<P
     clock,
     limiter,
     publicAddr,
+    selfSigned: certificate.selfSigned,
     onInternalError: (err, req) => log.error('internal error', { method: req.method, path: redactTokenPath(req.path), error: err instanceof Error ? err.stack : String(err) }),
   });
   webServer.on('request', handler);

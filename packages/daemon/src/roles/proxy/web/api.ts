@@ -12,7 +12,7 @@ import { BadParameterError, isTeleportError } from '@teleport-ts/core/errors';
 import { newRouter, type InternalErrorSink } from '../../../http/router.js';
 import type { RateLimiter } from '../ratelimit.js';
 import { MAX_FIELD, newCachedAuthPing, registerWebApiRoutes, type ProxyAuthApi, type WebApiContext } from './endpoints.js';
-import { PAGE_CSP, SECURITY_HEADERS, messagePage, userTokenPage } from './page.js';
+import { PAGE_CSP, SECURITY_HEADERS, messagePage, tshLoginCommand, userTokenPage } from './page.js';
 
 export {
   
@@ -29,6 +29,8 @@ export interface WebApiOptions {
   limiter: RateLimiter;
   /** `host:port` users reach the proxy at (public address, else the listen address). */
   publicAddr: string;
+  /** The web certificate is self-signed: the suggested `tsh login` carries `--insecure`, or it would fail as copied. */
+  selfSigned?: boolean;
   onInternalError?: InternalErrorSink;
 }
 
@@ -51,6 +53,7 @@ type WebTarget = { kind: 'page'; page: TokenPageKind; token: string } | { kind: 
  */
 export function newWebHandler(options: WebApiOptions): WebHandler {
   const { auth, clock, limiter, publicAddr } = options;
+  const insecure = options.selfSigned === true;
   const ctx: WebApiContext = { auth, authPing: newCachedAuthPing(auth, clock), publicAddr };
   // The identity of an (unauthenticated) web caller is its address, which the auth server audits logins at.
   const router = newRouter<string>(options.onInternalError);
@@ -69,9 +72,9 @@ export function newWebHandler(options: WebApiOptions): WebHandler {
     }
     req.resume();
     if (target.kind === 'page') {
-      void serveTokenPage({ ctx, identify, req, res, ...(options.onInternalError ? { onInternalError: options.onInternalError } : {}) }, target.page, target.token);
+      void serveTokenPage({ ctx, identify, req, res, insecure, ...(options.onInternalError ? { onInternalError: options.onInternalError } : {}) }, target.page, target.token);
     } else if (target.kind === 'home') {
-      writeHtml(res, 200, messagePage('Teleport proxy', `Log in from a terminal: tsh login --proxy=${publicAddr}`));
+      writeHtml(res, 200, messagePage('Teleport proxy', `Log in from a terminal: ${tshLoginCommand(publicAddr, insecure)}`));
     } else {
       writeHtml(res, 404, messagePage('Not found', 'There is no page at this address.'));
     }
@@ -100,6 +103,8 @@ interface PageRequest {
   identify: (req: IncomingMessage) => string;
   req: IncomingMessage;
   res: ServerResponse;
+  /** Suggest `tsh login --insecure` (self-signed web certificate). */
+  insecure: boolean;
   onInternalError?: InternalErrorSink;
 }
 
@@ -115,6 +120,7 @@ async function serveTokenPage(p: PageRequest, kind: TokenPageKind, token: string
       user: details.user,
       clusterName: ping.clusterName,
       proxyAddr: p.ctx.publicAddr,
+      insecure: p.insecure,
       minPasswordLength: MIN_PASSWORD_LENGTH,
       ...(details.totp ? { totp: details.totp } : {}),
     });

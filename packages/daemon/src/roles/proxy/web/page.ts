@@ -123,6 +123,8 @@ export interface UserTokenPageInput {
   clusterName: string;
   /** `host:port` users pass to `tsh login --proxy`. */
   proxyAddr: string;
+  /** The proxy's certificate is self-signed: tsh needs `--insecure` (on every command, as Teleport's tsh). */
+  insecure?: boolean;
   minPasswordLength: number;
   /** Present when the cluster asks for an authenticator app. */
   totp?: { secret: string; url: string };
@@ -182,9 +184,24 @@ ${otpField}
 <div id="status" role="status" aria-live="polite"></div>
 <section id="done" tabindex="-1" hidden>
 <p>Log in from a terminal:</p>
-<pre><code>tsh login --proxy=${escapeHtml(input.proxyAddr)} --user=${user}</code></pre>
+<pre><code>${escapeHtml(tshLoginCommand(input.proxyAddr, input.insecure === true, input.user))}</code></pre>${
+    input.insecure === true ? '\n<p class="hint">This proxy uses a self-signed certificate: pass <code>--insecure</code> to every tsh command.</p>' : ''
+  }
 </section>`;
   return layout(input.kind === 'invite' ? 'Teleport: set up your account' : 'Teleport: reset your password', body);
+}
+
+/**
+ * The `tsh login` a page suggests: with `--insecure` when the proxy's certificate is self-signed, so that it works
+ * when copied (tsh does not remember the flag, as Teleport's does not).
+ *
+ * @example
+ * ```ts
+ * tshLoginCommand('proxy.example.com:3080', true, 'alice') // 'tsh login --proxy=proxy.example.com:3080 --user=alice --insecure'
+ * ```
+ */
+export function tshLoginCommand(proxyAddr: string, insecure: boolean, user?: string): string {
+  return ['tsh', 'login', `--proxy=${proxyAddr}`, ...(user !== undefined ? [`--user=${user}`] : []), ...(insecure ? ['--insecure'] : [])].join(' ');
 }
 
 /** A page that only says what went wrong (expired link, unknown page). */
