@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseHostPort } from '@teleport-ts/core/config';
+import { listenOrExplain } from './http/listen.js';
 
 /** The diagnostic endpoint (`teleport.diag_addr`): `/healthz` (the process runs) and `/readyz` (it serves). */
 export interface DiagServer {
@@ -43,13 +44,7 @@ export async function startDiagServer(options: DiagServerOptions): Promise<DiagS
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
     res.end(text);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listenOrExplain(server, { host, port }, 'teleport.diag_addr (--diag-addr)');
   const bound = server.address() as AddressInfo;
   return {
     addr: `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`,

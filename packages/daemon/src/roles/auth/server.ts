@@ -18,6 +18,7 @@ import { DEFAULT_AUTH_LISTEN_ADDR, DEFAULT_AUTH_PORT, parseHostPort, type Authen
 import { BALANCED_V1, caPin, generateKeyPair, issueHostCert, splitHosts, tlsSigningKeyPair, trustedTlsCerts } from '@teleport-ts/core/ca';
 import { redact } from '@teleport-ts/core/errors';
 import type { SystemRole } from '@teleport-ts/core/types';
+import { listenOrExplain } from '../../http/listen.js';
 import { newRouter } from '../../http/router.js';
 import { DEFAULT_UNAUTHENTICATED_RATE_LIMIT, newRateLimiter } from '../../http/ratelimit.js';
 import { nopLogger, type Logger } from '../../logger.js';
@@ -290,13 +291,7 @@ function createApiServer(s: AuthServerState, initialCredentials: { key: string; 
 
 /** Listens; resolves with the bound address and the one local clients dial. */
 async function listenOn(srv: Server, listen: { host: string; port: number }): Promise<{ addr: string; dialAddr: string }> {
-  await new Promise<void>((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(listen.port, listen.host, () => {
-      srv.off('error', reject);
-      resolve();
-    });
-  });
+  await listenOrExplain(srv, listen, 'auth_service.listen_addr');
   const bound = srv.address() as AddressInfo;
   const wrap = (host: string): string => (host.includes(':') ? `[${host}]` : host);
   const addr = `${wrap(bound.address)}:${bound.port}`;

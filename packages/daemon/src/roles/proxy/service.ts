@@ -11,6 +11,7 @@ import type { AuthClient, Identity } from '@teleport-ts/core/api';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
 import { DEFAULT_PROXY_WEB_LISTEN_ADDR, DEFAULT_PROXY_WEB_PORT, parseHostPort, type FileConfig } from '@teleport-ts/core/config';
 import { DEFAULT_AUTH_PORT } from '@teleport-ts/core/config';
+import { listenOrExplain } from '../../http/listen.js';
 import type { Logger } from '../../logger.js';
 import { ALPN_PROTOCOLS, newAlpnListener, spliceTo, type AlpnListener, type ProtocolRegistry } from './alpn.js';
 import { loadHttpsKeyPairs, selfSignedCertificate, selfSignedHosts, type HttpsKeyPair } from './certificate.js';
@@ -114,13 +115,7 @@ function newProxyListener(options: ProxyServiceOptions, certificate: { key: stri
 
 /** Binds the listener; resolves to the bound port (the real one when 0 was asked for). */
 async function bind(server: net.Server, listen: { host: string; port: number }): Promise<number> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port, listen.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listenOrExplain(server, listen, 'proxy_service.web_listen_addr');
   const bound = server.address();
   return typeof bound === 'object' && bound !== null ? bound.port : listen.port;
 }
