@@ -41,7 +41,7 @@
 import type { Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { AuthClient } from '@teleport-ts/core/api';
-import { readClientStartup, type CancelRequest, type StartupMessage } from '@teleport-ts/core/protocol/postgres';
+import { readClientStartup, refuseConnection, SQLSTATE, type CancelRequest, type StartupMessage } from '@teleport-ts/core/protocol/postgres';
 import type { TunnelServer } from '@teleport-ts/core/tunnel';
 import type { ServiceAuditEmitter } from '../db/audit.js';
 import type { CertAuthorityCache } from '../db/cas.js';
@@ -112,8 +112,9 @@ async function serveConnection(ctx: RouteContext, socket: TLSSocket): Promise<vo
   try {
     startup = await readClientStartup(socket);
   } catch (err) {
-    ctx.log.info('database client sent no usable startup message', { remote_addr: clientAddr, error: err instanceof Error ? err.message : String(err) });
-    socket.destroy();
+    // A FATAL naming the limit or the fault, as tsh's local proxy and the agent answer (not a bare EOF).
+    const reason = refuseConnection(socket, err, { internalMessage: 'no usable startup message in time', code: SQLSTATE.protocolViolation });
+    ctx.log.info('database client sent no usable startup message', { remote_addr: clientAddr, error: reason });
     return;
   }
   const { message, raw } = startup;
