@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseHostPort } from '@teleport-ts/core/config';
+import { DEFAULT_MAX_PENDING_PER_ADDRESS, DEFAULT_PRE_AUTH_DEADLINES, guardListeningServer, newPendingConnections, type PreAuthDeadlines } from './http/deadlines.js';
 import { listenOrExplain } from './http/listen.js';
 
 /** The diagnostic endpoint (`teleport.diag_addr`): `/healthz` (the process runs) and `/readyz` (it serves). */
@@ -15,6 +16,8 @@ export interface DiagServerOptions {
   addr: string;
   /** Why the process is not ready yet, or `undefined` when it is. */
   notReadyReason: () => string | undefined;
+  /** Deadlines of a request's head and body (tests shorten them); default {@link DEFAULT_PRE_AUTH_DEADLINES}. */
+  deadlines?: Partial<PreAuthDeadlines>;
 }
 
 /**
@@ -43,6 +46,11 @@ export async function startDiagServer(options: DiagServerOptions): Promise<DiagS
     const text = JSON.stringify(body);
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
     res.end(text);
+  });
+  guardListeningServer(server, {
+    deadlines: { ...DEFAULT_PRE_AUTH_DEADLINES, ...options.deadlines },
+    tls: false,
+    pending: newPendingConnections(DEFAULT_MAX_PENDING_PER_ADDRESS),
   });
   await listenOrExplain(server, { host, port }, 'teleport.diag_addr (--diag-addr)');
   const bound = server.address() as AddressInfo;
