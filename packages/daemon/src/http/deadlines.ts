@@ -105,7 +105,7 @@ export function guardListeningServer(
 }
 
 /** Phases whose deadline passed, for the log. */
-export type DeadlinePhase = 'headers' | 'body';
+type DeadlinePhase = 'headers' | 'body';
 
 /** The state of one guarded HTTP connection. */
 interface GuardedConnection {

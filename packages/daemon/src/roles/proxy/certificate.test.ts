@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireTool } from '@teleport-ts/testkit';
 import { loadHttpsKeyPairs } from './certificate.js';
 
@@ -15,14 +15,19 @@ function pair(name: string, algorithm: 'rsa' | 'ec'): { key_file: string; cert_f
   const key_file = path.join(dir, `${name}.key`);
   const cert_file = path.join(dir, `${name}.crt`);
   const newkey = algorithm === 'rsa' ? ['-newkey', 'rsa:2048'] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'];
-  execFileSync('openssl', ['req', '-x509', ...newkey, '-nodes', '-keyout', key_file, '-out', cert_file, '-days', '1', '-subj', `/CN=${name}`], { stdio: 'ignore' });
+  execFileSync(openssl.path ?? 'openssl', ['req', '-x509', ...newkey, '-nodes', '-keyout', key_file, '-out', cert_file, '-days', '1', '-subj', `/CN=${name}`], { stdio: 'ignore' });
   return { key_file, cert_file };
 }
 
 describe.skipIf(!openssl.available)('https_keypairs start-up check', () => {
-  const rsa = pair('rsa', 'rsa');
-  const ec = pair('ec', 'ec');
-  const ec2 = pair('ec2', 'ec');
+  let rsa: ReturnType<typeof pair>;
+  let ec: ReturnType<typeof pair>;
+  let ec2: ReturnType<typeof pair>;
+  beforeAll(() => {
+    rsa = pair('rsa', 'rsa');
+    ec = pair('ec', 'ec');
+    ec2 = pair('ec2', 'ec');
+  });
 
   it('accepts every pair whose key is its certificate\'s', async () => {
     const loaded = await loadHttpsKeyPairs([ec, rsa]);
