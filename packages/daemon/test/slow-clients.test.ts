@@ -118,7 +118,7 @@ describe.skipIf(!postgres || !openssl.available)('shortened deadlines, the per-a
   let c: DbTestCluster;
   let pgServer: PostgresServer;
   let forward: LocalForward;
-  const deadlines = { handshakeMs: 1_000, headersMs: 1_000, bodyMs: 1_000 };
+  const deadlines = { handshakeMs: 1_000, headersMs: 1_000, bodyMs: 1_000, keepAliveMs: 2_500 };
 
   beforeAll(async () => {
     c = await startDbTestCluster({ proxyLimits: { deadlines, maxPendingPerAddress: 3 }, auth: { deadlines } });
@@ -162,6 +162,22 @@ describe.skipIf(!postgres || !openssl.available)('shortened deadlines, the per-a
     const [chunk] = (await once(served.socket, 'data')) as [Buffer];
     expect(chunk.toString()).toMatch(/^HTTP\/1\.1 200 /);
     for (const p of [...held, served]) p.socket.destroy();
+  });
+
+  it('a kept-alive connection may wait longer than the first head\'s deadline between requests, and is closed after the keep-alive one', async () => {
+    const probe = await tlsProbe(c.proxyPort, ['http/1.1']);
+    const ping = async (): Promise<string> => {
+      probe.socket.write('GET /webapi/ping HTTP/1.1\r\nHost: x\r\n\r\n');
+      const [chunk] = (await once(probe.socket, 'data')) as [Buffer];
+      return chunk.toString();
+    };
+    expect(await ping()).toMatch(/^HTTP\/1\.1 200 /);
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(await ping()).toMatch(/^HTTP\/1\.1 200 /);
+    const idleFrom = Date.now();
+    await probe.closedAfter;
+    expect(Date.now() - idleFrom).toBeGreaterThanOrEqual(2_400);
+    expect(Date.now() - idleFrom).toBeLessThan(4_500);
   });
 
   it('an established database session idles past every deadline and still runs queries', async () => {

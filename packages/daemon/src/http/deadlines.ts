@@ -17,10 +17,15 @@ export interface PreAuthDeadlines {
   headersMs: number;
   /** From a complete request head to its complete body. */
   bodyMs: number;
+  /**
+   * From the end of a response to the next request's complete head on a kept-alive connection. Longer than
+   * `core/api`'s 20 s idle client sockets, so that a server close never races a client's reuse.
+   */
+  keepAliveMs: number;
 }
 
 /** The defaults: a client that sends nothing, or one header line every 5 s, is cut 20 s after its handshake. */
-export const DEFAULT_PRE_AUTH_DEADLINES: Readonly<PreAuthDeadlines> = Object.freeze({ handshakeMs: 10_000, headersMs: 20_000, bodyMs: 30_000 });
+export const DEFAULT_PRE_AUTH_DEADLINES: Readonly<PreAuthDeadlines> = Object.freeze({ handshakeMs: 10_000, headersMs: 20_000, bodyMs: 30_000, keepAliveMs: 30_000 });
 
 /** Connections one source address may have open before they identify themselves. */
 export const DEFAULT_MAX_PENDING_PER_ADDRESS = 256;
@@ -124,7 +129,7 @@ function arm(conn: GuardedConnection, ms: number, fire: () => void): void {
 }
 
 export interface HttpGuardOptions {
-  deadlines: Pick<PreAuthDeadlines, 'headersMs' | 'bodyMs'>;
+  deadlines: Pick<PreAuthDeadlines, 'headersMs' | 'bodyMs' | 'keepAliveMs'>;
   onTimeout?: (phase: DeadlinePhase, remoteAddr: string) => void;
 }
 
@@ -140,7 +145,7 @@ export interface HttpGuardOptions {
  * ```
  */
 export function guardHttpServer(server: http.Server, options: HttpGuardOptions): (socket: net.Socket, release?: () => void) => void {
-  const { headersMs, bodyMs } = options.deadlines;
+  const { headersMs, bodyMs, keepAliveMs } = options.deadlines;
   const conns = new WeakMap<net.Socket, GuardedConnection>();
   const expire = (socket: net.Socket, phase: DeadlinePhase): void => {
     options.onTimeout?.(phase, socket.remoteAddress ?? '');
@@ -158,8 +163,8 @@ export function guardHttpServer(server: http.Server, options: HttpGuardOptions):
     if (!req.complete) arm(conn, bodyMs, () => !req.complete && expire(socket, 'body'));
     res.once('finish', () => {
       conn.inFlight--;
-      // Keep-alive: the next request's head is due within the same deadline.
-      if (conn.inFlight === 0 && !socket.destroyed) arm(conn, headersMs, () => expire(socket, 'headers'));
+      // Keep-alive: the next request's head is due within an absolute deadline too.
+      if (conn.inFlight === 0 && !socket.destroyed) arm(conn, keepAliveMs, () => expire(socket, 'headers'));
     });
   });
   return (socket, release) => {
