@@ -1,6 +1,7 @@
 import { spawn, execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -86,5 +87,45 @@ describe('teleport-ts start', () => {
     // Neither the configured data dir nor the default one (./.teleport-ts) was created.
     expect(existsSync(dataDir)).toBe(false);
     expect(existsSync(path.join(dir, '.teleport-ts'))).toBe(false);
+  });
+
+  it('refuses a taken port with one ERROR line and exit 1, before creating the data dir', async () => {
+    const dir = await tempDir();
+    const dataDir = path.join(dir, 'data');
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', () => resolve()));
+    const { port } = blocker.address() as net.AddressInfo;
+    const cfg = path.join(dir, 'teleport.yaml');
+    await writeFile(cfg, `version: v3\nteleport:\n  data_dir: ${dataDir}\nauth_service:\n  listen_addr: 127.0.0.1:${port}\nproxy_service:\n  enabled: false\n`);
+    const err = (await run(daemon, ['start', '-c', cfg]).catch((e: unknown) => e)) as { code: number; stderr: string };
+    blocker.close();
+    expect(err.code).toBe(1);
+    expect(err.stderr).toBe(`ERROR: cannot listen on 127.0.0.1:${port}: address already in use; stop the process using it or change auth_service.listen_addr\n`);
+    expect(existsSync(dataDir)).toBe(false);
+  });
+
+  it('refuses a log file in a missing directory with one ERROR line, before creating the data dir', async () => {
+    const dir = await tempDir();
+    const dataDir = path.join(dir, 'data');
+    const logFile = path.join(dir, 'missing', 'teleport.log');
+    const cfg = path.join(dir, 'teleport.yaml');
+    await writeFile(cfg, `version: v3\nteleport:\n  data_dir: ${dataDir}\n  log:\n    output: ${logFile}\nauth_service:\n  listen_addr: 127.0.0.1:0\nproxy_service:\n  enabled: false\n`);
+    const err = (await run(daemon, ['start', '-c', cfg]).catch((e: unknown) => e)) as { code: number; stderr: string };
+    expect(err.code).toBe(1);
+    expect(err.stderr).toBe(`ERROR: cannot open the log file ${logFile}: its directory does not exist; create the directory or change teleport.log.output\n`);
+    expect(existsSync(dataDir)).toBe(false);
+  });
+
+  it('fails within seconds with one line for a data dir where mkdir -p cannot succeed (under /proc)', async () => {
+    const cfg = path.join(await tempDir(), 'teleport.yaml');
+    await writeFile(cfg, 'version: v3\nauth_service:\n  listen_addr: 127.0.0.1:0\nproxy_service:\n  enabled: false\n');
+    const started = Date.now();
+    const err = (await run(daemon, ['start', '-c', cfg, '--data-dir', '/proc/teleport-ts-nope/data'], { timeout: 20_000 }).catch((e: unknown) => e)) as {
+      code: number;
+      stderr: string;
+    };
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(err.code).toBe(1);
+    expect(err.stderr).toBe('ERROR: cannot create data dir /proc/teleport-ts-nope/data: its parent does not accept new directories; choose a directory on a writable file system\n');
   });
 });

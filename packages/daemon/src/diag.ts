@@ -1,6 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseHostPort } from '@teleport-ts/core/config';
+import { DEFAULT_MAX_PENDING_PER_ADDRESS, DEFAULT_PRE_AUTH_DEADLINES, guardListeningServer, newPendingConnections, type PreAuthDeadlines } from './http/deadlines.js';
+import { listenOrExplain } from './http/listen.js';
 
 /** The diagnostic endpoint (`teleport.diag_addr`): `/healthz` (the process runs) and `/readyz` (it serves). */
 export interface DiagServer {
@@ -14,6 +16,8 @@ export interface DiagServerOptions {
   addr: string;
   /** Why the process is not ready yet, or `undefined` when it is. */
   notReadyReason: () => string | undefined;
+  /** Deadlines of a request's head and body (tests shorten them); default {@link DEFAULT_PRE_AUTH_DEADLINES}. */
+  deadlines?: Partial<PreAuthDeadlines>;
 }
 
 /**
@@ -43,13 +47,12 @@ export async function startDiagServer(options: DiagServerOptions): Promise<DiagS
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
     res.end(text);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
+  guardListeningServer(server, {
+    deadlines: { ...DEFAULT_PRE_AUTH_DEADLINES, ...options.deadlines },
+    tls: false,
+    pending: newPendingConnections(DEFAULT_MAX_PENDING_PER_ADDRESS),
   });
+  await listenOrExplain(server, { host, port }, 'teleport.diag_addr (--diag-addr)');
   const bound = server.address() as AddressInfo;
   return {
     addr: `${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`,

@@ -1,5 +1,5 @@
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { redact } from '@teleport-ts/core/errors';
+import { createWriteStream, openSync, type WriteStream } from 'node:fs';
+import { BadParameterError, redact } from '@teleport-ts/core/errors';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
 import { LOG_SEVERITIES, type LogConfig, type LogSeverity } from '@teleport-ts/core/config';
 
@@ -44,6 +44,17 @@ function textValue(v: unknown): string {
   return /[\s"]/.test(s) || s === '' ? JSON.stringify(s) : s;
 }
 
+/** Opens the log file now, so that a missing directory is one line at start-up, not an unhandled 'error' event later. */
+function openLogFile(file: string): number {
+  try {
+    return openSync(file, 'a', 0o600);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const reason = code === 'ENOENT' ? 'its directory does not exist' : code === 'EACCES' ? 'permission denied' : (code ?? 'error');
+    throw new BadParameterError(`cannot open the log file ${file}: ${reason}; create the directory or change teleport.log.output`);
+  }
+}
+
 /**
  * Creates the logger `teleport.log` asks for: `output` stderr, stdout or a file; `severity` the lowest
  * level written; `format` text (`2026-01-01T00:00:00.000Z INFO [AUTH] message key:value`) or JSON lines
@@ -65,7 +76,9 @@ export function newLogger(options: LoggerOptions): Logger {
     if (options.output === 'stderr' || options.output === '') write = (line) => process.stderr.write(line);
     else if (options.output === 'stdout') write = (line) => process.stdout.write(line);
     else {
-      stream = createWriteStream(options.output, { flags: 'a', mode: 0o600 });
+      stream = createWriteStream(options.output, { fd: openLogFile(options.output) });
+      const file = options.output;
+      stream.once('error', (err: NodeJS.ErrnoException) => process.stderr.write(`ERROR: cannot write the log file ${file}: ${err.code ?? err.message}\n`));
       const s = stream;
       write = (line) => s.write(line);
     }

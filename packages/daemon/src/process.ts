@@ -4,13 +4,14 @@
  * `start` command prints.
  */
 
-import { mkdir } from 'node:fs/promises';
 import { openAuditStore, type AuditEventStore } from '@teleport-ts/core/audit';
 import { openBackend, type Backend, type StorageConfig } from '@teleport-ts/core/backend';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
-import type { AuthenticationConfig, DatabaseFileConfig, StaticToken } from '@teleport-ts/core/config';
+import { DEFAULT_AUTH_PORT, DEFAULT_PROXY_WEB_LISTEN_ADDR, DEFAULT_PROXY_WEB_PORT, parseHostPort, type AuthenticationConfig, type DatabaseFileConfig, type StaticToken } from '@teleport-ts/core/config';
 import { redact } from '@teleport-ts/core/errors';
 import { startDiagServer, type DiagServer } from './diag.js';
+import { makeDirs } from './dirs.js';
+import { checkPortsFree } from './http/listen.js';
 import type { Logger } from './logger.js';
 import { startAuthServer, type AuthServer } from './roles/auth/index.js';
 import { startDatabaseService, type DatabaseService } from './roles/db/index.js';
@@ -160,6 +161,17 @@ async function startDb(state: ProcessState, auth: AuthServer | undefined, proxy:
   return started(state, db);
 }
 
+/** The ports this process will listen on, with the setting that names each. */
+function portsToCheck(config: ProcessConfig): { host: string; port: number; setting: string }[] {
+  const ports: { host: string; port: number; setting: string }[] = [];
+  if (config.diagAddr) ports.push({ ...parseHostPort(config.diagAddr, 3000), setting: 'teleport.diag_addr (--diag-addr)' });
+  if (config.roles.includes('auth')) ports.push({ ...parseHostPort(config.auth.listenAddr, DEFAULT_AUTH_PORT), setting: 'auth_service.listen_addr' });
+  if (config.roles.includes('proxy')) {
+    ports.push({ ...parseHostPort(config.proxy?.listenAddr ?? DEFAULT_PROXY_WEB_LISTEN_ADDR, DEFAULT_PROXY_WEB_PORT), setting: 'proxy_service.web_listen_addr' });
+  }
+  return ports;
+}
+
 /**
  * Starts the process. Failures after something started close what did start before rethrowing.
  *
@@ -172,7 +184,9 @@ async function startDb(state: ProcessState, auth: AuthServer | undefined, proxy:
 export async function startProcess(config: ProcessConfig, options: StartProcessOptions): Promise<RunningProcess> {
   const state: ProcessState = { config, clock: options.clock ?? systemClock, logger: options.logger, closers: [], ready: false };
   try {
-    await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+    // What can fail is checked before anything is written: the ports, then the data dir (no CA without both).
+    await checkPortsFree(portsToCheck(config));
+    await makeDirs(config.dataDir, 0o700, 'data dir');
     const diag = await startDiag(state);
     const backend = await openStorage(state);
     const auth = config.roles.includes('auth') ? await startAuthRole(state, backend) : undefined;

@@ -7,7 +7,9 @@
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newAuthClient, type AuthClient } from '@teleport-ts/core/api';
@@ -354,6 +356,35 @@ describe.skipIf(!postgres || !openssl.available)('database access through the pr
     const huge = await c.waitForEvent('db.session.query', (e) => e['sid'] === sid && String(e['db_query']).startsWith('select length($1)'));
     expect(huge['db_query_truncated']).toBe(true);
     expect(JSON.stringify(huge).length).toBeLessThanOrEqual(64 * 1024);
+  });
+
+  it.skipIf(!psql.available)('a statement of 16 MiB or more ends the session with a FATAL naming the limit, logged and on the session end event', async () => {
+    const forward = await forwardFor('alice', route('pg', 'alice', 'app'));
+    const file = path.join(c.dataDir, 'huge.sql');
+    await writeFile(file, `select '${'x'.repeat(16 * 1024 * 1024)}' is not null as huge;\n`);
+    const result = await runTool('psql', [`host=127.0.0.1 port=${forward.port} user=alice dbname=app sslmode=disable connect_timeout=10`, '-X', '-A', '-t', '-c', "select 'before huge'", '-f', file]);
+    expect(result.stdout.trim()).toBe('before huge');
+    expect(result.stderr).toMatch(/FATAL: {2}PostgreSQL message 'Q' of 167772\d\d bytes is over the limit of 16777216 bytes/);
+    const before = await c.waitForEvent('db.session.query', (e) => e['db_query'] === "select 'before huge'");
+    const end = await c.waitForEvent('db.session.end', (e) => e['sid'] === before['sid']);
+    expect(String(end['error'])).toMatch(/^PostgreSQL message 'Q' of \d+ bytes is over the limit of 16777216 bytes$/);
+  });
+
+  it('a startup length over the limit on the direct teleport-postgres route gets a FATAL naming the limit, not a bare EOF', async () => {
+    const socket = tlsConnect({ host: '127.0.0.1', port: c.proxyPort, ALPNProtocols: ['teleport-postgres'], rejectUnauthorized: false });
+    await once(socket, 'secureConnect');
+    const header = Buffer.alloc(8);
+    header.writeInt32BE(0x7fff_ffff, 0);
+    header.writeInt32BE(3 << 16, 4);
+    socket.write(header);
+    const chunks: Buffer[] = [];
+    socket.on('data', (b: Buffer) => chunks.push(b));
+    await once(socket, 'close');
+    const reply = Buffer.concat(chunks);
+    expect(reply.subarray(0, 1).toString()).toBe('E');
+    expect(reply.toString('latin1')).toContain('SFATAL');
+    expect(reply.toString('latin1')).toContain(`C${SQLSTATE.protocolViolation}`);
+    expect(reply.toString('latin1')).toContain('MPostgreSQL startup message of 2147483647 bytes is over the limit of 1048576 bytes');
   });
 
   it('enforces db_names for postgres but not for cockroachdb', async () => {

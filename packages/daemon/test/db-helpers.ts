@@ -18,8 +18,8 @@ import type { DatabaseFileConfig } from '@teleport-ts/core/config';
 import { startPostgres, type PostgresServer } from '@teleport-ts/testkit';
 import type { Logger } from '../src/logger.js';
 import { startDatabaseService, type DatabaseService, type DatabaseServiceOptions } from '../src/roles/db/index.js';
-import { startProxyRole, type ProxyService } from '../src/roles/proxy/index.js';
-import { startTestAuth, type TestAuth } from './auth-helpers.js';
+import { startProxyRole, type ProxyRoleOptions, type ProxyService } from '../src/roles/proxy/index.js';
+import { startTestAuth, type StartTestAuthOptions, type TestAuth } from './auth-helpers.js';
 import { nopLoggerForTests } from './proxy-helpers.js';
 
 /** A clock that runs in real time and can be moved ahead (or back) by an offset. */
@@ -161,11 +161,11 @@ export interface DbTestCluster {
 }
 
 /** Auth and a co-located proxy (in-process Proxy identity) on 127.0.0.1 ports. */
-export async function startDbTestCluster(): Promise<DbTestCluster> {
+export async function startDbTestCluster(options: { proxyLimits?: ProxyRoleOptions['limits']; auth?: StartTestAuthOptions } = {}): Promise<DbTestCluster> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'tp-db-'));
   const authClock = liveClock();
   const proxyClock = liveClock();
-  const t = await startTestAuth({ clock: authClock, dataDir: path.join(dataDir, 'auth'), authentication: { second_factor: 'off' } });
+  const t = await startTestAuth({ clock: authClock, dataDir: path.join(dataDir, 'auth'), authentication: { second_factor: 'off' }, ...options.auth });
   const agents: DatabaseService[] = [];
   let proxyPort = 0;
   const startProxy = () =>
@@ -177,6 +177,7 @@ export async function startDbTestCluster(): Promise<DbTestCluster> {
       join: { caPins: [] },
       clock: proxyClock,
       logger: testLogger('proxy'),
+      ...(options.proxyLimits ? { limits: options.proxyLimits } : {}),
     });
   let proxy = await startProxy();
   proxyPort = Number(proxy.addr.split(':').pop());

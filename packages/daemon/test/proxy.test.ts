@@ -284,7 +284,7 @@ describe('ALPN routing on the one port', () => {
   });
 
   it('drops connections that are not TLS, and those that send nothing in time', async () => {
-    const { proxy } = await start({ handshakeTimeoutMs: 300 });
+    const { proxy } = await start({ deadlines: { handshakeMs: 300 } });
     const port = Number(proxy.addr.split(':').pop());
     const closedAfter = (payload: string | undefined): Promise<number> =>
       new Promise((resolve) => {
@@ -324,7 +324,7 @@ describe('web certificate', () => {
   });
 
   it('refuses a key pair that does not match', async () => {
-    await expect(start({ httpsKeyPairs: [{ key_file: pki2().clientKey, cert_file: pki2().serverCert }] })).rejects.toThrow(/not a matching certificate and key/);
+    await expect(start({ httpsKeyPairs: [{ key_file: pki2().clientKey, cert_file: pki2().serverCert }] })).rejects.toThrow(/do not match: the key is not the certificate's key$/);
   });
 });
 

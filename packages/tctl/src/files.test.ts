@@ -54,4 +54,11 @@ describe('writeOutputFiles', () => {
     expect((await stat(path.join(dir, 'out.key'))).mode & 0o777).toBe(0o600);
     expect(await readdir(dir)).toEqual(['out.key']);
   });
+
+  it('fails fast with one line when the directory cannot be made (under /proc, where mkdir -p used to spin)', async () => {
+    const started = Date.now();
+    const err = (await writeOutputFiles([{ path: '/proc/teleport-ts-nope/x/out.crt', data: 'x' }], { overwrite: true }).catch((e: unknown) => e)) as Error;
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(err.message).toBe('cannot create the output directory /proc/teleport-ts-nope: its parent does not accept new directories; choose another --out');
+  });
 });

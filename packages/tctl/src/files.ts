@@ -29,6 +29,28 @@ async function exists(file: string): Promise<boolean> {
 }
 
 /**
+ * `mkdir -p`, one level at a time: Node's recursive mkdir spins for ever at 100% CPU where a parent exists but
+ * refuses new entries with ENOENT (under `/proc`); here the first refusal is one line.
+ */
+async function makeOutputDir(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let d = path.resolve(dir); !(await exists(d)); d = path.dirname(d)) {
+    missing.unshift(d);
+    if (path.dirname(d) === d) break;
+  }
+  for (const d of missing) {
+    try {
+      await mkdir(d, { mode: DIR_MODE });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') continue;
+      const reason = code === 'ENOENT' ? 'its parent does not accept new directories' : (code ?? 'error');
+      throw new BadParameterError(`cannot create the output directory ${d}: ${reason}; choose another --out`);
+    }
+  }
+}
+
+/**
  * Writes a set of files, all or nothing. Without `overwrite`, an existing file makes it refuse before writing
  * anything. Returns the paths written, in order.
  *
@@ -51,7 +73,7 @@ export async function writeOutputFiles(files: readonly OutputFile[], options: { 
   try {
     for (const f of files) {
       const dir = path.dirname(f.path);
-      await mkdir(dir, { recursive: true, mode: DIR_MODE });
+      await makeOutputDir(dir);
       const tmp = path.join(dir, `.${path.basename(f.path)}.${randomBytes(6).toString('hex')}.tmp`);
       const mode = f.mode ?? FILE_MODE;
       await writeFile(tmp, f.data, { mode, flag: 'wx' });

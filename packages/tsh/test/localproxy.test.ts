@@ -177,3 +177,33 @@ describe.skipIf(!openssl.available)('local proxy', () => {
     await untrusted.close();
   });
 });
+
+describe('slow clients of the local proxy', () => {
+  it('cuts a client that sends nothing, or one byte every 5 s, within 30 s with a FATAL (the default startup deadline)', { timeout: 45_000 }, async () => {
+    const lp = await startLocalProxy({ proxy: { host: '127.0.0.1', port: 9 }, ca: [], insecure: true, credentials: async () => ({ cert: '', key: '' }) });
+    try {
+      const probe = (dribble: boolean) =>
+        new Promise<{ ms: number; reply: string }>((resolve) => {
+          const opened = Date.now();
+          const socket = net.connect({ host: lp.host, port: lp.port });
+          let reply = '';
+          socket.on('error', () => undefined);
+          socket.on('data', (b: Buffer) => (reply += b.toString('latin1')));
+          // An SSLRequest, one byte every 5 s.
+          const bytes = [0, 0, 0, 8, 4, 210, 22, 47];
+          const timer = dribble ? setInterval(() => bytes.length > 0 && socket.write(Buffer.from([bytes.shift()!])), 5_000) : undefined;
+          socket.once('close', () => {
+            clearInterval(timer);
+            resolve({ ms: Date.now() - opened, reply });
+          });
+        });
+      const [silent, slow] = await Promise.all([probe(false), probe(true)]);
+      for (const r of [silent, slow]) {
+        expect(r.ms).toBeLessThanOrEqual(30_000);
+        expect(r.reply).toContain('SFATAL');
+      }
+    } finally {
+      await lp.close();
+    }
+  });
+});

@@ -25,14 +25,14 @@ export interface ClientStartup {
 }
 
 /**
- * Reads the client's startup phase within {@link STARTUP_TIMEOUT_MS}, answering up to two encryption requests with
- * `N`.
+ * Reads the client's startup phase within `options.timeoutMs` (default {@link STARTUP_TIMEOUT_MS}), answering up to
+ * two encryption requests with `N`.
  *
  * @throws BadParameterError `ERR_TP_PG_MALFORMED_MESSAGE` after a third encryption request; what `readStartupMessage`
  *   throws (malformed, too large, closed early); the timeout's abort reason.
  */
-export async function readClientStartup(stream: Duplex): Promise<ClientStartup> {
-  const signal = AbortSignal.timeout(STARTUP_TIMEOUT_MS);
+export async function readClientStartup(stream: Duplex, options: { timeoutMs?: number } = {}): Promise<ClientStartup> {
+  const signal = AbortSignal.timeout(options.timeoutMs ?? STARTUP_TIMEOUT_MS);
   let { message, raw } = await readStartupMessage(stream, { signal });
   for (let answered = 0; message.type === 'sslRequest' || message.type === 'gssEncRequest'; answered++) {
     if (answered === MAX_ENCRYPTION_REQUESTS) throw malformed('startup phase: too many encryption requests');

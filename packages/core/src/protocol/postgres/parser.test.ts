@@ -306,6 +306,18 @@ describe('taps', () => {
     await expect(run([serializeQuery('x'.repeat(200))], tap)).rejects.toMatchObject({ code: 'ERR_TP_PG_MESSAGE_TOO_LARGE' });
   });
 
+  it('frontendMessageTap with onProtocolError reports an oversized query once, forwards nothing more and keeps the stream alive', async () => {
+    const errors: unknown[] = [];
+    const tap = frontendMessageTap({ maxMessageLength: 100, onMessage: () => undefined, onProtocolError: (e) => errors.push(e) });
+    const before = serializeQuery('select 1');
+    const done = run([before, serializeQuery('x'.repeat(200)), serializeQuery('select 2')], tap);
+    // The caller ends the output when it likes (the agent waits for the client to finish sending).
+    setTimeout(() => tap.push(null), 20);
+    expect((await done).equals(before)).toBe(true);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatchObject({ code: 'ERR_TP_PG_MESSAGE_TOO_LARGE', message: "PostgreSQL message 'Q' of 205 bytes is over the limit of 100 bytes" });
+  });
+
   it.each(CHUNKINGS)('backendMessageTap rewrites BackendKeyData, fed as %s, and nothing else', async (_name, sizes) => {
     const { bytes } = backendSession();
     const ours = { processId: 7, secretKey: Buffer.from([9, 9, 9, 9, 9, 9, 9, 9]) };

@@ -10,8 +10,11 @@ import { PG_PROTOCOL_ERROR_CODES } from './buffer.js';
 import { SQLSTATE } from './constants.js';
 import { serializeErrorResponse } from './serializer.js';
 
-/** Limit on a client sending its startup messages (SSLRequest, StartupMessage or CancelRequest), on every hop. */
-export const STARTUP_TIMEOUT_MS = 30_000;
+/**
+ * Limit on a client sending its startup messages (SSLRequest, StartupMessage or CancelRequest), on every hop: with
+ * the TLS handshake before it, a client that sends nothing is cut within 30 s.
+ */
+export const STARTUP_TIMEOUT_MS = 20_000;
 
 const PROTOCOL_VIOLATIONS: ReadonlySet<string> = new Set([
   PG_PROTOCOL_ERROR_CODES.malformed,

@@ -13,6 +13,13 @@ import { serializeBackendKeyData } from './serializer.js';
 export interface FrontendMessageTapOptions extends MessageParserOptions {
   /** Called, in order and before the bytes are forwarded, for every decoded message. */
   onMessage: (message: FrontendMessage) => void;
+  /**
+   * Called once when the client's bytes cannot be parsed (malformed, over the cap). With it, the tap forwards
+   * nothing more and drops what follows instead of failing the stream, so the caller can let the client finish
+   * sending, end the tap's output (`tap.push(null)`: the server sees the client go) and tell the client why. Without
+   * it, the error fails the stream.
+   */
+  onProtocolError?: (err: Error) => void;
 }
 
 /**
@@ -27,12 +34,24 @@ export interface FrontendMessageTapOptions extends MessageParserOptions {
  */
 export function frontendMessageTap(options: FrontendMessageTapOptions): Transform {
   const parser = newFrontendParser(options);
+  let failed = false;
   return new Transform({
     transform(chunk: Buffer, _encoding, callback) {
+      if (failed) {
+        callback();
+        return;
+      }
       try {
         for (const segment of parser.push(chunk)) if (segment.kind === 'message') options.onMessage(segment.message);
       } catch (err) {
-        callback(err as Error);
+        if (options.onProtocolError === undefined) {
+          callback(err as Error);
+          return;
+        }
+        // Bytes of complete messages in this chunk are not forwarded: the session ends at the last whole chunk.
+        failed = true;
+        options.onProtocolError(err as Error);
+        callback();
         return;
       }
       callback(null, chunk);

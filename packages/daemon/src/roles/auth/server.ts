@@ -18,6 +18,14 @@ import { DEFAULT_AUTH_LISTEN_ADDR, DEFAULT_AUTH_PORT, parseHostPort, type Authen
 import { BALANCED_V1, caPin, generateKeyPair, issueHostCert, splitHosts, tlsSigningKeyPair, trustedTlsCerts } from '@teleport-ts/core/ca';
 import { redact } from '@teleport-ts/core/errors';
 import type { SystemRole } from '@teleport-ts/core/types';
+import {
+  DEFAULT_MAX_PENDING_PER_ADDRESS,
+  DEFAULT_PRE_AUTH_DEADLINES,
+  guardListeningServer,
+  newPendingConnections,
+  type PreAuthDeadlines,
+} from '../../http/deadlines.js';
+import { listenOrExplain } from '../../http/listen.js';
 import { newRouter } from '../../http/router.js';
 import { DEFAULT_UNAUTHENTICATED_RATE_LIMIT, newRateLimiter } from '../../http/ratelimit.js';
 import { nopLogger, type Logger } from '../../logger.js';
@@ -57,6 +65,13 @@ export interface AuthServerOptions {
   rateLimit?: { average: number; burst: number };
   /** How often automatic CA rotations are moved along, ms; 0 disables. Default one minute. */
   rotationCheckIntervalMs?: number;
+  /** Deadlines before a client sent its request (tests shorten them); default {@link DEFAULT_PRE_AUTH_DEADLINES}. */
+  deadlines?: Partial<PreAuthDeadlines>;
+  /**
+   * Connections per source address before their first request head; default {@link DEFAULT_MAX_PENDING_PER_ADDRESS}.
+   * Clients that come through a proxy's `teleport-auth` passthrough share the proxy's address.
+   */
+  maxPendingPerAddress?: number;
 }
 
 export interface AuthServer {
@@ -255,6 +270,7 @@ function createApiServer(s: AuthServerState, initialCredentials: { key: string; 
   const limiter = newRateLimiter({ ...(options.rateLimit ?? DEFAULT_UNAUTHENTICATED_RATE_LIMIT), clock });
   registerAuthRoutes(router, ctx, limiter);
   const identifier = newIdentifier({ trust: () => s.trust, access: ctx.access, clock, locks: newLockView(ctx.locks) });
+  const deadlines = { ...DEFAULT_PRE_AUTH_DEADLINES, ...options.deadlines };
 
   const server = createServer(
     {
@@ -264,6 +280,7 @@ function createApiServer(s: AuthServerState, initialCredentials: { key: string; 
       rejectUnauthorized: false,
       minVersion: 'TLSv1.2',
       ALPNProtocols: ['http/1.1'],
+      handshakeTimeout: deadlines.handshakeMs,
     },
     (req, res) => {
       const started = performance.now();
@@ -285,18 +302,19 @@ function createApiServer(s: AuthServerState, initialCredentials: { key: string; 
   server.headersTimeout = 30_000;
   server.requestTimeout = 60_000;
   server.keepAliveTimeout = 30_000;
+  guardListeningServer(server, {
+    deadlines,
+    tls: true,
+    pending: newPendingConnections(options.maxPendingPerAddress ?? DEFAULT_MAX_PENDING_PER_ADDRESS),
+    onTimeout: (phase, remote) => logger.info('closed a connection that sent no complete request in time', { phase, remote_addr: remote }),
+    onRefused: (remote, reason) => logger.warn('refused a connection', { remote_addr: remote, reason }),
+  });
   return server;
 }
 
 /** Listens; resolves with the bound address and the one local clients dial. */
 async function listenOn(srv: Server, listen: { host: string; port: number }): Promise<{ addr: string; dialAddr: string }> {
-  await new Promise<void>((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(listen.port, listen.host, () => {
-      srv.off('error', reject);
-      resolve();
-    });
-  });
+  await listenOrExplain(srv, listen, 'auth_service.listen_addr');
   const bound = srv.address() as AddressInfo;
   const wrap = (host: string): string => (host.includes(':') ? `[${host}]` : host);
   const addr = `${wrap(bound.address)}:${bound.port}`;

@@ -7,7 +7,8 @@
 
 import net from 'node:net';
 import tls from 'node:tls';
-import { isTeleportError } from '@teleport-ts/core/errors';
+import { isTeleportError, LimitExceededError, toWireError } from '@teleport-ts/core/errors';
+import { DEFAULT_PRE_AUTH_DEADLINES, tooManyPendingMessage, type PendingConnections } from '../../http/deadlines.js';
 import { MAX_CLIENT_HELLO_BYTES, readClientHello, type ClientHello } from './clienthello.js';
 
 /** ALPN protocol ids of Teleport's TLS routing. */
@@ -23,6 +24,11 @@ export const ALPN_PROTOCOLS = Object.freeze({
 interface ConnectionInfo {
   hello: ClientHello;
   remoteAddr: string;
+  /**
+   * Frees the connection's slot among its address's connections that have not identified themselves; a route calls
+   * it once the client did (a request head, a verified startup message, an agent's certificate). Idempotent.
+   */
+  established: () => void;
 }
 
 /**
@@ -45,6 +51,7 @@ export interface ProtocolRegistry {
 /** Events worth a log line; the listener itself never prints. */
 type AlpnListenerEvent =
   | { type: 'bad-client-hello'; remoteAddr: string; message: string }
+  | { type: 'too-many-pending'; remoteAddr: string; message: string }
   | { type: 'handshake-timeout'; remoteAddr: string }
   | { type: 'route-error'; remoteAddr: string; protocol: string; error: unknown };
 
@@ -52,9 +59,11 @@ export interface AlpnListenerOptions {
   /** TLS key and certificate chain (PEM) of the web listener. */
   certificate: { key: string; cert: string };
   /** Handles terminated connections that negotiated `http/1.1` or no ALPN at all. */
-  web: (socket: tls.TLSSocket) => void;
+  web: (socket: tls.TLSSocket, info: ConnectionInfo) => void;
   /** Deadline for the ClientHello and for the TLS handshake, ms. Default 10 s. */
   handshakeTimeoutMs?: number;
+  /** Connections per source address not yet identified; over it, an HTTP client gets a 429, others are closed. */
+  pending?: PendingConnections;
   onEvent?: (event: AlpnListenerEvent) => void;
 }
 
@@ -73,10 +82,13 @@ interface ListenerState {
   sockets: Set<net.Socket>;
   /** ConnectionInfo of raw sockets handed to the TLS server, by remote address and port (same on both sockets). */
   infos: Map<string, ConnectionInfo>;
+  /** Raw sockets over the per-address limit, by the same key: refused once their protocol is known. */
+  refused: Map<string, string>;
   tlsServer: tls.Server;
 }
 
-function peerKey(s: net.Socket): string {
+/** The key that names a connection on both its raw and its TLS socket (they share the remote address and port). */
+export function peerKey(s: net.Socket): string {
   return `${s.remoteAddress ?? ''}|${s.remotePort ?? 0}`;
 }
 
@@ -91,6 +103,16 @@ function handOver(emit: ListenerState['emit'], route: ProtocolRoute, socket: net
   }
 }
 
+function infoOf(state: Omit<ListenerState, 'tlsServer'>, socket: net.Socket): ConnectionInfo {
+  return state.infos.get(peerKey(socket)) ?? { hello: { serverName: undefined, alpnProtocols: [] }, remoteAddr: socket.remoteAddress ?? '', established: () => {} };
+}
+
+/** A 429 in our wire format, then the end: an HTTP client over the per-address limit reads why. */
+function refuseHttp(socket: tls.TLSSocket, message: string): void {
+  const body = JSON.stringify({ error: toWireError(new LimitExceededError(message, { code: 'ERR_TP_RATE_LIMITED' })) });
+  socket.end(`HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+}
+
 /** The TLS server of terminated protocols: dispatches by the negotiated ALPN protocol, `http/1.1` or none to the web. */
 function newTerminatingServer(state: Omit<ListenerState, 'tlsServer'>): tls.Server {
   const { options, routes } = state;
@@ -103,14 +125,18 @@ function newTerminatingServer(state: Omit<ListenerState, 'tlsServer'>): tls.Serv
     ALPNCallback: ({ protocols }) => protocols.find((p) => p === ALPN_PROTOCOLS.http || routes.get(p)?.tls === 'terminate'),
   });
   tlsServer.on('secureConnection', (socket: tls.TLSSocket) => {
+    const refusal = state.refused.get(peerKey(socket));
+    if (refusal !== undefined) {
+      refuseHttp(socket, refusal);
+      return;
+    }
     const protocol = socket.alpnProtocol;
     const route = typeof protocol === 'string' ? routes.get(protocol) : undefined;
     if (route?.tls === 'terminate') {
-      const info = state.infos.get(peerKey(socket)) ?? { hello: { serverName: undefined, alpnProtocols: [] }, remoteAddr: socket.remoteAddress ?? '' };
-      handOver(state.emit, route, socket, info);
+      handOver(state.emit, route, socket, infoOf(state, socket));
       return;
     }
-    options.web(socket);
+    options.web(socket, infoOf(state, socket));
   });
   tlsServer.on('tlsClientError', (_err, socket) => socket.destroy());
   return tlsServer;
@@ -119,14 +145,33 @@ function newTerminatingServer(state: Omit<ListenerState, 'tlsServer'>): tls.Serv
 /** After the ClientHello: a passthrough route gets the raw socket, anything else goes to the TLS server. */
 function routeByHello(state: ListenerState, socket: net.Socket, info: ConnectionInfo): void {
   const route = info.hello.alpnProtocols.map((p) => state.routes.get(p)).find((r) => r !== undefined);
+  const key = peerKey(socket);
+  const refusal = state.refused.get(key);
   if (route?.tls === 'passthrough') {
-    handOver(state.emit, route, socket, info);
+    // A refused connection of a protocol that is not HTTP is closed: the event names the reason.
+    if (refusal !== undefined) socket.destroy();
+    else handOver(state.emit, route, socket, info);
     return;
   }
-  const key = peerKey(socket);
   state.infos.set(key, info);
   socket.once('close', () => state.infos.delete(key));
   state.tlsServer.emit('connection', socket);
+}
+
+/** Counts the connection among its address's unidentified ones; over the limit it is marked refused (and told once its protocol is known). */
+function admit(state: ListenerState, socket: net.Socket, remoteAddr: string): () => void {
+  const pending = state.options.pending;
+  const release = pending?.admit(remoteAddr);
+  if (pending !== undefined && release === undefined) {
+    const key = peerKey(socket);
+    const message = tooManyPendingMessage(remoteAddr, pending.max);
+    state.refused.set(key, message);
+    socket.once('close', () => state.refused.delete(key));
+    state.emit({ type: 'too-many-pending', remoteAddr, message });
+    return () => {};
+  }
+  if (release !== undefined) socket.once('close', release);
+  return release ?? (() => {});
 }
 
 /** Reads the ClientHello of a new raw connection (bounded, with a deadline), puts its bytes back and routes it. */
@@ -135,6 +180,7 @@ function acceptConnection(state: ListenerState, socket: net.Socket): void {
   socket.once('close', () => state.sockets.delete(socket));
   socket.on('error', () => socket.destroy());
   const remoteAddr = socket.remoteAddress ?? '';
+  const established = admit(state, socket, remoteAddr);
   let buffered: Buffer = Buffer.alloc(0);
   const timer = setTimeout(() => {
     state.emit({ type: 'handshake-timeout', remoteAddr });
@@ -160,7 +206,7 @@ function acceptConnection(state: ListenerState, socket: net.Socket): void {
     socket.off('data', onData);
     socket.pause();
     socket.unshift(buffered);
-    routeByHello(state, socket, { hello: result.hello, remoteAddr });
+    routeByHello(state, socket, { hello: result.hello, remoteAddr, established });
   };
   socket.on('data', onData);
 }
@@ -177,10 +223,11 @@ export function newAlpnListener(options: AlpnListenerOptions): AlpnListener {
   const base: Omit<ListenerState, 'tlsServer'> = {
     options,
     routes: new Map(),
-    timeoutMs: options.handshakeTimeoutMs ?? 10_000,
+    timeoutMs: options.handshakeTimeoutMs ?? DEFAULT_PRE_AUTH_DEADLINES.handshakeMs,
     emit: options.onEvent ?? (() => {}),
     sockets: new Set(),
     infos: new Map(),
+    refused: new Map(),
   };
   const state: ListenerState = { ...base, tlsServer: newTerminatingServer(base) };
   const { routes, sockets } = state;

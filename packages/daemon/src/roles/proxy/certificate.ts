@@ -3,7 +3,7 @@
  * the data dir (Teleport's `webproxy_{cert,key}.pem`), so clients then need `--insecure`, as with Teleport.
  */
 
-import { randomUUID } from 'node:crypto';
+import { createPrivateKey, createPublicKey, randomUUID, X509Certificate } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,18 +36,47 @@ async function readPem(file: string, what: string): Promise<string> {
   }
 }
 
-/** Loads configured key pairs; the first is served (SNI selection across several is future work). */
-export async function loadHttpsKeyPairs(pairs: readonly HttpsKeyPair[]): Promise<WebCertificate> {
-  const first = pairs[0];
-  if (first === undefined) throw new TypeError('loadHttpsKeyPairs: no key pairs');
-  const key = await readPem(first.key_file, 'key_file');
-  const cert = await readPem(first.cert_file, 'cert_file');
+/**
+ * Throws unless the private key is the key of the certificate (the first of a chain). OpenSSL keeps keys and
+ * certificates of different algorithms in different slots, so `createSecureContext` accepts an RSA key with an
+ * ECDSA certificate and every handshake fails later; comparing the public keys catches that and a plain mismatch.
+ */
+function checkKeyMatchesCert(pair: HttpsKeyPair, keyPem: string, certPem: string): void {
+  const name = `proxy_service.https_keypairs: ${pair.cert_file} and ${pair.key_file}`;
+  let certKey: Buffer;
+  let privateKey: Buffer;
+  let algorithms: { cert: string; key: string };
   try {
-    createSecureContext({ key, cert });
+    const cert = new X509Certificate(certPem);
+    const key = createPrivateKey(keyPem);
+    certKey = cert.publicKey.export({ type: 'spki', format: 'der' });
+    privateKey = createPublicKey(key).export({ type: 'spki', format: 'der' });
+    algorithms = { cert: cert.publicKey.asymmetricKeyType ?? 'unknown', key: key.asymmetricKeyType ?? 'unknown' };
   } catch {
-    throw new BadParameterError(`proxy_service.https_keypairs: ${first.cert_file} and ${first.key_file} are not a matching certificate and key`);
+    throw new BadParameterError(`${name}: not a PEM certificate and private key`);
   }
-  return { key, cert, selfSigned: false };
+  if (algorithms.cert !== algorithms.key) {
+    throw new BadParameterError(`${name} do not match: the certificate holds an ${algorithms.cert} key, the key file an ${algorithms.key} key`);
+  }
+  if (!certKey.equals(privateKey)) throw new BadParameterError(`${name} do not match: the key is not the certificate's key`);
+}
+
+/** Loads configured key pairs and checks that each key is its certificate's; the first is served (SNI selection across several is future work). */
+export async function loadHttpsKeyPairs(pairs: readonly HttpsKeyPair[]): Promise<WebCertificate> {
+  if (pairs.length === 0) throw new TypeError('loadHttpsKeyPairs: no key pairs');
+  const loaded: WebCertificate[] = [];
+  for (const pair of pairs) {
+    const key = await readPem(pair.key_file, 'key_file');
+    const cert = await readPem(pair.cert_file, 'cert_file');
+    checkKeyMatchesCert(pair, key, cert);
+    try {
+      createSecureContext({ key, cert });
+    } catch {
+      throw new BadParameterError(`proxy_service.https_keypairs: ${pair.cert_file} and ${pair.key_file} are not a matching certificate and key`);
+    }
+    loaded.push({ key, cert, selfSigned: false });
+  }
+  return loaded[0]!;
 }
 
 /** Host names a self-signed certificate covers: the configured public names, this host, loopback. */
@@ -74,7 +103,6 @@ export async function selfSignedCertificate(options: { dataDir?: string; hosts: 
         readFile(path.join(dataDir, SELF_SIGNED_KEY_FILE), 'utf8'),
         readFile(path.join(dataDir, SELF_SIGNED_CERT_FILE), 'utf8'),
       ]);
-      const { X509Certificate } = await import('node:crypto');
       const leaf = new X509Certificate(cert);
       // Reuse while valid for another day and still covering every host name.
       const fresh = Date.parse(leaf.validTo) - clock.now().getTime() > 24 * 3600_000;

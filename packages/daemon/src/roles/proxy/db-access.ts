@@ -8,6 +8,7 @@ import type { AuthClient, Identity } from '@teleport-ts/core/api';
 import { parseIdentity } from '@teleport-ts/core/ca';
 import type { Clock } from '@teleport-ts/core/clock';
 import type { TunnelServer, TunnelServerOptions } from '@teleport-ts/core/tunnel';
+import type { PreAuthDeadlines } from '../../http/deadlines.js';
 import type { Logger } from '../../logger.js';
 import { newServiceAuditEmitter } from '../db/audit.js';
 import { newCertAuthorityCache } from '../db/cas.js';
@@ -28,6 +29,8 @@ export interface ProxyDatabaseAccessOptions {
   clock: Clock;
   logger: Logger;
   tunnel?: Omit<TunnelServerOptions, 'clock' | 'onAgent' | 'onAgentGone'>;
+  /** Deadlines before a client or an agent is identified (the proxy's). */
+  deadlines?: PreAuthDeadlines;
 }
 
 export interface ProxyDatabaseAccess {
@@ -55,6 +58,7 @@ export function startProxyDatabaseAccess(options: ProxyDatabaseAccessOptions): P
     clock: options.clock,
     log: options.logger,
     ...(options.tunnel ? { tunnel: options.tunnel } : {}),
+    ...(options.deadlines ? { handshakeTimeoutMs: options.deadlines.handshakeMs } : {}),
   });
   const locks = startLockWatcher({
     auth: options.auth,
@@ -72,6 +76,7 @@ export function startProxyDatabaseAccess(options: ProxyDatabaseAccessOptions): P
     log: options.logger,
     audit,
     locks,
+    ...(options.deadlines ? { deadlines: options.deadlines } : {}),
   });
   return {
     tunnels: tunnel.tunnels,

@@ -41,12 +41,13 @@
 import type { Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { AuthClient } from '@teleport-ts/core/api';
-import { readClientStartup, type CancelRequest, type StartupMessage } from '@teleport-ts/core/protocol/postgres';
+import { readClientStartup, refuseConnection, SQLSTATE, type CancelRequest, type StartupMessage } from '@teleport-ts/core/protocol/postgres';
 import type { TunnelServer } from '@teleport-ts/core/tunnel';
 import type { ServiceAuditEmitter } from '../db/audit.js';
 import type { CertAuthorityCache } from '../db/cas.js';
 import type { LockWatcher } from '../lockwatcher.js';
-import { ALPN_PROTOCOLS, type ProtocolRegistry } from './alpn.js';
+import { DEFAULT_PRE_AUTH_DEADLINES, type PreAuthDeadlines } from '../../http/deadlines.js';
+import { ALPN_PROTOCOLS, peerKey, type ProtocolRegistry } from './alpn.js';
 import { clientAddress, refusedUser, verifyDatabaseClient, type VerifiedClient } from './db-client.js';
 import { newDatabaseServerDirectory } from './db-servers.js';
 import { forwardCancel, refuseAtProxy, serveProxySession, type ProxyDatabaseContext } from './db-session.js';
@@ -65,8 +66,8 @@ export interface DatabaseRouteOptions {
   audit: ServiceAuditEmitter;
   /** Locks: a locked user is refused here, a locked agent gets no sessions, running sessions end. */
   locks: LockWatcher;
-  /** Handshake deadline, ms; default 10 s. */
-  handshakeTimeoutMs?: number;
+  /** Handshake and startup-message deadlines (`handshakeMs`, `headersMs`); default {@link DEFAULT_PRE_AUTH_DEADLINES}. */
+  deadlines?: Pick<PreAuthDeadlines, 'handshakeMs' | 'headersMs'>;
 }
 
 export interface DatabaseRoute {
@@ -78,6 +79,9 @@ export interface DatabaseRoute {
 interface RouteContext extends ProxyDatabaseContext {
   cas: CertAuthorityCache;
   clusterName: string;
+  deadlines: Pick<PreAuthDeadlines, 'handshakeMs' | 'headersMs'>;
+  /** Frees a connection's slot among its address's unidentified ones, by {@link peerKey}. */
+  established: Map<string, () => void>;
 }
 
 /** Verifies the client's certificate; refuses (and audits) a session whose certificate fails, drops such a cancel. */
@@ -110,15 +114,18 @@ async function serveConnection(ctx: RouteContext, socket: TLSSocket): Promise<vo
   const clientAddr = clientAddress(socket);
   let startup: { message: StartupMessage | CancelRequest; raw: Buffer };
   try {
-    startup = await readClientStartup(socket);
+    startup = await readClientStartup(socket, { timeoutMs: ctx.deadlines.headersMs });
   } catch (err) {
-    ctx.log.info('database client sent no usable startup message', { remote_addr: clientAddr, error: err instanceof Error ? err.message : String(err) });
-    socket.destroy();
+    // A FATAL naming the limit or the fault, as tsh's local proxy and the agent answer (not a bare EOF).
+    const reason = refuseConnection(socket, err, { internalMessage: 'no usable startup message in time', code: SQLSTATE.protocolViolation });
+    ctx.log.info('database client sent no usable startup message', { remote_addr: clientAddr, error: reason });
     return;
   }
   const { message, raw } = startup;
   const verified = await verifyOrRefuse(ctx, socket, message, clientAddr);
   if (verified === undefined) return;
+  // Identified: a session may now stay idle for as long as it likes.
+  ctx.established.get(peerKey(socket))?.();
   const client = { socket, verified, clientAddr, raw };
   if (message.type === 'cancelRequest') {
     await forwardCancel(ctx, client, message);
@@ -139,7 +146,7 @@ function newDatabaseTlsServer(ctx: RouteContext, options: DatabaseRouteOptions):
       rejectUnauthorized: false,
       minVersion: 'TLSv1.2',
       ALPNProtocols: [ALPN_PROTOCOLS.postgres],
-      handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
+      handshakeTimeout: ctx.deadlines.handshakeMs,
     },
     (socket: TLSSocket) => {
       serveConnection(ctx, socket).catch((err: unknown) => {
@@ -172,15 +179,22 @@ export function registerDatabaseRoute(options: DatabaseRouteOptions): DatabaseRo
     log: options.log,
     cas: options.cas,
     clusterName: options.clusterName,
+    deadlines: options.deadlines ?? DEFAULT_PRE_AUTH_DEADLINES,
+    established: new Map(),
   };
   const server = newDatabaseTlsServer(ctx, options);
   const sockets = new Set<Socket>();
   const unregister = options.registry.register({
     protocol: ALPN_PROTOCOLS.postgres,
     tls: 'passthrough',
-    handle: (socket) => {
+    handle: (socket, info) => {
       sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
+      const key = peerKey(socket);
+      ctx.established.set(key, info.established);
+      socket.once('close', () => {
+        sockets.delete(socket);
+        ctx.established.delete(key);
+      });
       server.emit('connection', socket);
     },
   });

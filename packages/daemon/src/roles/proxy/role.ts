@@ -17,7 +17,7 @@ import { issueLocalHostIdentity, type AuthServer } from '../auth/index.js';
 import { loadOrCreateHostUuid } from '../auth/init.js';
 import type { HttpsKeyPair } from './certificate.js';
 import { startProxyDatabaseAccess, type ProxyDatabaseAccessOptions } from './db-access.js';
-import { startProxyService, type ProxyService } from './service.js';
+import { startProxyService, type ProxyService, type ProxyServiceOptions } from './service.js';
 import { loadOrJoinIdentity } from '../join.js';
 
 /** Where a proxy that joined keeps its identity. */
@@ -34,6 +34,8 @@ export interface ProxyRoleOptions {
   join: { token?: string; authServer?: string; caPins: readonly string[] };
   clock: Clock;
   logger: Logger;
+  /** Deadlines before clients are identified, and the per-address limit (tests shorten them). */
+  limits?: Pick<ProxyServiceOptions, 'deadlines' | 'maxPendingPerAddress'>;
   /** Reverse tunnel keepalive and timeouts (tests shorten them). */
   tunnel?: ProxyDatabaseAccessOptions['tunnel'];
 }
@@ -94,6 +96,7 @@ export async function startProxyRole(options: ProxyRoleOptions): Promise<ProxySe
       authAddr,
       clock: options.clock,
       log: options.logger,
+      ...options.limits,
       ...(section.httpsKeyPairs && section.httpsKeyPairs.length > 0 ? { httpsKeyPairs: section.httpsKeyPairs } : {}),
     });
     // Database access: agents' reverse tunnels and clients' `teleport-postgres` connections.
@@ -105,6 +108,7 @@ export async function startProxyRole(options: ProxyRoleOptions): Promise<ProxySe
       clock: options.clock,
       logger: options.logger,
       ...(options.tunnel ? { tunnel: options.tunnel } : {}),
+      deadlines: proxy.deadlines,
     });
     return {
       ...proxy,

@@ -11,6 +11,14 @@ import type { AuthClient, Identity } from '@teleport-ts/core/api';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
 import { DEFAULT_PROXY_WEB_LISTEN_ADDR, DEFAULT_PROXY_WEB_PORT, parseHostPort, type FileConfig } from '@teleport-ts/core/config';
 import { DEFAULT_AUTH_PORT } from '@teleport-ts/core/config';
+import {
+  DEFAULT_MAX_PENDING_PER_ADDRESS,
+  DEFAULT_PRE_AUTH_DEADLINES,
+  guardHttpServer,
+  newPendingConnections,
+  type PreAuthDeadlines,
+} from '../../http/deadlines.js';
+import { listenOrExplain } from '../../http/listen.js';
 import type { Logger } from '../../logger.js';
 import { ALPN_PROTOCOLS, newAlpnListener, spliceTo, type AlpnListener, type ProtocolRegistry } from './alpn.js';
 import { loadHttpsKeyPairs, selfSignedCertificate, selfSignedHosts, type HttpsKeyPair } from './certificate.js';
@@ -41,8 +49,10 @@ export interface ProxyServiceOptions {
   httpsKeyPairs?: readonly HttpsKeyPair[];
   /** Per-address limit of the unauthenticated endpoints; default {@link DEFAULT_WEB_RATE_LIMIT}. */
   rateLimit?: { average: number; burst: number };
-  /** Deadline for the ClientHello and the TLS handshake, ms. */
-  handshakeTimeoutMs?: number;
+  /** Deadlines before a client is identified (tests shorten them); default {@link DEFAULT_PRE_AUTH_DEADLINES}. */
+  deadlines?: Partial<PreAuthDeadlines>;
+  /** Connections per source address not yet identified; default {@link DEFAULT_MAX_PENDING_PER_ADDRESS}. */
+  maxPendingPerAddress?: number;
 }
 
 export interface ProxyService {
@@ -56,6 +66,8 @@ export interface ProxyService {
   registry: ProtocolRegistry;
   /** The web listener's key and certificate chain, for protocols that terminate TLS themselves (`teleport-postgres`). */
   webCertificate: { key: string; cert: string };
+  /** The deadlines before a client is identified, for the routes of later roles. */
+  deadlines: PreAuthDeadlines;
   close(): Promise<void>;
 }
 
@@ -92,21 +104,37 @@ async function webCertificate(options: ProxyServiceOptions, publicAddrs: readonl
 
 /** The ALPN listener: the web server for `http/1.1`, and the auth API passed through to `authAddr` when given. */
 function newProxyListener(options: ProxyServiceOptions, certificate: { key: string; cert: string }, webServer: http.Server, log: ProxyLogger): AlpnListener {
+  const deadlines = { ...DEFAULT_PRE_AUTH_DEADLINES, ...options.deadlines };
+  const guard = guardHttpServer(webServer, {
+    deadlines,
+    onTimeout: (phase, remoteAddr) => log.info('closed a web connection that sent no complete request in time', { phase, remote_addr: remoteAddr }),
+  });
   const listener = newAlpnListener({
     certificate,
-    web: (socket) => webServer.emit('connection', socket),
-    ...(options.handshakeTimeoutMs !== undefined ? { handshakeTimeoutMs: options.handshakeTimeoutMs } : {}),
+    web: (socket, info) => {
+      guard(socket, info.established);
+      webServer.emit('connection', socket);
+    },
+    handshakeTimeoutMs: deadlines.handshakeMs,
+    pending: newPendingConnections(options.maxPendingPerAddress ?? DEFAULT_MAX_PENDING_PER_ADDRESS),
     onEvent: (event) => {
       if (event.type === 'route-error') log.warn('protocol handler failed', { protocol: event.protocol, remote_addr: event.remoteAddr, error: String(event.error) });
       else if (event.type === 'bad-client-hello') log.info('dropped a connection that is not TLS', { remote_addr: event.remoteAddr, reason: event.message });
+      else if (event.type === 'too-many-pending') log.warn('refused a connection', { remote_addr: event.remoteAddr, reason: event.message });
+      else if (event.type === 'handshake-timeout') log.info('closed a connection that did not finish its TLS handshake in time', { remote_addr: event.remoteAddr });
     },
   });
   if (options.authAddr) {
     const target = parseHostPort(options.authAddr, DEFAULT_AUTH_PORT);
+    const splice = spliceTo(target, (err) => log.warn('auth API passthrough failed', { error: (err as NodeJS.ErrnoException).code ?? err.message }));
+    // The auth server bounds the phases of what it receives itself.
     listener.register({
       protocol: ALPN_PROTOCOLS.auth,
       tls: 'passthrough',
-      handle: spliceTo(target, (err) => log.warn('auth API passthrough failed', { error: (err as NodeJS.ErrnoException).code ?? err.message })),
+      handle: (socket, info) => {
+        info.established();
+        splice(socket);
+      },
     });
   }
   return listener;
@@ -114,13 +142,7 @@ function newProxyListener(options: ProxyServiceOptions, certificate: { key: stri
 
 /** Binds the listener; resolves to the bound port (the real one when 0 was asked for). */
 async function bind(server: net.Server, listen: { host: string; port: number }): Promise<number> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(listen.port, listen.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listenOrExplain(server, listen, 'proxy_service.web_listen_addr');
   const bound = server.address();
   return typeof bound === 'object' && bound !== null ? bound.port : listen.port;
 }
@@ -176,6 +198,7 @@ export async function startProxyService(options: ProxyServiceOptions): Promise<P
     selfSigned: certificate.selfSigned,
     registry: listener,
     webCertificate: { key: certificate.key, cert: certificate.cert },
+    deadlines: { ...DEFAULT_PRE_AUTH_DEADLINES, ...options.deadlines },
     async close() {
       webServer.closeAllConnections();
       await listener.close();

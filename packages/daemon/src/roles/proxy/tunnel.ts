@@ -14,7 +14,7 @@ import type { Clock } from '@teleport-ts/core/clock';
 import { AccessDeniedError, isTeleportError } from '@teleport-ts/core/errors';
 import { newTunnelServer, REVERSE_TUNNEL_ALPN, type TunnelServer, type TunnelServerOptions } from '@teleport-ts/core/tunnel';
 import type { CertAuthorityCache } from '../db/cas.js';
-import { ALPN_PROTOCOLS, type ProtocolRegistry } from './alpn.js';
+import { ALPN_PROTOCOLS, peerKey, type ProtocolRegistry } from './alpn.js';
 import type { ProxyLogger } from './service.js';
 
 /** System roles of agents that may open a reverse tunnel. */
@@ -59,6 +59,8 @@ export function registerReverseTunnelRoute(options: ReverseTunnelRouteOptions): 
     onAgentGone: (agent) => log.info('agent reverse tunnel closed', { host_id: agent.id }),
   });
   const sockets = new Set<Socket>();
+  /** Frees a connection's slot among its address's unidentified ones, by {@link peerKey}. */
+  const established = new Map<string, () => void>();
   const server = createTlsServer(
     {
       key: options.identity.key,
@@ -71,6 +73,7 @@ export function registerReverseTunnelRoute(options: ReverseTunnelRouteOptions): 
       handshakeTimeout: options.handshakeTimeoutMs ?? 10_000,
     },
     (socket: TLSSocket) => {
+      established.get(peerKey(socket))?.();
       void accept(socket);
     },
   );
@@ -105,9 +108,13 @@ export function registerReverseTunnelRoute(options: ReverseTunnelRouteOptions): 
   const unregister = options.registry.register({
     protocol: ALPN_PROTOCOLS.reverseTunnel,
     tls: 'passthrough',
-    handle: (socket) => {
+    handle: (socket, info) => {
       sockets.add(socket);
       socket.once('close', () => sockets.delete(socket));
+      // The handshake is bounded by its deadline, and the agent is identified (or refused) right after it.
+      const key = peerKey(socket);
+      established.set(key, info.established);
+      socket.once('close', () => established.delete(key));
       server.emit('connection', socket);
     },
   });

@@ -16,7 +16,7 @@
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type { DatabaseProtocol } from '@teleport-ts/core/config';
-import { newCancelKeyRegistry, refuseConnection, type StartupMessage } from '@teleport-ts/core/protocol/postgres';
+import { newCancelKeyRegistry, refuseConnection, SQLSTATE, type StartupMessage } from '@teleport-ts/core/protocol/postgres';
 import type { DatabaseConnection, DatabaseEngine, EngineContext } from '../engine.js';
 import { checkAccess, type SessionGrant } from './access.js';
 import { serveCancel } from './cancel.js';
@@ -28,6 +28,8 @@ import { handleStartup, type ClientStartup } from './startup.js';
 
 /** What the client reads when the agent fails in a way it did not expect (never the error's own text). */
 const INTERNAL_ERROR_MESSAGE = 'internal error in the database service';
+/** What the client reads when its startup phase failed on something that is not a TeleportError (the timeout). */
+const NO_STARTUP_MESSAGE = 'no usable startup message in time';
 
 /** Refuses a PostgreSQL client (see `refuseConnection`). */
 function sendPostgresError(stream: Duplex, err: unknown): string {
@@ -74,8 +76,9 @@ async function handleConnection(ctx: PostgresEngineContext, connection: Database
   try {
     startup = await handleStartup(stream);
   } catch (err) {
-    ctx.logger.debug('database client sent no usable startup message', { db_service: database.name, error: (err as Error).message });
-    stream.destroy();
+    // Told why (a FATAL naming the limit or the fault), as on every hop.
+    const reason = refuseConnection(stream, err, { internalMessage: NO_STARTUP_MESSAGE, code: SQLSTATE.protocolViolation });
+    ctx.logger.info('database client sent no usable startup message', { db_service: database.name, error: reason });
     return;
   }
   if (startup.message.type === 'cancelRequest') {

@@ -3,16 +3,23 @@
  * messages, byte counts, and the session cut when a lock comes into force.
  */
 
-import type { Transform } from 'node:stream';
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { TLSSocket } from 'node:tls';
-import { frontendMessageTap } from '@teleport-ts/core/protocol/postgres';
+import { isTeleportError } from '@teleport-ts/core/errors';
+import { frontendMessageTap, serializeErrorResponse, SQLSTATE } from '@teleport-ts/core/protocol/postgres';
 import { lockSubject, type SessionGrant } from './access.js';
 import { newQueryAuditor } from './query-audit.js';
 import { sessionStartFailed, type PostgresEngineContext, type PostgresSession } from './session.js';
 
 /** After the database side closed, how long the client side may take to finish before it is cut. */
 const CLOSE_GRACE_MS = 5_000;
+/**
+ * After a client fault, the session ends once the client has been quiet this long (at most the drain limit): a
+ * client still writing a 16 MiB message would otherwise get a reset on some hop and never read why.
+ */
+const FAULT_QUIET_MS = 250;
+const FAULT_DRAIN_MAX_MS = 10_000;
 
 export interface RelayOptions {
   grant: SessionGrant;
@@ -28,11 +35,30 @@ interface ByteCounts {
   toClient: number;
 }
 
+/** Why the agent ended a session the client broke (a message over the limit, a malformed one), once known. */
+interface SessionFault {
+  reason: string | undefined;
+}
+
+/**
+ * The last hop to the client: passes bytes through and, when the session ends on a client fault, appends an
+ * ErrorResponse after the server's last bytes (so it never lands inside a server message).
+ */
+function faultTrailer(fault: SessionFault): Transform {
+  return new Transform({
+    transform: (chunk: Buffer, _encoding, callback) => callback(null, chunk),
+    flush(callback) {
+      if (fault.reason === undefined) callback();
+      else callback(null, serializeErrorResponse({ severity: 'FATAL', code: SQLSTATE.protocolViolation, message: fault.reason }));
+    },
+  });
+}
+
 /** Pipes both ways; resolves once both directions are done (the client side gets a grace period after the server's). */
-async function pipeBothWays(session: PostgresSession, server: TLSSocket, toServer: Transform, toClient: Transform): Promise<void> {
+async function pipeBothWays(session: PostgresSession, server: TLSSocket, toServer: Transform, toClient: Transform, fault: SessionFault): Promise<void> {
   const { stream: client } = session;
   const upstream = pipeline(client, toServer, server);
-  const downstream = pipeline(server, toClient, client);
+  const downstream = pipeline(server, toClient, faultTrailer(fault), client);
   upstream.catch(() => {
     // The client went away (or sent something malformed): the database session ends with it.
     server.destroy();
@@ -49,19 +75,46 @@ async function pipeBothWays(session: PostgresSession, server: TLSSocket, toServe
 }
 
 /** Records how the session ended: `db.session.end` for a session that started, a start failure for one that never did. */
-function endSession(ctx: PostgresEngineContext, session: PostgresSession, bytes: ByteCounts): void {
+function endSession(ctx: PostgresEngineContext, session: PostgresSession, bytes: ByteCounts, fault: SessionFault): void {
   for (const release of session.releases) release();
-  if (session.phase === 'starting') sessionStartFailed(ctx, session, 'the database closed the connection during startup');
+  if (session.phase === 'starting') sessionStartFailed(ctx, session, fault.reason ?? 'the database closed the connection during startup');
   if (session.phase === 'started') {
-    ctx.audit.emit('databaseSessionEnd', { ...session.fields, bytes_from_client: bytes.fromClient, bytes_to_client: bytes.toClient });
+    ctx.audit.emit('databaseSessionEnd', {
+      ...session.fields,
+      bytes_from_client: bytes.fromClient,
+      bytes_to_client: bytes.toClient,
+      ...(fault.reason !== undefined ? { error: fault.reason } : {}),
+    });
   }
+}
+
+/** The client sent what the tap cannot accept: the session ends (the server sees the client go), the client is told why. */
+function onClientFault(ctx: PostgresEngineContext, session: PostgresSession, fault: SessionFault, err: Error, toServer: Transform): void {
+  fault.reason = isTeleportError(err) ? err.message : 'malformed PostgreSQL message';
+  ctx.logger.warn('database session ended: the client broke the protocol', { db_service: session.database.name, sid: session.sid, error: fault.reason });
+  const { stream: client } = session;
+  const end = (): void => {
+    clearTimeout(quiet);
+    clearTimeout(cap);
+    client.off('data', onData);
+    // The server sees the client go; its close ends the other direction, where the ErrorResponse is appended.
+    toServer.push(null);
+  };
+  const quiet = setTimeout(end, FAULT_QUIET_MS);
+  const cap = setTimeout(end, FAULT_DRAIN_MAX_MS);
+  const onData = (): void => void quiet.refresh();
+  client.on('data', onData);
 }
 
 /** Relays the session to its end, then records its end. */
 export async function relay(ctx: PostgresEngineContext, session: PostgresSession, options: RelayOptions): Promise<void> {
   const { server, toClient, grant } = options;
   const { stream: client, database } = session;
-  const toServer = frontendMessageTap({ onMessage: newQueryAuditor({ audit: ctx.audit, fields: session.fields }) });
+  const fault: SessionFault = { reason: undefined };
+  const toServer: Transform = frontendMessageTap({
+    onMessage: newQueryAuditor({ audit: ctx.audit, fields: session.fields }),
+    onProtocolError: (err) => onClientFault(ctx, session, fault, err, toServer),
+  });
   const bytes: ByteCounts = { fromClient: 0, toClient: 0 };
   toServer.on('data', (chunk: Buffer) => (bytes.fromClient += chunk.length));
   toClient.on('data', (chunk: Buffer) => (bytes.toClient += chunk.length));
@@ -71,8 +124,8 @@ export async function relay(ctx: PostgresEngineContext, session: PostgresSession
     client.destroy();
     server.destroy();
   });
-  await pipeBothWays(session, server, toServer, toClient);
+  await pipeBothWays(session, server, toServer, toClient, fault);
   unwatch();
   server.destroy();
-  endSession(ctx, session, bytes);
+  endSession(ctx, session, bytes, fault);
 }
