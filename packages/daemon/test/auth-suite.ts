@@ -36,7 +36,7 @@ async function userKeys(): Promise<{ tlsPublicKey: string; sshPublicKey: string;
 }
 
 /** Creates a user with a password (and OTP device when the cluster asks for one) through the invite. */
-async function userWithPassword(t: TestAuth, name: string, roles: string[]): Promise<{ totpSecret?: string }> {
+export async function userWithPassword(t: TestAuth, name: string, roles: string[]): Promise<{ totpSecret?: string }> {
   const { token } = await t.admin.createUser({ name, roles, logins: [name] });
   const anon = t.anonymous();
   const details = await anon.getUserToken(token.id);
@@ -45,13 +45,34 @@ async function userWithPassword(t: TestAuth, name: string, roles: string[]): Pro
   return details.totp ? { totpSecret: details.totp.secret } : {};
 }
 
-async function login(t: TestAuth, user: string, password: string, otp?: string) {
+export async function login(t: TestAuth, user: string, password: string, otp?: string) {
   return t.admin.authenticateUser({ user, password, ...(otp ? { otp } : {}), ...(await userKeys()) });
 }
 
 async function allEvents(t: TestAuth): Promise<Record<string, unknown>[]> {
   const { events } = await t.admin.searchEvents({ from: new Date(0), to: new Date(t.clock.now().getTime() + HOUR), limit: 1000, order: 'asc' });
   return events;
+}
+
+/**
+ * After a burst of wrong passwords for `user`: at most 5 passwords were verified (each verified failure is audited as
+ * "invalid password", every other refusal names the lock), exactly one `lock.created` names the user, and the right
+ * password is refused until the lock ends.
+ */
+export async function expectLockedOnce(t: TestAuth, user: string, others: TestAuth[] = []): Promise<void> {
+  const events = await allEvents(t);
+  const failures = events.filter((e) => e['event'] === 'user.login' && e['user'] === user).map((e) => e['error']);
+  expect(failures).toHaveLength(20);
+  const verified = failures.filter((f) => f === 'invalid password').length;
+  expect(verified).toBeGreaterThan(0);
+  expect(verified).toBeLessThanOrEqual(5);
+  expect(failures.filter((f) => f !== 'invalid password').every((f) => f === 'user is locked' || f === 'too many login attempts in progress')).toBe(true);
+  expect(events.filter((e) => e['event'] === 'lock.created').map((e) => e['target'])).toEqual([{ user }]);
+  for (const server of [t, ...others]) {
+    expect(await rejection(login(server, user, PASSWORD))).toMatchObject({ code: 'ERR_TP_USER_LOCKED' });
+  }
+  t.clock.advance(30 * MINUTE + 1_000);
+  expect((await login(t, user, PASSWORD)).username).toBe(user);
 }
 
 export function runAuthSuite(name: string, newStorage: StorageFactory): void {
@@ -477,6 +498,18 @@ export function runAuthSuite(name: string, newStorage: StorageFactory): void {
         ]);
         expect(events.filter((e) => e['code'] === 'TLK00I').map((e) => e['target'])).toEqual([{ user: 'frank' }]);
         expect((await rejection(login(t, 'nobody', PASSWORD))).code).toBe('ERR_TP_INVALID_CREDENTIALS');
+      } finally {
+        await t.close();
+      }
+    });
+
+    it('20 parallel wrong passwords: at most 5 are verified and one lock is written; the right password then waits', async () => {
+      const t = await start({ authentication: { second_factor: 'off' } });
+      try {
+        await userWithPassword(t, 'hank', ['access']);
+        const results = await Promise.allSettled(Array.from({ length: 20 }, () => login(t, 'hank', 'wrong password!!')));
+        expect(results.every((r) => r.status === 'rejected')).toBe(true);
+        await expectLockedOnce(t, 'hank');
       } finally {
         await t.close();
       }
