@@ -45,8 +45,8 @@ export async function userWithPassword(t: TestAuth, name: string, roles: string[
   return details.totp ? { totpSecret: details.totp.secret } : {};
 }
 
-export async function login(t: TestAuth, user: string, password: string, otp?: string) {
-  return t.admin.authenticateUser({ user, password, ...(otp ? { otp } : {}), ...(await userKeys()) });
+export async function login(t: TestAuth, user: string, password: string, otp?: string, ttl?: number) {
+  return t.admin.authenticateUser({ user, password, ...(otp ? { otp } : {}), ...(ttl !== undefined ? { ttl } : {}), ...(await userKeys()) });
 }
 
 async function allEvents(t: TestAuth): Promise<Record<string, unknown>[]> {
@@ -390,6 +390,22 @@ export function runAuthSuite(name: string, newStorage: StorageFactory): void {
         const other = await newCertAuthority({ clusterName: 'test.example.com', type: 'host', clock: t.clock });
         const pinErr = await rejection(join(good.metadata.name, [caPin(other.spec.active_keys.tls[0]!.cert)]));
         expect(pinErr).toMatchObject({ kind: 'access-denied', code: 'ERR_TP_CA_PIN_MISMATCH', message: 'the certificate authority does not match the CA pin' });
+      });
+
+      it('refuses lifetimes past 8760h in one bad-parameter line (was an internal error past the date range)', async () => {
+        const huge = 999_999 * HOUR;
+        for (const ttl of [huge, 1e300, 8761 * HOUR]) {
+          expect(await rejection(t.admin.createToken({ roles: ['Node'], ttl }))).toMatchObject({ kind: 'bad-parameter', message: 'ttl must be at most 8760h' });
+        }
+        expect((await t.admin.createToken({ roles: ['Node'], ttl: 8760 * HOUR })).metadata.expires).toBe(new Date(t.clock.now().getTime() + 8760 * HOUR).toISOString());
+        const { tlsPublicKey, sshPublicKey } = await userKeys();
+        const refusals = [
+          t.admin.generateUserCerts({ user: 'admin-test', tlsPublicKey, sshPublicKey, ttl: huge }),
+          t.admin.generateDatabaseCert({ publicKey: tlsPublicKey, hosts: ['db.example.com'], ttl: huge }),
+          t.admin.generateHostCert({ sshPublicKey, principals: ['h.example.com'], ttl: huge }),
+          login(t, 'nobody', PASSWORD, undefined, huge),
+        ];
+        for (const r of refusals) expect(await rejection(r)).toMatchObject({ kind: 'bad-parameter', message: 'ttl must be at most 8760h' });
       });
 
       it('stores token labels, checking their keys', async () => {

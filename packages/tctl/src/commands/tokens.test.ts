@@ -107,3 +107,11 @@ describe('tctl tokens ls / rm', () => {
     await expect(remove(a, undefined)).rejects.toThrow('Need an argument: token');
   });
 });
+
+describe('tctl tokens add --ttl', () => {
+  it('refuses a lifetime past 8760h before connecting', async () => {
+    const a = api();
+    await expect(add(a, { type: 'node', ttl: '999999h' }, now)).rejects.toThrow(/^--ttl must not be longer than 8760h$/);
+    expect(a.tokens.size).toBe(0);
+  });
+});

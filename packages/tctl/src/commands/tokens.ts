@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { AlreadyExistsError, BadParameterError, isAlreadyExists } from '@teleport-ts/core/errors';
 import {
   JOIN_TOKEN_ROLES,
-  parseDuration,
+  parseTtl,
   parseProvisionToken,
   parseSystemRoles,
   provisionTokenToWire,
@@ -94,8 +94,7 @@ function parseLabels(spec: string | undefined): Record<string, string> {
 /** Checks the flags of `tokens add`; the CLI runs it before connecting. */
 function checkAdd(options: AddOptions): { roles: JoinTokenRole[]; ttlMs: number; labels: Record<string, string> } {
   const roles = parseTokenType(options.type);
-  const ttlMs = parseDuration(options.ttl ?? DEFAULT_TOKEN_TTL);
-  if (ttlMs <= 0) throw new BadParameterError('--ttl must be positive');
+  const ttlMs = parseTtl(options.ttl ?? DEFAULT_TOKEN_TTL);
   const labels = parseLabels(options.labels);
   if (options.value !== undefined) {
     parseProvisionToken({ kind: 'token', version: 'v2', metadata: { name: options.value }, spec: { roles, join_method: 'token' } });

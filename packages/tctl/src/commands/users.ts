@@ -3,7 +3,7 @@
  */
 
 import { BadParameterError, isAlreadyExists, TeleportError } from '@teleport-ts/core/errors';
-import { parseDuration, parseUser, userToWire, TRAIT_DB_NAMES, TRAIT_DB_USERS, TRAIT_LOGINS, type User } from '@teleport-ts/core/types';
+import { parseTtl, parseUser, userToWire, TRAIT_DB_NAMES, TRAIT_DB_USERS, TRAIT_LOGINS, type User } from '@teleport-ts/core/types';
 import type { TctlApi, UserTokenInfo } from '../api.js';
 import type { CommandGroup, TctlCommand } from '../command.js';
 import { toJson } from '../render/serialize.js';
@@ -30,10 +30,7 @@ const help = {
 export type UsersApi = Pick<TctlApi, 'getUsers' | 'getUser' | 'getRole' | 'createUser' | 'updateUser' | 'deleteUser' | 'createResetPasswordToken'>;
 
 function tokenTtl(text: string | undefined, fallback: string, maxMs: number): number {
-  const ms = parseDuration(text ?? fallback);
-  if (ms <= 0) throw new BadParameterError('--ttl must be positive');
-  if (ms > maxMs) throw new BadParameterError(`--ttl must not be longer than ${trimDurationZeroSuffix(maxMs)}`);
-  return ms;
+  return parseTtl(text ?? fallback, { maxMs });
 }
 
 async function checkRolesExist(api: Pick<TctlApi, 'getRole'>, roles: readonly string[]): Promise<void> {

@@ -31,10 +31,17 @@ interface LoginDeps {
 /** Second factors tsh can prompt for. */
 const OTP_FACTORS = ['otp', 'on', 'optional'];
 
+/**
+ * `MAX_TTL_MS` of core/types (8760h), which this descriptor module does not import: tsh status loads it, and must not
+ * load the schemas. The proxy caps a login further, at 30h, and the user's roles may cap it more.
+ */
+const MAX_TTL_MINUTES = 8760 * 60;
+
 function ttlNanos(ttl: string | undefined): number | undefined {
   if (ttl === undefined) return undefined;
   const minutes = Number(ttl);
-  if (!Number.isInteger(minutes) || minutes <= 0) throw new BadParameterError(`--ttl must be a whole number of minutes, got ${JSON.stringify(ttl)}`);
+  if (!Number.isInteger(minutes) || minutes <= 0) throw new BadParameterError(`--ttl must be a whole number of minutes, got ${JSON.stringify(ttl.slice(0, 64))}`);
+  if (minutes > MAX_TTL_MINUTES) throw new BadParameterError(`--ttl must not be longer than ${MAX_TTL_MINUTES} minutes (8760h)`);
   return minutes * 60 * 1e9;
 }
 
