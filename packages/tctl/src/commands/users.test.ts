@@ -88,7 +88,7 @@ describe('tctl users ls / rm / reset / update', () => {
 describe('tctl users add/reset --ttl', () => {
   it('refuses lifetimes past Teleport\'s limits (48h invites, 24h resets) in one line', async () => {
     const api = newFakeAuth(() => new Date());
-    await expect(add(api, 'zed', { roles: 'access', ttl: '999999h' })).rejects.toThrow(/^--ttl must not be longer than 48h$/);
+    await expect(add(api, 'zed', { roles: ['access'], ttl: '999999h' })).rejects.toThrow(/^--ttl must not be longer than 48h$/);
     await expect(reset(api, 'zed', { ttl: '999999h' })).rejects.toThrow(/^--ttl must not be longer than 24h$/);
   });
 });
