@@ -67,7 +67,7 @@ export async function expectLockedOnce(t: TestAuth, user: string, others: TestAu
   expect(verified).toBeGreaterThan(0);
   expect(verified).toBeLessThanOrEqual(5);
   expect(failures.filter((f) => f !== 'invalid password').every((f) => f === 'user is locked' || f === 'too many login attempts in progress')).toBe(true);
-  expect(events.filter((e) => e['event'] === 'lock.created').map((e) => e['target'])).toEqual([{ user }]);
+  expect(events.filter((e) => e['event'] === 'lock.created').map((e) => [e['target'], e['user']])).toEqual([[{ user }, 'system']]);
   for (const server of [t, ...others]) {
     expect(await rejection(login(server, user, PASSWORD))).toMatchObject({ code: 'ERR_TP_USER_LOCKED' });
   }
@@ -540,6 +540,7 @@ export function runAuthSuite(name: string, newStorage: StorageFactory): void {
         const expires = new Date(t.clock.now().getTime() + 10 * MINUTE).toISOString();
         await t.admin.upsertLock(parseLock({ kind: 'lock', version: 'v2', metadata: { name: 'l1' }, spec: { target: { role: 'access' }, message: 'maintenance', expires } }));
         const message = 'lock targeting Role:"access" is in force: maintenance';
+        expect((await t.admin.getLocks()).find((l) => l.metadata.name === 'l1')?.spec.created_by).toBe('Admin');
         expect(await rejection(login(t, 'gina', PASSWORD))).toMatchObject({ kind: 'access-denied', code: 'ERR_TP_LOCKED', message });
         // Locks are for admins: a user may not read, write or delete them.
         expect((await rejection(gina.getLocks())).kind).toBe('access-denied');
@@ -553,7 +554,8 @@ export function runAuthSuite(name: string, newStorage: StorageFactory): void {
           ['T1000W', message],
           ['T1000I', null],
         ]);
-        expect(events.find((e) => e['code'] === 'TLK00I' && e['name'] === 'l1')).toMatchObject({ target: { role: 'access' } });
+        // The admin identity (tctl on the auth host) is named by its role, not by the auth server's host UUID.
+        expect(events.find((e) => e['code'] === 'TLK00I' && e['name'] === 'l1')).toMatchObject({ target: { role: 'access' }, user: 'Admin' });
       } finally {
         await t.close();
       }

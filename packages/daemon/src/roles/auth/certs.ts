@@ -280,7 +280,7 @@ export async function authenticateUser(ctx: AuthContext, caller: Caller, rawBody
   }
   await reserveAttempt(ctx, name, refuse);
   const { failure, acceptedOtp } = await checkCredentials(ctx, name, body.password, body.otp);
-  if (failure !== undefined) return refuse(failure, await settleFailure(ctx, actor, name));
+  if (failure !== undefined) return refuse(failure, await settleFailure(ctx, name));
   const after = await ctx.identity.updateLoginAttempts(name, (a) => recordLoginSuccess(a, ctx.clock));
   // Locked by a concurrent attempt while this one was being checked: the lock wins.
   if (isLocked(after, ctx.clock)) return refuse('user is locked', userLocked(name, after.lockedUntil));
@@ -294,6 +294,9 @@ export async function authenticateUser(ctx: AuthContext, caller: Caller, rawBody
   const certs = await issueUserCerts(ctx, actorName(actor), user, input);
   return { username: name, ...certs };
 }
+
+/** The author of the automatic lock after failed logins: the cluster itself (Teleport's `teleport.UserSystem`). */
+const LOCKOUT_AUTHOR = 'system';
 
 /** Counts this attempt in the backend before any credential is read, or refuses (through `refuse`, which audits). */
 async function reserveAttempt(ctx: AuthContext, name: string, refuse: (reason: string, err: Error) => Promise<never>): Promise<void> {
@@ -309,7 +312,7 @@ async function reserveAttempt(ctx: AuthContext, name: string, refuse: (reason: s
 }
 
 /** Settles a failed attempt; the one write that locks the user is audited as the lock. Returns the error to answer. */
-async function settleFailure(ctx: AuthContext, actor: Exclude<Caller, { kind: 'anonymous' }>, name: string): Promise<AccessDeniedError> {
+async function settleFailure(ctx: AuthContext, name: string): Promise<AccessDeniedError> {
   let lockedNow = false;
   const next = await ctx.identity.updateLoginAttempts(name, (current) => {
     const settled = settleLoginFailure(current, ctx.clock);
@@ -318,7 +321,7 @@ async function settleFailure(ctx: AuthContext, actor: Exclude<Caller, { kind: 'a
   });
   if (!isLocked(next, ctx.clock)) return invalidCredentials();
   if (lockedNow) {
-    await ctx.emit('lockCreated', { user: actorName(actor), target: { user: name }, message: next.lockReason ?? '', expires: next.lockedUntil ?? '' });
+    await ctx.emit('lockCreated', { user: LOCKOUT_AUTHOR, target: { user: name }, message: next.lockReason ?? '', expires: next.lockedUntil ?? '' });
     ctx.logger.warn('user locked after failed login attempts', { user: name, until: next.lockedUntil });
   }
   // The attempt that locks the user already says so, as Teleport does; the audit keeps the real reason.
