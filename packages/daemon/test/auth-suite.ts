@@ -3,6 +3,9 @@
  * driven with the typed client (`newAuthClient`), with an injected clock wherever time matters.
  */
 
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchServerCaChain, joinCluster, loadIdentity, newAuthClient } from '@teleport-ts/core/api';
@@ -20,6 +23,7 @@ import {
   verifyTlsCert,
 } from '@teleport-ts/core/ca';
 import type { StorageConfig } from '@teleport-ts/core/backend';
+import { keyPaths } from '@teleport-ts/core/profile';
 import { parseAuthPreference, parseLock, parseRole } from '@teleport-ts/core/types';
 import { rejection, startTestAuth, type StartTestAuthOptions, type TestAuth } from './auth-helpers.js';
 
@@ -528,6 +532,46 @@ export function runAuthSuite(name: string, newStorage: StorageFactory): void {
         await expectLockedOnce(t, 'hank');
       } finally {
         await t.close();
+      }
+    });
+
+    it('names: every user name the server accepts logs in, fits tsh\'s key store and is managed; the rest are refused in one line', async () => {
+      const t = await start({ authentication: { second_factor: 'off' } });
+      const home = await mkdtemp(path.join(tmpdir(), 'tp-names-'));
+      try {
+        const accepted = ['alice+ops@example.com', 'a.b-c_d', '_svc', '@ops', '0day', 'x'.repeat(128)];
+        for (const name of accepted) {
+          await userWithPassword(t, name, ['access']);
+          const certs = await login(t, name, PASSWORD);
+          expect(certs.username).toBe(name);
+          // Where tsh writes the keys of this login: the same rule, so tsh never refuses a name after a login.
+          expect(keyPaths(home, 'proxy.example.com', certs.username, 'test.example.com').tlsCert).toBe(path.join(home, 'keys', 'proxy.example.com', `${name}-x509.pem`));
+          // tctl users update and rm.
+          const user = await t.admin.getUser(name);
+          expect((await t.admin.updateUser({ ...user, spec: { ...user.spec, roles: ['access', 'auditor'] } })).spec.roles).toEqual(['access', 'auditor']);
+          await t.admin.deleteUser(name);
+          expect((await rejection(t.admin.getUser(name))).kind).toBe('not-found');
+        }
+        const refused = ['-rf', '.hidden', '..', 'a b', 'a,b', 'x'.repeat(129), 'josé', 'ali\u202ece'];
+        for (const name of refused) {
+          const err = await rejection(t.admin.createUser({ name, roles: ['access'] }));
+          expect(err.kind, name).toBe('bad-parameter');
+          expect(err.message).toMatch(/^user name /);
+          expect(err.message).not.toMatch(/[\n\u202a-\u202e]/);
+        }
+        const bidi = (name: string) => parseRole({ kind: 'role', version: 'v7', metadata: { name }, spec: {} });
+        expect(await rejection(t.admin.createRole(bidi('admin\u202enimda')))).toMatchObject({
+          kind: 'bad-parameter',
+          message: 'role name "admin\\u202enimda" contains control or bidirectional-override characters',
+        });
+        expect((await rejection(t.admin.upsertRole(bidi('dev\u2066')))).message).toMatch(/^role name .* contains control or bidirectional-override characters$/);
+        expect((await rejection(t.admin.createToken({ roles: ['Node'], name: 'has space' }))).message).toMatch(/^token name must be ASCII/);
+        const lock = parseLock({ kind: 'lock', version: 'v2', metadata: { name: '-l1' }, spec: { target: { user: 'x' } } });
+        expect((await rejection(t.admin.upsertLock(lock))).message).toMatch(/^lock name "-l1" must be ASCII/);
+        expect((await t.admin.getRoles()).map((r) => r.metadata.name).filter((n) => /[^\x20-\x7e]/.test(n))).toEqual([]);
+      } finally {
+        await t.close();
+        await rm(home, { recursive: true, force: true });
       }
     });
 

@@ -8,6 +8,7 @@ import { maskSecret } from '@teleport-ts/core/authn';
 import { AlreadyExistsError, BadParameterError, isAlreadyExists } from '@teleport-ts/core/errors';
 import {
   JOIN_TOKEN_ROLES,
+  checkNewName,
   formatDurationShort,
   parseTtl,
   parseProvisionToken,
@@ -99,6 +100,7 @@ function checkAdd(options: AddOptions): { roles: JoinTokenRole[]; ttlMs: number;
   const ttlMs = parseTtl(options.ttl ?? DEFAULT_TOKEN_TTL);
   const labels = parseLabels(options.labels);
   if (options.value !== undefined) {
+    checkNewName('token', options.value, { secret: true });
     parseProvisionToken({ kind: 'token', version: 'v2', metadata: { name: options.value }, spec: { roles, join_method: 'token' } });
   }
   return { roles, ttlMs, labels };

@@ -9,7 +9,7 @@ import { WebPingResponse, WebSshCertsResponse } from '@teleport-ts/core/api';
 import { BadParameterError, NotImplementedError } from '@teleport-ts/core/errors';
 import { generateLoginKeys } from '../keys.js';
 import { profileStatus, type ProfileStatus } from '../profile/status.js';
-import { currentProfileName, readProfile, saveLogin, teleportHome } from '@teleport-ts/core/profile';
+import { checkNewName, currentProfileName, readProfile, saveLogin, teleportHome } from '@teleport-ts/core/profile';
 import { newPrompter, type Prompter } from '../prompt.js';
 import { renderStatusText } from '../render/status.js';
 import type { TshCommand } from './context.js';
@@ -66,6 +66,8 @@ export async function login(options: LoginOptions, deps: LoginDeps): Promise<Pro
     (env['TELEPORT_USER'] || undefined) ??
     (currentProfile && currentProfile.web_proxy_addr === target.addr ? currentProfile.user : undefined) ??
     os.userInfo().username;
+  // Before any prompt: a name the cluster cannot have would cost a password attempt (and a one-time code) for nothing.
+  checkNewName('user', user);
   const ttl = ttlNanos(options.ttl);
   const insecure = options.insecure === true;
 

@@ -5,7 +5,7 @@
  */
 
 import { BadParameterError } from '@teleport-ts/core/errors';
-import { assertNoLockInForce, lockToWire, parseLock, type Lock, type LockSubject } from '@teleport-ts/core/types';
+import { assertNoLockInForce, checkNewName, lockToWire, parseLock, type Lock, type LockSubject } from '@teleport-ts/core/types';
 import type { LockService } from '@teleport-ts/core/services';
 import { actorName, authorize, type Caller } from './authz.js';
 import type { AuthContext } from './context.js';
@@ -33,6 +33,7 @@ function lockAuthor(caller: Exclude<Caller, { kind: 'anonymous' }>): string {
 export async function upsertLock(ctx: AuthContext, caller: Caller, name: string, body: unknown): Promise<unknown> {
   const actor = authorize(caller, 'lock', 'create', 'update');
   const parsed = parseLock(body);
+  checkNewName('lock', name);
   if (parsed.metadata.name !== name) throw new BadParameterError(`the lock in the body is ${JSON.stringify(parsed.metadata.name)}, not ${JSON.stringify(name)}`);
   const now = ctx.clock.now();
   if (parsed.spec.expires !== undefined && Date.parse(parsed.spec.expires) <= now.getTime()) {
