@@ -14,7 +14,7 @@
 import { BadParameterError } from '../errors/index.js';
 
 /** Longest name: tsh adds up to 9 characters (`-x509.pem`) and a file name holds 255 bytes. */
-export const MAX_NAME_LENGTH_STRICT = 128;
+const MAX_NAME_LENGTH_STRICT = 128;
 
 const NAME = /^[A-Za-z0-9_@][A-Za-z0-9._@+-]*$/;
 /** C0/C1 controls, and the bidirectional marks and overrides (U+200E/F, U+202A-U+202E, U+2066-U+2069). */

@@ -1,21 +1,18 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, describe, expect, it } from 'vitest';
+import { makeTestPki } from '@teleport-ts/testkit';
 import { formatPeer, peerOf, rememberPeers } from './peer.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'tp-peer-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function selfSigned(): { key: Buffer; cert: Buffer } {
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'k.pem', '-out', 'c.pem', '-subj', '/CN=peer', '-days', '1'], {
-    cwd: dir,
-    stdio: 'ignore',
-  });
-  return { key: readFileSync(path.join(dir, 'k.pem')), cert: readFileSync(path.join(dir, 'c.pem')) };
+async function serverKeyPair(): Promise<{ key: Buffer; cert: Buffer }> {
+  const pki = await makeTestPki(path.join(dir, 'pki'));
+  return { key: readFileSync(pki.serverKey), cert: readFileSync(pki.serverCert) };
 }
 
 describe('peer addresses for logs', () => {
@@ -27,7 +24,7 @@ describe('peer addresses for logs', () => {
   });
 
   it('knows the address of a client that resets during the TLS handshake (it was logged as "")', async () => {
-    const server = tls.createServer({ ...selfSigned(), requestCert: true, rejectUnauthorized: false });
+    const server = tls.createServer({ ...(await serverKeyPair()), requestCert: true, rejectUnauthorized: false });
     rememberPeers(server);
     // Handed over as the ALPN listener does, not listened on directly.
     const front = net.createServer((raw) => server.emit('connection', raw));
