@@ -153,7 +153,8 @@ function tokenPageFailure(err: unknown, kind: TokenPageKind): { status: number; 
 /** `IP:port` of the peer (`[IPv6]:port`, an IPv4-mapped address as plain IPv4), as the auth server audits it. */
 function clientAddrOf(req: IncomingMessage): string {
   const addr = peerOf(req.socket);
-  return addr.includes(':') ? addr : '';
+  // Without its port (the socket already gone) it is not an address the auth server accepts.
+  return /\]:\d+$|^[^:]+:\d+$/.test(addr) ? addr : '';
 }
 
 function decodeURIComponentSafe(text: string): string {
