@@ -3,6 +3,9 @@
  * driven with the typed client (`newAuthClient`), with an injected clock wherever time matters.
  */
 
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { connect } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fetchServerCaChain, joinCluster, loadIdentity, newAuthClient } from '@teleport-ts/core/api';
@@ -20,6 +23,7 @@ import {
   verifyTlsCert,
 } from '@teleport-ts/core/ca';
 import type { StorageConfig } from '@teleport-ts/core/backend';
+import { keyPaths } from '@teleport-ts/core/profile';
 import { parseAuthPreference, parseLock, parseRole } from '@teleport-ts/core/types';
 import { rejection, startTestAuth, type StartTestAuthOptions, type TestAuth } from './auth-helpers.js';
 
@@ -36,7 +40,7 @@ async function userKeys(): Promise<{ tlsPublicKey: string; sshPublicKey: string;
 }
 
 /** Creates a user with a password (and OTP device when the cluster asks for one) through the invite. */
-async function userWithPassword(t: TestAuth, name: string, roles: string[]): Promise<{ totpSecret?: string }> {
+export async function userWithPassword(t: TestAuth, name: string, roles: string[]): Promise<{ totpSecret?: string }> {
   const { token } = await t.admin.createUser({ name, roles, logins: [name] });
   const anon = t.anonymous();
   const details = await anon.getUserToken(token.id);
@@ -45,13 +49,34 @@ async function userWithPassword(t: TestAuth, name: string, roles: string[]): Pro
   return details.totp ? { totpSecret: details.totp.secret } : {};
 }
 
-async function login(t: TestAuth, user: string, password: string, otp?: string) {
-  return t.admin.authenticateUser({ user, password, ...(otp ? { otp } : {}), ...(await userKeys()) });
+export async function login(t: TestAuth, user: string, password: string, otp?: string, ttl?: number) {
+  return t.admin.authenticateUser({ user, password, ...(otp ? { otp } : {}), ...(ttl !== undefined ? { ttl } : {}), ...(await userKeys()) });
 }
 
 async function allEvents(t: TestAuth): Promise<Record<string, unknown>[]> {
   const { events } = await t.admin.searchEvents({ from: new Date(0), to: new Date(t.clock.now().getTime() + HOUR), limit: 1000, order: 'asc' });
   return events;
+}
+
+/**
+ * After a burst of wrong passwords for `user`: at most 5 passwords were verified (each verified failure is audited as
+ * "invalid password", every other refusal names the lock), exactly one `lock.created` names the user, and the right
+ * password is refused until the lock ends.
+ */
+export async function expectLockedOnce(t: TestAuth, user: string, others: TestAuth[] = []): Promise<void> {
+  const events = await allEvents(t);
+  const failures = events.filter((e) => e['event'] === 'user.login' && e['user'] === user).map((e) => e['error']);
+  expect(failures).toHaveLength(20);
+  const verified = failures.filter((f) => f === 'invalid password').length;
+  expect(verified).toBeGreaterThan(0);
+  expect(verified).toBeLessThanOrEqual(5);
+  expect(failures.filter((f) => f !== 'invalid password').every((f) => f === 'user is locked' || f === 'too many login attempts in progress')).toBe(true);
+  expect(events.filter((e) => e['event'] === 'lock.created').map((e) => [e['target'], e['user']])).toEqual([[{ user }, 'system']]);
+  for (const server of [t, ...others]) {
+    expect(await rejection(login(server, user, PASSWORD))).toMatchObject({ code: 'ERR_TP_USER_LOCKED' });
+  }
+  t.clock.advance(30 * MINUTE + 1_000);
+  expect((await login(t, user, PASSWORD)).username).toBe(user);
 }
 
 export function runAuthSuite(name: string, newStorage: StorageFactory): void {
@@ -371,6 +396,22 @@ export function runAuthSuite(name: string, newStorage: StorageFactory): void {
         expect(pinErr).toMatchObject({ kind: 'access-denied', code: 'ERR_TP_CA_PIN_MISMATCH', message: 'the certificate authority does not match the CA pin' });
       });
 
+      it('refuses lifetimes past 8760h in one bad-parameter line (was an internal error past the date range)', async () => {
+        const huge = 999_999 * HOUR;
+        for (const ttl of [huge, 1e300, 8761 * HOUR]) {
+          expect(await rejection(t.admin.createToken({ roles: ['Node'], ttl }))).toMatchObject({ kind: 'bad-parameter', message: 'ttl must be at most 8760h' });
+        }
+        expect((await t.admin.createToken({ roles: ['Node'], ttl: 8760 * HOUR })).metadata.expires).toBe(new Date(t.clock.now().getTime() + 8760 * HOUR).toISOString());
+        const { tlsPublicKey, sshPublicKey } = await userKeys();
+        const refusals = [
+          t.admin.generateUserCerts({ user: 'admin-test', tlsPublicKey, sshPublicKey, ttl: huge }),
+          t.admin.generateDatabaseCert({ publicKey: tlsPublicKey, hosts: ['db.example.com'], ttl: huge }),
+          t.admin.generateHostCert({ sshPublicKey, principals: ['h.example.com'], ttl: huge }),
+          login(t, 'nobody', PASSWORD, undefined, huge),
+        ];
+        for (const r of refusals) expect(await rejection(r)).toMatchObject({ kind: 'bad-parameter', message: 'ttl must be at most 8760h' });
+      });
+
       it('stores token labels, checking their keys', async () => {
         const token = await t.admin.createToken({ roles: ['Node'], labels: { env: 'prod', 'teleport.dev/origin': 'tctl' } });
         expect(token.metadata.labels).toEqual({ env: 'prod', 'teleport.dev/origin': 'tctl' });
@@ -482,6 +523,58 @@ export function runAuthSuite(name: string, newStorage: StorageFactory): void {
       }
     });
 
+    it('20 parallel wrong passwords: at most 5 are verified and one lock is written; the right password then waits', async () => {
+      const t = await start({ authentication: { second_factor: 'off' } });
+      try {
+        await userWithPassword(t, 'hank', ['access']);
+        const results = await Promise.allSettled(Array.from({ length: 20 }, () => login(t, 'hank', 'wrong password!!')));
+        expect(results.every((r) => r.status === 'rejected')).toBe(true);
+        await expectLockedOnce(t, 'hank');
+      } finally {
+        await t.close();
+      }
+    });
+
+    it('names: every user name the server accepts logs in, fits tsh\'s key store and is managed; the rest are refused in one line', async () => {
+      const t = await start({ authentication: { second_factor: 'off' } });
+      const home = await mkdtemp(path.join(tmpdir(), 'tp-names-'));
+      try {
+        const accepted = ['alice+ops@example.com', 'a.b-c_d', '_svc', '@ops', '0day', 'x'.repeat(128)];
+        for (const name of accepted) {
+          await userWithPassword(t, name, ['access']);
+          const certs = await login(t, name, PASSWORD);
+          expect(certs.username).toBe(name);
+          // Where tsh writes the keys of this login: the same rule, so tsh never refuses a name after a login.
+          expect(keyPaths(home, 'proxy.example.com', certs.username, 'test.example.com').tlsCert).toBe(path.join(home, 'keys', 'proxy.example.com', `${name}-x509.pem`));
+          // tctl users update and rm.
+          const user = await t.admin.getUser(name);
+          expect((await t.admin.updateUser({ ...user, spec: { ...user.spec, roles: ['access', 'auditor'] } })).spec.roles).toEqual(['access', 'auditor']);
+          await t.admin.deleteUser(name);
+          expect((await rejection(t.admin.getUser(name))).kind).toBe('not-found');
+        }
+        const refused = ['-rf', '.hidden', '..', 'a b', 'a,b', 'x'.repeat(129), 'josé', 'ali\u202ece'];
+        for (const name of refused) {
+          const err = await rejection(t.admin.createUser({ name, roles: ['access'] }));
+          expect(err.kind, name).toBe('bad-parameter');
+          expect(err.message).toMatch(/^user name /);
+          expect(err.message).not.toMatch(/[\n\u202a-\u202e]/);
+        }
+        const bidi = (name: string) => parseRole({ kind: 'role', version: 'v7', metadata: { name }, spec: {} });
+        expect(await rejection(t.admin.createRole(bidi('admin\u202enimda')))).toMatchObject({
+          kind: 'bad-parameter',
+          message: 'role name "admin\\u202enimda" contains control or bidirectional-override characters',
+        });
+        expect((await rejection(t.admin.upsertRole(bidi('dev\u2066')))).message).toMatch(/^role name .* contains control or bidirectional-override characters$/);
+        expect((await rejection(t.admin.createToken({ roles: ['Node'], name: 'has space' }))).message).toMatch(/^token name must be ASCII/);
+        const lock = parseLock({ kind: 'lock', version: 'v2', metadata: { name: '-l1' }, spec: { target: { user: 'x' } } });
+        expect((await rejection(t.admin.upsertLock(lock))).message).toMatch(/^lock name "-l1" must be ASCII/);
+        expect((await t.admin.getRoles()).map((r) => r.metadata.name).filter((n) => /[^\x20-\x7e]/.test(n))).toEqual([]);
+      } finally {
+        await t.close();
+        await rm(home, { recursive: true, force: true });
+      }
+    });
+
     it('a lock (tctl lock) refuses login with the right password and certificate renewals until it expires; audited', async () => {
       const t = await start({ authentication: { second_factor: 'off' } });
       try {
@@ -491,6 +584,7 @@ export function runAuthSuite(name: string, newStorage: StorageFactory): void {
         const expires = new Date(t.clock.now().getTime() + 10 * MINUTE).toISOString();
         await t.admin.upsertLock(parseLock({ kind: 'lock', version: 'v2', metadata: { name: 'l1' }, spec: { target: { role: 'access' }, message: 'maintenance', expires } }));
         const message = 'lock targeting Role:"access" is in force: maintenance';
+        expect((await t.admin.getLocks()).find((l) => l.metadata.name === 'l1')?.spec.created_by).toBe('Admin');
         expect(await rejection(login(t, 'gina', PASSWORD))).toMatchObject({ kind: 'access-denied', code: 'ERR_TP_LOCKED', message });
         // Locks are for admins: a user may not read, write or delete them.
         expect((await rejection(gina.getLocks())).kind).toBe('access-denied');
@@ -504,7 +598,8 @@ export function runAuthSuite(name: string, newStorage: StorageFactory): void {
           ['T1000W', message],
           ['T1000I', null],
         ]);
-        expect(events.find((e) => e['code'] === 'TLK00I' && e['name'] === 'l1')).toMatchObject({ target: { role: 'access' } });
+        // The admin identity (tctl on the auth host) is named by its role, not by the auth server's host UUID.
+        expect(events.find((e) => e['code'] === 'TLK00I' && e['name'] === 'l1')).toMatchObject({ target: { role: 'access' }, user: 'Admin' });
       } finally {
         await t.close();
       }

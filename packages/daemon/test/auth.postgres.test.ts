@@ -8,7 +8,7 @@ import { newAuthClient } from '@teleport-ts/core/api';
 import { openAuditStore } from '@teleport-ts/core/audit';
 import { newFakeClock } from '@teleport-ts/core/clock';
 import { rejection, startTestAuth } from './auth-helpers.js';
-import { eventually, runAuthSuite } from './auth-suite.js';
+import { eventually, expectLockedOnce, login, runAuthSuite, userWithPassword } from './auth-suite.js';
 
 const server = usePostgres();
 let databases = 0;
@@ -59,6 +59,26 @@ describe('two auth servers on one PostgreSQL backend', () => {
       } finally {
         await bobOnB.close();
       }
+    } finally {
+      await b.close();
+      await a.close();
+    }
+  });
+});
+
+describe('failed-login lockout across two auth servers on one PostgreSQL backend', () => {
+  it('20 parallel wrong passwords split over both servers verify at most 5 and write one lock', async () => {
+    const storage = { type: 'postgres' as const, conn_string: newDatabase('lockout') };
+    const clock = newFakeClock(new Date());
+    // One audit log for both, as a shared audit_events_uri is.
+    const auditUris = [newDatabase('lockout_audit')];
+    const a = await startTestAuth({ storage, clock, nodename: 'auth-a', auditUris, authentication: { second_factor: 'off' } });
+    const b = await startTestAuth({ storage, clock, nodename: 'auth-b', auditUris, authentication: { second_factor: 'off' } });
+    try {
+      await userWithPassword(a, 'ivan', ['access']);
+      const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => login(i % 2 === 0 ? a : b, 'ivan', 'wrong password!!')));
+      expect(results.every((r) => r.status === 'rejected')).toBe(true);
+      await expectLockedOnce(a, 'ivan', [b]);
     } finally {
       await b.close();
       await a.close();

@@ -106,6 +106,7 @@ describe.skipIf(!curlTool.available)('malformed requests to the proxy web API an
     const json = ['-H', 'content-type: application/json', '--data-binary', `@${bigBody}`];
     for (const [url, method] of [
       [`${proxyUrl}/v1/webapi/users/password/token`, 'PUT'],
+      [`${proxyUrl}/v1/webapi/ssh/certs`, 'POST'],
       [`${authUrl}/v1/join`, 'POST'],
     ] as const) {
       for (const extra of [[], ['-H', 'transfer-encoding: chunked']]) {

@@ -152,6 +152,16 @@ describe('proxy web API', () => {
     expect(unknown.status).toBe(404);
   });
 
+  it('answers /favicon.ico with an empty 204, not a 404', async () => {
+    const { proxy } = await start();
+    for (const method of ['GET', 'HEAD']) {
+      const res = await request(proxy, method, '/favicon.ico');
+      expect(res.status).toBe(204);
+      expect(res.text).toBe('');
+    }
+    expect((await request(proxy, 'GET', '/favicon.png')).status).toBe(404);
+  });
+
   it('rate-limits unauthenticated endpoints per source address', async () => {
     const { proxy } = await start({ rateLimit: { average: 0.001, burst: 3 } });
     const statuses: number[] = [];

@@ -7,6 +7,8 @@ import {
   NO_LOGIN_ATTEMPTS,
   recordLoginFailure,
   recordLoginSuccess,
+  reserveLoginAttempt,
+  settleLoginFailure,
   type LoginAttempts,
 } from './lockout.js';
 
@@ -108,5 +110,39 @@ describe('login lockout', () => {
 
   it('treats an unreadable lock time as locked (fail closed)', () => {
     expect(isLocked({ failures: [], lockedUntil: 'garbage' }, newFakeClock(START))).toBe(true);
+  });
+});
+
+describe('reserved attempts (concurrent logins)', () => {
+  it('grants 5 reservations per window, then refuses; a settled 5th failure locks once', () => {
+    const clock = newFakeClock(START);
+    let s: LoginAttempts = NO_LOGIN_ATTEMPTS;
+    const outcomes: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      const r = reserveLoginAttempt(s, clock);
+      outcomes.push(r.outcome);
+      s = r.state;
+    }
+    expect(outcomes).toEqual(['reserved', 'reserved', 'reserved', 'reserved', 'reserved', 'exhausted', 'exhausted']);
+    const locked = settleLoginFailure(s, clock);
+    expect(locked).not.toBe(s);
+    expect(isLocked(locked, clock)).toBe(true);
+    // The other four failures settle against the lock and change nothing.
+    expect(settleLoginFailure(locked, clock)).toBe(locked);
+    expect(reserveLoginAttempt(locked, clock).outcome).toBe('locked');
+    clock.advance(ACCOUNT_LOCK_MS);
+    expect(reserveLoginAttempt(locked, clock).outcome).toBe('reserved');
+  });
+
+  it('a failure below the limit changes nothing (the reservation counted it); a success clears reservations', () => {
+    const clock = newFakeClock(START);
+    const one = reserveLoginAttempt(NO_LOGIN_ATTEMPTS, clock).state;
+    expect(settleLoginFailure(one, clock)).toBe(one);
+    expect(recordLoginSuccess(one, clock)).toBe(NO_LOGIN_ATTEMPTS);
+    // Reservations left by a stopped server lapse with the window.
+    let s: LoginAttempts = NO_LOGIN_ATTEMPTS;
+    for (let i = 0; i < 5; i++) s = reserveLoginAttempt(s, clock).state;
+    clock.advance(30 * MIN + 1);
+    expect(reserveLoginAttempt(s, clock).outcome).toBe('reserved');
   });
 });

@@ -36,9 +36,12 @@ describe('constantTimeEqual', () => {
 });
 
 describe('maskSecret', () => {
-  it('hides the first three quarters, as Teleport masks token names', () => {
+  it('hides the first three quarters of a long token, and all of a short one', () => {
     expect(maskSecret('0123456789abcdef0123456789abcdef')).toBe(`${'*'.repeat(24)}89abcdef`);
-    expect(maskSecret('abcd')).toBe('***d');
+    // A short token's tail is a large part of it: none of it is shown (it showed '***d').
+    expect(maskSecret('abcd')).toBe('****');
+    expect(maskSecret('static-token-123')).toBe('************-123');
+    expect(maskSecret('static-token-12')).toBe('*'.repeat(15));
     expect(maskSecret('a')).toBe('*');
   });
 });

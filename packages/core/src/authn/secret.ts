@@ -39,16 +39,22 @@ export function constantTimeEqual(a: string | Uint8Array, b: string | Uint8Array
   return timingSafeEqual(ha, hb);
 }
 
+/** Below this length a masked secret shows none of its characters (Teleport's `GetSafeName` rule). */
+const MIN_PARTLY_SHOWN_LENGTH = 16;
+
 /**
- * A token in the only form logs and audit events may show it, as Teleport's `MaskTokenName`: the first
- * three quarters replaced by `*`, so operators can tell tokens apart without being able to use one.
+ * A token in the only form logs and audit events may show it: a secret shorter than 16 characters is all `*` (its
+ * tail would be a large part of it), a longer one shows only its last quarter, so operators can tell tokens apart
+ * without being able to use one. The same rule as `tctl tokens ls` (Teleport's `GetSafeName`).
  *
  * @example
  * ```ts
  * maskSecret('0123456789abcdef0123456789abcdef'); // '************************89abcdef'
+ * maskSecret('short-token'); // '***********'
  * ```
  */
 export function maskSecret(secret: string): string {
-  const hidden = Math.max(1, Math.ceil((secret.length * 3) / 4));
-  return '*'.repeat(Math.min(hidden, secret.length)) + secret.slice(hidden);
+  if (secret.length < MIN_PARTLY_SHOWN_LENGTH) return '*'.repeat(secret.length);
+  const hidden = Math.floor(0.75 * secret.length);
+  return '*'.repeat(hidden) + secret.slice(hidden);
 }

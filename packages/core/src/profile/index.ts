@@ -22,3 +22,5 @@ export {
   type TlsCredentials,
 } from './store.js';
 export { parseFlatYaml, toYaml, type Plain } from './yaml.js';
+/** The name rule of core/types, without the schemas: tsh checks a user name before it logs in. */
+export { checkNewName } from '../types/names.js';

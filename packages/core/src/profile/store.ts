@@ -19,6 +19,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { readOptional, writeAtomic } from '../api/files.js';
 import { BadParameterError } from '../errors/index.js';
+import { checkNewName, quoteName } from '../types/names.js';
 import { parseFlatYaml, toYaml } from './yaml.js';
 
 /** `$TELEPORT_HOME`, else `~/.tsh`. */
@@ -62,8 +63,9 @@ export function profileName(webProxyAddr: string): string {
 const SAFE_NAME = /^[A-Za-z0-9._@:-]+$/;
 
 function checkName(what: string, value: string): string {
-  // Names become path components: nothing that could climb out of the store.
-  if (!SAFE_NAME.test(value) || value === '.' || value === '..') throw new BadParameterError(`invalid ${what} ${JSON.stringify(value)}`);
+  // Names become path components: nothing that could climb out of the store. A user name follows the server's rule.
+  if (what === 'user') return checkNewName('user', value);
+  if (!SAFE_NAME.test(value) || value === '.' || value === '..') throw new BadParameterError(`invalid ${what} ${quoteName(value)}`);
   return value;
 }
 

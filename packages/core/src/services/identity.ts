@@ -79,7 +79,10 @@ export interface IdentityService {
   setTotpLastUsedStep(name: string, device: { device: TotpDevice; revision: string }, step: number): Promise<void>;
 
   getLoginAttempts(name: string): Promise<LoginAttempts>;
-  /** Read-modify-write of the login attempts, safe with several auth servers. */
+  /**
+   * Read-modify-write of the login attempts with compare-and-swap, safe with several auth servers: `update` may run
+   * more than once (after a lost race) and its last run is what was written. Returning `current` itself writes nothing.
+   */
   updateLoginAttempts(name: string, update: (current: LoginAttempts) => LoginAttempts): Promise<LoginAttempts>;
 
   /** Stores a token, first deleting the user's other tokens (one live token per user, as in Teleport). */
@@ -311,10 +314,14 @@ async function getLoginAttempts(s: IdentityState, name: string): Promise<LoginAt
 }
 
 async function updateLoginAttempts(s: IdentityState, name: string, update: (current: LoginAttempts) => LoginAttempts): Promise<LoginAttempts> {
-  const written = await updateWithRetry(s.backend, userKeys.attempts(name), (current) => ({
-    value: update(current === undefined ? NO_LOGIN_ATTEMPTS : parseAttempts(decodeJson(current))),
-  }));
-  return written ?? NO_LOGIN_ATTEMPTS;
+  let result: LoginAttempts = NO_LOGIN_ATTEMPTS;
+  await updateWithRetry(s.backend, userKeys.attempts(name), (current) => {
+    const before = current === undefined ? NO_LOGIN_ATTEMPTS : parseAttempts(decodeJson(current));
+    result = update(before);
+    // The same object back means "no change": nothing is written, so a check that finds nothing to do costs one read.
+    return result === before ? undefined : { value: result };
+  });
+  return result;
 }
 
 // --- user tokens ---

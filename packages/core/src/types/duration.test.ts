@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isKind } from '../errors/index.js';
-import { formatDuration, parseDuration } from './duration.js';
+import { formatDuration, formatDurationShort, MAX_TTL_MS, parseDuration, parseTtl } from './duration.js';
 
 const H = 3_600_000;
 const M = 60_000;
@@ -62,5 +62,18 @@ describe('formatDuration (Go time.Duration.String)', () => {
 
   it.each(['30h', '1h30m', '45m', '1.5s', '8760h', '2h3m4.005s'])('round-trips %s', (text) => {
     expect(parseDuration(formatDuration(parseDuration(text)))).toBeCloseTo(parseDuration(text), 9);
+  });
+});
+
+describe('parseTtl', () => {
+  it('accepts a positive duration up to 8760h and refuses the rest in one line', () => {
+    expect(parseTtl('30m')).toBe(1_800_000);
+    expect(parseTtl('8760h')).toBe(MAX_TTL_MS);
+    expect(() => parseTtl('999999h')).toThrow(/^--ttl must not be longer than 8760h$/);
+    expect(() => parseTtl('8760h1s')).toThrow(/^--ttl must not be longer than 8760h$/);
+    expect(() => parseTtl('0')).toThrow(/^--ttl must be positive$/);
+    expect(() => parseTtl('49h', { maxMs: 48 * 3_600_000 })).toThrow(/^--ttl must not be longer than 48h$/);
+    expect(formatDurationShort(90 * 60_000)).toBe('1h30m');
+    expect(formatDurationShort(1_000)).toBe('1s');
   });
 });

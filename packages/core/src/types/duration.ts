@@ -105,3 +105,46 @@ function fraction(value: bigint, digits: number): string {
   const frac = (value % scale).toString().padStart(digits, '0').replace(/0+$/, '');
   return frac === '' ? whole.toString() : `${whole}.${frac}`;
 }
+
+/**
+ * The longest lifetime the API and the CLIs accept for anything without a tighter limit of its own (join tokens,
+ * certificates, locks): 8760h, one year, as the host certificates agents get. Teleport's own tighter limits stay where
+ * they apply: 48h for invites, 24h for password resets, and the roles' `max_session_ttl` (30h by default, Teleport's
+ * `MaxCertDuration`) capping user certificates.
+ */
+export const MAX_TTL_MS = 8760 * 3_600_000;
+
+/**
+ * Parses a `--ttl` flag: a positive duration no longer than `maxMs` (default {@link MAX_TTL_MS}), refused in one
+ * line otherwise (`--ttl must not be longer than 8760h`).
+ *
+ * @example
+ * ```ts
+ * parseTtl('30m'); // 1_800_000
+ * parseTtl('999999h'); // throws BadParameterError
+ * ```
+ */
+export function parseTtl(text: string, options: { flag?: string; maxMs?: number } = {}): number {
+  const flag = options.flag ?? '--ttl';
+  const maxMs = options.maxMs ?? MAX_TTL_MS;
+  const ms = parseDuration(text);
+  if (ms <= 0) throw new BadParameterError(`${flag} must be positive`);
+  if (ms > maxMs) throw new BadParameterError(`${flag} must not be longer than ${formatDurationShort(maxMs)}`);
+  return ms;
+}
+
+/**
+ * A duration as Teleport writes limits and lifetimes to people: Go's form without zero trailing units (`8760h`,
+ * `1h30m`, `30m`, `1s`), rounded to seconds.
+ *
+ * @example
+ * ```ts
+ * formatDurationShort(90 * 60_000); // '1h30m'
+ * ```
+ */
+export function formatDurationShort(ms: number): string {
+  const s = formatDuration(Math.round(ms / 1000) * 1000);
+  if (s.endsWith('h0m0s')) return s.slice(0, -'0m0s'.length);
+  if (s.endsWith('m0s')) return s.slice(0, -'0s'.length);
+  return s;
+}

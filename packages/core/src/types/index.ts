@@ -10,9 +10,10 @@
  * console.log(resourceToYaml(resources));
  * ```
  */
-export { parseDuration, formatDuration } from './duration.js';
+export { parseDuration, formatDuration, formatDurationShort, parseTtl, MAX_TTL_MS } from './duration.js';
 export { WILDCARD, isRegexLabelValue, type LabelSelector } from './labels.js';
 export { MAX_NAME_LENGTH, type Metadata, type ResourceHeader } from './metadata.js';
+export { checkNewName, nameProblem, quoteName } from './names.js';
 export { INTERNAL_TRAITS, parseTraitTemplate, type TraitNamespace, type TraitTemplate } from './template.js';
 export {
   KIND_ROLE,

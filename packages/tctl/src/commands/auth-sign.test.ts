@@ -209,3 +209,10 @@ describe('tctl auth sign for users', () => {
     await expect(handler(api, { user: 'a', out: 'x', format: 'pkcs12' })).rejects.toThrow('unsupported --format "pkcs12"');
   });
 });
+
+describe('tctl auth sign --ttl', () => {
+  it('refuses a lifetime past 8760h', () => {
+    expect(() => checkOptions({ user: 'alice', out: 'x', ttl: '999999h' })).toThrow(/^--ttl must not be longer than 8760h$/);
+    expect(() => checkOptions({ host: 'db1', out: 'x', format: 'db', ttl: '999999h' })).toThrow(/^--ttl must not be longer than 8760h$/);
+  });
+});

@@ -16,7 +16,7 @@ import { createPrivateKey } from 'node:crypto';
 import path from 'node:path';
 import { generateKeyPair, toOpenSshPrivateKey, type KeyAlgorithm, type KeyPairPem } from '@teleport-ts/core/ca';
 import { BadParameterError } from '@teleport-ts/core/errors';
-import { parseDuration } from '@teleport-ts/core/types';
+import { parseTtl } from '@teleport-ts/core/types';
 import type { TctlApi } from '../api.js';
 import type { TctlCommand } from '../command.js';
 import { writeOutputFiles, type OutputFile } from '../files.js';
@@ -93,8 +93,7 @@ interface CheckedSignOptions {
 /** Everything that can be checked without the auth server; the CLI runs it before connecting. */
 export function checkOptions(options: SignOptions): CheckedSignOptions {
   const format = parseSignFormat(options.format);
-  const ttlMs = parseDuration(options.ttl ?? DEFAULT_SIGN_TTL);
-  if (ttlMs <= 0) throw new BadParameterError('--ttl must be positive');
+  const ttlMs = parseTtl(options.ttl ?? DEFAULT_SIGN_TTL);
   if (!options.out) throw new BadParameterError('required flag --out not provided');
   const hosts = splitList(options.host);
   const database = format === 'db' || format === 'cockroachdb' || (format === 'tls' && !options.user);

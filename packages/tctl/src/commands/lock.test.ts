@@ -73,3 +73,9 @@ describe('RFC 3339 parsing', () => {
     }
   });
 });
+
+describe('tctl lock --ttl', () => {
+  it('refuses a lifetime past 8760h', () => {
+    expect(() => checkLock({ user: 'alice', ttl: '999999h' }, new Date())).toThrow(/^--ttl must not be longer than 8760h$/);
+  });
+});

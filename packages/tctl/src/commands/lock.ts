@@ -5,7 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { BadParameterError } from '@teleport-ts/core/errors';
-import { KIND_LOCK, parseDuration, parseLock, type Lock, type LockTarget } from '@teleport-ts/core/types';
+import { KIND_LOCK, parseLock, parseTtl, type Lock, type LockTarget } from '@teleport-ts/core/types';
 import type { OptionSpec } from '@teleport-ts/core/cli';
 import type { TctlApi } from '../api.js';
 import type { TctlCommand } from '../command.js';
@@ -92,10 +92,8 @@ function lockExpiry(options: LockOptions, now: Date): string | undefined {
     at = parseRfc3339(options.expires, '--expires');
     if (at.getTime() <= now.getTime()) throw new BadParameterError(`--expires ${JSON.stringify(options.expires.slice(0, 64))} is not in the future`);
   } else if (options.ttl !== undefined) {
-    const ms = parseDuration(options.ttl);
     // Teleport reads --ttl=0 as "no expiry"; a lock meant to be temporary should not silently become permanent.
-    if (ms <= 0) throw new BadParameterError('--ttl must be positive');
-    at = new Date(now.getTime() + ms);
+    at = new Date(now.getTime() + parseTtl(options.ttl));
   }
   return at?.toISOString();
 }

@@ -107,3 +107,35 @@ describe('tctl tokens ls / rm', () => {
     await expect(remove(a, undefined)).rejects.toThrow('Need an argument: token');
   });
 });
+
+describe('tctl tokens add --ttl', () => {
+  it('refuses a lifetime past 8760h before connecting', async () => {
+    const a = api();
+    await expect(add(a, { type: 'node', ttl: '999999h' }, now)).rejects.toThrow(/^--ttl must not be longer than 8760h$/);
+    expect(a.tokens.size).toBe(0);
+  });
+});
+
+describe('tctl tokens add: the lifetime in words', () => {
+  it('says whole minutes as Teleport does and anything else as a duration, never a fraction of minutes', async () => {
+    for (const [ttl, words] of [
+      ['1s', '1s'],
+      ['90s', '1m30s'],
+      ['1m', '1 minute'],
+      ['2h', '120 minutes'],
+    ] as const) {
+      for (const type of ['node', 'db']) {
+        const text = renderAdd(await add(api(), { type, ttl }, now, 'a:3025'));
+        expect(text).toContain(`\nThis token will expire in ${words}.\n`);
+        expect(text).toContain(`  - This invitation token will expire in ${words}`);
+        expect(text).not.toMatch(/\d\.\d+ minutes/);
+      }
+    }
+  });
+
+  it('masks short tokens in tokens ls with none of their tail', async () => {
+    const a = api();
+    await add(a, { type: 'node', value: 'tok-0123456789' }, now, 'a:3025');
+    expect(renderList(await list(a, {}), { now: now() })).toContain(`${'*'.repeat(14)} Node`);
+  });
+});

@@ -4,10 +4,13 @@
  */
 
 import { randomBytes } from 'node:crypto';
+import { maskSecret } from '@teleport-ts/core/authn';
 import { AlreadyExistsError, BadParameterError, isAlreadyExists } from '@teleport-ts/core/errors';
 import {
   JOIN_TOKEN_ROLES,
-  parseDuration,
+  checkNewName,
+  formatDurationShort,
+  parseTtl,
   parseProvisionToken,
   parseSystemRoles,
   provisionTokenToWire,
@@ -94,10 +97,10 @@ function parseLabels(spec: string | undefined): Record<string, string> {
 /** Checks the flags of `tokens add`; the CLI runs it before connecting. */
 function checkAdd(options: AddOptions): { roles: JoinTokenRole[]; ttlMs: number; labels: Record<string, string> } {
   const roles = parseTokenType(options.type);
-  const ttlMs = parseDuration(options.ttl ?? DEFAULT_TOKEN_TTL);
-  if (ttlMs <= 0) throw new BadParameterError('--ttl must be positive');
+  const ttlMs = parseTtl(options.ttl ?? DEFAULT_TOKEN_TTL);
   const labels = parseLabels(options.labels);
   if (options.value !== undefined) {
+    checkNewName('token', options.value, { secret: true });
     parseProvisionToken({ kind: 'token', version: 'v2', metadata: { name: options.value }, spec: { roles, join_method: 'token' } });
   }
   return { roles, ttlMs, labels };
@@ -126,9 +129,14 @@ export async function add(api: TokensApi, options: AddOptions, now: () => Date =
   };
 }
 
-/** Minutes as Go's template prints `c.ttl.Minutes()` (a float: `30`, `1.5`). */
-function minutesFloat(ms: number): string {
-  return String(ms / 60_000);
+/**
+ * A token's lifetime as the join messages say it: Teleport's `30 minutes` for whole minutes, otherwise the duration
+ * (`1m30s`, `1s`), never a fraction of minutes such as `0.016666666666666666 minutes`.
+ */
+function expiresIn(ms: number): string {
+  const minutes = ms / 60_000;
+  if (Number.isInteger(minutes)) return minutes === 1 ? '1 minute' : `${minutes} minutes`;
+  return formatDurationShort(ms);
 }
 
 function caPinLines(pins: readonly string[]): string {
@@ -137,9 +145,9 @@ function caPinLines(pins: readonly string[]): string {
 
 /** Teleport's `nodeMessageTemplate`, with this project's daemon. */
 function nodeMessage(r: TokenAddResult): string {
-  const minutes = Math.floor(r.ttlMs / 60_000);
+  const minutes = expiresIn(r.ttlMs);
   return `The invite token: ${r.token}
-This token will expire in ${minutes} minutes.
+This token will expire in ${minutes}.
 
 Run this on the new node to join the cluster:
 
@@ -150,17 +158,17 @@ Run this on the new node to join the cluster:
 
 Please note:
 
-  - This invitation token will expire in ${minutes} minutes
+  - This invitation token will expire in ${minutes}
   - ${r.authServer} must be reachable from the new node
 `;
 }
 
 /** Teleport's database join message (`teleport db start` form), with this project's daemon. */
 function dbMessage(r: TokenAddResult): string {
-  const minutes = minutesFloat(r.ttlMs);
+  const minutes = expiresIn(r.ttlMs);
   const uri = r.db.uri || '<uri>';
   return `The invite token: ${r.token}
-This token will expire in ${minutes} minutes.
+This token will expire in ${minutes}.
 
 Fill out and run this command on a node to make the database accessible:
 
@@ -174,7 +182,7 @@ Fill out and run this command on a node to make the database accessible:
 
 Please note:
 
-  - This invitation token will expire in ${minutes} minutes.
+  - This invitation token will expire in ${minutes}.
   - Database address ${uri} must be reachable from the new database
     service.
   - ${r.authServer} must be reachable from the new database service.
@@ -200,18 +208,15 @@ export function renderAdd(r: TokenAddResult, format?: string): string {
 // ---- tokens ls -------------------------------------------------------------------------------------------
 
 /**
- * Teleport's `GetSafeName`: short tokens are fully masked, longer ones show only their last quarter.
+ * Teleport's `GetSafeName`, the rule audit events and logs use too (`maskSecret`): short tokens are fully masked,
+ * longer ones show only their last quarter.
  *
  * @example
  * ```ts
  * maskToken('0123456789abcdef0123456789abcdef'); // '************************89abcdef'
  * ```
  */
-export function maskToken(name: string): string {
-  if (name.length < 16) return '*'.repeat(name.length);
-  const hidden = Math.floor(0.75 * name.length);
-  return '*'.repeat(hidden) + name.slice(hidden);
-}
+export const maskToken = maskSecret;
 
 export interface ListOptions {
   format?: string;

@@ -84,3 +84,11 @@ describe('tctl users ls / rm / reset / update', () => {
     await expect(update(api, 'alice', {})).rejects.toThrow('Nothing to update. Please provide at least one --set flag.');
   });
 });
+
+describe('tctl users add/reset --ttl', () => {
+  it('refuses lifetimes past Teleport\'s limits (48h invites, 24h resets) in one line', async () => {
+    const api = newFakeAuth(() => new Date());
+    await expect(add(api, 'zed', { roles: ['access'], ttl: '999999h' })).rejects.toThrow(/^--ttl must not be longer than 48h$/);
+    await expect(reset(api, 'zed', { ttl: '999999h' })).rejects.toThrow(/^--ttl must not be longer than 24h$/);
+  });
+});

@@ -3,7 +3,7 @@
  */
 
 import { BadParameterError, isAlreadyExists, TeleportError } from '@teleport-ts/core/errors';
-import { parseDuration, parseUser, userToWire, TRAIT_DB_NAMES, TRAIT_DB_USERS, TRAIT_LOGINS, type User } from '@teleport-ts/core/types';
+import { checkNewName, parseTtl, parseUser, userToWire, TRAIT_DB_NAMES, TRAIT_DB_USERS, TRAIT_LOGINS, type User } from '@teleport-ts/core/types';
 import type { TctlApi, UserTokenInfo } from '../api.js';
 import type { CommandGroup, TctlCommand } from '../command.js';
 import { toJson } from '../render/serialize.js';
@@ -30,10 +30,7 @@ const help = {
 export type UsersApi = Pick<TctlApi, 'getUsers' | 'getUser' | 'getRole' | 'createUser' | 'updateUser' | 'deleteUser' | 'createResetPasswordToken'>;
 
 function tokenTtl(text: string | undefined, fallback: string, maxMs: number): number {
-  const ms = parseDuration(text ?? fallback);
-  if (ms <= 0) throw new BadParameterError('--ttl must be positive');
-  if (ms > maxMs) throw new BadParameterError(`--ttl must not be longer than ${trimDurationZeroSuffix(maxMs)}`);
-  return ms;
+  return parseTtl(text ?? fallback, { maxMs });
 }
 
 async function checkRolesExist(api: Pick<TctlApi, 'getRole'>, roles: readonly string[]): Promise<void> {
@@ -61,14 +58,15 @@ export interface InviteResult {
 }
 
 /** Checks the flags of `users add`; the CLI runs it before connecting. */
-function checkAdd(options: AddOptions): { roles: string[]; ttlMs: number } {
+function checkAdd(name: string, options: AddOptions): { roles: string[]; ttlMs: number } {
+  checkNewName('user', name);
   const roles = flattenList(options.roles);
   if (roles.length === 0) throw new BadParameterError('required flag --roles not provided');
   return { roles, ttlMs: tokenTtl(options.ttl, SIGNUP_TOKEN_TTL, MAX_SIGNUP_TOKEN_TTL_MS) };
 }
 
 export async function add(api: UsersApi, name: string, options: AddOptions, now: () => Date = () => new Date()): Promise<InviteResult> {
-  const { roles, ttlMs } = checkAdd(options);
+  const { roles, ttlMs } = checkAdd(name, options);
   const traits: Record<string, string[]> = {};
   const logins = flattenList(options.logins);
   const dbUsers = flattenList(options.dbUsers);
@@ -238,7 +236,7 @@ export const usersAddCommand: TctlCommand<AddOptions, InviteResult> = {
     HIDDEN_FORMAT,
   ],
   handler: async ({ args, opts }, ctx) => {
-    checkAdd(opts);
+    checkAdd(args[0]!, opts);
     return add(await ctx.api(), args[0]!, opts, ctx.now);
   },
   render: (result, { opts }) => renderAdd(result, opts.format),

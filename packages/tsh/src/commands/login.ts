@@ -9,7 +9,7 @@ import { WebPingResponse, WebSshCertsResponse } from '@teleport-ts/core/api';
 import { BadParameterError, NotImplementedError } from '@teleport-ts/core/errors';
 import { generateLoginKeys } from '../keys.js';
 import { profileStatus, type ProfileStatus } from '../profile/status.js';
-import { currentProfileName, readProfile, saveLogin, teleportHome } from '@teleport-ts/core/profile';
+import { checkNewName, currentProfileName, readProfile, saveLogin, teleportHome } from '@teleport-ts/core/profile';
 import { newPrompter, type Prompter } from '../prompt.js';
 import { renderStatusText } from '../render/status.js';
 import type { TshCommand } from './context.js';
@@ -31,10 +31,17 @@ interface LoginDeps {
 /** Second factors tsh can prompt for. */
 const OTP_FACTORS = ['otp', 'on', 'optional'];
 
+/**
+ * `MAX_TTL_MS` of core/types (8760h), which this descriptor module does not import: tsh status loads it, and must not
+ * load the schemas. The proxy caps a login further, at 30h, and the user's roles may cap it more.
+ */
+const MAX_TTL_MINUTES = 8760 * 60;
+
 function ttlNanos(ttl: string | undefined): number | undefined {
   if (ttl === undefined) return undefined;
   const minutes = Number(ttl);
-  if (!Number.isInteger(minutes) || minutes <= 0) throw new BadParameterError(`--ttl must be a whole number of minutes, got ${JSON.stringify(ttl)}`);
+  if (!Number.isInteger(minutes) || minutes <= 0) throw new BadParameterError(`--ttl must be a whole number of minutes, got ${JSON.stringify(ttl.slice(0, 64))}`);
+  if (minutes > MAX_TTL_MINUTES) throw new BadParameterError(`--ttl must not be longer than ${MAX_TTL_MINUTES} minutes (8760h)`);
   return minutes * 60 * 1e9;
 }
 
@@ -59,6 +66,8 @@ export async function login(options: LoginOptions, deps: LoginDeps): Promise<Pro
     (env['TELEPORT_USER'] || undefined) ??
     (currentProfile && currentProfile.web_proxy_addr === target.addr ? currentProfile.user : undefined) ??
     os.userInfo().username;
+  // Before any prompt: a name the cluster cannot have would cost a password attempt (and a one-time code) for nothing.
+  checkNewName('user', user);
   const ttl = ttlNanos(options.ttl);
   const insecure = options.insecure === true;
 

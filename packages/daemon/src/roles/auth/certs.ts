@@ -10,10 +10,12 @@ import {
   hashPassword,
   isLocked,
   maskSecret,
-  recordLoginFailure,
   recordLoginSuccess,
+  reserveLoginAttempt,
+  settleLoginFailure,
   validateTotp,
   verifyPassword,
+  type AttemptReservation,
 } from '@teleport-ts/core/authn';
 import {
   formatSshCertificate,
@@ -246,17 +248,17 @@ let dummyHash: Promise<string> | undefined;
 const timingDecoy = (): Promise<string> => (dummyHash ??= hashPassword(randomUUID(), { params: DEFAULT_SCRYPT_PARAMS }));
 
 /**
- * The proxy's login path: checks the lock, the password and the second factor, records the attempt
- * (5 failures lock the user for 30 minutes, and the 5th is already answered "locked"; a success clears the count),
- * audits it (at the end user's address when the proxy reports it), and issues the user's certificates. Only the Proxy
- * and Admin system roles may call it.
+ * The proxy's login path: reserves an attempt (refusing a locked user, or one whose 5 attempts of the window are
+ * already counted), checks the password and the second factor, settles the attempt (the 5th failure locks the user
+ * for 30 minutes and is already answered "locked"; a success clears the count), audits it (at the end user's address
+ * when the proxy reports it), and issues the user's certificates. Only the Proxy and Admin system roles may call it.
+ * The reservation is a compare-and-swap in the backend made before the password is read, so concurrent attempts, on
+ * one auth server or several, verify at most 5 passwords per window and exactly one of them writes the lock.
  */
 export async function authenticateUser(ctx: AuthContext, caller: Caller, rawBody: unknown): Promise<UserCerts & { username: string }> {
   const actor = requireSystemRole(caller, 'Proxy', 'Admin');
   const { body, input } = readUserCertsBody(parseBody(AuthenticateUserBody, rawBody));
   const name = body.user;
-  const password = body.password;
-  const otp = body.otp;
   // Through the proxy, the caller is the proxy: it reports the end user's address, which the audit records.
   const clientAddr = body.clientAddr;
   if (clientAddr !== undefined && actor.systemRole !== 'Proxy') {
@@ -273,27 +275,15 @@ export async function authenticateUser(ctx: AuthContext, caller: Caller, rawBody
     user = await ctx.identity.getUser(name);
   } catch (err) {
     if (!isNotFound(err)) throw err;
-    await verifyPassword(password, await timingDecoy());
+    await verifyPassword(body.password, await timingDecoy());
     return refuse('user not found', invalidCredentials());
   }
-  const attempts = await ctx.identity.getLoginAttempts(name);
-  if (isLocked(attempts, ctx.clock)) return refuse('user is locked', userLocked(name, attempts.lockedUntil));
-
-  const { failure, acceptedOtp } = await checkCredentials(ctx, name, password, otp);
-
-  if (failure !== undefined) {
-    const next = await ctx.identity.updateLoginAttempts(name, (a) => recordLoginFailure(a, ctx.clock));
-    if (isLocked(next, ctx.clock)) {
-      await ctx.emit('lockCreated', { user: actorName(actor), target: { user: name }, message: next.lockReason ?? '', expires: next.lockedUntil ?? '' });
-      ctx.logger.warn('user locked after failed login attempts', { user: name, until: next.lockedUntil });
-      // The attempt that locks the user already says so, as Teleport does; the audit keeps the real reason.
-      return refuse(failure, userLocked(name, next.lockedUntil));
-    }
-    return refuse(failure, invalidCredentials());
-  }
-  if (attempts.failures.length > 0 || attempts.lockedUntil !== undefined) {
-    await ctx.identity.updateLoginAttempts(name, (a) => recordLoginSuccess(a, ctx.clock));
-  }
+  await reserveAttempt(ctx, name, refuse);
+  const { failure, acceptedOtp } = await checkCredentials(ctx, name, body.password, body.otp);
+  if (failure !== undefined) return refuse(failure, await settleFailure(ctx, name));
+  const after = await ctx.identity.updateLoginAttempts(name, (a) => recordLoginSuccess(a, ctx.clock));
+  // Locked by a concurrent attempt while this one was being checked: the lock wins.
+  if (isLocked(after, ctx.clock)) return refuse('user is locked', userLocked(name, after.lockedUntil));
   try {
     await assertNotLocked(ctx, { user: name, roles: user.spec.roles });
   } catch (err) {
@@ -303,6 +293,39 @@ export async function authenticateUser(ctx: AuthContext, caller: Caller, rawBody
   await ctx.emit('userLogin', { user: name, success: true, mfa: acceptedOtp !== undefined, ...remote });
   const certs = await issueUserCerts(ctx, actorName(actor), user, input);
   return { username: name, ...certs };
+}
+
+/** The author of the automatic lock after failed logins: the cluster itself (Teleport's `teleport.UserSystem`). */
+const LOCKOUT_AUTHOR = 'system';
+
+/** Counts this attempt in the backend before any credential is read, or refuses (through `refuse`, which audits). */
+async function reserveAttempt(ctx: AuthContext, name: string, refuse: (reason: string, err: Error) => Promise<never>): Promise<void> {
+  let outcome = 'reserved' as AttemptReservation;
+  const state = await ctx.identity.updateLoginAttempts(name, (current) => {
+    const reserved = reserveLoginAttempt(current, ctx.clock);
+    outcome = reserved.outcome;
+    return reserved.outcome === 'reserved' ? reserved.state : current;
+  });
+  if (outcome === 'locked') await refuse('user is locked', userLocked(name, state.lockedUntil));
+  // Five attempts of the window are counted, some still being checked (or left by an auth server that stopped).
+  if (outcome === 'exhausted') await refuse('too many login attempts in progress', userLocked(name, undefined));
+}
+
+/** Settles a failed attempt; the one write that locks the user is audited as the lock. Returns the error to answer. */
+async function settleFailure(ctx: AuthContext, name: string): Promise<AccessDeniedError> {
+  let lockedNow = false;
+  const next = await ctx.identity.updateLoginAttempts(name, (current) => {
+    const settled = settleLoginFailure(current, ctx.clock);
+    lockedNow = settled !== current && isLocked(settled, ctx.clock);
+    return settled;
+  });
+  if (!isLocked(next, ctx.clock)) return invalidCredentials();
+  if (lockedNow) {
+    await ctx.emit('lockCreated', { user: LOCKOUT_AUTHOR, target: { user: name }, message: next.lockReason ?? '', expires: next.lockedUntil ?? '' });
+    ctx.logger.warn('user locked after failed login attempts', { user: name, until: next.lockedUntil });
+  }
+  // The attempt that locks the user already says so, as Teleport does; the audit keeps the real reason.
+  return userLocked(name, next.lockedUntil);
 }
 
 /** An accepted one-time code: the device it was checked against and its TOTP step. */

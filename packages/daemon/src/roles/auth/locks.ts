@@ -5,7 +5,7 @@
  */
 
 import { BadParameterError } from '@teleport-ts/core/errors';
-import { assertNoLockInForce, lockToWire, parseLock, type Lock, type LockSubject } from '@teleport-ts/core/types';
+import { assertNoLockInForce, checkNewName, lockToWire, parseLock, type Lock, type LockSubject } from '@teleport-ts/core/types';
 import type { LockService } from '@teleport-ts/core/services';
 import { actorName, authorize, type Caller } from './authz.js';
 import type { AuthContext } from './context.js';
@@ -20,10 +20,20 @@ export async function getLock(ctx: AuthContext, caller: Caller, name: string): P
   return lockToWire(await ctx.locks.getLock(name));
 }
 
+/**
+ * Who a lock names as its author, in `created_by` and the audit: a user by name; the local admin identity (tctl on the
+ * auth host, whose certificate names the host as `<uuid>.<cluster>`) by its role, `Admin`, as Teleport names built-in
+ * roles; another host by its host UUID.
+ */
+function lockAuthor(caller: Exclude<Caller, { kind: 'anonymous' }>): string {
+  return caller.kind === 'builtin' && caller.systemRole === 'Admin' ? 'Admin' : actorName(caller);
+}
+
 /** Creates or replaces a lock; `created_at` / `created_by` are set here when the body has none. */
 export async function upsertLock(ctx: AuthContext, caller: Caller, name: string, body: unknown): Promise<unknown> {
   const actor = authorize(caller, 'lock', 'create', 'update');
   const parsed = parseLock(body);
+  checkNewName('lock', name);
   if (parsed.metadata.name !== name) throw new BadParameterError(`the lock in the body is ${JSON.stringify(parsed.metadata.name)}, not ${JSON.stringify(name)}`);
   const now = ctx.clock.now();
   if (parsed.spec.expires !== undefined && Date.parse(parsed.spec.expires) <= now.getTime()) {
@@ -32,17 +42,17 @@ export async function upsertLock(ctx: AuthContext, caller: Caller, name: string,
   const wire = lockToWire(parsed);
   const stamped = parseLock({
     ...wire,
-    spec: { ...(wire['spec'] as object), created_at: parsed.spec.created_at ?? now.toISOString(), created_by: parsed.spec.created_by ?? actorName(actor) },
+    spec: { ...(wire['spec'] as object), created_at: parsed.spec.created_at ?? now.toISOString(), created_by: parsed.spec.created_by ?? lockAuthor(actor) },
   });
   const { lock } = await ctx.locks.upsertLock(stamped);
-  await ctx.emit('lockCreated', { user: actorName(actor), name, target: { ...lock.spec.target }, 'addr.remote': caller.remoteAddr });
+  await ctx.emit('lockCreated', { user: lockAuthor(actor), name, target: { ...lock.spec.target }, 'addr.remote': caller.remoteAddr });
   return lockToWire(lock);
 }
 
 export async function deleteLock(ctx: AuthContext, caller: Caller, name: string): Promise<Record<string, never>> {
   const actor = authorize(caller, 'lock', 'delete');
   await ctx.locks.deleteLock(name);
-  await ctx.emit('lockDeleted', { user: actorName(actor), name, 'addr.remote': caller.remoteAddr });
+  await ctx.emit('lockDeleted', { user: lockAuthor(actor), name, 'addr.remote': caller.remoteAddr });
   return {};
 }
 

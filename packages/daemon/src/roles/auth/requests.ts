@@ -11,6 +11,7 @@
 
 import { isIP } from 'node:net';
 import { MESSAGE_ONLY, parseWith, v } from '@teleport-ts/core/schema';
+import { formatDurationShort, MAX_TTL_MS } from '@teleport-ts/core/types';
 
 const HOUR = 3_600_000;
 
@@ -97,14 +98,17 @@ function optBool(field: string) {
   return opt(v.boolean(`${field} must be true or false`));
 }
 
-/** A duration in milliseconds: a positive finite number, at most `max` when given. */
-function optDurationMs(field: string, max?: DurationLimit) {
+/** The bound of every duration without a tighter one (core/types `MAX_TTL_MS`), so no lifetime leaves the date range. */
+const MAX_TTL: DurationLimit = { ms: MAX_TTL_MS, text: formatDurationShort(MAX_TTL_MS) };
+
+/** A duration in milliseconds: a positive finite number, at most `max` (default {@link MAX_TTL}). */
+function optDurationMs(field: string, max: DurationLimit = MAX_TTL) {
   return opt(
     v.pipe(
       v.unknown(),
       v.check((x) => typeof x === 'number' && Number.isFinite(x) && x > 0, `${field} must be a positive duration in milliseconds`),
       v.transform((x) => x as number),
-      v.check((n) => max === undefined || n <= max.ms, `${field} must be at most ${max?.text ?? ''}`),
+      v.check((n) => n <= max.ms, `${field} must be at most ${max.text}`),
     ),
   );
 }

@@ -30,6 +30,7 @@ import {
   provisionTokenToWire,
   roleToWire,
   type ProvisionToken,
+  checkNewName,
 } from '@teleport-ts/core/types';
 import { VERSION } from '@teleport-ts/core/version';
 import { actorName, authorize, type Caller } from './authz.js';
@@ -114,7 +115,9 @@ export async function getRole(ctx: AuthContext, caller: Caller, name: string): P
 
 export async function createRole(ctx: AuthContext, caller: Caller, body: unknown): Promise<unknown> {
   const actor = authorize(caller, 'role', 'create');
-  const role = await ctx.access.createRole(parseRole(body));
+  const parsed = parseRole(body);
+  checkNewName('role', parsed.metadata.name);
+  const role = await ctx.access.createRole(parsed);
   await ctx.emit('roleCreated', { user: actorName(actor), name: role.metadata.name, 'addr.remote': caller.remoteAddr });
   return roleToWire(role);
 }
@@ -123,6 +126,7 @@ export async function upsertRole(ctx: AuthContext, caller: Caller, name: string,
   const actor = authorize(caller, 'role', 'create', 'update');
   const parsed = parseRole(body);
   if (parsed.metadata.name !== name) throw new BadParameterError(`the role in the body is ${JSON.stringify(parsed.metadata.name)}, not ${JSON.stringify(name)}`);
+  checkNewName('role', name);
   const { role, existed } = await ctx.access.upsertRole(parsed);
   await ctx.emit(existed ? 'roleUpdated' : 'roleCreated', { user: actorName(actor), name, 'addr.remote': caller.remoteAddr });
   return roleToWire(role);
@@ -171,7 +175,7 @@ export async function createToken(ctx: AuthContext, caller: Caller, rawBody: unk
   }
   const roles = parseSystemRoles(rawRoles as string | string[]);
   const ttl = body.ttl ?? JOIN_TOKEN_TTL_MS;
-  const name = body.name ?? newSecretToken();
+  const name = checkNewName('token', body.name ?? newSecretToken(), { secret: true });
   const labels = body.labels ?? {};
   if (findStaticToken(ctx, name)) throw new AlreadyExistsError('a join token with this name already exists');
   const expires = new Date(ctx.clock.now().getTime() + ttl).toISOString();

@@ -7,7 +7,7 @@ import type { CompleteUserTokenRequest, UserTokenDetails, UserTokenInfo, UserTok
 import { checkPasswordPolicy, hashPassword, maskSecret, newSecretToken, newTotpSecret, totpUrl, validateTotp } from '@teleport-ts/core/authn';
 import { BadParameterError, NotImplementedError } from '@teleport-ts/core/errors';
 import type { TotpDevice, UserToken } from '@teleport-ts/core/services';
-import { TRAIT_DB_NAMES, TRAIT_DB_USERS, TRAIT_LOGINS, parseUser, userToWire, type SecondFactor, type User } from '@teleport-ts/core/types';
+import { TRAIT_DB_NAMES, TRAIT_DB_USERS, TRAIT_LOGINS, checkNewName, parseUser, userToWire, type SecondFactor, type User } from '@teleport-ts/core/types';
 import { actorName, authorize, type Caller } from './authz.js';
 import type { AuthContext } from './context.js';
 import { CompleteUserTokenBody, CreateUserBody, INVITE_TOKEN_TTL, RESET_TOKEN_TTL, ResetPasswordTokenBody, UserTokenBody, parseBody } from './requests.js';
@@ -76,7 +76,7 @@ export async function getUser(ctx: AuthContext, caller: Caller, name: string): P
 export async function createUser(ctx: AuthContext, caller: Caller, rawBody: unknown): Promise<{ user: unknown; token?: UserTokenInfo }> {
   const actor = authorize(caller, 'user', 'create');
   const body = parseBody(CreateUserBody, rawBody);
-  const name = body.name;
+  const name = checkNewName('user', body.name);
   const roles = body.roles ?? [];
   if (roles.length === 0) throw new BadParameterError('a user needs at least one role', { hint: 'pass --roles, e.g. --roles=access' });
   const invite = body.invite ?? true;

@@ -51,6 +51,7 @@ import { ALPN_PROTOCOLS, peerKey, type ProtocolRegistry } from './alpn.js';
 import { clientAddress, refusedUser, verifyDatabaseClient, type VerifiedClient } from './db-client.js';
 import { newDatabaseServerDirectory } from './db-servers.js';
 import { forwardCancel, refuseAtProxy, serveProxySession, type ProxyDatabaseContext } from './db-session.js';
+import { peerOf, rememberPeers } from './peer.js';
 import type { ProxyLogger } from './service.js';
 
 export interface DatabaseRouteOptions {
@@ -155,8 +156,9 @@ function newDatabaseTlsServer(ctx: RouteContext, options: DatabaseRouteOptions):
       });
     },
   );
+  rememberPeers(server);
   server.on('tlsClientError', (err, socket) => {
-    ctx.log.info('database client TLS handshake failed', { remote_addr: socket.remoteAddress ?? '', error: err.message });
+    ctx.log.info('database client TLS handshake failed', { remote_addr: peerOf(socket), error: err.message });
     socket.destroy();
   });
   return server;

@@ -15,6 +15,7 @@ import { AccessDeniedError, isTeleportError } from '@teleport-ts/core/errors';
 import { newTunnelServer, REVERSE_TUNNEL_ALPN, type TunnelServer, type TunnelServerOptions } from '@teleport-ts/core/tunnel';
 import type { CertAuthorityCache } from '../db/cas.js';
 import { ALPN_PROTOCOLS, peerKey, type ProtocolRegistry } from './alpn.js';
+import { peerOf, rememberPeers } from './peer.js';
 import type { ProxyLogger } from './service.js';
 
 /** System roles of agents that may open a reverse tunnel. */
@@ -77,8 +78,9 @@ export function registerReverseTunnelRoute(options: ReverseTunnelRouteOptions): 
       void accept(socket);
     },
   );
+  rememberPeers(server);
   server.on('tlsClientError', (err, socket) => {
-    log.info('reverse tunnel handshake failed', { remote_addr: socket.remoteAddress ?? '', error: err.message });
+    log.info('reverse tunnel handshake failed', { remote_addr: peerOf(socket), error: err.message });
     socket.destroy();
   });
 

@@ -13,6 +13,7 @@ import { newRouter, type InternalErrorSink } from '../../../http/router.js';
 import type { RateLimiter } from '../ratelimit.js';
 import { MAX_FIELD, newCachedAuthPing, registerWebApiRoutes, type ProxyAuthApi, type WebApiContext } from './endpoints.js';
 import { PAGE_CSP, SECURITY_HEADERS, messagePage, tshLoginCommand, userTokenPage } from './page.js';
+import { peerOf } from '../peer.js';
 
 export {
   
@@ -41,10 +42,11 @@ export interface WebHandler {
 type TokenPageKind = 'invite' | 'reset';
 
 /** What a request is for, from its method and path alone. */
-type WebTarget = { kind: 'page'; page: TokenPageKind; token: string } | { kind: 'api' } | { kind: 'home' } | { kind: 'not-found' };
+type WebTarget = { kind: 'page'; page: TokenPageKind; token: string } | { kind: 'api' } | { kind: 'home' } | { kind: 'favicon' } | { kind: 'not-found' };
 
 /**
- * Builds the request listener of the proxy's web server: the API router, the token pages, a home page, and 404.
+ * Builds the request listener of the proxy's web server: the API router, the token pages, a home page, an empty
+ * `/favicon.ico` (204), and 404.
  *
  * @example
  * ```ts
@@ -73,6 +75,10 @@ export function newWebHandler(options: WebApiOptions): WebHandler {
     req.resume();
     if (target.kind === 'page') {
       void serveTokenPage({ ctx, identify, req, res, insecure, ...(options.onInternalError ? { onInternalError: options.onInternalError } : {}) }, target.page, target.token);
+    } else if (target.kind === 'favicon') {
+      // Browsers ask for it on every page; no icon, and no 404 in their console or in scanners' reports.
+      res.writeHead(204, { 'cache-control': 'public, max-age=86400' });
+      res.end();
     } else if (target.kind === 'home') {
       writeHtml(res, 200, messagePage('Teleport proxy', `Log in from a terminal: ${tshLoginCommand(publicAddr, insecure)}`));
     } else {
@@ -95,6 +101,7 @@ function webTarget(method: string, rawUrl: string): WebTarget {
   }
   if (parts[0] === 'webapi' || (parts[0] === 'v1' && parts[1] === 'webapi')) return { kind: 'api' };
   if (pathname === '/' || pathname === '/web' || pathname === '/web/') return { kind: 'home' };
+  if (pathname === '/favicon.ico' && (method === 'GET' || method === 'HEAD')) return { kind: 'favicon' };
   return { kind: 'not-found' };
 }
 
@@ -149,15 +156,11 @@ function tokenPageFailure(err: unknown, kind: TokenPageKind): { status: number; 
   return { status: 502, html: messagePage('Cluster unavailable', 'The proxy cannot reach the auth server right now. Try again in a moment.') };
 }
 
-/**
- * `IP:port` of the peer (`[IPv6]:port`; an IPv4-mapped IPv6 address as plain IPv4, as Go prints it), or `''` when the
- * socket no longer knows it.
- */
+/** `IP:port` of the peer (`[IPv6]:port`, an IPv4-mapped address as plain IPv4), as the auth server audits it. */
 function clientAddrOf(req: IncomingMessage): string {
-  const { remoteAddress, remotePort } = req.socket;
-  if (!remoteAddress || !remotePort) return '';
-  const ip = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(remoteAddress)?.[1] ?? remoteAddress;
-  return ip.includes(':') ? `[${ip}]:${remotePort}` : `${ip}:${remotePort}`;
+  const addr = peerOf(req.socket);
+  // Without its port (the socket already gone) it is not an address the auth server accepts.
+  return /\]:\d+$|^[^:]+:\d+$/.test(addr) ? addr : '';
 }
 
 function decodeURIComponentSafe(text: string): string {
