@@ -33,14 +33,14 @@ export interface Target<K extends InputKind = InputKind, R = unknown> {
 }
 
 /** An input that takes longer than this is reported as a crash ("never hangs"). Generous: the machine is shared. */
-export const SLOW_INPUT_MS = 2000;
+const SLOW_INPUT_MS = 2000;
 /** A single allocation above this is reported as a crash ("huge length fields must not allocate"). */
-export const MAX_ALLOCATION_BYTES = 32 * 1024 * 1024;
+const MAX_ALLOCATION_BYTES = 32 * 1024 * 1024;
 
 const CRASH_DIR = path.join(import.meta.dirname, 'corpus', 'crashes');
 
 /** Counters of one run. */
-export interface RunStats {
+interface RunStats {
   inputs: number;
   /** Inputs the parser accepted (returned a value). */
   accepted: number;
@@ -119,31 +119,42 @@ export interface FuzzResult extends RunStats {
   crash?: { error: string; file: string | undefined; input: unknown };
 }
 
-/** Fuzzes one target until `runs` inputs or `seconds` have passed, whichever comes first. */
+const describeError = (err: unknown): string => (err instanceof Error ? `${err.name}: ${err.message}` : String(err));
+
+function crashOf<K extends InputKind>(target: Target<K>, options: FuzzOptions, input: InputOf<K> | undefined, error: unknown): NonNullable<FuzzResult['crash']> {
+  const file = input !== undefined && options.saveCrash !== false ? saveCrash(target, input) : undefined;
+  return { error: describeError(error), file, input };
+}
+
+/**
+ * Fuzzes one target until `runs` inputs or `seconds` have passed, whichever comes first. The seeds run first; a
+ * seed that fails is reported like any other crash.
+ */
 export async function fuzzTarget<K extends InputKind>(target: Target<K>, options: FuzzOptions): Promise<FuzzResult> {
   const seeds = await target.seeds();
-  for (const s of seeds) runOne(target, s); // a seed that fails is a bug in the seed helpers or the parser
   const stats: RunStats = { inputs: 0, accepted: 0, refused: 0 };
   const seed = options.seed ?? Date.now() ^ (Math.random() * 0x7fffffff);
+  const started = performance.now();
+  const elapsed = () => (performance.now() - started) / 1000;
+  for (const input of seeds) {
+    try {
+      runOne(target, input);
+    } catch (err) {
+      return { target: target.name, seconds: elapsed(), seed, ...stats, crash: crashOf(target, options, input, err) };
+    }
+  }
   const property = fc.property(target.arbitrary(seeds), (input) => {
     stats.inputs++;
     if (runOne(target, input)) stats.accepted++;
     else stats.refused++;
   });
-  const started = performance.now();
   const details = fc.check(property, {
     seed,
     numRuns: options.runs ?? 2 ** 31 - 1,
     ...(options.seconds === undefined ? {} : { interruptAfterTimeLimit: options.seconds * 1000, markInterruptAsFailure: false }),
   });
-  const seconds = (performance.now() - started) / 1000;
-  const result: FuzzResult = { target: target.name, seconds, seed, ...stats };
-  if (details.failed) {
-    const input = details.counterexample?.[0] as InputOf<K> | undefined;
-    const error = details.errorInstance instanceof Error ? `${details.errorInstance.name}: ${details.errorInstance.message}` : String(details.errorInstance);
-    const file = input !== undefined && options.saveCrash !== false ? saveCrash(target, input) : undefined;
-    result.crash = { error, file, input };
-  }
+  const result: FuzzResult = { target: target.name, seconds: elapsed(), seed, ...stats };
+  if (details.failed) result.crash = crashOf(target, options, details.counterexample?.[0] as InputOf<K> | undefined, details.errorInstance);
   return result;
 }
 
@@ -152,7 +163,7 @@ function encodeInput(kind: InputKind, input: Uint8Array | string): Buffer {
 }
 
 /** Writes a crashing input to fuzz/corpus/crashes/<target>/<sha256 prefix>.<bin|json>; returns the path. */
-export function saveCrash<K extends InputKind>(target: Target<K>, input: InputOf<K>): string {
+function saveCrash<K extends InputKind>(target: Target<K>, input: InputOf<K>): string {
   const bytes = encodeInput(target.kind, input);
   const dir = path.join(CRASH_DIR, target.name);
   mkdirSync(dir, { recursive: true });
