@@ -13,6 +13,23 @@ const YAML_TOKENS = [
   '\n', '  ', ': ', '- ', '---\n', '...\n', '#', '&a ', '*a', '<<: *a', '!!str ', '!!binary ', '!!map ', '!!set ', '!!timestamp ', '!custom ', '? ', '|', '>-', '{', '}', '[', ']', ',', '"', "'", '\\u0000', '%YAML 1.1\n', '%TAG ! tag:x,2000:\n', '~', 'null', 'yes', 'off', '0x1F', '1e999', '.inf', '-.nan', '2001-12-14t21:59:43.10-05:00', '__proto__', 'constructor', '\t', '\r\n', '\u2028', '\ufeff',
 ];
 
+/**
+ * Deep nesting, which the mutations cannot build (six edits): flow collections, compact sequences, explicit keys,
+ * indented mappings, hundreds to thousands of levels, one or two documents.
+ */
+const deepNesting: fc.Arbitrary<string> = fc
+  .record({ depth: fc.integer({ min: 100, max: 3000 }), kind: fc.nat(4), twice: fc.boolean() })
+  .map(({ depth, kind, twice }) => {
+    const one = [
+      () => '['.repeat(depth) + ']'.repeat(depth),
+      () => '{a: '.repeat(depth) + '1' + '}'.repeat(depth),
+      () => '- '.repeat(depth) + 'x',
+      () => '? '.repeat(depth) + 'x',
+      () => Array.from({ length: Math.min(depth, 1200) }, (_, i) => `${' '.repeat(i)}k:`).join('\n') + ' 1',
+    ][kind]!();
+    return twice ? `${one}\n---\n${one}\n` : `${one}\n`;
+  });
+
 /** A teleport.yaml as the getting-started guide writes it, with every service. */
 function fullConfigYaml(): string {
   return `version: v3
@@ -66,7 +83,8 @@ export const yamlConfig: Target<'text', FileConfig> = {
   description: 'teleport.yaml (parseConfig: YAML syntax, unknown keys, schema)',
   kind: 'text',
   seeds: () => [fullConfigYaml(), agentConfigYaml(), 'version: v3\n', ''],
-  arbitrary: (seeds) => fc.oneof({ weight: 8, arbitrary: mutatedText(seeds, YAML_TOKENS) }, { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 48 }) }),
+  arbitrary: (seeds) =>
+    fc.oneof({ weight: 40, arbitrary: mutatedText(seeds, YAML_TOKENS) }, { weight: 5, arbitrary: fc.string({ unit: 'binary', maxLength: 48 }) }, { weight: 1, arbitrary: deepNesting }),
   parse: (text) => parseConfig(text),
 };
 
@@ -97,7 +115,8 @@ export const yamlResource: Target<'text', Resource[]> = {
   description: 'resources in YAML, one or several documents (resourceFromYaml), round trip through resourceToYaml',
   kind: 'text',
   seeds: resourceSeeds,
-  arbitrary: (seeds) => fc.oneof({ weight: 8, arbitrary: mutatedText(seeds, YAML_TOKENS) }, { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 48 }) }),
+  arbitrary: (seeds) =>
+    fc.oneof({ weight: 40, arbitrary: mutatedText(seeds, YAML_TOKENS) }, { weight: 5, arbitrary: fc.string({ unit: 'binary', maxLength: 48 }) }, { weight: 1, arbitrary: deepNesting }),
   parse: (text) => resourceFromYaml(text),
   check(resources) {
     if (resources.length === 0) return;
