@@ -37,7 +37,10 @@ const selected = names.length === 0 ? TARGETS : TARGETS.filter((t) => names.incl
 let crashed = false;
 process.stdout.write(`${'target'.padEnd(16)} ${'inputs'.padStart(10)} ${'seconds'.padStart(8)} ${'inputs/s'.padStart(9)} ${'accepted'.padStart(9)}  result\n`);
 for (const target of selected) {
-  const r = await fuzzTarget(target, options);
+  // Printed first: a V8 fatal error (out of memory, a native crash) ends the process before the result row.
+  const seed = options.seed ?? Math.floor(Math.random() * 0x7fffffff);
+  process.stderr.write(`fuzzing ${target.name} with --seed=${seed}\n`);
+  const r = await fuzzTarget(target, { ...options, seed });
   const rate = r.inputs / r.seconds;
   const accepted = r.inputs === 0 ? 0 : (100 * r.accepted) / r.inputs;
   const outcome = r.crash ? `CRASH ${r.crash.error.split('\n')[0]}${r.crash.file ? ` (saved ${r.crash.file})` : ''}` : 'ok';
