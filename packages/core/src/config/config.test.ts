@@ -163,4 +163,9 @@ describe('teleport.proxy_server', () => {
     expect(() => parseConfig(both)).toThrow(/^teleport: set either auth_server \(join through the auth service\) or proxy_server \(join through the proxy\), not both$/);
     expect(() => parseConfig('teleport:\n  auth_servers: [auth.example.com:3025]\n  proxy_server: proxy.example.com:3080\n')).toThrow(/not both/);
   });
+
+  it('refuses nesting deeper than 128 levels with one line, and again (the process survives)', () => {
+    const deep = `teleport:\n  data_dir: ${'['.repeat(1000)}${']'.repeat(1000)}\n`;
+    for (let i = 0; i < 2; i++) expect(() => parseConfig(deep)).toThrow(/^failed to parse teleport\.yaml: nested deeper than 128 levels at line 2$/);
+  });
 });

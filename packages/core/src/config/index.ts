@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { LineCounter, parseDocument } from 'yaml';
 import { BadParameterError, NotFoundError } from '../errors/index.js';
 import { parseWith } from '../schema/index.js';
+import { MAX_YAML_NESTING, yamlTooDeepAt } from '../types/yaml-depth.js';
 import { FileConfigSchema } from './schema.js';
 import type { FileConfig } from './types.js';
 import { describeUnknownKey, findUnknownKey } from './unknown-keys.js';
@@ -21,6 +22,8 @@ function isRecord(x: unknown): x is Record<string, unknown> {
 
 /** The YAML document: parsed, its unknown keys refused with their line. */
 function readDocument(text: string, source: string): unknown {
+  const deepAt = yamlTooDeepAt(text);
+  if (deepAt !== undefined) throw new BadParameterError(`failed to parse ${source}: nested deeper than ${MAX_YAML_NESTING} levels at line ${deepAt}`);
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines });
   const syntax = doc.errors[0];

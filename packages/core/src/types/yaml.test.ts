@@ -150,4 +150,14 @@ spec:
   it('refuses oversized input', () => {
     expect(errorOf(() => resourceFromYaml('#'.repeat(1024 * 1024 + 1))).message).toMatch(/larger than/);
   });
+
+  it('refuses nesting deeper than 128 levels before the YAML library composes it, every time in one process', () => {
+    // Two stack overflows inside the library abort the process (V8 "RegExpCompiler Allocation failed").
+    const deep = '['.repeat(1000) + ']'.repeat(1000);
+    for (const text of [`${deep}\n---\n${deep}\n`, '- '.repeat(1000), `kind: role\nspec:\n${Array.from({ length: 200 }, (_, i) => `${' '.repeat(i + 1)}k${i}:`).join('\n')} 1\n`]) {
+      expect(errorOf(() => resourceFromYaml(text)).message).toMatch(/^malformed YAML at line \d+: nested deeper than 128 levels$/);
+    }
+    // 100 levels still reach the schema, which refuses the field for what it is.
+    expect(errorOf(() => resourceFromYaml(`kind: role\nmetadata: {name: x}\nspec: ${'['.repeat(100)}${']'.repeat(100)}\n`)).message).toBe('role "x": spec must be a mapping');
+  });
 });

@@ -1,6 +1,7 @@
 import { parseAllDocuments, stringify } from 'yaml';
 import { BadParameterError, isKind } from '../errors/index.js';
 import { parseResource, resourceToWire, type Resource } from './resource.js';
+import { MAX_YAML_NESTING, yamlTooDeepAt } from './yaml-depth.js';
 
 /** Largest YAML input accepted (resources are a few KiB; this bounds parser work on hostile input). */
 export const MAX_YAML_LENGTH = 1024 * 1024;
@@ -19,6 +20,8 @@ export const MAX_YAML_LENGTH = 1024 * 1024;
 export function resourceFromYaml(text: string): Resource[] {
   if (typeof text !== 'string') throw new TypeError('resourceFromYaml expects a string');
   if (text.length > MAX_YAML_LENGTH) throw new BadParameterError(`YAML input is larger than ${MAX_YAML_LENGTH} bytes`);
+  const deepAt = yamlTooDeepAt(text);
+  if (deepAt !== undefined) throw new BadParameterError(`malformed YAML at line ${deepAt}: nested deeper than ${MAX_YAML_NESTING} levels`);
   const parsed = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true });
   const docs = Array.isArray(parsed) ? parsed : [];
   const many = docs.length > 1;
