@@ -28,11 +28,13 @@ export {
   PRESET_EDITOR_ROLE,
   PRESET_AUDITOR_ROLE,
   PRESET_REQUESTER_ROLE,
+  PRESET_REVIEWER_ROLE,
   PRESET_LABELS,
   newPresetAccessRole,
   newPresetEditorRole,
   newPresetAuditorRole,
   newPresetRequesterRole,
+  newPresetReviewerRole,
   presetRoles,
 } from './presets.js';
 export { applyTraits, applyTraitsToList, applyTraitsToLabels } from './traits.js';
