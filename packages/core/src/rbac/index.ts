@@ -38,3 +38,15 @@ export {
   presetRoles,
 } from './presets.js';
 export { applyTraits, applyTraitsToList, applyTraitsToLabels } from './traits.js';
+export {
+  assertCanReview,
+  canReview,
+  evaluateReviewFilter,
+  requestRules,
+  requestableRoles,
+  searchAsRoles,
+  stateFromReviews,
+  type RequestRules,
+  type RoleSet,
+} from './requests.js';
+export { withReview, withState } from './requests.js';

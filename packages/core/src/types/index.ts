@@ -103,3 +103,17 @@ export {
   type LockSubject,
   type LockVersion,
 } from './lock.js';
+export {
+  KIND_ACCESS_REQUEST,
+  ACCESS_REQUEST_STATES,
+  REVIEW_STATES,
+  parseAccessRequest,
+  accessRequestToWire,
+  parseResourceId,
+  type AccessRequest,
+  type AccessRequestSpec,
+  type AccessRequestState,
+  type AccessReview,
+  type ReviewState,
+  type RequestThreshold,
+} from './access-request.js';
