@@ -185,3 +185,8 @@ export const WebSshCertsResponse = v.looseObject({
 });
 
 export type WebSshCerts = v.InferOutput<typeof WebSshCertsResponse>;
+
+/** `GET /accessrequests/search`: resource ids with their labels. */
+export const RequestableResourcesResponse = v.looseObject({
+  items: v.array(v.looseObject({ id: v.string(), kind: v.string(), name: v.string(), labels: v.record(v.string(), v.string()) })),
+});
