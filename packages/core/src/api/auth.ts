@@ -237,6 +237,8 @@ export interface UserCertsRequest {
   /** ms; default 12 h, capped by the user's roles (`max_session_ttl`). */
   ttl?: number;
   routeToDatabase?: RouteToDatabase;
+  /** Approved access requests to use; absent keeps those of the caller's certificate, `[]` drops them. */
+  accessRequests?: string[];
 }
 
 /** Certificates of a user. */

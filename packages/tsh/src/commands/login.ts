@@ -112,10 +112,16 @@ export async function login(options: LoginOptions, deps: LoginDeps): Promise<Pro
   return profileStatus(profile, certs.cert, true);
 }
 
-/** `tsh login [--proxy] [--user] [--ttl] [--insecure]`: the global flags are its options. */
-export const loginCommand: TshCommand<object, ProfileStatus> = {
+/** `tsh login [--proxy] [--user] [--ttl] [--insecure] [--request-id]`: the global flags are its options. */
+export const loginCommand: TshCommand<{ requestId?: string }, ProfileStatus> = {
   name: 'login',
   help: 'Log in to a cluster and retrieve the session certificate.',
-  handler: async (_input, ctx) => login(ctx.globals, { env: ctx.env, prompter: newPrompter() }),
+  options: [{ flags: '--request-id <id>', description: 'Login with the roles requested in the given request.' }],
+  handler: async ({ opts }, ctx) => {
+    const status = await login(ctx.globals, { env: ctx.env, prompter: newPrompter() });
+    if (opts.requestId === undefined) return status;
+    const { loginWithRequest } = await import('./request-commands.js');
+    return loginWithRequest(ctx, opts.requestId);
+  },
   render: (status, _input, ctx) => renderStatusText(status, ctx.now()),
 };
