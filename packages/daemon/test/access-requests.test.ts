@@ -4,6 +4,8 @@
  * the access expiry, resource requests, and the audit trail.
  */
 
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthClient } from '@teleport-ts/core/api';
 import { BALANCED_V1, generateKeyPair, parseIdentity, parseSshCertificate } from '@teleport-ts/core/ca';
@@ -112,5 +114,46 @@ describe('access requests', () => {
     }
     const cert = events.find((e) => e['event'] === 'cert.create' && Array.isArray((e['identity'] as { access_requests?: unknown })?.access_requests));
     expect(cert).toBeDefined();
+  });
+});
+
+describe('access request webhook', () => {
+  it('POSTs the create and the decision to a real HTTP receiver, retrying after a 503, with nothing secret in the body', async () => {
+    const received: Record<string, unknown>[] = [];
+    let calls = 0;
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        calls++;
+        // The first delivery fails: the notifier must retry.
+        if (calls === 1) {
+          res.writeHead(503).end();
+          return;
+        }
+        received.push(JSON.parse(body) as Record<string, unknown>);
+        res.writeHead(200).end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    const t = await startTestAuth({ accessRequestWebhook: { url: `http://127.0.0.1:${port}/hook` } });
+    try {
+      await t.admin.upsertRole(parseRole({ kind: 'role', metadata: { name: 'dba' }, spec: {} }));
+      await t.admin.upsertRole(parseRole({ kind: 'role', metadata: { name: 'req' }, spec: { allow: { request: { roles: ['dba'] } } } }));
+      const bob = await t.userClient('bob', ['req']);
+      const created = await bob.createAccessRequest({ roles: ['dba'], reason: 'incident 42' });
+      await t.admin.setAccessRequestState(created.metadata.name, { state: 'DENIED', reason: 'not now' });
+      const deadline = Date.now() + 10_000;
+      while (received.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const byEvent = Object.fromEntries(received.map((b) => [String(b['event']), b]));
+      expect(byEvent['access_request.create']).toMatchObject({ id: created.metadata.name, user: 'bob', roles: ['dba'], state: 'PENDING', request_reason: 'incident 42', cluster: 'test.example.com' });
+      expect(byEvent['access_request.update']).toMatchObject({ id: created.metadata.name, state: 'DENIED', resolve_reason: 'not now' });
+      expect(calls).toBe(3);
+      expect(JSON.stringify(received)).not.toMatch(/BEGIN|PRIVATE|token/i);
+    } finally {
+      await t.close();
+      server.close();
+    }
   });
 });
