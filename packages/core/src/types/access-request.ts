@@ -10,8 +10,8 @@ import { headerEntries, resourceName, toMetadata, type ResourceHeader } from './
 import { deepFreeze, isRecord, optString, optTimestamp, section, stringList } from './validate.js';
 
 export const KIND_ACCESS_REQUEST = 'access_request';
-export const ACCESS_REQUEST_VERSIONS = ['v3'] as const;
-export type AccessRequestVersion = (typeof ACCESS_REQUEST_VERSIONS)[number];
+const ACCESS_REQUEST_VERSIONS = ['v3'] as const;
+type AccessRequestVersion = (typeof ACCESS_REQUEST_VERSIONS)[number];
 
 /** PENDING until decided; APPROVED and DENIED are final (an approved request still ends at its access expiry). */
 export const ACCESS_REQUEST_STATES = ['PENDING', 'APPROVED', 'DENIED'] as const;

@@ -89,7 +89,7 @@ export interface RoleOptions {
   readonly request_prompt?: string;
 }
 
-export const REQUEST_ACCESS_MODES = ['optional', 'reason', 'always'] as const;
+const REQUEST_ACCESS_MODES = ['optional', 'reason', 'always'] as const;
 export type RequestAccessMode = (typeof REQUEST_ACCESS_MODES)[number];
 
 export interface RoleSpec {

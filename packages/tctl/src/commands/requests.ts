@@ -26,7 +26,7 @@ function ttl(iso: string, now: Date): string {
 }
 
 /** The `tctl request ls` table: Token, Requestor, Metadata, Created At (UTC), Access Expires, Status, reasons. */
-export function renderRequests(requests: readonly AccessRequest[], format: string, now: Date): string {
+function renderRequests(requests: readonly AccessRequest[], format: string, now: Date): string {
   if (parseFormat(format, ['text', 'json'], 'text') === 'json') return toJson(requests.map(accessRequestToWire));
   const rows = requests.map((r) => [
     r.metadata.name,

@@ -32,7 +32,7 @@ export interface WebhookNotifier {
 const REQUEST_TIMEOUT_MS = 10_000;
 
 /** The JSON body: Teleport's access request fields, without anything secret. */
-export function webhookBody(event: AccessRequestEvent, request: AccessRequest, clusterName: string): Record<string, unknown> {
+function webhookBody(event: AccessRequestEvent, request: AccessRequest, clusterName: string): Record<string, unknown> {
   const s = request.spec;
   return {
     event: event === 'created' ? 'access_request.create' : 'access_request.update',
