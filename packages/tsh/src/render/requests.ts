@@ -59,5 +59,5 @@ export function renderSearch(found: readonly RequestableResource[]): string {
   const rows = found.map((r) => [r.name, r.kind, Object.entries(r.labels).map(([k, v]) => `${k}=${v}`).join(','), r.id]);
   const table = asciiTable(['Name', 'Kind', 'Labels', 'Resource ID'], rows);
   const ids = found.map((r) => `--resource=${r.id}`).join(' ');
-  return `${table}\n${found.length > 0 ? `\nTo request access to these resources, run\n> tsh request new ${ids} --reason <request reason>\n` : ''}`;
+  return `${table}\n${found.length > 0 ? `To request access to these resources, run\n> tsh request new ${ids} --reason <request reason>\n` : ''}`;
 }
