@@ -71,6 +71,16 @@ spec:
 ---
 kind: role
 version: v7
+metadata: { name: dba-always }
+spec:
+  allow:
+    request:
+      roles: [dba]
+  options:
+    request_access: always
+---
+kind: role
+version: v7
 metadata: { name: dba-reviewer }
 spec:
   allow:
@@ -252,6 +262,25 @@ describe.skipIf(postgres === undefined || !psql.available)('access requests with
     const other = await asPostgres('bob', 'pg');
     expect(other.code).not.toBe(0);
     expect(other.stderr).toMatch(/does not include database "pg"/);
+  });
+
+  it('with request_access: always, tsh login requests the roles itself and waits for the approval', async () => {
+    await completeInvite(await cluster.addUser('erin', ['--roles=dba-always']), PASSWORD);
+    homes['erin'] = path.join(cluster.dir, 'tsh-erin');
+    const child = spawn(bin('tsh'), ['login', `--proxy=${cluster.proxyAddr}`, '--user=erin', '--insecure'], {
+      env: { ...process.env, TELEPORT_HOME: homes['erin'], TELEPORT_PROXY: '', TELEPORT_USER: '' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((r) => child.on('close', r));
+    child.stdin.end(`${PASSWORD}\n`);
+    const id = await until('the request id', () => requestId(out) || undefined);
+    expect((await tctl(['request', 'approve', id])).code).toBe(0);
+    expect(await exited).toBe(0);
+    expect(out).toMatch(/Roles: +dba, dba-always\n/);
+    expect(out).toContain(`Active requests:    ${id}`);
   });
 
   it('the webhook got every create and decision; the audit log holds every event', async () => {

@@ -71,6 +71,14 @@ describe('access requests', () => {
     expect(dropped.identity.activeRequests).toBeUndefined();
   });
 
+  it('tells a user what they may request, and whether a reason is required or login must request', async () => {
+    expect(await bob.getAccessCapabilities()).toEqual({ requestableRoles: ['dba'], requireReason: false, autoRequest: false });
+    await t.admin.upsertRole(parseRole({ kind: 'role', metadata: { name: 'always' }, spec: { allow: { request: { roles: ['dba'] } }, options: { request_access: 'always', request_prompt: 'Ticket?' } } }));
+    const erin = await t.userClient('erin', ['always']);
+    expect(await erin.getAccessCapabilities()).toEqual({ requestableRoles: ['dba'], requireReason: false, autoRequest: true, requestPrompt: 'Ticket?' });
+    expect(await alice.getAccessCapabilities()).toEqual({ requestableRoles: [], requireReason: false, autoRequest: false });
+  });
+
   it('a denial ends the request; requests for other roles, or by others for bob, are refused', async () => {
     const { metadata } = await bob.createAccessRequest({ roles: ['dba'] });
     expect((await alice.reviewAccessRequest(metadata.name, { state: 'DENIED', reason: 'no' })).spec).toMatchObject({ state: 'DENIED', resolve_reason: 'no' });

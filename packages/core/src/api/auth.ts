@@ -55,6 +55,7 @@ import {
   UserTokenDetailsSchema,
   UserTokenInfoSchema,
   RequestableResourcesResponse,
+  AccessCapabilitiesSchema,
 } from './responses.js';
 
 /**
@@ -267,6 +268,16 @@ export interface CreateAccessRequest {
 
 export type AccessRequestScope = 'own' | 'reviewable' | 'all';
 
+/** {@link AuthClient.getAccessCapabilities}. */
+export interface AccessCapabilities {
+  requestableRoles: string[];
+  /** Some role sets `request_access: reason`. */
+  requireReason: boolean;
+  /** Some role sets `request_access: always`: `tsh login` requests the requestable roles and waits. */
+  autoRequest: boolean;
+  requestPrompt?: string;
+}
+
 /** A resource a resource access request may name. */
 export interface RequestableResource {
   id: string;
@@ -473,6 +484,8 @@ export interface AuthClient {
   deleteAccessRequest(id: string): Promise<void>;
   /** Long poll: resolves when the request is decided, or as it is after `timeoutMs` (at most 25 s per call). */
   waitForAccessRequest(id: string, timeoutMs: number): Promise<AccessRequest>;
+  /** What the caller may request: the roles, whether a reason is required, whether login requests them by itself. */
+  getAccessCapabilities(): Promise<AccessCapabilities>;
   /** Resources of `kind` the caller could request (seen with their `search_as_roles`), as `/<cluster>/<kind>/<name>` ids with labels. */
   searchRequestableResources(kind: 'db'): Promise<RequestableResource[]>;
 
@@ -608,7 +621,7 @@ function eventAndServerMethods(c: Caller): Methods<'searchEvents' | 'emitAuditEv
 /** Access requests: one path per request, `/accessrequests/<id>`. */
 function accessRequestMethods(c: Caller): Methods<
   | 'createAccessRequest' | 'getAccessRequests' | 'getAccessRequest' | 'reviewAccessRequest' | 'setAccessRequestState'
-  | 'deleteAccessRequest' | 'waitForAccessRequest' | 'searchRequestableResources'
+  | 'deleteAccessRequest' | 'waitForAccessRequest' | 'searchRequestableResources' | 'getAccessCapabilities'
 > {
   return {
     createAccessRequest: async (request) => parseAccessRequest(await c.api.call('POST', path('accessrequests'), request)),
@@ -619,6 +632,7 @@ function accessRequestMethods(c: Caller): Methods<
     deleteAccessRequest: (id) => c.send('DELETE', path('accessrequests', id)),
     waitForAccessRequest: async (id, timeoutMs) =>
       parseAccessRequest(await c.api.call('GET', `${path('accessrequests', id, 'wait')}?timeout=${Math.max(0, Math.min(Math.round(timeoutMs), MAX_WAIT_MS))}`)),
+    getAccessCapabilities: () => c.get(path('accessrequests', 'capabilities'), AccessCapabilitiesSchema),
     searchRequestableResources: async (kind) => (await c.get(`${path('accessrequests', 'search')}?kind=${kind}`, RequestableResourcesResponse)).items,
   };
 }

@@ -100,7 +100,12 @@ export const requestSearchCommand: TshCommand<{ kind: string; labels?: string },
   render: async (found) => (await renderers()).renderSearch(found),
 };
 
-/** `tsh login --request-id=<id>`: after logging in, assume an approved request. */
-export async function loginWithRequest(ctx: TshContext, id: string): Promise<ProfileStatus> {
-  return (await requests()).assumeRequest(await ctx.dbSession(), id);
+/**
+ * The access request part of `tsh login`: `--request-id` assumes an approved request; otherwise a role with
+ * `request_access: always` makes the login request its roles and wait. `undefined` when neither applies.
+ */
+export async function loginRequests(ctx: TshContext, opts: { requestId?: string; requestReason?: string }): Promise<ProfileStatus | undefined> {
+  const r = await requests();
+  if (opts.requestId !== undefined) return r.assumeRequest(await ctx.dbSession(), opts.requestId);
+  return r.loginAutoRequest({ session: await ctx.dbSession(), progress }, opts.requestReason);
 }

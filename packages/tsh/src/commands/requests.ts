@@ -121,6 +121,25 @@ export async function assumeRequest(session: DbSession, id: string): Promise<Pro
   });
 }
 
+/**
+ * After `tsh login`: when a role sets `request_access: always`, requests every requestable role, waits for the
+ * decision and assumes it (Teleport's auto-request). `undefined` when nothing is to be requested.
+ */
+export async function loginAutoRequest(deps: RequestDeps, reason: string | undefined): Promise<ProfileStatus | undefined> {
+  return withClient(deps.session, async (client) => {
+    const caps = await client.getAccessCapabilities();
+    if (!caps.autoRequest) return undefined;
+    if (caps.requireReason && (reason === undefined || reason.trim() === '')) {
+      throw new BadParameterError('a reason is required for the access request this login makes', { hint: caps.requestPrompt ?? 'pass --request-reason' });
+    }
+    const request = await client.createAccessRequest({ roles: caps.requestableRoles, ...(reason !== undefined ? { reason } : {}) });
+    deps.progress(`Creating request...\nRequest ID: ${request.metadata.name}\n\nWaiting for request approval...\n`);
+    const approved = await waitForDecision(client, request.metadata.name);
+    deps.progress(`\nApproval received, getting updated certificates...\n\n`);
+    return reissue(deps.session, client, [approved.metadata.name]);
+  });
+}
+
 /** `tsh request drop [id...]`: re-issues the certificates without those requests (all when none is named). */
 export async function dropRequests(session: DbSession, ids: readonly string[]): Promise<ProfileStatus> {
   const keep = ids.length === 0 || ids.includes('*') ? [] : session.status.activeRequests.filter((id) => !ids.includes(id));

@@ -7,7 +7,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
-import { MAX_WAIT_MS, type DatabaseServer, type RequestableResource } from '@teleport-ts/core/api';
+import { MAX_WAIT_MS, type AccessCapabilities, type DatabaseServer, type RequestableResource } from '@teleport-ts/core/api';
 import { decodeJson, getAllWithPrefix } from '@teleport-ts/core/services';
 import { AccessDeniedError, BadParameterError, isNotFound } from '@teleport-ts/core/errors';
 import {
@@ -15,6 +15,7 @@ import {
   canReview,
   newAccessChecker,
   requestRules,
+  requestableRoles,
   searchAsRoles,
   withReview,
   withState,
@@ -221,6 +222,25 @@ export async function waitForAccessRequest(ctx: AuthContext, caller: Caller, id:
   const timeout = Number(timeoutText ?? MAX_WAIT_MS);
   if (!Number.isFinite(timeout) || timeout < 0) throw new BadParameterError('timeout must be a number of milliseconds');
   return accessRequestToWire(await ctx.accessRequests.waitForDecision(id, Math.min(timeout, MAX_WAIT_MS)));
+}
+
+/**
+ * What the caller may request and how (Teleport's access capabilities): requestable roles among the cluster's, whether a
+ * reason is required, and whether `tsh login` must request them by itself (`request_access: always`).
+ */
+export async function getAccessCapabilities(ctx: AuthContext, caller: Caller): Promise<AccessCapabilities> {
+  const authed = requireAuthenticated(caller);
+  if (authed.kind !== 'user') throw new AccessDeniedError('access denied: only users have access request capabilities');
+  const set = await roleSetOf(ctx, await ctx.identity.getUser(authed.username));
+  const roles = requestableRoles(set, (await ctx.access.getRoles()).map((r) => r.metadata.name));
+  const modes = set.roles.map((r) => r.spec.options.request_access);
+  const prompt = set.roles.map((r) => r.spec.options.request_prompt).find((p) => p !== undefined);
+  return {
+    requestableRoles: roles,
+    requireReason: modes.includes('reason'),
+    autoRequest: modes.includes('always') && roles.length > 0,
+    ...(prompt !== undefined ? { requestPrompt: prompt } : {}),
+  };
 }
 
 /** `tsh request search --kind=db`: the databases the caller's `search_as_roles` would reach. */

@@ -33,6 +33,7 @@ import { deleteLock, getLock, getLocks, upsertLock } from './locks.js';
 import {
   createAccessRequest,
   deleteAccessRequest,
+  getAccessCapabilities,
   getAccessRequest,
   getAccessRequests,
   reviewAccessRequest,
@@ -88,6 +89,7 @@ export function registerAuthRoutes(router: Router<Caller>, ctx: AuthContext, lim
   const id = (c: Ctx): string => c.params['id'] ?? '';
   router.add('POST', p('/accessrequests'), (c) => createAccessRequest(ctx, c.identity, c.body));
   router.add('GET', p('/accessrequests'), (c) => getAccessRequests(ctx, c.identity, c.query.get('scope')));
+  router.add('GET', p('/accessrequests/capabilities'), (c) => getAccessCapabilities(ctx, c.identity));
   router.add('GET', p('/accessrequests/search'), (c) => searchRequestableResources(ctx, c.identity, c.query.get('kind')));
   router.add('GET', p('/accessrequests/:id'), (c) => getAccessRequest(ctx, c.identity, id(c)));
   router.add('DELETE', p('/accessrequests/:id'), (c) => deleteAccessRequest(ctx, c.identity, id(c)));
