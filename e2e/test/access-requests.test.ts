@@ -232,6 +232,16 @@ describe.skipIf(postgres === undefined || !psql.available)('access requests with
     expect((JSON.parse(get.stdout) as { spec: { reviews: { author: string }[] } }[])[0]!.spec.reviews.map((r) => r.author)).toEqual(['alice', 'carol']);
     const assumed = await login('dan', [`--request-id=${id}`]);
     expect(assumed.stdout).toContain(`Active requests:    ${id}`);
+
+    // tctl creates one for dan, denies it, and removes it.
+    const made = await tctl(['request', 'create', '--roles=dba', '--reason=audit', 'dan']);
+    expect(made.code, made.stderr).toBe(0);
+    const madeId = made.stdout.trim();
+    expect(madeId).toMatch(/^[0-9a-f-]{36}$/);
+    expect((await tctl(['request', 'deny', madeId, '--reason=no'])).code).toBe(0);
+    expect((await tsh('dan', ['request', 'show', madeId])).stdout).toMatch(/Status: +DENIED\n/);
+    expect((await tctl(['request', 'rm', madeId])).stdout).toBe(`access request ${madeId} has been deleted\n`);
+    expect((await tctl(['request', 'get', madeId])).stderr).toMatch(/not found/);
   });
 
   it('after the access expiry new connections as postgres are refused', async () => {
