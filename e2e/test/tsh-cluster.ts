@@ -47,6 +47,8 @@ export interface StartClusterOptions {
   httpsKeyPair?: { keyFile: string; certFile: string };
   /** `proxy_service.public_addr`; default none (the listen address). */
   publicAddr?: (proxyPort: number) => string;
+  /** More `auth_service` lines, indented two spaces (e.g. `  access_requests:`). */
+  authServiceExtra?: string[];
 }
 
 /** Starts auth+proxy and waits until the daemon says it is up. */
@@ -67,6 +69,7 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<T
       '  cluster_name: e2e.example.com',
       '  authentication:',
       `    second_factor: ${options.secondFactor ?? 'otp'}`,
+      ...(options.authServiceExtra ?? []),
       'proxy_service:',
       '  enabled: yes',
       `  web_listen_addr: 127.0.0.1:${proxyPort}`,

@@ -36,6 +36,7 @@ export interface ProcessConfig {
     publicAddrs: readonly string[];
     staticTokens: readonly StaticToken[];
     authentication?: AuthenticationConfig;
+    accessRequestWebhook?: { url: string; caFile?: string };
   };
   /** Where invite links point. */
   proxyPublicAddr: string;
@@ -124,6 +125,7 @@ async function startAuthRole(state: ProcessState, backend: Backend): Promise<Aut
     logger: state.logger.with('auth'),
     ...(config.auth.clusterName !== undefined ? { clusterName: config.auth.clusterName } : {}),
     ...(config.auth.authentication !== undefined ? { authentication: config.auth.authentication } : {}),
+    ...(config.auth.accessRequestWebhook !== undefined ? { accessRequestWebhook: config.auth.accessRequestWebhook } : {}),
   });
   return started(state, auth);
 }

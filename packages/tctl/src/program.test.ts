@@ -104,7 +104,10 @@ describe('the command descriptors', () => {
   it('registers every descriptor in list order, with aliases, arguments and hidden flags as declared', () => {
     const program = buildProgram();
     const top = program.commands.map((c) => [c.name(), ...c.aliases()].join('|'));
-    expect(top).toEqual(['version', 'status', 'auth', 'users', 'db', 'tokens', 'get', 'create', 'rm|del', 'lock', 'audit']);
+    expect(top).toEqual(['version', 'status', 'auth', 'users', 'db', 'tokens', 'get', 'create', 'rm|del', 'lock', 'audit', 'request']);
+    const request = program.commands.find((c) => c.name() === 'request')!;
+    expect(request.commands.map((c) => c.name())).toEqual(['ls', 'get', 'approve', 'deny', 'create', 'rm']);
+    expect(request.commands.find((c) => c.name() === 'approve')!.options.map((o) => o.long)).toEqual(['--reason', '--roles']);
     const users = program.commands.find((c) => c.name() === 'users')!;
     expect(users.commands.map((c) => [c.name(), ...c.aliases()].join('|'))).toEqual(['add', 'ls', 'rm|del', 'reset', 'update']);
     const add = users.commands.find((c) => c.name() === 'add')!;

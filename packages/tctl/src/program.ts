@@ -8,6 +8,15 @@ import { authSignCommand } from './commands/auth-sign.js';
 import { dbGroup, dbLsCommand } from './commands/db.js';
 import { lockCommand } from './commands/lock.js';
 import { createCommand, getCommand, rmCommand } from './commands/resources.js';
+import {
+  requestApproveCommand,
+  requestCreateCommand,
+  requestDenyCommand,
+  requestGetCommand,
+  requestGroup,
+  requestLsCommand,
+  requestRmCommand,
+} from './commands/requests.js';
 import { statusCommand } from './commands/status.js';
 import { tokensAddCommand, tokensGroup, tokensLsCommand, tokensRmCommand } from './commands/tokens.js';
 import { usersAddCommand, usersGroup, usersLsCommand, usersResetCommand, usersRmCommand, usersUpdateCommand } from './commands/users.js';
@@ -42,6 +51,13 @@ const COMMANDS: readonly (TctlCommand | CommandGroup)[] = [
   lockCommand,
   auditGroup,
   auditEventsCommand,
+  requestGroup,
+  requestLsCommand,
+  requestGetCommand,
+  requestApproveCommand,
+  requestDenyCommand,
+  requestCreateCommand,
+  requestRmCommand,
 ];
 
 /** What the command tree needs from the outside world; tests replace it. */

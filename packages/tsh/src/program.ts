@@ -13,6 +13,15 @@ import {
   proxyGroup,
 } from './commands/db-commands.js';
 import { envCommand } from './commands/env.js';
+import {
+  requestDropCommand,
+  requestGroup,
+  requestLsCommand,
+  requestNewCommand,
+  requestReviewCommand,
+  requestSearchCommand,
+  requestShowCommand,
+} from './commands/request-commands.js';
 import { loginCommand } from './commands/login.js';
 import { logoutCommand } from './commands/logout.js';
 import { statusCommand } from './commands/status.js';
@@ -35,6 +44,13 @@ const COMMANDS: readonly (TshCommand | CommandGroup)[] = [
   dbConnectCommand,
   proxyGroup,
   proxyDbCommand,
+  requestGroup,
+  requestNewCommand,
+  requestLsCommand,
+  requestShowCommand,
+  requestReviewCommand,
+  requestDropCommand,
+  requestSearchCommand,
 ];
 
 /** The `tsh` command tree. The database code loads only when a database command runs. */

@@ -18,6 +18,8 @@ import {
   parseProvisionToken,
   parseRole,
   parseLock,
+  parseAccessRequest,
+  type AccessRequest,
   lockToWire,
   type Lock,
   parseUser,
@@ -52,6 +54,8 @@ import {
   UserNameResponse,
   UserTokenDetailsSchema,
   UserTokenInfoSchema,
+  RequestableResourcesResponse,
+  AccessCapabilitiesSchema,
 } from './responses.js';
 
 /**
@@ -234,6 +238,8 @@ export interface UserCertsRequest {
   /** ms; default 12 h, capped by the user's roles (`max_session_ttl`). */
   ttl?: number;
   routeToDatabase?: RouteToDatabase;
+  /** Approved access requests to use; absent keeps those of the caller's certificate, `[]` drops them. */
+  accessRequests?: string[];
 }
 
 /** Certificates of a user. */
@@ -245,6 +251,39 @@ export interface UserCerts {
   tlsCaCerts: string[];
   /** Host CA SSH keys (`authorized_keys` lines): what the user trusts hosts with. */
   sshCaKeys: string[];
+}
+
+/** Input of {@link AuthClient.createAccessRequest}. */
+export interface CreateAccessRequest {
+  /** Defaults to the caller. */
+  user?: string;
+  roles?: string[];
+  /** `/<cluster>/db/<name>` ids (a resource request). */
+  resources?: string[];
+  reason?: string;
+  suggestedReviewers?: string[];
+  /** How long the access may last once approved, ms (capped by the roles' `max_duration` and the caller's certificate). */
+  maxDuration?: number;
+}
+
+export type AccessRequestScope = 'own' | 'reviewable' | 'all';
+
+/** {@link AuthClient.getAccessCapabilities}. */
+export interface AccessCapabilities {
+  requestableRoles: string[];
+  /** Some role sets `request_access: reason`. */
+  requireReason: boolean;
+  /** Some role sets `request_access: always`: `tsh login` requests the requestable roles and waits. */
+  autoRequest: boolean;
+  requestPrompt?: string;
+}
+
+/** A resource a resource access request may name. */
+export interface RequestableResource {
+  id: string;
+  kind: string;
+  name: string;
+  labels: Record<string, string>;
 }
 
 /** Input of {@link AuthClient.authenticateUser} (the proxy's login path). */
@@ -433,6 +472,23 @@ export interface AuthClient {
    */
   getDatabaseServers(): Promise<DatabaseServer[]>;
 
+  /** Creates an access request (for the caller, or for `user` when the caller may create requests for others). */
+  createAccessRequest(request: CreateAccessRequest): Promise<AccessRequest>;
+  /** `own`: the caller's; `reviewable`: those the caller may review; `all` (administrators): every request. */
+  getAccessRequests(scope?: AccessRequestScope): Promise<AccessRequest[]>;
+  getAccessRequest(id: string): Promise<AccessRequest>;
+  /** Adds the caller's review; the answer is the request in its new state. */
+  reviewAccessRequest(id: string, review: { state: 'APPROVED' | 'DENIED'; reason?: string }): Promise<AccessRequest>;
+  /** Approves or denies outright (`tctl request approve|deny`), optionally approving a subset of the roles. */
+  setAccessRequestState(id: string, update: { state: 'APPROVED' | 'DENIED'; reason?: string; roles?: string[] }): Promise<AccessRequest>;
+  deleteAccessRequest(id: string): Promise<void>;
+  /** Long poll: resolves when the request is decided, or as it is after `timeoutMs` (at most 25 s per call). */
+  waitForAccessRequest(id: string, timeoutMs: number): Promise<AccessRequest>;
+  /** What the caller may request: the roles, whether a reason is required, whether login requests them by itself. */
+  getAccessCapabilities(): Promise<AccessCapabilities>;
+  /** Resources of `kind` the caller could request (seen with their `search_as_roles`), as `/<cluster>/<kind>/<name>` ids with labels. */
+  searchRequestableResources(kind: 'db'): Promise<RequestableResource[]>;
+
   close(): Promise<void>;
 }
 
@@ -562,6 +618,28 @@ function eventAndServerMethods(c: Caller): Methods<'searchEvents' | 'emitAuditEv
   };
 }
 
+/** Access requests: one path per request, `/accessrequests/<id>`. */
+function accessRequestMethods(c: Caller): Methods<
+  | 'createAccessRequest' | 'getAccessRequests' | 'getAccessRequest' | 'reviewAccessRequest' | 'setAccessRequestState'
+  | 'deleteAccessRequest' | 'waitForAccessRequest' | 'searchRequestableResources' | 'getAccessCapabilities'
+> {
+  return {
+    createAccessRequest: async (request) => parseAccessRequest(await c.api.call('POST', path('accessrequests'), request)),
+    getAccessRequests: (scope = 'own') => c.list(`${path('accessrequests')}?scope=${scope}`, parseAccessRequest),
+    getAccessRequest: async (id) => parseAccessRequest(await c.api.call('GET', path('accessrequests', id))),
+    reviewAccessRequest: async (id, review) => parseAccessRequest(await c.api.call('POST', path('accessrequests', id, 'reviews'), review)),
+    setAccessRequestState: async (id, update) => parseAccessRequest(await c.api.call('PUT', path('accessrequests', id, 'state'), update)),
+    deleteAccessRequest: (id) => c.send('DELETE', path('accessrequests', id)),
+    waitForAccessRequest: async (id, timeoutMs) =>
+      parseAccessRequest(await c.api.call('GET', `${path('accessrequests', id, 'wait')}?timeout=${Math.max(0, Math.min(Math.round(timeoutMs), MAX_WAIT_MS))}`)),
+    getAccessCapabilities: () => c.get(path('accessrequests', 'capabilities'), AccessCapabilitiesSchema),
+    searchRequestableResources: async (kind) => (await c.get(`${path('accessrequests', 'search')}?kind=${kind}`, RequestableResourcesResponse)).items,
+  };
+}
+
+/** The longest single long poll for a decision (below the client's 30 s request timeout). */
+export const MAX_WAIT_MS = 25_000;
+
 /**
  * Connects to the auth API. With an `identity` the client authenticates with its certificate and
  * trusts its CA certificates; with `tls` it uses exactly those settings. Every answer the client reads is
@@ -595,6 +673,7 @@ export function newAuthClient(options: AuthClientOptions): AuthClient {
     ...resourceMethods(c),
     ...certMethods(c),
     ...eventAndServerMethods(c),
+    ...accessRequestMethods(c),
     close: () => api.close(),
   };
 }

@@ -21,6 +21,7 @@ import type {
   HostCerts,
   OpenSshHostCert,
   PingResponse,
+  AccessCapabilities,
   UserCerts,
   UserTokenDetails,
   UserTokenInfo,
@@ -185,3 +186,15 @@ export const WebSshCertsResponse = v.looseObject({
 });
 
 export type WebSshCerts = v.InferOutput<typeof WebSshCertsResponse>;
+
+/** `GET /accessrequests/search`: resource ids with their labels. */
+export const RequestableResourcesResponse = v.looseObject({
+  items: v.array(v.looseObject({ id: v.string(), kind: v.string(), name: v.string(), labels: v.record(v.string(), v.string()) })),
+});
+
+export const AccessCapabilitiesSchema: v.GenericSchema<unknown, AccessCapabilities> = v.looseObject({
+  requestableRoles: strings,
+  requireReason: v.boolean(),
+  autoRequest: v.boolean(),
+  requestPrompt: v.optional(v.string()),
+});

@@ -169,3 +169,15 @@ describe('teleport.proxy_server', () => {
     for (let i = 0; i < 2; i++) expect(() => parseConfig(deep)).toThrow(/^failed to parse teleport\.yaml: nested deeper than 128 levels at line 2$/);
   });
 });
+
+describe('auth_service.access_requests', () => {
+  it('reads the webhook URL and CA file, and refuses a bad URL, credentials in it, or an unknown key', () => {
+    const yaml = (webhook: string) => `version: v3\nauth_service:\n  enabled: yes\n  access_requests:\n    webhook:\n${webhook}`;
+    expect(parseConfig(yaml('      url: https://hooks.example.com/tp\n      ca_file: /etc/ca.pem\n')).auth_service?.access_requests).toEqual({
+      webhook: { url: 'https://hooks.example.com/tp', ca_file: '/etc/ca.pem' },
+    });
+    expect(() => parseConfig(yaml('      url: ftp://x\n'))).toThrow(/access_requests\.webhook\.url must be an http\(s\) URL/);
+    expect(() => parseConfig(yaml('      url: https://u:secret@x/\n'))).toThrow(/without user name or password/);
+    expect(() => parseConfig(yaml('      url: https://x/\n      ca_fil: a\n'))).toThrow(/unknown key "auth_service.access_requests.webhook.ca_fil" at line 7; did you mean "auth_service.access_requests.webhook.ca_file"/);
+  });
+});

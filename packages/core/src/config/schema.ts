@@ -264,6 +264,25 @@ const AuthenticationSchema = mapping({
   ),
 });
 
+/** `auth_service.access_requests.webhook.url`: an http(s) URL without credentials (they would end up in logs). */
+const webhookUrl = v.pipe(
+  v.string('must be a URL such as https://hooks.example.com/teleport'),
+  v.check((s) => {
+    try {
+      const u = new URL(s);
+      return (u.protocol === 'https:' || u.protocol === 'http:') && u.username === '' && u.password === '';
+    } catch {
+      return false;
+    }
+  }, 'must be an http(s) URL without user name or password, such as https://hooks.example.com/teleport'),
+);
+
+/** `auth_service.access_requests`: the built-in webhook notifier. */
+const AccessRequestsSchema = v.pipe(
+  mapping({ webhook: v.nullish(mapping({ url: webhookUrl, ca_file: optString })) }),
+  v.transform(({ webhook }) => (webhook ? { webhook: defined<{ url: string; ca_file?: string }>(webhook) } : {})),
+);
+
 /** `auth_service`. */
 const AuthServiceSchema = v.pipe(
   mapping({
@@ -279,10 +298,12 @@ const AuthServiceSchema = v.pipe(
     ),
     tokens: v.nullish(v.pipe(v.array(v.unknown(), 'must be a list such as ["node,db:<token>"]'), v.transform((list) => list.map((t) => parseStaticToken(t as string))))),
     authentication: v.nullish(AuthenticationSchema),
+    access_requests: v.nullish(AccessRequestsSchema),
   }),
-  v.transform(({ authentication, ...raw }): NonNullable<FileConfig['auth_service']> => ({
+  v.transform(({ authentication, access_requests, ...raw }): NonNullable<FileConfig['auth_service']> => ({
     ...defined<NonNullable<FileConfig['auth_service']>>({ ...raw, cluster_name: raw.cluster_name === '' ? undefined : raw.cluster_name }),
     ...(authentication ? { authentication: defined<AuthenticationConfig>(authentication) } : {}),
+    ...(access_requests ? { access_requests } : {}),
   })),
 );
 

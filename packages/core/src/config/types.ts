@@ -47,6 +47,14 @@ export interface AuthenticationConfig {
   second_factor?: SecondFactor;
 }
 
+/** `auth_service.access_requests.webhook`: where the built-in notifier POSTs access request events. */
+export interface AccessRequestWebhookConfig {
+  /** `https://...` (or `http://` for a receiver on the same host). */
+  url: string;
+  /** CA certificate(s) to verify an https receiver with, instead of the system's. */
+  ca_file?: string;
+}
+
 /** Database protocols the db service serves (`db_service.databases[].protocol`, `--db-protocol`). */
 export const DATABASE_PROTOCOLS = ['postgres', 'cockroachdb'] as const;
 export type DatabaseProtocol = (typeof DATABASE_PROTOCOLS)[number];
@@ -116,6 +124,7 @@ export interface FileConfig {
     cluster_name?: string;
     tokens?: StaticToken[];
     authentication?: AuthenticationConfig;
+    access_requests?: { webhook?: AccessRequestWebhookConfig };
   };
   proxy_service?: ProxyServiceConfig;
   db_service?: { enabled?: boolean; databases?: DatabaseFileConfig[] };

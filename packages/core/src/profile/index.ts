@@ -16,6 +16,7 @@ export {
   removeDatabaseCert,
   saveDatabaseCert,
   saveLogin,
+  saveReissuedCerts,
   teleportHome,
   type LoginKeys,
   type Profile,

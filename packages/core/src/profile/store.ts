@@ -108,6 +108,18 @@ export async function saveLogin(home: string, profile: Profile, keys: LoginKeys)
   await writeAtomic(path.join(home, 'current-profile'), name, 0o600);
 }
 
+/**
+ * Replaces the profile's user certificates with re-issued ones for the same keys (`tsh request new|drop`, `tsh login
+ * --request-id`). Database certificates carry the roles of the certificate they came from, so they are removed.
+ */
+export async function saveReissuedCerts(home: string, profile: Profile, certs: { tlsCert: string; sshCert: string }): Promise<void> {
+  const p = keyPaths(home, checkName('proxy', profileName(profile.web_proxy_addr)), profile.user, profile.site_name);
+  await writeAtomic(p.tlsCert, certs.tlsCert, 0o644);
+  await writeAtomic(p.tlsCertCrt, certs.tlsCert, 0o644);
+  await writeAtomic(p.sshCert, `${certs.sshCert.trim()}\n`, 0o644);
+  await rm(path.join(p.dir, `${profile.user}-db`), { recursive: true, force: true });
+}
+
 /** The name in `current-profile`, if any. */
 export async function currentProfileName(home: string): Promise<string | undefined> {
   const text = (await readOptional(path.join(home, 'current-profile')))?.trim();

@@ -28,11 +28,25 @@ export {
   PRESET_EDITOR_ROLE,
   PRESET_AUDITOR_ROLE,
   PRESET_REQUESTER_ROLE,
+  PRESET_REVIEWER_ROLE,
   PRESET_LABELS,
   newPresetAccessRole,
   newPresetEditorRole,
   newPresetAuditorRole,
   newPresetRequesterRole,
+  newPresetReviewerRole,
   presetRoles,
 } from './presets.js';
 export { applyTraits, applyTraitsToList, applyTraitsToLabels } from './traits.js';
+export {
+  assertCanReview,
+  canReview,
+  evaluateReviewFilter,
+  requestRules,
+  requestableRoles,
+  searchAsRoles,
+  stateFromReviews,
+  type RequestRules,
+  type RoleSet,
+} from './requests.js';
+export { withReview, withState } from './requests.js';

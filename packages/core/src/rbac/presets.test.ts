@@ -6,6 +6,7 @@ import {
   newPresetAuditorRole,
   newPresetEditorRole,
   newPresetRequesterRole,
+  newPresetReviewerRole,
   PRESET_LABELS,
   presetRoles,
 } from './presets.js';
@@ -13,11 +14,11 @@ import {
 const H = 3_600_000;
 
 describe('preset roles', () => {
-  it('are the four Teleport presets, labelled as presets', () => {
+  it('are the five Teleport presets, labelled as presets', () => {
     const roles = presetRoles();
-    expect(roles.map((r) => r.metadata.name)).toEqual(['access', 'editor', 'auditor', 'requester']);
+    expect(roles.map((r) => r.metadata.name)).toEqual(['access', 'editor', 'auditor', 'requester', 'reviewer']);
     for (const role of roles) expect(role.metadata.labels).toEqual(PRESET_LABELS);
-    expect(roles.map((r) => r.version)).toEqual(['v7', 'v7', 'v7', 'v6']);
+    expect(roles.map((r) => r.version)).toEqual(['v7', 'v7', 'v7', 'v6', 'v6']);
   });
 
   it('access: templated logins/db users/db names on every node and database', () => {
@@ -70,6 +71,14 @@ describe('preset roles', () => {
     expect(newPresetRequesterRole().spec.allow.request?.search_as_roles).toEqual(['access']);
     expect(checker.allowedLogins()).toEqual([]);
     expect(checker.allowsRule('user', 'read')).toBe(false);
+  });
+
+  it('reviewer: may review requests for the access role, and has no access itself', () => {
+    const reviewer = newPresetReviewerRole();
+    expect(reviewer.spec.allow.review_requests?.roles).toEqual(['access']);
+    const checker = newAccessChecker({ roles: [reviewer] });
+    expect(checker.allowedLogins()).toEqual([]);
+    expect(checker.requestableRoles()).toEqual([]);
   });
 
   it('survive a YAML round trip', () => {

@@ -6,6 +6,7 @@ export const PRESET_ACCESS_ROLE = 'access';
 export const PRESET_EDITOR_ROLE = 'editor';
 export const PRESET_AUDITOR_ROLE = 'auditor';
 export const PRESET_REQUESTER_ROLE = 'requester';
+export const PRESET_REVIEWER_ROLE = 'reviewer';
 
 /** The metadata label Teleport puts on preset roles. */
 export const PRESET_LABELS = Object.freeze({ 'teleport.internal/resource-type': 'preset' });
@@ -189,6 +190,20 @@ export function newPresetRequesterRole(): Role {
 }
 
 /**
+ * Teleport's `reviewer` preset (Enterprise there): may review requests for the `access` role. Teleport also sets
+ * `preview_as_roles: [access]` (reviewers see the requested resources as the requester would); this implementation
+ * has no resource preview, so that field is left out.
+ *
+ * @example
+ * ```ts
+ * newPresetReviewerRole().spec.allow.review_requests?.roles; // ['access']
+ * ```
+ */
+export function newPresetReviewerRole(): Role {
+  return preset(PRESET_REVIEWER_ROLE, 'Review access requests', { allow: { review_requests: { roles: [PRESET_ACCESS_ROLE] } } }, 'v6');
+}
+
+/**
  * All preset roles, freshly built (the auditor's placeholder login is random per call).
  *
  * @example
@@ -197,5 +212,5 @@ export function newPresetRequesterRole(): Role {
  * ```
  */
 export function presetRoles(): Role[] {
-  return [newPresetAccessRole(), newPresetEditorRole(), newPresetAuditorRole(), newPresetRequesterRole()];
+  return [newPresetAccessRole(), newPresetEditorRole(), newPresetAuditorRole(), newPresetRequesterRole(), newPresetReviewerRole()];
 }

@@ -9,6 +9,7 @@
  * | access (roles) | `/roles/<name>/params` |
  * | provisioning (join tokens) | `/tokens/<name>` |
  * | locks | `/locks/<name>` |
+ * | access requests | `/access_requests/<id>` (expiring with the request, or its access once approved) |
  * | trust (CAs) | `/authorities/<type>/<cluster>` |
  *
  * Several auth servers may share one backend: writes that depend on what they read are conditional
@@ -31,6 +32,7 @@ export {
 } from './cluster-config.js';
 export { newAccessService, roleKey, type AccessService } from './access.js';
 export { lockKey, newLockService, type LockService } from './locks.js';
+export { accessRequestKey, newAccessRequestService, type AccessRequestService } from './access-requests.js';
 export { newProvisioningService, provisionTokenKey, type ProvisioningService } from './provisioning.js';
 export { certAuthorityKey, newTrustService, type StoredCertAuthority, type TrustService } from './trust.js';
 export {

@@ -30,6 +30,9 @@ export {
   type RoleOptions,
   type Rule,
   type AccessRequestConditions,
+  type AccessReviewConditions,
+  type AccessReviewThreshold,
+  type RequestAccessMode,
   type RecordSession,
   type SessionRecordingMode,
   type CertFormat,
@@ -101,3 +104,17 @@ export {
   type LockSubject,
   type LockVersion,
 } from './lock.js';
+export {
+  KIND_ACCESS_REQUEST,
+  ACCESS_REQUEST_STATES,
+  REVIEW_STATES,
+  parseAccessRequest,
+  accessRequestToWire,
+  parseResourceId,
+  type AccessRequest,
+  type AccessRequestSpec,
+  type AccessRequestState,
+  type AccessReview,
+  type ReviewState,
+  type RequestThreshold,
+} from './access-request.js';

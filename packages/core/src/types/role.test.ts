@@ -167,3 +167,42 @@ describe('roleToWire', () => {
     expect(parseRole(wire)).toEqual(r);
   });
 });
+
+describe('access request fields', () => {
+  it('reads request roles (templates, wildcards), thresholds, max_duration, review_requests and the request options', () => {
+    const r = parseRole(
+      role({
+        allow: {
+          request: {
+            roles: ['dba', 'db-*', '{{external.requestable}}'],
+            search_as_roles: ['access'],
+            thresholds: [{ name: 'two', approve: 2, deny: 1, filter: 'contains(reviewer.roles, "reviewer")' }, {}],
+            max_duration: '4h',
+            suggested_reviewers: ['alice'],
+          },
+          review_requests: { roles: ['dba'], preview_as_roles: ['dba'] },
+        },
+        deny: { review_requests: { roles: ['admin'] } },
+        options: { request_access: 'reason', request_prompt: 'Which incident?' },
+      }),
+    );
+    expect(r.spec.allow.request).toEqual({
+      roles: ['dba', 'db-*', '{{external.requestable}}'],
+      search_as_roles: ['access'],
+      thresholds: [{ name: 'two', approve: 2, deny: 1, filter: 'contains(reviewer.roles, "reviewer")' }, { approve: 1, deny: 1 }],
+      max_duration: 4 * 3_600_000,
+    });
+    expect(r.spec.allow.review_requests).toEqual({ roles: ['dba'] });
+    expect(r.spec.deny.review_requests).toEqual({ roles: ['admin'] });
+    expect(r.spec.options.request_access).toBe('reason');
+    expect(r.spec.options.request_prompt).toBe('Which incident?');
+    expect(parseRole(roleToWire(r))).toEqual(r);
+  });
+
+  it('refuses a bad request_access, a negative threshold, a bad template and a review where clause', () => {
+    expect(() => parseRole(role({ options: { request_access: 'sometimes' } }))).toThrow(/request_access must be one of optional, reason, always/);
+    expect(() => parseRole(role({ allow: { request: { thresholds: [{ approve: -1 }] } } }))).toThrow(/thresholds/);
+    expect(() => parseRole(role({ allow: { request: { roles: ['{{internal.x'] } } }))).toThrow(/request\.roles/);
+    expect(() => parseRole(role({ allow: { review_requests: { roles: ['a'], where: 'contains(x)' } } }))).toThrow(/where/);
+  });
+});

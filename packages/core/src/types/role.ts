@@ -22,10 +22,31 @@ export interface Rule {
   readonly where?: string;
 }
 
+/**
+ * How many reviews decide a request (Teleport's `AccessReviewThreshold`): `approve` approvals, or `deny` denials, from
+ * reviewers that match `filter` (empty: every reviewer).
+ */
+export interface AccessReviewThreshold {
+  readonly name?: string;
+  readonly filter?: string;
+  readonly approve: number;
+  readonly deny: number;
+}
+
 /** Which roles a user may request (role access requests) or search as (resource access requests). */
 export interface AccessRequestConditions {
+  /** Role names, `*`, globs (`db-*`), `^regex$` or trait templates (`{{internal.requestable}}`). */
   readonly roles: readonly string[];
   readonly search_as_roles: readonly string[];
+  /** Empty: one approval approves, one denial denies. */
+  readonly thresholds?: readonly AccessReviewThreshold[];
+  /** The longest access a request may grant, in milliseconds. */
+  readonly max_duration?: number;
+}
+
+/** Which requests a user may review: those whose every role matches `roles` (names, `*`, globs, templates). */
+export interface AccessReviewConditions {
+  readonly roles: readonly string[];
 }
 
 /** One side (`allow` or `deny`) of a role. Absent fields are filled with empty values. */
@@ -37,6 +58,7 @@ export interface RoleConditions {
   readonly db_users: readonly string[];
   readonly rules: readonly Rule[];
   readonly request?: AccessRequestConditions;
+  readonly review_requests?: AccessReviewConditions;
 }
 
 export const SESSION_RECORDING_MODES = ['best_effort', 'strict'] as const;
@@ -61,7 +83,14 @@ export interface RoleOptions {
   readonly client_idle_timeout?: number;
   readonly disconnect_expired_cert: boolean;
   readonly require_session_mfa: boolean;
+  /** Teleport's `request_access`: `always` makes `tsh login` request the requestable roles; `reason` requires a reason. */
+  readonly request_access?: RequestAccessMode;
+  /** Shown by `tsh request new` when a reason is asked for. */
+  readonly request_prompt?: string;
 }
+
+const REQUEST_ACCESS_MODES = ['optional', 'reason', 'always'] as const;
+export type RequestAccessMode = (typeof REQUEST_ACCESS_MODES)[number];
 
 export interface RoleSpec {
   readonly allow: RoleConditions;
@@ -104,7 +133,6 @@ const IGNORED_CONDITION_KEYS = [
   'host_groups',
   'host_sudoers',
   'impersonate',
-  'review_requests',
   'join_sessions',
   'spiffe',
   'account_assignments',
@@ -127,8 +155,6 @@ const IGNORED_OPTION_KEYS = [
   'ssh_file_copy',
   'idp',
   'max_kubernetes_connections',
-  'request_access',
-  'request_prompt',
   'permit_x11_forwarding',
   'mfa_verification_interval',
 ];
@@ -169,42 +195,6 @@ const RuleSchema = v.pipe(
   v.transform((r): Rule => (r.where === undefined || r.where === null || r.where === '' ? { resources: r.resources, verbs: r.verbs } : { resources: r.resources, verbs: r.verbs, where: r.where })),
 );
 
-const RequestSchema = section(
-  { roles: names(false), search_as_roles: names(false) },
-  { ignored: ['thresholds', 'suggested_reviewers', 'annotations', 'max_duration', 'reason', 'claims_to_roles', 'kubernetes_resources'] },
-);
-
-/** `allow` or `deny`; absent fields are filled with empty values. */
-const ConditionsSchema = v.pipe(
-  section(
-    {
-      logins: names(true),
-      node_labels: LabelSelectorSchema,
-      db_labels: LabelSelectorSchema,
-      db_names: names(true),
-      db_users: names(true),
-      rules: v.optional(v.pipe(v.nullish(v.array(RuleSchema, 'must be a list of rules')), v.transform((rules) => rules ?? [])), []),
-      request: v.nullish(RequestSchema),
-    },
-    {
-      ignored: IGNORED_CONDITION_KEYS,
-      // Moderated sessions restrict access; this implementation has none, so only an empty list is accepted.
-      inert: { require_session_join: (x) => Array.isArray(x) && x.length === 0 },
-    },
-  ),
-  v.transform(
-    (c): RoleConditions => ({
-      logins: c.logins,
-      node_labels: c.node_labels,
-      db_labels: c.db_labels,
-      db_names: c.db_names,
-      db_users: c.db_users,
-      rules: c.rules,
-      ...(c.request ? { request: { roles: c.request.roles, search_as_roles: c.request.search_as_roles } } : {}),
-    }),
-  ),
-);
-
 /** A duration such as `8h`, `30m` or `1h30m`, in milliseconds. */
 const optDuration = v.nullish(
   v.pipe(
@@ -220,6 +210,82 @@ const optDuration = v.nullish(
       return ms;
     }),
     v.check((ms) => ms >= 0, 'must not be negative'),
+  ),
+);
+
+/** A threshold count: a whole number from 0 (Teleport reads an absent `approve`/`deny` as 1). */
+const optCount = v.nullish(v.pipe(v.number('must be a whole number'), v.integer('must be a whole number'), v.minValue(0, 'must not be negative')));
+
+const ThresholdSchema = v.pipe(
+  section({ name: optString, filter: optString, approve: optCount, deny: optCount }),
+  v.transform(
+    (t): AccessReviewThreshold => ({
+      ...(t.name ? { name: t.name } : {}),
+      ...(t.filter ? { filter: t.filter } : {}),
+      approve: t.approve === undefined || t.approve === null || t.approve === 0 ? 1 : t.approve,
+      deny: t.deny === undefined || t.deny === null || t.deny === 0 ? 1 : t.deny,
+    }),
+  ),
+);
+
+const RequestSchema = section(
+  {
+    roles: names(true),
+    search_as_roles: names(true),
+    thresholds: v.optional(v.pipe(v.nullish(v.array(ThresholdSchema, 'must be a list of thresholds')), v.transform((t) => t ?? [])), []),
+    max_duration: optDuration,
+  },
+  { ignored: ['suggested_reviewers', 'annotations', 'reason', 'claims_to_roles', 'kubernetes_resources'] },
+);
+
+const ReviewSchema = section(
+  { roles: names(true) },
+  {
+    ignored: ['preview_as_roles', 'claims_to_roles'],
+    // A `where` clause narrows what may be reviewed: dropping it would widen access, so only an empty one is accepted.
+    inert: { where: (x) => x === '' || x === null },
+  },
+);
+
+function requestConditions(r: v.InferOutput<typeof RequestSchema>): AccessRequestConditions {
+  return {
+    roles: r.roles,
+    search_as_roles: r.search_as_roles,
+    ...(r.thresholds.length > 0 ? { thresholds: r.thresholds } : {}),
+    ...(r.max_duration !== undefined && r.max_duration !== null && r.max_duration > 0 ? { max_duration: r.max_duration } : {}),
+  };
+}
+
+/** `allow` or `deny`; absent fields are filled with empty values. */
+const ConditionsSchema = v.pipe(
+  section(
+    {
+      logins: names(true),
+      node_labels: LabelSelectorSchema,
+      db_labels: LabelSelectorSchema,
+      db_names: names(true),
+      db_users: names(true),
+      rules: v.optional(v.pipe(v.nullish(v.array(RuleSchema, 'must be a list of rules')), v.transform((rules) => rules ?? [])), []),
+      request: v.nullish(RequestSchema),
+      review_requests: v.nullish(ReviewSchema),
+    },
+    {
+      ignored: IGNORED_CONDITION_KEYS,
+      // Moderated sessions restrict access; this implementation has none, so only an empty list is accepted.
+      inert: { require_session_join: (x) => Array.isArray(x) && x.length === 0 },
+    },
+  ),
+  v.transform(
+    (c): RoleConditions => ({
+      logins: c.logins,
+      node_labels: c.node_labels,
+      db_labels: c.db_labels,
+      db_names: c.db_names,
+      db_users: c.db_users,
+      rules: c.rules,
+      ...(c.request ? { request: requestConditions(c.request) } : {}),
+      ...(c.review_requests ? { review_requests: { roles: c.review_requests.roles } } : {}),
+    }),
   ),
 );
 
@@ -256,6 +322,8 @@ const OptionsSchema = v.pipe(
       client_idle_timeout: optDuration,
       disconnect_expired_cert: optBool,
       require_session_mfa: v.nullish(v.boolean('must be true or false (hardware key policies are not supported)')),
+      request_access: oneOf(REQUEST_ACCESS_MODES),
+      request_prompt: optString,
     },
     { ignored: IGNORED_OPTION_KEYS, inert: INERT_OPTIONS },
   ),
@@ -270,6 +338,8 @@ const OptionsSchema = v.pipe(
       ...(o.client_idle_timeout !== undefined && o.client_idle_timeout !== null && o.client_idle_timeout > 0 ? { client_idle_timeout: o.client_idle_timeout } : {}),
       disconnect_expired_cert: o.disconnect_expired_cert ?? false,
       require_session_mfa: o.require_session_mfa ?? false,
+      ...(o.request_access ? { request_access: o.request_access } : {}),
+      ...(o.request_prompt ? { request_prompt: o.request_prompt } : {}),
     }),
   ),
 );
@@ -313,12 +383,17 @@ function conditionsToWire(c: RoleConditions): Record<string, unknown> {
   if (c.rules.length > 0) {
     out['rules'] = c.rules.map((r) => ({ resources: [...r.resources], verbs: [...r.verbs], ...(r.where ? { where: r.where } : {}) }));
   }
-  if (c.request && (c.request.roles.length > 0 || c.request.search_as_roles.length > 0)) {
-    out['request'] = {
-      ...(c.request.roles.length > 0 ? { roles: [...c.request.roles] } : {}),
-      ...(c.request.search_as_roles.length > 0 ? { search_as_roles: [...c.request.search_as_roles] } : {}),
+  if (c.request) {
+    const r = c.request;
+    const request = {
+      ...(r.roles.length > 0 ? { roles: [...r.roles] } : {}),
+      ...(r.search_as_roles.length > 0 ? { search_as_roles: [...r.search_as_roles] } : {}),
+      ...(r.thresholds ? { thresholds: r.thresholds.map((t) => ({ ...t })) } : {}),
+      ...(r.max_duration !== undefined ? { max_duration: formatDuration(r.max_duration) } : {}),
     };
+    if (Object.keys(request).length > 0) out['request'] = request;
   }
+  if (c.review_requests && c.review_requests.roles.length > 0) out['review_requests'] = { roles: [...c.review_requests.roles] };
   return out;
 }
 
@@ -348,6 +423,8 @@ export function roleToWire(role: Role): Record<string, unknown> {
         ...(o.client_idle_timeout !== undefined ? { client_idle_timeout: formatDuration(o.client_idle_timeout) } : {}),
         disconnect_expired_cert: o.disconnect_expired_cert,
         require_session_mfa: o.require_session_mfa,
+        ...(o.request_access ? { request_access: o.request_access } : {}),
+        ...(o.request_prompt ? { request_prompt: o.request_prompt } : {}),
       },
     },
   };

@@ -121,10 +121,18 @@ export async function login(options: LoginOptions, deps: LoginDeps): Promise<Pro
   return profileStatus(profile, certs.cert, true);
 }
 
-/** `tsh login [--proxy] [--user] [--ttl] [--insecure]`: the global flags are its options. */
-export const loginCommand: TshCommand<object, ProfileStatus> = {
+/** `tsh login [--proxy] [--user] [--ttl] [--insecure] [--request-id]`: the global flags are its options. */
+export const loginCommand: TshCommand<{ requestId?: string; requestReason?: string }, ProfileStatus> = {
   name: 'login',
   help: 'Log in to a cluster and retrieve the session certificate.',
-  handler: async (_input, ctx) => login(ctx.globals, { env: ctx.env, prompter: newPrompter() }),
+  options: [
+    { flags: '--request-id <id>', description: 'Login with the roles requested in the given request.' },
+    { flags: '--request-reason <reason>', description: 'Reason for requesting additional roles (when a role sets request_access: always).' },
+  ],
+  handler: async ({ opts }, ctx) => {
+    const status = await login(ctx.globals, { env: ctx.env, prompter: newPrompter() });
+    const { loginRequests } = await import('./request-commands.js');
+    return (await loginRequests(ctx, opts)) ?? status;
+  },
   render: (status, _input, ctx) => renderStatusText(status, ctx.now()),
 };

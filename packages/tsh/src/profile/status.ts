@@ -57,6 +57,8 @@ export interface ProfileStatus {
   validUntil: Date | undefined;
   extensions: string[];
   active: boolean;
+  /** Ids of the access requests whose roles the certificate carries (its expiry is then theirs at the latest). */
+  activeRequests: string[];
 }
 
 /** Extensions that carry Teleport's identity, not permissions: Teleport's status leaves them out. */
@@ -98,6 +100,7 @@ export function profileStatus(profile: Profile, sshCertLine: string, active: boo
     validUntil: Number.isFinite(cert.validBefore) ? new Date(cert.validBefore * 1000) : undefined,
     extensions: Object.keys(cert.extensions).filter((e) => !HIDDEN_EXTENSION.test(e)).sort(),
     active,
+    activeRequests: stringList((jsonExtension(cert.extensions['teleport-active-requests']) as { access_requests?: unknown } | undefined)?.access_requests),
   };
 }
 

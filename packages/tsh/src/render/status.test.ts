@@ -16,6 +16,7 @@ const alice: ProfileStatus = {
   validUntil: new Date('2026-11-21T18:00:00Z'),
   extensions: ['permit-pty'],
   active: true,
+  activeRequests: [],
 };
 
 describe('tsh status rendering', () => {
@@ -34,6 +35,14 @@ describe('tsh status rendering', () => {
         '',
       ].join('\n'),
     );
+  });
+
+  it('shows the active access requests, in text and JSON', () => {
+    const status = { ...alice, roles: ['access', 'dba'], activeRequests: ['0f1e2d3c'] };
+    const text = renderStatusText(status, new Date('2026-11-21T17:30:00Z'));
+    expect(text).toContain('  Logged in as:       alice\n  Active requests:    0f1e2d3c\n');
+    expect(text).toContain('[valid for 30m0s]');
+    expect(JSON.parse(renderStatuses([status], 'json', new Date())).active.active_requests).toEqual(['0f1e2d3c']);
   });
 
   it('marks an expired certificate and shows database traits when present', () => {

@@ -37,6 +37,7 @@ const pad = (label: string): string => `${label}:`.padEnd(20);
  */
 export function renderStatusText(status: ProfileStatus, now: Date): string {
   const lines = [`${status.active ? '> ' : '  '}${pad('Profile URL')}${status.proxyUrl}`, `  ${pad('Logged in as')}${status.username}`];
+  if (status.activeRequests.length > 0) lines.push(`  ${pad('Active requests')}${status.activeRequests.join(', ')}`);
   if (status.cluster) lines.push(`  ${pad('Cluster')}${status.cluster}`);
   lines.push(`  ${pad('Roles')}${status.roles.join(', ')}`);
   if (status.logins.length > 0) lines.push(`  ${pad('Logins')}${status.logins.join(', ')}`);
@@ -61,6 +62,7 @@ function statusToPlain(status: ProfileStatus): Plain {
     kubernetes_enabled: status.kubernetesEnabled,
     valid_until: status.validUntil === undefined ? null : status.validUntil.toISOString().replace(/\.000Z$/, 'Z'),
     extensions: status.extensions,
+    ...(status.activeRequests.length > 0 ? { active_requests: status.activeRequests } : {}),
   };
 }
 

@@ -17,6 +17,8 @@ export const SSH_EXTENSIONS = {
   permitX11Forwarding: 'permit-X11-forwarding',
   /** JSON `{"version":"v1","roles":[...]}`, as Teleport's `services.MarshalCertRoles`. */
   teleportRoles: 'teleport-roles',
+  /** `{"access_requests":["<id>"]}`: the access requests whose roles the certificate carries. */
+  teleportActiveRequests: 'teleport-active-requests',
   /** JSON object of trait name -> values. */
   teleportTraits: 'teleport-traits',
   teleportRouteToCluster: 'teleport-route-to-cluster',
@@ -61,6 +63,8 @@ export interface IssueSshUserCertOptions {
   roles: readonly string[];
   traits?: Traits;
   routeToCluster?: string;
+  /** Ids of the access requests whose roles the certificate carries. */
+  activeRequests?: readonly string[];
   expires: Date;
   clock: Clock;
   /** Default true. */
@@ -102,6 +106,7 @@ export async function issueSshUserCert(options: IssueSshUserCertOptions): Promis
     extensions[SSH_EXTENSIONS.teleportTraits] = JSON.stringify(options.traits);
   }
   if (options.routeToCluster) extensions[SSH_EXTENSIONS.teleportRouteToCluster] = options.routeToCluster;
+  if (options.activeRequests?.length) extensions[SSH_EXTENSIONS.teleportActiveRequests] = JSON.stringify({ access_requests: options.activeRequests });
   const criticalOptions: Record<string, string> = {};
   if (options.forceCommand !== undefined) criticalOptions['force-command'] = options.forceCommand;
   if (options.sourceAddresses?.length) criticalOptions['source-address'] = options.sourceAddresses.join(',');

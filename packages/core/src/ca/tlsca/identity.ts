@@ -27,6 +27,10 @@ export const TELEPORT_OIDS = {
   databaseProtocol: '1.3.9999.2.2',
   databaseUsername: '1.3.9999.2.3',
   databaseName: '1.3.9999.2.4',
+  /** One value per access request the certificate was issued with. */
+  activeRequests: '1.3.9999.2.8',
+  /** The resources a resource access request confines the certificate to: one JSON list. */
+  allowedResources: '1.3.9999.2.10',
 } as const;
 
 /** Where a database certificate routes to. */
@@ -57,6 +61,35 @@ export interface Identity {
   routeToDatabase?: RouteToDatabase;
   /** The certificate's NotAfter, whole seconds. */
   expires: Date;
+  /** Ids of the access requests whose roles the certificate carries. */
+  activeRequests?: string[];
+  /** `/<cluster>/db/<name>`: when set, the certificate reaches these resources only (a resource access request). */
+  allowedResourceIds?: string[];
+}
+
+/** Teleport's JSON form of allowed resources: `[{"cluster":"c","kind":"db","name":"roach"}]`. */
+function allowedResourcesValue(ids: readonly string[]): string {
+  return JSON.stringify(
+    ids.map((id) => {
+      const [, cluster = '', kind = '', name = ''] = id.split('/');
+      return { cluster, kind, name };
+    }),
+  );
+}
+
+function parseAllowedResources(value: string): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch (cause) {
+    throw new BadParameterError('malformed allowed resources in certificate subject', { cause });
+  }
+  if (!Array.isArray(parsed)) throw new BadParameterError('malformed allowed resources in certificate subject');
+  return parsed.map((r: unknown) => {
+    const { cluster, kind, name } = (r ?? {}) as Record<string, unknown>;
+    if (typeof cluster !== 'string' || typeof kind !== 'string' || typeof name !== 'string') throw new BadParameterError('malformed allowed resources in certificate subject');
+    return `/${cluster}/${kind}/${name}`;
+  });
 }
 
 /** One subject attribute: type OID and value. */
@@ -78,6 +111,8 @@ export function identitySubjectAttributes(identity: Identity): SubjectAttribute[
     if (db.username) attrs.push([TELEPORT_OIDS.databaseUsername, db.username]);
     if (db.database) attrs.push([TELEPORT_OIDS.databaseName, db.database]);
   }
+  for (const id of identity.activeRequests ?? []) attrs.push([TELEPORT_OIDS.activeRequests, id]);
+  if (identity.allowedResourceIds?.length) attrs.push([TELEPORT_OIDS.allowedResources, allowedResourcesValue(identity.allowedResourceIds)]);
   return attrs;
 }
 
@@ -213,5 +248,9 @@ export function parseIdentity(cert: CertificateInput): Identity {
     if (database) route.database = database;
     identity.routeToDatabase = route;
   }
+  const activeRequests = all(TELEPORT_OIDS.activeRequests);
+  if (activeRequests.length > 0) identity.activeRequests = activeRequests;
+  const allowed = first(TELEPORT_OIDS.allowedResources);
+  if (allowed !== undefined) identity.allowedResourceIds = parseAllowedResources(allowed);
   return identity;
 }

@@ -37,6 +37,8 @@ describe('identity encoding and TLS verification', () => {
       routeToCluster: 'leaf.example.com',
       teleportCluster: 'example.com',
       routeToDatabase: { serviceName: 'pg-main', protocol: 'postgres', username: 'alice', database: 'orders' },
+      activeRequests: ['7d4c0b6e-1', '7d4c0b6e-2'],
+      allowedResourceIds: ['/example.com/db/roach', '/example.com/db/pg-main'],
       expires: new Date(T0.getTime() + 8 * HOUR),
     };
     expect(parseIdentity(await issue(identity))).toEqual(identity);

@@ -56,6 +56,7 @@ import {
   type ParsedUserCertsBody,
 } from './requests.js';
 import { otpRequirement } from './users.js';
+import { activeRequests, withRequestedRoles, type ActiveRequests } from './request-certs.js';
 
 const HOUR = 3_600_000;
 /** Teleport's `apidefaults.CertDuration`: the default TTL of user and `tctl auth sign` certificates. */
@@ -92,14 +93,19 @@ interface UserCertsInput {
   routeToDatabase?: RouteToDatabase | undefined;
   /** Never issue past this (a user renewing their own certificates cannot extend them). */
   notAfter?: Date;
+  /** Approved access requests whose roles (and resource restriction) the certificates carry. */
+  requests?: ActiveRequests;
 }
 
-/** Issues a user's SSH and TLS certificates from their current roles and traits. */
-async function issueUserCerts(ctx: AuthContext, actor: string, user: User, input: UserCertsInput): Promise<UserCerts> {
+/** Issues a user's SSH and TLS certificates from their current roles and traits (and those of approved requests). */
+async function issueUserCerts(ctx: AuthContext, actor: string, base: User, input: UserCertsInput): Promise<UserCerts> {
+  const requests = input.requests;
+  const user = requests ? withRequestedRoles(base, requests) : base;
   const checker = await accessCheckerForUser(user, ctx.access);
   const [userCa, hostCa] = await Promise.all([ctx.certAuthority('user'), ctx.certAuthority('host')]);
   let expires = boundedExpiry(ctx, userCa, checker.certTTL(input.ttlMs));
   if (input.notAfter && expires > input.notAfter) expires = input.notAfter;
+  if (requests && expires > requests.notAfter) expires = requests.notAfter;
   let logins = checker.allowedLogins();
   // An SSH certificate without principals is valid for every login: never issue one.
   await assertNotLocked(ctx, { user: user.metadata.name, roles: user.spec.roles, logins });
@@ -114,6 +120,8 @@ async function issueUserCerts(ctx: AuthContext, actor: string, user: User, input
     teleportCluster: ctx.clusterName,
     expires,
     ...(input.routeToDatabase ? { routeToDatabase: input.routeToDatabase } : {}),
+    ...(requests ? { activeRequests: [...requests.ids] } : {}),
+    ...(requests?.resources.length ? { allowedResourceIds: [...requests.resources] } : {}),
   };
   const tlsCert = await issueUserCert({ ca: tlsSigningKeyPair(userCa), publicKey: input.tlsPublicKey, identity, clock: ctx.clock });
   const sshCert = await issueSshUserCert({
@@ -128,6 +136,7 @@ async function issueUserCerts(ctx: AuthContext, actor: string, user: User, input
     clock: ctx.clock,
     permitPortForwarding: checker.canPortForward(),
     permitAgentForwarding: checker.canForwardAgent(),
+    ...(requests ? { activeRequests: requests.ids } : {}),
   });
   await ctx.emit('certificateCreate', {
     user: actor,
@@ -138,6 +147,8 @@ async function issueUserCerts(ctx: AuthContext, actor: string, user: User, input
       logins,
       expires: expires.toISOString(),
       ...(input.routeToDatabase ? { route_to_database: { service_name: input.routeToDatabase.serviceName, protocol: input.routeToDatabase.protocol } } : {}),
+      ...(requests ? { access_requests: [...requests.ids] } : {}),
+      ...(requests?.resources.length ? { allowed_resource_ids: [...requests.resources] } : {}),
     },
   });
   return { sshCert: formatSshCertificate(sshCert), tlsCert, ...hostTrust(hostCa) };
@@ -170,6 +181,9 @@ export async function generateUserCerts(ctx: AuthContext, caller: Caller, rawBod
     requireSystemRole(caller, 'Admin', 'Proxy');
   }
   const user = await ctx.identity.getUser(name);
+  // Absent: a renewal keeps the requests of the certificate it renews; `[]` drops them (`tsh request drop`).
+  const ids = body.accessRequests ?? (authed.kind === 'user' ? authed.identity.activeRequests : undefined) ?? [];
+  if (ids.length > 0) input.requests = await activeRequests(ctx, name, ids);
   return issueUserCerts(ctx, actorName(authed), user, input);
 }
 

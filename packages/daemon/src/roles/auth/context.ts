@@ -6,19 +6,21 @@ import { redact } from '@teleport-ts/core/errors';
 import type { CertAuthority, CertAuthorityType } from '@teleport-ts/core/ca';
 import {
   newAccessService,
+  newAccessRequestService,
   newClusterConfigService,
   newIdentityService,
   newLockService,
   newProvisioningService,
   newTrustService,
   type AccessService,
+  type AccessRequestService,
   type ClusterConfigService,
   type IdentityService,
   type LockService,
   type ProvisioningService,
   type TrustService,
 } from '@teleport-ts/core/services';
-import { defaultAuthPreference, type AuthPreference } from '@teleport-ts/core/types';
+import { defaultAuthPreference, type AccessRequest, type AuthPreference } from '@teleport-ts/core/types';
 import type { Logger } from '../../logger.js';
 
 /** Everything the auth operations share: storage, audit, clock, logger and the cluster's fixed facts. */
@@ -29,6 +31,9 @@ export interface AuthContext {
   identity: IdentityService;
   access: AccessService;
   locks: LockService;
+  accessRequests: AccessRequestService;
+  /** Tells the notifiers (the webhook) that a request was created or decided; never throws, never waits. */
+  notifyAccessRequest(event: AccessRequestEvent, request: AccessRequest): void;
   provisioning: ProvisioningService;
   trust: TrustService;
   clock: Clock;
@@ -48,6 +53,9 @@ export interface AuthContext {
   onTrustChanged(): void;
 }
 
+/** What notifiers hear about. */
+export type AccessRequestEvent = 'created' | 'decided';
+
 export interface NewAuthContextOptions {
   backend: Backend;
   audit: AuditEventStore;
@@ -58,6 +66,7 @@ export interface NewAuthContextOptions {
   proxyPublicAddr: string;
   staticTokens?: readonly StaticToken[];
   onTrustChanged?: () => void;
+  onAccessRequest?: (event: AccessRequestEvent, request: AccessRequest) => void;
 }
 
 /** Wires the storage services and the audit emitter into an {@link AuthContext}. */
@@ -72,6 +81,14 @@ export function newAuthContext(options: NewAuthContextOptions): AuthContext {
     identity: newIdentityService({ backend, clock }),
     access: newAccessService(backend),
     locks: newLockService(backend),
+    accessRequests: newAccessRequestService(backend),
+    notifyAccessRequest: (event, request) => {
+      try {
+        options.onAccessRequest?.(event, request);
+      } catch (err) {
+        logger.warn('access request notifier failed', { error: redact((err as Error).message) });
+      }
+    },
     provisioning: newProvisioningService(backend),
     trust,
     clock,

@@ -252,6 +252,8 @@ const RouteToDatabaseBody = opt(
 
 /** User certificates: the keys to certify, their lifetime and an optional database route. */
 const USER_CERTS_FIELDS = {
+  /** Access requests to use: absent keeps those of the caller's certificate, `[]` drops them. */
+  accessRequests: optStringList('accessRequests'),
   sshPublicKey: reqString('sshPublicKey'),
   tlsPublicKey: reqString('tlsPublicKey'),
   ttl: optDurationMs('ttl'),
@@ -334,3 +336,35 @@ export const RotateCertAuthorityBody = object({
   mode: optString('mode'),
   gracePeriod: optDurationMs('gracePeriod'),
 });
+
+// ---- access requests ----
+
+/** The longest access a request may ask for (Teleport's `MaxAccessDuration`: a week). */
+const MAX_ACCESS_DURATION: DurationLimit = { ms: 7 * 24 * HOUR, text: '168h' };
+const MAX_REASON_LENGTH = 4096;
+
+function optReason(field: string) {
+  return v.pipe(optString(field), v.check((s) => s === undefined || s.length <= MAX_REASON_LENGTH, `${field} must be at most ${MAX_REASON_LENGTH} characters`));
+}
+
+/** A new access request: roles or resource ids, the reason, suggested reviewers, and how long the access may last. */
+export const CreateAccessRequestBody = object({
+  user: optString('user'),
+  roles: optStringList('roles'),
+  resources: optStringList('resources'),
+  reason: optReason('reason'),
+  suggestedReviewers: optStringList('suggestedReviewers'),
+  maxDuration: optDurationMs('maxDuration', MAX_ACCESS_DURATION),
+});
+
+const reviewState = v.pipe(
+  always(),
+  v.check((x) => x === 'APPROVED' || x === 'DENIED', 'state must be APPROVED or DENIED'),
+  v.transform((x) => x as 'APPROVED' | 'DENIED'),
+);
+
+/** A review: approve or deny, and why. */
+export const ReviewAccessRequestBody = object({ state: reviewState, reason: optReason('reason') });
+
+/** An administrator's decision, optionally approving a subset of the roles. */
+export const SetAccessRequestStateBody = object({ state: reviewState, reason: optReason('reason'), roles: optStringList('roles') });

@@ -30,6 +30,17 @@ import {
   upsertRole,
 } from './resources.js';
 import { deleteLock, getLock, getLocks, upsertLock } from './locks.js';
+import {
+  createAccessRequest,
+  deleteAccessRequest,
+  getAccessCapabilities,
+  getAccessRequest,
+  getAccessRequests,
+  reviewAccessRequest,
+  searchRequestableResources,
+  setAccessRequestState,
+  waitForAccessRequest,
+} from './access-requests.js';
 import { completeUserToken, createResetPasswordToken, createUser, deleteUser, getUser, getUserToken, getUsers, updateUser } from './users.js';
 
 type Ctx = RequestContext<Caller>;
@@ -74,6 +85,17 @@ export function registerAuthRoutes(router: Router<Caller>, ctx: AuthContext, lim
   router.add('GET', p('/locks/:name'), (c) => getLock(ctx, c.identity, name(c)));
   router.add('PUT', p('/locks/:name'), (c) => upsertLock(ctx, c.identity, name(c), c.body));
   router.add('DELETE', p('/locks/:name'), (c) => deleteLock(ctx, c.identity, name(c)));
+
+  const id = (c: Ctx): string => c.params['id'] ?? '';
+  router.add('POST', p('/accessrequests'), (c) => createAccessRequest(ctx, c.identity, c.body));
+  router.add('GET', p('/accessrequests'), (c) => getAccessRequests(ctx, c.identity, c.query.get('scope')));
+  router.add('GET', p('/accessrequests/capabilities'), (c) => getAccessCapabilities(ctx, c.identity));
+  router.add('GET', p('/accessrequests/search'), (c) => searchRequestableResources(ctx, c.identity, c.query.get('kind')));
+  router.add('GET', p('/accessrequests/:id'), (c) => getAccessRequest(ctx, c.identity, id(c)));
+  router.add('DELETE', p('/accessrequests/:id'), (c) => deleteAccessRequest(ctx, c.identity, id(c)));
+  router.add('POST', p('/accessrequests/:id/reviews'), (c) => reviewAccessRequest(ctx, c.identity, id(c), c.body));
+  router.add('PUT', p('/accessrequests/:id/state'), (c) => setAccessRequestState(ctx, c.identity, id(c), c.body));
+  router.add('GET', p('/accessrequests/:id/wait'), (c) => waitForAccessRequest(ctx, c.identity, id(c), c.query.get('timeout')));
 
   router.add('GET', p('/authpreference'), (c) => getAuthPreference(ctx, c.identity));
   router.add('PUT', p('/authpreference'), (c) => setAuthPreference(ctx, c.identity, c.body));

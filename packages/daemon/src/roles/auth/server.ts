@@ -9,6 +9,7 @@
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AUTH_SERVER_NAME, writeIdentity, type Identity } from '@teleport-ts/core/api';
 import type { AuditEventStore } from '@teleport-ts/core/audit';
@@ -36,6 +37,7 @@ import { newAuthContext, type AuthContext } from './context.js';
 import { initCluster, loadOrCreateHostUuid } from './init.js';
 import { advanceAutoRotations } from './resources.js';
 import { registerAuthRoutes } from './routes.js';
+import { newWebhookNotifier } from './webhook.js';
 
 /** Directory of the local admin identity inside the data dir (what tctl on the auth host uses). */
 const ADMIN_IDENTITY_DIR = 'admin';
@@ -72,6 +74,8 @@ export interface AuthServerOptions {
    * Clients that come through a proxy's `teleport-auth` passthrough share the proxy's address.
    */
   maxPendingPerAddress?: number;
+  /** `auth_service.access_requests.webhook`: POST access request events there. */
+  accessRequestWebhook?: { url: string; caFile?: string };
 }
 
 export interface AuthServer {
@@ -122,7 +126,12 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     clusterNameFromConfig: options.clusterName !== undefined,
     ...(options.authentication ? { authentication: options.authentication } : {}),
   });
+  const hook = options.accessRequestWebhook;
+  const webhook = hook
+    ? newWebhookNotifier({ url: hook.url, clusterName, logger, ...(hook.caFile !== undefined ? { ca: await readFile(hook.caFile, 'utf8') } : {}) })
+    : undefined;
   const ctx = newAuthContext({
+    ...(webhook ? { onAccessRequest: webhook.notify } : {}),
     backend: options.backend,
     audit: options.audit,
     clock,
@@ -177,6 +186,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     async close() {
       if (s.closed) return;
       await close();
+      await webhook?.close();
       logger.info('auth service stopped');
     },
   };

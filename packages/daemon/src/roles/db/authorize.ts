@@ -78,6 +78,11 @@ export function newDatabaseAuthorizer(options: DatabaseAuthorizerOptions): Datab
       if (route.serviceName !== database.name) {
         throw denied(`access to db denied: the certificate is for database ${JSON.stringify(route.serviceName)}, not ${JSON.stringify(database.name)}`);
       }
+      // A resource access request confines the certificate to the resources it named.
+      const allowed = identity.allowedResourceIds;
+      if (allowed !== undefined && allowed.length > 0 && !allowed.includes(`/${options.clusterName}/db/${database.name}`)) {
+        throw denied(`access to db denied: the active access request does not include database ${JSON.stringify(database.name)}`, 'drop the request with `tsh request drop`');
+      }
       return { identity, route };
     },
 
