@@ -162,13 +162,17 @@ describe('proxy web API', () => {
     expect((await request(proxy, 'GET', '/favicon.png')).status).toBe(404);
   });
 
-  it('rate-limits unauthenticated endpoints per source address', async () => {
+  it('rate-limits the unauthenticated endpoints that check a secret per source address; ping stays open', async () => {
     const { proxy } = await start({ rateLimit: { average: 0.001, burst: 3 } });
     const statuses: number[] = [];
-    for (let i = 0; i < 5; i++) statuses.push((await request(proxy, 'GET', '/webapi/ping')).status);
-    expect(statuses).toEqual([200, 200, 200, 429, 429]);
+    for (let i = 0; i < 3; i++) statuses.push((await request(proxy, 'POST', '/v1/webapi/ssh/certs', {})).status);
+    statuses.push((await request(proxy, 'GET', '/webapi/users/password/token/some-token')).status);
+    expect(statuses).toEqual([400, 400, 400, 429]);
     const limited = await request(proxy, 'POST', '/v1/webapi/ssh/certs', {});
     expect(limited.json().error.kind).toBe('limit-exceeded');
+    expect((await request(proxy, 'GET', '/web/invite/some-token')).status).toBe(429);
+    // Every tsh command that reaches the proxy starts with a ping: it is cached and checks nothing.
+    for (let i = 0; i < 10; i++) expect((await request(proxy, 'GET', '/webapi/ping')).status).toBe(200);
   });
 });
 

@@ -56,11 +56,12 @@ type WebTarget = { kind: 'page'; page: TokenPageKind; token: string } | { kind: 
 export function newWebHandler(options: WebApiOptions): WebHandler {
   const { auth, clock, limiter, publicAddr } = options;
   const insecure = options.selfSigned === true;
-  const ctx: WebApiContext = { auth, authPing: newCachedAuthPing(auth, clock), publicAddr };
+  const ctx: WebApiContext = { auth, authPing: newCachedAuthPing(auth, clock), publicAddr, limiter };
   // The identity of an (unauthenticated) web caller is its address, which the auth server audits logins at.
   const router = newRouter<string>(options.onInternalError);
   registerWebApiRoutes(router, ctx);
-  const identify = (req: IncomingMessage): string => {
+  // The API routes that check a secret take from the limiter themselves (registerWebApiRoutes); a token page does here.
+  const identifyLimited = (req: IncomingMessage): string => {
     limiter.take(req.socket.remoteAddress ?? '');
     return clientAddrOf(req);
   };
@@ -69,12 +70,12 @@ export function newWebHandler(options: WebApiOptions): WebHandler {
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
     const target = webTarget(req.method ?? 'GET', req.url ?? '/');
     if (target.kind === 'api') {
-      void router.serve(req, res, identify);
+      void router.serve(req, res, clientAddrOf);
       return;
     }
     req.resume();
     if (target.kind === 'page') {
-      void serveTokenPage({ ctx, identify, req, res, insecure, ...(options.onInternalError ? { onInternalError: options.onInternalError } : {}) }, target.page, target.token);
+      void serveTokenPage({ ctx, identify: identifyLimited, req, res, insecure, ...(options.onInternalError ? { onInternalError: options.onInternalError } : {}) }, target.page, target.token);
     } else if (target.kind === 'favicon') {
       // Browsers ask for it on every page; no icon, and no 404 in their console or in scanners' reports.
       res.writeHead(204, { 'cache-control': 'public, max-age=86400' });

@@ -8,7 +8,8 @@ import type { AuthClient } from '@teleport-ts/core/api';
 import type { Clock } from '@teleport-ts/core/clock';
 import { BadParameterError } from '@teleport-ts/core/errors';
 import { VERSION } from '@teleport-ts/core/version';
-import type { Router } from '../../../http/router.js';
+import type { Handler, Router } from '../../../http/router.js';
+import type { RateLimiter } from '../ratelimit.js';
 import { qrSvg } from './qr.js';
 
 /** What the proxy asks of the auth server. */
@@ -34,6 +35,8 @@ export interface WebApiContext {
   authPing: () => Promise<AuthPing>;
   /** `host:port` users reach the proxy at. */
   publicAddr: string;
+  /** Per-address limit on the routes that check a secret (login, invite and reset tokens). */
+  limiter: RateLimiter;
 }
 
 /** A ping of the auth server that reuses its answer for a short while (every login and page asks for it). */
@@ -150,10 +153,16 @@ async function webCompleteUserToken(ctx: WebApiContext, body: unknown): Promise<
 
 /** Puts the endpoints on `router` under both of Teleport's prefixes. The router's identity is the caller's address. */
 export function registerWebApiRoutes(router: Router<string>, ctx: WebApiContext): void {
+  // Only the routes that check a secret are rate-limited: ping is cached, guards nothing, and every tsh command that
+  // reaches the proxy starts with one (a shared bucket made a few quick commands fail with "too many requests").
+  const limited = (handler: Handler<string>): Handler<string> => async (req) => {
+    ctx.limiter.take(req.remoteAddr);
+    return handler(req);
+  };
   for (const prefix of ['/webapi', '/v1/webapi']) {
     router.add('GET', `${prefix}/ping`, () => webPing(ctx));
-    router.add('POST', `${prefix}/ssh/certs`, (req) => webSshCerts(ctx, req.body, req.identity));
-    router.add('GET', `${prefix}/users/password/token/:token`, (req) => webGetUserToken(ctx, req.params['token'] ?? ''));
-    router.add('PUT', `${prefix}/users/password/token`, (req) => webCompleteUserToken(ctx, req.body));
+    router.add('POST', `${prefix}/ssh/certs`, limited((req) => webSshCerts(ctx, req.body, req.identity)));
+    router.add('GET', `${prefix}/users/password/token/:token`, limited((req) => webGetUserToken(ctx, req.params['token'] ?? '')));
+    router.add('PUT', `${prefix}/users/password/token`, limited((req) => webCompleteUserToken(ctx, req.body)));
   }
 }
