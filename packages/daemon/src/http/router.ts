@@ -23,6 +23,22 @@ export interface RequestContext<I> {
 
 export type Handler<I> = (ctx: RequestContext<I>) => Promise<unknown>;
 
+const STREAM = Symbol('stream');
+
+/** What a streaming handler returns: the router hands it the raw response once the caller is authorized. */
+export interface StreamResult {
+  readonly [STREAM]: true;
+  /** Writes the response; `signal` aborts when the client goes away or the router closes its streams. */
+  run(res: ServerResponse, signal: AbortSignal): Promise<void>;
+}
+
+/** Marks a handler's answer as a stream (e.g. NDJSON) that writes its own response. */
+export function streamResult(run: StreamResult['run']): StreamResult {
+  return { [STREAM]: true, run };
+}
+
+const isStream = (value: unknown): value is StreamResult => typeof value === 'object' && value !== null && STREAM in value;
+
 interface Route<I> {
   method: string;
   parts: string[];
@@ -36,6 +52,8 @@ export interface Router<I> {
   add(method: 'GET' | 'POST' | 'PUT' | 'DELETE', pattern: string, handler: Handler<I>): void;
   /** Serves one request; `identify` authenticates the caller (throwing access-denied) before routing. */
   serve(req: IncomingMessage, res: ServerResponse, identify: (req: IncomingMessage) => I | Promise<I>): Promise<void>;
+  /** Ends every open stream (at shutdown, so that closing the server does not wait for them). */
+  closeStreams(): void;
 }
 
 type Match<I> = { route: Route<I>; params: Record<string, string> } | { allow: string[] } | undefined;
@@ -51,7 +69,11 @@ type Match<I> = { route: Route<I>; params: Record<string, string> } | { allow: s
  */
 export function newRouter<I>(onInternalError: InternalErrorSink = () => {}): Router<I> {
   const routes: Route<I>[] = [];
+  const streams = new Set<AbortController>();
   return {
+    closeStreams() {
+      for (const c of streams) c.abort();
+    },
     add(method, pattern, handler) {
       routes.push({ method, parts: pattern.split('/').filter(Boolean), handler });
     },
@@ -70,12 +92,29 @@ export function newRouter<I>(onInternalError: InternalErrorSink = () => {}): Rou
         }
         const body = await readJsonBody(req);
         const result = await found.route.handler({ identity, params: found.params, query: url.searchParams, body, remoteAddr: req.socket.remoteAddress ?? '' });
-        writeJson(res, 200, result ?? {});
+        if (isStream(result)) await runStream(result, res, streams);
+        else writeJson(res, 200, result ?? {});
       } catch (err) {
         writeError(res, err, () => onInternalError(err, { method, path }));
       }
     },
   };
+}
+
+/** Runs a stream until it ends, the client goes away, or the router closes its streams. */
+async function runStream(result: StreamResult, res: ServerResponse, streams: Set<AbortController>): Promise<void> {
+  const controller = new AbortController();
+  const onClose = (): void => controller.abort();
+  streams.add(controller);
+  res.once('close', onClose);
+  if (res.destroyed || res.closed) controller.abort();
+  try {
+    await result.run(res, controller.signal);
+  } finally {
+    res.off('close', onClose);
+    streams.delete(controller);
+  }
+  if (!res.writableEnded) res.end();
 }
 
 function parseRequestUrl(raw: string | undefined): URL {

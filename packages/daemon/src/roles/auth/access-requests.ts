@@ -37,7 +37,7 @@ async function roleSetOf(ctx: AuthContext, user: User): Promise<RoleSet> {
 }
 
 /** The caller as a reviewer: the roles of their certificate and its traits. */
-async function reviewerOf(ctx: AuthContext, caller: AuthenticatedCaller): Promise<RoleSet & { name: string }> {
+export async function reviewerOf(ctx: AuthContext, caller: AuthenticatedCaller): Promise<RoleSet & { name: string }> {
   if (caller.kind !== 'user') return { name: caller.username, roles: [], traits: {} };
   const roles = await Promise.all(caller.identity.roles.map((n) => ctx.access.getRole(n)));
   return { name: caller.username, roles, traits: caller.identity.traits };
@@ -119,7 +119,7 @@ export async function createAccessRequest(ctx: AuthContext, caller: Caller, rawB
 }
 
 /** Whether the caller may see `request`: their own, one they may review, or any with `read` on `access_request`. */
-function visibleTo(caller: AuthenticatedCaller, reviewer: RoleSet & { name: string }, request: AccessRequest): boolean {
+export function visibleTo(caller: AuthenticatedCaller, reviewer: RoleSet & { name: string }, request: AccessRequest): boolean {
   return request.spec.user === caller.username || canReview(reviewer, request) || caller.checker.allowsRule('access_request', 'read');
 }
 

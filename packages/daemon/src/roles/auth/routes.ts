@@ -41,6 +41,7 @@ import {
   setAccessRequestState,
   waitForAccessRequest,
 } from './access-requests.js';
+import { watchAccessRequests } from './access-request-watch.js';
 import { completeUserToken, createResetPasswordToken, createUser, deleteUser, getUser, getUserToken, getUsers, updateUser } from './users.js';
 
 type Ctx = RequestContext<Caller>;
@@ -90,6 +91,7 @@ export function registerAuthRoutes(router: Router<Caller>, ctx: AuthContext, lim
   router.add('POST', p('/accessrequests'), (c) => createAccessRequest(ctx, c.identity, c.body));
   router.add('GET', p('/accessrequests'), (c) => getAccessRequests(ctx, c.identity, c.query.get('scope')));
   router.add('GET', p('/accessrequests/capabilities'), (c) => getAccessCapabilities(ctx, c.identity));
+  router.add('GET', p('/accessrequests/watch'), (c) => watchAccessRequests(ctx, c.identity));
   router.add('GET', p('/accessrequests/search'), (c) => searchRequestableResources(ctx, c.identity, c.query.get('kind')));
   router.add('GET', p('/accessrequests/:id'), (c) => getAccessRequest(ctx, c.identity, id(c)));
   router.add('DELETE', p('/accessrequests/:id'), (c) => deleteAccessRequest(ctx, c.identity, id(c)));

@@ -155,6 +155,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     refreshAgain: false,
     writeAdminIdentity: undefined,
     watcher: undefined,
+    closeStreams: () => {},
     closed: false,
   };
   const srv = createApiServer(s, await loadCredentials(s));
@@ -210,6 +211,8 @@ interface AuthServerState {
   /** Set once the server listens (the identity names the address to dial). */
   writeAdminIdentity: (() => Promise<void>) | undefined;
   watcher: Watcher | undefined;
+  /** Ends the open API streams (the access request watch), so that shutdown does not wait for them. */
+  closeStreams: () => void;
   closed: boolean;
 }
 
@@ -279,6 +282,7 @@ function createApiServer(s: AuthServerState, initialCredentials: { key: string; 
   });
   const limiter = newRateLimiter({ ...(options.rateLimit ?? DEFAULT_UNAUTHENTICATED_RATE_LIMIT), clock });
   registerAuthRoutes(router, ctx, limiter);
+  s.closeStreams = () => router.closeStreams();
   const identifier = newIdentifier({ trust: () => s.trust, access: ctx.access, clock, locks: newLockView(ctx.locks) });
   const deadlines = { ...DEFAULT_PRE_AUTH_DEADLINES, ...options.deadlines };
 
@@ -373,6 +377,7 @@ async function closeAuthServer(s: AuthServerState, srv: Server, background: Back
   s.closed = true;
   if (background.rotationTimer) clearInterval(background.rotationTimer);
   s.watcher?.close();
+  s.closeStreams();
   const stopped = new Promise<void>((resolve) => srv.close(() => resolve()));
   srv.closeIdleConnections();
   const force = setTimeout(() => srv.closeAllConnections(), SHUTDOWN_GRACE_MS).unref();
