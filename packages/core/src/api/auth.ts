@@ -33,7 +33,7 @@ import {
   type Traits,
   type User,
 } from '../types/index.js';
-import type { v } from '../schema/index.js';
+import { parseWith, type v } from '../schema/index.js';
 import { newApiClient, type ApiClient, type ApiErrorHints, type ApiTlsOptions, type HttpMethod } from './client.js';
 import type { Identity } from './identity.js';
 import {
@@ -56,6 +56,7 @@ import {
   UserTokenInfoSchema,
   RequestableResourcesResponse,
   AccessCapabilitiesSchema,
+  AccessRequestWatchLine,
 } from './responses.js';
 
 /**
@@ -252,6 +253,9 @@ export interface UserCerts {
   /** Host CA SSH keys (`authorized_keys` lines): what the user trusts hosts with. */
   sshCaKeys: string[];
 }
+
+/** An event of {@link AuthClient.watchAccessRequests}. */
+export type AccessRequestWatchEvent = { type: 'init' } | { type: 'put'; request: AccessRequest } | { type: 'delete'; id: string };
 
 /** Input of {@link AuthClient.createAccessRequest}. */
 export interface CreateAccessRequest {
@@ -484,6 +488,11 @@ export interface AuthClient {
   deleteAccessRequest(id: string): Promise<void>;
   /** Long poll: resolves when the request is decided, or as it is after `timeoutMs` (at most 25 s per call). */
   waitForAccessRequest(id: string, timeoutMs: number): Promise<AccessRequest>;
+  /**
+   * Follows access requests (for plugins): `init` once every later change is seen, then `put` (created or changed) and
+   * `delete`, only for the requests the caller may see. Ends when `signal` aborts or the server closes the stream.
+   */
+  watchAccessRequests(signal: AbortSignal): AsyncIterable<AccessRequestWatchEvent>;
   /** What the caller may request: the roles, whether a reason is required, whether login requests them by itself. */
   getAccessCapabilities(): Promise<AccessCapabilities>;
   /** Resources of `kind` the caller could request (seen with their `search_as_roles`), as `/<cluster>/<kind>/<name>` ids with labels. */
@@ -621,7 +630,7 @@ function eventAndServerMethods(c: Caller): Methods<'searchEvents' | 'emitAuditEv
 /** Access requests: one path per request, `/accessrequests/<id>`. */
 function accessRequestMethods(c: Caller): Methods<
   | 'createAccessRequest' | 'getAccessRequests' | 'getAccessRequest' | 'reviewAccessRequest' | 'setAccessRequestState'
-  | 'deleteAccessRequest' | 'waitForAccessRequest' | 'searchRequestableResources' | 'getAccessCapabilities'
+  | 'deleteAccessRequest' | 'waitForAccessRequest' | 'watchAccessRequests' | 'searchRequestableResources' | 'getAccessCapabilities'
 > {
   return {
     createAccessRequest: async (request) => parseAccessRequest(await c.api.call('POST', path('accessrequests'), request)),
@@ -630,11 +639,22 @@ function accessRequestMethods(c: Caller): Methods<
     reviewAccessRequest: async (id, review) => parseAccessRequest(await c.api.call('POST', path('accessrequests', id, 'reviews'), review)),
     setAccessRequestState: async (id, update) => parseAccessRequest(await c.api.call('PUT', path('accessrequests', id, 'state'), update)),
     deleteAccessRequest: (id) => c.send('DELETE', path('accessrequests', id)),
+    watchAccessRequests: (signal) => watchEvents(c.api.stream(path('accessrequests', 'watch'), signal)),
     waitForAccessRequest: async (id, timeoutMs) =>
       parseAccessRequest(await c.api.call('GET', `${path('accessrequests', id, 'wait')}?timeout=${Math.max(0, Math.min(Math.round(timeoutMs), MAX_WAIT_MS))}`)),
     getAccessCapabilities: () => c.get(path('accessrequests', 'capabilities'), AccessCapabilitiesSchema),
     searchRequestableResources: async (kind) => (await c.get(`${path('accessrequests', 'search')}?kind=${kind}`, RequestableResourcesResponse)).items,
   };
+}
+
+/** The watch stream's lines as events: heartbeats dropped, every line checked, requests parsed. */
+async function* watchEvents(lines: AsyncIterable<unknown>): AsyncGenerator<AccessRequestWatchEvent> {
+  for await (const raw of lines) {
+    const line = parseWith(AccessRequestWatchLine, raw, 'access request watch event');
+    if (line.type === 'init') yield { type: 'init' };
+    else if (line.type === 'put') yield { type: 'put', request: parseAccessRequest(line.request) };
+    else if (line.type === 'delete') yield { type: 'delete', id: line.id };
+  }
 }
 
 /** The longest single long poll for a decision (below the client's 30 s request timeout). */

@@ -1,7 +1,7 @@
 import https from 'node:https';
 import { ConnectionProblemError, isTeleportError } from '../errors/index.js';
 import { parseWith, type v } from '../schema/index.js';
-import { DEFAULT_REQUEST_TIMEOUT_MS, requestJson, type HttpMethod } from './http.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, requestJson, requestJsonLines, type HttpMethod } from './http.js';
 
 export type { HttpMethod };
 
@@ -54,6 +54,8 @@ export interface ApiClient {
    * naming the route), without it the caller gets the parsed JSON as is.
    */
   call<T>(method: HttpMethod, path: string, body?: unknown, schema?: v.GenericSchema<unknown, T>): Promise<T>;
+  /** A GET answered with JSON lines: each line parsed, until the server ends it or `signal` aborts. */
+  stream(path: string, signal: AbortSignal): AsyncIterable<unknown>;
   close(): Promise<void>;
 }
 
@@ -105,6 +107,18 @@ export function newApiClient(options: ApiClientOptions): ApiClient {
       });
       return schema === undefined ? (answer as T) : parseWith(schema, answer, `response of ${method} ${url.pathname}`);
     },
+    stream: (path, signal) =>
+      requestJsonLines({
+        host,
+        port,
+        path,
+        agent,
+        signal,
+        // The server sends a line at least every 15 s: three missed heartbeats mean it is gone.
+        timeoutMs: Math.max(options.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, 45_000),
+        peer,
+        networkError: (err) => connectionProblem(peer, err, options.hints ?? {}),
+      }),
     close: async () => agent.destroy(),
   };
 }

@@ -109,3 +109,85 @@ function readJsonResponse(res: IncomingMessage, peer: string): Promise<unknown> 
     });
   });
 }
+
+/** Longest line a JSON-lines stream may send (an access request is a few KiB). */
+const MAX_STREAM_LINE_BYTES = 1 << 20;
+
+/** Input of {@link requestJsonLines}: a GET whose answer is NDJSON, until `signal` aborts or the server ends it. */
+export interface JsonLinesRequest extends Omit<JsonRequest, 'method' | 'body'> {
+  signal: AbortSignal;
+}
+
+/** Sends the GET; resolves with the response once a 2xx head arrived, else rejects with the server's error. */
+function openStream(request: JsonLinesRequest): Promise<IncomingMessage> {
+  return new Promise<IncomingMessage>((resolve, reject) => {
+    const req = https.request(
+      {
+        host: request.host,
+        port: request.port,
+        method: 'GET',
+        path: request.path,
+        agent: request.agent,
+        ...request.tls,
+        timeout: request.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+        signal: request.signal,
+        headers: { accept: 'application/x-ndjson' },
+      },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status < 300) resolve(res);
+        else readJsonResponse(res, request.peer).then(() => reject(new ConnectionProblemError(`unexpected response from ${request.peer}: HTTP ${status}`)), reject);
+      },
+    );
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+    req.on('error', (err) => reject(request.networkError(err)));
+    req.end();
+  });
+}
+
+/**
+ * Streams a JSON-lines answer: each line parsed, in order. Ends when the server ends the response or `signal` aborts;
+ * a broken connection, a silent server (no line within the timeout) or a malformed line is an error.
+ *
+ * @example
+ * ```ts
+ * for await (const line of requestJsonLines({ host, port, path: '/v1/accessrequests/watch', agent, signal, peer, networkError })) use(line);
+ * ```
+ */
+export async function* requestJsonLines(request: JsonLinesRequest): AsyncGenerator<unknown> {
+  if (request.signal.aborted) return;
+  let res: IncomingMessage;
+  try {
+    res = await openStream(request);
+  } catch (err) {
+    if (request.signal.aborted) return;
+    throw err;
+  }
+  res.setEncoding('utf8');
+  let buffered = '';
+  try {
+    for await (const chunk of res as AsyncIterable<string>) {
+      buffered += chunk;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl).trim();
+        buffered = buffered.slice(nl + 1);
+        if (line !== '') yield parseLine(line, request.peer);
+      }
+      if (buffered.length > MAX_STREAM_LINE_BYTES) throw new ConnectionProblemError(`${request.peer} sent a line longer than ${MAX_STREAM_LINE_BYTES} bytes`);
+    }
+  } catch (err) {
+    if (request.signal.aborted) return;
+    throw isTeleportError(err) ? err : request.networkError(err as NodeJS.ErrnoException);
+  } finally {
+    res.destroy();
+  }
+}
+
+function parseLine(line: string, peer: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    throw new ConnectionProblemError(`malformed line in the stream from ${peer}`);
+  }
+}

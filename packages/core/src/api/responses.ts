@@ -198,3 +198,11 @@ export const AccessCapabilitiesSchema: v.GenericSchema<unknown, AccessCapabiliti
   autoRequest: v.boolean(),
   requestPrompt: v.optional(v.string()),
 });
+
+/** One line of `GET /accessrequests/watch` (the request is parsed by the caller with `parseAccessRequest`). */
+export const AccessRequestWatchLine = v.variant('type', [
+  v.looseObject({ type: v.literal('init') }),
+  v.looseObject({ type: v.literal('ping') }),
+  v.looseObject({ type: v.literal('put'), request: v.unknown() }),
+  v.looseObject({ type: v.literal('delete'), id: v.pipe(v.string(), v.minLength(1)) }),
+]);
