@@ -83,7 +83,8 @@ async function runWatch(w: WatchState, res: ServerResponse, signal: AbortSignal)
   const watcher = await w.ctx.backend.newWatcher({ prefixes: [PREFIX], name: `access request watch ${w.caller.username}`, queueSize: 1024 });
   const stop = (): void => watcher.close();
   signal.addEventListener('abort', stop, { once: true });
-  res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store', 'x-accel-buffering': 'no' });
+  // `connection: close`: the connection ends with the stream, so a closing server does not wait on it idling.
+  res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store', 'x-accel-buffering': 'no', connection: 'close' });
   const heartbeat = setInterval(() => void writeLine(res, signal, { type: 'ping' }), HEARTBEAT_MS).unref();
   try {
     for await (const event of watcher) {
