@@ -403,13 +403,16 @@ export function runAuthSuite(name: string, newStorage: StorageFactory): void {
         }
         expect((await t.admin.createToken({ roles: ['Node'], ttl: 8760 * HOUR })).metadata.expires).toBe(new Date(t.clock.now().getTime() + 8760 * HOUR).toISOString());
         const { tlsPublicKey, sshPublicKey } = await userKeys();
-        const refusals = [
-          t.admin.generateUserCerts({ user: 'admin-test', tlsPublicKey, sshPublicKey, ttl: huge }),
-          t.admin.generateDatabaseCert({ publicKey: tlsPublicKey, hosts: ['db.example.com'], ttl: huge }),
-          t.admin.generateHostCert({ sshPublicKey, principals: ['h.example.com'], ttl: huge }),
-          login(t, 'nobody', PASSWORD, undefined, huge),
-        ];
-        for (const r of refusals) expect(await rejection(r)).toMatchObject({ kind: 'bad-parameter', message: 'ttl must be at most 8760h' });
+        // Each rejection gets its handler at once (awaiting them one by one left the later ones unhandled for a while).
+        const refusals = await Promise.all(
+          [
+            t.admin.generateUserCerts({ user: 'admin-test', tlsPublicKey, sshPublicKey, ttl: huge }),
+            t.admin.generateDatabaseCert({ publicKey: tlsPublicKey, hosts: ['db.example.com'], ttl: huge }),
+            t.admin.generateHostCert({ sshPublicKey, principals: ['h.example.com'], ttl: huge }),
+            login(t, 'nobody', PASSWORD, undefined, huge),
+          ].map((p) => rejection(p)),
+        );
+        for (const r of refusals) expect(r).toMatchObject({ kind: 'bad-parameter', message: 'ttl must be at most 8760h' });
       });
 
       it('stores token labels, checking their keys', async () => {
