@@ -20,8 +20,9 @@ import {
   type ProvisioningService,
   type TrustService,
 } from '@teleport-ts/core/services';
-import { defaultAuthPreference, type AccessRequest, type AuthPreference } from '@teleport-ts/core/types';
+import { defaultAuthPreference, type AccessRequest, type AuthPreference, type Lock } from '@teleport-ts/core/types';
 import type { Logger } from '../../logger.js';
+import { newLockView } from './locks.js';
 
 /** Everything the auth operations share: storage, audit, clock, logger and the cluster's fixed facts. */
 export interface AuthContext {
@@ -31,6 +32,8 @@ export interface AuthContext {
   identity: IdentityService;
   access: AccessService;
   locks: LockService;
+  /** The locks as each request's caller check reads them (cached; see {@link newLockView}). */
+  lockView: () => Promise<readonly Lock[]>;
   accessRequests: AccessRequestService;
   /** Tells the notifiers (the webhook) that a request was created or decided; never throws, never waits. */
   notifyAccessRequest(event: AccessRequestEvent, request: AccessRequest): void;
@@ -74,13 +77,15 @@ export function newAuthContext(options: NewAuthContextOptions): AuthContext {
   const { backend, audit, clock, logger, clusterName } = options;
   const config = newClusterConfigService(backend);
   const trust = newTrustService(backend);
+  const locks = newLockView(newLockService(backend));
   return {
     backend,
     audit,
     config,
     identity: newIdentityService({ backend, clock }),
     access: newAccessService(backend),
-    locks: newLockService(backend),
+    locks: locks.locks,
+    lockView: locks.view,
     accessRequests: newAccessRequestService(backend),
     notifyAccessRequest: (event, request) => {
       try {

@@ -70,12 +70,19 @@ const LOCK_VIEW_MAX_AGE_MS = 1_000;
 
 /**
  * The locks as every request checks them: read from the backend at most once per {@link LOCK_VIEW_MAX_AGE_MS}
- * (real time), so a new lock reaches other auth servers on the same backend within about a second. Certificate
- * issuance reads afresh ({@link assertNotLocked}).
+ * (real time), so a new lock reaches other auth servers on the same backend within about a second. A lock written
+ * or removed through `locks` (this process) is seen by the next request. Certificate issuance reads afresh
+ * ({@link assertNotLocked}).
  */
-export function newLockView(locks: Pick<LockService, 'getLocks'>, maxAgeMs = LOCK_VIEW_MAX_AGE_MS): () => Promise<readonly Lock[]> {
+export function newLockView(locks: LockService, maxAgeMs = LOCK_VIEW_MAX_AGE_MS): { locks: LockService; view: () => Promise<readonly Lock[]> } {
   let cached: { at: number; locks: Promise<readonly Lock[]> } | undefined;
-  return () => {
+  const forget = <T>(write: Promise<T>): Promise<T> => {
+    cached = undefined;
+    return write.finally(() => {
+      cached = undefined;
+    });
+  };
+  const view = (): Promise<readonly Lock[]> => {
     const now = performance.now();
     if (cached === undefined || now - cached.at > maxAgeMs) {
       const fetched = locks.getLocks();
@@ -85,5 +92,9 @@ export function newLockView(locks: Pick<LockService, 'getLocks'>, maxAgeMs = LOC
       });
     }
     return cached.locks;
+  };
+  return {
+    view,
+    locks: { ...locks, upsertLock: (lock) => forget(locks.upsertLock(lock)), deleteLock: (name) => forget(locks.deleteLock(name)) },
   };
 }

@@ -31,7 +31,6 @@ import { newRouter } from '../../http/router.js';
 import { DEFAULT_UNAUTHENTICATED_RATE_LIMIT, newRateLimiter } from '../../http/ratelimit.js';
 import { nopLogger, type Logger } from '../../logger.js';
 import { newIdentifier, type Caller, type ClientTrust } from './authz.js';
-import { newLockView } from './locks.js';
 import { boundedExpiry, HOST_CERT_TTL_MS } from './certs.js';
 import { newAuthContext, type AuthContext } from './context.js';
 import { initCluster, loadOrCreateHostUuid } from './init.js';
@@ -283,7 +282,7 @@ function createApiServer(s: AuthServerState, initialCredentials: { key: string; 
   const limiter = newRateLimiter({ ...(options.rateLimit ?? DEFAULT_UNAUTHENTICATED_RATE_LIMIT), clock });
   registerAuthRoutes(router, ctx, limiter);
   s.closeStreams = () => router.closeStreams();
-  const identifier = newIdentifier({ trust: () => s.trust, access: ctx.access, clock, locks: newLockView(ctx.locks) });
+  const identifier = newIdentifier({ trust: () => s.trust, access: ctx.access, clock, locks: ctx.lockView });
   const deadlines = { ...DEFAULT_PRE_AUTH_DEADLINES, ...options.deadlines };
 
   const server = createServer(
