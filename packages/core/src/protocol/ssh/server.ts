@@ -40,7 +40,8 @@ export interface SshServer {
  */
 export function newSshServer(options: SshServerOptions): SshServer {
   const hostKeys = options.hostCert === undefined ? [parseSsh2PrivateKey(options.hostKey)] : [sshCertKey(options.hostKey, options.hostCert)];
-  const server = new ssh2.Server({ hostKeys: hostKeys as never, ident: options.ident ?? 'Teleport' });
+  // As `{ key }`: ssh2 takes an already parsed key only in that form.
+  const server = new ssh2.Server({ hostKeys: hostKeys.map((key) => ({ key })) as never, ident: options.ident ?? 'Teleport' });
   server.on('connection', (connection: Connection, info: { ip: string }) => {
     options.onConnection(connection, { remoteAddr: info.ip });
   });
