@@ -201,15 +201,23 @@ describe.skipIf(!ssh.available || !isRoot)('the node SSH server with real OpenSS
     });
 
     it('a lock refuses new logins and ends a running session', async () => {
-      const session = sshRun(['echo started; sleep 30']);
-      await waitFor(() => node.events.some((e) => e.name === 'sessionStart' && e.fields['command'] === 'echo started; sleep 30'));
-      node.locks.push(parseLock({ kind: 'lock', version: 'v2', metadata: { name: 'l1' }, spec: { target: { user: 'alice' }, message: 'incident 42' } }));
+      const child = spawn('ssh', [...sshArgs('ssh', sshOptions(files, cert, node.port)), 'root@127.0.0.1', 'echo started; sleep 30'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
       try {
-        const res = await session;
-        expect(res.stdout.toString()).toBe('started\n');
-        expect(res.stderr).toContain('session ended: lock targeting User:"alice" is in force: incident 42');
+        await waitFor(() => stdout === 'started\n', 15_000);
+        const lockedAt = Date.now();
+        node.locks.push(parseLock({ kind: 'lock', version: 'v2', metadata: { name: 'l1' }, spec: { target: { user: 'alice' }, message: 'incident 42' } }));
+        expect(await exited).toBe(255);
+        expect(Date.now() - lockedAt).toBeLessThan(5_000);
+        expect(stderr).toContain('session ended: lock targeting User:"alice" is in force: incident 42');
         expect(await refused(await userCert(keys))).toContain('lock targeting User:"alice" is in force: incident 42');
+        expect(node.events.some((e) => e.name === 'sessionRejected' && String(e.fields['reason']).includes('incident 42'))).toBe(true);
       } finally {
+        child.kill();
         node.locks.length = 0;
       }
     }, 20_000);
