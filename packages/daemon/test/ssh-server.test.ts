@@ -5,6 +5,7 @@ import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { newFakeClock } from '@teleport-ts/core/clock';
+import { connectSsh } from '@teleport-ts/core/protocol/ssh';
 import { parseLock } from '@teleport-ts/core/types';
 import { requireTool } from '@teleport-ts/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -159,6 +160,63 @@ describe.skipIf(!ssh.available || !isRoot)('the node SSH server with real OpenSS
       agent.kill();
     }
   });
+
+  describe('with the core client wrapper', () => {
+    const login = async () =>
+      (await connectSsh({
+        sock: connect(node.port, '127.0.0.1'), login: 'root', privateKey: keys.user.privateKeyPem, certificate: await userCert(keys),
+        hostCaKeys: [keys.hostCa.sshPublicKey], hostPrincipal: 'node-1',
+      })).client;
+
+    it('follows window changes of a PTY shell, recorded', async () => {
+      const client = await login();
+      const before = node.recordings.length;
+      const out = await new Promise<string>((resolve, reject) => {
+        client.shell({ term: 'xterm', cols: 100, rows: 30 }, (err, channel) => {
+          if (err) return reject(err);
+          let text = '';
+          channel.on('data', (d: Buffer) => {
+            text += d.toString();
+            if (text.includes('30 100') && !text.includes('41 121')) {
+              channel.setWindow(41, 121, 0, 0);
+              channel.write('stty size; exit 7\n');
+            }
+          });
+          channel.on('exit', (code: number) => channel.on('close', () => (code === 7 ? resolve(text) : reject(new Error(`exit ${code}`)))));
+          channel.write('stty size\n');
+        });
+      });
+      client.end();
+      expect(out).toContain('41 121');
+      const rec = node.recordings[before]!;
+      expect(rec.start).toMatchObject({ command: undefined, cols: 100, rows: 30 });
+      expect(rec.resizes).toContainEqual([121, 41]);
+    });
+
+    it('sends the exit signal of a command killed by a signal', async () => {
+      const client = await login();
+      const exit = await new Promise<unknown[]>((resolve, reject) => {
+        client.exec('kill -TERM $$', (err, channel) => {
+          if (err) return reject(err);
+          channel.resume();
+          channel.on('exit', (...args: unknown[]) => resolve(args));
+        });
+      });
+      client.end();
+      // On the wire `TERM`; ssh2's client reports it with the prefix.
+      expect(exit.slice(0, 2)).toEqual([null, 'SIGTERM']);
+    });
+  });
+
+  it('ends the connection at max_session_ttl', async () => {
+    node.roles.set('short', role('short', { allow: { logins: ['root'], node_labels: { '*': '*' } }, options: { max_session_ttl: '3s' } }));
+    const c = await files.writeCert(await userCert(keys, { roles: ['short'] }));
+    const started = Date.now();
+    const res = await sshRun(['sleep 30'], { cert: c });
+    expect(res.code).toBe(255);
+    expect(res.stderr).toContain('session ended: max_session_ttl of the roles reached');
+    expect(Date.now() - started).toBeLessThan(20_000);
+  }, 30_000);
 
   describe('refusals: one line to the client and an audit event', () => {
     const refused = async (c: string, login = 'root') => {
