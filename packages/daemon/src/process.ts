@@ -7,7 +7,7 @@
 import { openAuditStore, type AuditEventStore } from '@teleport-ts/core/audit';
 import { openBackend, type Backend, type StorageConfig } from '@teleport-ts/core/backend';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
-import { DEFAULT_AUTH_PORT, DEFAULT_PROXY_WEB_LISTEN_ADDR, DEFAULT_PROXY_WEB_PORT, parseHostPort, type AuthenticationConfig, type DatabaseFileConfig, type StaticToken } from '@teleport-ts/core/config';
+import { DEFAULT_AUTH_PORT, DEFAULT_PROXY_WEB_LISTEN_ADDR, DEFAULT_PROXY_WEB_PORT, parseHostPort, type AuthenticationConfig, type DatabaseFileConfig, type StaticToken, type TunnelStrategyConfig } from '@teleport-ts/core/config';
 import { redact } from '@teleport-ts/core/errors';
 import { startDiagServer, type DiagServer } from './diag.js';
 import { makeDirs } from './dirs.js';
@@ -37,6 +37,7 @@ export interface ProcessConfig {
     staticTokens: readonly StaticToken[];
     authentication?: AuthenticationConfig;
     accessRequestWebhook?: { url: string; caFile?: string };
+    tunnelStrategy?: TunnelStrategyConfig;
   };
   /** Where invite links point. */
   proxyPublicAddr: string;
@@ -126,6 +127,7 @@ async function startAuthRole(state: ProcessState, backend: Backend): Promise<Aut
     ...(config.auth.clusterName !== undefined ? { clusterName: config.auth.clusterName } : {}),
     ...(config.auth.authentication !== undefined ? { authentication: config.auth.authentication } : {}),
     ...(config.auth.accessRequestWebhook !== undefined ? { accessRequestWebhook: config.auth.accessRequestWebhook } : {}),
+    ...(config.auth.tunnelStrategy !== undefined ? { tunnelStrategy: config.auth.tunnelStrategy } : {}),
   });
   return started(state, auth);
 }
@@ -146,7 +148,6 @@ async function startProxy(state: ProcessState, auth: AuthServer | undefined): Pr
 
 async function startDb(state: ProcessState, auth: AuthServer | undefined, proxy: ProxyService | undefined): Promise<DatabaseService> {
   const { config } = state;
-  // Next to a proxy, the tunnel goes to it directly (its listen address may be a wildcard).
   // Next to a proxy, the tunnel goes to it directly (its listen address may be a wildcard); joined through a proxy
   // (`proxy_server`), to that proxy.
   const proxyAddr = proxy ? proxy.addr.replace(/^(0\.0\.0\.0|\[::\]):/, '127.0.0.1:') : config.join.proxyServer;
