@@ -309,11 +309,11 @@ async function startHaCluster(pg: PostgresServer, strategy: string[]): Promise<H
 
 /** Runs `tsh db connect` through haproxy until it works; the time it took from `since`. */
 async function reconnectTime(cluster: HaCluster, since: number): Promise<number> {
-  let last = '';
   for (;;) {
     const res = await cluster.connectThroughLb();
     if (res.code === 0 && res.stdout.includes('through-lb')) return Date.now() - since;
-    last = res.stderr + res.stdout;
+    const last = res.stderr + res.stdout;
+    console.log(`tsh db connect failed ${Date.now() - since} ms after the kill: ${last.trim().split('\n').at(-1)}`);
     if (Date.now() - since > 30_000) throw new Error(`tsh db connect never worked again: ${last}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -352,6 +352,9 @@ describe.skipIf(postgres === undefined || !psql.available || !haproxy.available)
       const sessions = await Promise.all(cluster.memberHomes.map((home) => openSession(home)));
       try {
         for (const s of sessions) expect(await s.query("select 'before'")).toContain('before');
+        const baseline = Date.now();
+        expect((await cluster.connectThroughLb()).code).toBe(0);
+        console.log(`agent mesh: one tsh db connect through haproxy takes ${Date.now() - baseline} ms with every process up`);
         const victim = cluster.members[0]!;
         const killedAt = Date.now();
         await victim.daemon.kill9();
@@ -400,6 +403,9 @@ describe.skipIf(postgres === undefined || !psql.available || !haproxy.available)
       const sessions = await Promise.all(cluster.members.map((m) => openSession(cluster.memberHomes[m.index]!)));
       try {
         for (const s of sessions) expect(await s.query("select 'before'")).toContain('before');
+        const baseline = Date.now();
+        expect((await cluster.connectThroughLb()).code).toBe(0);
+        console.log(`proxy peering: one tsh db connect through haproxy takes ${Date.now() - baseline} ms with every process up`);
         // A proxy without the agent's tunnel dies: the sessions through the two others (one forwarded) continue.
         const first = others[0]!;
         let killedAt = Date.now();

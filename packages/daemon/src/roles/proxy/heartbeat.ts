@@ -10,7 +10,7 @@ import { VERSION } from '@teleport-ts/core/version';
 import type { ProxyLogger } from './service.js';
 
 /** Defaults: announced for 60 s, renewed every 20 s (two may be missed). */
-export const DEFAULT_PROXY_HEARTBEAT = Object.freeze({ ttlMs: 60_000, intervalMs: 20_000 });
+const DEFAULT_PROXY_HEARTBEAT = Object.freeze({ ttlMs: 60_000, intervalMs: 20_000 });
 /** Delay before retrying a heartbeat the auth server did not take. */
 const RETRY_MS = 2_000;
 
