@@ -65,7 +65,10 @@ export interface TunnelPool {
 /** Default discovery interval. */
 export const DEFAULT_DISCOVERY_INTERVAL_MS = 10_000;
 
-/** A tunnel is dropped for a proxy missing from discovery only when it is older than this (the proxy's first heartbeat may lag). */
+/**
+ * A tunnel is dropped for a proxy missing from discovery only when it is older than this, or than one discovery
+ * interval if shorter (the proxy's first heartbeat may lag behind its listener).
+ */
 const LEFT_PROXY_GRACE_MS = 5_000;
 
 interface PoolLink extends ProxyLink {
@@ -182,7 +185,7 @@ function pruneLinks(s: PoolState): void {
   const now = performance.now();
   const links = [...s.links.values()].filter((l) => !l.closingOnPurpose);
   for (const link of links) {
-    if (listed.size > 0 && !listed.has(link.proxyId) && now - link.dialedAt > LEFT_PROXY_GRACE_MS) closeLink(link);
+    if (listed.size > 0 && !listed.has(link.proxyId) && now - link.dialedAt > Math.min(LEFT_PROXY_GRACE_MS, s.discoveryIntervalMs)) closeLink(link);
   }
   const kept = links.filter((l) => !l.closingOnPurpose);
   const extra = kept.length - wantedTunnels(s.target);
