@@ -207,7 +207,7 @@ async function startupMessage(config: ProcessConfig, proc: RunningProcess): Prom
       `teleport-ts: roles ${proc.pendingRoles.join(', ')} are not implemented in this release yet${proc.auth ? '' : '; only the storage layer runs'}.`,
     );
   }
-  if (proc.diag) lines.push(`teleport-ts: diagnostics on http://${proc.diag.addr} (/healthz, /readyz).`);
+  if (proc.diag) lines.push(`teleport-ts: diagnostics on http://${proc.diag.addr} (/healthz, /readyz, /metrics).`);
   lines.push('teleport-ts: press Ctrl-C to stop.');
   return `${lines.join('\n')}\n`;
 }

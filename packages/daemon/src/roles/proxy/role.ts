@@ -157,6 +157,7 @@ export async function startProxyRole(options: ProxyRoleOptions): Promise<ProxySe
     });
     return {
       ...proxy,
+      connectedAgents: () => access.tunnels.agents().length,
       close: async () => {
         await heartbeat.close();
         await access.close();
