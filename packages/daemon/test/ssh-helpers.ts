@@ -68,7 +68,7 @@ export interface NodeFixture {
 }
 
 /** A node SSH server on a loopback port with the `dev` role (logins from traits, env=dev) unless told otherwise. */
-export async function startNode(keys: Keys, labels: Record<string, string> = { env: 'dev' }): Promise<NodeFixture> {
+export async function startNode(keys: Keys, labels: Record<string, string> = { env: 'dev' }, extra: Partial<NodeSshServerOptions> = {}): Promise<NodeFixture> {
   const hostCert = await issueSshHostCert({
     ca: keys.hostCa.privateKeyPem, publicKey: keys.host.sshPublicKey, hostId: '5ae2c0de-0000-4000-8000-000000000001',
     clusterName: 'example.com', nodeName: 'node-1', systemRole: 'Node', additionalPrincipals: ['127.0.0.1', 'localhost'], clock: systemClock,
@@ -103,6 +103,7 @@ export async function startNode(keys: Keys, labels: Record<string, string> = { e
       const recorder: SshSessionRecorder = { output: (d) => rec.output.push(Buffer.from(d)), resize: (c, r) => rec.resizes.push([c, r]), end: async () => void (rec.ended = true) };
       return recorder;
     },
+    ...extra,
   };
   const server = newNodeSshServer(options);
   const listener: Server = createServer((socket) => server.handle(socket, `${socket.remoteAddress}:${socket.remotePort}`));

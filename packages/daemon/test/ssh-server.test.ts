@@ -325,3 +325,28 @@ async function echoThrough(port: number, text: string): Promise<string> {
     }
   }
 }
+
+describe.skipIf(!ssh.available || !isRoot)('the node SSH server bounds the login time', () => {
+  let keys: Keys;
+  let node: NodeFixture;
+  let files: SshFiles;
+  beforeAll(async () => {
+    keys = await makeKeys();
+    [node, files] = await Promise.all([startNode(keys, { env: 'dev' }, { loginGraceMs: 1_000 }), sshFiles(keys)]);
+  });
+  afterAll(async () => {
+    await node?.stop();
+    await files?.remove();
+  });
+
+  it('closes a connection that does not log in, and not one that did', async () => {
+    const socket = connect(node.port, '127.0.0.1');
+    socket.resume();
+    const started = Date.now();
+    await new Promise((resolve) => socket.once('close', resolve));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    const cert = await files.writeCert(await userCert(keys));
+    const res = await run('ssh', [...sshArgs('ssh', sshOptions(files, cert, node.port)), 'root@127.0.0.1', 'sleep 2; echo still-here']);
+    expect([res.code, res.stdout.toString()], res.stderr).toEqual([0, 'still-here\n']);
+  });
+});

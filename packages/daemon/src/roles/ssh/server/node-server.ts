@@ -39,6 +39,7 @@ export function newNodeSshServer(options: NodeSshServerOptions): NodeSshServer {
   const server = newSshServer({
     hostKey: options.hostKey,
     hostCert: options.hostCert,
+    ...(options.loginGraceMs === undefined ? {} : { loginGraceMs: options.loginGraceMs }),
     onConnection(connection, { remoteAddr }) {
       const { host, port } = splitAddress(remoteAddr);
       const state: ConnectionState = {

@@ -94,6 +94,8 @@ export interface NodeSshServerOptions {
   audit: SshAuditEmitter;
   recorder?: SshRecorderFactory;
   clock?: Clock;
+  /** How long a connection may take to log in (sshd's `LoginGraceTime`); default 60 s. */
+  loginGraceMs?: number;
   /** Where the `sftp` subsystem is; default `/usr/lib/openssh/sftp-server`. */
   sftpServerPath?: string;
 }
