@@ -193,6 +193,32 @@ describe.skipIf(!ssh.available || !isRoot)('the node SSH server with real OpenSS
       expect(rec.resizes).toContainEqual([121, 41]);
     });
 
+    it.skipIf(!requireTool('ssh-agent', 'openssh-client').available)('forwards an agent (forwardAgent + agentForward)', async () => {
+      const agentSock = join(files.dir, 'agent2.sock');
+      const agent = spawn('ssh-agent', ['-D', '-a', agentSock], { stdio: 'ignore' });
+      try {
+        await waitFor(() => existsSync(agentSock));
+        expect((await run('ssh-add', [files.key], { env: { SSH_AUTH_SOCK: agentSock } })).code).toBe(0);
+        const { client } = await connectSsh({
+          sock: connect(node.port, '127.0.0.1'), login: 'root', privateKey: keys.user.privateKeyPem, certificate: await userCert(keys),
+          hostCaKeys: [keys.hostCa.sshPublicKey], hostPrincipal: 'node-1', forwardAgent: agentSock,
+        });
+        const out = await new Promise<string>((resolve, reject) => {
+          client.exec('ssh-add -l', { agentForward: true } as never, (err: Error | undefined, channel: import('ssh2').ClientChannel) => {
+            if (err) return reject(err);
+            let text = '';
+            channel.on('data', (d: Buffer) => (text += d.toString()));
+            channel.stderr.resume();
+            channel.on('close', () => resolve(text));
+          });
+        });
+        client.end();
+        expect(out).toMatch(/ED25519/);
+      } finally {
+        agent.kill();
+      }
+    });
+
     it('sends the exit signal of a command killed by a signal', async () => {
       const client = await login();
       const exit = await new Promise<unknown[]>((resolve, reject) => {
