@@ -136,9 +136,12 @@ describe.skipIf(!ssh.available || !isRoot)('the node SSH server with real OpenSS
       const local = await freePort();
       node.roles.set('noforward', role('noforward', { allow: { logins: ['root'], node_labels: { '*': '*' } }, options: { port_forwarding: false } }));
       const c = await files.writeCert(await userCert(keys, { roles: ['noforward'] }));
-      const child = spawn('ssh', [...sshArgs('ssh', sshOptions(files, c, node.port)), '-N', '-L', `${local}:127.0.0.1:${echoPort}`, 'root@127.0.0.1'], { stdio: 'ignore' });
+      const child = spawn('ssh', [...sshArgs('ssh', sshOptions(files, c, node.port)), '-N', '-L', `${local}:127.0.0.1:${echoPort}`, 'root@127.0.0.1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
       try {
         await expect(echoThrough(local, 'x')).rejects.toThrow();
+        expect(stderr).toMatch(/open failed: administratively prohibited: port forwarding is not permitted by the roles \(options.port_forwarding\)/);
         expect(node.events.some((e) => e.name === 'sessionRejected' && String(e.fields['reason']).includes('options.port_forwarding'))).toBe(true);
       } finally {
         child.kill();

@@ -123,7 +123,8 @@ async function directTcpip(state: ConnectionState, accept: ChannelAccept, reject
   const refusal = forwardingRefusal(state);
   if (refusal !== undefined) {
     state.options.audit.emit('sessionRejected', { ...auditBase(state), reason: refusal, addr });
-    return reject();
+    // The patched ssh2 sends the text as the open failure's description, which OpenSSH prints.
+    return (reject as (message?: string) => void)(refusal);
   }
   try {
     const socket = await dialTcp(info.destIP, info.destPort);
