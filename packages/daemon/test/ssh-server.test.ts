@@ -288,7 +288,7 @@ describe.skipIf(!ssh.available || !isRoot)('the node SSH server with real OpenSS
     });
 
     it('a lock refuses new logins and ends a running session', async () => {
-      const child = spawn('ssh', [...sshArgs('ssh', sshOptions(files, cert, node.port)), 'root@127.0.0.1', 'echo started; sleep 30'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('ssh', [...sshArgs('ssh', sshOptions(files, cert, node.port)), 'root@127.0.0.1', 'echo started; sleep 31.5'], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -303,6 +303,8 @@ describe.skipIf(!ssh.available || !isRoot)('the node SSH server with real OpenSS
         expect(stderr).toContain('session ended: lock targeting User:"alice" is in force: incident 42');
         expect(await refused(await userCert(keys))).toContain('lock targeting User:"alice" is in force: incident 42');
         expect(node.events.some((e) => e.name === 'sessionRejected' && String(e.fields['reason']).includes('incident 42'))).toBe(true);
+        // The session's programs went with it.
+        await waitForAsync(async () => (await run('pgrep', ['-f', 'sleep 31.5'])).code === 1);
       } finally {
         child.kill();
         node.locks.length = 0;
@@ -379,3 +381,11 @@ describe.skipIf(!ssh.available || !isRoot)('the node SSH server bounds the login
     expect([res.code, res.stdout.toString()], res.stderr).toEqual([0, 'still-here\n']);
   });
 });
+
+async function waitForAsync(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
