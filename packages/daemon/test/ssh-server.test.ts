@@ -4,7 +4,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { newFakeClock } from '@teleport-ts/core/clock';
+import { formatSshCertificate, issueSshHostCert } from '@teleport-ts/core/ca';
+import { newFakeClock, systemClock } from '@teleport-ts/core/clock';
 import { connectSsh } from '@teleport-ts/core/protocol/ssh';
 import { parseLock } from '@teleport-ts/core/types';
 import { requireTool } from '@teleport-ts/testkit';
@@ -259,6 +260,20 @@ describe.skipIf(!ssh.available || !isRoot)('the node SSH server with real OpenSS
     it('a certificate from another CA', async () => {
       expect(await refused(await userCert(keys, { ca: keys.otherCa }))).toContain('SSH certificate is not signed by a trusted certificate authority');
       expect(lastFailure()).toMatchObject({ login: 'root', success: false, error: 'SSH certificate is not signed by a trusted certificate authority' });
+    });
+
+    it('a host certificate offered as a user certificate', async () => {
+      const hostCert = await issueSshHostCert({
+        ca: keys.userCa.privateKeyPem, publicKey: keys.user.sshPublicKey, hostId: 'root', clusterName: 'example.com', systemRole: 'Node',
+        additionalPrincipals: ['root'], clock: systemClock,
+      });
+      // OpenSSH's ssh does not offer a host certificate for user authentication: the ssh2 client does.
+      const err: unknown = await connectSsh({
+        sock: connect(node.port, '127.0.0.1'), login: 'root', privateKey: keys.user.privateKeyPem, certificate: formatSshCertificate(hostCert),
+        hostCaKeys: [keys.hostCa.sshPublicKey], hostPrincipal: 'node-1',
+      }).then(() => undefined, (e: unknown) => e);
+      expect((err as Error).message).toBe('ssh: unable to authenticate as "root": expected an SSH user certificate, got a host certificate');
+      expect(lastFailure()?.['error']).toBe('expected an SSH user certificate, got a host certificate');
     });
 
     it('an expired certificate', async () => {
