@@ -84,31 +84,35 @@ export function newProcessMetrics(): ProcessMetrics {
 }
 
 function timedBackend(backend: Backend, latency: Histogram<'operation'>, errors: Counter<'operation'>): Backend {
-  const wrappers = new Map<string, unknown>();
+  const wrappers = new Map<string | symbol, unknown>();
   return new Proxy(backend, {
-    get(target, prop, receiver) {
-      const value: unknown = Reflect.get(target, prop, receiver);
-      if (typeof prop !== 'string' || !TIMED_OPERATIONS.has(prop) || typeof value !== 'function') return value;
+    get(target, prop) {
+      // Read and call on the backend itself: drivers keep state in private fields the proxy cannot reach.
+      const value: unknown = Reflect.get(target, prop, target);
+      if (typeof value !== 'function') return value;
       let wrapper = wrappers.get(prop);
       if (wrapper === undefined) {
-        const operation = prop;
         const method = value as (...args: unknown[]) => Promise<unknown>;
-        wrapper = async (...args: unknown[]) => {
-          const end = latency.startTimer({ operation });
-          try {
-            return await method.apply(target, args);
-          } catch (err) {
-            if (!(isTeleportError(err) && EXPECTED_KINDS.has(err.kind))) errors.inc({ operation });
-            throw err;
-          } finally {
-            end();
-          }
-        };
+        wrapper = typeof prop === 'string' && TIMED_OPERATIONS.has(prop) ? timed(prop, method.bind(target), latency, errors) : method.bind(target);
         wrappers.set(prop, wrapper);
       }
       return wrapper;
     },
   });
+}
+
+function timed(operation: string, method: (...args: unknown[]) => Promise<unknown>, latency: Histogram<'operation'>, errors: Counter<'operation'>) {
+  return async (...args: unknown[]): Promise<unknown> => {
+    const end = latency.startTimer({ operation });
+    try {
+      return await method(...args);
+    } catch (err) {
+      if (!(isTeleportError(err) && EXPECTED_KINDS.has(err.kind))) errors.inc({ operation });
+      throw err;
+    } finally {
+      end();
+    }
+  };
 }
 
 /** Reads a key that does not exist every second: not-found is an answer, anything else (or no answer) is a problem. */

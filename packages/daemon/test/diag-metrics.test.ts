@@ -14,8 +14,8 @@ import { newLogger } from '../src/logger.js';
 import { startProcess, type RunningProcess } from '../src/process.js';
 import { buildProcessConfig } from '../src/start.js';
 
-/** Prometheus text exposition: comments, or `name{labels} value`. */
-const SAMPLE = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.]+(e[+-]?[0-9]+)?|NaN|[+-]Inf)$/;
+/** Prometheus text exposition: comments, or `name{labels} value` (Prometheus reads NaN and Inf in any case; prom-client writes `Nan`). */
+const SAMPLE = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*",?)*\})? (-?[0-9.]+(e[+-]?[0-9]+)?|[Nn][Aa][Nn]|[+-][Ii]nf)$/;
 
 function samples(text: string): Map<string, number> {
   const out = new Map<string, number>();
@@ -50,6 +50,7 @@ describe('diag endpoint: /metrics and /readyz on a process with a PostgreSQL bac
   let dir: string;
   let proc: RunningProcess;
   let diag: string;
+  const logged: string[] = [];
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'tp-diag-'));
     await pg.server.createDatabase('teleport_diag');
@@ -73,7 +74,7 @@ describe('diag endpoint: /metrics and /readyz on a process with a PostgreSQL bac
       ].join('\n'),
     );
     const { config } = await buildProcessConfig({ config: cfg });
-    proc = await startProcess(config, { logger: newLogger({ output: 'stderr', severity: 'error', format: 'text' }) });
+    proc = await startProcess(config, { logger: newLogger({ output: 'stderr', severity: 'warn', format: 'text', write: (line) => logged.push(line) }) });
     diag = proc.diag!.addr;
   }, 60_000);
   afterAll(async () => {
@@ -127,4 +128,10 @@ describe('diag endpoint: /metrics and /readyz on a process with a PostgreSQL bac
     }
     await waitFor('/readyz 200', async () => ((await readyz()).status === 200 ? true : undefined), 15_000);
   }, 60_000);
+
+  it('closes cleanly through the instrumented backend (the driver keeps private state)', async () => {
+    await proc.close();
+    expect(logged.filter((l) => l.includes('error while shutting down'))).toEqual([]);
+    await expect(fetch(`http://${diag}/readyz`)).rejects.toThrow();
+  });
 });

@@ -8,8 +8,9 @@
  * - While tunnels are missing, the pool dials the address again; which proxy answered is read from its
  *   certificate (`connect` returns its id). A proxy already reached is hung up on and the pool dials again after a
  *   jittered backoff, so an agent behind a load balancer reaches every proxy in a few tries without hammering it.
- * - A tunnel that breaks is dialed again the same way (not necessarily to the same proxy); a proxy that stopped
- *   heartbeating (it left the cluster) has its tunnel dropped.
+ * - A tunnel that breaks is dialed again the same way (not necessarily to the same proxy) after a jittered pause
+ *   (no thundering herd when a proxy restarts under many agents); a proxy that stopped heartbeating (it left the
+ *   cluster) has its tunnel dropped.
  */
 
 import type { TLSSocket } from 'node:tls';
@@ -92,6 +93,8 @@ interface PoolState {
   discoveredAt: number;
   wakeUp: (() => void) | undefined;
   reported: string;
+  /** A tunnel broke since the last dial: wait a jittered moment first, so agents do not all redial at once. */
+  linkLost: boolean;
 }
 
 /**
@@ -122,6 +125,7 @@ export function startTunnelPool(options: TunnelPoolOptions): TunnelPool {
     discoveredAt: Number.NEGATIVE_INFINITY,
     wakeUp: undefined,
     reported: '',
+    linkLost: false,
   };
   const done = keepPoolFilled(s);
   return {
@@ -222,6 +226,11 @@ async function keepPoolFilled(s: PoolState): Promise<void> {
       await pause(s, Math.max(0, s.discoveryIntervalMs - (performance.now() - s.discoveredAt)));
       continue;
     }
+    if (s.linkLost) {
+      s.linkLost = false;
+      await pause(s, jitteredBackoff(0, s.backoff));
+      continue;
+    }
     const outcome = await dialOnce(s, attempt);
     if (s.closing.signal.aborted) break;
     if (outcome === 'new') {
@@ -279,6 +288,7 @@ function startLink(s: PoolState, proxyId: string, socket: TLSSocket, handshakeAb
       link.state = 'closed';
       link.current = undefined;
       if (s.links.get(proxyId) === link) s.links.delete(proxyId);
+      if (!link.closingOnPurpose) s.linkLost = true;
       reportProxies(s);
       s.wakeUp?.();
     });

@@ -16,16 +16,16 @@ import { parseIdentity } from '@teleport-ts/core/ca';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
 import type { DatabaseFileConfig } from '@teleport-ts/core/config';
 import { BadParameterError, redact } from '@teleport-ts/core/errors';
-import { startTunnelPool, type TunnelAgentOptions, type TunnelPool, type TunnelPoolTarget } from '@teleport-ts/core/tunnel';
+import type { TunnelPool } from '@teleport-ts/core/tunnel';
 import type { Logger } from '../../logger.js';
 import { issueLocalHostIdentity, loadOrCreateHostUuid, type AuthServer } from '../auth/index.js';
+import { startAgentTunnels, type AgentTunnelsOptions } from '../agent-tunnels.js';
 import { loadOrJoinIdentity } from '../join.js';
 import { startLockWatcher } from '../lockwatcher.js';
 import { newServiceAuditEmitter } from './audit.js';
 import { DEFAULT_ROLE_CACHE_TTL_MS, newDatabaseAuthorizer } from './authorize.js';
-import { newCertAuthorityCache, type CertAuthorityCache } from './cas.js';
+import { newCertAuthorityCache } from './cas.js';
 import { loadDatabaseSpecs, type DatabaseSpec } from './config.js';
-import { reverseTunnelDialer } from './dial.js';
 import type { EngineContext } from './engines/engine.js';
 import { newEngineRegistry } from './engines/registry.js';
 import { DEFAULT_DB_HEARTBEAT, startDatabaseHeartbeats, type DatabaseHeartbeats } from './heartbeat.js';
@@ -55,7 +55,7 @@ export interface DatabaseServiceOptions {
   /** `db_server` announcements: TTL and interval, ms. */
   heartbeat?: { ttlMs?: number; intervalMs?: number };
   /** Reconnect, keepalive and discovery settings of the reverse tunnels. */
-  tunnel?: Pick<TunnelAgentOptions, 'backoff' | 'keepAliveIntervalMs' | 'keepAliveTimeoutMs'> & { discoveryIntervalMs?: number };
+  tunnel?: AgentTunnelsOptions['tunnel'];
   /** How long role definitions are cached; default 5 s. */
   roleCacheTtlMs?: number;
   /** How often locks are fetched from the auth server (default 2 s). */
@@ -135,58 +135,6 @@ function newEngineContext(options: DatabaseServiceOptions, agent: { auth: AuthCl
   };
 }
 
-/**
- * The proxies the reverse tunnel may dial: `proxyAddr` when given, else the auth address (a proxy, or an auth server
- * that refuses the tunnel) and the proxy the cluster advertises (asked once, again after a failure).
- */
-function proxyCandidates(options: DatabaseServiceOptions, auth: Pick<AuthClient, 'ping'>, authAddr: string): () => Promise<readonly string[]> {
-  let pending: Promise<readonly string[]> | undefined;
-  return () => {
-    if (options.proxyAddr !== undefined) return Promise.resolve([options.proxyAddr]);
-    pending ??= auth
-      .ping()
-      .then((ping) => [authAddr, ...(ping.proxyPublicAddr ? [ping.proxyPublicAddr] : [])])
-      .catch(() => {
-        pending = undefined;
-        return [authAddr];
-      });
-    return pending;
-  };
-}
-
-/** What the agent pool should reach: the live proxies, and N of them with proxy peering (asked through the auth API). */
-function discoverProxies(auth: Pick<AuthClient, 'getProxies' | 'getTunnelStrategy'>): () => Promise<TunnelPoolTarget> {
-  return async () => {
-    const [proxies, strategy] = await Promise.all([auth.getProxies(), auth.getTunnelStrategy()]);
-    const proxyIds = proxies.map((p) => p.metadata.name);
-    return strategy.type === 'proxy_peering' ? { proxyIds, connectionCount: strategy.agent_connection_count ?? 1 } : { proxyIds };
-  };
-}
-
-/** The reverse tunnels to the proxies (one to each, or N with proxy peering), serving every stream through `streams`. */
-function startReverseTunnels(
-  options: DatabaseServiceOptions,
-  agent: { auth: AuthClient; authAddr: string; identity: Identity; cas: CertAuthorityCache; clusterName: string; clock: Clock; streams: DatabaseStreams },
-  onProxiesChanged: (proxyIds: readonly string[]) => void,
-): TunnelPool {
-  return startTunnelPool({
-    connect: reverseTunnelDialer({
-      candidates: proxyCandidates(options, agent.auth, agent.authAddr),
-      identity: agent.identity,
-      cas: agent.cas,
-      clusterName: agent.clusterName,
-    }),
-    discover: discoverProxies(agent.auth),
-    onProxiesChanged: (proxyIds) => {
-      options.logger.info('reverse tunnels are up', { proxies: proxyIds.join(',') });
-      onProxiesChanged(proxyIds);
-    },
-    onStream: agent.streams.onStream,
-    clock: agent.clock,
-    ...options.tunnel,
-  });
-}
-
 /** The running agent's parts, closed in order by {@link closeDatabaseService}. */
 interface RunningAgent {
   heartbeats: DatabaseHeartbeats;
@@ -240,9 +188,21 @@ export async function startDatabaseService(options: DatabaseServiceOptions): Pro
   const heartbeat = { ...DEFAULT_DB_HEARTBEAT, ...options.heartbeat };
   let proxyIds: readonly string[] = [];
   const heartbeats = startDatabaseHeartbeats({ auth, hostId, nodename: options.nodename, databases, heartbeat, logger, proxyIds: () => proxyIds });
-  const tunnel = startReverseTunnels(options, { auth, authAddr, identity, cas: engine.cas, clusterName, clock, streams }, (ids) => {
-    proxyIds = ids;
-    heartbeats.refresh();
+  const tunnel = startAgentTunnels({
+    ...(options.proxyAddr !== undefined ? { proxyAddr: options.proxyAddr } : {}),
+    authAddr,
+    auth,
+    identity,
+    cas: engine.cas,
+    clusterName,
+    clock,
+    logger,
+    onStream: streams.onStream,
+    onProxiesChanged: (ids) => {
+      proxyIds = ids;
+      heartbeats.refresh();
+    },
+    ...(options.tunnel ? { tunnel: options.tunnel } : {}),
   });
   const ready = Promise.all([tunnel.ready, heartbeats.firstAnnounced]).then(() => undefined);
   ready.catch(() => undefined);

@@ -16,6 +16,7 @@ import { newCertAuthorityCache, type CertAuthorityCache } from '../db/cas.js';
 import type { ProtocolRegistry } from './alpn.js';
 import { startLockWatcher } from '../lockwatcher.js';
 import { registerDatabaseRoute } from './db.js';
+import { newAgentRouter, type AgentRouter } from './agents.js';
 import { startPeerServer, startProxyPeers } from './peering.js';
 import { registerReverseTunnelRoute } from './tunnel.js';
 
@@ -39,6 +40,8 @@ export interface ProxyDatabaseAccessOptions {
 
 export interface ProxyDatabaseAccess {
   tunnels: TunnelServer;
+  /** Opens streams to agents: through their tunnel here, else (proxy peering) through a peer. Other routes (SSH) use it too. */
+  agents: AgentRouter;
   /** `host:port` peers dial, when peering is on. */
   peerAddr?: string;
   close(): Promise<void>;
@@ -93,10 +96,10 @@ export async function startProxyDatabaseAccess(options: ProxyDatabaseAccessOptio
     ...(options.lockRefreshMs !== undefined ? { refreshMs: options.lockRefreshMs } : {}),
     onError: (err) => options.logger.warn('could not fetch locks, keeping the last known ones', { error: redact((err as Error).message) }),
   });
+  const agents = newAgentRouter(tunnel.tunnels, peering?.peers);
   const db = registerDatabaseRoute({
     registry: options.registry,
-    tunnels: tunnel.tunnels,
-    ...(peering ? { peers: peering.peers } : {}),
+    agents,
     auth: options.auth,
     cas,
     certificate: options.webCertificate,
@@ -108,6 +111,7 @@ export async function startProxyDatabaseAccess(options: ProxyDatabaseAccessOptio
   });
   return {
     tunnels: tunnel.tunnels,
+    agents,
     ...(peering ? { peerAddr: peering.addr } : {}),
     async close() {
       locks.close();

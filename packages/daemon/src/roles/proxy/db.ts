@@ -42,25 +42,22 @@ import type { Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { AuthClient } from '@teleport-ts/core/api';
 import { readClientStartup, refuseConnection, SQLSTATE, type CancelRequest, type StartupMessage } from '@teleport-ts/core/protocol/postgres';
-import type { TunnelServer } from '@teleport-ts/core/tunnel';
 import type { ServiceAuditEmitter } from '../db/audit.js';
 import type { CertAuthorityCache } from '../db/cas.js';
 import type { LockWatcher } from '../lockwatcher.js';
 import { DEFAULT_PRE_AUTH_DEADLINES, type PreAuthDeadlines } from '../../http/deadlines.js';
 import { ALPN_PROTOCOLS, peerKey, type ProtocolRegistry } from './alpn.js';
 import { clientAddress, refusedUser, verifyDatabaseClient, type VerifiedClient } from './db-client.js';
-import { newAgentRouter } from './agents.js';
+import type { AgentRouter } from './agents.js';
 import { newDatabaseServerDirectory } from './db-servers.js';
 import { forwardCancel, refuseAtProxy, serveProxySession, type ProxyDatabaseContext } from './db-session.js';
 import { peerOf, rememberPeers } from './peer.js';
-import type { ProxyPeers } from './peering.js';
 import type { ProxyLogger } from './service.js';
 
 export interface DatabaseRouteOptions {
   registry: ProtocolRegistry;
-  tunnels: TunnelServer;
-  /** Proxy peering: agents without a tunnel here are reached through these. */
-  peers?: ProxyPeers;
+  /** Agents' tunnels here, and peers (proxy peering). */
+  agents: AgentRouter;
   auth: Pick<AuthClient, 'getDatabaseServers'>;
   cas: CertAuthorityCache;
   /** The web listener's key and certificate chain: what database clients see too. */
@@ -173,11 +170,11 @@ function newDatabaseTlsServer(ctx: RouteContext, options: DatabaseRouteOptions):
  *
  * @example
  * ```ts
- * const route = registerDatabaseRoute({ registry: proxy.registry, tunnels, auth, cas, certificate, clusterName, log, audit });
+ * const route = registerDatabaseRoute({ registry: proxy.registry, agents, auth, cas, certificate, clusterName, log, audit });
  * ```
  */
 export function registerDatabaseRoute(options: DatabaseRouteOptions): DatabaseRoute {
-  const agents = newAgentRouter(options.tunnels, options.peers);
+  const { agents } = options;
   const ctx: RouteContext = {
     agents,
     servers: newDatabaseServerDirectory({ auth: options.auth, agents, locks: options.locks }),

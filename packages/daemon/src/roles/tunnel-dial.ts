@@ -1,6 +1,6 @@
 /**
- * The db agent's outbound reverse tunnel connection: TLS to the proxy with the agent's host certificate, offering
- * ALPN `teleport-reversetunnel`, and accepting the proxy only when it presents a host certificate of this cluster
+ * An agent's outbound reverse tunnel connection (db agents; SSH nodes the same way): TLS to the proxy with the
+ * agent's host certificate, offering ALPN `teleport-reversetunnel`, and accepting the proxy only when it presents a host certificate of this cluster
  * with the Proxy system role (verified against the host CA, rotation included). The proxy's address is the
  * `--auth-server` address when that is a proxy, else the proxy the auth server names (`ping().proxyPublicAddr`).
  */
@@ -11,8 +11,8 @@ import { derToPem } from '@teleport-ts/core/ca';
 import { DEFAULT_PROXY_WEB_PORT, parseHostPort } from '@teleport-ts/core/config';
 import { AccessDeniedError, ConnectionProblemError } from '@teleport-ts/core/errors';
 import { REVERSE_TUNNEL_ALPN } from '@teleport-ts/core/tunnel';
-import type { CertAuthorityCache } from './cas.js';
-import { isIpAddress } from './config.js';
+import type { CertAuthorityCache } from './db/cas.js';
+import { isIpAddress } from './db/config.js';
 
 /**
  * One TLS connection to `addr` offering the reverse tunnel ALPN protocol. Resolves once the peer proved it holds a
