@@ -127,6 +127,26 @@ function crashOf<K extends InputKind>(target: Target<K>, options: FuzzOptions, i
 }
 
 /**
+ * Runs `fn` with two costs of the process removed that parsers pay on every input, neither of which a parser can
+ * observe: stack traces (`Error.stackTraceLimit = 0`; the harness reports a crash by its name and message, and a
+ * saved crash replayed by the tests has its stack), and `process.env` as the live environment (a snapshot in a plain
+ * object: the `yaml` library reads `process.env.LOG_TOKENS` for every token, and each read of the real one asks the
+ * C library's environment). Both are restored afterwards.
+ */
+function withoutStacksAndLiveEnv<T>(fn: () => T): T {
+  const { stackTraceLimit } = Error;
+  const env = process.env;
+  Error.stackTraceLimit = 0;
+  process.env = { ...env };
+  try {
+    return fn();
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
+    process.env = env;
+  }
+}
+
+/**
  * Fuzzes one target until `runs` inputs or `seconds` have passed, whichever comes first. The seeds run first; a
  * seed that fails is reported like any other crash.
  */
@@ -148,11 +168,13 @@ export async function fuzzTarget<K extends InputKind>(target: Target<K>, options
     if (runOne(target, input)) stats.accepted++;
     else stats.refused++;
   });
-  const details = fc.check(property, {
-    seed,
-    numRuns: options.runs ?? 2 ** 31 - 1,
-    ...(options.seconds === undefined ? {} : { interruptAfterTimeLimit: options.seconds * 1000, markInterruptAsFailure: false }),
-  });
+  const details = withoutStacksAndLiveEnv(() =>
+    fc.check(property, {
+      seed,
+      numRuns: options.runs ?? 2 ** 31 - 1,
+      ...(options.seconds === undefined ? {} : { interruptAfterTimeLimit: options.seconds * 1000, markInterruptAsFailure: false }),
+    }),
+  );
   const result: FuzzResult = { target: target.name, seconds: elapsed(), seed, ...stats };
   if (details.failed) result.crash = crashOf(target, options, details.counterexample?.[0] as InputOf<K> | undefined, details.errorInstance);
   return result;

@@ -88,7 +88,12 @@ export const yamlConfig: Target<'text', FileConfig> = {
   parse: (text) => parseConfig(text),
 };
 
-/** One resource of every kind, as `tctl get` prints them. */
+/**
+ * One resource of every kind, as `tctl get` prints them, and a stream of two (a user and a lock). The stream holds
+ * two small resources rather than all five: the documents are parsed one at a time by the same code whatever their
+ * number, the parser's time grows with the input's length, and a seed of all five (1,140 characters, twice the next
+ * largest) took about a third of the mutation time for no path the others do not reach.
+ */
 function resourceSeeds(): string[] {
   const resources: Resource[] = [
     parseRole({
@@ -106,7 +111,7 @@ function resourceSeeds(): string[] {
     defaultAuthPreference(),
     parseLock({ kind: 'lock', version: 'v2', metadata: { name: 'lock-1' }, spec: { target: { user: 'alice' }, message: 'incident 42' } }),
   ];
-  return [...resources.map((r) => resourceToYaml(r)), resourceToYaml(resources)];
+  return [...resources.map((r) => resourceToYaml(r)), resourceToYaml([resources[1]!, resources[4]!])];
 }
 
 /** Resources: every kind, several documents; what parses prints back (tctl get) and parses to the same resources. */
