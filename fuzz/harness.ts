@@ -114,6 +114,8 @@ export interface FuzzOptions {
 export interface FuzzResult extends RunStats {
   target: string;
   seconds: number;
+  /** CPU time of the process meanwhile (all its threads): on a shared machine, inputs per CPU second vary less than per second. */
+  cpuSeconds: number;
   seed: number;
   /** Set when the property failed: the error and where the input was saved. */
   crash?: { error: string; file: string | undefined; input: unknown };
@@ -155,12 +157,14 @@ export async function fuzzTarget<K extends InputKind>(target: Target<K>, options
   const stats: RunStats = { inputs: 0, accepted: 0, refused: 0 };
   const seed = options.seed ?? Date.now() ^ (Math.random() * 0x7fffffff);
   const started = performance.now();
+  const cpuStart = process.cpuUsage();
   const elapsed = () => (performance.now() - started) / 1000;
+  const cpu = () => ((used) => (used.user + used.system) / 1e6)(process.cpuUsage(cpuStart));
   for (const input of seeds) {
     try {
       runOne(target, input);
     } catch (err) {
-      return { target: target.name, seconds: elapsed(), seed, ...stats, crash: crashOf(target, options, input, err) };
+      return { target: target.name, seconds: elapsed(), cpuSeconds: cpu(), seed, ...stats, crash: crashOf(target, options, input, err) };
     }
   }
   const property = fc.property(target.arbitrary(seeds), (input) => {
@@ -175,7 +179,7 @@ export async function fuzzTarget<K extends InputKind>(target: Target<K>, options
       ...(options.seconds === undefined ? {} : { interruptAfterTimeLimit: options.seconds * 1000, markInterruptAsFailure: false }),
     }),
   );
-  const result: FuzzResult = { target: target.name, seconds: elapsed(), seed, ...stats };
+  const result: FuzzResult = { target: target.name, seconds: elapsed(), cpuSeconds: cpu(), seed, ...stats };
   if (details.failed) result.crash = crashOf(target, options, details.counterexample?.[0] as InputOf<K> | undefined, details.errorInstance);
   return result;
 }
