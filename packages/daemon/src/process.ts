@@ -4,6 +4,7 @@
  * `start` command prints.
  */
 
+import type { SessionRecordingMode } from '@teleport-ts/core/api';
 import { openAuditStore, type AuditEventStore } from '@teleport-ts/core/audit';
 import { openBackend, type Backend, type StorageConfig } from '@teleport-ts/core/backend';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
@@ -37,6 +38,8 @@ export interface ProcessConfig {
     staticTokens: readonly StaticToken[];
     authentication?: AuthenticationConfig;
     accessRequestWebhook?: { url: string; caFile?: string };
+    /** `auth_service.session_recording`; default `node`. */
+    sessionRecording?: SessionRecordingMode;
   };
   /** Where invite links point. */
   proxyPublicAddr: string;
@@ -126,6 +129,8 @@ async function startAuthRole(state: ProcessState, backend: Backend): Promise<Aut
     ...(config.auth.clusterName !== undefined ? { clusterName: config.auth.clusterName } : {}),
     ...(config.auth.authentication !== undefined ? { authentication: config.auth.authentication } : {}),
     ...(config.auth.accessRequestWebhook !== undefined ? { accessRequestWebhook: config.auth.accessRequestWebhook } : {}),
+    ...(config.auth.sessionRecording !== undefined ? { sessionRecording: config.auth.sessionRecording } : {}),
+    ...(config.storage.audit_sessions_uri !== undefined ? { auditSessionsUri: config.storage.audit_sessions_uri } : {}),
   });
   return started(state, auth);
 }
