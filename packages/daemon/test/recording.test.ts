@@ -1,0 +1,215 @@
+/**
+ * Session recording against a real auth server: a node's recorder (Node host identity) uploads through the auth API,
+ * the recording is listed and streamed back under the `session` rules, parts are idempotent and bounded, streaming
+ * mode sends parts while the session runs, and a node process killed mid-session (mid-upload) has its recording
+ * finished by the next start.
+ */
+
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newAuthClient, writeIdentity, type AuthClient, type RecordingEvent } from '@teleport-ts/core/api';
+import { issueLocalHostIdentity } from '../src/roles/auth/index.js';
+import { spoolDirOf, startSessionRecording, type SessionMetadata } from '../src/roles/ssh/recording/index.js';
+import { rejection, startTestAuth, type TestAuth } from './auth-helpers.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+async function events(client: AuthClient, sid: string): Promise<RecordingEvent[]> {
+  const out: RecordingEvent[] = [];
+  for await (const ev of client.streamRecording(sid, new AbortController().signal)) out.push(ev);
+  return out;
+}
+
+const printed = (evs: RecordingEvent[]): string =>
+  evs.filter((e) => e.event === 'print').map((e) => Buffer.from(e['data'] as string, 'base64').toString()).join('');
+
+function session(sid: string, user = 'alice'): SessionMetadata {
+  return { sessionId: sid, clusterName: 'test.example.com', user, login: 'root', serverId: 'node-1', serverHostname: 'node-1', cols: 80, rows: 24 };
+}
+
+describe('session recording through the auth server', () => {
+  let t: TestAuth;
+  let node: AuthClient;
+  let nodeDir: string;
+  let identityDir: string;
+
+  beforeAll(async () => {
+    t = await startTestAuth();
+    nodeDir = await mkdtemp(path.join(tmpdir(), 'tp-node-'));
+    const identity = await issueLocalHostIdentity(t.auth.context, 'Node', t.auth.dialAddr);
+    identityDir = path.join(nodeDir, 'identity');
+    await writeIdentity(identityDir, identity);
+    node = newAuthClient({ addr: t.auth.dialAddr, identity });
+  });
+  afterAll(async () => {
+    await node?.close();
+    await t?.close();
+    if (nodeDir) await rm(nodeDir, { recursive: true, force: true });
+  });
+
+  it('records output with timing, resizes, start and end; uploads it (node mode); the auditor lists and reads it', async () => {
+    const recording = await startSessionRecording({ dataDir: nodeDir, client: node, at: 'node', retryIntervalMs: 0 });
+    expect(recording.mode()).toBe('node');
+    const sid = randomUUID();
+    const rec = recording.recorder(session(sid))!;
+    rec.output(Buffer.from('$ echo marker-42\r\n'));
+    await sleep(300);
+    rec.resize(120, 40);
+    rec.output(Buffer.from('marker-42\r\n'));
+    // Before the end nothing is uploaded in node mode: the recording is on the node's disk.
+    expect((await readdir(spoolDirOf(nodeDir))).some((n) => n.startsWith(sid))).toBe(true);
+    await rec.end();
+    expect(await readdir(spoolDirOf(nodeDir))).toEqual([]);
+
+    const auditor = await t.userClient('ann', ['auditor']);
+    const listed = await auditor.listRecordings();
+    const summary = listed.find((s) => s.sid === sid);
+    expect(summary).toMatchObject({ event: 'session.end', code: 'T2004I', user: 'alice', login: 'root', participants: ['alice'], server_hostname: 'node-1', proto: 'ssh' });
+    expect(summary?.incomplete).toBeUndefined();
+
+    const evs = await events(auditor, sid);
+    expect(evs.map((e) => e.event)).toEqual(['session.start', 'print', 'resize', 'print', 'session.end']);
+    expect(evs.map((e) => e.ei)).toEqual([0, 1, 2, 3, 4]);
+    expect(evs[0]).toMatchObject({ code: 'T2000I', sid, user: 'alice', login: 'root', size: '80:24', session_recording: 'node' });
+    expect(evs[2]).toMatchObject({ code: 'T2002I', size: '120:40' });
+    expect(printed(evs)).toBe('$ echo marker-42\r\nmarker-42\r\n');
+    // The second output came ~300 ms after the first, by the recorder's own clock.
+    expect(evs[3]!.ms - evs[1]!.ms).toBeGreaterThanOrEqual(290);
+    expect(evs[3]!.ms - evs[1]!.ms).toBeLessThan(1500);
+    expect(evs[3]).toMatchObject({ offset: 18, bytes: 11 });
+
+    const uploads = await t.audit.search({ from: new Date(0), to: new Date(Date.now() + 3_600_000), eventTypes: ['session.upload'], limit: 10, order: 'asc' });
+    expect(uploads.events.find((e) => e['sid'] === sid)).toMatchObject({ code: 'T2005I', user: 'alice', login: 'root' });
+    const reads = await t.audit.search({ from: new Date(0), to: new Date(Date.now() + 3_600_000), eventTypes: ['session.recording.access'], limit: 10, order: 'asc' });
+    expect(reads.events.find((e) => e['sid'] === sid)).toMatchObject({ code: 'T2012I', user: 'ann' });
+    await recording.close();
+  });
+
+  it('refuses users without session rules; the access preset sees only sessions the user took part in', async () => {
+    const recording = await startSessionRecording({ dataDir: nodeDir, client: node, at: 'node', retryIntervalMs: 0 });
+    const sid = randomUUID();
+    const rec = recording.recorder(session(sid, 'alice'))!;
+    rec.output(Buffer.from('secret output\r\n'));
+    await rec.end();
+    await recording.close();
+
+    const editor = await t.userClient('eddie', ['editor']);
+    const refused = await rejection(editor.listRecordings());
+    expect(refused).toMatchObject({ kind: 'access-denied', message: 'access denied to perform action "list" on "session"' });
+    expect(await rejection(events(editor, sid))).toMatchObject({ kind: 'access-denied', message: 'access denied to perform action "read" on "session"' });
+
+    const alice = await t.userClient('alice', ['access']);
+    expect((await alice.listRecordings()).map((s) => s.sid)).toContain(sid);
+    expect(printed(await events(alice, sid))).toBe('secret output\r\n');
+    const bob = await t.userClient('bob', ['access']);
+    expect((await bob.listRecordings()).map((s) => s.sid)).not.toContain(sid);
+    expect(await rejection(events(bob, sid))).toMatchObject({ kind: 'access-denied' });
+    // Users cannot upload: only Node and Proxy hosts.
+    expect(await rejection(alice.uploadRecordingPart(randomUUID(), { index: 0, offset: 0, data: Buffer.from('{}\n') }))).toMatchObject({ kind: 'access-denied' });
+  });
+
+  it('parts are idempotent by session and index, bounded in size, and must add up before completion', async () => {
+    const sid = randomUUID();
+    const line = (ei: number, event: string) => Buffer.from(`${JSON.stringify({ ei, event, time: new Date().toISOString(), ms: ei * 10, user: 'alice' })}\n`);
+    const a = line(0, 'session.start');
+    const b = line(1, 'session.end');
+    await node.uploadRecordingPart(sid, { index: 0, offset: 0, data: a });
+    await node.uploadRecordingPart(sid, { index: 0, offset: 0, data: a });
+    expect(await rejection(node.completeRecording(sid, { parts: 2, size: a.length + b.length }))).toMatchObject({ code: 'ERR_TP_RECORDING_INCOMPLETE' });
+    await node.uploadRecordingPart(sid, { index: 1, offset: a.length, data: b });
+    const first = await node.completeRecording(sid, { parts: 2, size: a.length + b.length });
+    const again = await node.completeRecording(sid, { parts: 2, size: a.length + b.length });
+    expect(again).toEqual(first);
+    await node.uploadRecordingPart(sid, { index: 1, offset: a.length, data: b }); // after completion: ignored
+    expect(await rejection(node.uploadRecordingPart(randomUUID(), { index: 0, offset: 0, data: Buffer.alloc(512 * 1024 + 1) }))).toMatchObject({
+      code: expect.stringMatching(/ERR_TP_RECORDING_TOO_LARGE|ERR_TP_REQUEST_TOO_LARGE/),
+    });
+    expect(await rejection(node.uploadRecordingPart('../../etc', { index: 0, offset: 0, data: a }))).toMatchObject({ kind: 'bad-parameter' });
+    const uploads = await t.audit.search({ from: new Date(0), to: new Date(Date.now() + 3_600_000), eventTypes: ['session.upload'], limit: 100, order: 'asc' });
+    expect(uploads.events.filter((e) => e['sid'] === sid)).toHaveLength(1);
+  });
+
+  it('streams parts to the auth server while the session runs (node-sync), and completes at the end', async () => {
+    const t2 = await startTestAuth({ sessionRecording: 'node-sync' });
+    const dir = await mkdtemp(path.join(tmpdir(), 'tp-node-sync-'));
+    const client = newAuthClient({ addr: t2.auth.dialAddr, identity: await issueLocalHostIdentity(t2.auth.context, 'Node', t2.auth.dialAddr) });
+    try {
+      const recording = await startSessionRecording({ dataDir: dir, client, at: 'node', retryIntervalMs: 0, flushIntervalMs: 50 });
+      expect(recording.mode()).toBe('node-sync');
+      // The proxy does not record in node modes.
+      const proxyRecording = await startSessionRecording({ dataDir: dir, client, at: 'proxy', retryIntervalMs: 0 });
+      expect(proxyRecording.recorder(session(randomUUID()))).toBeUndefined();
+      const sid = randomUUID();
+      const rec = recording.recorder(session(sid))!;
+      rec.output(Buffer.from('first\r\n'));
+      const partsDir = path.join(t2.auth.context.recordings.dir, `${sid}.parts`);
+      await until('a part on the auth server', async () => ((await readdir(partsDir).catch(() => [])).some((n) => /^\d+\.\d+$/.test(n)) ? true : undefined));
+      rec.output(Buffer.from('second\r\n'));
+      await rec.end();
+      const auditor = await t2.userClient('ann', ['auditor']);
+      expect(printed(await events(auditor, sid))).toBe('first\r\nsecond\r\n');
+      await recording.close();
+    } finally {
+      await client.close();
+      await t2.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a node killed mid-session and mid-upload: the next start uploads the rest, nothing written is lost', async () => {
+    const t2 = await startTestAuth({ sessionRecording: 'node-sync' });
+    const dir = await mkdtemp(path.join(tmpdir(), 'tp-node-restart-'));
+    const identity = await issueLocalHostIdentity(t2.auth.context, 'Node', t2.auth.dialAddr);
+    await writeIdentity(path.join(dir, 'identity'), identity);
+    const client = newAuthClient({ addr: t2.auth.dialAddr, identity });
+    const sid = randomUUID();
+    try {
+      const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', path.join(import.meta.dirname, 'fixtures', 'record-child.ts'), dir, t2.auth.dialAddr, path.join(dir, 'identity'), sid], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let err = '';
+      child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+      const partsDir = path.join(t2.auth.context.recordings.dir, `${sid}.parts`);
+      await until(`parts from the node process (stderr: ${err})`, async () => ((await readdir(partsDir).catch(() => [])).filter((n) => /^\d+\.\d+$/.test(n)).length >= 3 ? true : undefined), 30_000);
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+      const spooled = await readdir(spoolDirOf(dir));
+      expect(spooled).toContain(`${sid}.rec`);
+      expect(spooled).toContain(`${sid}.upload.json`);
+      expect(spooled).not.toContain(`${sid}.done`);
+
+      // The restart: the recording service finds the cut recording and finishes its upload.
+      const recording = await startSessionRecording({ dataDir: dir, client, at: 'node', retryIntervalMs: 0 });
+      const resumed = await recording.resume();
+      await recording.close();
+      expect(await readdir(spoolDirOf(dir))).toEqual([]);
+      const auditor = await t2.userClient('ann', ['auditor']);
+      const summary = (await auditor.listRecordings()).find((s) => s.sid === sid);
+      expect(summary).toMatchObject({ incomplete: true, user: 'alice' });
+      expect(resumed.failed).toEqual([]);
+      const lines = printed(await events(auditor, sid)).split('\r\n').filter(Boolean);
+      expect(lines.length).toBeGreaterThan(3);
+      // Every line the node wrote, in order, none missing.
+      expect(lines).toEqual(lines.map((_, i) => `line-${i}`));
+    } finally {
+      await client.close();
+      await t2.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
