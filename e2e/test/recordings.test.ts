@@ -8,6 +8,7 @@
 
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AUTH_VIA_PROXY_ALPN, joinCluster, newAuthClient, type AuthClient } from '@teleport-ts/core/api';
@@ -48,7 +49,8 @@ describe('tsh recordings ls and tsh play', () => {
   }
 
   beforeAll(async () => {
-    cluster = await startCluster({ secondFactor: 'off' });
+    // Streamed recording (teleport.yaml), stored at the default audit_sessions_uri.
+    cluster = await startCluster({ secondFactor: 'off', authServiceExtra: ['  session_recording: node-sync'] });
     const pin = /CA pin: (sha256:[0-9a-f]{64})/.exec(cluster.output())![1]!;
     const tokenOut = await run(bin('tctl'), ['-c', cluster.config, 'tokens', 'add', '--type=node']);
     const token = /--token=([0-9a-f]+)/.exec(tokenOut.stdout)?.[1] ?? /^([0-9a-f]{32})$/m.exec(tokenOut.stdout)?.[1];
@@ -60,6 +62,7 @@ describe('tsh recordings ls and tsh play', () => {
 
     // The node records a session whose output comes with real pauses, as a typed `echo marker-42` would.
     const recording = await startSessionRecording({ dataDir: path.join(cluster.dir, 'node-data'), client: node, at: 'node', retryIntervalMs: 0 });
+    expect(recording.mode()).toBe('node-sync');
     const rec = recording.recorder({ sessionId: sid, clusterName: 'e2e.example.com', user: 'alice', login: 'root', serverId: 'rec-node', serverHostname: 'rec-node', cols: 80, rows: 24 })!;
     const started = performance.now();
     rec.output(Buffer.from('$ '));
@@ -70,6 +73,7 @@ describe('tsh recordings ls and tsh play', () => {
     recordedSpanMs = performance.now() - started;
     await rec.end();
     await recording.close();
+    await stat(path.join(cluster.dir, 'data', 'log', 'records', `${sid}.ndjson`));
   }, 120_000);
 
   afterAll(async () => {

@@ -181,3 +181,15 @@ describe('auth_service.access_requests', () => {
     expect(() => parseConfig(yaml('      url: https://x/\n      ca_fil: a\n'))).toThrow(/unknown key "auth_service.access_requests.webhook.ca_fil" at line 7; did you mean "auth_service.access_requests.webhook.ca_file"/);
   });
 });
+
+describe('session recording keys', () => {
+  it('reads auth_service.session_recording and teleport.storage.audit_sessions_uri, refusing other values', () => {
+    const cfg = parseConfig('version: v3\nteleport:\n  storage:\n    audit_sessions_uri: file:///var/lib/rec\nauth_service:\n  session_recording: node-sync\n');
+    expect(cfg.auth_service?.session_recording).toBe('node-sync');
+    expect(cfg.teleport.storage?.audit_sessions_uri).toBe('file:///var/lib/rec');
+    expect(parseConfig('auth_service:\n  enabled: yes\n').auth_service?.session_recording).toBeUndefined();
+    expect(() => parseConfig('auth_service:\n  session_recording: always\n')).toThrow(/auth_service.session_recording must be one of node, node-sync, proxy, proxy-sync, off/);
+    expect(() => parseConfig('teleport:\n  storage:\n    audit_sessions_uri: s3://bucket/records\n')).toThrow(/audit_sessions_uri must be a file:\/\/ URI/);
+    expect(() => parseConfig('auth_service:\n  session_recordin: node\n')).toThrow(/did you mean "auth_service.session_recording"/);
+  });
+});

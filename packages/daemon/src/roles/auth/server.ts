@@ -35,7 +35,7 @@ import { boundedExpiry, HOST_CERT_TTL_MS } from './certs.js';
 import { newAuthContext, type AuthContext } from './context.js';
 import { initCluster, loadOrCreateHostUuid } from './init.js';
 import { advanceAutoRotations } from './resources.js';
-import { openSessionRecordingStore } from './recording-store.js';
+import { openSessionRecordingStore, type SessionRecordingStore } from './recording-store.js';
 import { registerAuthRoutes } from './routes.js';
 import { newWebhookNotifier } from './webhook.js';
 
@@ -144,8 +144,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     hostUuid,
     proxyPublicAddr: options.proxyPublicAddr ?? `${options.nodename}:3080`,
     staticTokens: options.staticTokens ?? [],
-    recordings: await openSessionRecordingStore({ uri: options.auditSessionsUri, dataDir: options.dataDir }),
-    ...(options.sessionRecording !== undefined ? { sessionRecording: options.sessionRecording } : {}),
+    ...(await recordingOptions(options)),
     onTrustChanged: () => scheduleRefresh(s),
   });
   const s: AuthServerState = {
@@ -197,6 +196,12 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
       logger.info('auth service stopped');
     },
   };
+}
+
+/** The session recording store (`teleport.storage.audit_sessions_uri`) and mode of the auth context. */
+async function recordingOptions(options: AuthServerOptions): Promise<{ recordings: SessionRecordingStore; sessionRecording?: SessionRecordingMode }> {
+  const recordings = await openSessionRecordingStore({ uri: options.auditSessionsUri, dataDir: options.dataDir });
+  return { recordings, ...(options.sessionRecording !== undefined ? { sessionRecording: options.sessionRecording } : {}) };
 }
 
 /** A running auth server's state, shared by the steps below. */
