@@ -11,6 +11,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newAuditEvent } from '@teleport-ts/core/audit';
 import { newAuthClient, writeIdentity, type AuthClient, type RecordingEvent } from '@teleport-ts/core/api';
 import { issueLocalHostIdentity } from '../src/roles/auth/index.js';
 import { spoolDirOf, startSessionRecording, type SessionMetadata } from '../src/roles/ssh/recording/index.js';
@@ -141,6 +142,20 @@ describe('session recording through the auth server', () => {
     expect(await rejection(node.uploadRecordingPart('../../etc', { index: 0, offset: 0, data: a }))).toMatchObject({ kind: 'bad-parameter' });
     const uploads = await t.audit.search({ from: new Date(0), to: new Date(Date.now() + 3_600_000), eventTypes: ['session.upload'], limit: 100, order: 'asc' });
     expect(uploads.events.filter((e) => e['sid'] === sid)).toHaveLength(1);
+  });
+
+  it('the Node records SSH audit events (exec, port, scp, sftp, session.*) but not database ones', async () => {
+    const fields = { user: 'alice', login: 'root', sid: randomUUID(), server_hostname: 'node-1' };
+    await node.emitAuditEvents([newAuditEvent('exec', { ...fields, command: 'echo hi', exit_code: '0' }), newAuditEvent('portForward', { ...fields, addr: '127.0.0.1:8080' })]);
+    const found = await t.audit.search({ from: new Date(0), to: new Date(Date.now() + 3_600_000), eventTypes: ['exec', 'port'], limit: 10, order: 'asc' });
+    expect(found.events.map((e) => [e.event, e.code, e['server_id']])).toEqual([
+      ['exec', 'T3002I', t.auth.hostUuid],
+      ['port', 'T3003I', t.auth.hostUuid],
+    ]);
+    expect(await rejection(node.emitAuditEvents([newAuditEvent('databaseSessionStart', fields)]))).toMatchObject({
+      kind: 'access-denied',
+      message: 'access denied: the Node service may not record db.session.start events',
+    });
   });
 
   it('streams parts to the auth server while the session runs (node-sync), and completes at the end', async () => {
