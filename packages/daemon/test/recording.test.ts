@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newAuditEvent } from '@teleport-ts/core/audit';
 import { newAuthClient, writeIdentity, type AuthClient, type RecordingEvent } from '@teleport-ts/core/api';
 import { issueLocalHostIdentity } from '../src/roles/auth/index.js';
-import { spoolDirOf, startSessionRecording, type SessionMetadata } from '../src/roles/ssh/recording/index.js';
+import { newSessionRecorder, newSpoolUploader, spoolDirOf, startSessionRecording, type SessionMetadata, type SessionRecorder } from '../src/roles/ssh/recording/index.js';
 import { rejection, startTestAuth, type TestAuth } from './auth-helpers.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -98,6 +98,30 @@ describe('session recording through the auth server', () => {
     const reads = await t.audit.search({ from: new Date(0), to: new Date(Date.now() + 3_600_000), eventTypes: ['session.recording.access'], limit: 10, order: 'asc' });
     expect(reads.events.find((e) => e['sid'] === sid)).toMatchObject({ code: 'T2012I', user: 'ann' });
     await recording.close();
+  });
+
+  it('a recorder alone: off records nothing, long output becomes 64 KiB print events, nothing is taken after the end', async () => {
+    const spoolDir = path.join(nodeDir, 'direct-spool');
+    const uploader = newSpoolUploader({ spoolDir, sink: node });
+    const off: SessionRecorder = newSessionRecorder({ session: session(randomUUID()), mode: 'off', spoolDir, uploader });
+    off.output(Buffer.from('not recorded'));
+    await off.end();
+    expect(await readdir(spoolDir).catch(() => [])).toEqual([]);
+
+    const sid = randomUUID();
+    const rec = newSessionRecorder({ session: session(sid), mode: 'node', spoolDir, uploader });
+    const big = Buffer.alloc(150 * 1024, 'x');
+    rec.output(big);
+    await rec.end();
+    rec.output(Buffer.from('after the end'));
+    await rec.end();
+    const auditor = await t.userClient('ann', ['auditor']);
+    const evs = await events(auditor, sid);
+    const prints = evs.filter((e) => e.event === 'print');
+    expect(prints.map((e) => e['bytes'])).toEqual([65536, 65536, 22528]);
+    expect(prints.map((e) => e['offset'])).toEqual([0, 65536, 131072]);
+    expect(printed(evs)).toBe(big.toString());
+    expect(evs.at(-1)!.event).toBe('session.end');
   });
 
   it('refuses users without session rules; the access preset sees only sessions the user took part in', async () => {

@@ -11,14 +11,19 @@ import { nopLogger, type Logger } from '../../../logger.js';
 import { newSessionRecorder, type SessionMetadata, type SessionRecorder } from './recorder.js';
 import { newSpoolUploader, spoolDirOf, type SpoolUploader } from './uploader.js';
 
-export { newSessionRecorder, type SessionMetadata, type SessionRecorder, type SessionRecorderOptions } from './recorder.js';
-export { newSpoolUploader, spoolDirOf, type RecordingSink, type SpoolUploader } from './uploader.js';
+export { newSessionRecorder, type SessionMetadata, type SessionRecorder } from './recorder.js';
+export { newSpoolUploader, spoolDirOf } from './uploader.js';
 
-/** A recorder for a session, or `undefined` when this agent does not record it (mode `off`, or recorded elsewhere). */
+/**
+ * A recorder for a session, or `undefined` when this agent does not record it (mode `off`, or recorded elsewhere).
+ * What the node's SSH server takes (`newNodeSshServer({ recorder })`, the SSH contract of issue 11).
+ *
+ * @public
+ */
 export type RecorderFactory = (session: SessionMetadata) => SessionRecorder | undefined;
 
 /** What the recording service needs of the auth client. */
-export type RecordingClient = Pick<RecordingsApi, 'getSessionRecordingConfig' | 'uploadRecordingPart' | 'completeRecording'>;
+type RecordingClient = Pick<RecordingsApi, 'getSessionRecordingConfig' | 'uploadRecordingPart' | 'completeRecording'>;
 
 export interface SessionRecordingOptions {
   /** The agent's data dir: recordings are spooled under `log/upload/streaming/default`. */

@@ -12,7 +12,7 @@ import { redact } from '@teleport-ts/core/errors';
 import { nopLogger, type Logger } from '../../../logger.js';
 
 /** What an uploader needs of the auth client. */
-export type RecordingSink = Pick<RecordingsApi, 'uploadRecordingPart' | 'completeRecording'>;
+type RecordingSink = Pick<RecordingsApi, 'uploadRecordingPart' | 'completeRecording'>;
 
 /** Where an agent spools recordings under its data dir (Teleport's path). */
 export function spoolDirOf(dataDir: string): string {
