@@ -182,6 +182,25 @@ describe('session recording through the auth server', () => {
     });
   });
 
+  it('a recording without session.end (cut short) is summarised from its start and last event; over-long and torn lines are skipped', async () => {
+    const sid = randomUUID();
+    const ev = (ei: number, event: string, time: string) => `${JSON.stringify({ ei, event, time, ms: ei, user: 'carol', login: 'ops', server_hostname: 'n2' })}\n`;
+    const parts = [
+      Buffer.from(ev(0, 'session.start', '2026-01-01T00:00:00.000Z')),
+      Buffer.alloc(400 * 1024, 'x'),
+      Buffer.alloc(400 * 1024, 'y'),
+      Buffer.from(`\n${ev(1, 'print', '2026-01-01T00:00:05.000Z')}{"ei":2,"event":"pri`),
+    ];
+    let offset = 0;
+    for (const [index, data] of parts.entries()) {
+      await node.uploadRecordingPart(sid, { index, offset, data });
+      offset += data.length;
+    }
+    const summary = await node.completeRecording(sid, { parts: parts.length, size: offset });
+    expect(summary).toMatchObject({ sid, user: 'carol', login: 'ops', participants: ['carol'], server_hostname: 'n2', incomplete: true });
+    expect(summary).toMatchObject({ session_start: '2026-01-01T00:00:00.000Z', session_stop: '2026-01-01T00:00:05.000Z', recording_size: offset });
+  });
+
   it('streams parts to the auth server while the session runs (node-sync), and completes at the end', async () => {
     const t2 = await startTestAuth({ sessionRecording: 'node-sync' });
     const dir = await mkdtemp(path.join(tmpdir(), 'tp-node-sync-'));
@@ -189,11 +208,14 @@ describe('session recording through the auth server', () => {
     try {
       const recording = await startSessionRecording({ dataDir: dir, client, at: 'node', retryIntervalMs: 0, flushIntervalMs: 50 });
       expect(recording.mode()).toBe('node-sync');
-      // The proxy does not record in node modes.
-      const proxyRecording = await startSessionRecording({ dataDir: dir, client, at: 'proxy', retryIntervalMs: 0 });
-      expect(proxyRecording.recorder(session(randomUUID()))).toBeUndefined();
       const sid = randomUUID();
       const rec = recording.recorder(session(sid))!;
+      // A proxy on the same data dir does not record in node modes, and its start-up does not take the recording
+      // the node is writing for one a restart left behind.
+      const proxyRecording = await startSessionRecording({ dataDir: dir, client, at: 'proxy', retryIntervalMs: 0 });
+      expect(proxyRecording.recorder(session(randomUUID()))).toBeUndefined();
+      expect((await proxyRecording.resume()).completed).toEqual([]);
+      await proxyRecording.close();
       rec.output(Buffer.from('first\r\n'));
       const partsDir = path.join(t2.auth.context.recordings.dir, `${sid}.parts`);
       await until('a part on the auth server', async () => ((await readdir(partsDir).catch(() => [])).some((n) => /^\d+\.\d+$/.test(n)) ? true : undefined));

@@ -173,7 +173,7 @@ async function complete(dir: string, sid: string, upload: { parts: number; size:
   } finally {
     await out.close();
   }
-  const summary = summarize(sid, await readFile(tmp, 'utf8'), upload.size);
+  const summary = summarize(sid, await scanEvents(tmp), upload.size);
   await writeFile(path.join(dir, `${sid}.json`), `${JSON.stringify(summary)}\n`, { mode: 0o600 });
   await rename(tmp, target);
   await rm(partsDir, { recursive: true, force: true });
@@ -182,23 +182,51 @@ async function complete(dir: string, sid: string, upload: { parts: number; size:
 
 const str = (x: unknown): string => (typeof x === 'string' ? x : '');
 
+/** A line longer than this is not an event a recorder writes: it is skipped, not held in memory. */
+const MAX_LINE_BYTES = 1 << 20;
+
+/** The events a summary needs, read in chunks: the first `session.start`, the last `session.end`, the last event. */
+interface ScannedEvents {
+  start?: RecordingEvent;
+  end?: RecordingEvent;
+  last?: RecordingEvent;
+}
+
+async function scanEvents(file: string): Promise<ScannedEvents> {
+  const found: ScannedEvents = {};
+  const visit = (line: Buffer): void => {
+    let ev: RecordingEvent;
+    try {
+      ev = parseRecordingEvent(JSON.parse(line.toString('utf8')));
+    } catch {
+      return; // a torn last line (the node went away) or garbage: what came before is the recording
+    }
+    if (ev.event === 'session.start') found.start ??= ev;
+    if (ev.event === 'session.end') found.end = ev;
+    found.last = ev;
+  };
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  for await (const chunk of createReadStream(file) as AsyncIterable<Buffer>) {
+    let from = 0;
+    for (let nl = chunk.indexOf(0x0a); nl >= 0; nl = chunk.indexOf(0x0a, from)) {
+      if (pendingBytes + nl - from <= MAX_LINE_BYTES) visit(Buffer.concat([...pending, chunk.subarray(from, nl)]));
+      pending = [];
+      pendingBytes = 0;
+      from = nl + 1;
+    }
+    pendingBytes += chunk.length - from;
+    pending = pendingBytes <= MAX_LINE_BYTES ? [...pending, chunk.subarray(from)] : [];
+  }
+  if (pending.length > 0 && pendingBytes <= MAX_LINE_BYTES) visit(Buffer.concat(pending));
+  return found;
+}
+
 /**
  * The recording's `session.end` event with its size, or one made from `session.start` and the last event when the
- * node went away before the session ended. A line cut short by the crash is dropped.
+ * node went away before the session ended.
  */
-function summarize(sid: string, text: string, size: number): RecordingSummary {
-  const events: RecordingEvent[] = [];
-  for (const line of text.split('\n')) {
-    if (line.trim() === '') continue;
-    try {
-      events.push(parseRecordingEvent(JSON.parse(line)));
-    } catch {
-      // A torn last line: what came before is the recording.
-    }
-  }
-  const start = events.find((e) => e.event === 'session.start');
-  const end = events.findLast((e) => e.event === 'session.end');
-  const last = events.at(-1);
+function summarize(sid: string, { start, end, last }: ScannedEvents, size: number): RecordingSummary {
   const base = end ?? start;
   const user = str(base?.['user']);
   return {

@@ -70,7 +70,8 @@ interface UploaderState {
  * ```
  */
 export function newSpoolUploader(options: SpoolUploaderOptions): SpoolUploader {
-  const s: UploaderState = { spoolDir: options.spoolDir, sink: options.sink, logger: options.logger ?? nopLogger, active: new Set(), running: new Map() };
+  const shared = sharedState(options.spoolDir);
+  const s: UploaderState = { spoolDir: options.spoolDir, sink: options.sink, logger: options.logger ?? nopLogger, ...shared };
   return {
     upload: (sid, opts) => serial(s, sid, () => uploadOnce(s, sid, opts.final)),
     resume: () => resume(s),
@@ -79,6 +80,20 @@ export function newSpoolUploader(options: SpoolUploaderOptions): SpoolUploader {
       else s.active.delete(sid);
     },
   };
+}
+
+/**
+ * What every uploader over one directory shares in this process: which sessions are being written, and the upload
+ * running for each. A process with several agents (node and proxy) on one data dir must not take a recording the
+ * other is still writing for one a restart left behind.
+ */
+const SHARED = new Map<string, Pick<UploaderState, 'active' | 'running'>>();
+
+function sharedState(spoolDir: string): Pick<UploaderState, 'active' | 'running'> {
+  const dir = path.resolve(spoolDir);
+  let shared = SHARED.get(dir);
+  if (!shared) SHARED.set(dir, (shared = { active: new Set(), running: new Map() }));
+  return shared;
 }
 
 function serial(s: UploaderState, sid: string, fn: () => Promise<void>): Promise<void> {
@@ -149,7 +164,9 @@ async function resume(s: UploaderState): Promise<{ completed: string[]; failed: 
     if (s.active.has(sid)) continue;
     try {
       const cut = !(await stat(spoolFiles(s.spoolDir, sid).done).then(() => true, () => false));
-      await serial(s, sid, () => uploadOnce(s, sid, true));
+      // Checked again once its turn comes: a recorder may have started on it meanwhile.
+      await serial(s, sid, async () => (s.active.has(sid) ? undefined : uploadOnce(s, sid, true)));
+      if (s.active.has(sid)) continue;
       if (cut) s.logger.warn('uploaded the recording of a session cut short by a restart', { sid });
       completed.push(sid);
     } catch (err) {
