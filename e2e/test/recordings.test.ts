@@ -63,7 +63,10 @@ describe('tsh recordings ls and tsh play', () => {
     // The node records a session whose output comes with real pauses, as a typed `echo marker-42` would.
     const recording = await startSessionRecording({ dataDir: path.join(cluster.dir, 'node-data'), client: node, at: 'node', retryIntervalMs: 0 });
     expect(recording.mode()).toBe('node-sync');
-    const rec = recording.recorder({ sessionId: sid, clusterName: 'e2e.example.com', user: 'alice', login: 'root', serverId: 'rec-node', serverHostname: 'rec-node', cols: 80, rows: 24 })!;
+    const rec = await recording.recorder({
+      sessionId: sid, user: 'alice', login: 'root', clusterName: 'e2e.example.com', hostUUID: 'rec-node', nodeName: 'rec-node',
+      remoteAddr: '127.0.0.1:50000', command: undefined, cols: 80, rows: 24, startedAt: new Date(),
+    });
     const started = performance.now();
     rec.output(Buffer.from('$ '));
     for (const [i, text] of ['e', 'cho marker-42\r\n', 'marker-42\r\n', '$ exit\r\n'].entries()) {

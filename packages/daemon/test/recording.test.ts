@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newAuditEvent } from '@teleport-ts/core/audit';
 import { newAuthClient, writeIdentity, type AuthClient, type RecordingEvent } from '@teleport-ts/core/api';
 import { issueLocalHostIdentity } from '../src/roles/auth/index.js';
+import type { SshSessionStart } from '../src/roles/ssh/server/index.js';
 import { newSessionRecorder, newSpoolUploader, spoolDirOf, startSessionRecording, type SessionMetadata, type SessionRecorder } from '../src/roles/ssh/recording/index.js';
 import { rejection, startTestAuth, type TestAuth } from './auth-helpers.js';
 
@@ -42,6 +43,11 @@ function session(sid: string, user = 'alice'): SessionMetadata {
   return { sessionId: sid, clusterName: 'test.example.com', user, login: 'root', serverId: 'node-1', serverHostname: 'node-1', cols: 80, rows: 24 };
 }
 
+/** What the node's SSH server tells the recorder factory at the start of an interactive session. */
+function sshStart(sid: string, user = 'alice'): SshSessionStart {
+  return { sessionId: sid, user, login: 'root', clusterName: 'test.example.com', hostUUID: 'node-1', nodeName: 'node-1', remoteAddr: '127.0.0.1:50000', command: undefined, cols: 80, rows: 24, startedAt: new Date() };
+}
+
 describe('session recording through the auth server', () => {
   let t: TestAuth;
   let node: AuthClient;
@@ -66,7 +72,7 @@ describe('session recording through the auth server', () => {
     const recording = await startSessionRecording({ dataDir: nodeDir, client: node, at: 'node', retryIntervalMs: 0 });
     expect(recording.mode()).toBe('node');
     const sid = randomUUID();
-    const rec = recording.recorder(session(sid))!;
+    const rec = await recording.recorder(sshStart(sid));
     rec.output(Buffer.from('$ echo marker-42\r\n'));
     await sleep(300);
     rec.resize(120, 40);
@@ -127,7 +133,7 @@ describe('session recording through the auth server', () => {
   it('refuses users without session rules; the access preset sees only sessions the user took part in', async () => {
     const recording = await startSessionRecording({ dataDir: nodeDir, client: node, at: 'node', retryIntervalMs: 0 });
     const sid = randomUUID();
-    const rec = recording.recorder(session(sid, 'alice'))!;
+    const rec = await recording.recorder(sshStart(sid, 'alice'));
     rec.output(Buffer.from('secret output\r\n'));
     await rec.end();
     await recording.close();
@@ -209,11 +215,15 @@ describe('session recording through the auth server', () => {
       const recording = await startSessionRecording({ dataDir: dir, client, at: 'node', retryIntervalMs: 0, flushIntervalMs: 50 });
       expect(recording.mode()).toBe('node-sync');
       const sid = randomUUID();
-      const rec = recording.recorder(session(sid))!;
+      const rec = await recording.recorder(sshStart(sid));
       // A proxy on the same data dir does not record in node modes, and its start-up does not take the recording
       // the node is writing for one a restart left behind.
       const proxyRecording = await startSessionRecording({ dataDir: dir, client, at: 'proxy', retryIntervalMs: 0 });
-      expect(proxyRecording.recorder(session(randomUUID()))).toBeUndefined();
+      const notHere = randomUUID();
+      const none = await proxyRecording.recorder(sshStart(notHere));
+      none.output(Buffer.from('not recorded at the proxy'));
+      await none.end();
+      expect((await readdir(spoolDirOf(dir))).filter((n) => n.startsWith(notHere))).toEqual([]);
       expect((await proxyRecording.resume()).completed).toEqual([]);
       await proxyRecording.close();
       rec.output(Buffer.from('first\r\n'));

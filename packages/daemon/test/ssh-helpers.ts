@@ -9,7 +9,7 @@ import { formatSshCertificate, issueSshHostCert, issueSshUserCert, toOpenSshPriv
 import { generateKeyPair, type KeyPairPem } from '@teleport-ts/core/ca/keygen';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
 import { assertNoLockInForce, findLockInForce, parseRole, type Lock, type Role } from '@teleport-ts/core/types';
-import { newNodeSshServer, newRoleAccess, type NodeSshServer, type SshAuditEventName, type SshAuditFields, type SshSessionStart } from '../src/roles/ssh/server/index.js';
+import { newNodeSshServer, newRoleAccess, type NodeSshServer, type SshAuditEventName, type SshAuditFields, type SshRecorderFactory, type SshSessionStart } from '../src/roles/ssh/server/index.js';
 
 export const HOUR = 3_600_000;
 
@@ -68,7 +68,7 @@ export interface NodeFixture {
 }
 
 /** A node SSH server on a loopback port with the `dev` role (logins from traits, env=dev) unless told otherwise. */
-export async function startNode(keys: Keys, labels: Record<string, string> = { env: 'dev' }): Promise<NodeFixture> {
+export async function startNode(keys: Keys, labels: Record<string, string> = { env: 'dev' }, options: { recorder?: SshRecorderFactory } = {}): Promise<NodeFixture> {
   const hostCert = await issueSshHostCert({
     ca: keys.hostCa.privateKeyPem, publicKey: keys.host.sshPublicKey, hostId: '5ae2c0de-0000-4000-8000-000000000001',
     clusterName: 'example.com', nodeName: 'node-1', systemRole: 'Node', additionalPrincipals: ['127.0.0.1', 'localhost'], clock: systemClock,
@@ -97,11 +97,11 @@ export async function startNode(keys: Keys, labels: Record<string, string> = { e
       },
     },
     audit: { emit: (name, fields) => events.push({ name, fields }) },
-    recorder: (start) => {
+    recorder: options.recorder ?? ((start) => {
       const rec: RecordedSession = { start, output: [], resizes: [], ended: false };
       recordings.push(rec);
       return { output: (d) => rec.output.push(Buffer.from(d)), resize: (c, r) => rec.resizes.push([c, r]), end: async () => void (rec.ended = true) };
-    },
+    }),
   });
   const listener: Server = createServer((socket) => server.handle(socket, `${socket.remoteAddress}:${socket.remotePort}`));
   await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));

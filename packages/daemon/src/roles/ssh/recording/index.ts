@@ -8,19 +8,12 @@ import { recordingModeParts, type RecordingsApi, type SessionRecordingMode } fro
 import type { Clock } from '@teleport-ts/core/clock';
 import { redact } from '@teleport-ts/core/errors';
 import { nopLogger, type Logger } from '../../../logger.js';
-import { newSessionRecorder, type SessionMetadata, type SessionRecorder } from './recorder.js';
+import type { SshRecorderFactory, SshSessionStart } from '../server/types.js';
+import { newSessionRecorder, type SessionMetadata } from './recorder.js';
 import { newSpoolUploader, spoolDirOf, type SpoolUploader } from './uploader.js';
 
 export { newSessionRecorder, type SessionMetadata, type SessionRecorder } from './recorder.js';
 export { newSpoolUploader, spoolDirOf } from './uploader.js';
-
-/**
- * A recorder for a session, or `undefined` when this agent does not record it (mode `off`, or recorded elsewhere).
- * What the node's SSH server takes (`newNodeSshServer({ recorder })`, the SSH contract of issue 11).
- *
- * @public
- */
-export type RecorderFactory = (session: SessionMetadata) => SessionRecorder | undefined;
 
 /** What the recording service needs of the auth client. */
 type RecordingClient = Pick<RecordingsApi, 'getSessionRecordingConfig' | 'uploadRecordingPart' | 'completeRecording'>;
@@ -43,8 +36,11 @@ export interface SessionRecordingOptions {
 export interface SessionRecording {
   /** The mode last read from the auth server. */
   mode(): SessionRecordingMode;
-  /** For the SSH server: a recorder per session. */
-  recorder: RecorderFactory;
+  /**
+   * For the node's SSH server (`newNodeSshServer({ recorder })`): a recorder per interactive session, one that records
+   * nothing when the mode records elsewhere (`proxy*` at a node, `node*` at a proxy) or not at all (`off`).
+   */
+  recorder: SshRecorderFactory;
   /** Finishes what the previous run left on disk (start-up does it too; tests call it to wait for it). */
   resume(): Promise<{ completed: string[]; failed: string[] }>;
   readonly uploader: SpoolUploader;
@@ -86,8 +82,9 @@ export async function startSessionRecording(options: SessionRecordingOptions): P
       await first;
       return uploader.resume();
     },
-    recorder: (session) => {
-      if (recordingModeParts(mode).at !== options.at) return undefined;
+    recorder: (start) => {
+      const session = sessionMetadata(start);
+      if (recordingModeParts(mode).at !== options.at) return newSessionRecorder({ session, mode: 'off', spoolDir, uploader });
       return newSessionRecorder({
         session,
         mode,
@@ -102,5 +99,21 @@ export async function startSessionRecording(options: SessionRecordingOptions): P
       if (timer) clearInterval(timer);
       await first;
     },
+  };
+}
+
+/** What the SSH server says about a session, as the recording's `session.start` has it. */
+function sessionMetadata(start: SshSessionStart): SessionMetadata {
+  return {
+    sessionId: start.sessionId,
+    clusterName: start.clusterName,
+    user: start.user,
+    login: start.login,
+    serverId: start.hostUUID,
+    serverHostname: start.nodeName,
+    remoteAddr: start.remoteAddr,
+    cols: start.cols,
+    rows: start.rows,
+    ...(start.command !== undefined ? { command: start.command } : {}),
   };
 }
