@@ -97,7 +97,17 @@ export interface ProxyServiceConfig {
   public_addr?: string[];
   /** Certificates to serve instead of a self-signed one (the first is served). */
   https_keypairs?: HttpsKeyPair[];
+  /** `host:port` of the proxy peering listener (with `tunnel_strategy: proxy_peering`); default `0.0.0.0:3021`. */
+  peer_listen_addr?: string;
+  /** `host:port` peers dial; default the listen address (the host name for a wildcard). */
+  peer_public_addr?: string;
 }
+
+/** `auth_service.tunnel_strategy`, defaults filled. */
+export type TunnelStrategyConfig = { type: 'agent_mesh' } | { type: 'proxy_peering'; agent_connection_count: number };
+
+/** Default port of the proxy peering listener. */
+export const DEFAULT_PROXY_PEER_PORT = 3021;
 
 /** The subset of teleport.yaml (v3) this release reads, validated and with defaults filled. */
 export interface FileConfig {
@@ -128,6 +138,7 @@ export interface FileConfig {
     access_requests?: { webhook?: AccessRequestWebhookConfig };
     /** Where SSH sessions are recorded: `node` (default), `node-sync`, `proxy`, `proxy-sync` or `off`. */
     session_recording?: SessionRecordingMode;
+    tunnel_strategy?: TunnelStrategyConfig;
   };
   proxy_service?: ProxyServiceConfig;
   db_service?: { enabled?: boolean; databases?: DatabaseFileConfig[] };

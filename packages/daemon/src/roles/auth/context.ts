@@ -2,7 +2,7 @@ import { newAuditEvent, type AuditEventFields, type AuditEventKey, type AuditEve
 import { DEFAULT_SESSION_RECORDING_MODE, type SessionRecordingMode } from '@teleport-ts/core/api';
 import type { Backend } from '@teleport-ts/core/backend';
 import type { Clock } from '@teleport-ts/core/clock';
-import type { StaticToken } from '@teleport-ts/core/config';
+import type { StaticToken, TunnelStrategyConfig } from '@teleport-ts/core/config';
 import { redact } from '@teleport-ts/core/errors';
 import type { CertAuthority, CertAuthorityType } from '@teleport-ts/core/ca';
 import {
@@ -52,6 +52,8 @@ export interface AuthContext {
   sessionRecording: SessionRecordingMode;
   /** Where session recordings are stored (`teleport.storage.audit_sessions_uri`). */
   recordings: SessionRecordingStore;
+  /** `auth_service.tunnel_strategy`: how agents reach proxies. */
+  tunnelStrategy: TunnelStrategyConfig;
   /** Records an audit event; a failure to store it is logged, not raised. */
   emit(key: AuditEventKey, fields: AuditEventFields): Promise<void>;
   /** The stored auth preference (the default when none is stored). */
@@ -74,6 +76,7 @@ export interface NewAuthContextOptions {
   hostUuid: string;
   proxyPublicAddr: string;
   staticTokens?: readonly StaticToken[];
+  tunnelStrategy?: TunnelStrategyConfig;
   onTrustChanged?: () => void;
   onAccessRequest?: (event: AccessRequestEvent, request: AccessRequest) => void;
   recordings: SessionRecordingStore;
@@ -113,6 +116,7 @@ export function newAuthContext(options: NewAuthContextOptions): AuthContext {
     staticTokens: options.staticTokens ?? [],
     sessionRecording: options.sessionRecording ?? DEFAULT_SESSION_RECORDING_MODE,
     recordings: options.recordings,
+    tunnelStrategy: options.tunnelStrategy ?? { type: 'agent_mesh' },
     async emit(key, fields) {
       const event = newAuditEvent(key, { cluster_name: clusterName, ...fields }, { clock });
       try {

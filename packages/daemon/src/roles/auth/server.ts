@@ -15,7 +15,7 @@ import { AUTH_SERVER_NAME, writeIdentity, type Identity, type SessionRecordingMo
 import type { AuditEventStore } from '@teleport-ts/core/audit';
 import type { Backend, Watcher } from '@teleport-ts/core/backend';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
-import { DEFAULT_AUTH_LISTEN_ADDR, DEFAULT_AUTH_PORT, parseHostPort, type AuthenticationConfig, type StaticToken } from '@teleport-ts/core/config';
+import { DEFAULT_AUTH_LISTEN_ADDR, DEFAULT_AUTH_PORT, parseHostPort, type AuthenticationConfig, type StaticToken, type TunnelStrategyConfig } from '@teleport-ts/core/config';
 import { BALANCED_V1, caPin, generateKeyPair, issueHostCert, splitHosts, tlsSigningKeyPair, trustedTlsCerts } from '@teleport-ts/core/ca';
 import { redact } from '@teleport-ts/core/errors';
 import type { SystemRole } from '@teleport-ts/core/types';
@@ -80,6 +80,8 @@ export interface AuthServerOptions {
   sessionRecording?: SessionRecordingMode;
   /** `teleport.storage.audit_sessions_uri` (`file://...`); default `file://<data_dir>/log/records`. */
   auditSessionsUri?: string;
+  /** `auth_service.tunnel_strategy`; default agent mesh. */
+  tunnelStrategy?: TunnelStrategyConfig;
 }
 
 export interface AuthServer {
@@ -144,7 +146,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     hostUuid,
     proxyPublicAddr: options.proxyPublicAddr ?? `${options.nodename}:3080`,
     staticTokens: options.staticTokens ?? [],
-    ...(await recordingOptions(options)),
+    ...(await configuredOptions(options)),
     onTrustChanged: () => scheduleRefresh(s),
   });
   const s: AuthServerState = {
@@ -198,10 +200,19 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
   };
 }
 
-/** The session recording store (`teleport.storage.audit_sessions_uri`) and mode of the auth context. */
-async function recordingOptions(options: AuthServerOptions): Promise<{ recordings: SessionRecordingStore; sessionRecording?: SessionRecordingMode }> {
+/**
+ * The auth context's configured parts: the session recording store (`teleport.storage.audit_sessions_uri`) and mode,
+ * and the tunnel strategy.
+ */
+async function configuredOptions(
+  options: AuthServerOptions,
+): Promise<{ recordings: SessionRecordingStore; sessionRecording?: SessionRecordingMode; tunnelStrategy?: TunnelStrategyConfig }> {
   const recordings = await openSessionRecordingStore({ uri: options.auditSessionsUri, dataDir: options.dataDir });
-  return { recordings, ...(options.sessionRecording !== undefined ? { sessionRecording: options.sessionRecording } : {}) };
+  return {
+    recordings,
+    ...(options.sessionRecording !== undefined ? { sessionRecording: options.sessionRecording } : {}),
+    ...(options.tunnelStrategy ? { tunnelStrategy: options.tunnelStrategy } : {}),
+  };
 }
 
 /** A running auth server's state, shared by the steps below. */
