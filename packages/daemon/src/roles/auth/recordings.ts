@@ -92,8 +92,9 @@ export async function listRecordings(ctx: AuthContext, caller: Caller, limitText
 }
 
 /**
- * `GET /recordings/:sid/events`: the recording's events as JSON lines. A recording the caller may not read is answered
- * as not found when it may not list it either (its existence is not revealed), else access-denied.
+ * `GET /recordings/:sid/events`: the recording's events as JSON lines, and a `session.recording.access` event. Callers
+ * without any `session` read rule are refused before the recording is looked up; a recording their rules do not cover
+ * (the access preset: a session they were not in) is access-denied.
  */
 export async function streamRecording(ctx: AuthContext, caller: Caller, sid: string): Promise<StreamResult> {
   const authed = requireSomeSessionRule(caller, 'read');
