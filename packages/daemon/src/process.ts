@@ -4,6 +4,7 @@
  * `start` command prints.
  */
 
+import type { SessionRecordingMode } from '@teleport-ts/core/api';
 import { openAuditStore, type AuditEventStore } from '@teleport-ts/core/audit';
 import { openBackend, type Backend, type StorageConfig } from '@teleport-ts/core/backend';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
@@ -38,6 +39,8 @@ export interface ProcessConfig {
     staticTokens: readonly StaticToken[];
     authentication?: AuthenticationConfig;
     accessRequestWebhook?: { url: string; caFile?: string };
+    /** `auth_service.session_recording`; default `node`. */
+    sessionRecording?: SessionRecordingMode;
     tunnelStrategy?: TunnelStrategyConfig;
   };
   /** Where invite links point. */
@@ -153,6 +156,8 @@ async function startAuthRole(state: ProcessState, backend: Backend): Promise<Aut
     ...(config.auth.clusterName !== undefined ? { clusterName: config.auth.clusterName } : {}),
     ...(config.auth.authentication !== undefined ? { authentication: config.auth.authentication } : {}),
     ...(config.auth.accessRequestWebhook !== undefined ? { accessRequestWebhook: config.auth.accessRequestWebhook } : {}),
+    ...(config.auth.sessionRecording !== undefined ? { sessionRecording: config.auth.sessionRecording } : {}),
+    ...(config.storage.audit_sessions_uri !== undefined ? { auditSessionsUri: config.storage.audit_sessions_uri } : {}),
     ...(config.auth.tunnelStrategy !== undefined ? { tunnelStrategy: config.auth.tunnelStrategy } : {}),
   });
   return started(state, auth);

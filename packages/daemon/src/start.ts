@@ -145,6 +145,7 @@ export async function buildProcessConfig(flags: StartFlags): Promise<{ config: P
       staticTokens: auth.tokens ?? [],
       ...(auth.cluster_name !== undefined ? { clusterName: auth.cluster_name } : {}),
       ...(auth.authentication !== undefined ? { authentication: auth.authentication } : {}),
+      ...(auth.session_recording !== undefined ? { sessionRecording: auth.session_recording } : {}),
       ...(auth.tunnel_strategy !== undefined ? { tunnelStrategy: auth.tunnel_strategy } : {}),
       ...(auth.access_requests?.webhook !== undefined ? { accessRequestWebhook: { url: auth.access_requests.webhook.url, ...(auth.access_requests.webhook.ca_file ? { caFile: auth.access_requests.webhook.ca_file } : {}) } } : {}),
     },

@@ -23,6 +23,7 @@ import {
   requestShowCommand,
 } from './commands/request-commands.js';
 import { loginCommand } from './commands/login.js';
+import { playCommand, recordingsGroup, recordingsLsCommand } from './commands/recording-commands.js';
 import { logoutCommand } from './commands/logout.js';
 import { statusCommand } from './commands/status.js';
 import { versionCommand } from './commands/version.js';
@@ -51,6 +52,9 @@ const COMMANDS: readonly (TshCommand | CommandGroup)[] = [
   requestReviewCommand,
   requestDropCommand,
   requestSearchCommand,
+  recordingsGroup,
+  recordingsLsCommand,
+  playCommand,
 ];
 
 /** The `tsh` command tree. The database code loads only when a database command runs. */

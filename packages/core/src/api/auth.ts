@@ -36,6 +36,7 @@ import {
 import { parseWith, type v } from '../schema/index.js';
 import { newApiClient, type ApiClient, type ApiErrorHints, type ApiTlsOptions, type HttpMethod } from './client.js';
 import type { Identity } from './identity.js';
+import { recordingMethods, type RecordingsApi } from './recordings.js';
 import {
   AuthenticateUserResponse,
   CertAuthoritiesResponse,
@@ -453,7 +454,7 @@ export interface AuthClientOptions {
 export const AUTH_VIA_PROXY_ALPN: readonly string[] = Object.freeze(['teleport-auth', 'http/1.1']);
 
 /** The typed auth API client. Every failure is a `TeleportError` of the kind the server raised. */
-export interface AuthClient {
+export interface AuthClient extends RecordingsApi {
   ping(): Promise<PingResponse>;
   getClusterName(): Promise<string>;
   getClusterStatus(): Promise<ClusterStatus>;
@@ -758,6 +759,7 @@ export function newAuthClient(options: AuthClientOptions): AuthClient {
     ...eventAndServerMethods(c),
     ...proxyMethods(c),
     ...accessRequestMethods(c),
+    ...recordingMethods(api, AUTH_API_PREFIX),
     close: () => api.close(),
   };
 }

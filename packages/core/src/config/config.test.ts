@@ -182,6 +182,18 @@ describe('auth_service.access_requests', () => {
   });
 });
 
+describe('session recording keys', () => {
+  it('reads auth_service.session_recording and teleport.storage.audit_sessions_uri, refusing other values', () => {
+    const cfg = parseConfig('version: v3\nteleport:\n  storage:\n    audit_sessions_uri: file:///var/lib/rec\nauth_service:\n  session_recording: node-sync\n');
+    expect(cfg.auth_service?.session_recording).toBe('node-sync');
+    expect(cfg.teleport.storage?.audit_sessions_uri).toBe('file:///var/lib/rec');
+    expect(parseConfig('auth_service:\n  enabled: yes\n').auth_service?.session_recording).toBeUndefined();
+    expect(() => parseConfig('auth_service:\n  session_recording: always\n')).toThrow(/auth_service.session_recording must be one of node, node-sync, proxy, proxy-sync, off/);
+    expect(() => parseConfig('teleport:\n  storage:\n    audit_sessions_uri: s3://bucket/records\n')).toThrow(/audit_sessions_uri must be a file:\/\/ URI/);
+    expect(() => parseConfig('auth_service:\n  session_recordin: node\n')).toThrow(/did you mean "auth_service.session_recording"/);
+  });
+});
+
 describe('auth_service.tunnel_strategy and proxy_service.peer_listen_addr', () => {
   const yaml = (strategy: string) => `version: v3\nauth_service:\n  tunnel_strategy:\n${strategy}`;
   it('reads both strategies, agent_connection_count defaulting to 1, and the peer addresses', () => {

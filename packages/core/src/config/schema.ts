@@ -11,6 +11,7 @@
 import { BadParameterError } from '../errors/index.js';
 import type { StorageConfig } from '../backend/types.js';
 import { parseWith, v } from '../schema/index.js';
+import { SESSION_RECORDING_MODES, type SessionRecordingMode } from '../api/recordings.js';
 import { JOIN_TOKEN_ROLES, SECOND_FACTORS, parseSystemRoles, type JoinTokenRole, type SecondFactor } from '../types/index.js';
 import { parseHostPort } from './address.js';
 import {
@@ -156,7 +157,13 @@ const StorageSchema = v.pipe(
         v.transform((x) => (typeof x === 'string' ? [x] : (x as string[]))),
       ),
     ),
-    audit_sessions_uri: optString,
+    audit_sessions_uri: v.nullish(
+      v.pipe(
+        v.string(),
+        v.check((s) => s === '' || s.startsWith('file://'), 'must be a file:// URI such as file:///var/lib/teleport/log/records (other storage is not supported)'),
+        v.transform((s) => (s === '' ? undefined : s)),
+      ),
+    ),
   }),
   v.transform((raw): StorageConfig => {
     const { type: rawType, ...rest } = raw;
@@ -319,6 +326,14 @@ const AuthServiceSchema = v.pipe(
     tokens: v.nullish(v.pipe(v.array(v.unknown(), 'must be a list such as ["node,db:<token>"]'), v.transform((list) => list.map((t) => parseStaticToken(t as string))))),
     authentication: v.nullish(AuthenticationSchema),
     access_requests: v.nullish(AccessRequestsSchema),
+    session_recording: v.nullish(
+      v.pipe(
+        v.string(),
+        v.transform((s) => s.trim()),
+        v.check((s) => (SESSION_RECORDING_MODES as readonly string[]).includes(s), `must be one of ${SESSION_RECORDING_MODES.join(', ')}`),
+        v.transform((s) => s as SessionRecordingMode),
+      ),
+    ),
     tunnel_strategy: v.nullish(TunnelStrategySchema),
   }),
   v.transform(({ authentication, access_requests, ...raw }): NonNullable<FileConfig['auth_service']> => ({

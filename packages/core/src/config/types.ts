@@ -2,6 +2,7 @@
 
 import type { StorageConfig } from '../backend/types.js';
 import type { JoinTokenRole, SecondFactor } from '../types/index.js';
+import type { SessionRecordingMode } from '../api/recordings.js';
 
 /** Storage types teleport.yaml accepts. */
 export const STORAGE_TYPES = ['memory', 'sqlite', 'dir', 'postgres', 'postgresql', 'cockroachdb'] as const;
@@ -135,6 +136,8 @@ export interface FileConfig {
     tokens?: StaticToken[];
     authentication?: AuthenticationConfig;
     access_requests?: { webhook?: AccessRequestWebhookConfig };
+    /** Where SSH sessions are recorded: `node` (default), `node-sync`, `proxy`, `proxy-sync` or `off`. */
+    session_recording?: SessionRecordingMode;
     tunnel_strategy?: TunnelStrategyConfig;
   };
   proxy_service?: ProxyServiceConfig;

@@ -104,6 +104,14 @@ export const ERROR_CODES = {
   ERR_TP_TUNNEL_BAD_META: 'bad-parameter',
   ERR_TP_TUNNEL_BAD_ALPN: 'connection-problem',
 
+  // Session recordings.
+  /** No recording of that session is stored (or the caller may not see it). */
+  ERR_TP_RECORDING_NOT_FOUND: 'not-found',
+  /** A recording, or one part of it, is over the size caps. */
+  ERR_TP_RECORDING_TOO_LARGE: 'limit-exceeded',
+  /** The parts of an upload do not add up to the recording (missing or overlapping). */
+  ERR_TP_RECORDING_INCOMPLETE: 'bad-parameter',
+
   // CLIs.
   ERR_TP_FILE_EXISTS: 'bad-parameter',
   ERR_TP_NO_IDENTITY: 'not-found',

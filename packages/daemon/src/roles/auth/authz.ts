@@ -58,7 +58,7 @@ const role = (name: string, rules: { resources: string[]; verbs: string[] }[]): 
  * preference, and CAs without their keys).
  */
 const IMPLICIT_ROLE: Role = role('implicit', [
-  { resources: ['cluster_name', 'cluster_auth_preference'], verbs: RO },
+  { resources: ['cluster_name', 'cluster_auth_preference', 'session_recording_config'], verbs: RO },
   { resources: ['cert_authority'], verbs: ['list', 'readnosecrets'] },
 ]);
 
@@ -69,6 +69,8 @@ const SYSTEM_ROLE_RULES: Partial<Record<SystemRole, { resources: string[]; verbs
     { resources: ['user', 'role', 'node', 'db_server', 'proxy', 'auth_server', 'lock'], verbs: RO },
     { resources: ['proxy'], verbs: ['create', 'update', 'delete'] },
     { resources: ['event'], verbs: ['create', ...RO] },
+    // Recordings of agentless OpenSSH nodes (proxy recording mode).
+    { resources: ['session'], verbs: ['create', 'update'] },
   ],
   Db: [
     { resources: ['db_server'], verbs: RW },
@@ -80,6 +82,7 @@ const SYSTEM_ROLE_RULES: Partial<Record<SystemRole, { resources: string[]; verbs
     { resources: ['node'], verbs: RW },
     { resources: ['user', 'role', 'proxy'], verbs: RO },
     { resources: ['event'], verbs: ['create'] },
+    { resources: ['session'], verbs: ['create', 'update'] },
   ],
 };
 

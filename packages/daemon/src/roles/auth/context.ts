@@ -1,4 +1,5 @@
 import { newAuditEvent, type AuditEventFields, type AuditEventKey, type AuditEventStore } from '@teleport-ts/core/audit';
+import { DEFAULT_SESSION_RECORDING_MODE, type SessionRecordingMode } from '@teleport-ts/core/api';
 import type { Backend } from '@teleport-ts/core/backend';
 import type { Clock } from '@teleport-ts/core/clock';
 import type { StaticToken, TunnelStrategyConfig } from '@teleport-ts/core/config';
@@ -23,6 +24,7 @@ import {
 import { defaultAuthPreference, type AccessRequest, type AuthPreference, type Lock } from '@teleport-ts/core/types';
 import type { Logger } from '../../logger.js';
 import { newLockView } from './locks.js';
+import type { SessionRecordingStore } from './recording-store.js';
 
 /** Everything the auth operations share: storage, audit, clock, logger and the cluster's fixed facts. */
 export interface AuthContext {
@@ -46,6 +48,10 @@ export interface AuthContext {
   /** `host:port` users reach the proxy at: invite links point there. */
   proxyPublicAddr: string;
   staticTokens: readonly StaticToken[];
+  /** `auth_service.session_recording`: where agents record SSH sessions. */
+  sessionRecording: SessionRecordingMode;
+  /** Where session recordings are stored (`teleport.storage.audit_sessions_uri`). */
+  recordings: SessionRecordingStore;
   /** `auth_service.tunnel_strategy`: how agents reach proxies. */
   tunnelStrategy: TunnelStrategyConfig;
   /** Records an audit event; a failure to store it is logged, not raised. */
@@ -73,6 +79,9 @@ export interface NewAuthContextOptions {
   tunnelStrategy?: TunnelStrategyConfig;
   onTrustChanged?: () => void;
   onAccessRequest?: (event: AccessRequestEvent, request: AccessRequest) => void;
+  recordings: SessionRecordingStore;
+  /** Default `node`. */
+  sessionRecording?: SessionRecordingMode;
 }
 
 /** Wires the storage services and the audit emitter into an {@link AuthContext}. */
@@ -105,6 +114,8 @@ export function newAuthContext(options: NewAuthContextOptions): AuthContext {
     hostUuid: options.hostUuid,
     proxyPublicAddr: options.proxyPublicAddr,
     staticTokens: options.staticTokens ?? [],
+    sessionRecording: options.sessionRecording ?? DEFAULT_SESSION_RECORDING_MODE,
+    recordings: options.recordings,
     tunnelStrategy: options.tunnelStrategy ?? { type: 'agent_mesh' },
     async emit(key, fields) {
       const event = newAuditEvent(key, { cluster_name: clusterName, ...fields }, { clock });

@@ -43,6 +43,7 @@ import {
   waitForAccessRequest,
 } from './access-requests.js';
 import { watchAccessRequests } from './access-request-watch.js';
+import { completeRecording, getSessionRecordingConfig, listRecordings, streamRecording, uploadRecordingPart } from './recordings.js';
 import { completeUserToken, createResetPasswordToken, createUser, deleteUser, getUser, getUserToken, getUsers, updateUser } from './users.js';
 
 type Ctx = RequestContext<Caller>;
@@ -114,6 +115,12 @@ export function registerAuthRoutes(router: Router<Caller>, ctx: AuthContext, lim
 
   router.add('GET', p('/events'), (c) => searchEvents(ctx, c.identity, c.query));
   router.add('POST', p('/events'), (c) => emitAuditEvents(ctx, c.identity, c.body));
+
+  router.add('GET', p('/sessionrecording'), async (c) => getSessionRecordingConfig(ctx, c.identity));
+  router.add('GET', p('/recordings'), (c) => listRecordings(ctx, c.identity, c.query.get('limit')));
+  router.add('GET', p('/recordings/:sid/events'), (c) => streamRecording(ctx, c.identity, c.params['sid'] ?? ''));
+  router.add('PUT', p('/recordings/:sid/parts/:index'), (c) => uploadRecordingPart(ctx, c.identity, c.params['sid'] ?? '', c.params['index'] ?? '', c.body));
+  router.add('POST', p('/recordings/:sid/complete'), (c) => completeRecording(ctx, c.identity, c.params['sid'] ?? '', c.body));
 
   router.add('GET', p('/dbservers'), (c) => getDatabaseServers(ctx, c.identity));
   router.add('PUT', p('/dbservers/:host/:name'), (c) => upsertDatabaseServer(ctx, c.identity, c.params['host'] ?? '', name(c), c.body));

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { AUTH_SERVER_NAME, writeIdentity, type Identity } from '@teleport-ts/core/api';
+import { AUTH_SERVER_NAME, writeIdentity, type Identity, type SessionRecordingMode } from '@teleport-ts/core/api';
 import type { AuditEventStore } from '@teleport-ts/core/audit';
 import type { Backend, Watcher } from '@teleport-ts/core/backend';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
@@ -35,6 +35,7 @@ import { boundedExpiry, HOST_CERT_TTL_MS } from './certs.js';
 import { newAuthContext, type AuthContext } from './context.js';
 import { initCluster, loadOrCreateHostUuid } from './init.js';
 import { advanceAutoRotations } from './resources.js';
+import { openSessionRecordingStore, type SessionRecordingStore } from './recording-store.js';
 import { registerAuthRoutes } from './routes.js';
 import { newWebhookNotifier } from './webhook.js';
 
@@ -75,6 +76,10 @@ export interface AuthServerOptions {
   maxPendingPerAddress?: number;
   /** `auth_service.access_requests.webhook`: POST access request events there. */
   accessRequestWebhook?: { url: string; caFile?: string };
+  /** `auth_service.session_recording`; default `node`. */
+  sessionRecording?: SessionRecordingMode;
+  /** `teleport.storage.audit_sessions_uri` (`file://...`); default `file://<data_dir>/log/records`. */
+  auditSessionsUri?: string;
   /** `auth_service.tunnel_strategy`; default agent mesh. */
   tunnelStrategy?: TunnelStrategyConfig;
 }
@@ -141,7 +146,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     hostUuid,
     proxyPublicAddr: options.proxyPublicAddr ?? `${options.nodename}:3080`,
     staticTokens: options.staticTokens ?? [],
-    ...(options.tunnelStrategy ? { tunnelStrategy: options.tunnelStrategy } : {}),
+    ...(await configuredOptions(options)),
     onTrustChanged: () => scheduleRefresh(s),
   });
   const s: AuthServerState = {
@@ -192,6 +197,21 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
       await webhook?.close();
       logger.info('auth service stopped');
     },
+  };
+}
+
+/**
+ * The auth context's configured parts: the session recording store (`teleport.storage.audit_sessions_uri`) and mode,
+ * and the tunnel strategy.
+ */
+async function configuredOptions(
+  options: AuthServerOptions,
+): Promise<{ recordings: SessionRecordingStore; sessionRecording?: SessionRecordingMode; tunnelStrategy?: TunnelStrategyConfig }> {
+  const recordings = await openSessionRecordingStore({ uri: options.auditSessionsUri, dataDir: options.dataDir });
+  return {
+    recordings,
+    ...(options.sessionRecording !== undefined ? { sessionRecording: options.sessionRecording } : {}),
+    ...(options.tunnelStrategy ? { tunnelStrategy: options.tunnelStrategy } : {}),
   };
 }
 

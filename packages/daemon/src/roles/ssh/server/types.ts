@@ -76,7 +76,7 @@ export interface SshSessionRecorder {
 }
 
 /** Builds the recorder of one interactive (PTY) session. */
-type SshRecorderFactory = (session: SshSessionStart) => SshSessionRecorder | Promise<SshSessionRecorder>;
+export type SshRecorderFactory = (session: SshSessionStart) => SshSessionRecorder | Promise<SshSessionRecorder>;
 
 /** Options for `newNodeSshServer`. */
 export interface NodeSshServerOptions {
