@@ -18,6 +18,9 @@ import {
   parseProvisionToken,
   parseRole,
   parseLock,
+  parseNode,
+  nodeToWire,
+  type NodeServer,
   parseAccessRequest,
   type AccessRequest,
   lockToWire,
@@ -476,6 +479,15 @@ export interface AuthClient {
    */
   getDatabaseServers(): Promise<DatabaseServer[]>;
 
+  /**
+   * Registers a node. A node agent (the Node system role) heartbeats its own host UUID with a `ttl` (ms); an
+   * administrator registers agentless OpenSSH servers (`sub_kind: openssh`), which do not expire.
+   */
+  upsertNode(node: NodeServer, options?: { ttl?: number }): Promise<NodeServer>;
+  /** Live nodes, by hostname. Users see those their roles' `node_labels` make visible. */
+  getNodes(): Promise<NodeServer[]>;
+  deleteNode(name: string): Promise<void>;
+
   /** Creates an access request (for the caller, or for `user` when the caller may create requests for others). */
   createAccessRequest(request: CreateAccessRequest): Promise<AccessRequest>;
   /** `own`: the caller's; `reviewable`: those the caller may review; `all` (administrators): every request. */
@@ -627,6 +639,16 @@ function eventAndServerMethods(c: Caller): Methods<'searchEvents' | 'emitAuditEv
   };
 }
 
+/** Nodes: `/nodes/<uuid>` (Teleport's `/nodes/default/<uuid>` in the backend). */
+function nodeMethods(c: Caller): Methods<'upsertNode' | 'getNodes' | 'deleteNode'> {
+  return {
+    upsertNode: async (node, options = {}) =>
+      parseNode(await c.api.call('PUT', path('nodes', node.metadata.name), { node: nodeToWire(node), ...(options.ttl !== undefined ? { ttl: options.ttl } : {}) })),
+    getNodes: () => c.list(path('nodes'), parseNode),
+    deleteNode: (name) => c.send('DELETE', path('nodes', name)),
+  };
+}
+
 /** Access requests: one path per request, `/accessrequests/<id>`. */
 function accessRequestMethods(c: Caller): Methods<
   | 'createAccessRequest' | 'getAccessRequests' | 'getAccessRequest' | 'reviewAccessRequest' | 'setAccessRequestState'
@@ -693,6 +715,7 @@ export function newAuthClient(options: AuthClientOptions): AuthClient {
     ...resourceMethods(c),
     ...certMethods(c),
     ...eventAndServerMethods(c),
+    ...nodeMethods(c),
     ...accessRequestMethods(c),
     close: () => api.close(),
   };

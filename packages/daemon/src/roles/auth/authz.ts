@@ -78,7 +78,7 @@ const SYSTEM_ROLE_RULES: Partial<Record<SystemRole, { resources: string[]; verbs
   ],
   Node: [
     { resources: ['node'], verbs: RW },
-    { resources: ['user', 'role'], verbs: RO },
+    { resources: ['user', 'role', 'lock'], verbs: RO },
     { resources: ['event'], verbs: ['create'] },
   ],
 };

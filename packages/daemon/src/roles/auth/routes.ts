@@ -11,6 +11,7 @@ import type { Caller } from './authz.js';
 import { authenticateUser, generateDatabaseCert, generateDatabaseClientCert, generateHostCert, generateUserCerts, registerUsingToken } from './certs.js';
 import type { AuthContext } from './context.js';
 import { emitAuditEvents, getDatabaseServers, upsertDatabaseServer } from './databases.js';
+import { deleteNode, getNodes, upsertNode } from './nodes.js';
 import {
   createRole,
   createToken,
@@ -113,6 +114,10 @@ export function registerAuthRoutes(router: Router<Caller>, ctx: AuthContext, lim
 
   router.add('GET', p('/events'), (c) => searchEvents(ctx, c.identity, c.query));
   router.add('POST', p('/events'), (c) => emitAuditEvents(ctx, c.identity, c.body));
+
+  router.add('GET', p('/nodes'), (c) => getNodes(ctx, c.identity));
+  router.add('PUT', p('/nodes/:name'), (c) => upsertNode(ctx, c.identity, name(c), c.body));
+  router.add('DELETE', p('/nodes/:name'), (c) => deleteNode(ctx, c.identity, name(c)));
 
   router.add('GET', p('/dbservers'), (c) => getDatabaseServers(ctx, c.identity));
   router.add('PUT', p('/dbservers/:host/:name'), (c) => upsertDatabaseServer(ctx, c.identity, c.params['host'] ?? '', name(c), c.body));
