@@ -7,7 +7,7 @@
 import { openAuditStore, type AuditEventStore } from '@teleport-ts/core/audit';
 import { openBackend, type Backend, type StorageConfig } from '@teleport-ts/core/backend';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
-import { DEFAULT_AUTH_PORT, DEFAULT_PROXY_WEB_LISTEN_ADDR, DEFAULT_PROXY_WEB_PORT, parseHostPort, type AuthenticationConfig, type DatabaseFileConfig, type StaticToken } from '@teleport-ts/core/config';
+import { DEFAULT_AUTH_PORT, DEFAULT_PROXY_WEB_LISTEN_ADDR, DEFAULT_PROXY_WEB_PORT, parseHostPort, type AuthenticationConfig, type CommandLabelConfig, type DatabaseFileConfig, type StaticToken } from '@teleport-ts/core/config';
 import { redact } from '@teleport-ts/core/errors';
 import { startDiagServer, type DiagServer } from './diag.js';
 import { makeDirs } from './dirs.js';
@@ -15,13 +15,14 @@ import { checkPortsFree } from './http/listen.js';
 import type { Logger } from './logger.js';
 import { startAuthServer, type AuthServer } from './roles/auth/index.js';
 import { startDatabaseService, type DatabaseService } from './roles/db/index.js';
+import { startNodeService, type NodeService, type NodeServiceOptions } from './roles/ssh/index.js';
 import { startProxyRole, type ProxyRoleOptions, type ProxyService } from './roles/proxy/index.js';
 
 /** Roles `--roles` accepts. */
 export const KNOWN_ROLES = ['auth', 'proxy', 'db', 'node'] as const;
 export type RoleName = (typeof KNOWN_ROLES)[number];
 /** Roles this release runs; the others are refused with a "not implemented yet" notice. */
-const IMPLEMENTED_ROLES: readonly RoleName[] = ['auth', 'proxy', 'db'];
+const IMPLEMENTED_ROLES: readonly RoleName[] = ['auth', 'proxy', 'db', 'node'];
 
 /** The process configuration: teleport.yaml with the command-line flags applied, defaults filled. */
 export interface ProcessConfig {
@@ -49,6 +50,10 @@ export interface ProcessConfig {
   join: { token?: string; authServer?: string; proxyServer?: string; caPins: readonly string[]; labels: Readonly<Record<string, string>> };
   /** `db_service`: the databases the db role serves (from the file and the `--db-*` flags). */
   db?: { databases: readonly DatabaseFileConfig[] };
+  /** `ssh_service`: the node's labels (file and `--labels`), dynamic labels and optional direct listener. */
+  ssh?: { labels: Readonly<Record<string, string>>; commands: readonly CommandLabelConfig[]; listenAddr?: string };
+  /** Makes the node's SSH server (see `NodeServiceOptions.sshServer`). */
+  sshServer?: NodeServiceOptions['sshServer'];
 }
 
 /** A running process. */
@@ -57,6 +62,7 @@ export interface RunningProcess {
   auth?: AuthServer;
   proxy?: ProxyService;
   db?: DatabaseService;
+  node?: NodeService;
   diag?: DiagServer;
   /** Roles asked for that this release does not run. */
   pendingRoles: RoleName[];
@@ -163,11 +169,34 @@ async function startDb(state: ProcessState, auth: AuthServer | undefined, proxy:
   return started(state, db);
 }
 
+async function startNode(state: ProcessState, auth: AuthServer | undefined, proxy: ProxyService | undefined): Promise<NodeService> {
+  const { config } = state;
+  const proxyAddr = proxy ? proxy.addr.replace(/^(0\.0\.0\.0|\[::\]):/, '127.0.0.1:') : config.join.proxyServer;
+  const ssh = config.ssh ?? { labels: config.join.labels, commands: [] };
+  const node = await startNodeService({
+    dataDir: config.dataDir,
+    nodename: config.nodename,
+    join: config.join,
+    ...(auth ? { auth } : {}),
+    ...(proxyAddr ? { proxyAddr } : {}),
+    labels: ssh.labels,
+    commands: ssh.commands,
+    ...(ssh.listenAddr !== undefined ? { listenAddr: ssh.listenAddr } : {}),
+    ...(config.sshServer ? { sshServer: config.sshServer } : {}),
+    clock: state.clock,
+    logger: state.logger.with('node'),
+  });
+  return started(state, node);
+}
+
 /** The ports this process will listen on, with the setting that names each. */
 function portsToCheck(config: ProcessConfig): { host: string; port: number; setting: string }[] {
   const ports: { host: string; port: number; setting: string }[] = [];
   if (config.diagAddr) ports.push({ ...parseHostPort(config.diagAddr, 3000), setting: 'teleport.diag_addr (--diag-addr)' });
   if (config.roles.includes('auth')) ports.push({ ...parseHostPort(config.auth.listenAddr, DEFAULT_AUTH_PORT), setting: 'auth_service.listen_addr' });
+  if (config.roles.includes('node') && config.ssh?.listenAddr !== undefined) {
+    ports.push({ ...parseHostPort(config.ssh.listenAddr, 3022), setting: 'ssh_service.listen_addr' });
+  }
   if (config.roles.includes('proxy')) {
     ports.push({ ...parseHostPort(config.proxy?.listenAddr ?? DEFAULT_PROXY_WEB_LISTEN_ADDR, DEFAULT_PROXY_WEB_PORT), setting: 'proxy_service.web_listen_addr' });
   }
@@ -194,12 +223,14 @@ export async function startProcess(config: ProcessConfig, options: StartProcessO
     const auth = config.roles.includes('auth') ? await startAuthRole(state, backend) : undefined;
     const proxy = config.roles.includes('proxy') ? await startProxy(state, auth) : undefined;
     const db = config.roles.includes('db') ? await startDb(state, auth, proxy) : undefined;
+    const node = config.roles.includes('node') ? await startNode(state, auth, proxy) : undefined;
     state.ready = true;
     return {
       backend,
       ...(auth ? { auth } : {}),
       ...(proxy ? { proxy } : {}),
       ...(db ? { db } : {}),
+      ...(node ? { node } : {}),
       ...(diag ? { diag } : {}),
       pendingRoles: config.roles.filter((r) => !IMPLEMENTED_ROLES.includes(r)),
       close: async () => {

@@ -13,6 +13,7 @@ import {
 } from '@teleport-ts/core/config';
 import { newLogger } from './logger.js';
 import { databaseFromFlags, resolveJoinToken } from './roles/db/index.js';
+import { upstreamSshHandler } from './roles/ssh/index.js';
 import { KNOWN_ROLES, startProcess, type ProcessConfig, type RoleName, type RunningProcess } from './process.js';
 
 /** `teleport-ts start` flags, named as Teleport's. */
@@ -106,6 +107,27 @@ function joinAddresses(flags: StartFlags, t: FileConfig['teleport']): { authServ
   return { ...(joinAddr !== undefined ? { authServer: joinAddr } : {}), ...(proxyServer !== undefined ? { proxyServer } : {}) };
 }
 
+/** `ssh_service`: labels from the file with `--labels` on top, dynamic labels, the direct listener. */
+function sshServiceConfig(file: FileConfig | undefined, flagLabels: Record<string, string>): NonNullable<ProcessConfig['ssh']> {
+  const section = file?.ssh_service ?? {};
+  return {
+    labels: { ...section.labels, ...flagLabels },
+    commands: section.commands ?? [],
+    ...(section.listen_addr !== undefined ? { listenAddr: section.listen_addr } : {}),
+  };
+}
+
+/**
+ * The node's SSH server. Until the node's own SSH server is wired in, `TELEPORT_TS_NODE_SSH_UPSTREAM=host:port`
+ * hands every SSH connection to an OpenSSH server on this host (the end-to-end tests of the routing path use it).
+ */
+function nodeSshServer(): Pick<ProcessConfig, 'sshServer'> {
+  const upstream = process.env['TELEPORT_TS_NODE_SSH_UPSTREAM'];
+  if (upstream === undefined || upstream === '') return {};
+  parseHostPort(upstream, 22);
+  return { sshServer: () => upstreamSshHandler(upstream) };
+}
+
 /**
  * The process configuration from teleport.yaml and flags: flags win; with neither, auth (and proxy) on
  * sqlite in the local data dir.
@@ -160,6 +182,8 @@ export async function buildProcessConfig(flags: StartFlags): Promise<{ config: P
       labels,
     },
     ...(databases.length > 0 ? { db: { databases } } : {}),
+    ssh: sshServiceConfig(file, labels),
+    ...nodeSshServer(),
   };
   return { config, file };
 }
@@ -203,6 +227,9 @@ async function startupMessage(config: ProcessConfig, proc: RunningProcess): Prom
     lines.push(
       `teleport-ts: roles ${proc.pendingRoles.join(', ')} are not implemented in this release yet${proc.auth ? '' : '; only the storage layer runs'}.`,
     );
+  }
+  if (proc.node) {
+    lines.push(`teleport-ts: node service is up (host ${proc.node.hostId})${proc.node.listenAddr ? `, listening on ${proc.node.listenAddr}` : ', reached through the reverse tunnel (no listening port)'}.`);
   }
   if (proc.diag) lines.push(`teleport-ts: diagnostics on http://${proc.diag.addr} (/healthz, /readyz).`);
   lines.push('teleport-ts: press Ctrl-C to stop.');

@@ -11,20 +11,19 @@
 
 import path from 'node:path';
 import { AUTH_VIA_PROXY_ALPN, newAuthClient, type AuthClient, type Identity } from '@teleport-ts/core/api';
-import { parseIdentity } from '@teleport-ts/core/ca';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
 import type { DatabaseFileConfig } from '@teleport-ts/core/config';
 import { BadParameterError, redact } from '@teleport-ts/core/errors';
-import { startTunnelAgent, type TunnelAgent, type TunnelAgentOptions } from '@teleport-ts/core/tunnel';
+import type { TunnelAgent, TunnelAgentOptions } from '@teleport-ts/core/tunnel';
 import type { Logger } from '../../logger.js';
 import { issueLocalHostIdentity, loadOrCreateHostUuid, type AuthServer } from '../auth/index.js';
+import { clusterAndHostId, startAgentTunnel } from '../agent.js';
 import { loadOrJoinIdentity } from '../join.js';
 import { startLockWatcher } from '../lockwatcher.js';
 import { newServiceAuditEmitter } from './audit.js';
 import { DEFAULT_ROLE_CACHE_TTL_MS, newDatabaseAuthorizer } from './authorize.js';
 import { newCertAuthorityCache, type CertAuthorityCache } from './cas.js';
 import { loadDatabaseSpecs, type DatabaseSpec } from './config.js';
-import { reverseTunnelDialer } from './dial.js';
 import type { EngineContext } from './engines/engine.js';
 import { newEngineRegistry } from './engines/registry.js';
 import { DEFAULT_DB_HEARTBEAT, startDatabaseHeartbeats, type DatabaseHeartbeats } from './heartbeat.js';
@@ -103,15 +102,6 @@ async function obtainIdentity(options: DatabaseServiceOptions, hostUuid: string)
   return { identity, authAddr };
 }
 
-/** The cluster's name and this agent's host id, as its certificate says (the host UUID when it does not). */
-function clusterAndHostId(identity: Identity, hostUuid: string): { clusterName: string; hostId: string } {
-  const certIdentity = parseIdentity(identity.cert);
-  const clusterName = certIdentity.teleportCluster ?? identity.clusterName ?? '';
-  const suffix = `.${clusterName}`;
-  const hostId = certIdentity.username.endsWith(suffix) ? certIdentity.username.slice(0, -suffix.length) : hostUuid;
-  return { clusterName, hostId };
-}
-
 /** The services every engine shares: verification and RBAC, client certificates, CAs, audit, locks. */
 function newEngineContext(options: DatabaseServiceOptions, agent: { auth: AuthClient; clusterName: string; hostId: string; clock: Clock; identity: Identity }): EngineContext {
   const { auth, clusterName, clock, identity } = agent;
@@ -133,46 +123,12 @@ function newEngineContext(options: DatabaseServiceOptions, agent: { auth: AuthCl
   };
 }
 
-/**
- * The proxies the reverse tunnel may dial: `proxyAddr` when given, else the auth address (a proxy, or an auth server
- * that refuses the tunnel) and the proxy the cluster advertises (asked once, again after a failure).
- */
-function proxyCandidates(options: DatabaseServiceOptions, auth: Pick<AuthClient, 'ping'>, authAddr: string): () => Promise<readonly string[]> {
-  let pending: Promise<readonly string[]> | undefined;
-  return () => {
-    if (options.proxyAddr !== undefined) return Promise.resolve([options.proxyAddr]);
-    pending ??= auth
-      .ping()
-      .then((ping) => [authAddr, ...(ping.proxyPublicAddr ? [ping.proxyPublicAddr] : [])])
-      .catch(() => {
-        pending = undefined;
-        return [authAddr];
-      });
-    return pending;
-  };
-}
-
 /** The reverse tunnel to the proxy, serving every stream through `streams`. */
 function startReverseTunnel(
   options: DatabaseServiceOptions,
   agent: { auth: AuthClient; authAddr: string; identity: Identity; cas: CertAuthorityCache; clusterName: string; clock: Clock; streams: DatabaseStreams },
 ): TunnelAgent {
-  let loggedAddr: string | undefined;
-  return startTunnelAgent({
-    connect: reverseTunnelDialer({
-      candidates: proxyCandidates(options, agent.auth, agent.authAddr),
-      identity: agent.identity,
-      cas: agent.cas,
-      clusterName: agent.clusterName,
-      onConnected: (addr) => {
-        if (addr !== loggedAddr) options.logger.info('reverse tunnel to the proxy is up', { proxy: addr });
-        loggedAddr = addr;
-      },
-    }),
-    onStream: agent.streams.onStream,
-    clock: agent.clock,
-    ...options.tunnel,
-  });
+  return startAgentTunnel({ ...agent, proxyAddr: options.proxyAddr, onStream: agent.streams.onStream, logger: options.logger, tunnel: options.tunnel });
 }
 
 /** The running agent's parts, closed in order by {@link closeDatabaseService}. */
