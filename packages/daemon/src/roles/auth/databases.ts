@@ -117,7 +117,8 @@ function checkServiceEvent(raw: unknown, index: number): AuditEvent {
   const code = typeof ev['code'] === 'string' ? ev['code'] : '';
   const def = lookupAuditEventCode(code);
   if (def === undefined || def.event !== ev['event']) throw new BadParameterError(`${where}: unknown event code ${JSON.stringify(code.slice(0, 16))}`);
-  if (!def.event.startsWith('db.')) {
+  // `auth`: the proxy's refusals of SSH connections it routes (the certificate, a lock, an unknown node).
+  if (!def.event.startsWith('db.') && def.event !== 'auth') {
     throw new AccessDeniedError(`access denied: services may only record database events, not ${def.event}`);
   }
   if (typeof ev['uid'] !== 'string' || !UID.test(ev['uid'])) throw new BadParameterError(`${where}.uid must be a UUID`);

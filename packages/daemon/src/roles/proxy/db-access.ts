@@ -15,6 +15,7 @@ import { newCertAuthorityCache } from '../db/cas.js';
 import type { ProtocolRegistry } from './alpn.js';
 import { startLockWatcher } from '../lockwatcher.js';
 import { registerDatabaseRoute } from './db.js';
+import { registerSshRoute } from './ssh.js';
 import { registerReverseTunnelRoute } from './tunnel.js';
 
 export interface ProxyDatabaseAccessOptions {
@@ -23,7 +24,7 @@ export interface ProxyDatabaseAccessOptions {
   webCertificate: { key: string; cert: string };
   /** The proxy's host identity (`Proxy` system role). */
   identity: Identity;
-  auth: Pick<AuthClient, 'getCertAuthorities' | 'getDatabaseServers' | 'emitAuditEvents' | 'getLocks'>;
+  auth: Pick<AuthClient, 'getCertAuthorities' | 'getDatabaseServers' | 'getNodes' | 'emitAuditEvents' | 'getLocks'>;
   /** How often locks are fetched (default 2 s). */
   lockRefreshMs?: number;
   clock: Clock;
@@ -78,10 +79,24 @@ export function startProxyDatabaseAccess(options: ProxyDatabaseAccessOptions): P
     locks,
     ...(options.deadlines ? { deadlines: options.deadlines } : {}),
   });
+  // SSH to nodes: `teleport-proxy-ssh` connections, over the nodes' reverse tunnels or straight to agentless ones.
+  const ssh = registerSshRoute({
+    registry: options.registry,
+    tunnels: tunnel.tunnels,
+    auth: options.auth,
+    cas,
+    certificate: options.webCertificate,
+    clusterName,
+    log: options.logger,
+    audit,
+    locks,
+    ...(options.deadlines ? { deadlines: options.deadlines } : {}),
+  });
   return {
     tunnels: tunnel.tunnels,
     async close() {
       locks.close();
+      await ssh.close();
       await db.close();
       await tunnel.close();
       await audit.close();
