@@ -23,6 +23,7 @@ import {
   requestShowCommand,
 } from './commands/request-commands.js';
 import { loginCommand } from './commands/login.js';
+import { lsCommand } from './commands/ls.js';
 import { logoutCommand } from './commands/logout.js';
 import { statusCommand } from './commands/status.js';
 import { versionCommand } from './commands/version.js';
@@ -35,6 +36,7 @@ const COMMANDS: readonly (TshCommand | CommandGroup)[] = [
   statusCommand,
   logoutCommand,
   envCommand,
+  lsCommand,
   dbGroup,
   dbLsCommand,
   dbLoginCommand,
