@@ -126,12 +126,14 @@ export function runTsh(
 
 export interface RunningDaemon {
   output(): string;
+  /** The daemon's process id. */
+  pid: number;
   stop(): Promise<void>;
 }
 
 /** Runs the built `teleport-ts` with `args` and waits until it says it is up. */
-export async function startDaemon(args: string[]): Promise<RunningDaemon> {
-  const child: ChildProcess = spawn(bin('teleport-ts'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startDaemon(args: string[], env?: NodeJS.ProcessEnv): Promise<RunningDaemon> {
+  const child: ChildProcess = spawn(bin('teleport-ts'), args, { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env: { ...process.env, ...env } } : {}) });
   let out = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
@@ -145,6 +147,7 @@ export async function startDaemon(args: string[]): Promise<RunningDaemon> {
   }
   return {
     output: () => out,
+    pid: child.pid ?? 0,
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));

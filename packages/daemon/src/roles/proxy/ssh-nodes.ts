@@ -25,11 +25,15 @@ function splitAddr(addr: string): { host: string; port: number } | undefined {
   return m ? { host: m[1]!, port: Number(m[2]) } : undefined;
 }
 
-/** Whether `node` is the target: its UUID, hostname (or `<hostname>.<cluster>`), or its address. */
+/**
+ * Whether `node` is the target: its UUID or hostname (either also as `<name>.<cluster>`, the form OpenSSH clients
+ * use with `tsh config`), or its address.
+ */
 function matches(node: NodeServer, target: { host: string; port: number }, clusterName: string): boolean {
   const { host, port } = target;
-  if (node.metadata.name === host) return true;
-  if (node.spec.hostname === host || `${node.spec.hostname}.${clusterName}` === host) return true;
+  const suffix = `.${clusterName}`;
+  const bare = host.endsWith(suffix) ? host.slice(0, -suffix.length) : undefined;
+  for (const name of [node.metadata.name, node.spec.hostname]) if (name === host || name === bare) return true;
   const addr = splitAddr(node.spec.addr);
   return addr !== undefined && addr.host === host && (port === 0 || port === addr.port);
 }
@@ -41,9 +45,10 @@ function matches(node: NodeServer, target: { host: string; port: number }, clust
  */
 export function resolveNode(nodes: readonly NodeServer[], target: { host: string; port: number }, clusterName: string): NodeServer {
   let found = nodes.filter((n) => matches(n, target, clusterName));
-  const uuidLike = UUID_LIKE.test(target.host);
+  const id = target.host.endsWith(`.${clusterName}`) ? target.host.slice(0, -clusterName.length - 1) : target.host;
+  const uuidLike = UUID_LIKE.test(id);
   if (uuidLike && found.length > 1) {
-    const exact = found.find((n) => n.metadata.name === target.host);
+    const exact = found.find((n) => n.metadata.name === id);
     if (exact) found = [exact];
   }
   if (found.length > 1) {
