@@ -11,7 +11,7 @@ function gitCommit(): string {
 }
 
 /** Packages a CLI bundle leaves to Node at run time: native addons and the driver that loads them. */
-export const RUNTIME_EXTERNALS = ['pg', 'pg-native', 'better-sqlite3'];
+export const RUNTIME_EXTERNALS = ['pg', 'pg-native', 'better-sqlite3', 'ssh2', 'node-pty'];
 
 /**
  * Shared tsup settings for the three CLIs: one ESM bundle with everything inlined but the native drivers.

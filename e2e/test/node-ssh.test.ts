@@ -3,11 +3,10 @@
  * that joins through the proxy with a `tctl tokens add --type=node` token and the CA pin, opens no port and dials a
  * reverse tunnel; `tsh ls` and `tctl nodes ls` list it with its static and dynamic labels.
  *
- * Until the node's own SSH server is wired in, the node hands every SSH stream to a stock sshd on loopback
- * (`TELEPORT_TS_NODE_SSH_UPSTREAM`) that presents the node's host certificate and trusts the user CA, so the whole
- * route runs with real OpenSSH at both ends:
+ * OpenSSH's `ssh` reaches the node's own SSH server, which presents the node's host certificate (checked against the
+ * host CA, never trusted on first use):
  *
- *   ssh -o ProxyCommand=<fixtures/proxy-ssh.mjs> -> proxy (teleport-proxy-ssh) -> reverse tunnel -> node -> sshd
+ *   ssh -o ProxyCommand=<fixtures/proxy-ssh.mjs> -> proxy (teleport-proxy-ssh) -> reverse tunnel -> node
  *
  * An agentless stock sshd (`tctl create` of a `sub_kind: openssh` node, host certificate from `tctl auth sign
  * --format=openssh --host=...`) is reached the same way, the proxy dialing it directly.
@@ -91,12 +90,9 @@ describe.skipIf(!sshd.available || !ssh.available || !ss.available)('SSH nodes: 
   let cluster: TestCluster;
   let node: RunningDaemon | undefined;
   let nodeArgs: string[];
-  let nodeEnv: NodeJS.ProcessEnv;
-  let nodeSshd: { stop(): Promise<void>; log(): string } | undefined;
   let agentless: { stop(): Promise<void>; log(): string } | undefined;
   let home: string;
   let pin: string;
-  let sshdPort: number;
   let userCaFile: string;
   let knownHosts: string;
   const creds = { tlsCert: '', tlsKey: '', sshKey: '', sshCert: '' };
@@ -186,29 +182,16 @@ describe.skipIf(!sshd.available || !ssh.available || !ss.available)('SSH nodes: 
         '',
       ].join('\n'),
     );
-    sshdPort = await freePort();
-    nodeEnv = { TELEPORT_TS_NODE_SSH_UPSTREAM: `127.0.0.1:${sshdPort}` };
     nodeArgs = ['start', '-c', nodeConfig, `--proxy-server=${cluster.proxyAddr}`, `--ca-pin=${pin}`, '--labels=env=dev'];
     const started = Date.now();
-    node = await startDaemon([...nodeArgs, `--token=${token}`], nodeEnv);
+    node = await startDaemon([...nodeArgs, `--token=${token}`]);
     await waitForLs((s) => /^web-1 /m.test(s), 30_000);
     joinedAt = Date.now() - started;
 
-    // The node's SSH server stand-in: a stock sshd with the node's own host key and host certificate.
-    const nodeDir = path.join(cluster.dir, 'node-data', 'node');
-    nodeSshd = await startStockSshd({
-      dir: cluster.dir,
-      name: 'node',
-      port: sshdPort,
-      hostKey: path.join(nodeDir, 'ssh_key'),
-      hostCert: path.join(nodeDir, 'ssh_key-cert.pub'),
-      userCa: userCaFile,
-    });
   }, 120_000);
 
   afterAll(async () => {
     await node?.stop();
-    await nodeSshd?.stop();
     await agentless?.stop();
     await cluster?.stop();
   });
@@ -239,7 +222,7 @@ describe.skipIf(!sshd.available || !ssh.available || !ss.available)('SSH nodes: 
     expect(yaml.stdout).toMatch(/^ {2}expires: /m);
   });
 
-  it('carries OpenSSH from ssh through the proxy and the node\'s reverse tunnel (host certificate checked against the host CA)', async () => {
+  it('carries OpenSSH from ssh through the proxy and the node\'s reverse tunnel to the node\'s SSH server (host certificate checked against the host CA)', async () => {
     const res = await sshThrough('web-1.e2e.example.com', ['echo hi; exit 3']);
     expect(res.stdout, res.stderr).toBe('hi\n');
     expect(res.code).toBe(3);
@@ -317,7 +300,7 @@ describe.skipIf(!sshd.available || !ssh.available || !ss.available)('SSH nodes: 
     await waitForLs((s) => !/^web-1 /m.test(s), 90_000);
     // The heartbeat TTL bounds it (60 s).
     expect(Date.now() - killedAt).toBeLessThan(75_000);
-    node = await startDaemon(nodeArgs, nodeEnv);
+    node = await startDaemon(nodeArgs);
     await waitForLs((s) => /^web-1 /m.test(s), 30_000);
     const after = await tsh(['ls', '-v']);
     expect(after.stdout).toContain(uuid);

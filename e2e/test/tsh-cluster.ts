@@ -132,8 +132,8 @@ export interface RunningDaemon {
 }
 
 /** Runs the built `teleport-ts` with `args` and waits until it says it is up. */
-export async function startDaemon(args: string[], env?: NodeJS.ProcessEnv): Promise<RunningDaemon> {
-  const child: ChildProcess = spawn(bin('teleport-ts'), args, { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env: { ...process.env, ...env } } : {}) });
+export async function startDaemon(args: string[]): Promise<RunningDaemon> {
+  const child: ChildProcess = spawn(bin('teleport-ts'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr!.on('data', (b: Buffer) => (out += b.toString()));

@@ -15,7 +15,7 @@ import { checkPortsFree } from './http/listen.js';
 import type { Logger } from './logger.js';
 import { startAuthServer, type AuthServer } from './roles/auth/index.js';
 import { startDatabaseService, type DatabaseService } from './roles/db/index.js';
-import { startNodeService, type NodeService, type NodeServiceOptions } from './roles/ssh/index.js';
+import { startNodeService, type NodeService } from './roles/ssh/index.js';
 import { startProxyRole, type ProxyRoleOptions, type ProxyService } from './roles/proxy/index.js';
 
 /** Roles `--roles` accepts. */
@@ -52,8 +52,6 @@ export interface ProcessConfig {
   db?: { databases: readonly DatabaseFileConfig[] };
   /** `ssh_service`: the node's labels (file and `--labels`), dynamic labels and optional direct listener. */
   ssh?: { labels: Readonly<Record<string, string>>; commands: readonly CommandLabelConfig[]; listenAddr?: string };
-  /** Makes the node's SSH server (see `NodeServiceOptions.sshServer`). */
-  sshServer?: NodeServiceOptions['sshServer'];
 }
 
 /** A running process. */
@@ -182,7 +180,6 @@ async function startNode(state: ProcessState, auth: AuthServer | undefined, prox
     labels: ssh.labels,
     commands: ssh.commands,
     ...(ssh.listenAddr !== undefined ? { listenAddr: ssh.listenAddr } : {}),
-    ...(config.sshServer ? { sshServer: config.sshServer } : {}),
     clock: state.clock,
     logger: state.logger.with('node'),
   });

@@ -13,7 +13,6 @@ import {
 } from '@teleport-ts/core/config';
 import { newLogger } from './logger.js';
 import { databaseFromFlags, resolveJoinToken } from './roles/db/index.js';
-import { upstreamSshHandler } from './roles/ssh/index.js';
 import { KNOWN_ROLES, startProcess, type ProcessConfig, type RoleName, type RunningProcess } from './process.js';
 
 /** `teleport-ts start` flags, named as Teleport's. */
@@ -118,17 +117,6 @@ function sshServiceConfig(file: FileConfig | undefined, flagLabels: Record<strin
 }
 
 /**
- * The node's SSH server. Until the node's own SSH server is wired in, `TELEPORT_TS_NODE_SSH_UPSTREAM=host:port`
- * hands every SSH connection to an OpenSSH server on this host (the end-to-end tests of the routing path use it).
- */
-function nodeSshServer(): Pick<ProcessConfig, 'sshServer'> {
-  const upstream = process.env['TELEPORT_TS_NODE_SSH_UPSTREAM'];
-  if (upstream === undefined || upstream === '') return {};
-  parseHostPort(upstream, 22);
-  return { sshServer: () => upstreamSshHandler(upstream) };
-}
-
-/**
  * The process configuration from teleport.yaml and flags: flags win; with neither, auth (and proxy) on
  * sqlite in the local data dir.
  */
@@ -183,7 +171,6 @@ export async function buildProcessConfig(flags: StartFlags): Promise<{ config: P
     },
     ...(databases.length > 0 ? { db: { databases } } : {}),
     ssh: sshServiceConfig(file, labels),
-    ...nodeSshServer(),
   };
   return { config, file };
 }

@@ -109,6 +109,12 @@ export async function getDatabaseServers(ctx: AuthContext, caller: Caller): Prom
 
 const UID = /^[A-Za-z0-9-]{8,64}$/;
 
+/**
+ * Events of SSH access services record besides `db.*`: `auth` (the proxy's and the node's refusals of a certificate,
+ * a lock or an unknown node) and the node's sessions.
+ */
+const SSH_SERVICE_EVENTS: readonly string[] = ['auth', 'session.start', 'session.end', 'session.rejected', 'exec', 'sftp', 'port'];
+
 /** Checks one event a service sent: a catalogued `db.*` event with a usable uid and time. */
 function checkServiceEvent(raw: unknown, index: number): AuditEvent {
   const where = `events[${index}]`;
@@ -117,9 +123,8 @@ function checkServiceEvent(raw: unknown, index: number): AuditEvent {
   const code = typeof ev['code'] === 'string' ? ev['code'] : '';
   const def = lookupAuditEventCode(code);
   if (def === undefined || def.event !== ev['event']) throw new BadParameterError(`${where}: unknown event code ${JSON.stringify(code.slice(0, 16))}`);
-  // `auth`: the proxy's refusals of SSH connections it routes (the certificate, a lock, an unknown node).
-  if (!def.event.startsWith('db.') && def.event !== 'auth') {
-    throw new AccessDeniedError(`access denied: services may only record database events, not ${def.event}`);
+  if (!def.event.startsWith('db.') && !SSH_SERVICE_EVENTS.includes(def.event)) {
+    throw new AccessDeniedError(`access denied: services may only record database and SSH events, not ${def.event}`);
   }
   if (typeof ev['uid'] !== 'string' || !UID.test(ev['uid'])) throw new BadParameterError(`${where}.uid must be a UUID`);
   if (typeof ev['time'] !== 'string' || !Number.isFinite(Date.parse(ev['time']))) throw new BadParameterError(`${where}.time must be an ISO 8601 time`);
@@ -133,7 +138,7 @@ function checkServiceEvent(raw: unknown, index: number): AuditEvent {
  * (`server_id`) are set here, whatever the service sent. Idempotent by `uid`, so a service may retry a batch.
  */
 export async function emitAuditEvents(ctx: AuthContext, caller: Caller, rawBody: unknown): Promise<Record<string, never>> {
-  const service = requireSystemRole(caller, 'Db', 'Proxy');
+  const service = requireSystemRole(caller, 'Db', 'Proxy', 'Node');
   authorize(caller, 'event', 'create');
   const { events } = parseBody(EmitAuditEventsBody, rawBody);
   const checked = events.map(checkServiceEvent);

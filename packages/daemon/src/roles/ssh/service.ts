@@ -36,10 +36,7 @@ export interface NodeServiceOptions {
   commands: readonly CommandLabelConfig[];
   /** Direct mode: also accept SSH connections here (`host:port`). */
   listenAddr?: string;
-  /**
-   * Makes the node's SSH server once the identity is known. Without one, the node is listed and reachable, but
-   * refuses every SSH connection.
-   */
+  /** Makes the node's SSH server once the identity is known; default the node's own (`./node-server.ts`). */
   sshServer?: (identity: NodeIdentityInfo) => SshStreamHandler;
   clock?: Clock;
   logger: Logger;
@@ -54,6 +51,8 @@ export interface NodeIdentityInfo {
   clusterName: string;
   nodename: string;
   auth: AuthClient;
+  /** The node's labels now, static and dynamic. */
+  labels: () => Record<string, string>;
 }
 
 export interface NodeService {
@@ -68,23 +67,21 @@ export interface NodeService {
 }
 
 /** The node's side of the tunnel: SSH streams for this node go to its SSH server. */
-function onTunnelStream(handler: SshStreamHandler | undefined, hostId: string, logger: Logger): TunnelAgentOptions['onStream'] {
+function onTunnelStream(handler: SshStreamHandler, hostId: string, logger: Logger): TunnelAgentOptions['onStream'] {
   return (rawMeta: TunnelStreamMeta, stream: Duplex) => {
     const meta = parseSshStreamMeta(rawMeta);
     if (meta.service !== hostId) throw new NotImplementedError('this stream is for another node');
-    if (handler === undefined) throw new NotImplementedError('this node has no SSH server in this build');
     logger.info('SSH connection through the reverse tunnel', { user: meta.user, remote_addr: meta.clientAddr });
     handler.handle(stream, meta.clientAddr);
   };
 }
 
 /** The direct listener (`ssh_service.listen_addr`). */
-async function listenDirect(addr: string, handler: SshStreamHandler | undefined): Promise<{ server: net.Server; addr: string }> {
+async function listenDirect(addr: string, handler: SshStreamHandler): Promise<{ server: net.Server; addr: string }> {
   const listen = parseHostPort(addr, 3022);
   const server = net.createServer((socket) => {
     socket.on('error', () => socket.destroy());
-    if (handler === undefined) socket.destroy();
-    else handler.handle(socket, `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`);
+    handler.handle(socket, `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`);
   });
   await listenOrExplain(server, listen, 'ssh_service.listen_addr');
   const bound = server.address();
@@ -96,7 +93,7 @@ interface RunningNode {
   heartbeat: NodeHeartbeat;
   labels: DynamicLabels;
   tunnel: TunnelAgent;
-  handler: SshStreamHandler | undefined;
+  handler: SshStreamHandler;
   direct: net.Server | undefined;
   auth: AuthClient;
   logger: Logger;
@@ -107,7 +104,7 @@ async function closeNode(node: RunningNode): Promise<void> {
   node.labels.close();
   await node.tunnel.close();
   if (node.direct) await new Promise<void>((resolve) => node.direct!.close(() => resolve()));
-  await node.handler?.close();
+  await node.handler.close();
   await node.auth.close();
   node.logger.info('node service stopped');
 }
@@ -129,10 +126,13 @@ export async function startNodeService(options: NodeServiceOptions): Promise<Nod
   const { identity, authAddr } = await obtainNodeIdentity({ ...options, hostUuid, direct: options.listenAddr !== undefined });
   const { clusterName, hostId } = clusterAndHostId(identity, hostUuid);
   const auth: AuthClient = newAuthClient({ addr: authAddr, identity, alpnProtocols: AUTH_VIA_PROXY_ALPN });
-  const handler = options.sshServer?.({ identity, hostId, clusterName, nodename: options.nodename, auth });
-  const direct = options.listenAddr === undefined ? undefined : await listenDirect(options.listenAddr, handler);
   const beats: { heartbeat?: NodeHeartbeat } = {};
   const labels = startDynamicLabels(options.commands, () => beats.heartbeat?.now());
+  const allLabels = (): Record<string, string> => ({ ...options.labels, ...Object.fromEntries(Object.entries(labels.current()).map(([k, l]) => [k, l.result])) });
+  const info: NodeIdentityInfo = { identity, hostId, clusterName, nodename: options.nodename, auth, labels: allLabels };
+  // The SSH server (ssh2, node-pty) loads only when a node runs.
+  const handler = options.sshServer ? options.sshServer(info) : (await import('./node-server.js')).clusterSshServer(info, { clock, logger });
+  const direct = options.listenAddr === undefined ? undefined : await listenDirect(options.listenAddr, handler);
   // The first announcement carries the dynamic labels' first results (each command has a deadline).
   await labels.firstRun;
   const heartbeat = (beats.heartbeat = startNodeHeartbeat({
