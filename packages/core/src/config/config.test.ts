@@ -181,3 +181,44 @@ describe('auth_service.access_requests', () => {
     expect(() => parseConfig(yaml('      url: https://x/\n      ca_fil: a\n'))).toThrow(/unknown key "auth_service.access_requests.webhook.ca_fil" at line 7; did you mean "auth_service.access_requests.webhook.ca_file"/);
   });
 });
+
+describe('ssh_service', () => {
+  it('reads labels, dynamic labels (commands) and the direct listener', () => {
+    const cfg = parseConfig(
+      [
+        'ssh_service:',
+        '  enabled: yes',
+        '  listen_addr: 0.0.0.0:3022',
+        '  labels:',
+        '    env: dev',
+        '  commands:',
+        '  - name: arch',
+        '    command: [uname, -m]',
+        '    period: 1h0m0s',
+        '  - name: up',
+        '    command: uptime',
+        '    period: 30s',
+        '',
+      ].join('\n'),
+    );
+    expect(cfg.ssh_service).toEqual({
+      enabled: true,
+      listen_addr: '0.0.0.0:3022',
+      labels: { env: 'dev' },
+      commands: [
+        { name: 'arch', command: ['uname', '-m'], period: '1h0m0s' },
+        { name: 'up', command: ['uptime'], period: '30s' },
+      ],
+    });
+  });
+
+  it.each([
+    ['ssh_service:\n  commands:\n  - { name: a, command: [], period: 1m }\n', 'ssh_service.commands[0].command must be a program and its arguments'],
+    ['ssh_service:\n  commands:\n  - { name: a, command: [x], period: 10ms }\n', 'ssh_service.commands[0].period must be a duration of at least 1s'],
+    ['ssh_service:\n  commands:\n  - { name: "bad key", command: [x], period: 1m }\n', 'ssh_service.commands[0].name must be a label name'],
+    ['ssh_service:\n  listen_addr: "host:port"\n', 'ssh_service.listen_addr'],
+    ['ssh_service:\n  comands: []\n', 'unknown key "ssh_service.comands" at line 2; did you mean "ssh_service.commands"?'],
+  ])('refuses %j', (text, message) => {
+    expect(() => parseConfig(text)).toThrow(message);
+  });
+});
