@@ -11,12 +11,12 @@ import { deepFreeze, fail, isRecord, optBool, optString, section, type ParseCont
 
 export const KIND_NODE = 'node';
 export const NODE_VERSIONS = ['v2'] as const;
-export type NodeVersion = (typeof NODE_VERSIONS)[number];
+type NodeVersion = (typeof NODE_VERSIONS)[number];
 /** `sub_kind` of an agentless OpenSSH server the proxy dials directly. */
 export const SUBKIND_OPENSSH = 'openssh';
 /** `sub_kind` of a teleport-ts node agent (Teleport writes it empty or `teleport`). */
 export const SUBKIND_TELEPORT = 'teleport';
-export const NODE_SUBKINDS = ['', SUBKIND_TELEPORT, SUBKIND_OPENSSH] as const;
+const NODE_SUBKINDS = ['', SUBKIND_TELEPORT, SUBKIND_OPENSSH] as const;
 export type NodeSubKind = (typeof NODE_SUBKINDS)[number];
 
 /** A dynamic label: a command the node runs every `period`; its output (trimmed) is the label's value. */

@@ -24,7 +24,7 @@ export function clusterAndHostId(identity: Identity, hostUuid: string): { cluste
  * The proxies the reverse tunnel may dial: `proxyAddr` when given, else the auth address (a proxy, or an auth server
  * that refuses the tunnel) and the proxy the cluster advertises (asked once, again after a failure).
  */
-export function proxyCandidates(proxyAddr: string | undefined, auth: Pick<AuthClient, 'ping'>, authAddr: string): () => Promise<readonly string[]> {
+function proxyCandidates(proxyAddr: string | undefined, auth: Pick<AuthClient, 'ping'>, authAddr: string): () => Promise<readonly string[]> {
   let pending: Promise<readonly string[]> | undefined;
   return () => {
     if (proxyAddr !== undefined) return Promise.resolve([proxyAddr]);

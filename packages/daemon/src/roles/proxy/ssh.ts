@@ -39,7 +39,7 @@ import type { ProxyLogger } from './service.js';
 import { newNodeDirectory, type NodeDirectory } from './ssh-nodes.js';
 
 /** The longest request line. */
-export const MAX_SSH_ROUTE_REQUEST_BYTES = 4096;
+const MAX_SSH_ROUTE_REQUEST_BYTES = 4096;
 /** How long a node (tunnel stream or TCP dial) has to answer. */
 const NODE_DIAL_TIMEOUT_MS = 10_000;
 

@@ -34,7 +34,7 @@ export interface NodeHeartbeat {
 }
 
 /** The node resource as it is now. */
-export function nodeResource(options: Omit<NodeHeartbeatOptions, 'auth' | 'heartbeat' | 'logger'>): NodeServer {
+function nodeResource(options: Omit<NodeHeartbeatOptions, 'auth' | 'heartbeat' | 'logger'>): NodeServer {
   const cmdLabels = options.cmdLabels();
   return parseNode({
     kind: 'node',
