@@ -14,7 +14,7 @@
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, existsSync } from 'node:fs';
-import { readdir, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -290,6 +290,36 @@ describe.skipIf(!sshd.available || !ssh.available || !ss.available)('SSH nodes: 
     expect(res.code).toBe(5);
     expect(agentless.log()).toMatch(/Accepted publickey for root .* ID alice/);
   }, 60_000);
+
+  it('runs a node in direct mode (ssh_service.listen_addr): it listens, is listed with its address, and answers OpenSSH directly and through the proxy', async () => {
+    const tokenOut = await tctl(['tokens', 'add', '--type=node', '--format=text']);
+    const port = await freePort();
+    const config = path.join(cluster.dir, 'direct.yaml');
+    await writeFile(
+      config,
+      ['version: v3', 'teleport:', '  nodename: web-2', `  data_dir: ${path.join(cluster.dir, 'direct-data')}`, 'auth_service:', '  enabled: no', 'proxy_service:', '  enabled: no', 'ssh_service:', '  enabled: yes', `  listen_addr: 127.0.0.1:${port}`, ''].join('\n'),
+    );
+    const direct = await startDaemon(['start', '-c', config, `--proxy-server=${cluster.proxyAddr}`, `--ca-pin=${pin}`, `--token=${tokenOut.stdout.trim()}`]);
+    try {
+      expect(await listeningPorts(direct.pid)).toEqual([`127.0.0.1:${port}`]);
+      await waitForLs((s) => new RegExp(`^web-2\\s+⟵ Tunnel`, 'm').test(s), 30_000);
+      const json = JSON.parse((await tsh(['ls', '--search=web-2', '--format=json'])).stdout || '[]') as { spec: { hostname: string; addr: string } }[];
+      expect(json.find((n) => n.spec.hostname === 'web-2')?.spec.addr).toBe(`127.0.0.1:${port}`);
+      // Straight to its port: the host certificate names 127.0.0.1 in direct mode.
+      const anyHost = path.join(cluster.dir, 'known_hosts_any');
+      await writeFile(anyHost, (await readFile(knownHosts, 'utf8')).replace(/^@cert-authority \S+/gm, '@cert-authority *'));
+      const res = await run(ssh.path!, [
+        '-F', '/dev/null', '-i', creds.sshKey, '-o', `CertificateFile=${creds.sshCert}`, '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none', '-o', 'BatchMode=yes',
+        '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${anyHost}`, '-o', 'GlobalKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR',
+        '-p', String(port), `${LOGIN}@127.0.0.1`, 'echo direct',
+      ]);
+      expect(res.stdout, res.stderr).toBe('direct\n');
+      const routed = await sshThrough('web-2.e2e.example.com', ['echo routed']);
+      expect(routed.stdout, routed.stderr).toBe('routed\n');
+    } finally {
+      await direct.stop();
+    }
+  }, 90_000);
 
   it('drops a killed node from tsh ls after its TTL, and a restarted one (same data dir, no token) comes back', async () => {
     const before = await tsh(['ls', '-v']);

@@ -23,7 +23,7 @@ import { loadOrJoinIdentity } from '../join.js';
 /** Where a node that joined keeps its identity. */
 const NODE_IDENTITY_DIR = 'node';
 /** Host names a node listening directly also answers to (Teleport adds them for direct dials). */
-const LOCAL_PRINCIPALS = ['localhost', '127.0.0.1', '::1'];
+const LOCAL_PRINCIPALS = ['localhost', '127.0.0.1'];
 
 export interface NodeIdentityOptions {
   dataDir: string;
