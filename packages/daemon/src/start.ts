@@ -155,6 +155,7 @@ export async function buildProcessConfig(flags: StartFlags): Promise<{ config: P
       staticTokens: auth.tokens ?? [],
       ...(auth.cluster_name !== undefined ? { clusterName: auth.cluster_name } : {}),
       ...(auth.authentication !== undefined ? { authentication: auth.authentication } : {}),
+      ...(auth.tunnel_strategy !== undefined ? { tunnelStrategy: auth.tunnel_strategy } : {}),
       ...(auth.access_requests?.webhook !== undefined ? { accessRequestWebhook: { url: auth.access_requests.webhook.url, ...(auth.access_requests.webhook.ca_file ? { caFile: auth.access_requests.webhook.ca_file } : {}) } } : {}),
     },
     proxyPublicAddr: proxyPublicAddr(file, nodename),
@@ -162,6 +163,8 @@ export async function buildProcessConfig(flags: StartFlags): Promise<{ config: P
       ...(proxySection.web_listen_addr !== undefined ? { listenAddr: proxySection.web_listen_addr } : {}),
       publicAddrs: proxySection.public_addr ?? [proxyPublicAddr(file, nodename)],
       ...(proxySection.https_keypairs !== undefined ? { httpsKeyPairs: proxySection.https_keypairs } : {}),
+      ...(proxySection.peer_listen_addr !== undefined ? { peerListenAddr: proxySection.peer_listen_addr } : {}),
+      ...(proxySection.peer_public_addr !== undefined ? { peerPublicAddr: proxySection.peer_public_addr } : {}),
     },
     join: {
       ...(token !== undefined ? { token } : {}),
@@ -218,7 +221,7 @@ async function startupMessage(config: ProcessConfig, proc: RunningProcess): Prom
   if (proc.node) {
     lines.push(`teleport-ts: node service is up (host ${proc.node.hostId})${proc.node.listenAddr ? `, listening on ${proc.node.listenAddr}` : ', reached through the reverse tunnel (no listening port)'}.`);
   }
-  if (proc.diag) lines.push(`teleport-ts: diagnostics on http://${proc.diag.addr} (/healthz, /readyz).`);
+  if (proc.diag) lines.push(`teleport-ts: diagnostics on http://${proc.diag.addr} (/healthz, /readyz, /metrics).`);
   lines.push('teleport-ts: press Ctrl-C to stop.');
   return `${lines.join('\n')}\n`;
 }

@@ -1,12 +1,13 @@
 /**
- * What every agent (the db agent, the node) does the same way around its identity and its reverse tunnel: reads
- * the cluster and its host id from its certificate, finds the proxy to tunnel to, and keeps the tunnel up.
+ * What every agent (the db agent, the node) does the same way around its identity and its reverse tunnels: reads
+ * the cluster and its host id from its certificate, finds the proxies to tunnel to, and keeps the tunnels up (one to
+ * each proxy, or N of them with proxy peering).
  */
 
 import type { AuthClient, Identity } from '@teleport-ts/core/api';
 import { parseIdentity } from '@teleport-ts/core/ca';
 import type { Clock } from '@teleport-ts/core/clock';
-import { startTunnelAgent, type TunnelAgent, type TunnelAgentOptions } from '@teleport-ts/core/tunnel';
+import { startTunnelPool, type TunnelAgentOptions, type TunnelPool, type TunnelPoolTarget } from '@teleport-ts/core/tunnel';
 import type { Logger } from '../logger.js';
 import type { CertAuthorityCache } from './db/cas.js';
 import { reverseTunnelDialer } from './db/dial.js';
@@ -39,11 +40,20 @@ function proxyCandidates(proxyAddr: string | undefined, auth: Pick<AuthClient, '
   };
 }
 
-/** What {@link startAgentTunnel} needs. */
+/** What the agent pool should reach: the live proxies, and N of them with proxy peering (asked through the auth API). */
+function discoverProxies(auth: Pick<AuthClient, 'getProxies' | 'getTunnelStrategy'>): () => Promise<TunnelPoolTarget> {
+  return async () => {
+    const [proxies, strategy] = await Promise.all([auth.getProxies(), auth.getTunnelStrategy()]);
+    const proxyIds = proxies.map((p) => p.metadata.name);
+    return strategy.type === 'proxy_peering' ? { proxyIds, connectionCount: strategy.agent_connection_count ?? 1 } : { proxyIds };
+  };
+}
+
+/** What {@link startAgentTunnels} needs. */
 export interface AgentTunnelOptions {
   /** The proxy to tunnel to; default the auth address or the proxy the cluster advertises. */
   proxyAddr?: string | undefined;
-  auth: Pick<AuthClient, 'ping'>;
+  auth: Pick<AuthClient, 'ping' | 'getProxies' | 'getTunnelStrategy'>;
   authAddr: string;
   identity: Identity;
   cas: CertAuthorityCache;
@@ -51,24 +61,26 @@ export interface AgentTunnelOptions {
   clock: Clock;
   onStream: TunnelAgentOptions['onStream'];
   logger: Logger;
+  /** The proxies with a live tunnel changed (the agent's heartbeat names them). */
+  onProxiesChanged?: (proxyIds: readonly string[]) => void;
   /** Reconnect and keepalive settings. */
   tunnel?: Pick<TunnelAgentOptions, 'backoff' | 'keepAliveIntervalMs' | 'keepAliveTimeoutMs'> | undefined;
 }
 
-/** The reverse tunnel to the proxy, serving every stream the proxy opens through `onStream`. */
-export function startAgentTunnel(options: AgentTunnelOptions): TunnelAgent {
-  let loggedAddr: string | undefined;
-  return startTunnelAgent({
+/** The reverse tunnels to the proxies (one to each, or N with proxy peering), serving every stream through `onStream`. */
+export function startAgentTunnels(options: AgentTunnelOptions): TunnelPool {
+  return startTunnelPool({
     connect: reverseTunnelDialer({
       candidates: proxyCandidates(options.proxyAddr, options.auth, options.authAddr),
       identity: options.identity,
       cas: options.cas,
       clusterName: options.clusterName,
-      onConnected: (addr) => {
-        if (addr !== loggedAddr) options.logger.info('reverse tunnel to the proxy is up', { proxy: addr });
-        loggedAddr = addr;
-      },
     }),
+    discover: discoverProxies(options.auth),
+    onProxiesChanged: (proxyIds) => {
+      options.logger.info('reverse tunnels are up', { proxies: proxyIds.join(',') });
+      options.onProxiesChanged?.(proxyIds);
+    },
     onStream: options.onStream,
     clock: options.clock,
     ...options.tunnel,

@@ -12,6 +12,7 @@ import { authenticateUser, generateDatabaseCert, generateDatabaseClientCert, gen
 import type { AuthContext } from './context.js';
 import { emitAuditEvents, getDatabaseServers, upsertDatabaseServer } from './databases.js';
 import { deleteNode, getNodes, upsertNode } from './nodes.js';
+import { deleteProxy, getProxies, getTunnelStrategy, upsertProxy } from './proxies.js';
 import {
   createRole,
   createToken,
@@ -121,4 +122,8 @@ export function registerAuthRoutes(router: Router<Caller>, ctx: AuthContext, lim
 
   router.add('GET', p('/dbservers'), (c) => getDatabaseServers(ctx, c.identity));
   router.add('PUT', p('/dbservers/:host/:name'), (c) => upsertDatabaseServer(ctx, c.identity, c.params['host'] ?? '', name(c), c.body));
+  router.add('GET', p('/proxies'), (c) => getProxies(ctx, c.identity));
+  router.add('PUT', p('/proxies/:name'), (c) => upsertProxy(ctx, c.identity, name(c), c.body));
+  router.add('DELETE', p('/proxies/:name'), (c) => deleteProxy(ctx, c.identity, name(c)));
+  router.add('GET', p('/networking/tunnelstrategy'), (c) => getTunnelStrategy(ctx, c.identity));
 }

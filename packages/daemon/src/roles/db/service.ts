@@ -1,7 +1,8 @@
 /**
  * The db agent (`teleport-ts start --roles=db`, `teleport-ts db start`): it joins the cluster once with a token
  * (checking the CA pin) and keeps its `Db` host identity in `<data_dir>/db/`, heartbeats a `db_server` per database
- * it serves, keeps a reverse tunnel to the proxy up (it listens on nothing), and serves every database connection
+ * it serves, keeps reverse tunnels to the proxies up (one to each proxy, or N with proxy peering, all dialed through
+ * the one proxy address it was given, which may be a load balancer; it listens on nothing), and serves every database connection
  * the proxy forwards through it with the engine of the database's protocol (`./engines/`).
  *
  * `--auth-server` may name the auth server or a proxy: the agent reaches the auth API through the proxy's
@@ -14,10 +15,10 @@ import { AUTH_VIA_PROXY_ALPN, newAuthClient, type AuthClient, type Identity } fr
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
 import type { DatabaseFileConfig } from '@teleport-ts/core/config';
 import { BadParameterError, redact } from '@teleport-ts/core/errors';
-import type { TunnelAgent, TunnelAgentOptions } from '@teleport-ts/core/tunnel';
+import type { TunnelAgentOptions, TunnelPool } from '@teleport-ts/core/tunnel';
 import type { Logger } from '../../logger.js';
 import { issueLocalHostIdentity, loadOrCreateHostUuid, type AuthServer } from '../auth/index.js';
-import { clusterAndHostId, startAgentTunnel } from '../agent.js';
+import { clusterAndHostId, startAgentTunnels } from '../agent.js';
 import { loadOrJoinIdentity } from '../join.js';
 import { startLockWatcher } from '../lockwatcher.js';
 import { newServiceAuditEmitter } from './audit.js';
@@ -30,7 +31,6 @@ import { DEFAULT_DB_HEARTBEAT, startDatabaseHeartbeats, type DatabaseHeartbeats 
 import { newDatabaseStreams, type DatabaseStreams } from './streams.js';
 import { newClientCertCache } from './upstream.js';
 
-;
 
 /** Where a db agent that joined keeps its identity. */
 const DB_IDENTITY_DIR = 'db';
@@ -53,8 +53,8 @@ export interface DatabaseServiceOptions {
   logger: Logger;
   /** `db_server` announcements: TTL and interval, ms. */
   heartbeat?: { ttlMs?: number; intervalMs?: number };
-  /** Reconnect and keepalive settings of the reverse tunnel. */
-  tunnel?: Pick<TunnelAgentOptions, 'backoff' | 'keepAliveIntervalMs' | 'keepAliveTimeoutMs'>;
+  /** Reconnect, keepalive and discovery settings of the reverse tunnels. */
+  tunnel?: Pick<TunnelAgentOptions, 'backoff' | 'keepAliveIntervalMs' | 'keepAliveTimeoutMs'> & { discoveryIntervalMs?: number };
   /** How long role definitions are cached; default 5 s. */
   roleCacheTtlMs?: number;
   /** How often locks are fetched from the auth server (default 2 s). */
@@ -68,8 +68,10 @@ export interface DatabaseService {
   readonly databases: readonly DatabaseSpec[];
   /** Resolves once the reverse tunnel is up and every database was announced once. */
   readonly ready: Promise<void>;
-  /** `connecting`, `connected`, `backoff` or `closed`. */
-  readonly tunnelState: TunnelAgent['state'];
+  /** `connected` while at least one tunnel is up, else `connecting`; `closed` after close. */
+  readonly tunnelState: TunnelPool['state'];
+  /** Host ids of the proxies the agent holds a tunnel to. */
+  connectedProxies(): string[];
   /** Sessions being served now. */
   readonly activeSessions: number;
   /** Stops announcing, drops the tunnel and every session, flushes the audit queue. */
@@ -123,19 +125,20 @@ function newEngineContext(options: DatabaseServiceOptions, agent: { auth: AuthCl
   };
 }
 
-/** The reverse tunnel to the proxy, serving every stream through `streams`. */
-function startReverseTunnel(
+/** The reverse tunnels to the proxies (one to each, or N with proxy peering), serving every stream through `streams`. */
+function startReverseTunnels(
   options: DatabaseServiceOptions,
   agent: { auth: AuthClient; authAddr: string; identity: Identity; cas: CertAuthorityCache; clusterName: string; clock: Clock; streams: DatabaseStreams },
-): TunnelAgent {
-  return startAgentTunnel({ ...agent, proxyAddr: options.proxyAddr, onStream: agent.streams.onStream, logger: options.logger, tunnel: options.tunnel });
+  onProxiesChanged: (proxyIds: readonly string[]) => void,
+): TunnelPool {
+  return startAgentTunnels({ ...agent, proxyAddr: options.proxyAddr, onStream: agent.streams.onStream, logger: options.logger, onProxiesChanged, tunnel: options.tunnel });
 }
 
 /** The running agent's parts, closed in order by {@link closeDatabaseService}. */
 interface RunningAgent {
   heartbeats: DatabaseHeartbeats;
   engine: EngineContext;
-  tunnel: TunnelAgent;
+  tunnel: TunnelPool;
   streams: DatabaseStreams;
   auth: AuthClient;
   logger: Logger;
@@ -182,8 +185,12 @@ export async function startDatabaseService(options: DatabaseServiceOptions): Pro
   const engines = newEngineRegistry(engine);
   const streams = newDatabaseStreams({ databases, engines, logger });
   const heartbeat = { ...DEFAULT_DB_HEARTBEAT, ...options.heartbeat };
-  const heartbeats = startDatabaseHeartbeats({ auth, hostId, nodename: options.nodename, databases, heartbeat, logger });
-  const tunnel = startReverseTunnel(options, { auth, authAddr, identity, cas: engine.cas, clusterName, clock, streams });
+  let proxyIds: readonly string[] = [];
+  const heartbeats = startDatabaseHeartbeats({ auth, hostId, nodename: options.nodename, databases, heartbeat, logger, proxyIds: () => proxyIds });
+  const tunnel = startReverseTunnels(options, { auth, authAddr, identity, cas: engine.cas, clusterName, clock, streams }, (ids) => {
+    proxyIds = ids;
+    heartbeats.refresh();
+  });
   const ready = Promise.all([tunnel.ready, heartbeats.firstAnnounced]).then(() => undefined);
   ready.catch(() => undefined);
   logger.info('database service is up', { host_id: hostId, databases: databases.map((d) => d.name), auth_server: authAddr });
@@ -196,6 +203,7 @@ export async function startDatabaseService(options: DatabaseServiceOptions): Pro
     get tunnelState() {
       return tunnel.state;
     },
+    connectedProxies: () => tunnel.connectedProxies(),
     get activeSessions() {
       return streams.active.size;
     },

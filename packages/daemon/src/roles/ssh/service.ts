@@ -12,10 +12,10 @@ import { AUTH_VIA_PROXY_ALPN, newAuthClient, type AuthClient, type Identity } fr
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
 import { parseHostPort, type CommandLabelConfig } from '@teleport-ts/core/config';
 import { NotImplementedError, redact } from '@teleport-ts/core/errors';
-import type { TunnelAgent, TunnelAgentOptions, TunnelStreamMeta } from '@teleport-ts/core/tunnel';
+import type { TunnelAgentOptions, TunnelPool, TunnelStreamMeta } from '@teleport-ts/core/tunnel';
 import { listenOrExplain } from '../../http/listen.js';
 import type { Logger } from '../../logger.js';
-import { clusterAndHostId, startAgentTunnel } from '../agent.js';
+import { clusterAndHostId, startAgentTunnels } from '../agent.js';
 import { loadOrCreateHostUuid, type AuthServer } from '../auth/index.js';
 import { newCertAuthorityCache } from '../db/cas.js';
 import type { SshStreamHandler } from './handler.js';
@@ -62,7 +62,7 @@ export interface NodeService {
   readonly listenAddr: string | undefined;
   /** Resolves once the tunnel is up and the node was announced once. */
   readonly ready: Promise<void>;
-  readonly tunnelState: TunnelAgent['state'];
+  readonly tunnelState: TunnelPool['state'];
   close(): Promise<void>;
 }
 
@@ -92,7 +92,7 @@ async function listenDirect(addr: string, handler: SshStreamHandler): Promise<{ 
 interface RunningNode {
   heartbeat: NodeHeartbeat;
   labels: DynamicLabels;
-  tunnel: TunnelAgent;
+  tunnel: TunnelPool;
   handler: SshStreamHandler;
   direct: net.Server | undefined;
   auth: AuthClient;
@@ -146,7 +146,7 @@ export async function startNodeService(options: NodeServiceOptions): Promise<Nod
     logger,
   }));
   const cas = newCertAuthorityCache({ auth, clusterName, clock, initial: { host: identity.caCerts } });
-  const tunnel = startAgentTunnel({ proxyAddr: options.proxyAddr, auth, authAddr, identity, cas, clusterName, clock, onStream: onTunnelStream(handler, hostId, logger), logger, tunnel: options.tunnel });
+  const tunnel = startAgentTunnels({ proxyAddr: options.proxyAddr, auth, authAddr, identity, cas, clusterName, clock, onStream: onTunnelStream(handler, hostId, logger), logger, tunnel: options.tunnel });
   const ready = Promise.all([tunnel.ready, heartbeat.firstAnnounced]).then(() => undefined);
   ready.catch((err: unknown) => logger.warn('node did not become ready', { error: redact((err as Error).message) }));
   logger.info('node service is up', { host_id: hostId, auth_server: authAddr, ...(direct ? { listen_addr: direct.addr } : {}) });
