@@ -264,6 +264,30 @@ describe.skipIf(!sshd.available || !ssh.available || !ss.available)('SSH nodes: 
     }
   }, 60_000);
 
+  it('refuses a locked user at the proxy with the lock\'s message, and lets her in once the lock is removed', async () => {
+    const created = await tctl(['lock', '--user=alice', '--message=incident 7', '--ttl=1h']);
+    const name = /Created a lock with name "([0-9a-f-]{36})"/.exec(created.stdout)?.[1];
+    expect(name, created.stdout + created.stderr).toBeDefined();
+    try {
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        const res = await route('web-1');
+        if (res.stderr.includes('ERROR: lock targeting User:"alice" is in force: incident 7\ncode: ERR_TP_LOCKED')) break;
+        if (Date.now() > deadline) throw new Error(`the lock never refused the route: ${res.stderr}`);
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    } finally {
+      expect((await tctl(['rm', `locks/${name}`])).code).toBe(0);
+    }
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const res = await sshThrough('web-1.e2e.example.com', ['echo unlocked']);
+      if (res.stdout === 'unlocked\n') break;
+      if (Date.now() > deadline) throw new Error(`still refused after the lock was removed: ${res.stderr}`);
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  }, 60_000);
+
   it('reaches an agentless stock sshd registered with tctl create (sub_kind: openssh), the proxy dialing it directly', async () => {
     const signed = await tctl(['auth', 'sign', '--format=openssh', '--host=agentless-1,agentless-1.e2e.example.com,127.0.0.1', `--out=${path.join(cluster.dir, 'agentless')}`]);
     expect(signed.code, signed.stderr).toBe(0);
