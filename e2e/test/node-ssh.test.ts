@@ -323,9 +323,16 @@ describe.skipIf(!sshd.available || !ssh.available || !ss.available)('SSH nodes: 
       config,
       ['version: v3', 'teleport:', '  nodename: web-2', `  data_dir: ${path.join(cluster.dir, 'direct-data')}`, 'auth_service:', '  enabled: no', 'proxy_service:', '  enabled: no', 'ssh_service:', '  enabled: yes', `  listen_addr: 127.0.0.1:${port}`, ''].join('\n'),
     );
-    const direct = await startDaemon(['start', '-c', config, `--proxy-server=${cluster.proxyAddr}`, `--ca-pin=${pin}`, `--token=${tokenOut.stdout.trim()}`]);
+    const diagPort = await freePort();
+    const direct = await startDaemon(['start', '-c', config, `--proxy-server=${cluster.proxyAddr}`, `--ca-pin=${pin}`, `--token=${tokenOut.stdout.trim()}`, `--diag-addr=127.0.0.1:${diagPort}`]);
     try {
-      expect(await listeningPorts(direct.pid)).toEqual([`127.0.0.1:${port}`]);
+      expect((await listeningPorts(direct.pid)).sort()).toEqual([`127.0.0.1:${diagPort}`, `127.0.0.1:${port}`].sort());
+      // Ready once its tunnel is up.
+      const readyBy = Date.now() + 15_000;
+      while ((await fetch(`http://127.0.0.1:${diagPort}/readyz`)).status !== 200) {
+        if (Date.now() > readyBy) throw new Error('the node never became ready');
+        await new Promise((r) => setTimeout(r, 200));
+      }
       await waitForLs((s) => new RegExp(`^web-2\\s+⟵ Tunnel`, 'm').test(s), 30_000);
       const json = JSON.parse((await tsh(['ls', '--search=web-2', '--format=json'])).stdout || '[]') as { spec: { hostname: string; addr: string } }[];
       expect(json.find((n) => n.spec.hostname === 'web-2')?.spec.addr).toBe(`127.0.0.1:${port}`);

@@ -210,6 +210,8 @@ async function startNode(state: ProcessState, auth: AuthServer | undefined, prox
     clock: state.clock,
     logger: state.logger.with('node'),
   });
+  // Not ready without a tunnel: the node would be listed but unreachable.
+  state.problems.push(() => (node.tunnelState === 'connected' ? undefined : 'the node has no reverse tunnel to a proxy'));
   return started(state, node);
 }
 
