@@ -8,7 +8,7 @@ import type { SessionRecordingMode } from '@teleport-ts/core/api';
 import { openAuditStore, type AuditEventStore } from '@teleport-ts/core/audit';
 import { openBackend, type Backend, type StorageConfig } from '@teleport-ts/core/backend';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
-import { DEFAULT_AUTH_PORT, DEFAULT_PROXY_WEB_LISTEN_ADDR, DEFAULT_PROXY_WEB_PORT, parseHostPort, type AuthenticationConfig, type DatabaseFileConfig, type StaticToken, type TunnelStrategyConfig } from '@teleport-ts/core/config';
+import { DEFAULT_AUTH_PORT, DEFAULT_PROXY_WEB_LISTEN_ADDR, DEFAULT_PROXY_WEB_PORT, parseHostPort, type AuthenticationConfig, type CommandLabelConfig, type DatabaseFileConfig, type StaticToken, type TunnelStrategyConfig } from '@teleport-ts/core/config';
 import { redact } from '@teleport-ts/core/errors';
 import { startDiagServer, type DiagServer } from './diag.js';
 import { newProcessMetrics, type ProcessMetrics } from './metrics.js';
@@ -17,13 +17,14 @@ import { checkPortsFree } from './http/listen.js';
 import type { Logger } from './logger.js';
 import { startAuthServer, type AuthServer } from './roles/auth/index.js';
 import { startDatabaseService, type DatabaseService } from './roles/db/index.js';
+import { startNodeService, type NodeService } from './roles/ssh/index.js';
 import { startProxyRole, type ProxyRoleOptions, type ProxyService } from './roles/proxy/index.js';
 
 /** Roles `--roles` accepts. */
 export const KNOWN_ROLES = ['auth', 'proxy', 'db', 'node'] as const;
 export type RoleName = (typeof KNOWN_ROLES)[number];
 /** Roles this release runs; the others are refused with a "not implemented yet" notice. */
-const IMPLEMENTED_ROLES: readonly RoleName[] = ['auth', 'proxy', 'db'];
+const IMPLEMENTED_ROLES: readonly RoleName[] = ['auth', 'proxy', 'db', 'node'];
 
 /** The process configuration: teleport.yaml with the command-line flags applied, defaults filled. */
 export interface ProcessConfig {
@@ -54,6 +55,8 @@ export interface ProcessConfig {
   join: { token?: string; authServer?: string; proxyServer?: string; caPins: readonly string[]; labels: Readonly<Record<string, string>> };
   /** `db_service`: the databases the db role serves (from the file and the `--db-*` flags). */
   db?: { databases: readonly DatabaseFileConfig[] };
+  /** `ssh_service`: the node's labels (file and `--labels`), dynamic labels and optional direct listener. */
+  ssh?: { labels: Readonly<Record<string, string>>; commands: readonly CommandLabelConfig[]; listenAddr?: string };
 }
 
 /** A running process. */
@@ -62,6 +65,7 @@ export interface RunningProcess {
   auth?: AuthServer;
   proxy?: ProxyService;
   db?: DatabaseService;
+  node?: NodeService;
   diag?: DiagServer;
   /** Roles asked for that this release does not run. */
   pendingRoles: RoleName[];
@@ -195,6 +199,27 @@ async function startDb(state: ProcessState, auth: AuthServer | undefined, proxy:
   return started(state, db);
 }
 
+async function startNode(state: ProcessState, auth: AuthServer | undefined, proxy: ProxyService | undefined): Promise<NodeService> {
+  const { config } = state;
+  const proxyAddr = proxy ? proxy.addr.replace(/^(0\.0\.0\.0|\[::\]):/, '127.0.0.1:') : config.join.proxyServer;
+  const ssh = config.ssh ?? { labels: config.join.labels, commands: [] };
+  const node = await startNodeService({
+    dataDir: config.dataDir,
+    nodename: config.nodename,
+    join: config.join,
+    ...(auth ? { auth } : {}),
+    ...(proxyAddr ? { proxyAddr } : {}),
+    labels: ssh.labels,
+    commands: ssh.commands,
+    ...(ssh.listenAddr !== undefined ? { listenAddr: ssh.listenAddr } : {}),
+    clock: state.clock,
+    logger: state.logger.with('node'),
+  });
+  // Not ready without a tunnel: the node would be listed but unreachable.
+  state.problems.push(() => (node.tunnelState === 'connected' ? undefined : 'the node has no reverse tunnel to a proxy'));
+  return started(state, node);
+}
+
 /** Tunnels in the metrics, and a db agent without any tunnel is not ready. */
 function watchServices(state: ProcessState, proxy: ProxyService | undefined, db: DatabaseService | undefined): void {
   state.metrics.watchTunnels({
@@ -209,6 +234,9 @@ function portsToCheck(config: ProcessConfig): { host: string; port: number; sett
   const ports: { host: string; port: number; setting: string }[] = [];
   if (config.diagAddr) ports.push({ ...parseHostPort(config.diagAddr, 3000), setting: 'teleport.diag_addr (--diag-addr)' });
   if (config.roles.includes('auth')) ports.push({ ...parseHostPort(config.auth.listenAddr, DEFAULT_AUTH_PORT), setting: 'auth_service.listen_addr' });
+  if (config.roles.includes('node') && config.ssh?.listenAddr !== undefined) {
+    ports.push({ ...parseHostPort(config.ssh.listenAddr, 3022), setting: 'ssh_service.listen_addr' });
+  }
   if (config.roles.includes('proxy')) {
     ports.push({ ...parseHostPort(config.proxy?.listenAddr ?? DEFAULT_PROXY_WEB_LISTEN_ADDR, DEFAULT_PROXY_WEB_PORT), setting: 'proxy_service.web_listen_addr' });
   }
@@ -235,6 +263,7 @@ export async function startProcess(config: ProcessConfig, options: StartProcessO
     const auth = config.roles.includes('auth') ? await startAuthRole(state, backend) : undefined;
     const proxy = config.roles.includes('proxy') ? await startProxy(state, auth) : undefined;
     const db = config.roles.includes('db') ? await startDb(state, auth, proxy) : undefined;
+    const node = config.roles.includes('node') ? await startNode(state, auth, proxy) : undefined;
     watchServices(state, proxy, db);
     state.ready = true;
     return {
@@ -242,6 +271,7 @@ export async function startProcess(config: ProcessConfig, options: StartProcessO
       ...(auth ? { auth } : {}),
       ...(proxy ? { proxy } : {}),
       ...(db ? { db } : {}),
+      ...(node ? { node } : {}),
       ...(diag ? { diag } : {}),
       pendingRoles: config.roles.filter((r) => !IMPLEMENTED_ROLES.includes(r)),
       close: async () => {

@@ -106,6 +106,16 @@ function joinAddresses(flags: StartFlags, t: FileConfig['teleport']): { authServ
   return { ...(joinAddr !== undefined ? { authServer: joinAddr } : {}), ...(proxyServer !== undefined ? { proxyServer } : {}) };
 }
 
+/** `ssh_service`: labels from the file with `--labels` on top, dynamic labels, the direct listener. */
+function sshServiceConfig(file: FileConfig | undefined, flagLabels: Record<string, string>): NonNullable<ProcessConfig['ssh']> {
+  const section = file?.ssh_service ?? {};
+  return {
+    labels: { ...section.labels, ...flagLabels },
+    commands: section.commands ?? [],
+    ...(section.listen_addr !== undefined ? { listenAddr: section.listen_addr } : {}),
+  };
+}
+
 /**
  * The process configuration from teleport.yaml and flags: flags win; with neither, auth (and proxy) on
  * sqlite in the local data dir.
@@ -164,6 +174,7 @@ export async function buildProcessConfig(flags: StartFlags): Promise<{ config: P
       labels,
     },
     ...(databases.length > 0 ? { db: { databases } } : {}),
+    ssh: sshServiceConfig(file, labels),
   };
   return { config, file };
 }
@@ -207,6 +218,9 @@ async function startupMessage(config: ProcessConfig, proc: RunningProcess): Prom
     lines.push(
       `teleport-ts: roles ${proc.pendingRoles.join(', ')} are not implemented in this release yet${proc.auth ? '' : '; only the storage layer runs'}.`,
     );
+  }
+  if (proc.node) {
+    lines.push(`teleport-ts: node service is up (host ${proc.node.hostId})${proc.node.listenAddr ? `, listening on ${proc.node.listenAddr}` : ', reached through the reverse tunnel (no listening port)'}.`);
   }
   if (proc.diag) lines.push(`teleport-ts: diagnostics on http://${proc.diag.addr} (/healthz, /readyz, /metrics).`);
   lines.push('teleport-ts: press Ctrl-C to stop.');

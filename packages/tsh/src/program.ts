@@ -24,6 +24,7 @@ import {
 } from './commands/request-commands.js';
 import { loginCommand } from './commands/login.js';
 import { playCommand, recordingsGroup, recordingsLsCommand } from './commands/recording-commands.js';
+import { lsCommand } from './commands/ls.js';
 import { logoutCommand } from './commands/logout.js';
 import { statusCommand } from './commands/status.js';
 import { versionCommand } from './commands/version.js';
@@ -36,6 +37,7 @@ const COMMANDS: readonly (TshCommand | CommandGroup)[] = [
   statusCommand,
   logoutCommand,
   envCommand,
+  lsCommand,
   dbGroup,
   dbLsCommand,
   dbLoginCommand,

@@ -5,7 +5,6 @@
  */
 export const NOT_IMPLEMENTED: readonly string[] = [
   'ssh',
-  'ls',
   'scp',
   'join',
   'clusters',

@@ -18,6 +18,9 @@ import {
   parseProvisionToken,
   parseRole,
   parseLock,
+  parseNode,
+  nodeToWire,
+  type NodeServer,
   parseAccessRequest,
   type AccessRequest,
   lockToWire,
@@ -522,6 +525,14 @@ export interface AuthClient extends RecordingsApi {
    */
   getDatabaseServers(): Promise<DatabaseServer[]>;
 
+  /**
+   * Registers a node. A node agent (the Node system role) heartbeats its own host UUID with a `ttl` (ms); an
+   * administrator registers agentless OpenSSH servers (`sub_kind: openssh`), which do not expire.
+   */
+  upsertNode(node: NodeServer, options?: { ttl?: number }): Promise<NodeServer>;
+  /** Live nodes, by hostname. Users see those their roles' `node_labels` make visible. */
+  getNodes(): Promise<NodeServer[]>;
+  deleteNode(name: string): Promise<void>;
   /** A proxy's heartbeat of itself (the Proxy system role, for its own host id only). */
   upsertProxy(request: UpsertProxyRequest): Promise<ProxyServer>;
   /** Live proxies, by name (Proxy, Db, Node and Admin). */
@@ -682,6 +693,16 @@ function eventAndServerMethods(c: Caller): Methods<'searchEvents' | 'emitAuditEv
   };
 }
 
+/** Nodes: `/nodes/<uuid>` (Teleport's `/nodes/default/<uuid>` in the backend). */
+function nodeMethods(c: Caller): Methods<'upsertNode' | 'getNodes' | 'deleteNode'> {
+  return {
+    upsertNode: async (node, options = {}) =>
+      parseNode(await c.api.call('PUT', path('nodes', node.metadata.name), { node: nodeToWire(node), ...(options.ttl !== undefined ? { ttl: options.ttl } : {}) })),
+    getNodes: () => c.list(path('nodes'), parseNode),
+    deleteNode: (name) => c.send('DELETE', path('nodes', name)),
+  };
+}
+
 function proxyMethods(c: Caller): Methods<'upsertProxy' | 'getProxies' | 'deleteProxy' | 'getTunnelStrategy'> {
   return {
     upsertProxy: (request) => c.api.call('PUT', path('proxies', request.name), request, ProxyServerSchema),
@@ -757,6 +778,7 @@ export function newAuthClient(options: AuthClientOptions): AuthClient {
     ...resourceMethods(c),
     ...certMethods(c),
     ...eventAndServerMethods(c),
+    ...nodeMethods(c),
     ...proxyMethods(c),
     ...accessRequestMethods(c),
     ...recordingMethods(api, AUTH_API_PREFIX),

@@ -194,6 +194,47 @@ describe('session recording keys', () => {
   });
 });
 
+describe('ssh_service', () => {
+  it('reads labels, dynamic labels (commands) and the direct listener', () => {
+    const cfg = parseConfig(
+      [
+        'ssh_service:',
+        '  enabled: yes',
+        '  listen_addr: 0.0.0.0:3022',
+        '  labels:',
+        '    env: dev',
+        '  commands:',
+        '  - name: arch',
+        '    command: [uname, -m]',
+        '    period: 1h0m0s',
+        '  - name: up',
+        '    command: uptime',
+        '    period: 30s',
+        '',
+      ].join('\n'),
+    );
+    expect(cfg.ssh_service).toEqual({
+      enabled: true,
+      listen_addr: '0.0.0.0:3022',
+      labels: { env: 'dev' },
+      commands: [
+        { name: 'arch', command: ['uname', '-m'], period: '1h0m0s' },
+        { name: 'up', command: ['uptime'], period: '30s' },
+      ],
+    });
+  });
+
+  it.each([
+    ['ssh_service:\n  commands:\n  - { name: a, command: [], period: 1m }\n', 'ssh_service.commands[0].command must be a program and its arguments'],
+    ['ssh_service:\n  commands:\n  - { name: a, command: [x], period: 10ms }\n', 'ssh_service.commands[0].period must be a duration of at least 1s'],
+    ['ssh_service:\n  commands:\n  - { name: "bad key", command: [x], period: 1m }\n', 'ssh_service.commands[0].name must be a label name'],
+    ['ssh_service:\n  listen_addr: "host:port"\n', 'ssh_service.listen_addr'],
+    ['ssh_service:\n  comands: []\n', 'unknown key "ssh_service.comands" at line 2; did you mean "ssh_service.commands"?'],
+  ])('refuses %j', (text, message) => {
+    expect(() => parseConfig(text)).toThrow(message);
+  });
+});
+
 describe('auth_service.tunnel_strategy and proxy_service.peer_listen_addr', () => {
   const yaml = (strategy: string) => `version: v3\nauth_service:\n  tunnel_strategy:\n${strategy}`;
   it('reads both strategies, agent_connection_count defaulting to 1, and the peer addresses', () => {

@@ -12,7 +12,7 @@ import { BadParameterError } from '../errors/index.js';
 import type { StorageConfig } from '../backend/types.js';
 import { parseWith, v } from '../schema/index.js';
 import { SESSION_RECORDING_MODES, type SessionRecordingMode } from '../api/recordings.js';
-import { JOIN_TOKEN_ROLES, SECOND_FACTORS, parseSystemRoles, type JoinTokenRole, type SecondFactor } from '../types/index.js';
+import { JOIN_TOKEN_ROLES, SECOND_FACTORS, parseDuration, parseSystemRoles, type JoinTokenRole, type SecondFactor } from '../types/index.js';
 import { parseHostPort } from './address.js';
 import {
   DATABASE_PROTOCOLS,
@@ -490,10 +490,48 @@ function firstDuplicate(names: readonly string[]): string | undefined {
   return names.find((n, i) => names.indexOf(n) !== i);
 }
 
-/** Sections whose other keys later releases read: only `enabled` for now. */
-const EnabledOnlySchema = v.pipe(
-  mapping({ enabled: optEnabled }),
-  v.transform((raw): { enabled?: boolean } => defined(raw)),
+/** A dynamic label's command: a program and its arguments (a string is one program without arguments). */
+const CommandListSchema = v.pipe(
+  v.unknown(),
+  v.check((x) => isStringOrList(x) && (typeof x === 'string' ? x !== '' : x.length > 0 && x[0] !== ''), 'must be a program and its arguments (a non-empty list)'),
+  v.transform((x) => (typeof x === 'string' ? [x] : (x as string[]))),
+);
+
+/** A Go duration of at least one second (`1m`, `1h0m0s`). */
+const PeriodSchema = v.pipe(
+  v.unknown(),
+  v.check((x) => {
+    if (typeof x !== 'string') return false;
+    try {
+      return parseDuration(x) >= 1000;
+    } catch {
+      return false;
+    }
+  }, 'must be a duration of at least 1s, such as 1m or 1h0m0s'),
+  v.transform((x) => x as string),
+);
+
+/** One `ssh_service.commands` entry: a dynamic label. */
+const CommandLabelSchema = mapping({
+  name: v.pipe(v.string('must be a label name'), v.regex(LABEL_KEY, 'must be a label name (letters, digits, /._:*-)')),
+  command: CommandListSchema,
+  period: PeriodSchema,
+});
+
+/** `ssh_service`: the node's labels (static and dynamic) and, optionally, a direct listener. */
+const SshServiceSchema = v.pipe(
+  mapping({
+    enabled: optEnabled,
+    listen_addr: optAddr,
+    labels: v.nullish(StaticLabelsSchema),
+    commands: v.nullish(v.array(CommandLabelSchema, 'must be a list of { name, command, period }')),
+  }),
+  v.transform((raw): NonNullable<FileConfig['ssh_service']> =>
+    defined<NonNullable<FileConfig['ssh_service']>>({
+      ...raw,
+      commands: raw.commands?.map((c) => ({ name: c.name, command: c.command, period: c.period })),
+    }),
+  ),
 );
 
 /** teleport.yaml v3: every key this release reads, and no other. */
@@ -504,7 +542,7 @@ export const FileConfigSchema = v.pipe(
     auth_service: v.nullish(AuthServiceSchema),
     proxy_service: v.nullish(ProxyServiceSchema),
     db_service: v.nullish(DbServiceSchema),
-    ssh_service: v.nullish(EnabledOnlySchema),
+    ssh_service: v.nullish(SshServiceSchema),
   }),
   v.transform(
     (raw): FileConfig => ({

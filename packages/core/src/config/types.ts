@@ -142,5 +142,22 @@ export interface FileConfig {
   };
   proxy_service?: ProxyServiceConfig;
   db_service?: { enabled?: boolean; databases?: DatabaseFileConfig[] };
-  ssh_service?: { enabled?: boolean };
+  ssh_service?: SshServiceConfig;
+}
+
+/** A dynamic label of a node (`ssh_service.commands`): `command` runs every `period`; its output is the value. */
+export interface CommandLabelConfig {
+  name: string;
+  command: string[];
+  /** A Go duration, e.g. `1m` or `1h0m0s`. */
+  period: string;
+}
+
+/** `ssh_service`: the node service. */
+export interface SshServiceConfig {
+  enabled?: boolean;
+  /** Direct mode: the node also listens here (Teleport's 3022); by default it opens no port. */
+  listen_addr?: string;
+  labels?: Record<string, string>;
+  commands?: CommandLabelConfig[];
 }

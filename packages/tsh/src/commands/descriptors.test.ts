@@ -26,7 +26,7 @@ describe('tsh command descriptors', () => {
 
   it('builds the command tree from the descriptors, in order, with the db and proxy groups', () => {
     const program = buildProgram();
-    expect(program.commands.map((c) => c.name())).toEqual(['version', 'login', 'status', 'logout', 'env', 'db', 'proxy', 'request', 'recordings', 'play']);
+    expect(program.commands.map((c) => c.name())).toEqual(['version', 'login', 'status', 'logout', 'env', 'ls', 'db', 'proxy', 'request', 'recordings', 'play']);
     const recordings = program.commands.find((c) => c.name() === 'recordings')!;
     expect(recordings.commands.map((c) => c.name())).toEqual(['ls']);
     const request = program.commands.find((c) => c.name() === 'request')!;

@@ -80,7 +80,7 @@ const SYSTEM_ROLE_RULES: Partial<Record<SystemRole, { resources: string[]; verbs
   ],
   Node: [
     { resources: ['node'], verbs: RW },
-    { resources: ['user', 'role', 'proxy'], verbs: RO },
+    { resources: ['user', 'role', 'proxy', 'lock'], verbs: RO },
     { resources: ['event'], verbs: ['create'] },
     { resources: ['session'], verbs: ['create', 'update'] },
   ],

@@ -379,3 +379,11 @@ export const ReviewAccessRequestBody = object({ state: reviewState, reason: optR
 
 /** An administrator's decision, optionally approving a subset of the roles. */
 export const SetAccessRequestStateBody = object({ state: reviewState, reason: optReason('reason'), roles: optStringList('roles') });
+
+// ---- nodes ----
+
+/** A node's registration: the node (validated by `parseNode`) and, for a heartbeat, how long it stays listed. */
+export const UpsertNodeBody = object({
+  node: v.pipe(always(), v.check(isJsonObject, 'node must be a mapping')),
+  ttl: v.pipe(optDurationMs('ttl', MAX_DB_SERVER_TTL), v.check((n) => n === undefined || n >= MIN_DB_SERVER_TTL_MS, 'ttl must be at least 1s')),
+});

@@ -12,13 +12,13 @@
 
 import path from 'node:path';
 import { AUTH_VIA_PROXY_ALPN, newAuthClient, type AuthClient, type Identity } from '@teleport-ts/core/api';
-import { parseIdentity } from '@teleport-ts/core/ca';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
 import type { DatabaseFileConfig } from '@teleport-ts/core/config';
 import { BadParameterError, redact } from '@teleport-ts/core/errors';
 import type { TunnelPool } from '@teleport-ts/core/tunnel';
 import type { Logger } from '../../logger.js';
 import { issueLocalHostIdentity, loadOrCreateHostUuid, type AuthServer } from '../auth/index.js';
+import { clusterAndHostId } from '../agent.js';
 import { startAgentTunnels, type AgentTunnelsOptions } from '../agent-tunnels.js';
 import { loadOrJoinIdentity } from '../join.js';
 import { startLockWatcher } from '../lockwatcher.js';
@@ -103,15 +103,6 @@ async function obtainIdentity(options: DatabaseServiceOptions, hostUuid: string)
   const authAddr = options.join.authServer ?? identity.authServers?.[0];
   if (authAddr === undefined) throw new BadParameterError('the database service needs --auth-server', { hint: 'the auth server or proxy address, host:port' });
   return { identity, authAddr };
-}
-
-/** The cluster's name and this agent's host id, as its certificate says (the host UUID when it does not). */
-function clusterAndHostId(identity: Identity, hostUuid: string): { clusterName: string; hostId: string } {
-  const certIdentity = parseIdentity(identity.cert);
-  const clusterName = certIdentity.teleportCluster ?? identity.clusterName ?? '';
-  const suffix = `.${clusterName}`;
-  const hostId = certIdentity.username.endsWith(suffix) ? certIdentity.username.slice(0, -suffix.length) : hostUuid;
-  return { clusterName, hostId };
 }
 
 /** The services every engine shares: verification and RBAC, client certificates, CAs, audit, locks. */

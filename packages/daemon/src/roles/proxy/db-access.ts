@@ -17,6 +17,7 @@ import type { ProtocolRegistry } from './alpn.js';
 import { startLockWatcher } from '../lockwatcher.js';
 import { registerDatabaseRoute } from './db.js';
 import { newAgentRouter, type AgentRouter } from './agents.js';
+import { registerSshRoute } from './ssh.js';
 import { startPeerServer, startProxyPeers } from './peering.js';
 import { registerReverseTunnelRoute } from './tunnel.js';
 
@@ -26,7 +27,7 @@ export interface ProxyDatabaseAccessOptions {
   webCertificate: { key: string; cert: string };
   /** The proxy's host identity (`Proxy` system role). */
   identity: Identity;
-  auth: Pick<AuthClient, 'getCertAuthorities' | 'getDatabaseServers' | 'emitAuditEvents' | 'getLocks' | 'getProxies'>;
+  auth: Pick<AuthClient, 'getCertAuthorities' | 'getDatabaseServers' | 'getNodes' | 'emitAuditEvents' | 'getLocks' | 'getProxies'>;
   /** How often locks are fetched (default 2 s). */
   lockRefreshMs?: number;
   clock: Clock;
@@ -109,12 +110,26 @@ export async function startProxyDatabaseAccess(options: ProxyDatabaseAccessOptio
     locks,
     ...(options.deadlines ? { deadlines: options.deadlines } : {}),
   });
+  // SSH to nodes: `teleport-proxy-ssh` connections, over the nodes' reverse tunnels or straight to agentless ones.
+  const ssh = registerSshRoute({
+    registry: options.registry,
+    tunnels: tunnel.tunnels,
+    auth: options.auth,
+    cas,
+    certificate: options.webCertificate,
+    clusterName,
+    log: options.logger,
+    audit,
+    locks,
+    ...(options.deadlines ? { deadlines: options.deadlines } : {}),
+  });
   return {
     tunnels: tunnel.tunnels,
     agents,
     ...(peering ? { peerAddr: peering.addr } : {}),
     async close() {
       locks.close();
+      await ssh.close();
       await db.close();
       await peering?.server.close();
       await peering?.peers.close();
