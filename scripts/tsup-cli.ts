@@ -14,7 +14,7 @@ function gitCommit(): string {
  * Packages a CLI bundle leaves to Node at run time: native addons and the driver that loads them. `cpu-features`
  * is ssh2's optional addon, required inside a try: missing at run time, ssh2 does without.
  */
-export const RUNTIME_EXTERNALS = ['pg', 'pg-native', 'better-sqlite3', 'node-pty', 'cpu-features'];
+export const RUNTIME_EXTERNALS = ['pg', 'pg-native', 'better-sqlite3', 'ssh2', 'node-pty', 'cpu-features'];
 
 /**
  * Shared tsup settings for the three CLIs: one ESM bundle with everything inlined but the native drivers.

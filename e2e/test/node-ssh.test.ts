@@ -232,6 +232,32 @@ describe.skipIf(!sshd.available || !ssh.available || !ss.available)('SSH nodes: 
     expect(byId.stdout, byId.stderr).toBe('ok\n');
   }, 60_000);
 
+  it('records an interactive session on the node (node mode), uploads it, and tsh recordings ls / tsh play show what was typed', async () => {
+    const sshTty = (input: string) =>
+      run(ssh.path!, [
+        '-tt', '-F', '/dev/null', '-i', creds.sshKey, '-o', `CertificateFile=${creds.sshCert}`, '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none',
+        '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=yes', '-o', `UserKnownHostsFile=${knownHosts}`, '-o', 'GlobalKnownHostsFile=/dev/null',
+        '-o', 'LogLevel=ERROR', '-o', `ProxyCommand=${process.execPath} ${FIXTURE} ${cluster.proxyAddr} ${creds.tlsCert} ${creds.tlsKey} %h %p`,
+        `${LOGIN}@web-1.e2e.example.com`,
+      ], { input });
+    const session = await sshTty('echo marker-$((40+2))\nexit\n');
+    expect(session.stdout, session.stderr).toContain('marker-42');
+    // Uploaded when the session ends; listed for its participant.
+    const deadline = Date.now() + 20_000;
+    let id: string | undefined;
+    while (id === undefined) {
+      const ls = await tsh(['recordings', 'ls', '--format=json']);
+      id = (JSON.parse(ls.stdout || '[]') as { sid?: string; session_id?: string; id?: string }[]).map((r) => r.sid ?? r.session_id ?? r.id).find((x) => x !== undefined);
+      if (id === undefined) {
+        expect(Date.now() < deadline, `no recording listed:\n${ls.stdout}${ls.stderr}`).toBe(true);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    const play = await tsh(['play', '--format=text', id]);
+    expect(play.code, play.stderr).toBe(0);
+    expect(play.stdout).toContain('marker-42');
+  }, 60_000);
+
   it('refuses unknown, UUID-like and ambiguous targets with Teleport\'s texts, and audits the refusals', async () => {
     const unknown = await route('nosuchhost');
     expect(unknown.code).toBe(1);

@@ -1,7 +1,7 @@
 /**
  * The node's own SSH server (`./server/`, `newNodeSshServer`) wired to the cluster: the user CA keys from the auth
  * server (kept fresh, rotation included), the access check over the user's roles and this node's labels, the locks,
- * and the audit log (through the auth server, as the db agent sends its events).
+ * the audit log (through the auth server, as the db agent sends its events) and the session recordings.
  */
 
 import type { AuthClient } from '@teleport-ts/core/api';
@@ -14,6 +14,7 @@ import { newServiceAuditEmitter } from '../db/audit.js';
 import { startLockWatcher } from '../lockwatcher.js';
 import type { SshStreamHandler } from './handler.js';
 import type { NodeIdentityInfo } from './service.js';
+import { startSessionRecording, type SessionRecording } from './recording/index.js';
 import { newNodeSshServer, newRoleAccess, type SshAuditEventName, type SshAuditFields } from './server/index.js';
 
 /** How often the user CA keys are read again (a rotation is seen within that long). */
@@ -46,6 +47,27 @@ function auditOf(emitter: { emit(key: AuditEventKey, fields: AuditEventFields): 
 }
 
 /**
+ * The node's session recording (`recording/`), started at once so that what a previous run left on disk is uploaded;
+ * when the auth server cannot be asked for the mode, the next session asks again.
+ */
+function nodeRecording(info: NodeIdentityInfo, options: { clock: Clock; logger: Logger }): { get(): Promise<SessionRecording>; close(): Promise<void> } {
+  let started: Promise<SessionRecording> | undefined;
+  const get = (): Promise<SessionRecording> =>
+    (started ??= startSessionRecording({ dataDir: info.dataDir, client: info.auth, at: 'node', logger: options.logger, clock: options.clock }).catch((err: unknown) => {
+      started = undefined;
+      throw err;
+    }));
+  get().catch((err: unknown) => options.logger.warn('session recording could not start yet', { error: redact((err as Error).message) }));
+  return {
+    get,
+    close: async () => {
+      const running = await started?.catch(() => undefined);
+      await running?.close();
+    },
+  };
+}
+
+/**
  * The node's SSH server for `startNodeService`'s `sshServer`.
  *
  * @example
@@ -59,6 +81,7 @@ export function clusterSshServer(info: NodeIdentityInfo, options: { clock: Clock
   const cas = userCaKeys(auth, clusterName, logger);
   const locks = startLockWatcher({ auth, clock, onError: (err) => logger.warn('could not fetch locks, keeping the last known ones', { error: redact((err as Error).message) }) });
   const audit = newServiceAuditEmitter({ auth, clock, logger });
+  const recording = nodeRecording(info, options);
   const server = newNodeSshServer({
     hostKey: identity.sshKey!,
     hostCert: identity.sshCert!,
@@ -69,6 +92,7 @@ export function clusterSshServer(info: NodeIdentityInfo, options: { clock: Clock
     access: newRoleAccess({ getRole: (name) => auth.getRole(name), labels: info.labels, nodeName: nodename }),
     locks,
     audit: auditOf(audit, logger),
+    recorder: async (start) => (await recording.get()).recorder(start),
     clock,
   });
   return {
@@ -80,6 +104,7 @@ export function clusterSshServer(info: NodeIdentityInfo, options: { clock: Clock
       cas.close();
       locks.close();
       await server.close();
+      await recording.close();
       await audit.close();
     },
   };

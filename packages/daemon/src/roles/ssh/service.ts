@@ -52,6 +52,8 @@ export interface NodeIdentityInfo {
   clusterName: string;
   nodename: string;
   auth: AuthClient;
+  /** The node's data dir (session recordings are spooled under it). */
+  dataDir: string;
   /** The node's labels now, static and dynamic. */
   labels: () => Record<string, string>;
 }
@@ -130,7 +132,7 @@ export async function startNodeService(options: NodeServiceOptions): Promise<Nod
   const beats: { heartbeat?: NodeHeartbeat } = {};
   const labels = startDynamicLabels(options.commands, () => beats.heartbeat?.now());
   const allLabels = (): Record<string, string> => ({ ...options.labels, ...Object.fromEntries(Object.entries(labels.current()).map(([k, l]) => [k, l.result])) });
-  const info: NodeIdentityInfo = { identity, hostId, clusterName, nodename: options.nodename, auth, labels: allLabels };
+  const info: NodeIdentityInfo = { identity, hostId, clusterName, nodename: options.nodename, auth, dataDir: options.dataDir, labels: allLabels };
   // The SSH server (ssh2, node-pty) loads only when a node runs.
   const handler = options.sshServer ? options.sshServer(info) : (await import('./node-server.js')).clusterSshServer(info, { clock, logger });
   const direct = options.listenAddr === undefined ? undefined : await listenDirect(options.listenAddr, handler);
