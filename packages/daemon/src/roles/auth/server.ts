@@ -128,10 +128,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     clusterNameFromConfig: options.clusterName !== undefined,
     ...(options.authentication ? { authentication: options.authentication } : {}),
   });
-  const hook = options.accessRequestWebhook;
-  const webhook = hook
-    ? newWebhookNotifier({ url: hook.url, clusterName, logger, ...(hook.caFile !== undefined ? { ca: await readFile(hook.caFile, 'utf8') } : {}) })
-    : undefined;
+  const webhook = await startWebhook(options, clusterName, logger);
   const cache = options.cache === false ? undefined : await startAuthCache(options.backend, logger, options.cache);
   const ctx = newAuthContext({
     ...(webhook ? { onAccessRequest: webhook.notify } : {}),
@@ -196,6 +193,13 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
       logger.info('auth service stopped');
     },
   };
+}
+
+/** The access request webhook notifier, when `auth_service.access_requests.webhook` is set. */
+async function startWebhook(options: AuthServerOptions, clusterName: string, logger: Logger): Promise<ReturnType<typeof newWebhookNotifier> | undefined> {
+  const hook = options.accessRequestWebhook;
+  if (!hook) return undefined;
+  return newWebhookNotifier({ url: hook.url, clusterName, logger, ...(hook.caFile !== undefined ? { ca: await readFile(hook.caFile, 'utf8') } : {}) });
 }
 
 /** A running auth server's state, shared by the steps below. */
