@@ -32,7 +32,7 @@ export interface BackendCacheOptions {
   staleReadTimeoutMs?: number;
   /** After the backend failed a read, how long reads go straight to memory (default 1 s). */
   downProbeIntervalMs?: number;
-  /** How long a read waits for the watch to catch up with this process's writes (default 2 s). */
+  /** How long a barrier waits for the watch to bring back its nonce (default 10 s); reads do not wait for it. */
   barrierTimeoutMs?: number;
   onDiagnostic?: (record: CacheDiagnostic) => void;
 }

@@ -9,7 +9,7 @@ const encoder = new TextEncoder();
 /** How long the barrier key lives in the backend after this process last wrote it (then the sweep removes it). */
 const BARRIER_KEY_TTL_MS = 60_000;
 
-/** Marks the prefixes a write of this process touched; reads of them wait for the watch to show it. */
+/** Marks the prefixes a write of this process touched: reads of them go to the backend until the watch shows it. */
 function markWritten(s: CacheCore, prefixes: readonly string[]): void {
   if (prefixes.length === 0) return;
   const n = ++s.writes;
@@ -35,7 +35,8 @@ async function written<T>(s: CacheCore, prefixes: () => string[], write: () => P
 
 /**
  * Writes a fresh nonce to this process's barrier key and waits until the watch delivers it: every write that
- * completed before is then in memory (the watch delivers changes in commit order). Concurrent readers share one.
+ * completed before is then in memory (the watch delivers changes in commit order). One barrier serves every write
+ * that completed before it started.
  */
 function barrier(s: CacheCore, target: number): Promise<boolean> {
   const inflight = s.inflightBarrier;
@@ -46,7 +47,7 @@ function barrier(s: CacheCore, target: number): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
     const reached = new Promise<boolean>((resolve) => {
       s.barriers.set(nonce, () => resolve(true));
-      timer = setTimeout(() => resolve(false), s.options.barrierTimeoutMs ?? 2_000);
+      timer = setTimeout(() => resolve(false), s.options.barrierTimeoutMs ?? 10_000);
     });
     try {
       const expires = new Date(s.backend.clock.now().getTime() + BARRIER_KEY_TTL_MS);
@@ -75,11 +76,15 @@ function report(s: CacheCore): void {
   }
 }
 
-/** Waits, when this process wrote under `prefix` since memory last caught up, for the watch to deliver it. */
-async function catchUp(s: CacheCore, prefix: string): Promise<void> {
+/**
+ * Whether memory already shows this process's writes under `prefix`. When it may not, a barrier is started (one for
+ * every reader waiting on the same writes) and the caller reads the backend meanwhile.
+ */
+function caughtUp(s: CacheCore, prefix: string): boolean {
   const target = s.dirty.get(prefix) ?? 0;
-  if (target <= s.synced) return;
-  await barrier(s, target);
+  if (target <= s.synced) return true;
+  void barrier(s, target);
+  return false;
 }
 
 const isUnavailable = (err: unknown): boolean => isTeleportError(err) && err.kind === 'connection-problem';
@@ -116,12 +121,12 @@ async function staleRead<T>(s: CacheCore, memory: () => T, backend: () => Promis
   }
 }
 
-/** One read of a cached prefix, by the cache's state. */
+/**
+ * One read of a cached prefix, by the cache's state: from memory when it is live and shows this process's writes;
+ * from the backend when it was never loaded; otherwise from the backend with memory as the fallback.
+ */
 async function read<T>(s: CacheCore, prefix: string, memory: () => T, backend: () => Promise<T>): Promise<T> {
-  if (s.state === 'ready') {
-    await catchUp(s, prefix);
-    if (s.state === 'ready') return memory();
-  }
+  if (s.state === 'ready' && caughtUp(s, prefix)) return memory();
   if (s.state === 'cold') return backend();
   return staleRead(s, memory, backend);
 }
@@ -182,9 +187,9 @@ function writes(s: CacheCore): Omit<Backend, 'kind' | 'clock' | 'get' | 'getRang
  * The two faces of a cache, both `Backend`s over the same storage:
  * - `cached` answers `get`/`getRange` of cached prefixes from memory (see {@link read});
  * - `direct` reads from the backend, for read-modify-write cycles that must see the latest revision.
- * Writes through either go to the backend and are remembered, so this process's next read of what it wrote waits for
- * the watch to deliver it (a barrier) instead of answering from older memory. `close()` of a facade closes nothing:
- * the backend belongs to whoever opened it.
+ * Writes through either go to the backend and are remembered: until the watch has delivered them (a barrier), this
+ * process reads those prefixes from the backend, so it always reads its own writes. `close()` of a facade closes
+ * nothing: the backend belongs to whoever opened it.
  */
 export function newFacades(s: CacheCore): { cached: Backend; direct: Backend } {
   const b = s.backend;

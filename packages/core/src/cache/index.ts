@@ -11,9 +11,10 @@
  *   loop (Teleport #69783). Meanwhile reads ask the backend and fall back to the last known state when it does
  *   not answer (a backend outage): what can be served from memory is served.
  * - Expiry: an item is hidden from its expiry on, before the sweep's `delete` arrives.
- * - This process's writes: through either facade they are remembered per prefix; the next read of a prefix this
- *   process wrote to waits for a barrier (a nonce written to a key of this process and seen coming back on the
- *   watch), so a process always reads its own writes. Other processes' writes are seen after the watch latency.
+ * - This process's writes: through either facade they are remembered per prefix, and reads of a prefix this process
+ *   wrote to go to the backend until a barrier (a nonce written to a key of this process and seen coming back on
+ *   the watch) shows that memory holds them: a process always reads its own writes, without waiting for the watch
+ *   latency (seconds on CockroachDB). Other processes' writes are seen after the watch latency.
  *
  * @example
  * ```ts

@@ -39,6 +39,8 @@ interface FaultyBackend {
   cut(): void;
   /** How many watchers were opened. */
   opened(): number;
+  /** How many `get`/`getRange` calls reached the driver. */
+  reads(): number;
 }
 
 const DELEGATED = [
@@ -64,9 +66,15 @@ const DELEGATED = [
 export function withWatchFaults(inner: Backend, faults: { breakAfterInit?: boolean; queueSize?: number; rangeDelayMs?: number } = {}): FaultyBackend {
   const open = new Set<Watcher>();
   let count = 0;
+  let reads = 0;
   const backend = { kind: inner.kind, clock: inner.clock } as Backend;
   for (const m of DELEGATED) (backend as unknown as Record<string, unknown>)[m] = (inner[m] as (...a: unknown[]) => unknown).bind(inner);
+  backend.get = (key) => {
+    reads++;
+    return inner.get(key);
+  };
   backend.getRange = async (start, end, limit) => {
+    reads++;
     if (faults.rangeDelayMs) await new Promise((r) => setTimeout(r, faults.rangeDelayMs));
     return inner.getRange(start, end, limit);
   };
@@ -84,6 +92,7 @@ export function withWatchFaults(inner: Backend, faults: { breakAfterInit?: boole
       for (const w of [...open]) w.close();
     },
     opened: () => count,
+    reads: () => reads,
   };
 }
 
@@ -146,6 +155,23 @@ export function runCacheCompliance(name: string, setup: () => Promise<CacheFixtu
       expect(await keys(cache)).toEqual([k('x')]);
       await cache.direct.deleteRange(prefix, rangeEnd(prefix));
       expect(await keys(cache)).toEqual([]);
+    });
+
+    it('reads its own writes from the backend only until the watch has delivered them, then from memory again', async () => {
+      const faulty = withWatchFaults(fx.backend);
+      const cache = await start(faulty.backend);
+      await cache.whenReady(5_000);
+      const before = faulty.reads();
+      expect(await value(cache, k('mine'))).toBeUndefined();
+      expect(faulty.reads()).toBe(before);
+      await cache.cached.put({ key: k('mine'), value: enc('v1') });
+      expect(await value(cache, k('mine'))).toBe('v1');
+      expect(faulty.reads()).toBe(before + 1);
+      // The barrier comes back on the watch: memory holds the write, the backend is no longer asked.
+      await eventually(async () => {
+        const n = faulty.reads();
+        return (await value(cache, k('mine'))) === 'v1' && faulty.reads() === n;
+      });
     });
 
     it("sees another process's puts and deletes within the watch latency", async () => {

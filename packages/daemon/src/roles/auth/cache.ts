@@ -43,7 +43,7 @@ export async function startAuthCache(backend: Backend, logger: Logger, settings:
     onDiagnostic: (d) => {
       if (d.event === 'ready') logger.info('cache is ready', { attempt: d.attempt, items: d.items, ms: d.ms });
       else if (d.event === 'stale-read') logger.debug('backend unreachable, answered from the cache', { error: d.reason });
-      else if (d.event === 'barrier-timeout') logger.warn('the backend watch did not catch up with a write in time, answered from the cache');
+      else if (d.event === 'barrier-timeout') logger.warn('the backend watch did not deliver a write of this process in time; reading those resources from the backend meanwhile');
       else logger.warn(d.event === 'lost' ? 'cache lost the backend watch, re-initialising' : 'cache initialisation failed', { error: d.reason, retry_in_ms: d.retryInMs });
     },
   });
