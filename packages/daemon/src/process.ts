@@ -7,9 +7,10 @@
 import { openAuditStore, type AuditEventStore } from '@teleport-ts/core/audit';
 import { openBackend, type Backend, type StorageConfig } from '@teleport-ts/core/backend';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
-import { DEFAULT_AUTH_PORT, DEFAULT_PROXY_WEB_LISTEN_ADDR, DEFAULT_PROXY_WEB_PORT, parseHostPort, type AuthenticationConfig, type DatabaseFileConfig, type StaticToken } from '@teleport-ts/core/config';
+import { DEFAULT_AUTH_PORT, DEFAULT_PROXY_WEB_LISTEN_ADDR, DEFAULT_PROXY_WEB_PORT, parseHostPort, type AuthenticationConfig, type DatabaseFileConfig, type StaticToken, type TunnelStrategyConfig } from '@teleport-ts/core/config';
 import { redact } from '@teleport-ts/core/errors';
 import { startDiagServer, type DiagServer } from './diag.js';
+import { newProcessMetrics, type ProcessMetrics } from './metrics.js';
 import { makeDirs } from './dirs.js';
 import { checkPortsFree } from './http/listen.js';
 import type { Logger } from './logger.js';
@@ -37,6 +38,7 @@ export interface ProcessConfig {
     staticTokens: readonly StaticToken[];
     authentication?: AuthenticationConfig;
     accessRequestWebhook?: { url: string; caFile?: string };
+    tunnelStrategy?: TunnelStrategyConfig;
   };
   /** Where invite links point. */
   proxyPublicAddr: string;
@@ -76,6 +78,19 @@ interface ProcessState {
   logger: Logger;
   closers: (() => Promise<void>)[];
   ready: boolean;
+  metrics: ProcessMetrics;
+  /** Why the process should not get traffic now (the backend, the db agent's tunnels), besides starting. */
+  problems: (() => string | undefined)[];
+}
+
+/** `/readyz`: starting, or the first problem a started service reports. */
+function notReadyReason(state: ProcessState): string | undefined {
+  if (!state.ready) return 'starting';
+  for (const problem of state.problems) {
+    const reason = problem();
+    if (reason !== undefined) return reason;
+  }
+  return undefined;
 }
 
 /** Closes what started, last first; a failure is logged and does not stop the others. */
@@ -97,15 +112,27 @@ function started<T extends { close(): Promise<void> }>(state: ProcessState, serv
 
 async function startDiag(state: ProcessState): Promise<DiagServer | undefined> {
   if (!state.config.diagAddr) return undefined;
-  const diag = started(state, await startDiagServer({ addr: state.config.diagAddr, notReadyReason: () => (state.ready ? undefined : 'starting') }));
+  const diag = started(
+    state,
+    await startDiagServer({
+      addr: state.config.diagAddr,
+      notReadyReason: () => notReadyReason(state),
+      metrics: { contentType: state.metrics.registry.contentType, text: () => state.metrics.registry.metrics() },
+    }),
+  );
   state.logger.info('diagnostic endpoint is up', { addr: diag.addr });
   return diag;
 }
 
 async function openStorage(state: ProcessState): Promise<Backend> {
   const { config, clock } = state;
-  const backend = started(state, await openBackend({ storage: config.storage, dataDir: config.dataDir, clock }));
+  const backend = started(state, state.metrics.instrumentBackend(await openBackend({ storage: config.storage, dataDir: config.dataDir, clock })));
   state.logger.info('storage backend is up', { type: backend.kind });
+  if (config.roles.includes('auth')) {
+    const probe = state.metrics.probeBackend(backend);
+    state.closers.push(() => Promise.resolve(probe.close()));
+    state.problems.push(() => probe.problem());
+  }
   return backend;
 }
 
@@ -126,6 +153,7 @@ async function startAuthRole(state: ProcessState, backend: Backend): Promise<Aut
     ...(config.auth.clusterName !== undefined ? { clusterName: config.auth.clusterName } : {}),
     ...(config.auth.authentication !== undefined ? { authentication: config.auth.authentication } : {}),
     ...(config.auth.accessRequestWebhook !== undefined ? { accessRequestWebhook: config.auth.accessRequestWebhook } : {}),
+    ...(config.auth.tunnelStrategy !== undefined ? { tunnelStrategy: config.auth.tunnelStrategy } : {}),
   });
   return started(state, auth);
 }
@@ -146,7 +174,6 @@ async function startProxy(state: ProcessState, auth: AuthServer | undefined): Pr
 
 async function startDb(state: ProcessState, auth: AuthServer | undefined, proxy: ProxyService | undefined): Promise<DatabaseService> {
   const { config } = state;
-  // Next to a proxy, the tunnel goes to it directly (its listen address may be a wildcard).
   // Next to a proxy, the tunnel goes to it directly (its listen address may be a wildcard); joined through a proxy
   // (`proxy_server`), to that proxy.
   const proxyAddr = proxy ? proxy.addr.replace(/^(0\.0\.0\.0|\[::\]):/, '127.0.0.1:') : config.join.proxyServer;
@@ -161,6 +188,15 @@ async function startDb(state: ProcessState, auth: AuthServer | undefined, proxy:
     logger: state.logger.with('db'),
   });
   return started(state, db);
+}
+
+/** Tunnels in the metrics, and a db agent without any tunnel is not ready. */
+function watchServices(state: ProcessState, proxy: ProxyService | undefined, db: DatabaseService | undefined): void {
+  state.metrics.watchTunnels({
+    ...(db ? { agentProxies: () => db.connectedProxies() } : {}),
+    ...(proxy?.connectedAgents ? { proxyAgents: proxy.connectedAgents } : {}),
+  });
+  if (db) state.problems.push(() => (db.tunnelState === 'connected' ? undefined : 'no reverse tunnel to a proxy'));
 }
 
 /** The ports this process will listen on, with the setting that names each. */
@@ -184,7 +220,7 @@ function portsToCheck(config: ProcessConfig): { host: string; port: number; sett
  * ```
  */
 export async function startProcess(config: ProcessConfig, options: StartProcessOptions): Promise<RunningProcess> {
-  const state: ProcessState = { config, clock: options.clock ?? systemClock, logger: options.logger, closers: [], ready: false };
+  const state: ProcessState = { config, clock: options.clock ?? systemClock, logger: options.logger, closers: [], ready: false, metrics: newProcessMetrics(), problems: [] };
   try {
     // What can fail is checked before anything is written: the ports, then the data dir (no CA without both).
     await checkPortsFree(portsToCheck(config));
@@ -194,6 +230,7 @@ export async function startProcess(config: ProcessConfig, options: StartProcessO
     const auth = config.roles.includes('auth') ? await startAuthRole(state, backend) : undefined;
     const proxy = config.roles.includes('proxy') ? await startProxy(state, auth) : undefined;
     const db = config.roles.includes('db') ? await startDb(state, auth, proxy) : undefined;
+    watchServices(state, proxy, db);
     state.ready = true;
     return {
       backend,

@@ -145,6 +145,7 @@ export async function buildProcessConfig(flags: StartFlags): Promise<{ config: P
       staticTokens: auth.tokens ?? [],
       ...(auth.cluster_name !== undefined ? { clusterName: auth.cluster_name } : {}),
       ...(auth.authentication !== undefined ? { authentication: auth.authentication } : {}),
+      ...(auth.tunnel_strategy !== undefined ? { tunnelStrategy: auth.tunnel_strategy } : {}),
       ...(auth.access_requests?.webhook !== undefined ? { accessRequestWebhook: { url: auth.access_requests.webhook.url, ...(auth.access_requests.webhook.ca_file ? { caFile: auth.access_requests.webhook.ca_file } : {}) } } : {}),
     },
     proxyPublicAddr: proxyPublicAddr(file, nodename),
@@ -152,6 +153,8 @@ export async function buildProcessConfig(flags: StartFlags): Promise<{ config: P
       ...(proxySection.web_listen_addr !== undefined ? { listenAddr: proxySection.web_listen_addr } : {}),
       publicAddrs: proxySection.public_addr ?? [proxyPublicAddr(file, nodename)],
       ...(proxySection.https_keypairs !== undefined ? { httpsKeyPairs: proxySection.https_keypairs } : {}),
+      ...(proxySection.peer_listen_addr !== undefined ? { peerListenAddr: proxySection.peer_listen_addr } : {}),
+      ...(proxySection.peer_public_addr !== undefined ? { peerPublicAddr: proxySection.peer_public_addr } : {}),
     },
     join: {
       ...(token !== undefined ? { token } : {}),
@@ -204,7 +207,7 @@ async function startupMessage(config: ProcessConfig, proc: RunningProcess): Prom
       `teleport-ts: roles ${proc.pendingRoles.join(', ')} are not implemented in this release yet${proc.auth ? '' : '; only the storage layer runs'}.`,
     );
   }
-  if (proc.diag) lines.push(`teleport-ts: diagnostics on http://${proc.diag.addr} (/healthz, /readyz).`);
+  if (proc.diag) lines.push(`teleport-ts: diagnostics on http://${proc.diag.addr} (/healthz, /readyz, /metrics).`);
   lines.push('teleport-ts: press Ctrl-C to stop.');
   return `${lines.join('\n')}\n`;
 }

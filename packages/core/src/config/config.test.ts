@@ -181,3 +181,22 @@ describe('auth_service.access_requests', () => {
     expect(() => parseConfig(yaml('      url: https://x/\n      ca_fil: a\n'))).toThrow(/unknown key "auth_service.access_requests.webhook.ca_fil" at line 7; did you mean "auth_service.access_requests.webhook.ca_file"/);
   });
 });
+
+describe('auth_service.tunnel_strategy and proxy_service.peer_listen_addr', () => {
+  const yaml = (strategy: string) => `version: v3\nauth_service:\n  tunnel_strategy:\n${strategy}`;
+  it('reads both strategies, agent_connection_count defaulting to 1, and the peer addresses', () => {
+    expect(parseConfig(yaml('    type: agent_mesh\n')).auth_service?.tunnel_strategy).toEqual({ type: 'agent_mesh' });
+    expect(parseConfig(yaml('    type: proxy_peering\n')).auth_service?.tunnel_strategy).toEqual({ type: 'proxy_peering', agent_connection_count: 1 });
+    expect(parseConfig(yaml('    type: proxy_peering\n    agent_connection_count: 2\n')).auth_service?.tunnel_strategy).toEqual({ type: 'proxy_peering', agent_connection_count: 2 });
+    const proxy = parseConfig('proxy_service:\n  peer_listen_addr: 0.0.0.0:3021\n  peer_public_addr: peer.example.com:3021\n').proxy_service;
+    expect(proxy).toEqual({ peer_listen_addr: '0.0.0.0:3021', peer_public_addr: 'peer.example.com:3021' });
+  });
+
+  it('refuses an unknown type, a bad count, a count without peering, and an unknown key', () => {
+    expect(() => parseConfig(yaml('    type: mesh\n'))).toThrow(/tunnel_strategy\.type must be agent_mesh or proxy_peering/);
+    expect(() => parseConfig(yaml('    type: proxy_peering\n    agent_connection_count: 0\n'))).toThrow(/agent_connection_count must be a whole number from 1 to 16/);
+    expect(() => parseConfig(yaml('    type: agent_mesh\n    agent_connection_count: 2\n'))).toThrow(/agent_connection_count applies only to type proxy_peering/);
+    expect(() => parseConfig(yaml('    type: proxy_peering\n    agent_conection_count: 2\n'))).toThrow(/unknown key "auth_service.tunnel_strategy.agent_conection_count" at line 5; did you mean "auth_service.tunnel_strategy.agent_connection_count"/);
+    expect(() => parseConfig('proxy_service:\n  peer_listen_addr: "x:y"\n')).toThrow(/proxy_service.peer_listen_addr: invalid address/);
+  });
+});

@@ -31,6 +31,7 @@ import {
   type LogFormat,
   type LogSeverity,
   type StaticToken,
+  type TunnelStrategyConfig,
 } from './types.js';
 
 function isRecord(x: unknown): x is Record<string, unknown> {
@@ -283,6 +284,25 @@ const AccessRequestsSchema = v.pipe(
   v.transform(({ webhook }) => (webhook ? { webhook: defined<{ url: string; ca_file?: string }>(webhook) } : {})),
 );
 
+/** `auth_service.tunnel_strategy`: `agent_mesh` (default) or `proxy_peering` with `agent_connection_count` (default 1). */
+const TunnelStrategySchema = v.pipe(
+  mapping(
+    {
+      type: v.pipe(
+        v.nullish(v.string(), 'agent_mesh'),
+        v.transform((s) => (s ?? 'agent_mesh').trim().toLowerCase()),
+        v.check((s) => s === 'agent_mesh' || s === 'proxy_peering', 'must be agent_mesh or proxy_peering'),
+      ),
+      agent_connection_count: v.nullish(v.pipe(v.number('must be a whole number from 1 to 16'), v.integer('must be a whole number from 1 to 16'), v.minValue(1, 'must be a whole number from 1 to 16'), v.maxValue(16, 'must be a whole number from 1 to 16'))),
+    },
+    'must be a mapping such as { type: proxy_peering, agent_connection_count: 2 }',
+  ),
+  v.check((t) => t.type === 'proxy_peering' || t.agent_connection_count === undefined || t.agent_connection_count === null, ': agent_connection_count applies only to type proxy_peering'),
+  v.transform((t): TunnelStrategyConfig =>
+    t.type === 'proxy_peering' ? { type: 'proxy_peering', agent_connection_count: t.agent_connection_count ?? 1 } : { type: 'agent_mesh' },
+  ),
+);
+
 /** `auth_service`. */
 const AuthServiceSchema = v.pipe(
   mapping({
@@ -299,6 +319,7 @@ const AuthServiceSchema = v.pipe(
     tokens: v.nullish(v.pipe(v.array(v.unknown(), 'must be a list such as ["node,db:<token>"]'), v.transform((list) => list.map((t) => parseStaticToken(t as string))))),
     authentication: v.nullish(AuthenticationSchema),
     access_requests: v.nullish(AccessRequestsSchema),
+    tunnel_strategy: v.nullish(TunnelStrategySchema),
   }),
   v.transform(({ authentication, access_requests, ...raw }): NonNullable<FileConfig['auth_service']> => ({
     ...defined<NonNullable<FileConfig['auth_service']>>({ ...raw, cluster_name: raw.cluster_name === '' ? undefined : raw.cluster_name }),
@@ -319,6 +340,8 @@ const ProxyServiceSchema = v.pipe(
   mapping({
     enabled: optEnabled,
     web_listen_addr: optAddr,
+    peer_listen_addr: optAddr,
+    peer_public_addr: optAddr,
     public_addr: v.pipe(
       optStringList,
       v.rawCheck(({ dataset, addIssue }) => {

@@ -96,7 +96,17 @@ export interface ProxyServiceConfig {
   public_addr?: string[];
   /** Certificates to serve instead of a self-signed one (the first is served). */
   https_keypairs?: HttpsKeyPair[];
+  /** `host:port` of the proxy peering listener (with `tunnel_strategy: proxy_peering`); default `0.0.0.0:3021`. */
+  peer_listen_addr?: string;
+  /** `host:port` peers dial; default the listen address (the host name for a wildcard). */
+  peer_public_addr?: string;
 }
+
+/** `auth_service.tunnel_strategy`, defaults filled. */
+export type TunnelStrategyConfig = { type: 'agent_mesh' } | { type: 'proxy_peering'; agent_connection_count: number };
+
+/** Default port of the proxy peering listener. */
+export const DEFAULT_PROXY_PEER_PORT = 3021;
 
 /** The subset of teleport.yaml (v3) this release reads, validated and with defaults filled. */
 export interface FileConfig {
@@ -125,6 +135,7 @@ export interface FileConfig {
     tokens?: StaticToken[];
     authentication?: AuthenticationConfig;
     access_requests?: { webhook?: AccessRequestWebhookConfig };
+    tunnel_strategy?: TunnelStrategyConfig;
   };
   proxy_service?: ProxyServiceConfig;
   db_service?: { enabled?: boolean; databases?: DatabaseFileConfig[] };

@@ -61,6 +61,14 @@ export {
   type TunnelAgentState,
 } from './agent.js';
 export {
+  DEFAULT_DISCOVERY_INTERVAL_MS,
+  startTunnelPool,
+  type TunnelPool,
+  type TunnelPoolOptions,
+  type TunnelPoolTarget,
+} from './pool.js';
+export { serveTunnelStreams, type ServeTunnelStreamsOptions } from './peer.js';
+export {
   newTunnelServer,
   type OpenStreamOptions,
   type TunnelAgentIdentity,

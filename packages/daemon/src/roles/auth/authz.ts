@@ -67,18 +67,18 @@ const SYSTEM_ROLE_RULES: Partial<Record<SystemRole, { resources: string[]; verbs
   Admin: [{ resources: ['*'], verbs: ['*'] }],
   Proxy: [
     { resources: ['user', 'role', 'node', 'db_server', 'proxy', 'auth_server', 'lock'], verbs: RO },
-    { resources: ['proxy'], verbs: ['create', 'update'] },
+    { resources: ['proxy'], verbs: ['create', 'update', 'delete'] },
     { resources: ['event'], verbs: ['create', ...RO] },
   ],
   Db: [
     { resources: ['db_server'], verbs: RW },
-    { resources: ['user', 'role', 'lock'], verbs: RO },
+    { resources: ['user', 'role', 'lock', 'proxy'], verbs: RO },
     { resources: ['db_client_certificate'], verbs: ['create'] },
     { resources: ['event'], verbs: ['create'] },
   ],
   Node: [
     { resources: ['node'], verbs: RW },
-    { resources: ['user', 'role'], verbs: RO },
+    { resources: ['user', 'role', 'proxy'], verbs: RO },
     { resources: ['event'], verbs: ['create'] },
   ],
 };

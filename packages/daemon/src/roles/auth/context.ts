@@ -1,7 +1,7 @@
 import { newAuditEvent, type AuditEventFields, type AuditEventKey, type AuditEventStore } from '@teleport-ts/core/audit';
 import type { Backend } from '@teleport-ts/core/backend';
 import type { Clock } from '@teleport-ts/core/clock';
-import type { StaticToken } from '@teleport-ts/core/config';
+import type { StaticToken, TunnelStrategyConfig } from '@teleport-ts/core/config';
 import { redact } from '@teleport-ts/core/errors';
 import type { CertAuthority, CertAuthorityType } from '@teleport-ts/core/ca';
 import {
@@ -49,6 +49,8 @@ export interface AuthContext {
   /** `host:port` users reach the proxy at: invite links point there. */
   proxyPublicAddr: string;
   staticTokens: readonly StaticToken[];
+  /** `auth_service.tunnel_strategy`: how agents reach proxies. */
+  tunnelStrategy: TunnelStrategyConfig;
   /** Records an audit event; a failure to store it is logged, not raised. */
   emit(key: AuditEventKey, fields: AuditEventFields): Promise<void>;
   /** The stored auth preference (the default when none is stored). */
@@ -75,6 +77,7 @@ export interface NewAuthContextOptions {
   hostUuid: string;
   proxyPublicAddr: string;
   staticTokens?: readonly StaticToken[];
+  tunnelStrategy?: TunnelStrategyConfig;
   onTrustChanged?: () => void;
   onAccessRequest?: (event: AccessRequestEvent, request: AccessRequest) => void;
 }
@@ -113,6 +116,7 @@ export function newAuthContext(options: NewAuthContextOptions): AuthContext {
     hostUuid: options.hostUuid,
     proxyPublicAddr: options.proxyPublicAddr,
     staticTokens: options.staticTokens ?? [],
+    tunnelStrategy: options.tunnelStrategy ?? { type: 'agent_mesh' },
     async emit(key, fields) {
       const event = newAuditEvent(key, { cluster_name: clusterName, ...fields }, { clock });
       try {

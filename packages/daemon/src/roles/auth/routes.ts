@@ -11,6 +11,7 @@ import type { Caller } from './authz.js';
 import { authenticateUser, generateDatabaseCert, generateDatabaseClientCert, generateHostCert, generateUserCerts, registerUsingToken } from './certs.js';
 import type { AuthContext } from './context.js';
 import { emitAuditEvents, getDatabaseServers, upsertDatabaseServer } from './databases.js';
+import { deleteProxy, getProxies, getTunnelStrategy, upsertProxy } from './proxies.js';
 import {
   createRole,
   createToken,
@@ -116,4 +117,8 @@ export function registerAuthRoutes(router: Router<Caller>, ctx: AuthContext, lim
 
   router.add('GET', p('/dbservers'), (c) => getDatabaseServers(ctx, c.identity));
   router.add('PUT', p('/dbservers/:host/:name'), (c) => upsertDatabaseServer(ctx, c.identity, c.params['host'] ?? '', name(c), c.body));
+  router.add('GET', p('/proxies'), (c) => getProxies(ctx, c.identity));
+  router.add('PUT', p('/proxies/:name'), (c) => upsertProxy(ctx, c.identity, name(c), c.body));
+  router.add('DELETE', p('/proxies/:name'), (c) => deleteProxy(ctx, c.identity, name(c)));
+  router.add('GET', p('/networking/tunnelstrategy'), (c) => getTunnelStrategy(ctx, c.identity));
 }

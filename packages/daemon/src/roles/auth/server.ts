@@ -15,7 +15,7 @@ import { AUTH_SERVER_NAME, writeIdentity, type Identity } from '@teleport-ts/cor
 import type { AuditEventStore } from '@teleport-ts/core/audit';
 import type { Backend, Watcher } from '@teleport-ts/core/backend';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
-import { DEFAULT_AUTH_LISTEN_ADDR, DEFAULT_AUTH_PORT, parseHostPort, type AuthenticationConfig, type StaticToken } from '@teleport-ts/core/config';
+import { DEFAULT_AUTH_LISTEN_ADDR, DEFAULT_AUTH_PORT, parseHostPort, type AuthenticationConfig, type StaticToken, type TunnelStrategyConfig } from '@teleport-ts/core/config';
 import { BALANCED_V1, caPin, generateKeyPair, issueHostCert, splitHosts, tlsSigningKeyPair, trustedTlsCerts } from '@teleport-ts/core/ca';
 import { redact } from '@teleport-ts/core/errors';
 import type { SystemRole } from '@teleport-ts/core/types';
@@ -78,6 +78,8 @@ export interface AuthServerOptions {
   accessRequestWebhook?: { url: string; caFile?: string };
   /** The cache of hot resources (see `./cache.ts`): tuning for tests, or `false` to read everything from the backend. */
   cache?: AuthCacheSettings | false;
+  /** `auth_service.tunnel_strategy`; default agent mesh. */
+  tunnelStrategy?: TunnelStrategyConfig;
 }
 
 export interface AuthServer {
@@ -141,6 +143,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     hostUuid,
     proxyPublicAddr: options.proxyPublicAddr ?? `${options.nodename}:3080`,
     staticTokens: options.staticTokens ?? [],
+    ...(options.tunnelStrategy ? { tunnelStrategy: options.tunnelStrategy } : {}),
     onTrustChanged: () => scheduleRefresh(s),
   });
   const s: AuthServerState = {

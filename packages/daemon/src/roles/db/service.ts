@@ -1,7 +1,8 @@
 /**
  * The db agent (`teleport-ts start --roles=db`, `teleport-ts db start`): it joins the cluster once with a token
  * (checking the CA pin) and keeps its `Db` host identity in `<data_dir>/db/`, heartbeats a `db_server` per database
- * it serves, keeps a reverse tunnel to the proxy up (it listens on nothing), and serves every database connection
+ * it serves, keeps reverse tunnels to the proxies up (one to each proxy, or N with proxy peering, all dialed through
+ * the one proxy address it was given, which may be a load balancer; it listens on nothing), and serves every database connection
  * the proxy forwards through it with the engine of the database's protocol (`./engines/`).
  *
  * `--auth-server` may name the auth server or a proxy: the agent reaches the auth API through the proxy's
@@ -15,7 +16,7 @@ import { parseIdentity } from '@teleport-ts/core/ca';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
 import type { DatabaseFileConfig } from '@teleport-ts/core/config';
 import { BadParameterError, redact } from '@teleport-ts/core/errors';
-import { startTunnelAgent, type TunnelAgent, type TunnelAgentOptions } from '@teleport-ts/core/tunnel';
+import { startTunnelPool, type TunnelAgentOptions, type TunnelPool, type TunnelPoolTarget } from '@teleport-ts/core/tunnel';
 import type { Logger } from '../../logger.js';
 import { issueLocalHostIdentity, loadOrCreateHostUuid, type AuthServer } from '../auth/index.js';
 import { loadOrJoinIdentity } from '../join.js';
@@ -31,7 +32,6 @@ import { DEFAULT_DB_HEARTBEAT, startDatabaseHeartbeats, type DatabaseHeartbeats 
 import { newDatabaseStreams, type DatabaseStreams } from './streams.js';
 import { newClientCertCache } from './upstream.js';
 
-;
 
 /** Where a db agent that joined keeps its identity. */
 const DB_IDENTITY_DIR = 'db';
@@ -54,8 +54,8 @@ export interface DatabaseServiceOptions {
   logger: Logger;
   /** `db_server` announcements: TTL and interval, ms. */
   heartbeat?: { ttlMs?: number; intervalMs?: number };
-  /** Reconnect and keepalive settings of the reverse tunnel. */
-  tunnel?: Pick<TunnelAgentOptions, 'backoff' | 'keepAliveIntervalMs' | 'keepAliveTimeoutMs'>;
+  /** Reconnect, keepalive and discovery settings of the reverse tunnels. */
+  tunnel?: Pick<TunnelAgentOptions, 'backoff' | 'keepAliveIntervalMs' | 'keepAliveTimeoutMs'> & { discoveryIntervalMs?: number };
   /** How long role definitions are cached; default 5 s. */
   roleCacheTtlMs?: number;
   /** How often locks are fetched from the auth server (default 2 s). */
@@ -69,8 +69,10 @@ export interface DatabaseService {
   readonly databases: readonly DatabaseSpec[];
   /** Resolves once the reverse tunnel is up and every database was announced once. */
   readonly ready: Promise<void>;
-  /** `connecting`, `connected`, `backoff` or `closed`. */
-  readonly tunnelState: TunnelAgent['state'];
+  /** `connected` while at least one tunnel is up, else `connecting`; `closed` after close. */
+  readonly tunnelState: TunnelPool['state'];
+  /** Host ids of the proxies the agent holds a tunnel to. */
+  connectedProxies(): string[];
   /** Sessions being served now. */
   readonly activeSessions: number;
   /** Stops announcing, drops the tunnel and every session, flushes the audit queue. */
@@ -152,23 +154,33 @@ function proxyCandidates(options: DatabaseServiceOptions, auth: Pick<AuthClient,
   };
 }
 
-/** The reverse tunnel to the proxy, serving every stream through `streams`. */
-function startReverseTunnel(
+/** What the agent pool should reach: the live proxies, and N of them with proxy peering (asked through the auth API). */
+function discoverProxies(auth: Pick<AuthClient, 'getProxies' | 'getTunnelStrategy'>): () => Promise<TunnelPoolTarget> {
+  return async () => {
+    const [proxies, strategy] = await Promise.all([auth.getProxies(), auth.getTunnelStrategy()]);
+    const proxyIds = proxies.map((p) => p.metadata.name);
+    return strategy.type === 'proxy_peering' ? { proxyIds, connectionCount: strategy.agent_connection_count ?? 1 } : { proxyIds };
+  };
+}
+
+/** The reverse tunnels to the proxies (one to each, or N with proxy peering), serving every stream through `streams`. */
+function startReverseTunnels(
   options: DatabaseServiceOptions,
   agent: { auth: AuthClient; authAddr: string; identity: Identity; cas: CertAuthorityCache; clusterName: string; clock: Clock; streams: DatabaseStreams },
-): TunnelAgent {
-  let loggedAddr: string | undefined;
-  return startTunnelAgent({
+  onProxiesChanged: (proxyIds: readonly string[]) => void,
+): TunnelPool {
+  return startTunnelPool({
     connect: reverseTunnelDialer({
       candidates: proxyCandidates(options, agent.auth, agent.authAddr),
       identity: agent.identity,
       cas: agent.cas,
       clusterName: agent.clusterName,
-      onConnected: (addr) => {
-        if (addr !== loggedAddr) options.logger.info('reverse tunnel to the proxy is up', { proxy: addr });
-        loggedAddr = addr;
-      },
     }),
+    discover: discoverProxies(agent.auth),
+    onProxiesChanged: (proxyIds) => {
+      options.logger.info('reverse tunnels are up', { proxies: proxyIds.join(',') });
+      onProxiesChanged(proxyIds);
+    },
     onStream: agent.streams.onStream,
     clock: agent.clock,
     ...options.tunnel,
@@ -179,7 +191,7 @@ function startReverseTunnel(
 interface RunningAgent {
   heartbeats: DatabaseHeartbeats;
   engine: EngineContext;
-  tunnel: TunnelAgent;
+  tunnel: TunnelPool;
   streams: DatabaseStreams;
   auth: AuthClient;
   logger: Logger;
@@ -226,8 +238,12 @@ export async function startDatabaseService(options: DatabaseServiceOptions): Pro
   const engines = newEngineRegistry(engine);
   const streams = newDatabaseStreams({ databases, engines, logger });
   const heartbeat = { ...DEFAULT_DB_HEARTBEAT, ...options.heartbeat };
-  const heartbeats = startDatabaseHeartbeats({ auth, hostId, nodename: options.nodename, databases, heartbeat, logger });
-  const tunnel = startReverseTunnel(options, { auth, authAddr, identity, cas: engine.cas, clusterName, clock, streams });
+  let proxyIds: readonly string[] = [];
+  const heartbeats = startDatabaseHeartbeats({ auth, hostId, nodename: options.nodename, databases, heartbeat, logger, proxyIds: () => proxyIds });
+  const tunnel = startReverseTunnels(options, { auth, authAddr, identity, cas: engine.cas, clusterName, clock, streams }, (ids) => {
+    proxyIds = ids;
+    heartbeats.refresh();
+  });
   const ready = Promise.all([tunnel.ready, heartbeats.firstAnnounced]).then(() => undefined);
   ready.catch(() => undefined);
   logger.info('database service is up', { host_id: hostId, databases: databases.map((d) => d.name), auth_server: authAddr });
@@ -240,6 +256,7 @@ export async function startDatabaseService(options: DatabaseServiceOptions): Pro
     get tunnelState() {
       return tunnel.state;
     },
+    connectedProxies: () => tunnel.connectedProxies(),
     get activeSessions() {
       return streams.active.size;
     },
