@@ -88,8 +88,13 @@ function timedBackend(backend: Backend, latency: Histogram<'operation'>, errors:
   return new Proxy(backend, {
     get(target, prop, receiver) {
       const value: unknown = Reflect.get(target, prop, receiver);
-      if (typeof prop !== 'string' || !TIMED_OPERATIONS.has(prop) || typeof value !== 'function') return value;
+      if (typeof prop !== 'string' || typeof value !== 'function') return value;
       let wrapper = wrappers.get(prop);
+      if (wrapper === undefined && !TIMED_OPERATIONS.has(prop)) {
+        // Drivers are classes with private fields: `newWatcher`, `close`... called with the proxy as `this` would throw.
+        wrapper = (value as (...args: unknown[]) => unknown).bind(target);
+        wrappers.set(prop, wrapper);
+      }
       if (wrapper === undefined) {
         const operation = prop;
         const method = value as (...args: unknown[]) => Promise<unknown>;
