@@ -91,6 +91,11 @@ function timedBackend(backend: Backend, latency: Histogram<'operation'>, errors:
       const value: unknown = Reflect.get(target, prop, target);
       if (typeof value !== 'function') return value;
       let wrapper = wrappers.get(prop);
+      if (wrapper === undefined && !(typeof prop === 'string' && TIMED_OPERATIONS.has(prop))) {
+        // Drivers are classes with private fields: `newWatcher`, `close`... called with the proxy as `this` would throw.
+        wrapper = (value as (...args: unknown[]) => unknown).bind(target);
+        wrappers.set(prop, wrapper);
+      }
       if (wrapper === undefined) {
         const method = value as (...args: unknown[]) => Promise<unknown>;
         wrapper = typeof prop === 'string' && TIMED_OPERATIONS.has(prop) ? timed(prop, method.bind(target), latency, errors) : method.bind(target);

@@ -94,7 +94,7 @@ export async function upsertDatabaseServer(ctx: AuthContext, caller: Caller, hos
 export async function getDatabaseServers(ctx: AuthContext, caller: Caller): Promise<{ items: DatabaseServer[] }> {
   const authed = requireAuthenticated(caller);
   if (authed.kind === 'builtin') authorize(caller, 'db_server', 'list', 'read');
-  const items = await getAllWithPrefix(ctx.backend, DB_SERVERS_PREFIX);
+  const items = await getAllWithPrefix(ctx.cache, DB_SERVERS_PREFIX);
   const servers: DatabaseServer[] = [];
   for (const item of items) {
     const server = decodeJson(item) as DatabaseServer;

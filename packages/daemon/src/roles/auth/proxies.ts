@@ -46,7 +46,7 @@ export async function upsertProxy(ctx: AuthContext, caller: Caller, nameParam: s
 /** Live proxies, by name: hosts with `proxy` list/read (Admin, Proxy, Db, Node). */
 export async function getProxies(ctx: AuthContext, caller: Caller): Promise<{ items: ProxyServer[] }> {
   authorize(caller, 'proxy', 'list', 'read');
-  const items = await getAllWithPrefix(ctx.backend, PROXIES_PREFIX);
+  const items = await getAllWithPrefix(ctx.cache, PROXIES_PREFIX);
   const proxies = items.map((item) => {
     const server = decodeJson(item) as ProxyServer;
     if (item.expires) server.metadata.expires = item.expires.toISOString();

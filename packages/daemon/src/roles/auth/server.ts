@@ -32,6 +32,7 @@ import { DEFAULT_UNAUTHENTICATED_RATE_LIMIT, newRateLimiter } from '../../http/r
 import { nopLogger, type Logger } from '../../logger.js';
 import { newIdentifier, type Caller, type ClientTrust } from './authz.js';
 import { boundedExpiry, HOST_CERT_TTL_MS } from './certs.js';
+import { startAuthCache, type AuthCacheSettings } from './cache.js';
 import { newAuthContext, type AuthContext } from './context.js';
 import { initCluster, loadOrCreateHostUuid } from './init.js';
 import { advanceAutoRotations } from './resources.js';
@@ -80,6 +81,8 @@ export interface AuthServerOptions {
   sessionRecording?: SessionRecordingMode;
   /** `teleport.storage.audit_sessions_uri` (`file://...`); default `file://<data_dir>/log/records`. */
   auditSessionsUri?: string;
+  /** The cache of hot resources (see `./cache.ts`): tuning for tests, or `false` to read everything from the backend. */
+  cache?: AuthCacheSettings | false;
   /** `auth_service.tunnel_strategy`; default agent mesh. */
   tunnelStrategy?: TunnelStrategyConfig;
 }
@@ -132,12 +135,11 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     clusterNameFromConfig: options.clusterName !== undefined,
     ...(options.authentication ? { authentication: options.authentication } : {}),
   });
-  const hook = options.accessRequestWebhook;
-  const webhook = hook
-    ? newWebhookNotifier({ url: hook.url, clusterName, logger, ...(hook.caFile !== undefined ? { ca: await readFile(hook.caFile, 'utf8') } : {}) })
-    : undefined;
+  const webhook = await startWebhook(options, clusterName, logger);
+  const cache = options.cache === false ? undefined : await startAuthCache(options.backend, logger, options.cache);
   const ctx = newAuthContext({
     ...(webhook ? { onAccessRequest: webhook.notify } : {}),
+    ...(cache ? { cache } : {}),
     backend: options.backend,
     audit: options.audit,
     clock,
@@ -164,6 +166,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     watcher: undefined,
     closeStreams: () => {},
     closed: false,
+    closeCache: () => cache?.close() ?? Promise.resolve(),
   };
   const srv = createApiServer(s, await loadCredentials(s));
   s.server = srv;
@@ -215,6 +218,13 @@ async function configuredOptions(
   };
 }
 
+/** The access request webhook notifier, when `auth_service.access_requests.webhook` is set. */
+async function startWebhook(options: AuthServerOptions, clusterName: string, logger: Logger): Promise<ReturnType<typeof newWebhookNotifier> | undefined> {
+  const hook = options.accessRequestWebhook;
+  if (!hook) return undefined;
+  return newWebhookNotifier({ url: hook.url, clusterName, logger, ...(hook.caFile !== undefined ? { ca: await readFile(hook.caFile, 'utf8') } : {}) });
+}
+
 /** A running auth server's state, shared by the steps below. */
 interface AuthServerState {
   readonly options: AuthServerOptions;
@@ -236,6 +246,7 @@ interface AuthServerState {
   /** Ends the open API streams (the access request watch), so that shutdown does not wait for them. */
   closeStreams: () => void;
   closed: boolean;
+  closeCache: () => Promise<void>;
 }
 
 /**
@@ -246,7 +257,9 @@ interface AuthServerState {
 async function loadCredentials(s: AuthServerState): Promise<{ key: string; cert: string; ca: string[] }> {
   const { ctx, options } = s;
   const clusterName = ctx.clusterName;
-  const [hostCa, userCa] = await Promise.all([ctx.certAuthority('host'), ctx.certAuthority('user')]);
+  // From the backend, not the cache: this runs on the CA watcher's event, which may be ahead of the cache's.
+  const read = async (type: 'host' | 'user') => (await ctx.trust.getCertAuthority(type, clusterName)).ca;
+  const [hostCa, userCa] = await Promise.all([read('host'), read('user')]);
   s.trust = { clusterName, hostCaCerts: trustedTlsCerts(hostCa), userCaCerts: trustedTlsCerts(userCa) };
   const signing = tlsSigningKeyPair(hostCa);
   const keep =
@@ -407,6 +420,7 @@ async function closeAuthServer(s: AuthServerState, srv: Server, background: Back
   clearTimeout(force);
   await background.watchLoop;
   await s.refreshing;
+  await s.closeCache();
 }
 
 /**
