@@ -13,6 +13,7 @@ import {
   proxyGroup,
 } from './commands/db-commands.js';
 import { envCommand } from './commands/env.js';
+import { configCommand, proxySshCommand } from './commands/ssh-commands.js';
 import {
   requestDropCommand,
   requestGroup,
@@ -35,6 +36,7 @@ const COMMANDS: readonly (TshCommand | CommandGroup)[] = [
   statusCommand,
   logoutCommand,
   envCommand,
+  configCommand,
   dbGroup,
   dbLsCommand,
   dbLoginCommand,
@@ -44,6 +46,7 @@ const COMMANDS: readonly (TshCommand | CommandGroup)[] = [
   dbConnectCommand,
   proxyGroup,
   proxyDbCommand,
+  proxySshCommand,
   requestGroup,
   requestNewCommand,
   requestLsCommand,

@@ -6,6 +6,8 @@ export {
   currentProfileName,
   databaseCertPath,
   keyPaths,
+  knownHostsLine,
+  knownHostsPath,
   listProfileNames,
   profileName,
   readDatabaseCerts,
