@@ -85,6 +85,12 @@ export const ERROR_CODES = {
   ERR_TP_SSH_SHA1_SIGNATURE: 'access-denied',
   ERR_TP_SSH_SIGNATURE_ALGORITHM: 'access-denied',
 
+  // SSH sessions (core/protocol/ssh client, the node's SSH server).
+  ERR_TP_SSH_AUTH_FAILED: 'access-denied',
+  ERR_TP_SSH_HOST_KEY: 'access-denied',
+  ERR_TP_SSH_DENIED: 'access-denied',
+  ERR_TP_SSH_HANDSHAKE: 'connection-problem',
+
   // PostgreSQL wire protocol.
   ERR_TP_PG_MALFORMED_MESSAGE: 'bad-parameter',
   ERR_TP_PG_MESSAGE_TOO_LARGE: 'limit-exceeded',

@@ -3,12 +3,11 @@
  */
 
 import { BadParameterError, isAlreadyExists, TeleportError } from '@teleport-ts/core/errors';
-import { checkNewName, parseTtl, parseUser, userToWire, TRAIT_DB_NAMES, TRAIT_DB_USERS, TRAIT_LOGINS, type User } from '@teleport-ts/core/types';
+import { checkNewName, formatDurationShort, parseTtl, parseUser, userToWire, TRAIT_DB_NAMES, TRAIT_DB_USERS, TRAIT_LOGINS, type User } from '@teleport-ts/core/types';
 import type { TctlApi, UserTokenInfo } from '../api.js';
 import type { CommandGroup, TctlCommand } from '../command.js';
 import { toJson } from '../render/serialize.js';
 import { asciiTable } from '@teleport-ts/core/cli';
-import { trimDurationZeroSuffix } from '../render/time.js';
 import { flattenList } from './lists.js';
 
 /** Teleport's `defaults.SignupTokenTTL` and `MaxSignupTokenTTL`. */
@@ -103,7 +102,7 @@ function urlHost(url: string): string {
  */
 function validFor(result: InviteResult): string {
   const remaining = Date.parse(result.token.expires) - result.requested.getTime();
-  return trimDurationZeroSuffix(Math.min(remaining, result.ttlMs));
+  return formatDurationShort(Math.min(remaining, result.ttlMs));
 }
 
 function renderUserToken(result: InviteResult, message: string, format: string | undefined): string {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { humanDateSeconds, humanTime, rfc822, roundedDuration, trimDurationZeroSuffix } from './time.js';
+import { formatDurationShort } from '@teleport-ts/core/types';
+import { humanDateSeconds, humanTime, rfc822, roundedDuration } from './time.js';
 
 describe('Go time formats', () => {
   it('HumanDateFormatSeconds pads the day with a space', () => {
@@ -23,10 +24,10 @@ describe('Go time formats', () => {
   });
 
   it('trims zero suffixes the way users add / reset print the link lifetime', () => {
-    expect(trimDurationZeroSuffix(3_600_000 - 200)).toBe('1h');
-    expect(trimDurationZeroSuffix(8 * 3_600_000)).toBe('8h');
-    expect(trimDurationZeroSuffix(30 * 60_000)).toBe('30m');
-    expect(trimDurationZeroSuffix(90 * 60_000)).toBe('1h30m');
-    expect(trimDurationZeroSuffix(45_000)).toBe('45s');
+    expect(formatDurationShort(3_600_000 - 200)).toBe('1h');
+    expect(formatDurationShort(8 * 3_600_000)).toBe('8h');
+    expect(formatDurationShort(30 * 60_000)).toBe('30m');
+    expect(formatDurationShort(90 * 60_000)).toBe('1h30m');
+    expect(formatDurationShort(45_000)).toBe('45s');
   });
 });

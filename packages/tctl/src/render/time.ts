@@ -52,20 +52,3 @@ export function rfc822(date: Date): string {
 export function roundedDuration(ms: number): string {
   return formatDuration(Math.round(ms / 1000) * 1000);
 }
-
-/**
- * Teleport's `trimDurationZeroSuffix`: the duration rounded to seconds without trailing zero units,
- * as in `link is valid for 1h`.
- *
- * @example
- * ```ts
- * trimDurationZeroSuffix(3_600_000); // '1h'
- * trimDurationZeroSuffix(90 * 60_000); // '1h30m'
- * ```
- */
-export function trimDurationZeroSuffix(ms: number): string {
-  const s = roundedDuration(ms);
-  if (s.endsWith('h0m0s')) return s.slice(0, -'0m0s'.length);
-  if (s.endsWith('m0s')) return s.slice(0, -'0s'.length);
-  return s;
-}

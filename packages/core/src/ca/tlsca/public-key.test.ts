@@ -42,6 +42,18 @@ describe('subjectPublicKey', () => {
     expect(() => subjectPublicKey(derToPem(compressedMarker, 'PUBLIC KEY'))).toThrow(expect.objectContaining({ kind: 'bad-parameter' }));
     expect(() => subjectPublicKey(derToPem(ec.subarray(0, ec.length - 1), 'PUBLIC KEY'))).toThrow(expect.objectContaining({ kind: 'bad-parameter' }));
     expect(() => subjectPublicKey('not a key')).toThrow(expect.objectContaining({ kind: 'bad-parameter' }));
+    // A point off the curve (its last byte of y changed), and coordinates at or above p, for every curve we certify.
+    for (const namedCurve of ['P-256', 'P-384', 'P-521']) {
+      const der = generateKeyPairSync('ec', { namedCurve }).publicKey.export({ type: 'spki', format: 'der' });
+      expect(subjectPublicKey(derToPem(der, 'PUBLIC KEY')).type).toBe('ec');
+      const offCurve = Buffer.from(der);
+      offCurve[der.length - 1]! ^= 1;
+      expect(() => subjectPublicKey(derToPem(offCurve, 'PUBLIC KEY')), namedCurve).toThrow(expect.objectContaining({ kind: 'bad-parameter' }));
+      const maxed = Buffer.from(der);
+      const coordinate = ({ 'P-256': 32, 'P-384': 48, 'P-521': 66 } as Record<string, number>)[namedCurve]!;
+      maxed.fill(0xff, der.length - 2 * coordinate, der.length - coordinate);
+      expect(() => subjectPublicKey(derToPem(maxed, 'PUBLIC KEY')), namedCurve).toThrow(expect.objectContaining({ kind: 'bad-parameter' }));
+    }
     // Sanity: the untouched key is fine.
     expect(subjectPublicKey(derToPem(ec, 'PUBLIC KEY')).type).toBe('ec');
     expect(createPublicKey(derToPem(ec, 'PUBLIC KEY')).asymmetricKeyType).toBe('ec');

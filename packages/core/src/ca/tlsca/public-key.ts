@@ -24,12 +24,38 @@ const MIN_RSA_MODULUS_BITS = 2048;
 const OID_RSA = '2a864886f70d010101'; // 1.2.840.113549.1.1.1
 const OID_EC = '2a8648ce3d0201'; // 1.2.840.10045.2.1
 const OID_ED25519 = '2b6570'; // 1.3.101.112
-/** Named curves and the length of their uncompressed points. */
-const EC_CURVES: Record<string, number> = {
-  '2a8648ce3d030107': 65, // prime256v1
-  '2b81040022': 97, // secp384r1
-  '2b81040023': 133, // secp521r1
+/** Named curves: the length of their uncompressed points, and the prime `p` and coefficient `b` (all have a = -3). */
+const EC_CURVES: Record<string, { pointLength: number; p: bigint; b: bigint }> = {
+  '2a8648ce3d030107': {
+    pointLength: 65, // prime256v1
+    p: 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffffn,
+    b: 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn,
+  },
+  '2b81040022': {
+    pointLength: 97, // secp384r1
+    p: 0xfffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000ffffffffn,
+    b: 0xb3312fa7e23ee7e4988e056be3f82d19181d9c6efe8141120314088f5013875ac656398d8a2ed19d2a85c8edd3ec2aefn,
+  },
+  '2b81040023': {
+    pointLength: 133, // secp521r1
+    p: (1n << 521n) - 1n,
+    b: 0x0051953eb9618e1c9a1f929a21a0b68540eea2da725b99b315f3b8b489918ef109e156193951ec7e937b1652c0bd3bb1bf073573df883d2c34f1ef451fd46b503f00n,
+  },
 };
+
+/**
+ * Whether an uncompressed point (0x04 || x || y) lies on the curve: y^2 = x^3 - 3x + b (mod p), with x and y below p.
+ * A certificate for a point off the curve would be refused by every verifier later (or worse, accepted by a lax one).
+ */
+function onCurve(point: Buffer, curve: { p: bigint; b: bigint }): boolean {
+  const half = (point.length - 1) / 2;
+  const x = BigInt(`0x${point.subarray(1, 1 + half).toString('hex')}`);
+  const y = BigInt(`0x${point.subarray(1 + half).toString('hex')}`);
+  const { p, b } = curve;
+  if (x >= p || y >= p) return false;
+  const rhs = (((((x * x) % p) * x) % p) - 3n * x + b) % p;
+  return (y * y - rhs) % p === 0n;
+}
 
 const invalid = (): BadParameterError => new BadParameterError('invalid public key: expected an RSA (2048+ bits), ECDSA or Ed25519 SubjectPublicKeyInfo');
 
@@ -50,8 +76,8 @@ function checkSubjectPublicKeyInfo(spki: Buffer): SubjectKeyType {
       return 'ed25519';
     case OID_EC: {
       if (!params || params.tag !== DER_TAG.oid) throw invalid();
-      const pointLength = EC_CURVES[spki.subarray(params.contentStart, params.end).toString('hex')];
-      if (pointLength === undefined || key.length !== pointLength || key[0] !== 0x04) throw invalid();
+      const curve = EC_CURVES[spki.subarray(params.contentStart, params.end).toString('hex')];
+      if (curve === undefined || key.length !== curve.pointLength || key[0] !== 0x04 || !onCurve(key, curve)) throw invalid();
       return 'ec';
     }
     case OID_RSA: {

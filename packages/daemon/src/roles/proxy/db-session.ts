@@ -7,7 +7,7 @@ import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { TLSSocket } from 'node:tls';
 import type { AuditEventFields } from '@teleport-ts/core/audit';
-import { isTeleportError } from '@teleport-ts/core/errors';
+import { AccessDeniedError, isTeleportError } from '@teleport-ts/core/errors';
 import { refuseConnection, type CancelRequest, type StartupMessage } from '@teleport-ts/core/protocol/postgres';
 import type { TunnelServer } from '@teleport-ts/core/tunnel';
 import type { LockSubject } from '@teleport-ts/core/types';
@@ -22,6 +22,8 @@ const INTERNAL_ERROR_MESSAGE = 'internal error in the proxy';
 /** How long an agent may take to accept a session stream, and a cancel stream. */
 const SESSION_STREAM_TIMEOUT_MS = 15_000;
 const CANCEL_STREAM_TIMEOUT_MS = 10_000;
+/** How long a client refused mid-relay has to read the refusal and close. */
+const REFUSAL_FLUSH_MS = 5_000;
 
 /** What the database route shares between connections. */
 export interface ProxyDatabaseContext {
@@ -103,21 +105,39 @@ function sessionAuditFields(client: ProxyDatabaseClient, startup: StartupMessage
   };
 }
 
-/** Pipes client and agent stream both ways until both ends are done; a lock on the user or the agent cuts it. */
+/**
+ * Pipes client and agent stream both ways until both ends are done; a lock on the user or the agent cuts it. A lock
+ * seen here before the agent answered anything refuses the client with the lock's message (the agent, which may
+ * have seen the lock first, is refusing with the same text: the client must not get a bare disconnect instead).
+ */
 async function relayToAgent(ctx: ProxyDatabaseContext, client: ProxyDatabaseClient, agent: { stream: Duplex; agentId: string }): Promise<void> {
   const { socket } = client;
   const { stream } = agent;
   stream.on('error', () => undefined);
-  // A lock on the user or on the agent ends the session here too (the agent does the same for locks it knows).
-  const unwatch = ctx.locks.watch({ ...lockSubject(client.verified), serverId: agent.agentId }, () => socket.destroy());
+  let answered = false;
+  stream.once('data', () => {
+    answered = true;
+  });
+  const unwatch = ctx.locks.watch({ ...lockSubject(client.verified), serverId: agent.agentId }, (message) => {
+    if (answered) {
+      socket.destroy();
+      return;
+    }
+    stream.destroy();
+    refuseAtProxy(socket, new AccessDeniedError(message));
+    // The refusal is flushed, then the client closes; one that does not is cut.
+    setTimeout(() => socket.destroy(), REFUSAL_FLUSH_MS).unref();
+  });
   stream.write(client.raw);
   const up = pipeline(socket, stream);
   const down = pipeline(stream, socket);
   up.catch(() => stream.destroy());
-  down.catch(() => socket.destroy());
+  down.catch(() => {
+    if (!socket.writableEnded) socket.destroy();
+  });
   await Promise.allSettled([up, down]);
   unwatch();
-  socket.destroy();
+  if (!socket.writableEnded) socket.destroy();
   stream.destroy();
 }
 
