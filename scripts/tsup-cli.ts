@@ -30,9 +30,16 @@ export function cliConfig(): ReturnType<typeof defineConfig> {
     clean: true,
     sourcemap: true,
     splitting: true,
-    noExternal: [new RegExp(`^(?!(${RUNTIME_EXTERNALS.join('|')})(/|$))`)],
-    external: RUNTIME_EXTERNALS,
-    banner: { js: "import { createRequire as __cliCreateRequire } from 'node:module'; const require = __cliCreateRequire(import.meta.url);" },
+    // Native addons (`*.node`) stay out too: ssh2 and cpu-features require theirs inside try/catch and fall back to
+    // JavaScript when the require fails, which it does from the bundle (they are not built here either).
+    noExternal: [new RegExp(`^(?!(${RUNTIME_EXTERNALS.join('|')})(/|$))(?!.*\\.node$)`)],
+    external: [...RUNTIME_EXTERNALS, /\.node$/],
+    // ssh2's bundled poly1305 (emscripten) reads `__dirname` when it loads: CommonJS has one, an ESM chunk does not.
+    banner: {
+      js:
+        "import { createRequire as __cliCreateRequire } from 'node:module'; const require = __cliCreateRequire(import.meta.url); " +
+        'const __dirname = import.meta.dirname;',
+    },
     define: {
       __TELEPORT_TS_VERSION__: JSON.stringify(rootPkg.version),
       __TELEPORT_TS_GIT__: JSON.stringify(gitCommit()),

@@ -10,7 +10,7 @@
 
 import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import tls from 'node:tls';
@@ -21,7 +21,7 @@ import { systemClock } from '@teleport-ts/core/clock';
 import { makeTestPki, requireTool } from '@teleport-ts/testkit';
 import { makeTempDir, type TempDir } from '../../packages/core/src/ca/testing/run.js';
 import { startSshd, type RunningSshd } from '../../packages/core/src/ca/testing/sshd.js';
-import { bin, completeInvite, startCluster, type TestCluster } from './tsh-cluster.js';
+import { bin, completeInvite, freePort, startCluster, type TestCluster } from './tsh-cluster.js';
 
 const run = promisify(execFile);
 const sshd = requireTool('/usr/sbin/sshd', 'openssh-server');
@@ -264,6 +264,173 @@ describe.skipIf(!sshd.available || !ssh.available || !rsync.available)('tsh conf
     const res = await runProgram('ssh', sshArgs(`${LOGIN}@nosuch.${CLUSTER}`, 'true'));
     expect(res.code).toBe(255);
     expect(res.stderr).toContain('ERROR: target host nosuch not found');
+  });
+
+  describe('tsh ssh and tsh scp (core SSH client through the routing)', () => {
+    const via = () => [`--proxy=127.0.0.1:${standIn.port}`, '--insecure'];
+    const tshRun = (args: string[], input?: Buffer | string, env: NodeJS.ProcessEnv = {}) =>
+      new Promise<{ code: number | null; stdout: Buffer; stderr: string }>((resolve) => {
+        const child = spawn(bin('tsh'), args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TELEPORT_HOME: tshHome, TELEPORT_PROXY: '', TELEPORT_USER: '', ...env } });
+        const out: Buffer[] = [];
+        let stderr = '';
+        child.stdout.on('data', (d: Buffer) => out.push(d));
+        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+        child.stdin.on('error', () => undefined);
+        child.stdin.end(input ?? '');
+        // The test sshd logs at DEBUG1, which it also sends to the session's stderr.
+        child.on('close', (code) => resolve({ code, stdout: Buffer.concat(out), stderr: stderr.replace(/^debug\d: .*\r?\n/gm, '') }));
+      });
+
+    it('runs a command with stdout, stderr and the exit code; flags after the host are the command\'s', async () => {
+      const res = await tshRun(['ssh', ...via(), `${LOGIN}@node1`, 'echo hi; echo err >&2; exit 3']);
+      expect(res.stdout.toString()).toBe('hi\n');
+      expect(res.stderr).toBe('err\n');
+      expect(res.code).toBe(3);
+      const flags = await tshRun(['ssh', ...via(), '-l', LOGIN, `node1.${CLUSTER}`, 'echo', '-n', 'x', '-l']);
+      expect(flags.stderr).toBe('');
+      expect(flags.stdout.toString()).toBe('x -l');
+      expect(flags.code).toBe(0);
+    });
+
+    it('pipes 20 MB of stdin to the command and its output back unchanged', async () => {
+      const data = randomBytes(20 * 1024 * 1024);
+      const res = await tshRun(['ssh', ...via(), `${LOGIN}@node1`, 'sha256sum'], data);
+      expect(res.code, res.stderr).toBe(0);
+      expect(res.stdout.toString()).toBe(`${sha256(data)}  -\n`);
+    });
+
+    it("refuses a node whose host certificate is not from the cluster's host CA", async () => {
+      const res = await tshRun(['ssh', ...via(), `${LOGIN}@rogue`, 'echo should-not-run']);
+      expect(res.code).toBe(1);
+      expect(res.stdout.toString()).toBe('');
+      expect(res.stderr).toMatch(/^ERROR: .*(certificate|CA).*\n/);
+      expect(res.stderr).not.toContain('should-not-run');
+    });
+
+    it("prints the proxy's refusal", async () => {
+      const res = await tshRun(['ssh', ...via(), `${LOGIN}@nosuch`, 'true']);
+      expect(res.code).toBe(1);
+      expect(res.stderr).toBe('ERROR: target host nosuch not found\n');
+    });
+
+    it('-L forwards a local port to an HTTP server as seen from the node; -N runs no command', async () => {
+      const http = await import('node:http');
+      const web = http.createServer((_req, res) => res.end('hello through -L'));
+      await new Promise<void>((resolve) => web.listen(0, '127.0.0.1', resolve));
+      const webPort = (web.address() as net.AddressInfo).port;
+      const localPort = await freePort();
+      const child = spawn(bin('tsh'), ['ssh', ...via(), '-N', '-L', `${localPort}:127.0.0.1:${webPort}`, `${LOGIN}@node1`], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, TELEPORT_HOME: tshHome },
+      });
+      try {
+        let body = '';
+        for (let i = 0; i < 100 && body === ''; i++) {
+          body = await fetch(`http://127.0.0.1:${localPort}/`).then((r) => r.text(), () => '');
+          if (body === '') await new Promise((r) => setTimeout(r, 100));
+        }
+        expect(body).toBe('hello through -L');
+      } finally {
+        child.kill('SIGINT');
+        await new Promise((r) => child.once('close', r));
+        web.close();
+      }
+      expect(child.exitCode).toBe(0);
+    });
+
+    it('-R forwards a port on the node to a server here', async () => {
+      const server = net.createServer((s) => s.end('hello through -R\n'));
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      const port = (server.address() as net.AddressInfo).port;
+      const remotePort = await freePort();
+      try {
+        const res = await tshRun(['ssh', ...via(), '-R', `127.0.0.1:${remotePort}:127.0.0.1:${port}`, `${LOGIN}@node1`, `bash -c 'exec 3<>/dev/tcp/127.0.0.1/${remotePort}; cat <&3'`]);
+        expect(res.stderr).toBe('');
+        expect(res.stdout.toString()).toBe('hello through -R\n');
+      } finally {
+        server.close();
+      }
+    });
+
+    it('-A forwards the local agent', async () => {
+      const agentDir = await makeTempDir('tp-agent-');
+      const sock = path.join(agentDir.path, 'agent.sock');
+      const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
+      try {
+        const key = path.join(agentDir.path, 'id');
+        await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'forwarded-key', '-f', key]);
+        for (let i = 0; i < 50; i++) {
+          if (await run('ssh-add', [key], { env: { ...process.env, SSH_AUTH_SOCK: sock } }).then(() => true, () => false)) break;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        const res = await tshRun(['ssh', ...via(), '-A', `${LOGIN}@node1`, 'ssh-add -l'], '', { SSH_AUTH_SOCK: sock });
+        expect(res.stderr).toBe('');
+        expect(res.stdout.toString()).toMatch(/forwarded-key \(ED25519\)/);
+        const without = await tshRun(['ssh', ...via(), `${LOGIN}@node1`, 'echo "[$SSH_AUTH_SOCK]"'], '', { SSH_AUTH_SOCK: sock });
+        expect(without.stdout.toString()).toBe('[]\n');
+      } finally {
+        agent.kill();
+        await agentDir.remove();
+      }
+    });
+
+    it('-t gives the command a PTY of the terminal size and follows resizes (tmux)', async () => {
+      const session = `tsh-pty-${process.pid}`;
+      const script = `stty size; read line; stty size`;
+      const cmd = `TELEPORT_HOME=${tshHome} ${bin('tsh')} ssh ${via().join(' ')} -t ${LOGIN}@node1 '${script}'; sleep 30`;
+      await run('tmux', ['new-session', '-d', '-s', session, '-x', '100', '-y', '30', cmd]);
+      try {
+        // What the terminal shows (tsh's stdout must be the terminal for its size to count).
+        const waitFor = async (re: RegExp) => {
+          let screen = '';
+          for (let i = 0; i < 100 && !re.test(screen); i++) {
+            screen = (await run('tmux', ['capture-pane', '-p', '-t', session])).stdout;
+            if (!re.test(screen)) await new Promise((r) => setTimeout(r, 100));
+          }
+          return screen;
+        };
+        expect(await waitFor(/^30 100$/m)).toMatch(/^30 100$/m);
+        await run('tmux', ['resize-window', '-t', session, '-x', '120', '-y', '40']);
+        await new Promise((r) => setTimeout(r, 300));
+        await run('tmux', ['send-keys', '-t', session, 'Enter']);
+        expect(await waitFor(/^40 120$/m)).toMatch(/^30 100\n(.*\n)?40 120$/m);
+      } finally {
+        await run('tmux', ['kill-session', '-t', session]).catch(() => undefined);
+      }
+    });
+
+    it('tsh scp -r copies a tree both ways byte for byte; -p keeps times and modes', async () => {
+      const local = path.join(dir.path, 'scp-tree');
+      await mkdir(path.join(local, 'sub', 'deeper'), { recursive: true });
+      const files: Record<string, Buffer> = { 'a.bin': randomBytes(1_000_000), 'sub/b.txt': Buffer.from('b\n'), 'sub/deeper/c.bin': randomBytes(70_000) };
+      for (const [name, data] of Object.entries(files)) await writeFile(path.join(local, name), data);
+      const old = new Date('2020-01-02T03:04:05Z');
+      await utimes(path.join(local, 'sub', 'b.txt'), old, old);
+      await chmod(path.join(local, 'sub', 'b.txt'), 0o640);
+      const remote = path.join(dir.path, 'scp-remote');
+      const up = await tshRun(['scp', ...via(), '-r', '-p', local, `${LOGIN}@node1:${remote}`]);
+      expect(up.stderr).toBe('');
+      expect(up.code).toBe(0);
+      const back = path.join(dir.path, 'scp-back');
+      await mkdir(back);
+      const down = await tshRun(['scp', ...via(), '-r', '-p', `${LOGIN}@node1:${remote}`, back]);
+      expect(down.stderr).toBe('');
+      expect(down.code).toBe(0);
+      for (const [name, data] of Object.entries(files)) {
+        expect(sha256(await readFile(path.join(remote, name)))).toBe(sha256(data));
+        expect(sha256(await readFile(path.join(back, 'scp-remote', name)))).toBe(sha256(data));
+      }
+      const st = await stat(path.join(back, 'scp-remote', 'sub', 'b.txt'));
+      expect(st.mtime.toISOString()).toBe(old.toISOString());
+      expect(st.mode & 0o777).toBe(0o640);
+      // One file into a new name, and a directory without -r.
+      const one = await tshRun(['scp', ...via(), path.join(local, 'a.bin'), `${LOGIN}@node1:${remote}-one`]);
+      expect(one.code, one.stderr).toBe(0);
+      expect(sha256(await readFile(`${remote}-one`))).toBe(sha256(files['a.bin']!));
+      const noR = await tshRun(['scp', ...via(), local, `${LOGIN}@node1:${remote}-nor`]);
+      expect(noR.code).toBe(1);
+      expect(noR.stderr).toBe(`ERROR: ${local} is a directory, use -r to copy it\n`);
+    });
   });
 
   it('tsh proxy ssh refuses a proxy it cannot verify without --insecure', async () => {

@@ -4,9 +4,7 @@
  * by itself: commander finds registered commands first.
  */
 export const NOT_IMPLEMENTED: readonly string[] = [
-  'ssh',
   'ls',
-  'scp',
   'join',
   'play',
   'clusters',

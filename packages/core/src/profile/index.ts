@@ -6,7 +6,6 @@ export {
   currentProfileName,
   databaseCertPath,
   keyPaths,
-  knownHostsLine,
   knownHostsPath,
   listProfileNames,
   profileName,

@@ -121,7 +121,7 @@ export function knownHostsPath(home: string): string {
  * Teleport's `known_hosts` line for a cluster's SSH host CA: any host of the cluster (`*.<cluster>`), the cluster
  * name and the proxy host are trusted when they present a host certificate signed by `publicKeyLine`.
  */
-export function knownHostsLine(proxyHost: string, cluster: string, publicKeyLine: string): string {
+function knownHostsLine(proxyHost: string, cluster: string, publicKeyLine: string): string {
   const key = publicKeyLine.trim().split(/\s+/).slice(0, 2).join(' ');
   return `@cert-authority ${proxyHost},${cluster},*.${cluster} ${key} type=host`;
 }
