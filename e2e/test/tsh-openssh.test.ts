@@ -27,6 +27,7 @@ const run = promisify(execFile);
 const sshd = requireTool('/usr/sbin/sshd', 'openssh-server');
 const ssh = requireTool('ssh', 'openssh-client');
 const rsync = requireTool('rsync', 'rsync');
+const sshAgent = requireTool('ssh-agent', 'openssh-client');
 
 const PASSWORD = 'correct horse battery staple';
 const CLUSTER = 'e2e.example.com';
@@ -101,7 +102,7 @@ function runProgram(cmd: string, args: string[], input?: Buffer | string): Promi
 
 const sha256 = (data: Buffer): string => createHash('sha256').update(data).digest('hex');
 
-describe.skipIf(!sshd.available || !ssh.available || !rsync.available)('tsh config and tsh proxy ssh with OpenSSH (stand-in proxy routing)', () => {
+describe.skipIf(!sshd.available || !ssh.available || !rsync.available || !sshAgent.available)('tsh config and tsh proxy ssh with OpenSSH (stand-in proxy routing)', () => {
   let cluster: TestCluster;
   let dir: TempDir;
   let standIn: StandIn;
@@ -355,7 +356,7 @@ describe.skipIf(!sshd.available || !ssh.available || !rsync.available)('tsh conf
     it('-A forwards the local agent', async () => {
       const agentDir = await makeTempDir('tp-agent-');
       const sock = path.join(agentDir.path, 'agent.sock');
-      const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
+      const agent = spawn(sshAgent.path!, ['-D', '-a', sock], { stdio: 'ignore' });
       try {
         const key = path.join(agentDir.path, 'id');
         await run('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'forwarded-key', '-f', key]);

@@ -11,7 +11,7 @@ import { parseWith, v } from '@teleport-ts/core/schema';
 import { proxyNetworkError, type ProxyTarget } from '../webclient.js';
 
 /** ALPN protocol of SSH access at the proxy. */
-export const ALPN_TELEPORT_PROXY_SSH = 'teleport-proxy-ssh';
+const ALPN_TELEPORT_PROXY_SSH = 'teleport-proxy-ssh';
 
 /** The request line's cap, as the proxy reads it. */
 const MAX_REQUEST_LINE = 4096;
@@ -21,7 +21,7 @@ const MAX_ANSWER_LINE = 16 * 1024;
 const ANSWER_TIMEOUT_MS = 30_000;
 
 /** Where to go: a node hostname, a node UUID or `host:port`; port 0 means any. */
-export interface NodeTarget {
+interface NodeTarget {
   host: string;
   port: number;
   cluster: string;
@@ -84,7 +84,7 @@ function dialProxy(options: DialNodeOptions): Promise<tls.TLSSocket> {
  * Reads one `\n`-terminated line of at most `max` bytes; what came after it is put back for the next reader.
  * Rejects when the peer closes first, when the line is too long, or after `timeoutMs`.
  */
-export function readLine(socket: net.Socket, max: number, timeoutMs: number): Promise<string> {
+function readLine(socket: net.Socket, max: number, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     let buffered = Buffer.alloc(0);
     const done = (err: Error | undefined, line?: string, rest?: Buffer): void => {
