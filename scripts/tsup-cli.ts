@@ -11,7 +11,7 @@ function gitCommit(): string {
 }
 
 /** Packages a CLI bundle leaves to Node at run time: native addons and the driver that loads them. */
-export const RUNTIME_EXTERNALS = ['pg', 'pg-native', 'better-sqlite3'];
+export const RUNTIME_EXTERNALS = ['pg', 'pg-native', 'better-sqlite3', 'ssh2', 'node-pty'];
 
 /**
  * Shared tsup settings for the three CLIs: one ESM bundle with everything inlined but the native drivers.
@@ -30,16 +30,9 @@ export function cliConfig(): ReturnType<typeof defineConfig> {
     clean: true,
     sourcemap: true,
     splitting: true,
-    // Native addons (`*.node`) stay out too: ssh2 and cpu-features require theirs inside try/catch and fall back to
-    // JavaScript when the require fails, which it does from the bundle (they are not built here either).
-    noExternal: [new RegExp(`^(?!(${RUNTIME_EXTERNALS.join('|')})(/|$))(?!.*\\.node$)`)],
-    external: [...RUNTIME_EXTERNALS, /\.node$/],
-    // ssh2's bundled poly1305 (emscripten) reads `__dirname` when it loads: CommonJS has one, an ESM chunk does not.
-    banner: {
-      js:
-        "import { createRequire as __cliCreateRequire } from 'node:module'; const require = __cliCreateRequire(import.meta.url); " +
-        'const __dirname = import.meta.dirname;',
-    },
+    noExternal: [new RegExp(`^(?!(${RUNTIME_EXTERNALS.join('|')})(/|$))`)],
+    external: RUNTIME_EXTERNALS,
+    banner: { js: "import { createRequire as __cliCreateRequire } from 'node:module'; const require = __cliCreateRequire(import.meta.url);" },
     define: {
       __TELEPORT_TS_VERSION__: JSON.stringify(rootPkg.version),
       __TELEPORT_TS_GIT__: JSON.stringify(gitCommit()),
