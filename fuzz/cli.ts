@@ -35,7 +35,7 @@ if (list) {
 for (const n of names) if (!TARGETS.some((t) => t.name === n)) usage(`unknown target "${n}"`);
 const selected = names.length === 0 ? TARGETS : TARGETS.filter((t) => names.includes(t.name));
 let crashed = false;
-process.stdout.write(`${'target'.padEnd(16)} ${'inputs'.padStart(10)} ${'seconds'.padStart(8)} ${'inputs/s'.padStart(9)} ${'accepted'.padStart(9)}  result\n`);
+process.stdout.write(`${'target'.padEnd(16)} ${'inputs'.padStart(10)} ${'seconds'.padStart(8)} ${'inputs/s'.padStart(9)} ${'cpu s'.padStart(7)} ${'/cpu s'.padStart(7)} ${'accepted'.padStart(9)}  result\n`);
 for (const target of selected) {
   // Printed first: a V8 fatal error (out of memory, a native crash) ends the process before the result row.
   const seed = options.seed ?? Math.floor(Math.random() * 0x7fffffff);
@@ -45,7 +45,7 @@ for (const target of selected) {
   const accepted = r.inputs === 0 ? 0 : (100 * r.accepted) / r.inputs;
   const outcome = r.crash ? `CRASH ${r.crash.error.split('\n')[0]}${r.crash.file ? ` (saved ${r.crash.file})` : ''}` : 'ok';
   process.stdout.write(
-    `${r.target.padEnd(16)} ${String(r.inputs).padStart(10)} ${r.seconds.toFixed(1).padStart(8)} ${rate.toFixed(0).padStart(9)} ${`${accepted.toFixed(1)}%`.padStart(9)}  ${outcome} seed=${r.seed}\n`,
+    `${r.target.padEnd(16)} ${String(r.inputs).padStart(10)} ${r.seconds.toFixed(1).padStart(8)} ${rate.toFixed(0).padStart(9)} ${r.cpuSeconds.toFixed(1).padStart(7)} ${(r.inputs / r.cpuSeconds).toFixed(0).padStart(7)} ${`${accepted.toFixed(1)}%`.padStart(9)}  ${outcome} seed=${r.seed}\n`,
   );
   crashed ||= r.crash !== undefined;
 }

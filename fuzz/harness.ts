@@ -114,6 +114,8 @@ export interface FuzzOptions {
 export interface FuzzResult extends RunStats {
   target: string;
   seconds: number;
+  /** CPU time of the process meanwhile (all its threads): on a shared machine, inputs per CPU second vary less than per second. */
+  cpuSeconds: number;
   seed: number;
   /** Set when the property failed: the error and where the input was saved. */
   crash?: { error: string; file: string | undefined; input: unknown };
@@ -127,6 +129,26 @@ function crashOf<K extends InputKind>(target: Target<K>, options: FuzzOptions, i
 }
 
 /**
+ * Runs `fn` with two costs of the process removed that parsers pay on every input, neither of which a parser can
+ * observe: stack traces (`Error.stackTraceLimit = 0`; the harness reports a crash by its name and message, and a
+ * saved crash replayed by the tests has its stack), and `process.env` as the live environment (a snapshot in a plain
+ * object: the `yaml` library reads `process.env.LOG_TOKENS` for every token, and each read of the real one asks the
+ * C library's environment). Both are restored afterwards.
+ */
+function withoutStacksAndLiveEnv<T>(fn: () => T): T {
+  const { stackTraceLimit } = Error;
+  const env = process.env;
+  Error.stackTraceLimit = 0;
+  process.env = { ...env };
+  try {
+    return fn();
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
+    process.env = env;
+  }
+}
+
+/**
  * Fuzzes one target until `runs` inputs or `seconds` have passed, whichever comes first. The seeds run first; a
  * seed that fails is reported like any other crash.
  */
@@ -135,12 +157,14 @@ export async function fuzzTarget<K extends InputKind>(target: Target<K>, options
   const stats: RunStats = { inputs: 0, accepted: 0, refused: 0 };
   const seed = options.seed ?? Date.now() ^ (Math.random() * 0x7fffffff);
   const started = performance.now();
+  const cpuStart = process.cpuUsage();
   const elapsed = () => (performance.now() - started) / 1000;
+  const cpu = () => ((used) => (used.user + used.system) / 1e6)(process.cpuUsage(cpuStart));
   for (const input of seeds) {
     try {
       runOne(target, input);
     } catch (err) {
-      return { target: target.name, seconds: elapsed(), seed, ...stats, crash: crashOf(target, options, input, err) };
+      return { target: target.name, seconds: elapsed(), cpuSeconds: cpu(), seed, ...stats, crash: crashOf(target, options, input, err) };
     }
   }
   const property = fc.property(target.arbitrary(seeds), (input) => {
@@ -148,12 +172,14 @@ export async function fuzzTarget<K extends InputKind>(target: Target<K>, options
     if (runOne(target, input)) stats.accepted++;
     else stats.refused++;
   });
-  const details = fc.check(property, {
-    seed,
-    numRuns: options.runs ?? 2 ** 31 - 1,
-    ...(options.seconds === undefined ? {} : { interruptAfterTimeLimit: options.seconds * 1000, markInterruptAsFailure: false }),
-  });
-  const result: FuzzResult = { target: target.name, seconds: elapsed(), seed, ...stats };
+  const details = withoutStacksAndLiveEnv(() =>
+    fc.check(property, {
+      seed,
+      numRuns: options.runs ?? 2 ** 31 - 1,
+      ...(options.seconds === undefined ? {} : { interruptAfterTimeLimit: options.seconds * 1000, markInterruptAsFailure: false }),
+    }),
+  );
+  const result: FuzzResult = { target: target.name, seconds: elapsed(), cpuSeconds: cpu(), seed, ...stats };
   if (details.failed) result.crash = crashOf(target, options, details.counterexample?.[0] as InputOf<K> | undefined, details.errorInstance);
   return result;
 }

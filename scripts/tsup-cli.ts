@@ -10,8 +10,11 @@ function gitCommit(): string {
   }
 }
 
-/** Packages a CLI bundle leaves to Node at run time: native addons and the driver that loads them. */
-export const RUNTIME_EXTERNALS = ['pg', 'pg-native', 'better-sqlite3', 'ssh2', 'node-pty'];
+/**
+ * Packages a CLI bundle leaves to Node at run time: native addons and the driver that loads them. `cpu-features`
+ * is ssh2's optional addon, required inside a try: missing at run time, ssh2 does without.
+ */
+export const RUNTIME_EXTERNALS = ['pg', 'pg-native', 'better-sqlite3', 'ssh2', 'node-pty', 'cpu-features'];
 
 /**
  * Shared tsup settings for the three CLIs: one ESM bundle with everything inlined but the native drivers.
@@ -36,6 +39,8 @@ export function cliConfig(): ReturnType<typeof defineConfig> {
     define: {
       __TELEPORT_TS_VERSION__: JSON.stringify(rootPkg.version),
       __TELEPORT_TS_GIT__: JSON.stringify(gitCommit()),
+      // Inlined CommonJS that reads its directory (ssh2's agent.js, for Windows' pageant) gets the bundle's.
+      __dirname: 'import.meta.dirname',
     },
     esbuildOptions(o) {
       o.conditions = ['source'];

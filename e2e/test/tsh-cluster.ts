@@ -126,6 +126,8 @@ export function runTsh(
 
 export interface RunningDaemon {
   output(): string;
+  /** The daemon's process id. */
+  pid: number;
   stop(): Promise<void>;
 }
 
@@ -145,6 +147,7 @@ export async function startDaemon(args: string[]): Promise<RunningDaemon> {
   }
   return {
     output: () => out,
+    pid: child.pid ?? 0,
     async stop() {
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));

@@ -33,7 +33,7 @@ describe('built CLIs', () => {
 
   it('a Teleport command not implemented here says so in one line and exits 1, without guessing', async () => {
     for (const [bin, args, words] of [
-      ['tctl', ['nodes', 'ls'], 'tctl nodes'],
+      ['tctl', ['inventory', 'ls'], 'tctl inventory'],
       ['tsh', ['ssh', 'root@host'], 'tsh ssh'],
       ['tsh', ['proxy', 'ssh', 'host'], 'tsh proxy ssh'],
     ] as const) {

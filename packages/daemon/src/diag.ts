@@ -1,10 +1,13 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseHostPort } from '@teleport-ts/core/config';
 import { DEFAULT_MAX_PENDING_PER_ADDRESS, DEFAULT_PRE_AUTH_DEADLINES, guardListeningServer, newPendingConnections, type PreAuthDeadlines } from './http/deadlines.js';
 import { listenOrExplain } from './http/listen.js';
 
-/** The diagnostic endpoint (`teleport.diag_addr`): `/healthz` (the process runs) and `/readyz` (it serves). */
+/**
+ * The diagnostic endpoint (`teleport.diag_addr`): `/healthz` (the process runs), `/readyz` (it serves: started, the
+ * backend answers, a db agent holds a tunnel) and `/metrics` (Prometheus).
+ */
 export interface DiagServer {
   /** `host:port` it listens on. */
   readonly addr: string;
@@ -18,6 +21,21 @@ export interface DiagServerOptions {
   notReadyReason: () => string | undefined;
   /** Deadlines of a request's head and body (tests shorten them); default {@link DEFAULT_PRE_AUTH_DEADLINES}. */
   deadlines?: Partial<PreAuthDeadlines>;
+  /** `/metrics`: Prometheus text. */
+  metrics?: { contentType: string; text(): Promise<string> };
+}
+
+function serveMetrics(metrics: NonNullable<DiagServerOptions['metrics']>, res: ServerResponse): void {
+  metrics.text().then(
+    (text) => {
+      res.writeHead(200, { 'content-type': metrics.contentType, 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    },
+    () => {
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      res.end('metrics unavailable\n');
+    },
+  );
 }
 
 /**
@@ -33,6 +51,10 @@ export async function startDiagServer(options: DiagServerOptions): Promise<DiagS
   const { host, port } = parseHostPort(options.addr, 3000);
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    if (path === '/metrics' && options.metrics !== undefined) {
+      serveMetrics(options.metrics, res);
+      return;
+    }
     let status = 404;
     let body: unknown = { status: 'not found' };
     if (path === '/healthz') {

@@ -4,24 +4,27 @@
  * `start` command prints.
  */
 
+import type { SessionRecordingMode } from '@teleport-ts/core/api';
 import { openAuditStore, type AuditEventStore } from '@teleport-ts/core/audit';
 import { openBackend, type Backend, type StorageConfig } from '@teleport-ts/core/backend';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
-import { DEFAULT_AUTH_PORT, DEFAULT_PROXY_WEB_LISTEN_ADDR, DEFAULT_PROXY_WEB_PORT, parseHostPort, type AuthenticationConfig, type DatabaseFileConfig, type StaticToken } from '@teleport-ts/core/config';
+import { DEFAULT_AUTH_PORT, DEFAULT_PROXY_WEB_LISTEN_ADDR, DEFAULT_PROXY_WEB_PORT, parseHostPort, type AuthenticationConfig, type CommandLabelConfig, type DatabaseFileConfig, type StaticToken, type TunnelStrategyConfig } from '@teleport-ts/core/config';
 import { redact } from '@teleport-ts/core/errors';
 import { startDiagServer, type DiagServer } from './diag.js';
+import { newProcessMetrics, type ProcessMetrics } from './metrics.js';
 import { makeDirs } from './dirs.js';
 import { checkPortsFree } from './http/listen.js';
 import type { Logger } from './logger.js';
 import { startAuthServer, type AuthServer } from './roles/auth/index.js';
 import { startDatabaseService, type DatabaseService } from './roles/db/index.js';
+import { startNodeService, type NodeService } from './roles/ssh/index.js';
 import { startProxyRole, type ProxyRoleOptions, type ProxyService } from './roles/proxy/index.js';
 
 /** Roles `--roles` accepts. */
 export const KNOWN_ROLES = ['auth', 'proxy', 'db', 'node'] as const;
 export type RoleName = (typeof KNOWN_ROLES)[number];
 /** Roles this release runs; the others are refused with a "not implemented yet" notice. */
-const IMPLEMENTED_ROLES: readonly RoleName[] = ['auth', 'proxy', 'db'];
+const IMPLEMENTED_ROLES: readonly RoleName[] = ['auth', 'proxy', 'db', 'node'];
 
 /** The process configuration: teleport.yaml with the command-line flags applied, defaults filled. */
 export interface ProcessConfig {
@@ -37,6 +40,9 @@ export interface ProcessConfig {
     staticTokens: readonly StaticToken[];
     authentication?: AuthenticationConfig;
     accessRequestWebhook?: { url: string; caFile?: string };
+    /** `auth_service.session_recording`; default `node`. */
+    sessionRecording?: SessionRecordingMode;
+    tunnelStrategy?: TunnelStrategyConfig;
   };
   /** Where invite links point. */
   proxyPublicAddr: string;
@@ -49,6 +55,8 @@ export interface ProcessConfig {
   join: { token?: string; authServer?: string; proxyServer?: string; caPins: readonly string[]; labels: Readonly<Record<string, string>> };
   /** `db_service`: the databases the db role serves (from the file and the `--db-*` flags). */
   db?: { databases: readonly DatabaseFileConfig[] };
+  /** `ssh_service`: the node's labels (file and `--labels`), dynamic labels and optional direct listener. */
+  ssh?: { labels: Readonly<Record<string, string>>; commands: readonly CommandLabelConfig[]; listenAddr?: string };
 }
 
 /** A running process. */
@@ -57,6 +65,7 @@ export interface RunningProcess {
   auth?: AuthServer;
   proxy?: ProxyService;
   db?: DatabaseService;
+  node?: NodeService;
   diag?: DiagServer;
   /** Roles asked for that this release does not run. */
   pendingRoles: RoleName[];
@@ -76,6 +85,19 @@ interface ProcessState {
   logger: Logger;
   closers: (() => Promise<void>)[];
   ready: boolean;
+  metrics: ProcessMetrics;
+  /** Why the process should not get traffic now (the backend, the db agent's tunnels), besides starting. */
+  problems: (() => string | undefined)[];
+}
+
+/** `/readyz`: starting, or the first problem a started service reports. */
+function notReadyReason(state: ProcessState): string | undefined {
+  if (!state.ready) return 'starting';
+  for (const problem of state.problems) {
+    const reason = problem();
+    if (reason !== undefined) return reason;
+  }
+  return undefined;
 }
 
 /** Closes what started, last first; a failure is logged and does not stop the others. */
@@ -97,15 +119,27 @@ function started<T extends { close(): Promise<void> }>(state: ProcessState, serv
 
 async function startDiag(state: ProcessState): Promise<DiagServer | undefined> {
   if (!state.config.diagAddr) return undefined;
-  const diag = started(state, await startDiagServer({ addr: state.config.diagAddr, notReadyReason: () => (state.ready ? undefined : 'starting') }));
+  const diag = started(
+    state,
+    await startDiagServer({
+      addr: state.config.diagAddr,
+      notReadyReason: () => notReadyReason(state),
+      metrics: { contentType: state.metrics.registry.contentType, text: () => state.metrics.registry.metrics() },
+    }),
+  );
   state.logger.info('diagnostic endpoint is up', { addr: diag.addr });
   return diag;
 }
 
 async function openStorage(state: ProcessState): Promise<Backend> {
   const { config, clock } = state;
-  const backend = started(state, await openBackend({ storage: config.storage, dataDir: config.dataDir, clock }));
+  const backend = started(state, state.metrics.instrumentBackend(await openBackend({ storage: config.storage, dataDir: config.dataDir, clock })));
   state.logger.info('storage backend is up', { type: backend.kind });
+  if (config.roles.includes('auth')) {
+    const probe = state.metrics.probeBackend(backend);
+    state.closers.push(() => Promise.resolve(probe.close()));
+    state.problems.push(() => probe.problem());
+  }
   return backend;
 }
 
@@ -126,6 +160,9 @@ async function startAuthRole(state: ProcessState, backend: Backend): Promise<Aut
     ...(config.auth.clusterName !== undefined ? { clusterName: config.auth.clusterName } : {}),
     ...(config.auth.authentication !== undefined ? { authentication: config.auth.authentication } : {}),
     ...(config.auth.accessRequestWebhook !== undefined ? { accessRequestWebhook: config.auth.accessRequestWebhook } : {}),
+    ...(config.auth.sessionRecording !== undefined ? { sessionRecording: config.auth.sessionRecording } : {}),
+    ...(config.storage.audit_sessions_uri !== undefined ? { auditSessionsUri: config.storage.audit_sessions_uri } : {}),
+    ...(config.auth.tunnelStrategy !== undefined ? { tunnelStrategy: config.auth.tunnelStrategy } : {}),
   });
   return started(state, auth);
 }
@@ -146,7 +183,6 @@ async function startProxy(state: ProcessState, auth: AuthServer | undefined): Pr
 
 async function startDb(state: ProcessState, auth: AuthServer | undefined, proxy: ProxyService | undefined): Promise<DatabaseService> {
   const { config } = state;
-  // Next to a proxy, the tunnel goes to it directly (its listen address may be a wildcard).
   // Next to a proxy, the tunnel goes to it directly (its listen address may be a wildcard); joined through a proxy
   // (`proxy_server`), to that proxy.
   const proxyAddr = proxy ? proxy.addr.replace(/^(0\.0\.0\.0|\[::\]):/, '127.0.0.1:') : config.join.proxyServer;
@@ -163,11 +199,44 @@ async function startDb(state: ProcessState, auth: AuthServer | undefined, proxy:
   return started(state, db);
 }
 
+async function startNode(state: ProcessState, auth: AuthServer | undefined, proxy: ProxyService | undefined): Promise<NodeService> {
+  const { config } = state;
+  const proxyAddr = proxy ? proxy.addr.replace(/^(0\.0\.0\.0|\[::\]):/, '127.0.0.1:') : config.join.proxyServer;
+  const ssh = config.ssh ?? { labels: config.join.labels, commands: [] };
+  const node = await startNodeService({
+    dataDir: config.dataDir,
+    nodename: config.nodename,
+    join: config.join,
+    ...(auth ? { auth } : {}),
+    ...(proxyAddr ? { proxyAddr } : {}),
+    labels: ssh.labels,
+    commands: ssh.commands,
+    ...(ssh.listenAddr !== undefined ? { listenAddr: ssh.listenAddr } : {}),
+    clock: state.clock,
+    logger: state.logger.with('node'),
+  });
+  // Not ready without a tunnel: the node would be listed but unreachable.
+  state.problems.push(() => (node.tunnelState === 'connected' ? undefined : 'the node has no reverse tunnel to a proxy'));
+  return started(state, node);
+}
+
+/** Tunnels in the metrics, and a db agent without any tunnel is not ready. */
+function watchServices(state: ProcessState, proxy: ProxyService | undefined, db: DatabaseService | undefined): void {
+  state.metrics.watchTunnels({
+    ...(db ? { agentProxies: () => db.connectedProxies() } : {}),
+    ...(proxy?.connectedAgents ? { proxyAgents: proxy.connectedAgents } : {}),
+  });
+  if (db) state.problems.push(() => (db.tunnelState === 'connected' ? undefined : 'no reverse tunnel to a proxy'));
+}
+
 /** The ports this process will listen on, with the setting that names each. */
 function portsToCheck(config: ProcessConfig): { host: string; port: number; setting: string }[] {
   const ports: { host: string; port: number; setting: string }[] = [];
   if (config.diagAddr) ports.push({ ...parseHostPort(config.diagAddr, 3000), setting: 'teleport.diag_addr (--diag-addr)' });
   if (config.roles.includes('auth')) ports.push({ ...parseHostPort(config.auth.listenAddr, DEFAULT_AUTH_PORT), setting: 'auth_service.listen_addr' });
+  if (config.roles.includes('node') && config.ssh?.listenAddr !== undefined) {
+    ports.push({ ...parseHostPort(config.ssh.listenAddr, 3022), setting: 'ssh_service.listen_addr' });
+  }
   if (config.roles.includes('proxy')) {
     ports.push({ ...parseHostPort(config.proxy?.listenAddr ?? DEFAULT_PROXY_WEB_LISTEN_ADDR, DEFAULT_PROXY_WEB_PORT), setting: 'proxy_service.web_listen_addr' });
   }
@@ -184,7 +253,7 @@ function portsToCheck(config: ProcessConfig): { host: string; port: number; sett
  * ```
  */
 export async function startProcess(config: ProcessConfig, options: StartProcessOptions): Promise<RunningProcess> {
-  const state: ProcessState = { config, clock: options.clock ?? systemClock, logger: options.logger, closers: [], ready: false };
+  const state: ProcessState = { config, clock: options.clock ?? systemClock, logger: options.logger, closers: [], ready: false, metrics: newProcessMetrics(), problems: [] };
   try {
     // What can fail is checked before anything is written: the ports, then the data dir (no CA without both).
     await checkPortsFree(portsToCheck(config));
@@ -194,12 +263,15 @@ export async function startProcess(config: ProcessConfig, options: StartProcessO
     const auth = config.roles.includes('auth') ? await startAuthRole(state, backend) : undefined;
     const proxy = config.roles.includes('proxy') ? await startProxy(state, auth) : undefined;
     const db = config.roles.includes('db') ? await startDb(state, auth, proxy) : undefined;
+    const node = config.roles.includes('node') ? await startNode(state, auth, proxy) : undefined;
+    watchServices(state, proxy, db);
     state.ready = true;
     return {
       backend,
       ...(auth ? { auth } : {}),
       ...(proxy ? { proxy } : {}),
       ...(db ? { db } : {}),
+      ...(node ? { node } : {}),
       ...(diag ? { diag } : {}),
       pendingRoles: config.roles.filter((r) => !IMPLEMENTED_ROLES.includes(r)),
       close: async () => {

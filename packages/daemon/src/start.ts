@@ -106,6 +106,16 @@ function joinAddresses(flags: StartFlags, t: FileConfig['teleport']): { authServ
   return { ...(joinAddr !== undefined ? { authServer: joinAddr } : {}), ...(proxyServer !== undefined ? { proxyServer } : {}) };
 }
 
+/** `ssh_service`: labels from the file with `--labels` on top, dynamic labels, the direct listener. */
+function sshServiceConfig(file: FileConfig | undefined, flagLabels: Record<string, string>): NonNullable<ProcessConfig['ssh']> {
+  const section = file?.ssh_service ?? {};
+  return {
+    labels: { ...section.labels, ...flagLabels },
+    commands: section.commands ?? [],
+    ...(section.listen_addr !== undefined ? { listenAddr: section.listen_addr } : {}),
+  };
+}
+
 /**
  * The process configuration from teleport.yaml and flags: flags win; with neither, auth (and proxy) on
  * sqlite in the local data dir.
@@ -145,6 +155,8 @@ export async function buildProcessConfig(flags: StartFlags): Promise<{ config: P
       staticTokens: auth.tokens ?? [],
       ...(auth.cluster_name !== undefined ? { clusterName: auth.cluster_name } : {}),
       ...(auth.authentication !== undefined ? { authentication: auth.authentication } : {}),
+      ...(auth.session_recording !== undefined ? { sessionRecording: auth.session_recording } : {}),
+      ...(auth.tunnel_strategy !== undefined ? { tunnelStrategy: auth.tunnel_strategy } : {}),
       ...(auth.access_requests?.webhook !== undefined ? { accessRequestWebhook: { url: auth.access_requests.webhook.url, ...(auth.access_requests.webhook.ca_file ? { caFile: auth.access_requests.webhook.ca_file } : {}) } } : {}),
     },
     proxyPublicAddr: proxyPublicAddr(file, nodename),
@@ -152,6 +164,8 @@ export async function buildProcessConfig(flags: StartFlags): Promise<{ config: P
       ...(proxySection.web_listen_addr !== undefined ? { listenAddr: proxySection.web_listen_addr } : {}),
       publicAddrs: proxySection.public_addr ?? [proxyPublicAddr(file, nodename)],
       ...(proxySection.https_keypairs !== undefined ? { httpsKeyPairs: proxySection.https_keypairs } : {}),
+      ...(proxySection.peer_listen_addr !== undefined ? { peerListenAddr: proxySection.peer_listen_addr } : {}),
+      ...(proxySection.peer_public_addr !== undefined ? { peerPublicAddr: proxySection.peer_public_addr } : {}),
     },
     join: {
       ...(token !== undefined ? { token } : {}),
@@ -160,6 +174,7 @@ export async function buildProcessConfig(flags: StartFlags): Promise<{ config: P
       labels,
     },
     ...(databases.length > 0 ? { db: { databases } } : {}),
+    ssh: sshServiceConfig(file, labels),
   };
   return { config, file };
 }
@@ -204,7 +219,10 @@ async function startupMessage(config: ProcessConfig, proc: RunningProcess): Prom
       `teleport-ts: roles ${proc.pendingRoles.join(', ')} are not implemented in this release yet${proc.auth ? '' : '; only the storage layer runs'}.`,
     );
   }
-  if (proc.diag) lines.push(`teleport-ts: diagnostics on http://${proc.diag.addr} (/healthz, /readyz).`);
+  if (proc.node) {
+    lines.push(`teleport-ts: node service is up (host ${proc.node.hostId})${proc.node.listenAddr ? `, listening on ${proc.node.listenAddr}` : ', reached through the reverse tunnel (no listening port)'}.`);
+  }
+  if (proc.diag) lines.push(`teleport-ts: diagnostics on http://${proc.diag.addr} (/healthz, /readyz, /metrics).`);
   lines.push('teleport-ts: press Ctrl-C to stop.');
   return `${lines.join('\n')}\n`;
 }

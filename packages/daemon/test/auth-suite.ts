@@ -24,7 +24,7 @@ import {
 } from '@teleport-ts/core/ca';
 import type { StorageConfig } from '@teleport-ts/core/backend';
 import { keyPaths } from '@teleport-ts/core/profile';
-import { parseAuthPreference, parseLock, parseRole } from '@teleport-ts/core/types';
+import { parseAuthPreference, parseLock, parseNode, parseRole } from '@teleport-ts/core/types';
 import { rejection, startTestAuth, type StartTestAuthOptions, type TestAuth } from './auth-helpers.js';
 
 const MINUTE = 60_000;
@@ -429,6 +429,49 @@ export function runAuthSuite(name: string, newStorage: StorageFactory): void {
         const tokens = await t.admin.getTokens();
         expect(tokens.find((x) => x.metadata.name === 'static-node-token-0123456789')?.metadata.expires).toBeUndefined();
         expect((await rejection(t.admin.deleteToken('static-node-token-0123456789'))).kind).toBe('bad-parameter');
+      });
+    });
+
+    describe('nodes', () => {
+      const nodeDoc = (name: string, hostname: string, extra: Record<string, unknown> = {}) =>
+        parseNode({ kind: 'node', version: 'v2', metadata: { name, labels: { env: hostname.startsWith('prod') ? 'prod' : 'dev' } }, spec: { hostname, addr: '', use_tunnel: true }, ...extra });
+
+      it('lets a node heartbeat only itself with a TTL, admins register agentless nodes, and users see what node_labels allow', async () => {
+        const token = await t.admin.createToken({ roles: ['Node'] });
+        const hostUuid = '0b0e0f00-1111-4222-8333-444444444444';
+        const pins = (await t.admin.getClusterStatus()).caPins;
+        const identity = await joinCluster({ authAddr: t.auth.dialAddr, token: token.metadata.name, caPins: pins, role: 'Node', hostUuid, nodename: 'web-1' });
+        expect(parseSshCertificate(identity.sshCert!).validPrincipals).toEqual(expect.arrayContaining([hostUuid, `${hostUuid}.test.example.com`, 'web-1', 'web-1.test.example.com']));
+        const node = newAuthClient({ addr: t.auth.dialAddr, identity });
+        const access = await t.userClient('nell', ['access']);
+        try {
+          const stored = await node.upsertNode(nodeDoc(hostUuid, 'web-1'), { ttl: 60_000 });
+          expect(Date.parse(stored.metadata.expires!) - t.clock.now().getTime()).toBe(60_000);
+          expect(await rejection(node.upsertNode(nodeDoc('someone-else', 'web-2')))).toMatchObject({ kind: 'access-denied' });
+          expect(await rejection(node.upsertNode(nodeDoc(hostUuid, 'web-1', { sub_kind: 'openssh', spec: { hostname: 'web-1', addr: '10.0.0.1:22' } })))).toMatchObject({ kind: 'access-denied' });
+          // Only agentless nodes are created by hand.
+          expect(await rejection(t.admin.upsertNode(nodeDoc('hand-made', 'web-3')))).toMatchObject({ kind: 'bad-parameter' });
+          await t.admin.upsertNode(parseNode({ kind: 'node', sub_kind: 'openssh', metadata: { name: 'agentless-1', labels: { env: 'prod' } }, spec: { hostname: 'prod-db', addr: '10.0.0.7:22' } }));
+          expect((await t.admin.getNodes()).map((n) => n.spec.hostname)).toEqual(['prod-db', 'web-1']);
+          await t.admin.upsertRole(parseRole({ metadata: { name: 'prod-only' }, spec: { allow: { logins: ['ops'], node_labels: { env: 'prod' } } } }));
+          const prod = await t.userClient('pat', ['prod-only']);
+          try {
+            expect((await prod.getNodes()).map((n) => n.spec.hostname)).toEqual(['prod-db']);
+          } finally {
+            await prod.close();
+          }
+          expect((await access.getNodes()).map((n) => n.spec.hostname)).toEqual(['prod-db', 'web-1']);
+          expect(await rejection(access.upsertNode(parseNode({ kind: 'node', sub_kind: 'openssh', metadata: { name: 'x' }, spec: { hostname: 'x', addr: '1.2.3.4:22' } })))).toMatchObject({ kind: 'access-denied' });
+          // The heartbeat expires with its TTL; the agentless node stays until removed.
+          t.clock.advance(61_000);
+          expect((await t.admin.getNodes()).map((n) => n.spec.hostname)).toEqual(['prod-db']);
+          await t.admin.deleteNode('agentless-1');
+          expect(await t.admin.getNodes()).toEqual([]);
+          expect(await rejection(t.admin.deleteNode('agentless-1'))).toMatchObject({ kind: 'not-found' });
+        } finally {
+          await node.close();
+          await access.close();
+        }
       });
     });
 

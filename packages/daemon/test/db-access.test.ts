@@ -480,6 +480,20 @@ describe.skipIf(!postgres || !openssl.available)('database access through the pr
       expect(await rejection(alice.upsertDatabaseServer({ hostId: agent.hostId, hostname: 'h', version: '1', database }))).toMatchObject({ kind: 'access-denied' });
     });
 
+    it('proxies heartbeat themselves; agents read them and the tunnel strategy, and name their proxies in their heartbeats', async () => {
+      const proxyId = c.t.auth.hostUuid;
+      expect((await agentClient.getProxies()).map((p) => p.metadata.name)).toEqual([proxyId]);
+      expect(await agentClient.getTunnelStrategy()).toEqual({ type: 'agent_mesh' });
+      // Only a proxy heartbeats, and only itself.
+      const forged = { name: agent.hostId, hostname: 'h', publicAddr: 'evil.example.com:443', version: '1' };
+      expect(await rejection(agentClient.upsertProxy(forged))).toMatchObject({ kind: 'access-denied' });
+      const admin = c.t.admin;
+      expect(await rejection(admin.upsertProxy(forged))).toMatchObject({ kind: 'access-denied' });
+      const alice = await c.t.userClient('alice', ['db-dev']);
+      expect(await rejection(alice.getProxies())).toMatchObject({ kind: 'access-denied' });
+      await waitFor(async () => (await agentClient.getDatabaseServers()).find((s) => s.spec.host_id === agent.hostId)?.spec.proxy_ids?.join() === proxyId || undefined, 'proxy_ids in the heartbeat');
+    });
+
     it('services emit only catalogued db.* events; users cannot emit at all', async () => {
       const uid = '00000000-0000-4000-8000-000000000001';
       const login = { uid, event: 'user.login', code: 'T1000I', time: new Date().toISOString(), user: 'forged' };

@@ -9,7 +9,7 @@ import { formatSshCertificate, issueSshHostCert, issueSshUserCert, toOpenSshPriv
 import { generateKeyPair, type KeyPairPem } from '@teleport-ts/core/ca/keygen';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
 import { assertNoLockInForce, findLockInForce, parseRole, type Lock, type Role } from '@teleport-ts/core/types';
-import { newNodeSshServer, newRoleAccess, type NodeSshServer, type SshAuditEventName, type SshAuditFields, type SshSessionStart } from '../src/roles/ssh/server/index.js';
+import { newNodeSshServer, newRoleAccess, type NodeSshServer, type SshAuditEventName, type SshAuditFields, type SshSessionRecorder, type SshSessionStart, type NodeSshServerOptions } from '../src/roles/ssh/server/index.js';
 
 export const HOUR = 3_600_000;
 
@@ -50,7 +50,7 @@ export async function userCert(keys: Keys, o: UserCertOptions = {}): Promise<str
 
 export const role = (name: string, spec: Record<string, unknown>): Role => parseRole({ kind: 'role', version: 'v7', metadata: { name }, spec });
 
-export interface RecordedSession {
+interface RecordedSession {
   start: SshSessionStart;
   output: Buffer[];
   resizes: Array<[number, number]>;
@@ -68,7 +68,7 @@ export interface NodeFixture {
 }
 
 /** A node SSH server on a loopback port with the `dev` role (logins from traits, env=dev) unless told otherwise. */
-export async function startNode(keys: Keys, labels: Record<string, string> = { env: 'dev' }): Promise<NodeFixture> {
+export async function startNode(keys: Keys, labels: Record<string, string> = { env: 'dev' }, extra: Partial<NodeSshServerOptions> = {}): Promise<NodeFixture> {
   const hostCert = await issueSshHostCert({
     ca: keys.hostCa.privateKeyPem, publicKey: keys.host.sshPublicKey, hostId: '5ae2c0de-0000-4000-8000-000000000001',
     clusterName: 'example.com', nodeName: 'node-1', systemRole: 'Node', additionalPrincipals: ['127.0.0.1', 'localhost'], clock: systemClock,
@@ -77,7 +77,7 @@ export async function startNode(keys: Keys, labels: Record<string, string> = { e
   const events: NodeFixture['events'] = [];
   const locks: Lock[] = [];
   const recordings: RecordedSession[] = [];
-  const server = newNodeSshServer({
+  const options: NodeSshServerOptions = {
     hostKey: keys.host.privateKeyPem,
     hostCert: formatSshCertificate(hostCert),
     clusterName: 'example.com', nodeName: 'node-1', hostUUID: '5ae2c0de-0000-4000-8000-000000000001',
@@ -100,9 +100,12 @@ export async function startNode(keys: Keys, labels: Record<string, string> = { e
     recorder: (start) => {
       const rec: RecordedSession = { start, output: [], resizes: [], ended: false };
       recordings.push(rec);
-      return { output: (d) => rec.output.push(Buffer.from(d)), resize: (c, r) => rec.resizes.push([c, r]), end: async () => void (rec.ended = true) };
+      const recorder: SshSessionRecorder = { output: (d) => rec.output.push(Buffer.from(d)), resize: (c, r) => rec.resizes.push([c, r]), end: async () => void (rec.ended = true) };
+      return recorder;
     },
-  });
+    ...extra,
+  };
+  const server = newNodeSshServer(options);
   const listener: Server = createServer((socket) => server.handle(socket, `${socket.remoteAddress}:${socket.remotePort}`));
   await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
   return {

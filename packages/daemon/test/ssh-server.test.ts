@@ -4,7 +4,9 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { connect, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
-import { newFakeClock } from '@teleport-ts/core/clock';
+import { formatSshCertificate, issueSshHostCert } from '@teleport-ts/core/ca';
+import { newFakeClock, systemClock } from '@teleport-ts/core/clock';
+import { connectSsh } from '@teleport-ts/core/protocol/ssh';
 import { parseLock } from '@teleport-ts/core/types';
 import { requireTool } from '@teleport-ts/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -135,9 +137,12 @@ describe.skipIf(!ssh.available || !isRoot)('the node SSH server with real OpenSS
       const local = await freePort();
       node.roles.set('noforward', role('noforward', { allow: { logins: ['root'], node_labels: { '*': '*' } }, options: { port_forwarding: false } }));
       const c = await files.writeCert(await userCert(keys, { roles: ['noforward'] }));
-      const child = spawn('ssh', [...sshArgs('ssh', sshOptions(files, c, node.port)), '-N', '-L', `${local}:127.0.0.1:${echoPort}`, 'root@127.0.0.1'], { stdio: 'ignore' });
+      const child = spawn('ssh', [...sshArgs('ssh', sshOptions(files, c, node.port)), '-N', '-L', `${local}:127.0.0.1:${echoPort}`, 'root@127.0.0.1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
       try {
         await expect(echoThrough(local, 'x')).rejects.toThrow();
+        expect(stderr).toMatch(/open failed: administratively prohibited: port forwarding is not permitted by the roles \(options.port_forwarding\)/);
         expect(node.events.some((e) => e.name === 'sessionRejected' && String(e.fields['reason']).includes('options.port_forwarding'))).toBe(true);
       } finally {
         child.kill();
@@ -160,6 +165,89 @@ describe.skipIf(!ssh.available || !isRoot)('the node SSH server with real OpenSS
     }
   });
 
+  describe('with the core client wrapper', () => {
+    const login = async () =>
+      (await connectSsh({
+        sock: connect(node.port, '127.0.0.1'), login: 'root', privateKey: keys.user.privateKeyPem, certificate: await userCert(keys),
+        hostCaKeys: [keys.hostCa.sshPublicKey], hostPrincipal: 'node-1',
+      })).client;
+
+    it('follows window changes of a PTY shell, recorded', async () => {
+      const client = await login();
+      const before = node.recordings.length;
+      const out = await new Promise<string>((resolve, reject) => {
+        client.shell({ term: 'xterm', cols: 100, rows: 30 }, (err, channel) => {
+          if (err) return reject(err);
+          let text = '';
+          channel.on('data', (d: Buffer) => {
+            text += d.toString();
+            if (text.includes('30 100') && !text.includes('41 121')) {
+              channel.setWindow(41, 121, 0, 0);
+              channel.write('stty size; exit 7\n');
+            }
+          });
+          channel.on('exit', (code: number) => channel.on('close', () => (code === 7 ? resolve(text) : reject(new Error(`exit ${code}`)))));
+          channel.write('stty size\n');
+        });
+      });
+      client.end();
+      expect(out).toContain('41 121');
+      const rec = node.recordings[before]!;
+      expect(rec.start).toMatchObject({ command: undefined, cols: 100, rows: 30 });
+      expect(rec.resizes).toContainEqual([121, 41]);
+    });
+
+    it.skipIf(!requireTool('ssh-agent', 'openssh-client').available)('forwards an agent (forwardAgent + agentForward)', async () => {
+      const agentSock = join(files.dir, 'agent2.sock');
+      const agent = spawn('ssh-agent', ['-D', '-a', agentSock], { stdio: 'ignore' });
+      try {
+        await waitFor(() => existsSync(agentSock));
+        expect((await run('ssh-add', [files.key], { env: { SSH_AUTH_SOCK: agentSock } })).code).toBe(0);
+        const { client } = await connectSsh({
+          sock: connect(node.port, '127.0.0.1'), login: 'root', privateKey: keys.user.privateKeyPem, certificate: await userCert(keys),
+          hostCaKeys: [keys.hostCa.sshPublicKey], hostPrincipal: 'node-1', forwardAgent: agentSock,
+        });
+        const out = await new Promise<string>((resolve, reject) => {
+          client.exec('ssh-add -l', { agentForward: true } as never, (err: Error | undefined, channel: import('ssh2').ClientChannel) => {
+            if (err) return reject(err);
+            let text = '';
+            channel.on('data', (d: Buffer) => (text += d.toString()));
+            channel.stderr.resume();
+            channel.on('close', () => resolve(text));
+          });
+        });
+        client.end();
+        expect(out).toMatch(/ED25519/);
+      } finally {
+        agent.kill();
+      }
+    });
+
+    it('sends the exit signal of a command killed by a signal', async () => {
+      const client = await login();
+      const exit = await new Promise<unknown[]>((resolve, reject) => {
+        client.exec('kill -TERM $$', (err, channel) => {
+          if (err) return reject(err);
+          channel.resume();
+          channel.on('exit', (...args: unknown[]) => resolve(args));
+        });
+      });
+      client.end();
+      // On the wire `TERM`; ssh2's client reports it with the prefix.
+      expect(exit.slice(0, 2)).toEqual([null, 'SIGTERM']);
+    });
+  });
+
+  it('ends the connection at max_session_ttl', async () => {
+    node.roles.set('short', role('short', { allow: { logins: ['root'], node_labels: { '*': '*' } }, options: { max_session_ttl: '3s' } }));
+    const c = await files.writeCert(await userCert(keys, { roles: ['short'] }));
+    const started = Date.now();
+    const res = await sshRun(['sleep 30'], { cert: c });
+    expect(res.code).toBe(255);
+    expect(res.stderr).toContain('session ended: max_session_ttl of the roles reached');
+    expect(Date.now() - started).toBeLessThan(20_000);
+  }, 30_000);
+
   describe('refusals: one line to the client and an audit event', () => {
     const refused = async (c: string, login = 'root') => {
       const res = await sshRun(['true'], { cert: await files.writeCert(c), login });
@@ -172,6 +260,20 @@ describe.skipIf(!ssh.available || !isRoot)('the node SSH server with real OpenSS
     it('a certificate from another CA', async () => {
       expect(await refused(await userCert(keys, { ca: keys.otherCa }))).toContain('SSH certificate is not signed by a trusted certificate authority');
       expect(lastFailure()).toMatchObject({ login: 'root', success: false, error: 'SSH certificate is not signed by a trusted certificate authority' });
+    });
+
+    it('a host certificate offered as a user certificate', async () => {
+      const hostCert = await issueSshHostCert({
+        ca: keys.userCa.privateKeyPem, publicKey: keys.user.sshPublicKey, hostId: 'root', clusterName: 'example.com', systemRole: 'Node',
+        additionalPrincipals: ['root'], clock: systemClock,
+      });
+      // OpenSSH's ssh does not offer a host certificate for user authentication: the ssh2 client does.
+      const err: unknown = await connectSsh({
+        sock: connect(node.port, '127.0.0.1'), login: 'root', privateKey: keys.user.privateKeyPem, certificate: formatSshCertificate(hostCert),
+        hostCaKeys: [keys.hostCa.sshPublicKey], hostPrincipal: 'node-1',
+      }).then(() => undefined, (e: unknown) => e);
+      expect((err as Error).message).toBe('ssh: unable to authenticate as "root": expected an SSH user certificate, got a host certificate');
+      expect(lastFailure()?.['error']).toBe('expected an SSH user certificate, got a host certificate');
     });
 
     it('an expired certificate', async () => {
@@ -201,15 +303,25 @@ describe.skipIf(!ssh.available || !isRoot)('the node SSH server with real OpenSS
     });
 
     it('a lock refuses new logins and ends a running session', async () => {
-      const session = sshRun(['echo started; sleep 30']);
-      await waitFor(() => node.events.some((e) => e.name === 'sessionStart' && e.fields['command'] === 'echo started; sleep 30'));
-      node.locks.push(parseLock({ kind: 'lock', version: 'v2', metadata: { name: 'l1' }, spec: { target: { user: 'alice' }, message: 'incident 42' } }));
+      const child = spawn('ssh', [...sshArgs('ssh', sshOptions(files, cert, node.port)), 'root@127.0.0.1', 'echo started; sleep 31.5'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
       try {
-        const res = await session;
-        expect(res.stdout.toString()).toBe('started\n');
-        expect(res.stderr).toContain('session ended: lock targeting User:"alice" is in force: incident 42');
+        await waitFor(() => stdout === 'started\n', 15_000);
+        const lockedAt = Date.now();
+        node.locks.push(parseLock({ kind: 'lock', version: 'v2', metadata: { name: 'l1' }, spec: { target: { user: 'alice' }, message: 'incident 42' } }));
+        expect(await exited).toBe(255);
+        expect(Date.now() - lockedAt).toBeLessThan(5_000);
+        expect(stderr).toContain('session ended: lock targeting User:"alice" is in force: incident 42');
         expect(await refused(await userCert(keys))).toContain('lock targeting User:"alice" is in force: incident 42');
+        expect(node.events.some((e) => e.name === 'sessionRejected' && String(e.fields['reason']).includes('incident 42'))).toBe(true);
+        // The session's programs went with it.
+        await waitForAsync(async () => (await run('pgrep', ['-f', 'sleep 31.5'])).code === 1);
       } finally {
+        child.kill();
         node.locks.length = 0;
       }
     }, 20_000);
@@ -257,5 +369,38 @@ async function echoThrough(port: number, text: string): Promise<string> {
       if (Date.now() > until) throw err;
       await new Promise((r) => setTimeout(r, 200));
     }
+  }
+}
+
+describe.skipIf(!ssh.available || !isRoot)('the node SSH server bounds the login time', () => {
+  let keys: Keys;
+  let node: NodeFixture;
+  let files: SshFiles;
+  beforeAll(async () => {
+    keys = await makeKeys();
+    [node, files] = await Promise.all([startNode(keys, { env: 'dev' }, { loginGraceMs: 1_000 }), sshFiles(keys)]);
+  });
+  afterAll(async () => {
+    await node?.stop();
+    await files?.remove();
+  });
+
+  it('closes a connection that does not log in, and not one that did', async () => {
+    const socket = connect(node.port, '127.0.0.1');
+    socket.resume();
+    const started = Date.now();
+    await new Promise((resolve) => socket.once('close', resolve));
+    expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    const cert = await files.writeCert(await userCert(keys));
+    const res = await run('ssh', [...sshArgs('ssh', sshOptions(files, cert, node.port)), 'root@127.0.0.1', 'sleep 2; echo still-here']);
+    expect([res.code, res.stdout.toString()], res.stderr).toEqual([0, 'still-here\n']);
+  });
+});
+
+async function waitForAsync(check: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > until) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
   }
 }

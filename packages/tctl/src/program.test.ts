@@ -104,7 +104,7 @@ describe('the command descriptors', () => {
   it('registers every descriptor in list order, with aliases, arguments and hidden flags as declared', () => {
     const program = buildProgram();
     const top = program.commands.map((c) => [c.name(), ...c.aliases()].join('|'));
-    expect(top).toEqual(['version', 'status', 'auth', 'users', 'db', 'tokens', 'get', 'create', 'rm|del', 'lock', 'audit', 'request']);
+    expect(top).toEqual(['version', 'status', 'auth', 'users', 'nodes', 'db', 'tokens', 'get', 'create', 'rm|del', 'lock', 'audit', 'request']);
     const request = program.commands.find((c) => c.name() === 'request')!;
     expect(request.commands.map((c) => c.name())).toEqual(['ls', 'get', 'approve', 'deny', 'create', 'rm']);
     expect(request.commands.find((c) => c.name() === 'approve')!.options.map((o) => o.long)).toEqual(['--reason', '--roles']);

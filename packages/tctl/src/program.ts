@@ -7,6 +7,7 @@ import { authRotateCommand } from './commands/auth-rotate.js';
 import { authSignCommand } from './commands/auth-sign.js';
 import { dbGroup, dbLsCommand } from './commands/db.js';
 import { lockCommand } from './commands/lock.js';
+import { nodesGroup, nodesLsCommand } from './commands/nodes.js';
 import { createCommand, getCommand, rmCommand } from './commands/resources.js';
 import {
   requestApproveCommand,
@@ -39,6 +40,8 @@ const COMMANDS: readonly (TctlCommand | CommandGroup)[] = [
   usersRmCommand,
   usersResetCommand,
   usersUpdateCommand,
+  nodesGroup,
+  nodesLsCommand,
   dbGroup,
   dbLsCommand,
   tokensGroup,

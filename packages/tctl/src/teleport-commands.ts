@@ -4,7 +4,6 @@
  * by itself: commander finds registered commands first.
  */
 export const NOT_IMPLEMENTED: readonly string[] = [
-  'nodes',
   'top',
   'requests',
   'apps',

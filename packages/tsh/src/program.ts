@@ -25,6 +25,8 @@ import {
   requestShowCommand,
 } from './commands/request-commands.js';
 import { loginCommand } from './commands/login.js';
+import { playCommand, recordingsGroup, recordingsLsCommand } from './commands/recording-commands.js';
+import { lsCommand } from './commands/ls.js';
 import { logoutCommand } from './commands/logout.js';
 import { statusCommand } from './commands/status.js';
 import { versionCommand } from './commands/version.js';
@@ -39,6 +41,7 @@ const COMMANDS: readonly (TshCommand | CommandGroup)[] = [
   envCommand,
   sshCommand,
   scpCommand,
+  lsCommand,
   configCommand,
   dbGroup,
   dbLsCommand,
@@ -57,6 +60,9 @@ const COMMANDS: readonly (TshCommand | CommandGroup)[] = [
   requestReviewCommand,
   requestDropCommand,
   requestSearchCommand,
+  recordingsGroup,
+  recordingsLsCommand,
+  playCommand,
 ];
 
 /** tsh's global flags. */

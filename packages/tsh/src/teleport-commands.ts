@@ -4,9 +4,7 @@
  * by itself: commander finds registered commands first.
  */
 export const NOT_IMPLEMENTED: readonly string[] = [
-  'ls',
   'join',
-  'play',
   'clusters',
   'request',
   'apps',
@@ -20,7 +18,6 @@ export const NOT_IMPLEMENTED: readonly string[] = [
   'headless',
   'fido2',
   'touchid',
-  'recordings',
   'sessions',
   'device',
   'vnet',

@@ -18,6 +18,9 @@ import {
   parseProvisionToken,
   parseRole,
   parseLock,
+  parseNode,
+  nodeToWire,
+  type NodeServer,
   parseAccessRequest,
   type AccessRequest,
   lockToWire,
@@ -36,6 +39,7 @@ import {
 import { parseWith, type v } from '../schema/index.js';
 import { newApiClient, type ApiClient, type ApiErrorHints, type ApiTlsOptions, type HttpMethod } from './client.js';
 import type { Identity } from './identity.js';
+import { recordingMethods, type RecordingsApi } from './recordings.js';
 import {
   AuthenticateUserResponse,
   CertAuthoritiesResponse,
@@ -49,6 +53,9 @@ import {
   ItemsResponse,
   OpenSshHostCertSchema,
   PingResponseSchema,
+  ProxyServerSchema,
+  ProxyServersResponse,
+  TunnelStrategySchema,
   SearchEventsResponse,
   UserCertsSchema,
   UserNameResponse,
@@ -368,6 +375,8 @@ export interface DatabaseServer {
     /** The agent's teleport-ts version. */
     version: string;
     database: Database;
+    /** Ids of the proxies the agent holds a reverse tunnel to (proxy peering routes by them). */
+    proxy_ids?: string[];
   };
 }
 
@@ -380,6 +389,46 @@ export interface UpsertDatabaseServerRequest {
   database: { name: string; description?: string; protocol: DatabaseProtocol; uri: string; labels?: Readonly<Record<string, string>> };
   /** How long the heartbeat keeps the server listed, ms; default 60 s, from 1 s to 10 min. */
   ttl?: number;
+  /** The proxies the agent holds a tunnel to now. */
+  proxyIds?: readonly string[];
+}
+
+/**
+ * A proxy of the cluster, as it heartbeats itself (Teleport's `proxy` resource, `types.ServerV2` of kind proxy):
+ * agents learn from the list which proxies to reach, and proxies where to forward to their peers.
+ */
+export interface ProxyServer {
+  kind: 'proxy';
+  version: 'v2';
+  /** `name` is the proxy's host UUID (the `<uuid>` of its certificate); `expires` is when it drops out without a heartbeat. */
+  metadata: { name: string; expires?: string };
+  spec: {
+    hostname: string;
+    /** `host:port` users and agents reach it at (often a load balancer's). */
+    public_addr: string;
+    /** `host:port` of its proxy peering listener, when it runs one. */
+    peer_addr?: string;
+    version: string;
+  };
+}
+
+/** Input of {@link AuthClient.upsertProxy}. */
+export interface UpsertProxyRequest {
+  /** Must be the calling proxy's own host UUID. */
+  name: string;
+  hostname: string;
+  publicAddr: string;
+  peerAddr?: string;
+  version: string;
+  /** How long the heartbeat keeps the proxy listed, ms; default 60 s, from 1 s to 10 min. */
+  ttl?: number;
+}
+
+/** How agents reach proxies (`auth_service.tunnel_strategy`, Teleport's `cluster_networking_config`). */
+export interface TunnelStrategy {
+  type: 'agent_mesh' | 'proxy_peering';
+  /** With `proxy_peering`: how many proxies each agent keeps a tunnel to. */
+  agent_connection_count?: number;
 }
 
 /** Options of {@link newAuthClient}: an address and either an identity or explicit TLS settings. */
@@ -408,7 +457,7 @@ export interface AuthClientOptions {
 export const AUTH_VIA_PROXY_ALPN: readonly string[] = Object.freeze(['teleport-auth', 'http/1.1']);
 
 /** The typed auth API client. Every failure is a `TeleportError` of the kind the server raised. */
-export interface AuthClient {
+export interface AuthClient extends RecordingsApi {
   ping(): Promise<PingResponse>;
   getClusterName(): Promise<string>;
   getClusterStatus(): Promise<ClusterStatus>;
@@ -475,6 +524,23 @@ export interface AuthClient {
    * resources), whatever their rules.
    */
   getDatabaseServers(): Promise<DatabaseServer[]>;
+
+  /**
+   * Registers a node. A node agent (the Node system role) heartbeats its own host UUID with a `ttl` (ms); an
+   * administrator registers agentless OpenSSH servers (`sub_kind: openssh`), which do not expire.
+   */
+  upsertNode(node: NodeServer, options?: { ttl?: number }): Promise<NodeServer>;
+  /** Live nodes, by hostname. Users see those their roles' `node_labels` make visible. */
+  getNodes(): Promise<NodeServer[]>;
+  deleteNode(name: string): Promise<void>;
+  /** A proxy's heartbeat of itself (the Proxy system role, for its own host id only). */
+  upsertProxy(request: UpsertProxyRequest): Promise<ProxyServer>;
+  /** Live proxies, by name (Proxy, Db, Node and Admin). */
+  getProxies(): Promise<ProxyServer[]>;
+  /** A proxy leaving the cluster removes its heartbeat. */
+  deleteProxy(name: string): Promise<void>;
+  /** The cluster's tunnel strategy. */
+  getTunnelStrategy(): Promise<TunnelStrategy>;
 
   /** Creates an access request (for the caller, or for `user` when the caller may create requests for others). */
   createAccessRequest(request: CreateAccessRequest): Promise<AccessRequest>;
@@ -627,6 +693,25 @@ function eventAndServerMethods(c: Caller): Methods<'searchEvents' | 'emitAuditEv
   };
 }
 
+/** Nodes: `/nodes/<uuid>` (Teleport's `/nodes/default/<uuid>` in the backend). */
+function nodeMethods(c: Caller): Methods<'upsertNode' | 'getNodes' | 'deleteNode'> {
+  return {
+    upsertNode: async (node, options = {}) =>
+      parseNode(await c.api.call('PUT', path('nodes', node.metadata.name), { node: nodeToWire(node), ...(options.ttl !== undefined ? { ttl: options.ttl } : {}) })),
+    getNodes: () => c.list(path('nodes'), parseNode),
+    deleteNode: (name) => c.send('DELETE', path('nodes', name)),
+  };
+}
+
+function proxyMethods(c: Caller): Methods<'upsertProxy' | 'getProxies' | 'deleteProxy' | 'getTunnelStrategy'> {
+  return {
+    upsertProxy: (request) => c.api.call('PUT', path('proxies', request.name), request, ProxyServerSchema),
+    getProxies: async () => (await c.get(path('proxies'), ProxyServersResponse)).items,
+    deleteProxy: (name) => c.send('DELETE', path('proxies', name)),
+    getTunnelStrategy: () => c.get(path('networking', 'tunnelstrategy'), TunnelStrategySchema),
+  };
+}
+
 /** Access requests: one path per request, `/accessrequests/<id>`. */
 function accessRequestMethods(c: Caller): Methods<
   | 'createAccessRequest' | 'getAccessRequests' | 'getAccessRequest' | 'reviewAccessRequest' | 'setAccessRequestState'
@@ -693,7 +778,10 @@ export function newAuthClient(options: AuthClientOptions): AuthClient {
     ...resourceMethods(c),
     ...certMethods(c),
     ...eventAndServerMethods(c),
+    ...nodeMethods(c),
+    ...proxyMethods(c),
     ...accessRequestMethods(c),
+    ...recordingMethods(api, AUTH_API_PREFIX),
     close: () => api.close(),
   };
 }

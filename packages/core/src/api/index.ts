@@ -8,4 +8,5 @@ export * from './auth.js';
 export * from './identity.js';
 export * from './join.js';
 export * from './responses.js';
+export * from './recordings.js';
 export { requestJson, DEFAULT_REQUEST_TIMEOUT_MS, type JsonRequest } from './http.js';

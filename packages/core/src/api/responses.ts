@@ -21,6 +21,8 @@ import type {
   HostCerts,
   OpenSshHostCert,
   PingResponse,
+  ProxyServer,
+  TunnelStrategy,
   AccessCapabilities,
   UserCerts,
   UserTokenDetails,
@@ -161,10 +163,24 @@ export const DatabaseServerSchema: v.GenericSchema<unknown, DatabaseServer> = v.
   kind: v.literal('db_server'),
   version: v.literal('v3'),
   metadata: v.looseObject({ name: v.string(), expires: v.optional(v.string()) }),
-  spec: v.looseObject({ host_id: v.string(), hostname: v.string(), version: v.string(), database: DatabaseSchema }),
+  spec: v.looseObject({ host_id: v.string(), hostname: v.string(), version: v.string(), database: DatabaseSchema, proxy_ids: v.optional(strings) }),
 });
 
 export const DatabaseServersResponse = v.looseObject({ items: v.array(DatabaseServerSchema) });
+
+export const ProxyServerSchema: v.GenericSchema<unknown, ProxyServer> = v.looseObject({
+  kind: v.literal('proxy'),
+  version: v.literal('v2'),
+  metadata: v.looseObject({ name: v.string(), expires: v.optional(v.string()) }),
+  spec: v.looseObject({ hostname: v.string(), public_addr: v.string(), peer_addr: v.optional(v.string()), version: v.string() }),
+});
+
+export const ProxyServersResponse = v.looseObject({ items: v.array(ProxyServerSchema) });
+
+export const TunnelStrategySchema: v.GenericSchema<unknown, TunnelStrategy> = v.looseObject({
+  type: v.picklist(['agent_mesh', 'proxy_peering']),
+  agent_connection_count: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+});
 
 /** The parts of the proxy's `GET /webapi/ping` answer tsh reads (Teleport's snake_case field names). */
 export const WebPingResponse = v.looseObject({

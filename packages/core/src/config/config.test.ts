@@ -181,3 +181,75 @@ describe('auth_service.access_requests', () => {
     expect(() => parseConfig(yaml('      url: https://x/\n      ca_fil: a\n'))).toThrow(/unknown key "auth_service.access_requests.webhook.ca_fil" at line 7; did you mean "auth_service.access_requests.webhook.ca_file"/);
   });
 });
+
+describe('session recording keys', () => {
+  it('reads auth_service.session_recording and teleport.storage.audit_sessions_uri, refusing other values', () => {
+    const cfg = parseConfig('version: v3\nteleport:\n  storage:\n    audit_sessions_uri: file:///var/lib/rec\nauth_service:\n  session_recording: node-sync\n');
+    expect(cfg.auth_service?.session_recording).toBe('node-sync');
+    expect(cfg.teleport.storage?.audit_sessions_uri).toBe('file:///var/lib/rec');
+    expect(parseConfig('auth_service:\n  enabled: yes\n').auth_service?.session_recording).toBeUndefined();
+    expect(() => parseConfig('auth_service:\n  session_recording: always\n')).toThrow(/auth_service.session_recording must be one of node, node-sync, proxy, proxy-sync, off/);
+    expect(() => parseConfig('teleport:\n  storage:\n    audit_sessions_uri: s3://bucket/records\n')).toThrow(/audit_sessions_uri must be a file:\/\/ URI/);
+    expect(() => parseConfig('auth_service:\n  session_recordin: node\n')).toThrow(/did you mean "auth_service.session_recording"/);
+  });
+});
+
+describe('ssh_service', () => {
+  it('reads labels, dynamic labels (commands) and the direct listener', () => {
+    const cfg = parseConfig(
+      [
+        'ssh_service:',
+        '  enabled: yes',
+        '  listen_addr: 0.0.0.0:3022',
+        '  labels:',
+        '    env: dev',
+        '  commands:',
+        '  - name: arch',
+        '    command: [uname, -m]',
+        '    period: 1h0m0s',
+        '  - name: up',
+        '    command: uptime',
+        '    period: 30s',
+        '',
+      ].join('\n'),
+    );
+    expect(cfg.ssh_service).toEqual({
+      enabled: true,
+      listen_addr: '0.0.0.0:3022',
+      labels: { env: 'dev' },
+      commands: [
+        { name: 'arch', command: ['uname', '-m'], period: '1h0m0s' },
+        { name: 'up', command: ['uptime'], period: '30s' },
+      ],
+    });
+  });
+
+  it.each([
+    ['ssh_service:\n  commands:\n  - { name: a, command: [], period: 1m }\n', 'ssh_service.commands[0].command must be a program and its arguments'],
+    ['ssh_service:\n  commands:\n  - { name: a, command: [x], period: 10ms }\n', 'ssh_service.commands[0].period must be a duration of at least 1s'],
+    ['ssh_service:\n  commands:\n  - { name: "bad key", command: [x], period: 1m }\n', 'ssh_service.commands[0].name must be a label name'],
+    ['ssh_service:\n  listen_addr: "host:port"\n', 'ssh_service.listen_addr'],
+    ['ssh_service:\n  comands: []\n', 'unknown key "ssh_service.comands" at line 2; did you mean "ssh_service.commands"?'],
+  ])('refuses %j', (text, message) => {
+    expect(() => parseConfig(text)).toThrow(message);
+  });
+});
+
+describe('auth_service.tunnel_strategy and proxy_service.peer_listen_addr', () => {
+  const yaml = (strategy: string) => `version: v3\nauth_service:\n  tunnel_strategy:\n${strategy}`;
+  it('reads both strategies, agent_connection_count defaulting to 1, and the peer addresses', () => {
+    expect(parseConfig(yaml('    type: agent_mesh\n')).auth_service?.tunnel_strategy).toEqual({ type: 'agent_mesh' });
+    expect(parseConfig(yaml('    type: proxy_peering\n')).auth_service?.tunnel_strategy).toEqual({ type: 'proxy_peering', agent_connection_count: 1 });
+    expect(parseConfig(yaml('    type: proxy_peering\n    agent_connection_count: 2\n')).auth_service?.tunnel_strategy).toEqual({ type: 'proxy_peering', agent_connection_count: 2 });
+    const proxy = parseConfig('proxy_service:\n  peer_listen_addr: 0.0.0.0:3021\n  peer_public_addr: peer.example.com:3021\n').proxy_service;
+    expect(proxy).toEqual({ peer_listen_addr: '0.0.0.0:3021', peer_public_addr: 'peer.example.com:3021' });
+  });
+
+  it('refuses an unknown type, a bad count, a count without peering, and an unknown key', () => {
+    expect(() => parseConfig(yaml('    type: mesh\n'))).toThrow(/tunnel_strategy\.type must be agent_mesh or proxy_peering/);
+    expect(() => parseConfig(yaml('    type: proxy_peering\n    agent_connection_count: 0\n'))).toThrow(/agent_connection_count must be a whole number from 1 to 16/);
+    expect(() => parseConfig(yaml('    type: agent_mesh\n    agent_connection_count: 2\n'))).toThrow(/agent_connection_count applies only to type proxy_peering/);
+    expect(() => parseConfig(yaml('    type: proxy_peering\n    agent_conection_count: 2\n'))).toThrow(/unknown key "auth_service.tunnel_strategy.agent_conection_count" at line 5; did you mean "auth_service.tunnel_strategy.agent_connection_count"/);
+    expect(() => parseConfig('proxy_service:\n  peer_listen_addr: "x:y"\n')).toThrow(/proxy_service.peer_listen_addr: invalid address/);
+  });
+});

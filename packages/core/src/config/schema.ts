@@ -11,7 +11,8 @@
 import { BadParameterError } from '../errors/index.js';
 import type { StorageConfig } from '../backend/types.js';
 import { parseWith, v } from '../schema/index.js';
-import { JOIN_TOKEN_ROLES, SECOND_FACTORS, parseSystemRoles, type JoinTokenRole, type SecondFactor } from '../types/index.js';
+import { SESSION_RECORDING_MODES, type SessionRecordingMode } from '../api/recordings.js';
+import { JOIN_TOKEN_ROLES, SECOND_FACTORS, parseDuration, parseSystemRoles, type JoinTokenRole, type SecondFactor } from '../types/index.js';
 import { parseHostPort } from './address.js';
 import {
   DATABASE_PROTOCOLS,
@@ -31,6 +32,7 @@ import {
   type LogFormat,
   type LogSeverity,
   type StaticToken,
+  type TunnelStrategyConfig,
 } from './types.js';
 
 function isRecord(x: unknown): x is Record<string, unknown> {
@@ -155,7 +157,13 @@ const StorageSchema = v.pipe(
         v.transform((x) => (typeof x === 'string' ? [x] : (x as string[]))),
       ),
     ),
-    audit_sessions_uri: optString,
+    audit_sessions_uri: v.nullish(
+      v.pipe(
+        v.string(),
+        v.check((s) => s === '' || s.startsWith('file://'), 'must be a file:// URI such as file:///var/lib/teleport/log/records (other storage is not supported)'),
+        v.transform((s) => (s === '' ? undefined : s)),
+      ),
+    ),
   }),
   v.transform((raw): StorageConfig => {
     const { type: rawType, ...rest } = raw;
@@ -283,6 +291,25 @@ const AccessRequestsSchema = v.pipe(
   v.transform(({ webhook }) => (webhook ? { webhook: defined<{ url: string; ca_file?: string }>(webhook) } : {})),
 );
 
+/** `auth_service.tunnel_strategy`: `agent_mesh` (default) or `proxy_peering` with `agent_connection_count` (default 1). */
+const TunnelStrategySchema = v.pipe(
+  mapping(
+    {
+      type: v.pipe(
+        v.nullish(v.string(), 'agent_mesh'),
+        v.transform((s) => (s ?? 'agent_mesh').trim().toLowerCase()),
+        v.check((s) => s === 'agent_mesh' || s === 'proxy_peering', 'must be agent_mesh or proxy_peering'),
+      ),
+      agent_connection_count: v.nullish(v.pipe(v.number('must be a whole number from 1 to 16'), v.integer('must be a whole number from 1 to 16'), v.minValue(1, 'must be a whole number from 1 to 16'), v.maxValue(16, 'must be a whole number from 1 to 16'))),
+    },
+    'must be a mapping such as { type: proxy_peering, agent_connection_count: 2 }',
+  ),
+  v.check((t) => t.type === 'proxy_peering' || t.agent_connection_count === undefined || t.agent_connection_count === null, ': agent_connection_count applies only to type proxy_peering'),
+  v.transform((t): TunnelStrategyConfig =>
+    t.type === 'proxy_peering' ? { type: 'proxy_peering', agent_connection_count: t.agent_connection_count ?? 1 } : { type: 'agent_mesh' },
+  ),
+);
+
 /** `auth_service`. */
 const AuthServiceSchema = v.pipe(
   mapping({
@@ -299,6 +326,15 @@ const AuthServiceSchema = v.pipe(
     tokens: v.nullish(v.pipe(v.array(v.unknown(), 'must be a list such as ["node,db:<token>"]'), v.transform((list) => list.map((t) => parseStaticToken(t as string))))),
     authentication: v.nullish(AuthenticationSchema),
     access_requests: v.nullish(AccessRequestsSchema),
+    session_recording: v.nullish(
+      v.pipe(
+        v.string(),
+        v.transform((s) => s.trim()),
+        v.check((s) => (SESSION_RECORDING_MODES as readonly string[]).includes(s), `must be one of ${SESSION_RECORDING_MODES.join(', ')}`),
+        v.transform((s) => s as SessionRecordingMode),
+      ),
+    ),
+    tunnel_strategy: v.nullish(TunnelStrategySchema),
   }),
   v.transform(({ authentication, access_requests, ...raw }): NonNullable<FileConfig['auth_service']> => ({
     ...defined<NonNullable<FileConfig['auth_service']>>({ ...raw, cluster_name: raw.cluster_name === '' ? undefined : raw.cluster_name }),
@@ -319,6 +355,8 @@ const ProxyServiceSchema = v.pipe(
   mapping({
     enabled: optEnabled,
     web_listen_addr: optAddr,
+    peer_listen_addr: optAddr,
+    peer_public_addr: optAddr,
     public_addr: v.pipe(
       optStringList,
       v.rawCheck(({ dataset, addIssue }) => {
@@ -452,10 +490,48 @@ function firstDuplicate(names: readonly string[]): string | undefined {
   return names.find((n, i) => names.indexOf(n) !== i);
 }
 
-/** Sections whose other keys later releases read: only `enabled` for now. */
-const EnabledOnlySchema = v.pipe(
-  mapping({ enabled: optEnabled }),
-  v.transform((raw): { enabled?: boolean } => defined(raw)),
+/** A dynamic label's command: a program and its arguments (a string is one program without arguments). */
+const CommandListSchema = v.pipe(
+  v.unknown(),
+  v.check((x) => isStringOrList(x) && (typeof x === 'string' ? x !== '' : x.length > 0 && x[0] !== ''), 'must be a program and its arguments (a non-empty list)'),
+  v.transform((x) => (typeof x === 'string' ? [x] : (x as string[]))),
+);
+
+/** A Go duration of at least one second (`1m`, `1h0m0s`). */
+const PeriodSchema = v.pipe(
+  v.unknown(),
+  v.check((x) => {
+    if (typeof x !== 'string') return false;
+    try {
+      return parseDuration(x) >= 1000;
+    } catch {
+      return false;
+    }
+  }, 'must be a duration of at least 1s, such as 1m or 1h0m0s'),
+  v.transform((x) => x as string),
+);
+
+/** One `ssh_service.commands` entry: a dynamic label. */
+const CommandLabelSchema = mapping({
+  name: v.pipe(v.string('must be a label name'), v.regex(LABEL_KEY, 'must be a label name (letters, digits, /._:*-)')),
+  command: CommandListSchema,
+  period: PeriodSchema,
+});
+
+/** `ssh_service`: the node's labels (static and dynamic) and, optionally, a direct listener. */
+const SshServiceSchema = v.pipe(
+  mapping({
+    enabled: optEnabled,
+    listen_addr: optAddr,
+    labels: v.nullish(StaticLabelsSchema),
+    commands: v.nullish(v.array(CommandLabelSchema, 'must be a list of { name, command, period }')),
+  }),
+  v.transform((raw): NonNullable<FileConfig['ssh_service']> =>
+    defined<NonNullable<FileConfig['ssh_service']>>({
+      ...raw,
+      commands: raw.commands?.map((c) => ({ name: c.name, command: c.command, period: c.period })),
+    }),
+  ),
 );
 
 /** teleport.yaml v3: every key this release reads, and no other. */
@@ -466,7 +542,7 @@ export const FileConfigSchema = v.pipe(
     auth_service: v.nullish(AuthServiceSchema),
     proxy_service: v.nullish(ProxyServiceSchema),
     db_service: v.nullish(DbServiceSchema),
-    ssh_service: v.nullish(EnabledOnlySchema),
+    ssh_service: v.nullish(SshServiceSchema),
   }),
   v.transform(
     (raw): FileConfig => ({

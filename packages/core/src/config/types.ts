@@ -2,6 +2,7 @@
 
 import type { StorageConfig } from '../backend/types.js';
 import type { JoinTokenRole, SecondFactor } from '../types/index.js';
+import type { SessionRecordingMode } from '../api/recordings.js';
 
 /** Storage types teleport.yaml accepts. */
 export const STORAGE_TYPES = ['memory', 'sqlite', 'dir', 'postgres', 'postgresql', 'cockroachdb'] as const;
@@ -96,7 +97,17 @@ export interface ProxyServiceConfig {
   public_addr?: string[];
   /** Certificates to serve instead of a self-signed one (the first is served). */
   https_keypairs?: HttpsKeyPair[];
+  /** `host:port` of the proxy peering listener (with `tunnel_strategy: proxy_peering`); default `0.0.0.0:3021`. */
+  peer_listen_addr?: string;
+  /** `host:port` peers dial; default the listen address (the host name for a wildcard). */
+  peer_public_addr?: string;
 }
+
+/** `auth_service.tunnel_strategy`, defaults filled. */
+export type TunnelStrategyConfig = { type: 'agent_mesh' } | { type: 'proxy_peering'; agent_connection_count: number };
+
+/** Default port of the proxy peering listener. */
+export const DEFAULT_PROXY_PEER_PORT = 3021;
 
 /** The subset of teleport.yaml (v3) this release reads, validated and with defaults filled. */
 export interface FileConfig {
@@ -125,8 +136,28 @@ export interface FileConfig {
     tokens?: StaticToken[];
     authentication?: AuthenticationConfig;
     access_requests?: { webhook?: AccessRequestWebhookConfig };
+    /** Where SSH sessions are recorded: `node` (default), `node-sync`, `proxy`, `proxy-sync` or `off`. */
+    session_recording?: SessionRecordingMode;
+    tunnel_strategy?: TunnelStrategyConfig;
   };
   proxy_service?: ProxyServiceConfig;
   db_service?: { enabled?: boolean; databases?: DatabaseFileConfig[] };
-  ssh_service?: { enabled?: boolean };
+  ssh_service?: SshServiceConfig;
+}
+
+/** A dynamic label of a node (`ssh_service.commands`): `command` runs every `period`; its output is the value. */
+export interface CommandLabelConfig {
+  name: string;
+  command: string[];
+  /** A Go duration, e.g. `1m` or `1h0m0s`. */
+  period: string;
+}
+
+/** `ssh_service`: the node service. */
+export interface SshServiceConfig {
+  enabled?: boolean;
+  /** Direct mode: the node also listens here (Teleport's 3022); by default it opens no port. */
+  listen_addr?: string;
+  labels?: Record<string, string>;
+  commands?: CommandLabelConfig[];
 }

@@ -104,6 +104,24 @@ export const ERROR_CODES = {
   ERR_TP_TUNNEL_BAD_META: 'bad-parameter',
   ERR_TP_TUNNEL_BAD_ALPN: 'connection-problem',
 
+  // Session recordings.
+  /** No recording of that session is stored (or the caller may not see it). */
+  ERR_TP_RECORDING_NOT_FOUND: 'not-found',
+  /** A recording, or one part of it, is over the size caps. */
+  ERR_TP_RECORDING_TOO_LARGE: 'limit-exceeded',
+  /** The parts of an upload do not add up to the recording (missing or overlapping). */
+  ERR_TP_RECORDING_INCOMPLETE: 'bad-parameter',
+  // SSH routing at the proxy (teleport-proxy-ssh).
+  /** No node matches the target (Teleport: direct dialing to nodes not found in inventory is not supported). */
+  ERR_TP_NODE_NOT_FOUND: 'connection-problem',
+  /** A UUID-like target matches no node. */
+  ERR_TP_NODE_ID_NOT_FOUND: 'not-found',
+  /** The target matches several nodes. */
+  ERR_TP_NODE_AMBIGUOUS: 'not-found',
+  /** The node is listed but neither its tunnel nor its address answers. */
+  ERR_TP_NODE_OFFLINE: 'connection-problem',
+  ERR_TP_SSH_ROUTE_REQUEST: 'bad-parameter',
+
   // CLIs.
   ERR_TP_FILE_EXISTS: 'bad-parameter',
   ERR_TP_NO_IDENTITY: 'not-found',

@@ -100,6 +100,11 @@ export interface IdentityService {
 
 export interface IdentityServiceOptions {
   backend: Backend;
+  /**
+   * Where `getUser`/`getUsers` read the user resource and its login attempts (a cache: `core/cache`); default
+   * `backend`. Credentials, attempts before a write and tokens are always read from `backend`.
+   */
+  reads?: Backend;
   /** Decides whether a lock holds; default the backend's clock. */
   clock?: Clock;
 }
@@ -147,6 +152,8 @@ const isTokenId = (id: string): boolean => typeof id === 'string' && /^[A-Za-z0-
 /** What every step of the identity service works on. */
 interface IdentityState {
   readonly backend: Backend;
+  /** Reads of the user resource (possibly a cache). */
+  readonly reads: Backend;
   /** Decides whether a lock holds. */
   readonly clock: Clock;
 }
@@ -159,7 +166,7 @@ interface IdentityState {
  * ```
  */
 export function newIdentityService(options: IdentityServiceOptions): IdentityService {
-  const s: IdentityState = { backend: options.backend, clock: options.clock ?? options.backend.clock };
+  const s: IdentityState = { backend: options.backend, reads: options.reads ?? options.backend, clock: options.clock ?? options.backend.clock };
   return {
     getUser: (name) => getUser(s, name),
     getUsers: () => getUsers(s),
@@ -203,7 +210,7 @@ function userValue(user: User): Uint8Array {
 const userNotFound = (name: string): NotFoundError => new NotFoundError(`user ${JSON.stringify(name)} is not found`);
 
 async function getUser(s: IdentityState, name: string): Promise<User> {
-  const [params, attempts] = await Promise.all([getOptional(s.backend, userKeys.params(name)), getOptional(s.backend, userKeys.attempts(name))]);
+  const [params, attempts] = await Promise.all([getOptional(s.reads, userKeys.params(name)), getOptional(s.reads, userKeys.attempts(name))]);
   if (params === undefined) throw userNotFound(name);
   return toUser(s, params, attempts);
 }
@@ -211,7 +218,7 @@ async function getUser(s: IdentityState, name: string): Promise<User> {
 async function getUsers(s: IdentityState): Promise<User[]> {
   // One range read returns every user's records; group them by user name.
   const byUser = new Map<string, { params?: Item; attempts?: Item }>();
-  for (const item of await getAllWithPrefix(s.backend, USERS_PREFIX)) {
+  for (const item of await getAllWithPrefix(s.reads, USERS_PREFIX)) {
     const rest = item.key.slice(USERS_PREFIX.length);
     const slash = rest.indexOf('/');
     if (slash <= 0) continue;

@@ -31,7 +31,7 @@ export {
   type ClusterNameResource,
 } from './cluster-config.js';
 export { newAccessService, roleKey, type AccessService } from './access.js';
-export { lockKey, newLockService, type LockService } from './locks.js';
+export { LOCKS_PREFIX, lockKey, newLockService, parseStoredLock, type LockService } from './locks.js';
 export { accessRequestKey, newAccessRequestService, type AccessRequestService } from './access-requests.js';
 export { newProvisioningService, provisionTokenKey, type ProvisioningService } from './provisioning.js';
 export { certAuthorityKey, newTrustService, type StoredCertAuthority, type TrustService } from './trust.js';

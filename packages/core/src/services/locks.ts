@@ -4,11 +4,17 @@ import { NotFoundError, isNotFound } from '../errors/index.js';
 import { lockToWire, parseLock, type Lock } from '../types/index.js';
 import { decodeJson, encodeJson, getAllWithPrefix, getOptional, storedForm, withRevision } from './items.js';
 
-const LOCKS_PREFIX = '/locks/';
+/** Backend prefix of every lock. */
+export const LOCKS_PREFIX = '/locks/';
 
 /** Backend key of a lock (`/locks/<name>`, as Teleport). */
 export function lockKey(name: string): string {
   return key('locks', name);
+}
+
+/** A lock as stored at `item` (its revision in `metadata.revision`). */
+export function parseStoredLock(item: { key: string; value: Uint8Array; revision: string }): Lock {
+  return parseLock(withRevision(decodeJson(item), item));
 }
 
 /**
@@ -31,7 +37,7 @@ export interface LockService {
  * ```
  */
 export function newLockService(backend: Backend): LockService {
-  const parse = (item: { key: string; value: Uint8Array; revision: string }): Lock => parseLock(withRevision(decodeJson(item), item));
+  const parse = parseStoredLock;
   const notFound = (name: string) => new NotFoundError(`lock ${JSON.stringify(name)} is not found`);
   return {
     async getLock(name) {

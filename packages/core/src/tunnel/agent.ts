@@ -147,7 +147,7 @@ export function startTunnelAgent(options: TunnelAgentOptions): TunnelAgent {
 }
 
 /** What every tunnel of an agent shares: its options with defaults filled, and the agent's lifetime. */
-interface AgentSettings {
+export interface AgentSettings {
   readonly connect: TunnelAgentOptions['connect'];
   readonly onStream: TunnelAgentOptions['onStream'];
   readonly clock: Clock;
@@ -163,7 +163,7 @@ interface AgentSettings {
 }
 
 /** One tunnel to one proxy, kept up by {@link keepLinkUp}. */
-interface ProxyLink {
+export interface ProxyLink {
   state: TunnelAgentState;
   /** The live connection, while there is one. */
   current: { socket: TLSSocket; session?: ServerHttp2Session } | undefined;
@@ -171,7 +171,7 @@ interface ProxyLink {
   wakeUp: (() => void) | undefined;
 }
 
-function resolveAgentSettings(options: TunnelAgentOptions, closing: AbortSignal, onConnected: () => void): AgentSettings {
+export function resolveAgentSettings(options: TunnelAgentOptions, closing: AbortSignal, onConnected: () => void): AgentSettings {
   return {
     connect: options.connect,
     onStream: options.onStream,
@@ -187,7 +187,7 @@ function resolveAgentSettings(options: TunnelAgentOptions, closing: AbortSignal,
 }
 
 /** A promise settled once: resolved by the first tunnel, or rejected by a close before it. */
-function newReadyLatch(): { promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void } {
+export function newReadyLatch(): { promise: Promise<void>; resolve: () => void; reject: (err: unknown) => void } {
   let settled = false;
   let resolveReady!: () => void;
   let rejectReady!: (err: unknown) => void;
@@ -213,7 +213,7 @@ function newReadyLatch(): { promise: Promise<void>; resolve: () => void; reject:
 }
 
 /** Drops a link's connection and ends its backoff wait, so its loop sees the agent closed. */
-function dropLink(link: ProxyLink): void {
+export function dropLink(link: ProxyLink): void {
   link.wakeUp?.();
   link.current?.session?.destroy();
   link.current?.socket.destroy();
@@ -255,6 +255,15 @@ async function runTunnel(a: AgentSettings, link: ProxyLink, attempt: number): Pr
   const attemptAbort = AbortSignal.any([a.closing, AbortSignal.timeout(a.connectTimeoutMs)]);
   const socket = await dialProxy(a, link, attemptAbort);
   if (socket === undefined) return undefined;
+  return serveTunnelSocket(a, link, socket, attemptAbort);
+}
+
+/**
+ * Runs the agent's HTTP/2 server on a dialed socket (ALPN checked) until the connection closes: streams go to
+ * `onStream`, PINGs keep it alive. Resolves with when the tunnel was established, if it was; throws when the peer
+ * never completed the HTTP/2 handshake.
+ */
+export async function serveTunnelSocket(a: AgentSettings, link: ProxyLink, socket: TLSSocket, handshakeAbort: AbortSignal): Promise<Date | undefined> {
   const session = performServerHandshake(decoupleWrites(socket), {
     settings: sessionSettings({ maxConcurrentStreams: a.maxConcurrentStreams }),
     maxSessionMemory: MAX_SESSION_MEMORY_MB,
@@ -263,7 +272,7 @@ async function runTunnel(a: AgentSettings, link: ProxyLink, attempt: number): Pr
   const closed = new Promise<void>((resolve) => session.once('close', resolve));
   session.on('error', (err) => publishTunnelDiagnostic({ event: 'session-error', side: 'agent', reason: reasonOf(err) }));
   session.on('stream', (stream, headers) => serveStream(a.onStream, stream, headers));
-  if (!(await proxySpeaksHttp2(session, attemptAbort, closed))) {
+  if (!(await proxySpeaksHttp2(session, handshakeAbort, closed))) {
     session.destroy();
     socket.destroy();
     await closed;

@@ -26,6 +26,9 @@
  *   even when the path goes silent without a FIN. Nagle is off on the socket (chatty database protocols).
  * - Reconnect: jittered exponential backoff (`core/backend/retry.ts`), 125 ms to 15 s; reset after a connection
  *   that stayed up 10 s. A restarted proxy is found again without any action on the agent.
+ * - Several proxies (`startTunnelPool`): given one address (often a load balancer), the agent keeps a tunnel to
+ *   every live proxy, or to N of them with proxy peering, telling proxies apart by their certificates; proxies
+ *   forward to each other with `serveTunnelStreams` on the receiving end (see docs/high-availability.md).
  * - Why not SSH channels (Teleport's choice): HTTP/2 is built into Node (no `ssh2` dependency in core, no second
  *   authentication layer on top of mTLS), gives per-stream flow control and PING natively, and one header frame is
  *   exactly the per-stream metadata we need.
@@ -60,6 +63,14 @@ export {
   type TunnelAgentOptions,
   type TunnelAgentState,
 } from './agent.js';
+export {
+  DEFAULT_DISCOVERY_INTERVAL_MS,
+  startTunnelPool,
+  type TunnelPool,
+  type TunnelPoolOptions,
+  type TunnelPoolTarget,
+} from './pool.js';
+export { serveTunnelStreams, type ServeTunnelStreamsOptions } from './peer.js';
 export {
   newTunnelServer,
   type OpenStreamOptions,

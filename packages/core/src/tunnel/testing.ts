@@ -20,6 +20,8 @@ export interface TunnelPki {
   caCert: string;
   proxy: HostCredentials;
   agent: HostCredentials;
+  /** Issues another host certificate (e.g. more proxies, each with its own host id). */
+  issue(systemRole: string): Promise<HostCredentials>;
 }
 
 /** A host CA plus a proxy certificate (127.0.0.1, localhost) and an agent (`Db`) certificate. */
@@ -46,7 +48,7 @@ export async function makeTunnelPki(): Promise<TunnelPki> {
     return { hostId, key: keys.privateKeyPem, cert };
   };
   const [proxy, agent] = await Promise.all([issue('Proxy'), issue('Db')]);
-  return { clusterName, caCert: ca.cert, proxy, agent };
+  return { clusterName, caCert: ca.cert, proxy, agent, issue };
 }
 
 export interface ProxyListener {
@@ -59,12 +61,12 @@ export interface ProxyListener {
  * What the proxy's ALPN router will do for `teleport-reversetunnel`: mTLS against the host CA, then hand the socket
  * and the identity from the certificate (CN `<uuid>.<cluster>`, O = system role) to the tunnel server.
  */
-export async function startProxyListener(options: { pki: TunnelPki; tunnels: TunnelServer; port?: number }): Promise<ProxyListener> {
+export async function startProxyListener(options: { pki: TunnelPki; tunnels: TunnelServer; port?: number; credentials?: HostCredentials }): Promise<ProxyListener> {
   const sockets = new Set<Socket>();
   const server = createTlsServer(
     {
-      key: options.pki.proxy.key,
-      cert: options.pki.proxy.cert,
+      key: (options.credentials ?? options.pki.proxy).key,
+      cert: (options.credentials ?? options.pki.proxy).cert,
       ca: options.pki.caCert,
       requestCert: true,
       rejectUnauthorized: true,
@@ -159,6 +161,47 @@ export async function startRelay(targetPort: number): Promise<Relay> {
     },
     close: async () => {
       for (const { sockets } of connections) for (const socket of sockets) socket.destroy();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}
+
+export interface RoundRobin {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** A TCP load balancer: each connection goes to the next of `ports()` (a refused one is dropped, as a dead backend). */
+export async function startRoundRobin(ports: () => readonly number[]): Promise<RoundRobin> {
+  const sockets = new Set<Socket>();
+  let next = 0;
+  const server = createNetServer((inbound) => {
+    const targets = ports();
+    const target = targets[next++ % Math.max(1, targets.length)];
+    if (target === undefined) {
+      inbound.destroy();
+      return;
+    }
+    const outbound = connectNet({ host: '127.0.0.1', port: target });
+    for (const socket of [inbound, outbound]) {
+      sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.once('close', () => {
+        sockets.delete(socket);
+        inbound.destroy();
+        outbound.destroy();
+      });
+    }
+    inbound.pipe(outbound);
+    outbound.pipe(inbound);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as { port: number }).port,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
       server.close();
       await once(server, 'close');
     },

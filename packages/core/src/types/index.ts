@@ -118,3 +118,16 @@ export {
   type ReviewState,
   type RequestThreshold,
 } from './access-request.js';
+export {
+  KIND_NODE,
+  NODE_VERSIONS,
+  SUBKIND_OPENSSH,
+  SUBKIND_TELEPORT,
+  parseNode,
+  nodeToWire,
+  nodeLabels,
+  type NodeServer,
+  type NodeSpec,
+  type NodeSubKind,
+  type CommandLabel,
+} from './node.js';

@@ -6,13 +6,14 @@ import {
   type AuthPreference,
 } from './auth-preference.js';
 import { KIND_LOCK, lockToWire, parseLock, type Lock } from './lock.js';
+import { KIND_NODE, nodeToWire, parseNode, type NodeServer } from './node.js';
 import { KIND_ROLE, parseRole, roleToWire, type Role } from './role.js';
 import { KIND_TOKEN, parseProvisionToken, provisionTokenToWire, type ProvisionToken } from './token.js';
 import { isRecord } from './validate.js';
 import { KIND_USER, parseUser, userToWire, type User } from './user.js';
 
 /** Every resource kind this module parses. */
-export type Resource = Role | User | ProvisionToken | AuthPreference | Lock;
+export type Resource = Role | User | ProvisionToken | AuthPreference | Lock | NodeServer;
 export type ResourceKind = Resource['kind'];
 
 interface KindHandler {
@@ -26,6 +27,7 @@ const HANDLERS: Readonly<Record<ResourceKind, KindHandler>> = {
   [KIND_TOKEN]: { parse: parseProvisionToken, toWire: (r) => provisionTokenToWire(r as ProvisionToken) },
   [KIND_CLUSTER_AUTH_PREFERENCE]: { parse: parseAuthPreference, toWire: (r) => authPreferenceToWire(r as AuthPreference) },
   [KIND_LOCK]: { parse: parseLock, toWire: (r) => lockToWire(r as Lock) },
+  [KIND_NODE]: { parse: parseNode, toWire: (r) => nodeToWire(r as NodeServer) },
 };
 
 /** The kinds {@link parseResource} accepts. */

@@ -139,7 +139,7 @@ spec:
   });
 
   it('lists the supported kinds in the hint for an unknown kind', () => {
-    expect(errorOf(() => resourceFromYaml('kind: widget\n')).hint).toBe('supported kinds: role, user, token, cluster_auth_preference, lock');
+    expect(errorOf(() => resourceFromYaml('kind: widget\n')).hint).toBe('supported kinds: role, user, token, cluster_auth_preference, lock, node');
   });
 
   it('does not echo the input of a malformed document (it may hold a token)', () => {

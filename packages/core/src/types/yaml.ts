@@ -1,7 +1,7 @@
-import { parseAllDocuments, stringify } from 'yaml';
+import { stringify } from 'yaml';
 import { BadParameterError, isKind } from '../errors/index.js';
 import { parseResource, resourceToWire, type Resource } from './resource.js';
-import { MAX_YAML_NESTING, yamlTooDeepAt } from './yaml-depth.js';
+import { MAX_YAML_NESTING, parseAllDocumentsWithinDepth } from './yaml-depth.js';
 
 /** Largest YAML input accepted (resources are a few KiB; this bounds parser work on hostile input). */
 export const MAX_YAML_LENGTH = 1024 * 1024;
@@ -20,20 +20,19 @@ export const MAX_YAML_LENGTH = 1024 * 1024;
 export function resourceFromYaml(text: string): Resource[] {
   if (typeof text !== 'string') throw new TypeError('resourceFromYaml expects a string');
   if (text.length > MAX_YAML_LENGTH) throw new BadParameterError(`YAML input is larger than ${MAX_YAML_LENGTH} bytes`);
-  const deepAt = yamlTooDeepAt(text);
-  if (deepAt !== undefined) throw new BadParameterError(`malformed YAML at line ${deepAt}: nested deeper than ${MAX_YAML_NESTING} levels`);
-  const parsed = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true });
-  const docs = Array.isArray(parsed) ? parsed : [];
+  const parsed = parseAllDocumentsWithinDepth(text, { uniqueKeys: true });
+  if ('tooDeepAt' in parsed) throw new BadParameterError(`malformed YAML at line ${parsed.tooDeepAt}: nested deeper than ${MAX_YAML_NESTING} levels`);
+  const { docs, lines } = parsed;
   const many = docs.length > 1;
   const out: Resource[] = [];
   docs.forEach((doc, i) => {
     const where = many ? `document ${i + 1}: ` : '';
     const err = doc.errors[0];
     if (err !== undefined) {
-      // Only the first line: later lines quote the input, which may hold a secret (a token's name).
-      const line = err.linePos?.[0];
-      const at = line ? ` at line ${line.line}, column ${line.col}` : '';
-      const reason = (err.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '');
+      // The message is not prettified (that would quote the input's line, which may hold a secret: a token's name);
+      // only its first line is kept all the same.
+      const at = err.pos[0] === -1 ? '' : ((p) => ` at line ${p.line}, column ${p.col}`)(lines.linePos(err.pos[0]));
+      const reason = err.message.split('\n')[0] ?? '';
       throw new BadParameterError(`${where}malformed YAML${at}: ${reason}`);
     }
     let value: unknown;

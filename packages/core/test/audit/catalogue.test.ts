@@ -42,6 +42,17 @@ describe('audit event catalogue', () => {
       TDB01I: 'db.session.end',
       TDB02I: 'db.session.query',
       T3007W: 'auth',
+      T2000I: 'session.start',
+      T2002I: 'resize',
+      T2004I: 'session.end',
+      T2005I: 'session.upload',
+      T2012I: 'session.recording.access',
+      T3002I: 'exec',
+      T3002E: 'exec',
+      T3003I: 'port',
+      T3004I: 'scp',
+      T3005I: 'scp',
+      TS001I: 'sftp',
     });
   });
 

@@ -11,6 +11,7 @@ import {
   resourceToYaml,
   type AuthPreference,
   type Lock,
+  type NodeServer,
   type ProvisionToken,
   type Resource,
   type ResourceKind,
@@ -25,6 +26,7 @@ import { toJson } from '../render/serialize.js';
 import { asciiTable } from '@teleport-ts/core/cli';
 import { humanTime } from '../render/time.js';
 import { tokensTable } from './tokens.js';
+import { nodesTable } from './nodes.js';
 
 const help = {
   get: 'Print a YAML declaration of various Teleport resources.',
@@ -53,6 +55,9 @@ export type ResourcesApi = Pick<
   | 'getLock'
   | 'upsertLock'
   | 'deleteLock'
+  | 'getNodes'
+  | 'upsertNode'
+  | 'deleteNode'
 >;
 
 /** A parsed `kind[/name]` reference. */
@@ -73,6 +78,8 @@ const SHORTCUTS: Readonly<Record<string, ResourceKind>> = {
   cap: 'cluster_auth_preference',
   lock: 'lock',
   locks: 'lock',
+  node: 'node',
+  nodes: 'node',
 };
 
 /** Teleport's `ParseShortcut`. */
@@ -102,6 +109,15 @@ export function parseRefs(text: string): ResourceRef[] {
     .map((s) => s.trim())
     .filter((s) => s !== '')
     .map(parseRef);
+}
+
+/** Every node, or the one named (by UUID, as Teleport's `tctl get node/<uuid>`). */
+async function getNodes(api: ResourcesApi, name: string | undefined): Promise<NodeServer[]> {
+  const nodes = await api.getNodes();
+  if (name === undefined) return nodes;
+  const found = nodes.find((n) => n.metadata.name === name);
+  if (found === undefined) throw new NotFoundError(`node ${JSON.stringify(name)} is not found`);
+  return [found];
 }
 
 // ---- tctl get --------------------------------------------------------------------------------------------
@@ -134,6 +150,9 @@ export async function get(api: ResourcesApi, refs: readonly ResourceRef[]): Prom
       case 'lock':
         out.push(...(ref.name ? [await api.getLock(ref.name)] : await api.getLocks()));
         break;
+      case 'node':
+        out.push(...(await getNodes(api, ref.name)));
+        break;
     }
   }
   return out;
@@ -165,6 +184,7 @@ function textTable(resources: readonly Resource[], now: Date): string {
     parts.push(asciiTable(['Type', 'Second Factor'], of<AuthPreference>('cluster_auth_preference').map((p) => [p.spec.type, p.spec.second_factor])));
   }
   if (kinds.has('lock')) parts.push(locksTable(of<Lock>('lock')));
+  if (kinds.has('node')) parts.push(nodesTable(of<NodeServer>('node')));
   return parts.join('\n');
 }
 
@@ -206,7 +226,7 @@ export function renderGet(resources: readonly Resource[], options: { format?: st
 // ---- tctl create -----------------------------------------------------------------------------------------
 
 /** Roles before the users that need them; locks last, so a failure earlier in the file leaves no lock behind. */
-const CREATE_ORDER: Readonly<Record<ResourceKind, number>> = { role: 0, user: 1, token: 2, cluster_auth_preference: 3, lock: 4 };
+const CREATE_ORDER: Readonly<Record<ResourceKind, number>> = { role: 0, user: 1, token: 2, cluster_auth_preference: 3, lock: 4, node: 5 };
 
 export interface CreateOptions {
   force?: boolean;
@@ -252,6 +272,8 @@ async function existsOnServer(api: ResourcesApi, resource: Resource, tokens: rea
       return tokens.some((t) => t.metadata.name === resource.metadata.name);
     case 'lock':
       return exists(() => api.getLock(resource.metadata.name));
+    case 'node':
+      return exists(() => getNodes(api, resource.metadata.name));
     default:
       return true;
   }
@@ -335,6 +357,9 @@ async function writeResource(api: ResourcesApi, { resource, existed }: PlannedWr
       // Upsert either way: existence was checked above, and -f means replace.
       await api.upsertLock(resource);
       break;
+    case 'node':
+      await api.upsertNode(resource);
+      break;
   }
 }
 
@@ -398,6 +423,9 @@ export async function remove(api: ResourcesApi, ref: ResourceRef): Promise<Resou
       break;
     case 'lock':
       await api.deleteLock(name);
+      break;
+    case 'node':
+      await api.deleteNode(name);
       break;
     default:
       throw new BadParameterError(`${AUTH_PREFERENCE_NAME} cannot be deleted; update it with tctl create -f`);

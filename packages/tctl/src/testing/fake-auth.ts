@@ -2,7 +2,7 @@
 
 import { BadParameterError, NotFoundError, AlreadyExistsError } from '@teleport-ts/core/errors';
 import { presetRoles } from '@teleport-ts/core/rbac';
-import { defaultAuthPreference, lockToWire, parseLock, parseProvisionToken, parseSystemRoles, parseUser, type Lock, type ProvisionToken, type Role, type User } from '@teleport-ts/core/types';
+import { defaultAuthPreference, lockToWire, parseLock, parseProvisionToken, parseSystemRoles, parseUser, type Lock, type NodeServer, type ProvisionToken, type Role, type User } from '@teleport-ts/core/types';
 import type { AuditEvent } from '@teleport-ts/core/audit';
 import type { CreateUserRequest } from '@teleport-ts/core/api';
 import type { TctlApi } from '../api.js';
@@ -31,11 +31,15 @@ export type FakeAuth = Pick<
   | 'getLock'
   | 'upsertLock'
   | 'deleteLock'
+  | 'getNodes'
+  | 'upsertNode'
+  | 'deleteNode'
 > & {
   users: Map<string, User>;
   roles: Map<string, Role>;
   tokens: Map<string, ProvisionToken>;
   locks: Map<string, Lock>;
+  nodes: Map<string, NodeServer>;
   events: AuditEvent[];
   calls: string[];
 };
@@ -45,6 +49,7 @@ export function newFakeAuth(now: () => Date): FakeAuth {
   const roles = new Map<string, Role>(presetRoles().map((r) => [r.metadata.name, r]));
   const tokens = new Map<string, ProvisionToken>();
   const locks = new Map<string, Lock>();
+  const nodes = new Map<string, NodeServer>();
   const events: AuditEvent[] = [];
   const calls: string[] = [];
   let authPreference = defaultAuthPreference();
@@ -70,6 +75,7 @@ export function newFakeAuth(now: () => Date): FakeAuth {
     roles,
     tokens,
     locks,
+    nodes,
     events,
     calls,
     ping: async () => ({ clusterName: 'example.com', serverVersion: '0.1.0', authPreference: { type: 'local', secondFactor: 'otp' } }),
@@ -161,6 +167,16 @@ export function newFakeAuth(now: () => Date): FakeAuth {
     deleteLock: async (name) => {
       calls.push(`deleteLock ${name}`);
       if (!locks.delete(name)) throw new NotFoundError(`lock ${JSON.stringify(name)} is not found`);
+    },
+    getNodes: async () => [...nodes.values()],
+    upsertNode: async (n) => {
+      calls.push(`upsertNode ${n.metadata.name}`);
+      nodes.set(n.metadata.name, n);
+      return n;
+    },
+    deleteNode: async (name) => {
+      calls.push(`deleteNode ${name}`);
+      if (!nodes.delete(name)) throw new NotFoundError(`node ${JSON.stringify(name)} is not found`);
     },
     searchEvents: async (q) => {
       const matching = events.filter(

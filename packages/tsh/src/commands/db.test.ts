@@ -77,6 +77,7 @@ describe('tsh db commands against a fake cluster', () => {
         resource,
         info: { name: resource.metadata.name, description: resource.metadata.description ?? '', protocol: resource.spec.protocol, uri: resource.spec.uri, labels: resource.metadata.labels },
       })),
+    listNodes: async () => [],
     userRoles: async (names) => (rolesReadable ? roles.filter((r) => names.includes(r.metadata.name)) : undefined),
     issueDatabaseCert: async (route) => {
       issued.push(route);

@@ -26,7 +26,9 @@ describe('tsh command descriptors', () => {
 
   it('builds the command tree from the descriptors, in order, with the db and proxy groups', () => {
     const program = buildProgram();
-    expect(program.commands.map((c) => c.name())).toEqual(['version', 'login', 'status', 'logout', 'env', 'ssh', 'scp', 'config', 'db', 'proxy', 'request']);
+    expect(program.commands.map((c) => c.name())).toEqual(['version', 'login', 'status', 'logout', 'env', 'ssh', 'scp', 'ls', 'config', 'db', 'proxy', 'request', 'recordings', 'play']);
+    const recordings = program.commands.find((c) => c.name() === 'recordings')!;
+    expect(recordings.commands.map((c) => c.name())).toEqual(['ls']);
     const request = program.commands.find((c) => c.name() === 'request')!;
     expect(request.commands.map((c) => [c.name(), ...c.aliases()].join('|'))).toEqual(['new|create', 'ls', 'show|details', 'review', 'drop', 'search']);
     expect(program.commands.find((c) => c.name() === 'login')!.options.map((o) => o.long)).toEqual(['--request-id', '--request-reason']);

@@ -31,7 +31,7 @@ function openClient(session: DbSession): AuthClient {
   });
 }
 
-async function withClient<T>(session: DbSession, fn: (client: AuthClient) => Promise<T>): Promise<T> {
+export async function withClient<T>(session: DbSession, fn: (client: AuthClient) => Promise<T>): Promise<T> {
   const client = openClient(session);
   try {
     return await fn(client);

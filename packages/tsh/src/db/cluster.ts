@@ -8,7 +8,7 @@ import { createPublicKey } from 'node:crypto';
 import { AUTH_VIA_PROXY_ALPN, newAuthClient, WebPingResponse, type Database } from '@teleport-ts/core/api';
 import { isKind, isNotFound } from '@teleport-ts/core/errors';
 import type { TlsCredentials } from '@teleport-ts/core/profile';
-import type { Role } from '@teleport-ts/core/types';
+import type { NodeServer, Role } from '@teleport-ts/core/types';
 import { parseProxyAddr, proxyRequest } from '../webclient.js';
 import type { DatabaseInfo, DatabaseRoute } from './databases.js';
 
@@ -16,6 +16,8 @@ import type { DatabaseInfo, DatabaseRoute } from './databases.js';
 export interface DatabaseCluster {
   /** Databases the user's roles let them see, once each, by name. */
   listDatabases(): Promise<{ info: DatabaseInfo; resource: Database }[]>;
+  /** The SSH nodes the user's roles let them see (`tsh ls`). */
+  listNodes(): Promise<NodeServer[]>;
   /** The user's roles, or `undefined` when the cluster does not let the user read them. */
   userRoles(names: readonly string[]): Promise<Role[] | undefined>;
   /** A database certificate for the stored TLS key. */
@@ -60,6 +62,10 @@ export function openDatabaseCluster(proxyAddr: string, user: string, creds: TlsC
             labels: resource.metadata.labels ?? {},
           },
         }));
+    },
+    async listNodes() {
+      await ready();
+      return client.getNodes();
     },
     async userRoles(names) {
       await ready();

@@ -3,7 +3,9 @@
  * the proxy's `teleport-auth` passthrough, with the user's TLS certificate), filtered by every `key=value` given.
  */
 
-import { BadParameterError, NotImplementedError } from '@teleport-ts/core/errors';
+import { AUTH_VIA_PROXY_ALPN, newAuthClient } from '@teleport-ts/core/api';
+import { BadParameterError } from '@teleport-ts/core/errors';
+import type { NodeServer } from '@teleport-ts/core/types';
 import type { SshProfile } from './profile.js';
 
 /** A node as the multi-node run needs it. */
@@ -25,7 +27,32 @@ export function parseLabelSelector(text: string): Record<string, string> {
   return out;
 }
 
-/** The nodes matching every label of `selector`. Needs the node listing API, which this build does not have yet. */
-export async function selectNodes(_sshProfile: SshProfile, _selector: Record<string, string>): Promise<SelectedNode[]> {
-  throw new NotImplementedError('running a command on nodes matching labels needs the node listing, which this tsh does not have yet');
+/** Static labels and the current values of dynamic ones. */
+function nodeLabels(node: NodeServer): Record<string, string> {
+  const labels: Record<string, string> = { ...(node.metadata.labels ?? {}) };
+  for (const [key, label] of Object.entries(node.spec.cmd_labels ?? {})) labels[key] = label.result;
+  return labels;
+}
+
+/** The nodes matching every label of `selector`, by hostname. */
+export async function selectNodes(sshProfile: SshProfile, selector: Record<string, string>): Promise<SelectedNode[]> {
+  const client = newAuthClient({
+    addr: sshProfile.proxy.addr,
+    tls: { key: sshProfile.creds.key, cert: sshProfile.creds.cert, ca: sshProfile.creds.caCerts },
+    alpnProtocols: AUTH_VIA_PROXY_ALPN,
+    peer: `proxy ${sshProfile.proxy.addr}`,
+    hints: { refused: 'is the proxy running, and is --proxy right?', verify: 'log in again with tsh login' },
+  });
+  try {
+    const nodes = await client.getNodes();
+    return nodes
+      .filter((node) => {
+        const labels = nodeLabels(node);
+        return Object.entries(selector).every(([k, v]) => labels[k] === v);
+      })
+      .map((node) => ({ name: node.metadata.name, hostname: node.spec.hostname }))
+      .sort((a, b) => a.hostname.localeCompare(b.hostname));
+  } finally {
+    await client.close();
+  }
 }

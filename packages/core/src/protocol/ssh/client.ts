@@ -31,7 +31,10 @@ export interface SshClientOptions {
    */
   hostPrincipal: string | null;
   clock?: Clock;
-  /** An agent socket path to forward when the server allows it (`ssh -A`). */
+  /**
+   * An agent socket path to forward when the server allows it (`ssh -A`); ask for it per session with ssh2's
+   * `{ agentForward: true }` exec/shell option (missing from @types/ssh2).
+   */
   forwardAgent?: string;
   /** Default 20 s. */
   readyTimeoutMs?: number;

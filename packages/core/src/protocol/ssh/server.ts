@@ -13,6 +13,8 @@ import type { Clock } from '../../clock/index.js';
 import { AccessDeniedError } from '../../errors/index.js';
 import { parseSsh2PrivateKey, SSH_CERT_KEY_TYPES, sshCertKey } from './keys.js';
 
+const DEFAULT_LOGIN_GRACE_MS = 60_000;
+
 /** Options for {@link newSshServer}. */
 export interface SshServerOptions {
   /** The host private key: PKCS#8/SEC1 PEM or OpenSSH. */
@@ -21,6 +23,11 @@ export interface SshServerOptions {
   hostCert?: string;
   /** Software version in the identification line; default `SSH-2.0-Teleport`. */
   ident?: string;
+  /**
+   * How long a stream may take to log in (sshd's `LoginGraceTime`): past it, the stream is destroyed, whatever
+   * stage it reached (a client that sends nothing never becomes a connection). Default 60 s.
+   */
+  loginGraceMs?: number;
   /** Called for every client connection, before authentication (listen to `authentication`). */
   onConnection(connection: Connection, info: { remoteAddr: string }): void;
 }
@@ -42,14 +49,23 @@ export function newSshServer(options: SshServerOptions): SshServer {
   const hostKeys = options.hostCert === undefined ? [parseSsh2PrivateKey(options.hostKey)] : [sshCertKey(options.hostKey, options.hostCert)];
   // As `{ key }`: ssh2 takes an already parsed key only in that form.
   const server = new ssh2.Server({ hostKeys: hostKeys.map((key) => ({ key })) as never, ident: options.ident ?? 'Teleport' });
-  server.on('connection', (connection: Connection, info: { ip: string }) => {
+  const grace = options.loginGraceMs ?? DEFAULT_LOGIN_GRACE_MS;
+  server.on('connection', (connection: Connection & { _sock?: Duplex }, info: { ip: string }) => {
+    // ssh2 keeps the stream it was handed as `_sock` (no public accessor): its login timer stops at `ready`.
+    const timer = connection._sock === undefined ? undefined : timers.get(connection._sock);
+    if (timer !== undefined) connection.once('ready', () => clearTimeout(timer));
     options.onConnection(connection, { remoteAddr: info.ip });
   });
+  const timers = new WeakMap<Duplex, NodeJS.Timeout>();
   return {
     handle(stream, remoteAddr) {
       // ssh2 reports the socket's `remoteAddress`; a tunnel stream has none, so it is set to the address given.
       Object.defineProperty(stream, 'remoteAddress', { value: remoteAddr, configurable: true });
       stream.on('error', () => undefined);
+      const timer = setTimeout(() => stream.destroy(), grace);
+      timer.unref();
+      timers.set(stream, timer);
+      stream.once('close', () => clearTimeout(timer));
       server.injectSocket(stream as never);
     },
   };

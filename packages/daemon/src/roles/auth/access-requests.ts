@@ -252,7 +252,7 @@ export async function searchRequestableResources(ctx: AuthContext, caller: Calle
   const searchAs = await Promise.all(searchAsRoles(set).map((n) => ctx.access.getRole(n)));
   const checker = newAccessChecker({ roles: searchAs, traits: set.traits });
   const seen = new Map<string, RequestableResource>();
-  for (const item of await getAllWithPrefix(ctx.backend, '/db_servers/')) {
+  for (const item of await getAllWithPrefix(ctx.cache, '/db_servers/')) {
     const db = (decodeJson(item) as DatabaseServer).spec.database;
     const labels = db.metadata.labels ?? {};
     if (!checker.isDatabaseVisible(labels) || seen.has(db.metadata.name)) continue;

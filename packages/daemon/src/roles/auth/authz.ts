@@ -58,7 +58,7 @@ const role = (name: string, rules: { resources: string[]; verbs: string[] }[]): 
  * preference, and CAs without their keys).
  */
 const IMPLICIT_ROLE: Role = role('implicit', [
-  { resources: ['cluster_name', 'cluster_auth_preference'], verbs: RO },
+  { resources: ['cluster_name', 'cluster_auth_preference', 'session_recording_config'], verbs: RO },
   { resources: ['cert_authority'], verbs: ['list', 'readnosecrets'] },
 ]);
 
@@ -67,19 +67,22 @@ const SYSTEM_ROLE_RULES: Partial<Record<SystemRole, { resources: string[]; verbs
   Admin: [{ resources: ['*'], verbs: ['*'] }],
   Proxy: [
     { resources: ['user', 'role', 'node', 'db_server', 'proxy', 'auth_server', 'lock'], verbs: RO },
-    { resources: ['proxy'], verbs: ['create', 'update'] },
+    { resources: ['proxy'], verbs: ['create', 'update', 'delete'] },
     { resources: ['event'], verbs: ['create', ...RO] },
+    // Recordings of agentless OpenSSH nodes (proxy recording mode).
+    { resources: ['session'], verbs: ['create', 'update'] },
   ],
   Db: [
     { resources: ['db_server'], verbs: RW },
-    { resources: ['user', 'role', 'lock'], verbs: RO },
+    { resources: ['user', 'role', 'lock', 'proxy'], verbs: RO },
     { resources: ['db_client_certificate'], verbs: ['create'] },
     { resources: ['event'], verbs: ['create'] },
   ],
   Node: [
     { resources: ['node'], verbs: RW },
-    { resources: ['user', 'role'], verbs: RO },
+    { resources: ['user', 'role', 'proxy', 'lock'], verbs: RO },
     { resources: ['event'], verbs: ['create'] },
+    { resources: ['session'], verbs: ['create', 'update'] },
   ],
 };
 

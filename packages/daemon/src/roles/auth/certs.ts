@@ -487,7 +487,8 @@ async function issueJoinCerts(
     clusterName: ctx.clusterName,
     nodeName,
     systemRole: role,
-    additionalPrincipals: principals,
+    // A node is also reached as `<nodename>.<cluster>` (OpenSSH clients using `tsh config`'s Host pattern).
+    additionalPrincipals: role === 'Node' ? [`${nodeName}.${ctx.clusterName}`, ...principals] : principals,
     expires: expiry,
     clock: ctx.clock,
   });

@@ -80,7 +80,7 @@ export async function upsertDatabaseServer(ctx: AuthContext, caller: Caller, hos
     kind: 'db_server',
     version: 'v3',
     metadata: { name, expires: expires.toISOString() },
-    spec: { host_id: hostId, hostname, version: version.slice(0, 64), database },
+    spec: { host_id: hostId, hostname, version: version.slice(0, 64), database, ...(body.proxyIds !== undefined ? { proxy_ids: body.proxyIds } : {}) },
   };
   await ctx.backend.put({ key: dbServerKey(hostId, name), value: encodeJson(server), expires });
   return server;
@@ -94,7 +94,7 @@ export async function upsertDatabaseServer(ctx: AuthContext, caller: Caller, hos
 export async function getDatabaseServers(ctx: AuthContext, caller: Caller): Promise<{ items: DatabaseServer[] }> {
   const authed = requireAuthenticated(caller);
   if (authed.kind === 'builtin') authorize(caller, 'db_server', 'list', 'read');
-  const items = await getAllWithPrefix(ctx.backend, DB_SERVERS_PREFIX);
+  const items = await getAllWithPrefix(ctx.cache, DB_SERVERS_PREFIX);
   const servers: DatabaseServer[] = [];
   for (const item of items) {
     const server = decodeJson(item) as DatabaseServer;
@@ -109,16 +109,29 @@ export async function getDatabaseServers(ctx: AuthContext, caller: Caller): Prom
 
 const UID = /^[A-Za-z0-9-]{8,64}$/;
 
-/** Checks one event a service sent: a catalogued `db.*` event with a usable uid and time. */
-function checkServiceEvent(raw: unknown, index: number): AuditEvent {
+/** SSH events the Node (and the Proxy, for agentless nodes) records. */
+const SSH_SERVICE_EVENTS: readonly string[] = [
+  'session.start', 'session.end', 'resize', 'session.rejected', 'auth', 'exec', 'port', 'scp', 'sftp', 'sftp_summary', 'subsystem',
+];
+
+/** Whether a system role may record an event of this name. */
+function mayRecord(role: string, event: string): boolean {
+  const db = event.startsWith('db.');
+  if (role === 'Db') return db;
+  if (role === 'Proxy') return db || SSH_SERVICE_EVENTS.includes(event);
+  return role === 'Node' && SSH_SERVICE_EVENTS.includes(event);
+}
+
+/** Checks one event a service sent: a catalogued event its role may record, with a usable uid and time. */
+function checkServiceEvent(raw: unknown, index: number, role: string): AuditEvent {
   const where = `events[${index}]`;
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new BadParameterError(`${where} must be an object`);
   const ev = raw as Record<string, unknown>;
   const code = typeof ev['code'] === 'string' ? ev['code'] : '';
   const def = lookupAuditEventCode(code);
   if (def === undefined || def.event !== ev['event']) throw new BadParameterError(`${where}: unknown event code ${JSON.stringify(code.slice(0, 16))}`);
-  if (!def.event.startsWith('db.')) {
-    throw new AccessDeniedError(`access denied: services may only record database events, not ${def.event}`);
+  if (!mayRecord(role, def.event)) {
+    throw new AccessDeniedError(`access denied: the ${role} service may not record ${def.event} events`);
   }
   if (typeof ev['uid'] !== 'string' || !UID.test(ev['uid'])) throw new BadParameterError(`${where}.uid must be a UUID`);
   if (typeof ev['time'] !== 'string' || !Number.isFinite(Date.parse(ev['time']))) throw new BadParameterError(`${where}.time must be an ISO 8601 time`);
@@ -127,15 +140,16 @@ function checkServiceEvent(raw: unknown, index: number): AuditEvent {
 }
 
 /**
- * Stores audit events recorded by a service: the Db agent (session start, queries, end) and the Proxy (sessions it
- * refused before any agent saw them). Only catalogued `db.*` events; the cluster name and the caller's host id
+ * Stores audit events recorded by a service: the Db agent (session start, queries, end), the Node (SSH sessions, exec,
+ * port forwarding, scp/sftp) and the Proxy (sessions it refused before any agent saw them, agentless nodes' sessions).
+ * Only catalogued events the role may record; the cluster name and the caller's host id
  * (`server_id`) are set here, whatever the service sent. Idempotent by `uid`, so a service may retry a batch.
  */
 export async function emitAuditEvents(ctx: AuthContext, caller: Caller, rawBody: unknown): Promise<Record<string, never>> {
-  const service = requireSystemRole(caller, 'Db', 'Proxy');
+  const service = requireSystemRole(caller, 'Db', 'Proxy', 'Node');
   authorize(caller, 'event', 'create');
   const { events } = parseBody(EmitAuditEventsBody, rawBody);
-  const checked = events.map(checkServiceEvent);
+  const checked = events.map((ev, i) => checkServiceEvent(ev, i, service.systemRole));
   const serverId = hostIdOf(service.username, ctx.clusterName);
   await ctx.audit.emitMany(checked.map((ev) => ({ ...ev, cluster_name: ctx.clusterName, server_id: serverId })));
   return {};

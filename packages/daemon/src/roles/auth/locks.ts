@@ -6,7 +6,8 @@
 
 import { BadParameterError } from '@teleport-ts/core/errors';
 import { assertNoLockInForce, checkNewName, lockToWire, parseLock, type Lock, type LockSubject } from '@teleport-ts/core/types';
-import type { LockService } from '@teleport-ts/core/services';
+import type { Backend, Item } from '@teleport-ts/core/backend';
+import { LOCKS_PREFIX, getAllWithPrefix, parseStoredLock } from '@teleport-ts/core/services';
 import { actorName, authorize, type Caller } from './authz.js';
 import type { AuthContext } from './context.js';
 
@@ -65,36 +66,21 @@ export async function assertNotLocked(ctx: AuthContext, subject: LockSubject): P
   assertNoLockInForce(await ctx.locks.getLocks(), subject, ctx.clock.now());
 }
 
-/** How long the per-request lock check reuses what it read. */
-const LOCK_VIEW_MAX_AGE_MS = 1_000;
-
 /**
- * The locks as every request checks them: read from the backend at most once per {@link LOCK_VIEW_MAX_AGE_MS}
- * (real time), so a new lock reaches other auth servers on the same backend within about a second. A lock written
- * or removed through `locks` (this process) is seen by the next request. Certificate issuance reads afresh
- * ({@link assertNotLocked}).
+ * The locks as every request checks them: read from the cache (`core/cache`, fed by the backend watch), so a lock
+ * written through any auth server on the backend is in force here within the watch latency, and one written through
+ * this process at the very next request (the cache's barrier). Parsed once per stored revision. While the backend is
+ * unreachable the last known locks stay in force.
  */
-export function newLockView(locks: LockService, maxAgeMs = LOCK_VIEW_MAX_AGE_MS): { locks: LockService; view: () => Promise<readonly Lock[]> } {
-  let cached: { at: number; locks: Promise<readonly Lock[]> } | undefined;
-  const forget = <T>(write: Promise<T>): Promise<T> => {
-    cached = undefined;
-    return write.finally(() => {
-      cached = undefined;
-    });
-  };
-  const view = (): Promise<readonly Lock[]> => {
-    const now = performance.now();
-    if (cached === undefined || now - cached.at > maxAgeMs) {
-      const fetched = locks.getLocks();
-      cached = { at: now, locks: fetched };
-      fetched.catch(() => {
-        if (cached?.locks === fetched) cached = undefined;
-      });
+export function newLockView(cached: Backend): () => Promise<readonly Lock[]> {
+  const parsed = new WeakMap<Item, Lock>();
+  const parse = (item: Item): Lock => {
+    let lock = parsed.get(item);
+    if (lock === undefined) {
+      lock = parseStoredLock(item);
+      parsed.set(item, lock);
     }
-    return cached.locks;
+    return lock;
   };
-  return {
-    view,
-    locks: { ...locks, upsertLock: (lock) => forget(locks.upsertLock(lock)), deleteLock: (name) => forget(locks.deleteLock(name)) },
-  };
+  return async () => (await getAllWithPrefix(cached, LOCKS_PREFIX)).map(parse);
 }

@@ -226,6 +226,17 @@ export const UpsertDatabaseServerBody = object({
   ttl: v.pipe(optDurationMs('ttl', MAX_DB_SERVER_TTL), v.check((n) => n === undefined || n >= MIN_DB_SERVER_TTL_MS, 'ttl must be at least 1s')),
   hostname: reqName('hostname'),
   version: optString('version'),
+  proxyIds: v.pipe(optStringList('proxyIds'), v.check((l) => l === undefined || l.length <= 64, 'proxyIds may list at most 64 proxies')),
+});
+
+/** A proxy's heartbeat of itself. */
+export const UpsertProxyBody = object({
+  name: reqName('name'),
+  hostname: reqName('hostname'),
+  publicAddr: v.pipe(reqString('publicAddr'), v.check((s) => s.length <= 1024, 'publicAddr is too long')),
+  peerAddr: v.pipe(optString('peerAddr'), v.check((s) => s === undefined || s.length <= 1024, 'peerAddr is too long')),
+  version: optString('version'),
+  ttl: v.pipe(optDurationMs('ttl', MAX_DB_SERVER_TTL), v.check((n) => n === undefined || n >= MIN_DB_SERVER_TTL_MS, 'ttl must be at least 1s')),
 });
 
 /** Audit events a service emits (each checked by the route). */
@@ -368,3 +379,11 @@ export const ReviewAccessRequestBody = object({ state: reviewState, reason: optR
 
 /** An administrator's decision, optionally approving a subset of the roles. */
 export const SetAccessRequestStateBody = object({ state: reviewState, reason: optReason('reason'), roles: optStringList('roles') });
+
+// ---- nodes ----
+
+/** A node's registration: the node (validated by `parseNode`) and, for a heartbeat, how long it stays listed. */
+export const UpsertNodeBody = object({
+  node: v.pipe(always(), v.check(isJsonObject, 'node must be a mapping')),
+  ttl: v.pipe(optDurationMs('ttl', MAX_DB_SERVER_TTL), v.check((n) => n === undefined || n >= MIN_DB_SERVER_TTL_MS, 'ttl must be at least 1s')),
+});

@@ -231,7 +231,7 @@ function parseCaType(type: string): CertAuthorityType {
 /** CAs of a type; with their private keys only for callers allowed to `read` them (not just `readnosecrets`). */
 export async function getCertAuthorities(ctx: AuthContext, caller: Caller, type: string, withSecrets: boolean): Promise<{ items: CertAuthority[] }> {
   authorize(caller, 'cert_authority', 'list', withSecrets ? 'read' : 'readnosecrets');
-  const cas = (await ctx.trust.getCertAuthorities(parseCaType(type))).map((s) => s.ca);
+  const cas = await ctx.certAuthorities(parseCaType(type));
   return { items: withSecrets ? cas : cas.map(withoutSecrets) };
 }
 

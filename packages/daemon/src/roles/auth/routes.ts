@@ -11,6 +11,8 @@ import type { Caller } from './authz.js';
 import { authenticateUser, generateDatabaseCert, generateDatabaseClientCert, generateHostCert, generateUserCerts, registerUsingToken } from './certs.js';
 import type { AuthContext } from './context.js';
 import { emitAuditEvents, getDatabaseServers, upsertDatabaseServer } from './databases.js';
+import { deleteNode, getNodes, upsertNode } from './nodes.js';
+import { deleteProxy, getProxies, getTunnelStrategy, upsertProxy } from './proxies.js';
 import {
   createRole,
   createToken,
@@ -42,6 +44,7 @@ import {
   waitForAccessRequest,
 } from './access-requests.js';
 import { watchAccessRequests } from './access-request-watch.js';
+import { completeRecording, getSessionRecordingConfig, listRecordings, streamRecording, uploadRecordingPart } from './recordings.js';
 import { completeUserToken, createResetPasswordToken, createUser, deleteUser, getUser, getUserToken, getUsers, updateUser } from './users.js';
 
 type Ctx = RequestContext<Caller>;
@@ -114,6 +117,24 @@ export function registerAuthRoutes(router: Router<Caller>, ctx: AuthContext, lim
   router.add('GET', p('/events'), (c) => searchEvents(ctx, c.identity, c.query));
   router.add('POST', p('/events'), (c) => emitAuditEvents(ctx, c.identity, c.body));
 
+  registerServerRoutes(router, ctx, p);
+}
+
+/** Routes agents and proxies use (heartbeats, recordings, tunnel strategy), and the listings that read them. */
+function registerServerRoutes(router: Router<Caller>, ctx: AuthContext, p: (path: string) => string): void {
+  const name = (c: Ctx): string => c.params['name'] ?? '';
+  router.add('GET', p('/sessionrecording'), async (c) => getSessionRecordingConfig(ctx, c.identity));
+  router.add('GET', p('/recordings'), (c) => listRecordings(ctx, c.identity, c.query.get('limit')));
+  router.add('GET', p('/recordings/:sid/events'), (c) => streamRecording(ctx, c.identity, c.params['sid'] ?? ''));
+  router.add('PUT', p('/recordings/:sid/parts/:index'), (c) => uploadRecordingPart(ctx, c.identity, c.params['sid'] ?? '', c.params['index'] ?? '', c.body));
+  router.add('POST', p('/recordings/:sid/complete'), (c) => completeRecording(ctx, c.identity, c.params['sid'] ?? '', c.body));
+  router.add('GET', p('/nodes'), (c) => getNodes(ctx, c.identity));
+  router.add('PUT', p('/nodes/:name'), (c) => upsertNode(ctx, c.identity, name(c), c.body));
+  router.add('DELETE', p('/nodes/:name'), (c) => deleteNode(ctx, c.identity, name(c)));
+
   router.add('GET', p('/dbservers'), (c) => getDatabaseServers(ctx, c.identity));
   router.add('PUT', p('/dbservers/:host/:name'), (c) => upsertDatabaseServer(ctx, c.identity, c.params['host'] ?? '', name(c), c.body));
-}
+  router.add('GET', p('/proxies'), (c) => getProxies(ctx, c.identity));
+  router.add('PUT', p('/proxies/:name'), (c) => upsertProxy(ctx, c.identity, name(c), c.body));
+  router.add('DELETE', p('/proxies/:name'), (c) => deleteProxy(ctx, c.identity, name(c)));
+  router.add('GET', p('/networking/tunnelstrategy'), (c) => getTunnelStrategy(ctx, c.identity));}

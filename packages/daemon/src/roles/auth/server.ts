@@ -11,11 +11,11 @@ import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { AUTH_SERVER_NAME, writeIdentity, type Identity } from '@teleport-ts/core/api';
+import { AUTH_SERVER_NAME, writeIdentity, type Identity, type SessionRecordingMode } from '@teleport-ts/core/api';
 import type { AuditEventStore } from '@teleport-ts/core/audit';
 import type { Backend, Watcher } from '@teleport-ts/core/backend';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
-import { DEFAULT_AUTH_LISTEN_ADDR, DEFAULT_AUTH_PORT, parseHostPort, type AuthenticationConfig, type StaticToken } from '@teleport-ts/core/config';
+import { DEFAULT_AUTH_LISTEN_ADDR, DEFAULT_AUTH_PORT, parseHostPort, type AuthenticationConfig, type StaticToken, type TunnelStrategyConfig } from '@teleport-ts/core/config';
 import { BALANCED_V1, caPin, generateKeyPair, issueHostCert, splitHosts, tlsSigningKeyPair, trustedTlsCerts } from '@teleport-ts/core/ca';
 import { redact } from '@teleport-ts/core/errors';
 import type { SystemRole } from '@teleport-ts/core/types';
@@ -32,9 +32,11 @@ import { DEFAULT_UNAUTHENTICATED_RATE_LIMIT, newRateLimiter } from '../../http/r
 import { nopLogger, type Logger } from '../../logger.js';
 import { newIdentifier, type Caller, type ClientTrust } from './authz.js';
 import { boundedExpiry, HOST_CERT_TTL_MS } from './certs.js';
+import { startAuthCache, type AuthCacheSettings } from './cache.js';
 import { newAuthContext, type AuthContext } from './context.js';
 import { initCluster, loadOrCreateHostUuid } from './init.js';
 import { advanceAutoRotations } from './resources.js';
+import { openSessionRecordingStore, type SessionRecordingStore } from './recording-store.js';
 import { registerAuthRoutes } from './routes.js';
 import { newWebhookNotifier } from './webhook.js';
 
@@ -75,6 +77,14 @@ export interface AuthServerOptions {
   maxPendingPerAddress?: number;
   /** `auth_service.access_requests.webhook`: POST access request events there. */
   accessRequestWebhook?: { url: string; caFile?: string };
+  /** `auth_service.session_recording`; default `node`. */
+  sessionRecording?: SessionRecordingMode;
+  /** `teleport.storage.audit_sessions_uri` (`file://...`); default `file://<data_dir>/log/records`. */
+  auditSessionsUri?: string;
+  /** The cache of hot resources (see `./cache.ts`): tuning for tests, or `false` to read everything from the backend. */
+  cache?: AuthCacheSettings | false;
+  /** `auth_service.tunnel_strategy`; default agent mesh. */
+  tunnelStrategy?: TunnelStrategyConfig;
 }
 
 export interface AuthServer {
@@ -125,12 +135,11 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     clusterNameFromConfig: options.clusterName !== undefined,
     ...(options.authentication ? { authentication: options.authentication } : {}),
   });
-  const hook = options.accessRequestWebhook;
-  const webhook = hook
-    ? newWebhookNotifier({ url: hook.url, clusterName, logger, ...(hook.caFile !== undefined ? { ca: await readFile(hook.caFile, 'utf8') } : {}) })
-    : undefined;
+  const webhook = await startWebhook(options, clusterName, logger);
+  const cache = options.cache === false ? undefined : await startAuthCache(options.backend, logger, options.cache);
   const ctx = newAuthContext({
     ...(webhook ? { onAccessRequest: webhook.notify } : {}),
+    ...(cache ? { cache } : {}),
     backend: options.backend,
     audit: options.audit,
     clock,
@@ -139,6 +148,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     hostUuid,
     proxyPublicAddr: options.proxyPublicAddr ?? `${options.nodename}:3080`,
     staticTokens: options.staticTokens ?? [],
+    ...(await configuredOptions(options)),
     onTrustChanged: () => scheduleRefresh(s),
   });
   const s: AuthServerState = {
@@ -156,6 +166,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     watcher: undefined,
     closeStreams: () => {},
     closed: false,
+    closeCache: () => cache?.close() ?? Promise.resolve(),
   };
   const srv = createApiServer(s, await loadCredentials(s));
   s.server = srv;
@@ -192,6 +203,28 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
   };
 }
 
+/**
+ * The auth context's configured parts: the session recording store (`teleport.storage.audit_sessions_uri`) and mode,
+ * and the tunnel strategy.
+ */
+async function configuredOptions(
+  options: AuthServerOptions,
+): Promise<{ recordings: SessionRecordingStore; sessionRecording?: SessionRecordingMode; tunnelStrategy?: TunnelStrategyConfig }> {
+  const recordings = await openSessionRecordingStore({ uri: options.auditSessionsUri, dataDir: options.dataDir });
+  return {
+    recordings,
+    ...(options.sessionRecording !== undefined ? { sessionRecording: options.sessionRecording } : {}),
+    ...(options.tunnelStrategy ? { tunnelStrategy: options.tunnelStrategy } : {}),
+  };
+}
+
+/** The access request webhook notifier, when `auth_service.access_requests.webhook` is set. */
+async function startWebhook(options: AuthServerOptions, clusterName: string, logger: Logger): Promise<ReturnType<typeof newWebhookNotifier> | undefined> {
+  const hook = options.accessRequestWebhook;
+  if (!hook) return undefined;
+  return newWebhookNotifier({ url: hook.url, clusterName, logger, ...(hook.caFile !== undefined ? { ca: await readFile(hook.caFile, 'utf8') } : {}) });
+}
+
 /** A running auth server's state, shared by the steps below. */
 interface AuthServerState {
   readonly options: AuthServerOptions;
@@ -213,6 +246,7 @@ interface AuthServerState {
   /** Ends the open API streams (the access request watch), so that shutdown does not wait for them. */
   closeStreams: () => void;
   closed: boolean;
+  closeCache: () => Promise<void>;
 }
 
 /**
@@ -223,7 +257,9 @@ interface AuthServerState {
 async function loadCredentials(s: AuthServerState): Promise<{ key: string; cert: string; ca: string[] }> {
   const { ctx, options } = s;
   const clusterName = ctx.clusterName;
-  const [hostCa, userCa] = await Promise.all([ctx.certAuthority('host'), ctx.certAuthority('user')]);
+  // From the backend, not the cache: this runs on the CA watcher's event, which may be ahead of the cache's.
+  const read = async (type: 'host' | 'user') => (await ctx.trust.getCertAuthority(type, clusterName)).ca;
+  const [hostCa, userCa] = await Promise.all([read('host'), read('user')]);
   s.trust = { clusterName, hostCaCerts: trustedTlsCerts(hostCa), userCaCerts: trustedTlsCerts(userCa) };
   const signing = tlsSigningKeyPair(hostCa);
   const keep =
@@ -384,6 +420,7 @@ async function closeAuthServer(s: AuthServerState, srv: Server, background: Back
   clearTimeout(force);
   await background.watchLoop;
   await s.refreshing;
+  await s.closeCache();
 }
 
 /**

@@ -11,8 +11,8 @@ import type { DatabaseSpec } from './config.js';
 
 /** Defaults of the `db_server` heartbeat: announced for 60 s, renewed every 20 s (two may be missed). */
 export const DEFAULT_DB_HEARTBEAT = Object.freeze({ ttlMs: 60_000, intervalMs: 20_000 });
-/** Delay before retrying a heartbeat the auth server did not take. */
-const HEARTBEAT_RETRY_MS = 5_000;
+/** Delay before retrying a heartbeat the auth server did not take (short: proxy peering routes by the last one). */
+const HEARTBEAT_RETRY_MS = 2_000;
 
 export interface DatabaseHeartbeatOptions {
   auth: Pick<AuthClient, 'upsertDatabaseServer'>;
@@ -21,11 +21,15 @@ export interface DatabaseHeartbeatOptions {
   databases: readonly DatabaseSpec[];
   heartbeat: { ttlMs: number; intervalMs: number };
   logger: Logger;
+  /** The proxies the agent holds a tunnel to now, sent with every heartbeat. */
+  proxyIds?: () => readonly string[];
 }
 
 export interface DatabaseHeartbeats {
   /** Resolves once every database was announced once. */
   readonly firstAnnounced: Promise<void>;
+  /** Announces every database again now (the agent's proxies changed). */
+  refresh(): void;
   /** Stops announcing (the `db_server`s expire with their TTL). */
   close(): void;
 }
@@ -33,6 +37,8 @@ export interface DatabaseHeartbeats {
 interface HeartbeatState extends DatabaseHeartbeatOptions {
   closed: boolean;
   timers: Set<NodeJS.Timeout>;
+  /** Bumped by `refresh`: a beat of an older generation does not schedule the next one. */
+  generation: number;
 }
 
 function announce(state: HeartbeatState, database: DatabaseSpec): Promise<unknown> {
@@ -48,11 +54,13 @@ function announce(state: HeartbeatState, database: DatabaseSpec): Promise<unknow
       labels: database.labels,
     },
     ttl: state.heartbeat.ttlMs,
+    ...(state.proxyIds !== undefined ? { proxyIds: state.proxyIds() } : {}),
   });
 }
 
 /** Announces one database now and schedules the next beat; resolves `onFirst` after the first success. */
 async function beat(state: HeartbeatState, database: DatabaseSpec, onFirst: { done: boolean; resolve: () => void }): Promise<void> {
+  const generation = state.generation;
   let delay = state.heartbeat.intervalMs;
   try {
     await announce(state, database);
@@ -65,7 +73,7 @@ async function beat(state: HeartbeatState, database: DatabaseSpec, onFirst: { do
     delay = Math.min(HEARTBEAT_RETRY_MS, state.heartbeat.intervalMs);
     if (!state.closed) state.logger.warn('database heartbeat failed, retrying', { db_service: database.name, error: redact((err as Error).message) });
   }
-  if (state.closed) return;
+  if (state.closed || generation !== state.generation) return;
   const timer = setTimeout(() => {
     state.timers.delete(timer);
     void beat(state, database, onFirst);
@@ -81,15 +89,24 @@ async function beat(state: HeartbeatState, database: DatabaseSpec, onFirst: { do
  * ```
  */
 export function startDatabaseHeartbeats(options: DatabaseHeartbeatOptions): DatabaseHeartbeats {
-  const state: HeartbeatState = { ...options, closed: false, timers: new Set() };
-  const first = options.databases.map(
-    (database) =>
-      new Promise<void>((resolve) => {
-        void beat(state, database, { done: false, resolve });
-      }),
-  );
+  const state: HeartbeatState = { ...options, closed: false, timers: new Set(), generation: 0 };
+  const firsts = options.databases.map((database) => {
+    const onFirst = { done: false, resolve: () => {} };
+    const promise = new Promise<void>((resolve) => {
+      onFirst.resolve = resolve;
+    });
+    void beat(state, database, onFirst);
+    return { database, onFirst, promise };
+  });
   return {
-    firstAnnounced: Promise.all(first).then(() => undefined),
+    firstAnnounced: Promise.all(firsts.map((f) => f.promise)).then(() => undefined),
+    refresh() {
+      if (state.closed) return;
+      state.generation++;
+      for (const timer of state.timers) clearTimeout(timer);
+      state.timers.clear();
+      for (const { database, onFirst } of firsts) void beat(state, database, onFirst);
+    },
     close() {
       state.closed = true;
       for (const timer of state.timers) clearTimeout(timer);

@@ -1,7 +1,8 @@
 /**
  * The db agent (`teleport-ts start --roles=db`, `teleport-ts db start`): it joins the cluster once with a token
  * (checking the CA pin) and keeps its `Db` host identity in `<data_dir>/db/`, heartbeats a `db_server` per database
- * it serves, keeps a reverse tunnel to the proxy up (it listens on nothing), and serves every database connection
+ * it serves, keeps reverse tunnels to the proxies up (one to each proxy, or N with proxy peering, all dialed through
+ * the one proxy address it was given, which may be a load balancer; it listens on nothing), and serves every database connection
  * the proxy forwards through it with the engine of the database's protocol (`./engines/`).
  *
  * `--auth-server` may name the auth server or a proxy: the agent reaches the auth API through the proxy's
@@ -11,27 +12,26 @@
 
 import path from 'node:path';
 import { AUTH_VIA_PROXY_ALPN, newAuthClient, type AuthClient, type Identity } from '@teleport-ts/core/api';
-import { parseIdentity } from '@teleport-ts/core/ca';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
 import type { DatabaseFileConfig } from '@teleport-ts/core/config';
 import { BadParameterError, redact } from '@teleport-ts/core/errors';
-import { startTunnelAgent, type TunnelAgent, type TunnelAgentOptions } from '@teleport-ts/core/tunnel';
+import type { TunnelPool } from '@teleport-ts/core/tunnel';
 import type { Logger } from '../../logger.js';
 import { issueLocalHostIdentity, loadOrCreateHostUuid, type AuthServer } from '../auth/index.js';
+import { clusterAndHostId } from '../agent.js';
+import { startAgentTunnels, type AgentTunnelsOptions } from '../agent-tunnels.js';
 import { loadOrJoinIdentity } from '../join.js';
 import { startLockWatcher } from '../lockwatcher.js';
 import { newServiceAuditEmitter } from './audit.js';
 import { DEFAULT_ROLE_CACHE_TTL_MS, newDatabaseAuthorizer } from './authorize.js';
-import { newCertAuthorityCache, type CertAuthorityCache } from './cas.js';
+import { newCertAuthorityCache } from './cas.js';
 import { loadDatabaseSpecs, type DatabaseSpec } from './config.js';
-import { reverseTunnelDialer } from './dial.js';
 import type { EngineContext } from './engines/engine.js';
 import { newEngineRegistry } from './engines/registry.js';
 import { DEFAULT_DB_HEARTBEAT, startDatabaseHeartbeats, type DatabaseHeartbeats } from './heartbeat.js';
 import { newDatabaseStreams, type DatabaseStreams } from './streams.js';
 import { newClientCertCache } from './upstream.js';
 
-;
 
 /** Where a db agent that joined keeps its identity. */
 const DB_IDENTITY_DIR = 'db';
@@ -54,8 +54,8 @@ export interface DatabaseServiceOptions {
   logger: Logger;
   /** `db_server` announcements: TTL and interval, ms. */
   heartbeat?: { ttlMs?: number; intervalMs?: number };
-  /** Reconnect and keepalive settings of the reverse tunnel. */
-  tunnel?: Pick<TunnelAgentOptions, 'backoff' | 'keepAliveIntervalMs' | 'keepAliveTimeoutMs'>;
+  /** Reconnect, keepalive and discovery settings of the reverse tunnels. */
+  tunnel?: AgentTunnelsOptions['tunnel'];
   /** How long role definitions are cached; default 5 s. */
   roleCacheTtlMs?: number;
   /** How often locks are fetched from the auth server (default 2 s). */
@@ -69,8 +69,10 @@ export interface DatabaseService {
   readonly databases: readonly DatabaseSpec[];
   /** Resolves once the reverse tunnel is up and every database was announced once. */
   readonly ready: Promise<void>;
-  /** `connecting`, `connected`, `backoff` or `closed`. */
-  readonly tunnelState: TunnelAgent['state'];
+  /** `connected` while at least one tunnel is up, else `connecting`; `closed` after close. */
+  readonly tunnelState: TunnelPool['state'];
+  /** Host ids of the proxies the agent holds a tunnel to. */
+  connectedProxies(): string[];
   /** Sessions being served now. */
   readonly activeSessions: number;
   /** Stops announcing, drops the tunnel and every session, flushes the audit queue. */
@@ -103,15 +105,6 @@ async function obtainIdentity(options: DatabaseServiceOptions, hostUuid: string)
   return { identity, authAddr };
 }
 
-/** The cluster's name and this agent's host id, as its certificate says (the host UUID when it does not). */
-function clusterAndHostId(identity: Identity, hostUuid: string): { clusterName: string; hostId: string } {
-  const certIdentity = parseIdentity(identity.cert);
-  const clusterName = certIdentity.teleportCluster ?? identity.clusterName ?? '';
-  const suffix = `.${clusterName}`;
-  const hostId = certIdentity.username.endsWith(suffix) ? certIdentity.username.slice(0, -suffix.length) : hostUuid;
-  return { clusterName, hostId };
-}
-
 /** The services every engine shares: verification and RBAC, client certificates, CAs, audit, locks. */
 function newEngineContext(options: DatabaseServiceOptions, agent: { auth: AuthClient; clusterName: string; hostId: string; clock: Clock; identity: Identity }): EngineContext {
   const { auth, clusterName, clock, identity } = agent;
@@ -133,53 +126,11 @@ function newEngineContext(options: DatabaseServiceOptions, agent: { auth: AuthCl
   };
 }
 
-/**
- * The proxies the reverse tunnel may dial: `proxyAddr` when given, else the auth address (a proxy, or an auth server
- * that refuses the tunnel) and the proxy the cluster advertises (asked once, again after a failure).
- */
-function proxyCandidates(options: DatabaseServiceOptions, auth: Pick<AuthClient, 'ping'>, authAddr: string): () => Promise<readonly string[]> {
-  let pending: Promise<readonly string[]> | undefined;
-  return () => {
-    if (options.proxyAddr !== undefined) return Promise.resolve([options.proxyAddr]);
-    pending ??= auth
-      .ping()
-      .then((ping) => [authAddr, ...(ping.proxyPublicAddr ? [ping.proxyPublicAddr] : [])])
-      .catch(() => {
-        pending = undefined;
-        return [authAddr];
-      });
-    return pending;
-  };
-}
-
-/** The reverse tunnel to the proxy, serving every stream through `streams`. */
-function startReverseTunnel(
-  options: DatabaseServiceOptions,
-  agent: { auth: AuthClient; authAddr: string; identity: Identity; cas: CertAuthorityCache; clusterName: string; clock: Clock; streams: DatabaseStreams },
-): TunnelAgent {
-  let loggedAddr: string | undefined;
-  return startTunnelAgent({
-    connect: reverseTunnelDialer({
-      candidates: proxyCandidates(options, agent.auth, agent.authAddr),
-      identity: agent.identity,
-      cas: agent.cas,
-      clusterName: agent.clusterName,
-      onConnected: (addr) => {
-        if (addr !== loggedAddr) options.logger.info('reverse tunnel to the proxy is up', { proxy: addr });
-        loggedAddr = addr;
-      },
-    }),
-    onStream: agent.streams.onStream,
-    clock: agent.clock,
-    ...options.tunnel,
-  });
-}
-
 /** The running agent's parts, closed in order by {@link closeDatabaseService}. */
 interface RunningAgent {
   heartbeats: DatabaseHeartbeats;
   engine: EngineContext;
-  tunnel: TunnelAgent;
+  tunnel: TunnelPool;
   streams: DatabaseStreams;
   auth: AuthClient;
   logger: Logger;
@@ -226,8 +177,24 @@ export async function startDatabaseService(options: DatabaseServiceOptions): Pro
   const engines = newEngineRegistry(engine);
   const streams = newDatabaseStreams({ databases, engines, logger });
   const heartbeat = { ...DEFAULT_DB_HEARTBEAT, ...options.heartbeat };
-  const heartbeats = startDatabaseHeartbeats({ auth, hostId, nodename: options.nodename, databases, heartbeat, logger });
-  const tunnel = startReverseTunnel(options, { auth, authAddr, identity, cas: engine.cas, clusterName, clock, streams });
+  let proxyIds: readonly string[] = [];
+  const heartbeats = startDatabaseHeartbeats({ auth, hostId, nodename: options.nodename, databases, heartbeat, logger, proxyIds: () => proxyIds });
+  const tunnel = startAgentTunnels({
+    ...(options.proxyAddr !== undefined ? { proxyAddr: options.proxyAddr } : {}),
+    authAddr,
+    auth,
+    identity,
+    cas: engine.cas,
+    clusterName,
+    clock,
+    logger,
+    onStream: streams.onStream,
+    onProxiesChanged: (ids) => {
+      proxyIds = ids;
+      heartbeats.refresh();
+    },
+    ...(options.tunnel ? { tunnel: options.tunnel } : {}),
+  });
   const ready = Promise.all([tunnel.ready, heartbeats.firstAnnounced]).then(() => undefined);
   ready.catch(() => undefined);
   logger.info('database service is up', { host_id: hostId, databases: databases.map((d) => d.name), auth_server: authAddr });
@@ -240,6 +207,7 @@ export async function startDatabaseService(options: DatabaseServiceOptions): Pro
     get tunnelState() {
       return tunnel.state;
     },
+    connectedProxies: () => tunnel.connectedProxies(),
     get activeSessions() {
       return streams.active.size;
     },

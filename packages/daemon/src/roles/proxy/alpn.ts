@@ -17,6 +17,8 @@ export const ALPN_PROTOCOLS = Object.freeze({
   auth: 'teleport-auth',
   postgres: 'teleport-postgres',
   ssh: 'teleport-ssh',
+  /** SSH to a node through the proxy, after a one-line JSON route request (see `./ssh.ts`). */
+  proxySsh: 'teleport-proxy-ssh',
   reverseTunnel: 'teleport-reversetunnel',
 });
 

@@ -1,13 +1,14 @@
 /**
  * Which agents may serve a database session at the proxy: the `db_server` heartbeats (read from the auth server,
- * reused for a second), narrowed to agents with a reverse tunnel here and no lock in force, in random order.
+ * reused for a second), narrowed to agents reachable from here (a reverse tunnel here, or a peer proxy that has one)
+ * and no lock in force, in random order.
  */
 
 import { randomInt } from 'node:crypto';
 import type { AuthClient, DatabaseServer } from '@teleport-ts/core/api';
 import { ConnectionProblemError, NotFoundError } from '@teleport-ts/core/errors';
-import type { TunnelServer } from '@teleport-ts/core/tunnel';
 import type { LockWatcher } from '../lockwatcher.js';
+import type { AgentRouter } from './agents.js';
 
 /** How long the list of database servers is reused. */
 const DB_SERVERS_MAX_AGE_MS = 1_000;
@@ -21,7 +22,7 @@ export interface DatabaseServerDirectory {
 
 interface DirectoryState {
   auth: Pick<AuthClient, 'getDatabaseServers'>;
-  tunnels: Pick<TunnelServer, 'hasAgent'>;
+  agents: Pick<AgentRouter, 'reaches'>;
   locks: Pick<LockWatcher, 'isLocked' | 'assertNotLocked'>;
   list: { at: number; servers: readonly DatabaseServer[] } | undefined;
   pending: Promise<readonly DatabaseServer[]> | undefined;
@@ -65,7 +66,7 @@ async function liveServers(state: DirectoryState, name: string): Promise<Databas
   if (servers.length === 0) {
     throw new NotFoundError(`database "${name}" not found`, { hint: 'tctl db ls (or tsh db ls) lists the databases of the cluster' });
   }
-  const connected = servers.filter((s) => state.tunnels.hasAgent(s.spec.host_id));
+  const connected = servers.filter((s) => state.agents.reaches(s.spec.host_id, s.spec.proxy_ids));
   const live = connected.filter((s) => !state.locks.isLocked({ serverId: s.spec.host_id }));
   if (live.length === 0 && connected.length > 0) {
     // Every agent serving it is locked: say so, with the lock's message.
@@ -79,8 +80,8 @@ async function liveServers(state: DirectoryState, name: string): Promise<Databas
   return shuffled(live);
 }
 
-/** @example `const directory = newDatabaseServerDirectory({ auth, tunnels, locks }); await directory.liveServers('orders');` */
-export function newDatabaseServerDirectory(options: Pick<DirectoryState, 'auth' | 'tunnels' | 'locks'>): DatabaseServerDirectory {
+/** @example `const directory = newDatabaseServerDirectory({ auth, agents, locks }); await directory.liveServers('orders');` */
+export function newDatabaseServerDirectory(options: Pick<DirectoryState, 'auth' | 'agents' | 'locks'>): DatabaseServerDirectory {
   const state: DirectoryState = { ...options, list: undefined, pending: undefined };
   return { liveServers: (name) => liveServers(state, name) };
 }

@@ -9,10 +9,10 @@ import type { TLSSocket } from 'node:tls';
 import type { AuditEventFields } from '@teleport-ts/core/audit';
 import { AccessDeniedError, isTeleportError } from '@teleport-ts/core/errors';
 import { refuseConnection, type CancelRequest, type StartupMessage } from '@teleport-ts/core/protocol/postgres';
-import type { TunnelServer } from '@teleport-ts/core/tunnel';
 import type { LockSubject } from '@teleport-ts/core/types';
 import type { ServiceAuditEmitter } from '../db/audit.js';
 import type { LockWatcher } from '../lockwatcher.js';
+import type { AgentRouter } from './agents.js';
 import { databaseStreamMeta, type VerifiedClient } from './db-client.js';
 import type { DatabaseServerDirectory } from './db-servers.js';
 import type { ProxyLogger } from './service.js';
@@ -27,7 +27,8 @@ const REFUSAL_FLUSH_MS = 5_000;
 
 /** What the database route shares between connections. */
 export interface ProxyDatabaseContext {
-  tunnels: TunnelServer;
+  /** Agents' tunnels here, and peers (proxy peering). */
+  agents: AgentRouter;
   servers: DatabaseServerDirectory;
   audit: ServiceAuditEmitter;
   locks: LockWatcher;
@@ -59,7 +60,9 @@ export async function forwardCancel(ctx: ProxyDatabaseContext, client: ProxyData
   }
   await Promise.allSettled(
     servers.map(async (server) => {
-      const stream = await ctx.tunnels.openStream(server.spec.host_id, databaseStreamMeta(verified, 'cancel', clientAddr), { timeoutMs: CANCEL_STREAM_TIMEOUT_MS });
+      const stream = await ctx.agents.openStream(server.spec.host_id, server.spec.proxy_ids, databaseStreamMeta(verified, 'cancel', clientAddr), {
+        timeoutMs: CANCEL_STREAM_TIMEOUT_MS,
+      });
       stream.on('error', () => undefined);
       stream.resume();
       stream.end(raw);
@@ -76,7 +79,9 @@ async function openAgentStream(ctx: ProxyDatabaseContext, client: ProxyDatabaseC
     ctx.locks.assertNotLocked(lockSubject(verified));
     for (const server of await ctx.servers.liveServers(verified.serviceName)) {
       try {
-        const stream = await ctx.tunnels.openStream(server.spec.host_id, databaseStreamMeta(verified, 'session', clientAddr), { timeoutMs: SESSION_STREAM_TIMEOUT_MS });
+        const stream = await ctx.agents.openStream(server.spec.host_id, server.spec.proxy_ids, databaseStreamMeta(verified, 'session', clientAddr), {
+          timeoutMs: SESSION_STREAM_TIMEOUT_MS,
+        });
         return { stream, agentId: server.spec.host_id };
       } catch (err) {
         lastError = err;

@@ -29,8 +29,8 @@
  * it to EVERY live agent serving the database; the one that issued the key forwards it (to the same Teleport user
  * only), the others drop it. This works with several agents per database, at the cost of one tunnel stream per
  * agent per cancel. Limit: an agent that restarted since the session began has lost its keys (the session is gone
- * with it anyway); and with several proxies, the cancel may reach another proxy, which sees the same agents (each
- * agent tunnels to the proxy it dialled, so an agent connected only to another proxy is not reached).
+ * with it anyway). With several proxies the cancel may reach another proxy: agents keep a tunnel to every proxy
+ * (agent mesh), or the proxy forwards through a peer the agent is connected to (proxy peering).
  *
  * ## Modules
  *
@@ -42,13 +42,13 @@ import type { Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
 import type { AuthClient } from '@teleport-ts/core/api';
 import { readClientStartup, refuseConnection, SQLSTATE, type CancelRequest, type StartupMessage } from '@teleport-ts/core/protocol/postgres';
-import type { TunnelServer } from '@teleport-ts/core/tunnel';
 import type { ServiceAuditEmitter } from '../db/audit.js';
 import type { CertAuthorityCache } from '../db/cas.js';
 import type { LockWatcher } from '../lockwatcher.js';
 import { DEFAULT_PRE_AUTH_DEADLINES, type PreAuthDeadlines } from '../../http/deadlines.js';
 import { ALPN_PROTOCOLS, peerKey, type ProtocolRegistry } from './alpn.js';
 import { clientAddress, refusedUser, verifyDatabaseClient, type VerifiedClient } from './db-client.js';
+import type { AgentRouter } from './agents.js';
 import { newDatabaseServerDirectory } from './db-servers.js';
 import { forwardCancel, refuseAtProxy, serveProxySession, type ProxyDatabaseContext } from './db-session.js';
 import { peerOf, rememberPeers } from './peer.js';
@@ -56,7 +56,8 @@ import type { ProxyLogger } from './service.js';
 
 export interface DatabaseRouteOptions {
   registry: ProtocolRegistry;
-  tunnels: TunnelServer;
+  /** Agents' tunnels here, and peers (proxy peering). */
+  agents: AgentRouter;
   auth: Pick<AuthClient, 'getDatabaseServers'>;
   cas: CertAuthorityCache;
   /** The web listener's key and certificate chain: what database clients see too. */
@@ -169,13 +170,14 @@ function newDatabaseTlsServer(ctx: RouteContext, options: DatabaseRouteOptions):
  *
  * @example
  * ```ts
- * const route = registerDatabaseRoute({ registry: proxy.registry, tunnels, auth, cas, certificate, clusterName, log, audit });
+ * const route = registerDatabaseRoute({ registry: proxy.registry, agents, auth, cas, certificate, clusterName, log, audit });
  * ```
  */
 export function registerDatabaseRoute(options: DatabaseRouteOptions): DatabaseRoute {
+  const { agents } = options;
   const ctx: RouteContext = {
-    tunnels: options.tunnels,
-    servers: newDatabaseServerDirectory({ auth: options.auth, tunnels: options.tunnels, locks: options.locks }),
+    agents,
+    servers: newDatabaseServerDirectory({ auth: options.auth, agents, locks: options.locks }),
     audit: options.audit,
     locks: options.locks,
     log: options.log,

@@ -10,13 +10,15 @@
 import path from 'node:path';
 import { newAuthClient, type AuthClient, type Identity } from '@teleport-ts/core/api';
 import type { Clock } from '@teleport-ts/core/clock';
-import type { FileConfig } from '@teleport-ts/core/config';
+import { parseIdentity } from '@teleport-ts/core/ca';
+import { DEFAULT_PROXY_PEER_PORT, type FileConfig } from '@teleport-ts/core/config';
 import { BadParameterError } from '@teleport-ts/core/errors';
 import type { Logger } from '../../logger.js';
 import { issueLocalHostIdentity, type AuthServer } from '../auth/index.js';
 import { loadOrCreateHostUuid } from '../auth/init.js';
 import type { HttpsKeyPair } from './certificate.js';
 import { startProxyDatabaseAccess, type ProxyDatabaseAccessOptions } from './db-access.js';
+import { startProxyHeartbeat } from './heartbeat.js';
 import { startProxyService, type ProxyService, type ProxyServiceOptions } from './service.js';
 import { loadOrJoinIdentity } from '../join.js';
 
@@ -27,7 +29,14 @@ export interface ProxyRoleOptions {
   dataDir: string;
   nodename: string;
   /** `proxy_service` settings. */
-  proxy: { listenAddr?: string; publicAddrs: readonly string[]; httpsKeyPairs?: readonly HttpsKeyPair[] };
+  proxy: {
+    listenAddr?: string;
+    publicAddrs: readonly string[];
+    httpsKeyPairs?: readonly HttpsKeyPair[];
+    /** `peer_listen_addr` (default `0.0.0.0:3021`) and `peer_public_addr`: used with `tunnel_strategy: proxy_peering`. */
+    peerListenAddr?: string;
+    peerPublicAddr?: string;
+  };
   /** The auth service of this process, when it runs one. */
   auth?: AuthServer;
   /** How a proxy alone joins. `token` is a secret. */
@@ -38,6 +47,8 @@ export interface ProxyRoleOptions {
   limits?: Pick<ProxyServiceOptions, 'deadlines' | 'maxPendingPerAddress'>;
   /** Reverse tunnel keepalive and timeouts (tests shorten them). */
   tunnel?: ProxyDatabaseAccessOptions['tunnel'];
+  /** The `proxy` heartbeat's TTL and interval, ms. */
+  heartbeat?: { ttlMs?: number; intervalMs?: number };
 }
 
 /** A `Proxy` host identity issued by the auth service of this process. */
@@ -62,6 +73,25 @@ async function joinedProxyIdentity(options: ProxyRoleOptions): Promise<Identity>
     logger: options.logger,
     joinedMessage: 'proxy joined the cluster',
   });
+}
+
+/** The proxy's host UUID, from its certificate's `<uuid>.<cluster>` name. */
+function hostIdOf(identity: Identity): string {
+  const cert = parseIdentity(identity.cert);
+  const suffix = `.${cert.teleportCluster ?? identity.clusterName ?? ''}`;
+  return cert.username.endsWith(suffix) ? cert.username.slice(0, -suffix.length) : cert.username;
+}
+
+/** Peering settings when the cluster's tunnel strategy is `proxy_peering` (asked of the auth server). */
+async function peeringSettings(auth: AuthClient, section: ProxyRoleOptions['proxy'], selfId: string, logger: Logger) {
+  const strategy = await auth.getTunnelStrategy();
+  if (strategy.type !== 'proxy_peering') return undefined;
+  logger.info('tunnel strategy is proxy_peering', { agent_connection_count: strategy.agent_connection_count ?? 1 });
+  return {
+    listenAddr: section.peerListenAddr ?? `0.0.0.0:${DEFAULT_PROXY_PEER_PORT}`,
+    ...(section.peerPublicAddr !== undefined ? { publicAddr: section.peerPublicAddr } : {}),
+    selfId,
+  };
 }
 
 /**
@@ -89,6 +119,8 @@ export async function startProxyRole(options: ProxyRoleOptions): Promise<ProxySe
     },
   };
   try {
+    const selfId = hostIdOf(identity);
+    const peering = await peeringSettings(client, section, selfId, options.logger);
     const proxy = await startProxyService({
       config,
       dataDir: options.dataDir,
@@ -100,7 +132,7 @@ export async function startProxyRole(options: ProxyRoleOptions): Promise<ProxySe
       ...(section.httpsKeyPairs && section.httpsKeyPairs.length > 0 ? { httpsKeyPairs: section.httpsKeyPairs } : {}),
     });
     // Database access: agents' reverse tunnels and clients' `teleport-postgres` connections.
-    const access = startProxyDatabaseAccess({
+    const access = await startProxyDatabaseAccess({
       registry: proxy.registry,
       webCertificate: proxy.webCertificate,
       identity,
@@ -108,11 +140,26 @@ export async function startProxyRole(options: ProxyRoleOptions): Promise<ProxySe
       clock: options.clock,
       logger: options.logger,
       ...(options.tunnel ? { tunnel: options.tunnel } : {}),
+      ...(peering ? { peering } : {}),
       deadlines: proxy.deadlines,
+    }).catch(async (err: unknown) => {
+      await proxy.close();
+      throw err;
+    });
+    const heartbeat = startProxyHeartbeat({
+      auth: client,
+      name: selfId,
+      hostname: options.nodename,
+      publicAddr: section.publicAddrs[0] ?? proxy.publicAddr,
+      ...(access.peerAddr !== undefined ? { peerAddr: access.peerAddr } : {}),
+      ...(options.heartbeat ? { heartbeat: options.heartbeat } : {}),
+      log: options.logger,
     });
     return {
       ...proxy,
+      connectedAgents: () => access.tunnels.agents().length,
       close: async () => {
+        await heartbeat.close();
         await access.close();
         await proxy.close();
         await client.close();

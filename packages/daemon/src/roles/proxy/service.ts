@@ -68,6 +68,8 @@ export interface ProxyService {
   webCertificate: { key: string; cert: string };
   /** The deadlines before a client is identified, for the routes of later roles. */
   deadlines: PreAuthDeadlines;
+  /** Agents with a live reverse tunnel here (set by the proxy role). */
+  connectedAgents?: () => number;
   close(): Promise<void>;
 }
 

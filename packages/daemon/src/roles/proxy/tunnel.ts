@@ -2,7 +2,7 @@
  * The proxy's end of reverse tunnels on its one port: connections offering ALPN `teleport-reversetunnel` are taken
  * before the web TLS (a passthrough route) and terminated here with the proxy's HOST certificate, requiring the
  * agent's host certificate. An agent is accepted only with a host certificate of this cluster (host CA, rotation
- * included, valid now) carrying an agent system role (`Db`); then its connection feeds the tunnel server, keyed by
+ * included, valid now) carrying an agent system role (`Db`, `Node`); then its connection feeds the tunnel server, keyed by
  * the agent's host UUID.
  */
 
@@ -19,7 +19,7 @@ import { peerOf, rememberPeers } from './peer.js';
 import type { ProxyLogger } from './service.js';
 
 /** System roles of agents that may open a reverse tunnel. */
-const TUNNEL_AGENT_ROLES: readonly string[] = ['Db'];
+const TUNNEL_AGENT_ROLES: readonly string[] = ['Db', 'Node'];
 
 export interface ReverseTunnelRouteOptions {
   registry: ProtocolRegistry;

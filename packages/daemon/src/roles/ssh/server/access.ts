@@ -13,7 +13,7 @@ import type { SshAccessCheck } from './types.js';
 /** How long role definitions are reused before being read again. */
 const DEFAULT_ROLE_CACHE_TTL_MS = 5_000;
 
-export interface RoleAccessOptions {
+interface RoleAccessOptions {
   getRole(name: string): Promise<Role>;
   /** The node's labels now (static and dynamic). */
   labels(): ResourceLabels;

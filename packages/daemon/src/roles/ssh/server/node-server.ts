@@ -39,6 +39,7 @@ export function newNodeSshServer(options: NodeSshServerOptions): NodeSshServer {
   const server = newSshServer({
     hostKey: options.hostKey,
     hostCert: options.hostCert,
+    ...(options.loginGraceMs === undefined ? {} : { loginGraceMs: options.loginGraceMs }),
     onConnection(connection, { remoteAddr }) {
       const { host, port } = splitAddress(remoteAddr);
       const state: ConnectionState = {
@@ -122,7 +123,8 @@ async function directTcpip(state: ConnectionState, accept: ChannelAccept, reject
   const refusal = forwardingRefusal(state);
   if (refusal !== undefined) {
     state.options.audit.emit('sessionRejected', { ...auditBase(state), reason: refusal, addr });
-    return reject();
+    // The patched ssh2 sends the text as the open failure's description, which OpenSSH prints.
+    return (reject as (message?: string) => void)(refusal);
   }
   try {
     const socket = await dialTcp(info.destIP, info.destPort);

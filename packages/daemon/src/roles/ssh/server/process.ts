@@ -18,6 +18,8 @@ export interface SessionProgram {
   resize(cols: number, rows: number): void;
   /** `name` without `SIG`, as in SSH's `signal` request. */
   kill(name: string): void;
+  /** The client went away: SIGHUP to the program's process group, SIGKILL if it is still there 2 s later. */
+  hangup(): void;
   readonly exited: Promise<ProgramExit>;
 }
 
@@ -68,9 +70,11 @@ export function startPtyProgram(o: PtyProgramOptions): SessionProgram {
       else resolve({ code: exitCode });
     });
   });
+  const hasExited = exitFlag(exited);
   return {
     resize: (cols, rows) => child.resize(Math.max(1, cols), Math.max(1, rows)),
     kill: (name) => SIGNALS.has(name) && child.kill(`SIG${name}`),
+    hangup: () => hangupGroup(child.pid, hasExited),
     exited,
   };
 }
@@ -90,6 +94,8 @@ export function startPipedProgram(o: ProgramOptions & { argv?: readonly string[]
     uid: o.account.uid,
     gid: o.account.gid,
     stdio: ['pipe', 'pipe', 'pipe'],
+    // Its own process group, so that a hangup reaches what it started.
+    detached: true,
     ...(o.command === undefined && o.argv === undefined ? { argv0: `-${basename(o.account.shell)}` } : {}),
   });
   child.stdin!.on('error', () => undefined);
@@ -100,9 +106,33 @@ export function startPipedProgram(o: ProgramOptions & { argv?: readonly string[]
     child.once('error', () => resolve({ code: 127 }));
     child.once('close', (code, signal) => resolve(signal ? { signal: signal.replace(/^SIG/, '') } : { code: code ?? 255 }));
   });
+  const hasExited = exitFlag(exited);
   return {
     resize: () => undefined,
     kill: (name) => SIGNALS.has(name) && child.kill(`SIG${name}` as NodeJS.Signals),
+    hangup: () => hangupGroup(child.pid, hasExited),
     exited,
   };
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+/** Whether a program has exited, known synchronously (a pid is never signalled after its exit: it may be reused). */
+function exitFlag(exited: Promise<ProgramExit>): () => boolean {
+  let done = false;
+  void exited.then(() => (done = true));
+  return () => done;
+}
+
+/** SIGHUP to the process group led by `pid` (a PTY's session or a detached child), SIGKILL 2 s later if needed. */
+function hangupGroup(pid: number | undefined, hasExited: () => boolean): void {
+  if (pid === undefined || hasExited()) return;
+  signalGroup(pid, 'SIGHUP');
+  setTimeout(() => hasExited() || signalGroup(pid, 'SIGKILL'), 2_000).unref();
 }

@@ -114,6 +114,8 @@ async function runAccepted(state: ConnectionState, s: SessionState, channel: Ser
     sessionId: s.id, agentSocket: (await s.agent)?.socketPath, user: identity.username,
   });
   state.channels.add(channel);
+  // A session whose channel closes (the client left, a lock ended it) takes its programs with it, as sshd does.
+  channel.once('close', () => s.program?.hangup());
   const base = { ...auditBase(state), sid: s.id };
   state.options.audit.emit('sessionStart', { ...base, interactive: s.pty !== undefined, command, subsystem });
   if (subsystem === 'sftp') state.options.audit.emit('sftp', base);

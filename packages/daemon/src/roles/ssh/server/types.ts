@@ -15,12 +15,12 @@ export type SshAuditEventName = 'authAttemptFailure' | 'sessionRejected' | 'sess
 /** JSON-safe fields of an audit event (`user`, `login`, `server_id`, `sid`, `addr.remote`, ...). */
 export type SshAuditFields = Record<string, string | number | boolean | string[] | undefined>;
 
-export interface SshAuditEmitter {
+interface SshAuditEmitter {
   emit(event: SshAuditEventName, fields: SshAuditFields): void;
 }
 
 /** What the server asks the access check. */
-export interface SshAccessRequest {
+interface SshAccessRequest {
   /** The verified user certificate. */
   certificate: SshCertificate;
   /** Roles, traits and user name read from the certificate. */
@@ -46,7 +46,7 @@ export interface SshAccessDecision {
 export type SshAccessCheck = (request: SshAccessRequest) => Promise<SshAccessDecision>;
 
 /** The lock view of the node (`../../lockwatcher.ts`'s `LockWatcher`). */
-export interface SshLockView {
+interface SshLockView {
   assertNotLocked(subject: LockSubject): void;
   watch(subject: LockSubject, onLocked: (message: string) => void): () => void;
 }
@@ -94,6 +94,8 @@ export interface NodeSshServerOptions {
   audit: SshAuditEmitter;
   recorder?: SshRecorderFactory;
   clock?: Clock;
+  /** How long a connection may take to log in (sshd's `LoginGraceTime`); default 60 s. */
+  loginGraceMs?: number;
   /** Where the `sftp` subsystem is; default `/usr/lib/openssh/sftp-server`. */
   sftpServerPath?: string;
 }

@@ -1,6 +1,6 @@
 /**
- * The db agent's outbound reverse tunnel connection: TLS to the proxy with the agent's host certificate, offering
- * ALPN `teleport-reversetunnel`, and accepting the proxy only when it presents a host certificate of this cluster
+ * An agent's outbound reverse tunnel connection (db agents; SSH nodes the same way): TLS to the proxy with the
+ * agent's host certificate, offering ALPN `teleport-reversetunnel`, and accepting the proxy only when it presents a host certificate of this cluster
  * with the Proxy system role (verified against the host CA, rotation included). The proxy's address is the
  * `--auth-server` address when that is a proxy, else the proxy the auth server names (`ping().proxyPublicAddr`).
  */
@@ -11,8 +11,8 @@ import { derToPem } from '@teleport-ts/core/ca';
 import { DEFAULT_PROXY_WEB_PORT, parseHostPort } from '@teleport-ts/core/config';
 import { AccessDeniedError, ConnectionProblemError } from '@teleport-ts/core/errors';
 import { REVERSE_TUNNEL_ALPN } from '@teleport-ts/core/tunnel';
-import type { CertAuthorityCache } from './cas.js';
-import { isIpAddress } from './config.js';
+import type { CertAuthorityCache } from './db/cas.js';
+import { isIpAddress } from './db/config.js';
 
 /**
  * One TLS connection to `addr` offering the reverse tunnel ALPN protocol. Resolves once the peer proved it holds a
@@ -24,7 +24,7 @@ async function dialReverseTunnel(options: {
   cas: CertAuthorityCache;
   clusterName: string;
   signal: AbortSignal;
-}): Promise<TLSSocket> {
+}): Promise<{ socket: TLSSocket; proxyId: string }> {
   const { host, port } = parseHostPort(options.addr, DEFAULT_PROXY_WEB_PORT);
   const socket = connectTls({
     host,
@@ -50,31 +50,34 @@ async function dialReverseTunnel(options: {
     const peer = socket.getPeerCertificate();
     if (!peer?.raw) throw new AccessDeniedError(`the server at ${options.addr} presented no certificate`);
     const { identity } = await options.cas.verify('host', derToPem(peer.raw, 'CERTIFICATE'), 'serverAuth');
-    if (identity.roles.length !== 1 || identity.roles[0] !== 'Proxy' || identity.teleportCluster !== options.clusterName) {
+    const suffix = `.${options.clusterName}`;
+    if (identity.roles.length !== 1 || identity.roles[0] !== 'Proxy' || identity.teleportCluster !== options.clusterName || !identity.username.endsWith(suffix)) {
       throw new AccessDeniedError(`the server at ${options.addr} is not a proxy of cluster ${JSON.stringify(options.clusterName)}`);
     }
     if (socket.alpnProtocol !== REVERSE_TUNNEL_ALPN) {
       throw new ConnectionProblemError(`${options.addr} does not accept reverse tunnels`);
     }
+    socket.on('error', () => undefined);
+    // Which proxy answered (behind a load balancer, any of them): its host id.
+    return { socket, proxyId: identity.username.slice(0, -suffix.length) };
   } catch (err) {
     socket.destroy();
     throw err;
   }
-  socket.on('error', () => undefined);
-  return socket;
 }
 
 /**
- * The tunnel's `connect`: dials the proxy, trying the candidate addresses in order and sticking to the first that
- * works, so a restarted proxy is dialled at the same address without probing again.
+ * The tunnel pool's `connect`: dials the proxy, trying the candidate addresses in order and sticking to the first
+ * that works, so a restarted proxy is dialled at the same address without probing again. Says which proxy answered
+ * (behind a load balancer, each dial may reach another one).
  */
 export function reverseTunnelDialer(options: {
   candidates: () => Promise<readonly string[]>;
   identity: Pick<Identity, 'key' | 'cert'>;
   cas: CertAuthorityCache;
   clusterName: string;
-  onConnected?: (addr: string) => void;
-}): (signal: AbortSignal) => Promise<TLSSocket> {
+  onConnected?: (addr: string, proxyId: string) => void;
+}): (signal: AbortSignal) => Promise<{ socket: TLSSocket; proxyId: string }> {
   let preferred: string | undefined;
   return async (signal) => {
     const candidates = [...new Set([...(preferred !== undefined ? [preferred] : []), ...(await options.candidates())])];
@@ -82,10 +85,10 @@ export function reverseTunnelDialer(options: {
     let last: unknown;
     for (const addr of candidates) {
       try {
-        const socket = await dialReverseTunnel({ addr, identity: options.identity, cas: options.cas, clusterName: options.clusterName, signal });
+        const dialed = await dialReverseTunnel({ addr, identity: options.identity, cas: options.cas, clusterName: options.clusterName, signal });
         preferred = addr;
-        options.onConnected?.(addr);
-        return socket;
+        options.onConnected?.(addr, dialed.proxyId);
+        return dialed;
       } catch (err) {
         last = err;
         if (signal.aborted) break;

@@ -1,0 +1,9 @@
+/** Who serves the SSH bytes that reach a node (from its reverse tunnel or its direct listener). */
+
+import type { Duplex } from 'node:stream';
+
+/** The node's SSH server as the node sees it: it takes raw SSH byte streams (`./server/`'s `NodeSshServer`). */
+export interface SshStreamHandler {
+  handle(stream: Duplex, remoteAddr: string): void;
+  close(): Promise<void>;
+}
