@@ -18,8 +18,6 @@ export interface SshdOptions {
   trustedUserCaKeys: readonly string[];
   /** Name prefix for the files, so several sshds can share a directory. */
   name: string;
-  /** More `sshd_config` lines (e.g. `Subsystem sftp /usr/lib/openssh/sftp-server`). */
-  extraConfig?: readonly string[];
 }
 
 export interface RunningSshd {
@@ -59,7 +57,6 @@ async function startOnce(options: SshdOptions, port: number): Promise<RunningSsh
     'LogLevel DEBUG1',
     `PidFile ${join(dir.path, `${name}.pid`)}`,
   ];
-  lines.push(...(options.extraConfig ?? []));
   if (options.hostCertificate) lines.push(`HostCertificate ${await dir.write(`${name}_host_key-cert.pub`, options.hostCertificate + '\n')}`);
   const configPath = await dir.write(`${name}_sshd_config`, lines.join('\n') + '\n');
   // sshd's privilege separation directory; present on a normal install, missing in minimal containers.
