@@ -23,6 +23,6 @@ async function fastPath(args: readonly string[]): Promise<boolean> {
 
 await runCli(async () => {
   if (await fastPath(process.argv.slice(2))) return;
-  const { buildProgram } = await import('./program.js');
-  await buildProgram().parseAsync(process.argv);
+  const { buildProgram, tshArgv } = await import('./program.js');
+  await buildProgram().parseAsync(tshArgv(process.argv));
 });

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { configureCommander, registerCommands, reportUnknownCommands, type CommandGroup } from '@teleport-ts/core/cli';
+import { configureCommander, registerCommands, reportUnknownCommands, type CommandGroup, type OptionSpec } from '@teleport-ts/core/cli';
 import { runCommand, type TshCommand, type TshGlobals } from './commands/context.js';
 import {
   dbConfigCommand,
@@ -13,6 +13,8 @@ import {
   proxyGroup,
 } from './commands/db-commands.js';
 import { envCommand } from './commands/env.js';
+import { configCommand, proxySshCommand, scpCommand, sshCommand } from './commands/ssh-commands.js';
+import { stopFlagsAfterHost, valueFlags } from './argv.js';
 import {
   requestDropCommand,
   requestGroup,
@@ -37,7 +39,10 @@ const COMMANDS: readonly (TshCommand | CommandGroup)[] = [
   statusCommand,
   logoutCommand,
   envCommand,
+  sshCommand,
+  scpCommand,
   lsCommand,
+  configCommand,
   dbGroup,
   dbLsCommand,
   dbLoginCommand,
@@ -47,6 +52,7 @@ const COMMANDS: readonly (TshCommand | CommandGroup)[] = [
   dbConnectCommand,
   proxyGroup,
   proxyDbCommand,
+  proxySshCommand,
   requestGroup,
   requestNewCommand,
   requestLsCommand,
@@ -59,14 +65,23 @@ const COMMANDS: readonly (TshCommand | CommandGroup)[] = [
   playCommand,
 ];
 
+/** tsh's global flags. */
+const GLOBAL_OPTIONS: readonly OptionSpec[] = [
+  { flags: '--proxy <addr>', description: 'Teleport proxy address (host[:port]) [$TELEPORT_PROXY].' },
+  { flags: '--user <user>', description: 'Teleport user, defaults to the current local user [$TELEPORT_USER].' },
+  { flags: '--ttl <minutes>', description: 'Minutes to live for the session (the roles may cap it).' },
+  { flags: '--insecure', description: 'Do not verify the server certificate and host name. Use only in test environments.' },
+];
+
+/** The command line as commander should read it: what follows `tsh ssh`'s host is the remote command's. */
+export function tshArgv(argv: readonly string[]): string[] {
+  return stopFlagsAfterHost(argv, 'ssh', valueFlags([...GLOBAL_OPTIONS, ...(sshCommand.options ?? [])]));
+}
+
 /** The `tsh` command tree. The database code loads only when a database command runs. */
 export function buildProgram(): Command {
   const program = configureCommander(new Command('tsh').description('Teleport command-line client'));
-  program
-    .option('--proxy <addr>', 'Teleport proxy address (host[:port]) [$TELEPORT_PROXY].')
-    .option('--user <user>', 'Teleport user, defaults to the current local user [$TELEPORT_USER].')
-    .option('--ttl <minutes>', 'Minutes to live for the session (the roles may cap it).')
-    .option('--insecure', 'Do not verify the server certificate and host name. Use only in test environments.');
+  for (const option of GLOBAL_OPTIONS) program.option(option.flags, option.description);
   registerCommands(program, COMMANDS, (command, input, globals) => runCommand(command, input, globals as TshGlobals));
   reportUnknownCommands(program, { tool: 'tsh', notImplemented: NOT_IMPLEMENTED });
   return program;

@@ -4,8 +4,6 @@
  * by itself: commander finds registered commands first.
  */
 export const NOT_IMPLEMENTED: readonly string[] = [
-  'ssh',
-  'scp',
   'join',
   'clusters',
   'request',
@@ -17,7 +15,6 @@ export const NOT_IMPLEMENTED: readonly string[] = [
   'gcloud',
   'gsutil',
   'mfa',
-  'config',
   'headless',
   'fido2',
   'touchid',
@@ -31,7 +28,6 @@ export const NOT_IMPLEMENTED: readonly string[] = [
   'latency',
   'bench',
   'db exec',
-  'proxy ssh',
   'proxy app',
   'proxy kube',
   'proxy aws',

@@ -48,7 +48,8 @@ const TLS_VERIFY_CODES: Record<string, string> = {
   ERR_TLS_CERT_ALTNAME_INVALID: 'certificate is not valid for this host name',
 };
 
-function networkError(target: ProxyTarget, err: NodeJS.ErrnoException): Error {
+/** A failure to reach the proxy as one line: TLS verification failures name `--insecure`. */
+export function proxyNetworkError(target: ProxyTarget, err: NodeJS.ErrnoException): Error {
   const code = err.code ?? '';
   const tlsReason = TLS_VERIFY_CODES[code];
   if (tlsReason !== undefined) {
@@ -94,7 +95,7 @@ export async function proxyRequest<T>(
     tls: { rejectUnauthorized: !options.insecure },
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     peer: `proxy ${target.addr}`,
-    networkError: (err) => networkError(target, err),
+    networkError: (err) => proxyNetworkError(target, err),
   });
   return parseWith(schema, answer, `response of ${method} ${path} from proxy ${target.addr}`);
 }

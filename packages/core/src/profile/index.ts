@@ -6,6 +6,7 @@ export {
   currentProfileName,
   databaseCertPath,
   keyPaths,
+  knownHostsPath,
   listProfileNames,
   profileName,
   readDatabaseCerts,

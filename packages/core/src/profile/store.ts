@@ -11,6 +11,7 @@
  * keys/<proxy>/<user>-ssh/<cluster>-cert.pub   SSH certificate
  * keys/<proxy>/<user>-db/<cluster>/<db>-x509.pem   database certificates (for the TLS key `<user>.key`)
  * keys/<proxy>/cas/<cluster>.pem          the cluster's host CA certificates
+ * known_hosts                             `@cert-authority` lines of every cluster's SSH host CA (for tsh and OpenSSH)
  * ```
  */
 
@@ -50,6 +51,8 @@ export interface LoginKeys {
   sshCert: string;
   /** Host CA certificates of the cluster. */
   tlsCaCerts: string[];
+  /** The cluster's SSH host CA public keys (`ssh-ed25519 AAAA...`), for `known_hosts`. */
+  sshHostCaKeys?: string[];
 }
 
 /** The profile name of a proxy address: its host, as Teleport names profiles. */
@@ -104,8 +107,32 @@ export async function saveLogin(home: string, profile: Profile, keys: LoginKeys)
   await writeAtomic(p.cas, keys.tlsCaCerts.map((c) => `${c.trim()}\n`).join(''), 0o644);
   // Database certificates were issued for the previous TLS key: they go with it, as in Teleport.
   await rm(path.join(p.dir, `${profile.user}-db`), { recursive: true, force: true });
+  if (keys.sshHostCaKeys !== undefined) await saveKnownHosts(home, name, profile.site_name, keys.sshHostCaKeys);
   await writeAtomic(path.join(home, `${name}.yaml`), toYaml({ ...profile }), 0o600);
   await writeAtomic(path.join(home, 'current-profile'), name, 0o600);
+}
+
+/** `<home>/known_hosts`, shared by every profile, as in Teleport. */
+export function knownHostsPath(home: string): string {
+  return path.join(home, 'known_hosts');
+}
+
+/**
+ * Teleport's `known_hosts` line for a cluster's SSH host CA: any host of the cluster (`*.<cluster>`), the cluster
+ * name and the proxy host are trusted when they present a host certificate signed by `publicKeyLine`.
+ */
+function knownHostsLine(proxyHost: string, cluster: string, publicKeyLine: string): string {
+  const key = publicKeyLine.trim().split(/\s+/).slice(0, 2).join(' ');
+  return `@cert-authority ${proxyHost},${cluster},*.${cluster} ${key} type=host`;
+}
+
+/** Replaces this proxy's and cluster's `@cert-authority` lines in `known_hosts`; other lines stay. */
+async function saveKnownHosts(home: string, proxyHost: string, cluster: string, caKeys: readonly string[]): Promise<void> {
+  const file = knownHostsPath(home);
+  const hosts = `${proxyHost},${cluster},*.${cluster}`;
+  const kept = ((await readOptional(file)) ?? '').split('\n').filter((line) => line.trim() !== '' && line.split(/\s+/)[1] !== hosts);
+  const lines = [...kept, ...caKeys.map((k) => knownHostsLine(proxyHost, cluster, k))];
+  await writeAtomic(file, lines.map((l) => `${l}\n`).join(''), 0o644);
 }
 
 /**

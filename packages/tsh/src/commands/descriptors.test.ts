@@ -26,7 +26,7 @@ describe('tsh command descriptors', () => {
 
   it('builds the command tree from the descriptors, in order, with the db and proxy groups', () => {
     const program = buildProgram();
-    expect(program.commands.map((c) => c.name())).toEqual(['version', 'login', 'status', 'logout', 'env', 'ls', 'db', 'proxy', 'request', 'recordings', 'play']);
+    expect(program.commands.map((c) => c.name())).toEqual(['version', 'login', 'status', 'logout', 'env', 'ssh', 'scp', 'ls', 'config', 'db', 'proxy', 'request', 'recordings', 'play']);
     const recordings = program.commands.find((c) => c.name() === 'recordings')!;
     expect(recordings.commands.map((c) => c.name())).toEqual(['ls']);
     const request = program.commands.find((c) => c.name() === 'request')!;
@@ -36,6 +36,8 @@ describe('tsh command descriptors', () => {
     expect(db.commands.map((c) => c.name())).toEqual(['ls', 'login', 'logout', 'env', 'config', 'connect']);
     const proxyDb = program.commands.find((c) => c.name() === 'proxy')!.commands[0]!;
     expect(proxyDb.options.map((o) => o.long)).toEqual(['--tunnel', '--port', '--db-user', '--db-name']);
+    const proxySsh = program.commands.find((c) => c.name() === 'proxy')!.commands[1]!;
+    expect([proxySsh.name(), ...proxySsh.options.map((o) => o.long)]).toEqual(['ssh', '--cluster']);
   });
 
   it('handlers return data and renderers print it: logout, env', async () => {

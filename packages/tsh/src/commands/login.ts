@@ -117,6 +117,7 @@ export async function login(options: LoginOptions, deps: LoginDeps): Promise<Pro
     tlsCert: certs.tls_cert,
     sshCert: certs.cert,
     tlsCaCerts: signers?.tls_certs ?? [],
+    sshHostCaKeys: signers?.checking_keys ?? [],
   });
   return profileStatus(profile, certs.cert, true);
 }

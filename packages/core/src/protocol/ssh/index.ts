@@ -8,3 +8,5 @@
 export { connectSsh, type SshClientConnection, type SshClientOptions } from './client.js';
 export { SSH_CERT_KEY_TYPES, sshCertKey } from './keys.js';
 export { newSshServer, verifyCertAuth, type CertAuthOptions, type SshServer, type SshServerOptions } from './server.js';
+/** ssh2's client-side types, for clients of this module that do not depend on ssh2 themselves (tsh). */
+export type { Client, ClientChannel, PseudoTtyOptions, SFTPWrapper, Stats } from 'ssh2';
