@@ -282,4 +282,10 @@ export async function runStart(flags: StartFlags): Promise<void> {
   await proc.close();
   await logger.close();
   process.stdout.write('teleport-ts: stopped.\n');
+  // Everything was closed in order; a handle something still holds (a client of a session's socket, a child a login
+  // left behind) must not keep a stopped process alive.
+  setTimeout(() => process.exit(0), STOPPED_EXIT_GRACE_MS).unref();
 }
+
+/** How long a stopped process may take to leave on its own before it exits. */
+const STOPPED_EXIT_GRACE_MS = 2_000;

@@ -70,7 +70,10 @@ export interface AgentForward {
 export async function startAgentForward(connection: Connection & { openssh_authAgent?: (cb: (err: Error | undefined, ch: Duplex) => void) => void }, account: HostAccount): Promise<AgentForward> {
   const dir = await mkdtemp(join(tmpdir(), 'teleport-agent-'));
   const socketPath = join(dir, 'agent.sock');
+  const sockets = new Set<Socket>();
   const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
     connection.openssh_authAgent!((err, channel) => {
       if (err) return socket.destroy();
       splice(socket, channel);
@@ -88,7 +91,10 @@ export async function startAgentForward(connection: Connection & { openssh_authA
   return {
     socketPath,
     close: async () => {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      // Clients of the socket (ssh-add, a forwarded ssh) may hold it open: close() would wait for them.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const socket of sockets) socket.destroy();
+      await closed;
       await rm(dir, { recursive: true, force: true });
     },
   };
