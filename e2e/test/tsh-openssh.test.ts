@@ -25,6 +25,7 @@ const sshd = requireTool('/usr/sbin/sshd', 'openssh-server');
 const ssh = requireTool('ssh', 'openssh-client');
 const rsync = requireTool('rsync', 'rsync');
 const sshAgent = requireTool('ssh-agent', 'openssh-client');
+const tmux = requireTool('tmux', 'tmux');
 
 const PASSWORD = 'correct horse battery staple';
 const CLUSTER = 'e2e.example.com';
@@ -340,7 +341,7 @@ describe.skipIf(!sshd.available || !ssh.available || !rsync.available || !sshAge
       }
     });
 
-    it('-t gives the command a PTY of the terminal size and follows resizes (tmux)', async () => {
+    it.skipIf(!tmux.available)('-t gives the command a PTY of the terminal size and follows resizes (tmux)', async () => {
       const session = `tsh-pty-${process.pid}`;
       const script = `stty size; read line; stty size`;
       const cmd = `TELEPORT_HOME=${tshHome} ${bin('tsh')} ssh ${via().join(' ')} -t ${LOGIN}@web-1 '${script}'; sleep 30`;
