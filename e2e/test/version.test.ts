@@ -34,8 +34,8 @@ describe('built CLIs', () => {
   it('a Teleport command not implemented here says so in one line and exits 1, without guessing', async () => {
     for (const [bin, args, words] of [
       ['tctl', ['inventory', 'ls'], 'tctl inventory'],
-      ['tsh', ['ssh', 'root@host'], 'tsh ssh'],
-      ['tsh', ['proxy', 'ssh', 'host'], 'tsh proxy ssh'],
+      ['tsh', ['kube', 'ls'], 'tsh kube'],
+      ['tsh', ['proxy', 'kube', 'cluster'], 'tsh proxy kube'],
     ] as const) {
       const err = await failure(bin, [...args]);
       expect(err).toMatchObject({ code: 1, stdout: '' });

@@ -39,7 +39,7 @@
  */
 
 import type { Socket } from 'node:net';
-import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import type { AuthClient } from '@teleport-ts/core/api';
 import { readClientStartup, refuseConnection, SQLSTATE, type CancelRequest, type StartupMessage } from '@teleport-ts/core/protocol/postgres';
 import type { ServiceAuditEmitter } from '../db/audit.js';
@@ -51,7 +51,7 @@ import { clientAddress, refusedUser, verifyDatabaseClient, type VerifiedClient }
 import type { AgentRouter } from './agents.js';
 import { newDatabaseServerDirectory } from './db-servers.js';
 import { forwardCancel, refuseAtProxy, serveProxySession, type ProxyDatabaseContext } from './db-session.js';
-import { peerOf, rememberPeers } from './peer.js';
+import { newRoutedTlsServer } from './routed-tls.js';
 import type { ProxyLogger } from './service.js';
 
 export interface DatabaseRouteOptions {
@@ -139,30 +139,15 @@ async function serveConnection(ctx: RouteContext, socket: TLSSocket): Promise<vo
 
 /** The TLS server the ALPN listener hands `teleport-postgres` connections to (it never listens itself). */
 function newDatabaseTlsServer(ctx: RouteContext, options: DatabaseRouteOptions): TlsServer {
-  const server = createTlsServer(
-    {
-      key: options.certificate.key,
-      cert: options.certificate.cert,
-      requestCert: true,
-      // Verified after the startup message, so that a refusal reaches the client as a PostgreSQL error.
-      rejectUnauthorized: false,
-      minVersion: 'TLSv1.2',
-      ALPNProtocols: [ALPN_PROTOCOLS.postgres],
-      handshakeTimeout: ctx.deadlines.handshakeMs,
-    },
-    (socket: TLSSocket) => {
-      serveConnection(ctx, socket).catch((err: unknown) => {
-        ctx.log.warn('database connection failed', { error: err instanceof Error ? err.message : String(err) });
-        socket.destroy();
-      });
-    },
-  );
-  rememberPeers(server);
-  server.on('tlsClientError', (err, socket) => {
-    ctx.log.info('database client TLS handshake failed', { remote_addr: peerOf(socket), error: err.message });
-    socket.destroy();
+  // The client is verified after the startup message, so that a refusal reaches it as a PostgreSQL error.
+  return newRoutedTlsServer({
+    certificate: options.certificate,
+    alpn: ALPN_PROTOCOLS.postgres,
+    handshakeMs: ctx.deadlines.handshakeMs,
+    what: 'database',
+    log: ctx.log,
+    serve: (socket) => serveConnection(ctx, socket),
   });
-  return server;
 }
 
 /**

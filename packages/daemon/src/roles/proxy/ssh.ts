@@ -21,7 +21,7 @@
 
 import net, { type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import type { AuthClient } from '@teleport-ts/core/api';
 import { derToPem, type Identity } from '@teleport-ts/core/ca';
 import { AccessDeniedError, BadParameterError, ConnectionProblemError, isTeleportError, NotFoundError, toWireError } from '@teleport-ts/core/errors';
@@ -34,7 +34,7 @@ import type { LockWatcher } from '../lockwatcher.js';
 import { SSH_STREAM_PROTOCOL, type SshStreamMeta } from '../ssh/wire.js';
 import { ALPN_PROTOCOLS, peerKey, type ProtocolRegistry } from './alpn.js';
 import { clientAddress } from './db-client.js';
-import { peerOf, rememberPeers } from './peer.js';
+import { newRoutedTlsServer } from './routed-tls.js';
 import type { ProxyLogger } from './service.js';
 import { newNodeDirectory, type NodeDirectory } from './ssh-nodes.js';
 
@@ -251,30 +251,8 @@ async function serveConnection(ctx: SshRouteContext, socket: TLSSocket): Promise
 }
 
 function newSshTlsServer(ctx: SshRouteContext, certificate: { key: string; cert: string }): TlsServer {
-  const server = createTlsServer(
-    {
-      key: certificate.key,
-      cert: certificate.cert,
-      requestCert: true,
-      // Verified after the request line against the user CA (rotation included), so the refusal reaches the client.
-      rejectUnauthorized: false,
-      minVersion: 'TLSv1.2',
-      ALPNProtocols: [ALPN_PROTOCOLS.proxySsh],
-      handshakeTimeout: ctx.deadlines.handshakeMs,
-    },
-    (socket: TLSSocket) => {
-      serveConnection(ctx, socket).catch((err: unknown) => {
-        ctx.log.warn('SSH connection failed', { error: err instanceof Error ? err.message : String(err) });
-        socket.destroy();
-      });
-    },
-  );
-  rememberPeers(server);
-  server.on('tlsClientError', (err, socket) => {
-    ctx.log.info('SSH client TLS handshake failed', { remote_addr: peerOf(socket), error: err.message });
-    socket.destroy();
-  });
-  return server;
+  // The user is verified after the request line against the user CA (rotation included), so the refusal reaches the client.
+  return newRoutedTlsServer({ certificate, alpn: ALPN_PROTOCOLS.proxySsh, handshakeMs: ctx.deadlines.handshakeMs, what: 'SSH', log: ctx.log, serve: (socket) => serveConnection(ctx, socket) });
 }
 
 /**
