@@ -38,7 +38,6 @@
  * check. `./db-servers.ts`: which agents are live. `./db-session.ts`: the session and cancel forwarding.
  */
 
-import type { Socket } from 'node:net';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import type { AuthClient } from '@teleport-ts/core/api';
 import { readClientStartup, refuseConnection, SQLSTATE, type CancelRequest, type StartupMessage } from '@teleport-ts/core/protocol/postgres';
@@ -51,7 +50,7 @@ import { clientAddress, refusedUser, verifyDatabaseClient, type VerifiedClient }
 import type { AgentRouter } from './agents.js';
 import { newDatabaseServerDirectory } from './db-servers.js';
 import { forwardCancel, refuseAtProxy, serveProxySession, type ProxyDatabaseContext } from './db-session.js';
-import { newRoutedTlsServer } from './routed-tls.js';
+import { newRoutedTlsServer, routeToTlsServer } from './routed-tls.js';
 import type { ProxyLogger } from './service.js';
 
 export interface DatabaseRouteOptions {
@@ -171,26 +170,5 @@ export function registerDatabaseRoute(options: DatabaseRouteOptions): DatabaseRo
     deadlines: options.deadlines ?? DEFAULT_PRE_AUTH_DEADLINES,
     established: new Map(),
   };
-  const server = newDatabaseTlsServer(ctx, options);
-  const sockets = new Set<Socket>();
-  const unregister = options.registry.register({
-    protocol: ALPN_PROTOCOLS.postgres,
-    tls: 'passthrough',
-    handle: (socket, info) => {
-      sockets.add(socket);
-      const key = peerKey(socket);
-      ctx.established.set(key, info.established);
-      socket.once('close', () => {
-        sockets.delete(socket);
-        ctx.established.delete(key);
-      });
-      server.emit('connection', socket);
-    },
-  });
-  return {
-    async close() {
-      unregister();
-      for (const socket of sockets) socket.destroy();
-    },
-  };
+  return routeToTlsServer({ registry: options.registry, protocol: ALPN_PROTOCOLS.postgres, server: newDatabaseTlsServer(ctx, options), established: ctx.established });
 }

@@ -4,7 +4,9 @@
  * the route's own protocol (a PostgreSQL error, the SSH route's answer line).
  */
 
+import type { Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer, type TLSSocket } from 'node:tls';
+import { peerKey, type ProtocolRegistry } from './alpn.js';
 import { peerOf, rememberPeers } from './peer.js';
 import type { ProxyLogger } from './service.js';
 
@@ -44,4 +46,34 @@ export function newRoutedTlsServer(options: RoutedTlsServerOptions): TlsServer {
     socket.destroy();
   });
   return server;
+}
+
+/**
+ * Hands the proxy port's connections for `protocol` (raw, TLS not yet terminated) to `server`, remembering each
+ * connection's `established` callback under its peer key (the route calls it once the client is identified).
+ * `close()` unregisters the protocol and destroys the connections still open.
+ */
+export function routeToTlsServer(options: { registry: ProtocolRegistry; protocol: string; server: TlsServer; established: Map<string, () => void> }): { close(): Promise<void> } {
+  const { server, established } = options;
+  const sockets = new Set<Socket>();
+  const unregister = options.registry.register({
+    protocol: options.protocol,
+    tls: 'passthrough',
+    handle: (socket, info) => {
+      sockets.add(socket);
+      const key = peerKey(socket);
+      established.set(key, info.established);
+      socket.once('close', () => {
+        sockets.delete(socket);
+        established.delete(key);
+      });
+      server.emit('connection', socket);
+    },
+  });
+  return {
+    async close() {
+      unregister();
+      for (const socket of sockets) socket.destroy();
+    },
+  };
 }

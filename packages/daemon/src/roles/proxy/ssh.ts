@@ -34,7 +34,7 @@ import type { LockWatcher } from '../lockwatcher.js';
 import { SSH_STREAM_PROTOCOL, type SshStreamMeta } from '../ssh/wire.js';
 import { ALPN_PROTOCOLS, peerKey, type ProtocolRegistry } from './alpn.js';
 import { clientAddress } from './db-client.js';
-import { newRoutedTlsServer } from './routed-tls.js';
+import { newRoutedTlsServer, routeToTlsServer } from './routed-tls.js';
 import type { ProxyLogger } from './service.js';
 import { newNodeDirectory, type NodeDirectory } from './ssh-nodes.js';
 
@@ -275,26 +275,5 @@ export function registerSshRoute(options: SshRouteOptions): { close(): Promise<v
     deadlines: options.deadlines ?? DEFAULT_PRE_AUTH_DEADLINES,
     established: new Map(),
   };
-  const server = newSshTlsServer(ctx, options.certificate);
-  const sockets = new Set<Socket>();
-  const unregister = options.registry.register({
-    protocol: ALPN_PROTOCOLS.proxySsh,
-    tls: 'passthrough',
-    handle: (socket, info) => {
-      sockets.add(socket);
-      const key = peerKey(socket);
-      ctx.established.set(key, info.established);
-      socket.once('close', () => {
-        sockets.delete(socket);
-        ctx.established.delete(key);
-      });
-      server.emit('connection', socket);
-    },
-  });
-  return {
-    async close() {
-      unregister();
-      for (const socket of sockets) socket.destroy();
-    },
-  };
+  return routeToTlsServer({ registry: options.registry, protocol: ALPN_PROTOCOLS.proxySsh, server: newSshTlsServer(ctx, options.certificate), established: ctx.established });
 }
