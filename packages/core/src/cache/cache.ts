@@ -200,6 +200,7 @@ async function initialise(s: CacheCore, attempt: number): Promise<Watcher> {
   pump.phase = 'live';
   s.version++;
   s.synced = Math.max(s.synced, writesBefore);
+  s.downUntil = 0;
   s.state = 'ready';
   s.reinits++;
   report(s, { event: 'ready', name: s.name, attempt, items: s.store.size, ms: Math.round(performance.now() - started) });

@@ -27,7 +27,10 @@ function prefixesOfKeys(s: CacheCore, keys: readonly string[]): string[] {
 
 async function written<T>(s: CacheCore, prefixes: () => string[], write: () => Promise<T>): Promise<T> {
   try {
-    return await write();
+    const result = await write();
+    // The backend just answered: reads that wait on this write must ask it, not the memory of an outage.
+    s.downUntil = 0;
+    return result;
   } finally {
     markWritten(s, prefixes());
   }

@@ -32,7 +32,8 @@ describe('cache on postgres while the server is stopped', () => {
       retry: { budgetMs: 1_000 },
       changeFeed: { reconnectBaseMs: 50, reconnectMaxMs: 500, heartbeatMs: 200 },
     });
-    const cache = startBackendCache({ backend, prefixes: ['/roles/'], backoff: { baseMs: 50, maxMs: 500 } });
+    // A long probe interval: once the backend is back, this process's own writes must be read back at once anyway.
+    const cache = startBackendCache({ backend, prefixes: ['/roles/'], backoff: { baseMs: 50, maxMs: 500 }, downProbeIntervalMs: 60_000 });
     try {
       expect(await cache.whenReady(5_000)).toBe(true);
       const roles = newAccessService(cache.cached);
