@@ -53,6 +53,8 @@ export interface ProxyServiceOptions {
   deadlines?: Partial<PreAuthDeadlines>;
   /** Connections per source address not yet identified; default {@link DEFAULT_MAX_PENDING_PER_ADDRESS}. */
   maxPendingPerAddress?: number;
+  /** Serves `teleport-auth` connections the auth server cannot take (unreachable), from the proxy's cache. */
+  authFallback?: { serve(socket: net.Socket): void };
 }
 
 export interface ProxyService {
@@ -128,7 +130,7 @@ function newProxyListener(options: ProxyServiceOptions, certificate: { key: stri
   });
   if (options.authAddr) {
     const target = parseHostPort(options.authAddr, DEFAULT_AUTH_PORT);
-    const splice = spliceTo(target, (err) => log.warn('auth API passthrough failed', { error: (err as NodeJS.ErrnoException).code ?? err.message }));
+    const splice = spliceTo(target, (err) => log.warn('auth API passthrough failed', { error: (err as NodeJS.ErrnoException).code ?? err.message }), options.authFallback?.serve);
     // The auth server bounds the phases of what it receives itself.
     listener.register({
       protocol: ALPN_PROTOCOLS.auth,
