@@ -51,8 +51,14 @@ async function callerOf(socket: TLSSocket, options: AuthFallbackOptions): Promis
   const peer = socket.getPeerX509Certificate();
   if (peer === undefined) throw new AccessDeniedError('access denied: a client certificate is required');
   const cas = (await options.reads.getCertAuthorities('user')).filter((ca) => ca.spec.cluster_name === options.clusterName);
-  const { identity } = verifyTlsCert(peer.raw, { trustedCaCerts: cas.flatMap(trustedTlsCerts), clock: options.clock, usage: 'clientAuth' });
-  if (identity.teleportCluster !== options.clusterName) throw new AccessDeniedError('access denied: the certificate was issued by another cluster');
+  let identity: Identity;
+  try {
+    identity = verifyTlsCert(peer.raw, { trustedCaCerts: cas.flatMap(trustedTlsCerts), clock: options.clock, usage: 'clientAuth' }).identity;
+  } catch {
+    // Not a user of this cluster (an agent's host certificate, an expired one): only the auth server can answer it.
+    throw unreachable('answer this caller');
+  }
+  if (identity.teleportCluster !== options.clusterName) throw unreachable('answer this caller');
   assertNoLockInForce(await options.reads.getLocks(), { user: identity.username, roles: identity.roles }, options.clock.now());
   const roles = await Promise.all(identity.roles.map((name) => options.reads.getRole(name)));
   return { identity, checker: newAccessChecker({ roles, traits: identity.traits }) };
