@@ -22,6 +22,7 @@ import { clusterAndHostId } from '../agent.js';
 import { startAgentTunnels, type AgentTunnelsOptions } from '../agent-tunnels.js';
 import { loadOrJoinIdentity } from '../join.js';
 import { startLockWatcher } from '../lockwatcher.js';
+import type { BackendCache } from '@teleport-ts/core/cache';
 import { AGENT_CACHE_PREFIXES, openRemoteCache, withCachedReads, type RemoteCache } from '../remote-cache.js';
 import { newServiceAuditEmitter } from './audit.js';
 import { DEFAULT_ROLE_CACHE_TTL_MS, newDatabaseAuthorizer } from './authorize.js';
@@ -76,6 +77,10 @@ export interface DatabaseService {
   connectedProxies(): string[];
   /** Sessions being served now. */
   readonly activeSessions: number;
+  /** Audit events queued for the auth server. */
+  auditQueueDepth(): number;
+  /** The cache fed by the auth server's watch (an agent alone). */
+  readonly cache?: BackendCache;
   /** Stops announcing, drops the tunnel and every session, flushes the audit queue. */
   close(): Promise<void>;
 }
@@ -227,6 +232,8 @@ export async function startDatabaseService(options: DatabaseServiceOptions): Pro
     get activeSessions() {
       return streams.active.size;
     },
+    auditQueueDepth: () => engine.audit.depth(),
+    ...(cache ? { cache: cache.cache } : {}),
     async close() {
       if (closing !== undefined) return;
       closing = closeDatabaseService({ heartbeats, engine, tunnel, streams, auth, cache, logger });

@@ -184,6 +184,8 @@ export async function startProxyRole(options: ProxyRoleOptions): Promise<ProxySe
     return {
       ...proxy,
       connectedAgents: () => access.tunnels.agents().length,
+      auditQueueDepth: () => access.auditQueueDepth(),
+      ...(cache ? { cache: cache.cache } : {}),
       close: async () => {
         await heartbeat.close();
         await access.close();

@@ -9,6 +9,7 @@ import type net from 'node:net';
 import os from 'node:os';
 import type { AuthClient, Identity } from '@teleport-ts/core/api';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
+import type { BackendCache } from '@teleport-ts/core/cache';
 import { DEFAULT_PROXY_WEB_LISTEN_ADDR, DEFAULT_PROXY_WEB_PORT, parseHostPort, type FileConfig } from '@teleport-ts/core/config';
 import { DEFAULT_AUTH_PORT } from '@teleport-ts/core/config';
 import {
@@ -71,6 +72,10 @@ export interface ProxyService {
   /** The deadlines before a client is identified, for the routes of later roles. */
   deadlines: PreAuthDeadlines;
   /** Agents with a live reverse tunnel here (set by the proxy role). */
+  /** The cache fed by the auth server's watch (a proxy alone). */
+  cache?: BackendCache;
+  /** Audit events queued for the auth server. */
+  auditQueueDepth?: () => number;
   connectedAgents?: () => number;
   close(): Promise<void>;
 }
