@@ -77,6 +77,19 @@ function openSession(port: string, user: string): { query(sql: string): Promise<
   };
 }
 
+/** `/metrics` of a diag endpoint, every line checked as Prometheus text: sample name (with labels) -> value. */
+async function scrape(addr: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://${addr}/metrics`)).text();
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('# HELP ') || line.startsWith('# TYPE ')) continue;
+    expect(line).toMatch(/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[^}]*\})? \S+$/);
+    const at = line.lastIndexOf(' ');
+    out.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return out;
+}
+
 describe.skipIf(postgres === undefined || !psql.available)('a proxy alone with a cache fed by the auth server watch', () => {
   let dir: string;
   let dataPg: PostgresServer;
@@ -172,7 +185,7 @@ describe.skipIf(postgres === undefined || !psql.available)('a proxy alone with a
       ].join('\n'),
     );
     // The agent reaches the auth API through the proxy's passthrough, as agents outside the auth server's network do.
-    return startDaemon(['start', '--roles=db', `--auth-server=${proxyAddr}`, `--ca-pin=${pin}`, `--token=${await joinToken('db')}`, '-c', agentConfig]);
+    return startDaemon(['start', '--roles=db', `--auth-server=${proxyAddr}`, `--diag-addr=${agentDiag}`, `--ca-pin=${pin}`, `--token=${await joinToken('db')}`, '-c', agentConfig]);
   }
 
   async function invite(user: string): Promise<void> {
@@ -185,17 +198,21 @@ describe.skipIf(postgres === undefined || !psql.available)('a proxy alone with a
   }
 
   let authPort: number;
+  let proxyDiag: string;
+  let agentDiag: string;
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'tp-e2e-proxy-cache-'));
     authPort = await freePort();
     proxyAddr = `127.0.0.1:${await freePort()}`;
+    proxyDiag = `127.0.0.1:${await freePort()}`;
+    agentDiag = `127.0.0.1:${await freePort()}`;
     auth = await startAuth(authPort);
     const pin = /CA pin: (sha256:[0-9a-f]{64})/.exec(auth.output())![1]!;
     const proxyConfig = path.join(dir, 'proxy.yaml');
     await writeFile(proxyConfig, ['version: v3', 'proxy_service:', `  web_listen_addr: ${proxyAddr}`, ''].join('\n'));
     const proxyArgs = ['--roles=proxy', `--data-dir=${path.join(dir, 'proxy')}`, `--token=${await joinToken('proxy')}`, `--ca-pin=${pin}`];
-    proxy = await startDaemon(['start', ...proxyArgs, `--auth-server=127.0.0.1:${authPort}`, '-c', proxyConfig]);
+    proxy = await startDaemon(['start', ...proxyArgs, `--auth-server=127.0.0.1:${authPort}`, `--diag-addr=${proxyDiag}`, '-c', proxyConfig]);
     await writeRole('dev');
     agent = await startAgent(pin, await startDatabase());
     await invite('alice');
@@ -247,9 +264,17 @@ describe.skipIf(postgres === undefined || !psql.available)('a proxy alone with a
     const session = openSession(tunnel.port, 'alice');
     expect(await session.query('select current_user')).toContain('alice');
 
+    const proxyBefore = await scrape(proxyDiag);
+    expect(proxyBefore.get('teleport_cache_healthy{cache="proxy"}')).toBe(1);
+    expect((await scrape(agentDiag)).get('teleport_cache_healthy{cache="db"}')).toBe(1);
+    expect((await scrape(agentDiag)).get('teleport_active_sessions{protocol="postgres"}')).toBeGreaterThanOrEqual(1);
+
     await auth!.stop();
     auth = undefined;
     expect(await session.query("select 'still here'")).toContain('still here');
+    // The session's statements are audit events the agent cannot deliver now: they wait in its queue.
+    await until(async () => ((await scrape(agentDiag)).get('teleport_audit_queue_depth{service="db"}') ?? 0) > 0, 10_000, 'audit events queue at the agent');
+    await until(async () => (await scrape(proxyDiag)).get('teleport_cache_healthy{cache="proxy"}') === 0, 10_000, 'the proxy cache reports the lost watch');
 
     const ls = await dbLs('alice');
     expect(ls.code, ls.stderr).toBe(0);
@@ -274,6 +299,10 @@ describe.skipIf(postgres === undefined || !psql.available)('a proxy alone with a
     // The auth server comes back on the same address: the proxy's cache re-initialises by itself.
     auth = await startDaemon(['start', '-c', authConfig]);
     const recoveredMs = await until(async () => (await login('alice')).code === 0, 15_000, 'tsh login after the auth server returned');
+    await until(async () => (await scrape(proxyDiag)).get('teleport_cache_healthy{cache="proxy"}') === 1, 15_000, 'the proxy cache is healthy again');
+    expect((await scrape(proxyDiag)).get('teleport_cache_initializations_total{cache="proxy"}')).toBeGreaterThan(proxyBefore.get('teleport_cache_initializations_total{cache="proxy"}')!);
+    // Nothing queued was lost: the agent's queue drains into the auth server.
+    await until(async () => (await scrape(agentDiag)).get('teleport_audit_queue_depth{service="db"}') === 0, 20_000, 'the agent audit queue drains');
     console.log(`tsh login worked again ${Math.round(recoveredMs)} ms after the auth server was up`);
   }, 120_000);
 });
