@@ -36,7 +36,7 @@ const PROBE_INTERVAL_MS = 1_000;
 const PROBE_TIMEOUT_MS = 2_000;
 
 /** Read at every scrape; each service adds what it has. */
-export interface MetricSources {
+interface MetricSources {
   /** The proxies an agent holds tunnels to (host ids). */
   agentProxies?: () => readonly string[];
   /** Agents connected to this proxy. */

@@ -15,7 +15,8 @@
  */
 
 import type { ServerResponse } from 'node:http';
-import { MAX_RANGE_LIMIT, rangeEnd, type BackendEvent, type Item } from '@teleport-ts/core/backend';
+import { MAX_RANGE_LIMIT, type BackendEvent, type Item } from '@teleport-ts/core/backend';
+import { rangeWithin } from '@teleport-ts/core/cache';
 import { withoutSecrets, type CertAuthority } from '@teleport-ts/core/ca';
 import { AccessDeniedError, BadParameterError, LimitExceededError } from '@teleport-ts/core/errors';
 import { decodeJson, encodeJson } from '@teleport-ts/core/services';
@@ -145,7 +146,7 @@ export async function getBackendItems(ctx: AuthContext, caller: Caller, query: U
   const limit = limitText === null ? MAX_RANGE_LIMIT : Number(limitText);
   if (!Number.isInteger(limit) || limit < 1) throw new BadParameterError('limit must be a positive integer');
   const allowed = allowedPrefixes(caller);
-  const inside = allowed.some((p) => start.startsWith(p) && (end === rangeEnd(p) || end.startsWith(p)));
+  const inside = allowed.some((p) => rangeWithin(p, start, end));
   if (!inside) throw new AccessDeniedError('access denied: the range is not inside what this caller may read', { hint: `read under ${allowed.join(', ')}` });
   const { items } = await ctx.cache.getRange(start, end, Math.min(limit, MAX_RANGE_LIMIT));
   return { items: items.flatMap((item) => servable(item) ?? []).map(itemToWire) };

@@ -188,7 +188,6 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     throw err;
   }
   logger.info('auth service is up', { addr, cluster: clusterName, host_uuid: hostUuid });
-
   return {
     addr,
     dialAddr,

@@ -61,11 +61,23 @@ const CACHED_LOCK_REFRESH_MS = 250;
 /**
  * A proxy alone keeps a cache fed by the auth server's backend watch and reads routing and RBAC data from it (CAs,
  * roles, locks, database servers, nodes, proxies), so it keeps routing and checking sessions while the auth server
- * is unreachable. Next to an auth server the local auth API already answers from that server's cache.
+ * is unreachable, and answers tsh's reads on `teleport-auth` from it meanwhile. Next to an auth server the local auth
+ * API already answers from that server's cache.
  */
-async function proxyCache(options: ProxyRoleOptions, client: AuthClient): Promise<RemoteCache | undefined> {
-  if (options.auth) return undefined;
-  return startRemoteCache({ auth: client, prefixes: PROXY_CACHE_PREFIXES, name: 'proxy', clock: options.clock, logger: options.logger, ...(options.cache ? { settings: options.cache } : {}) });
+async function proxyReads(options: ProxyRoleOptions, client: AuthClient, identity: Identity) {
+  if (options.auth) return { reads: client, cache: undefined, fallback: undefined };
+  const cache: RemoteCache = await startRemoteCache({
+    auth: client,
+    prefixes: PROXY_CACHE_PREFIXES,
+    name: 'proxy',
+    clock: options.clock,
+    logger: options.logger,
+    ...(options.cache ? { settings: options.cache } : {}),
+  });
+  const clusterName = parseIdentity(identity.cert).teleportCluster ?? identity.clusterName ?? '';
+  const handshakeMs = options.limits?.deadlines?.handshakeMs ?? 10_000;
+  const fallback = newAuthFallback({ identity, clusterName, reads: cache.reads, clock: options.clock, log: options.logger, handshakeMs });
+  return { reads: withCachedReads(client, cache.reads), cache, fallback };
 }
 
 /** A `Proxy` host identity issued by the auth service of this process. */
@@ -137,12 +149,9 @@ export async function startProxyRole(options: ProxyRoleOptions): Promise<ProxySe
   };
   let cache: RemoteCache | undefined;
   try {
-    cache = await proxyCache(options, client);
-    const reads = cache ? withCachedReads(client, cache.reads) : client;
-    const clusterName = parseIdentity(identity.cert).teleportCluster ?? identity.clusterName ?? '';
-    const fallback = cache
-      ? newAuthFallback({ identity, clusterName, reads: cache.reads, clock: options.clock, log: options.logger, handshakeMs: options.limits?.deadlines?.handshakeMs ?? 10_000 })
-      : undefined;
+    const cached = await proxyReads(options, client, identity);
+    const { reads, fallback } = cached;
+    cache = cached.cache;
     const selfId = hostIdOf(identity);
     const peering = await peeringSettings(client, section, selfId, options.logger);
     const proxy = await startProxyService({
