@@ -123,7 +123,7 @@ async function stopPostgres(dataDir: string): Promise<void> {
 }
 
 /** What the guide writes into its work dir; before, it wrote some of these into the clone. */
-const WORK_FILES = ['.teleport-ts', 'certs', 'db-agent', 'db.yaml', 'db-token', 'pgdata', 'env.sh'];
+const WORK_FILES = ['.teleport-ts', 'certs', 'db-agent', 'db.yaml', 'db-token', 'node-data', 'node-token', 'pgdata', 'env.sh'];
 
 describe.skipIf(!psql.available || !postgres)('docs/getting-started.md', () => {
   let run: Run | undefined;

@@ -25,7 +25,7 @@ function readDocument(text: string, source: string): unknown {
   const deepAt = yamlTooDeepAt(text);
   if (deepAt !== undefined) throw new BadParameterError(`failed to parse ${source}: nested deeper than ${MAX_YAML_NESTING} levels at line ${deepAt}`);
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines });
+  const doc = parseDocument(text, { lineCounter: lines, logLevel: 'error' }); // no library warnings on stderr
   const syntax = doc.errors[0];
   if (syntax) throw new BadParameterError(`failed to parse ${source}: ${syntax.message.split('\n')[0]}`);
   const unknown = findUnknownKey(doc, lines, FileConfigSchema);

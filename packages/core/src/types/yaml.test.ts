@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { isKind } from '../errors/index.js';
 import { defaultAuthPreference, parseAuthPreference } from './auth-preference.js';
 import { parseRole } from './role.js';
@@ -73,6 +73,16 @@ describe('resourceToYaml', () => {
 });
 
 describe('resourceFromYaml', () => {
+  it('refuses a collection used as a key in one line, printing no library warning', () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      expect(() => resourceFromYaml('kind: role\nversion: v7\nmetadata:\n  name: x\n? [a, b]\n: 1\n')).toThrow(/is not a known field/);
+      expect(warn).not.toHaveBeenCalled();
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
   it('parses the output of resourceToYaml back to equal resources', () => {
     const resources = [
       parseRole({ metadata: { name: 'dev' }, spec: { allow: { logins: ['a'], node_labels: { env: ['a', 'b'] } }, options: { max_session_ttl: '1h30m' } } }),

@@ -20,7 +20,8 @@ export const MAX_YAML_LENGTH = 1024 * 1024;
 export function resourceFromYaml(text: string): Resource[] {
   if (typeof text !== 'string') throw new TypeError('resourceFromYaml expects a string');
   if (text.length > MAX_YAML_LENGTH) throw new BadParameterError(`YAML input is larger than ${MAX_YAML_LENGTH} bytes`);
-  const parsed = parseAllDocumentsWithinDepth(text, { uniqueKeys: true });
+  // logLevel 'error': the library would print warnings (e.g. about collection keys) to stderr; the checks below say what is wrong.
+  const parsed = parseAllDocumentsWithinDepth(text, { uniqueKeys: true, logLevel: 'error' });
   if ('tooDeepAt' in parsed) throw new BadParameterError(`malformed YAML at line ${parsed.tooDeepAt}: nested deeper than ${MAX_YAML_NESTING} levels`);
   const { docs, lines } = parsed;
   const many = docs.length > 1;

@@ -386,6 +386,33 @@ describe('postgres backend', () => {
       await bk.close();
     });
 
+    it('pool_max_conns caps the connections the server sees (pg_stat_activity), as in the seed connection string', async () => {
+      // The LISTEN session of the change feed is one more connection, outside the pool (LISTEN is per session).
+      const connections = async (feed: boolean): Promise<number> =>
+        Number((await tlsServer.query<{ n: string }>(
+          "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = 'teleport_pool' AND usename = 'teleport' " +
+            `AND (application_name = 'teleport-ts change feed') = ${feed}`,
+        ))[0]?.n);
+      const settings = `sslmode=verify-full&sslrootcert=${pki.caCert}&sslcert=${pki.clientCert}&sslkey=${pki.clientKey}`;
+      const bk = await openPostgresBackend({
+        connString: `postgres://teleport@localhost:${tlsServer.port}/teleport_pool?${settings}&pool_max_conns=3`,
+        sweepIntervalMs: 0,
+        env: {},
+      });
+      try {
+        let peak = 0;
+        const sample = setInterval(() => void connections(false).then((n) => (peak = Math.max(peak, n))), 5);
+        // 200 concurrent operations want 200 connections; the pool lends at most three.
+        await Promise.all(Array.from({ length: 200 }, (_, i) => bk.put({ key: `/pool/${i % 20}`, value: enc(String(i)) })));
+        clearInterval(sample);
+        peak = Math.max(peak, await connections(false));
+        expect(peak).toBe(3);
+        expect(await connections(true)).toBe(1);
+      } finally {
+        await bk.close();
+      }
+    });
+
     it('verify-ca accepts a certificate that does not name the host; verify-full refuses it', async (ctx) => {
       // This machine's host name usually resolves to 127.0.0.1 but is not in the server certificate.
       const alias = hostname();
