@@ -274,6 +274,8 @@ export function spliceTo(target: { host: string; port: number }, onError?: (err:
       if (!connected && fallback && !socket.destroyed) {
         upstream.removeAllListeners('close');
         socket.off('error', fail);
+        // The fallback's TLS layer reports its own errors; the raw socket must still never throw one.
+        socket.on('error', () => socket.destroy());
         fallback(socket);
         return;
       }
