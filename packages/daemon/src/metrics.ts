@@ -1,11 +1,15 @@
 /**
  * The process's Prometheus metrics (served on `diag_addr` at `/metrics`, with prom-client) and the backend probe
  * behind `/readyz`: backend request latency and errors, backend reachability, reverse tunnels per proxy (agents)
- * and connected agents (proxies), plus Node's default process metrics.
+ * and connected agents (proxies), cache health, active sessions by protocol, certificates issued, failed logins,
+ * audit queue depth, plus Node's default process metrics. Teleport's names where Teleport has the metric
+ * (`failed_login_attempts_total`), `teleport_*` otherwise.
  */
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { AuditEvent, AuditEventStore } from '@teleport-ts/core/audit';
 import type { Backend } from '@teleport-ts/core/backend';
+import type { BackendCache } from '@teleport-ts/core/cache';
 import { isTeleportError, redact } from '@teleport-ts/core/errors';
 
 /** Backend operations that are timed. */
@@ -31,12 +35,28 @@ const EXPECTED_KINDS = new Set(['not-found', 'already-exists', 'compare-failed']
 const PROBE_INTERVAL_MS = 1_000;
 const PROBE_TIMEOUT_MS = 2_000;
 
+/** Read at every scrape; each service adds what it has. */
+interface MetricSources {
+  /** The proxies an agent holds tunnels to (host ids). */
+  agentProxies?: () => readonly string[];
+  /** Agents connected to this proxy. */
+  proxyAgents?: () => number;
+  /** Caches fed by a watch, by name (`auth`, `proxy`, `db`). */
+  caches?: () => readonly { name: string; cache: BackendCache }[];
+  /** Sessions being served now, by protocol (`postgres`, `ssh`...). */
+  activeSessions?: () => Readonly<Record<string, number>>;
+  /** Audit events queued for the auth server, by service (`db`, `proxy`). */
+  auditQueues?: () => Readonly<Record<string, number>>;
+}
+
 export interface ProcessMetrics {
   readonly registry: Registry;
   /** The backend with every operation timed and its failures counted. */
   instrumentBackend(backend: Backend): Backend;
-  /** Tunnels read at scrape time: the proxies an agent holds tunnels to, the agents connected to a proxy. */
-  watchTunnels(source: { agentProxies?: () => readonly string[]; proxyAgents?: () => number }): void;
+  /** What is read at scrape time from the running services (tunnels, caches, sessions, audit queues). */
+  watch(source: MetricSources): void;
+  /** The audit store with issued certificates and failed logins counted as they are recorded. */
+  observeAudit(store: AuditEventStore): AuditEventStore;
   /** Probes the backend until closed; `problem()` says why it is not reachable, or undefined. */
   probeBackend(backend: Backend): { problem(): string | undefined; close(): void };
 }
@@ -54,7 +74,22 @@ export function newProcessMetrics(): ProcessMetrics {
   });
   const errors = new Counter({ name: 'teleport_backend_errors_total', help: 'Backend requests that failed, by operation.', labelNames: ['operation'], registers: [registry] });
   const up = new Gauge({ name: 'teleport_backend_up', help: '1 when the last backend probe succeeded.', registers: [registry] });
-  let sources: Parameters<ProcessMetrics['watchTunnels']>[0] = {};
+  const sources: MetricSources = {};
+  registerTunnelGauges(registry, sources);
+  registerServiceGauges(registry, sources);
+  const audit = auditCounters(registry);
+  return {
+    registry,
+    instrumentBackend: (backend) => timedBackend(backend, latency, errors),
+    watch: (source) => {
+      Object.assign(sources, source);
+    },
+    observeAudit: (store) => observedAudit(store, audit),
+    probeBackend: (backend) => startBackendProbe(backend, up),
+  };
+}
+
+function registerTunnelGauges(registry: Registry, sources: MetricSources): void {
   new Gauge({
     name: 'teleport_reverse_tunnels',
     help: 'Reverse tunnels this agent holds, by proxy (host id).',
@@ -73,14 +108,98 @@ export function newProcessMetrics(): ProcessMetrics {
       if (sources.proxyAgents) this.set(sources.proxyAgents());
     },
   });
-  return {
-    registry,
-    instrumentBackend: (backend) => timedBackend(backend, latency, errors),
-    watchTunnels: (source) => {
-      sources = { ...sources, ...source };
-    },
-    probeBackend: (backend) => startBackendProbe(backend, up),
+}
+
+/** Gauges read from the services at scrape time: caches, sessions, audit queues. */
+function registerServiceGauges(registry: Registry, sources: MetricSources): void {
+  const byLabel = (gauge: Gauge<string>, label: string, values: Readonly<Record<string, number>> | undefined): void => {
+    gauge.reset();
+    for (const [name, value] of Object.entries(values ?? {})) gauge.set({ [label]: name }, value);
   };
+  new Gauge({
+    name: 'teleport_cache_healthy',
+    help: 'Whether a watch-fed cache serves from memory (1) or is initialising or has lost its watch (0), by cache.',
+    labelNames: ['cache'],
+    registers: [registry],
+    collect() {
+      byLabel(this, 'cache', Object.fromEntries((sources.caches?.() ?? []).map((c) => [c.name, c.cache.state() === 'ready' ? 1 : 0])));
+    },
+  });
+  new Counter({
+    name: 'teleport_cache_initializations_total',
+    help: 'Times a watch-fed cache was (re)initialised, by cache: it grows on every loss of the watch.',
+    labelNames: ['cache'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const c of sources.caches?.() ?? []) this.inc({ cache: c.name }, c.cache.initialisations());
+    },
+  });
+  new Gauge({
+    name: 'teleport_active_sessions',
+    help: 'Sessions being served now, by protocol.',
+    labelNames: ['protocol'],
+    registers: [registry],
+    collect() {
+      byLabel(this, 'protocol', sources.activeSessions?.());
+    },
+  });
+  new Gauge({
+    name: 'teleport_audit_queue_depth',
+    help: 'Audit events queued for the auth server and not yet stored, by service.',
+    labelNames: ['service'],
+    registers: [registry],
+    collect() {
+      byLabel(this, 'service', sources.auditQueues?.());
+    },
+  });
+}
+
+interface AuditCounters {
+  failedLogins: Counter;
+  certificates: Counter<'cert_type'>;
+}
+
+function auditCounters(registry: Registry): AuditCounters {
+  return {
+    failedLogins: new Counter({ name: 'failed_login_attempts_total', help: 'Failed logins (wrong password or second factor, locked user).', registers: [registry] }),
+    certificates: new Counter({
+      name: 'teleport_certificates_issued_total',
+      help: 'Certificates issued by the auth server, by type (user, db, db_client, host...).',
+      labelNames: ['cert_type'],
+      registers: [registry],
+    }),
+  };
+}
+
+function countAudit(event: AuditEvent, counters: AuditCounters): void {
+  if (event.event === 'user.login' && (event as { success?: unknown }).success === false) counters.failedLogins.inc();
+  else if (event.event === 'cert.create') {
+    const type = (event as { cert_type?: unknown }).cert_type;
+    counters.certificates.inc({ cert_type: typeof type === 'string' && type !== '' ? type.slice(0, 32) : 'user' });
+  }
+}
+
+/** The store, with what it records counted once stored. */
+function observedAudit(store: AuditEventStore, counters: AuditCounters): AuditEventStore {
+  return new Proxy(store, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target);
+      if (prop === 'emit') {
+        return async (event: AuditEvent) => {
+          await target.emit(event);
+          countAudit(event, counters);
+        };
+      }
+      if (prop === 'emitMany') {
+        return async (events: readonly AuditEvent[]) => {
+          await target.emitMany(events);
+          for (const event of events) countAudit(event, counters);
+        };
+      }
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
 }
 
 function timedBackend(backend: Backend, latency: Histogram<'operation'>, errors: Counter<'operation'>): Backend {

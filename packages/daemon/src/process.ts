@@ -148,7 +148,7 @@ async function startAuthRole(state: ProcessState, backend: Backend): Promise<Aut
   const audit: AuditEventStore = started(state, await openAuditStore({ uris: config.storage.audit_events_uri, dataDir: config.dataDir, clock }));
   const auth = await startAuthServer({
     backend,
-    audit,
+    audit: state.metrics.observeAudit(audit),
     dataDir: config.dataDir,
     nodename: config.nodename,
     listenAddr: config.auth.listenAddr,
@@ -220,11 +220,20 @@ async function startNode(state: ProcessState, auth: AuthServer | undefined, prox
   return started(state, node);
 }
 
-/** Tunnels in the metrics, and a db agent without any tunnel is not ready. */
-function watchServices(state: ProcessState, proxy: ProxyService | undefined, db: DatabaseService | undefined): void {
-  state.metrics.watchTunnels({
+/** Tunnels, caches, sessions and audit queues in the metrics, and a db agent without any tunnel is not ready. */
+function watchServices(state: ProcessState, services: { auth: AuthServer | undefined; proxy: ProxyService | undefined; db: DatabaseService | undefined }): void {
+  const { auth, proxy, db } = services;
+  const caches = [
+    ...(auth?.cache ? [{ name: 'auth', cache: auth.cache }] : []),
+    ...(proxy?.cache ? [{ name: 'proxy', cache: proxy.cache }] : []),
+    ...(db?.cache ? [{ name: 'db', cache: db.cache }] : []),
+  ];
+  state.metrics.watch({
     ...(db ? { agentProxies: () => db.connectedProxies() } : {}),
     ...(proxy?.connectedAgents ? { proxyAgents: proxy.connectedAgents } : {}),
+    caches: () => caches,
+    ...(db ? { activeSessions: () => ({ postgres: db.activeSessions }) } : {}),
+    auditQueues: () => ({ ...(db ? { db: db.auditQueueDepth() } : {}), ...(proxy?.auditQueueDepth ? { proxy: proxy.auditQueueDepth() } : {}) }),
   });
   if (db) state.problems.push(() => (db.tunnelState === 'connected' ? undefined : 'no reverse tunnel to a proxy'));
 }
@@ -264,7 +273,7 @@ export async function startProcess(config: ProcessConfig, options: StartProcessO
     const proxy = config.roles.includes('proxy') ? await startProxy(state, auth) : undefined;
     const db = config.roles.includes('db') ? await startDb(state, auth, proxy) : undefined;
     const node = config.roles.includes('node') ? await startNode(state, auth, proxy) : undefined;
-    watchServices(state, proxy, db);
+    watchServices(state, { auth, proxy, db });
     state.ready = true;
     return {
       backend,

@@ -1,6 +1,7 @@
 /**
  * The diagnostic endpoint of a real process (auth + proxy on PostgreSQL): `/metrics` is Prometheus text whose
- * backend counters move with the traffic, and `/readyz` follows the backend: 503 naming it while PostgreSQL is
+ * backend, certificate and failed-login counters move with the traffic and whose cache gauge shows the auth cache
+ * (sessions, audit queues and the proxy's cache move in `e2e/test/proxy-cache.test.ts`), and `/readyz` follows the backend: 503 naming it while PostgreSQL is
  * stopped, 200 again once it is back, without a restart.
  */
 
@@ -9,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadIdentity, newAuthClient } from '@teleport-ts/core/api';
+import { BALANCED_V1, generateKeyPair } from '@teleport-ts/core/ca';
 import { usePostgres } from '@teleport-ts/testkit';
 import { newLogger } from '../src/logger.js';
 import { startProcess, type RunningProcess } from '../src/process.js';
@@ -93,13 +95,22 @@ describe('diag endpoint: /metrics and /readyz on a process with a PostgreSQL bac
     expect(before.get('teleport_backend_up')).toBe(1);
     expect(before.get('teleport_proxy_connected_agents')).toBe(0);
     expect(before.has('process_cpu_user_seconds_total')).toBe(true);
+    expect(before.get('teleport_cache_healthy{cache="auth"}')).toBe(1);
+    expect(before.get('teleport_cache_initializations_total{cache="auth"}')).toBeGreaterThanOrEqual(1);
+    expect(before.get('teleport_audit_queue_depth{service="proxy"}')).toBe(0);
     const admin = newAuthClient({ addr: proc.auth!.dialAddr, identity: await loadIdentity(proc.auth!.adminIdentityDir) });
     try {
       for (let i = 0; i < 5; i++) await admin.createUser({ name: `metrics-${i}`, roles: ['access'] });
+      const [tls, ssh] = await Promise.all([generateKeyPair(BALANCED_V1['tls-user']), generateKeyPair(BALANCED_V1['ssh-user'])]);
+      const keys = { tlsPublicKey: tls.publicKeyPem, sshPublicKey: ssh.sshPublicKey };
+      for (let i = 0; i < 2; i++) await admin.generateUserCerts({ user: 'metrics-0', ...keys, ttl: 60_000 });
+      for (let i = 0; i < 3; i++) await expect(admin.authenticateUser({ user: 'metrics-1', password: 'not the password', ...keys })).rejects.toThrow();
     } finally {
       await admin.close();
     }
     const after = await scrape();
+    expect((after.get('teleport_certificates_issued_total{cert_type="user"}') ?? 0) - (before.get('teleport_certificates_issued_total{cert_type="user"}') ?? 0)).toBe(2);
+    expect((after.get('failed_login_attempts_total') ?? 0) - (before.get('failed_login_attempts_total') ?? 0)).toBe(3);
     const writes = (m: Map<string, number>) =>
       total(m, 'teleport_backend_request_duration_seconds_count{operation="create"') + total(m, 'teleport_backend_request_duration_seconds_count{operation="put"') + total(m, 'teleport_backend_request_duration_seconds_count{operation="atomicWrite"');
     expect(writes(after) - writes(before)).toBeGreaterThanOrEqual(5);
@@ -123,10 +134,17 @@ describe('diag endpoint: /metrics and /readyz on a process with a PostgreSQL bac
         const now = samples(await (await fetch(`http://${diag}/metrics`)).text());
         return total(now, 'teleport_backend_errors_total{operation="get"}') > 0 || undefined;
       }, 15_000);
+      // The auth cache lost its watch: not healthy until it is initialised again.
+      await waitFor('auth cache unhealthy', async () => (samples(await (await fetch(`http://${diag}/metrics`)).text()).get('teleport_cache_healthy{cache="auth"}') === 0 || undefined), 15_000);
     } finally {
       await pg.server.start();
     }
     await waitFor('/readyz 200', async () => ((await readyz()).status === 200 ? true : undefined), 15_000);
+    const healed = await waitFor('auth cache healthy again', async () => {
+      const now = samples(await (await fetch(`http://${diag}/metrics`)).text());
+      return now.get('teleport_cache_healthy{cache="auth"}') === 1 ? now : undefined;
+    }, 20_000);
+    expect(healed.get('teleport_cache_initializations_total{cache="auth"}')).toBeGreaterThanOrEqual(2);
   }, 60_000);
 
   it('closes cleanly through the instrumented backend (the driver keeps private state)', async () => {

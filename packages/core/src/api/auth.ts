@@ -9,6 +9,7 @@
 import type { AuditEvent, SearchEventsResult, SearchOrder } from '../audit/types.js';
 import type { CertAuthority, CertAuthorityType, Rotation, RotationMode, RotationPhase } from '../ca/authority.js';
 import type { KeyAlgorithm } from '../ca/keys.js';
+import type { BackendEvent, Item } from '../backend/types.js';
 import type { RouteToDatabase } from '../ca/tlsca/identity.js';
 import { BadParameterError } from '../errors/index.js';
 import type { DatabaseProtocol } from '../config/index.js';
@@ -64,6 +65,8 @@ import {
   RequestableResourcesResponse,
   AccessCapabilitiesSchema,
   AccessRequestWatchLine,
+  BackendItemsResponse,
+  BackendWatchLine,
 } from './responses.js';
 
 /**
@@ -542,6 +545,19 @@ export interface AuthClient extends RecordingsApi {
   /** The cluster's tunnel strategy. */
   getTunnelStrategy(): Promise<TunnelStrategy>;
 
+  /**
+   * Backend items with `start <= key < end` (at most `limit`), under a prefix the caller may watch: the list call
+   * a watch-fed cache initialises from. CAs come without their private keys.
+   */
+  getBackendItems(start: string, end: string, limit?: number): Promise<Item[]>;
+  /**
+   * The backend watch, scoped to what the caller may read (a proxy: CAs without keys, roles, locks, database
+   * servers, nodes, proxies, cluster configuration; an agent: CAs without keys, roles, locks, cluster
+   * configuration): `init` once every later change is seen, then puts and deletes in commit order. Ends when
+   * `signal` aborts or the server closes the stream (a `connection-problem` error when it broke).
+   */
+  watchBackend(prefixes: readonly string[], signal: AbortSignal): AsyncIterable<BackendEvent>;
+
   /** Creates an access request (for the caller, or for `user` when the caller may create requests for others). */
   createAccessRequest(request: CreateAccessRequest): Promise<AccessRequest>;
   /** `own`: the caller's; `reviewable`: those the caller may review; `all` (administrators): every request. */
@@ -703,6 +719,37 @@ function nodeMethods(c: Caller): Methods<'upsertNode' | 'getNodes' | 'deleteNode
   };
 }
 
+function backendMethods(c: Caller): Methods<'getBackendItems' | 'watchBackend'> {
+  return {
+    getBackendItems: async (start, end, limit) => {
+      const q = new URLSearchParams({ start, end });
+      if (limit !== undefined) q.set('limit', String(limit));
+      return (await c.get(`${path('backend', 'items')}?${q.toString()}`, BackendItemsResponse)).items.map(itemFromWire);
+    },
+    watchBackend: (prefixes, signal) => {
+      const q = new URLSearchParams();
+      for (const p of prefixes) q.append('prefix', p);
+      return backendEvents(c.api.stream(`${path('backend', 'watch')}?${q.toString()}`, signal));
+    },
+  };
+}
+
+function itemFromWire(wire: v.InferOutput<typeof BackendItemsResponse>['items'][number]): Item {
+  const expires = wire.expires === undefined ? undefined : new Date(wire.expires);
+  if (expires !== undefined && Number.isNaN(expires.getTime())) throw new BadParameterError(`backend item ${wire.key}: malformed expiry`);
+  return { key: wire.key, value: new Uint8Array(Buffer.from(wire.value, 'base64')), revision: wire.revision, ...(expires ? { expires } : {}) };
+}
+
+/** The backend watch stream's lines as events: heartbeats dropped, every line checked. */
+async function* backendEvents(lines: AsyncIterable<unknown>): AsyncGenerator<BackendEvent> {
+  for await (const raw of lines) {
+    const line = parseWith(BackendWatchLine, raw, 'backend watch event');
+    if (line.type === 'init') yield { type: 'init' };
+    else if (line.type === 'put') yield { type: 'put', item: itemFromWire(line.item) };
+    else if (line.type === 'delete') yield { type: 'delete', item: { key: line.key } };
+  }
+}
+
 function proxyMethods(c: Caller): Methods<'upsertProxy' | 'getProxies' | 'deleteProxy' | 'getTunnelStrategy'> {
   return {
     upsertProxy: (request) => c.api.call('PUT', path('proxies', request.name), request, ProxyServerSchema),
@@ -780,6 +827,7 @@ export function newAuthClient(options: AuthClientOptions): AuthClient {
     ...eventAndServerMethods(c),
     ...nodeMethods(c),
     ...proxyMethods(c),
+    ...backendMethods(c),
     ...accessRequestMethods(c),
     ...recordingMethods(api, AUTH_API_PREFIX),
     close: () => api.close(),

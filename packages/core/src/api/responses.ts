@@ -222,3 +222,21 @@ export const AccessRequestWatchLine = v.variant('type', [
   v.looseObject({ type: v.literal('put'), request: v.unknown() }),
   v.looseObject({ type: v.literal('delete'), id: v.pipe(v.string(), v.minLength(1)) }),
 ]);
+
+/** One backend item on the wire (`GET /v1/backend/items`, `GET /v1/backend/watch`): the value in base64. */
+export const BackendItemWire = v.looseObject({
+  key: v.pipe(v.string(), v.minLength(1), v.maxLength(4096)),
+  value: v.string(),
+  expires: v.optional(v.string()),
+  revision: v.string(),
+});
+
+export const BackendItemsResponse = v.looseObject({ items: v.array(BackendItemWire) });
+
+/** A line of the backend watch stream. */
+export const BackendWatchLine = v.variant('type', [
+  v.looseObject({ type: v.literal('init') }),
+  v.looseObject({ type: v.literal('ping') }),
+  v.looseObject({ type: v.literal('put'), item: BackendItemWire }),
+  v.looseObject({ type: v.literal('delete'), key: v.pipe(v.string(), v.minLength(1), v.maxLength(4096)) }),
+]);

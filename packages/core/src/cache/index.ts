@@ -84,3 +84,5 @@ export function startBackendCache(options: BackendCacheOptions): BackendCache {
     },
   };
 }
+
+export { newRemoteBackend, rangeWithin, type RemoteBackendOptions, type RemoteBackendSource } from './remote.js';

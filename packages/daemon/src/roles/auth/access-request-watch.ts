@@ -42,7 +42,7 @@ function admit(ctx: AuthContext, name: string): () => void {
 }
 
 /** Writes one line; waits while the socket's buffer is full (or until the stream is aborted). */
-async function writeLine(res: ServerResponse, signal: AbortSignal, value: unknown): Promise<void> {
+export async function writeLine(res: ServerResponse, signal: AbortSignal, value: unknown): Promise<void> {
   if (signal.aborted || res.write(`${JSON.stringify(value)}\n`)) return;
   await new Promise<void>((resolve) => {
     const done = (): void => {

@@ -5,6 +5,7 @@
 
 import { randomUUID } from 'node:crypto';
 import type { DatabaseCerts, HostCerts, OpenSshHostCert, UserCerts } from '@teleport-ts/core/api';
+import { AUTH_SERVER_NAME } from '@teleport-ts/core/api';
 import {
   DEFAULT_SCRYPT_PARAMS,
   hashPassword,
@@ -468,7 +469,9 @@ async function issueJoinCerts(
   const { hostId, nodeName, role, principals, tlsPublicKey, sshPublicKey } = req;
   const hostCa = await ctx.certAuthority('host');
   const expiry = boundedExpiry(ctx, hostCa, HOST_CERT_TTL_MS);
-  const { dnsNames, ipAddresses } = splitHosts([nodeName, ...principals]);
+  // A proxy answers `teleport-auth` itself while the auth server is unreachable (from its cache): its certificate
+  // carries the auth API's server name, as Teleport's host certificates do.
+  const { dnsNames, ipAddresses } = splitHosts([nodeName, ...principals, ...(role === 'Proxy' ? [AUTH_SERVER_NAME] : [])]);
   const tlsCert = await issueHostCert({
     ca: tlsSigningKeyPair(hostCa),
     publicKey: tlsPublicKey,

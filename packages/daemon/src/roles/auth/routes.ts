@@ -44,6 +44,7 @@ import {
   waitForAccessRequest,
 } from './access-requests.js';
 import { watchAccessRequests } from './access-request-watch.js';
+import { getBackendItems, watchBackend } from './backend-watch.js';
 import { completeRecording, getSessionRecordingConfig, listRecordings, streamRecording, uploadRecordingPart } from './recordings.js';
 import { completeUserToken, createResetPasswordToken, createUser, deleteUser, getUser, getUserToken, getUsers, updateUser } from './users.js';
 
@@ -95,6 +96,8 @@ export function registerAuthRoutes(router: Router<Caller>, ctx: AuthContext, lim
   router.add('GET', p('/accessrequests'), (c) => getAccessRequests(ctx, c.identity, c.query.get('scope')));
   router.add('GET', p('/accessrequests/capabilities'), (c) => getAccessCapabilities(ctx, c.identity));
   router.add('GET', p('/accessrequests/watch'), (c) => watchAccessRequests(ctx, c.identity));
+  router.add('GET', p('/backend/watch'), (c) => watchBackend(ctx, c.identity, c.query.getAll('prefix')));
+  router.add('GET', p('/backend/items'), (c) => getBackendItems(ctx, c.identity, c.query));
   router.add('GET', p('/accessrequests/search'), (c) => searchRequestableResources(ctx, c.identity, c.query.get('kind')));
   router.add('GET', p('/accessrequests/:id'), (c) => getAccessRequest(ctx, c.identity, id(c)));
   router.add('DELETE', p('/accessrequests/:id'), (c) => deleteAccessRequest(ctx, c.identity, id(c)));

@@ -33,6 +33,7 @@ import { nopLogger, type Logger } from '../../logger.js';
 import { newIdentifier, type Caller, type ClientTrust } from './authz.js';
 import { boundedExpiry, HOST_CERT_TTL_MS } from './certs.js';
 import { startAuthCache, type AuthCacheSettings } from './cache.js';
+import type { BackendCache } from '@teleport-ts/core/cache';
 import { newAuthContext, type AuthContext } from './context.js';
 import { initCluster, loadOrCreateHostUuid } from './init.js';
 import { advanceAutoRotations } from './resources.js';
@@ -100,6 +101,8 @@ export interface AuthServer {
   caPins(): Promise<string[]>;
   /** The operations, for embedding and tests. */
   readonly context: AuthContext;
+  /** The cache of hot resources, unless turned off. */
+  readonly cache?: BackendCache;
   /** Stops accepting, lets in-flight requests finish (up to a grace period), stops the watcher. */
   close(): Promise<void>;
 }
@@ -185,7 +188,6 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     throw err;
   }
   logger.info('auth service is up', { addr, cluster: clusterName, host_uuid: hostUuid });
-
   return {
     addr,
     dialAddr,
@@ -193,6 +195,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     hostUuid,
     adminIdentityDir,
     context: ctx,
+    ...(cache ? { cache } : {}),
     caPins: async () => trustedTlsCerts(await ctx.certAuthority('host')).map(caPin),
     async close() {
       if (s.closed) return;

@@ -32,6 +32,8 @@ export interface ServiceAuditEmitter {
   flush(timeoutMs?: number): Promise<void>;
   /** Flushes (up to 5 s) and stops. */
   close(): Promise<void>;
+  /** Events queued and not yet stored by the auth server (the `teleport_audit_queue_depth` metric). */
+  depth(): number;
 }
 
 export interface ServiceAuditEmitterOptions {
@@ -258,5 +260,6 @@ export function newServiceAuditEmitter(options: ServiceAuditEmitterOptions): Ser
     emit: (key, fields) => emit(state, key, fields),
     flush: (timeoutMs) => flush(state, timeoutMs),
     close: () => close(state),
+    depth: () => state.queue.length,
   };
 }

@@ -22,6 +22,8 @@ import { clusterAndHostId } from '../agent.js';
 import { startAgentTunnels, type AgentTunnelsOptions } from '../agent-tunnels.js';
 import { loadOrJoinIdentity } from '../join.js';
 import { startLockWatcher } from '../lockwatcher.js';
+import type { BackendCache } from '@teleport-ts/core/cache';
+import { AGENT_CACHE_PREFIXES, openRemoteCache, withCachedReads, type RemoteCache } from '../remote-cache.js';
 import { newServiceAuditEmitter } from './audit.js';
 import { DEFAULT_ROLE_CACHE_TTL_MS, newDatabaseAuthorizer } from './authorize.js';
 import { newCertAuthorityCache } from './cas.js';
@@ -75,6 +77,10 @@ export interface DatabaseService {
   connectedProxies(): string[];
   /** Sessions being served now. */
   readonly activeSessions: number;
+  /** Audit events queued for the auth server. */
+  auditQueueDepth(): number;
+  /** The cache fed by the auth server's watch (an agent alone). */
+  readonly cache?: BackendCache;
   /** Stops announcing, drops the tunnel and every session, flushes the audit queue. */
   close(): Promise<void>;
 }
@@ -106,12 +112,19 @@ async function obtainIdentity(options: DatabaseServiceOptions, hostUuid: string)
 }
 
 /** The services every engine shares: verification and RBAC, client certificates, CAs, audit, locks. */
-function newEngineContext(options: DatabaseServiceOptions, agent: { auth: AuthClient; clusterName: string; hostId: string; clock: Clock; identity: Identity }): EngineContext {
-  const { auth, clusterName, clock, identity } = agent;
+function newEngineContext(
+  options: DatabaseServiceOptions,
+  agent: { auth: AuthClient; clusterName: string; hostId: string; clock: Clock; identity: Identity; cache: RemoteCache | undefined },
+): EngineContext {
+  const { clusterName, clock, identity, cache } = agent;
   const { logger } = options;
-  const cas = newCertAuthorityCache({ auth, clusterName, clock, initial: { host: identity.caCerts } });
+  // With a cache, CAs, roles and locks are memory reads kept current by the watch: no TTL in front of them.
+  const auth = cache ? withCachedReads(agent.auth, cache.reads) : agent.auth;
+  const cas = newCertAuthorityCache({ auth, clusterName, clock, initial: { host: identity.caCerts }, ...(cache ? { maxAgeMs: CACHED_READ_MAX_AGE_MS } : {}) });
+  const roleCacheTtlMs = options.roleCacheTtlMs ?? (cache ? 0 : DEFAULT_ROLE_CACHE_TTL_MS);
+  const lockRefreshMs = options.lockRefreshMs ?? (cache ? CACHED_READ_MAX_AGE_MS : undefined);
   return {
-    authorizer: newDatabaseAuthorizer({ cas, auth, clusterName, roleCacheTtlMs: options.roleCacheTtlMs ?? DEFAULT_ROLE_CACHE_TTL_MS }),
+    authorizer: newDatabaseAuthorizer({ cas, auth, clusterName, roleCacheTtlMs }),
     certs: newClientCertCache({ auth, clock }),
     cas,
     audit: newServiceAuditEmitter({ auth, clock, logger }),
@@ -119,7 +132,7 @@ function newEngineContext(options: DatabaseServiceOptions, agent: { auth: AuthCl
     locks: startLockWatcher({
       auth,
       clock,
-      ...(options.lockRefreshMs !== undefined ? { refreshMs: options.lockRefreshMs } : {}),
+      ...(lockRefreshMs !== undefined ? { refreshMs: lockRefreshMs } : {}),
       onError: (err) => logger.warn('could not fetch locks, keeping the last known ones', { error: redact((err as Error).message) }),
     }),
     hostId: agent.hostId,
@@ -133,8 +146,12 @@ interface RunningAgent {
   tunnel: TunnelPool;
   streams: DatabaseStreams;
   auth: AuthClient;
+  cache: RemoteCache | undefined;
   logger: Logger;
 }
+
+/** How often an agent with a cache re-reads locks and CAs from it (memory reads). */
+const CACHED_READ_MAX_AGE_MS = 250;
 
 async function closeDatabaseService(agent: RunningAgent): Promise<void> {
   agent.heartbeats.close();
@@ -142,6 +159,7 @@ async function closeDatabaseService(agent: RunningAgent): Promise<void> {
   await agent.tunnel.close();
   agent.streams.destroyAll();
   await agent.engine.audit.close();
+  await agent.cache?.close();
   await agent.auth.close();
   agent.logger.info('database service stopped');
 }
@@ -173,7 +191,10 @@ export async function startDatabaseService(options: DatabaseServiceOptions): Pro
   const { identity, authAddr } = await obtainIdentity(options, hostUuid);
   const { clusterName, hostId } = clusterAndHostId(identity, hostUuid);
   const auth: AuthClient = newAuthClient({ addr: authAddr, identity, alpnProtocols: AUTH_VIA_PROXY_ALPN });
-  const engine = newEngineContext(options, { auth, clusterName, hostId, clock, identity });
+  // An agent alone follows the auth server's watch (CAs, roles, locks): sessions of valid certificates are checked
+  // while the auth server is unreachable. Next to an auth server, the local API answers from that server's cache.
+  const cache = options.auth ? undefined : openRemoteCache({ auth, prefixes: AGENT_CACHE_PREFIXES, name: 'db', clock, logger });
+  const engine = newEngineContext(options, { auth, clusterName, hostId, clock, identity, cache });
   const engines = newEngineRegistry(engine);
   const streams = newDatabaseStreams({ databases, engines, logger });
   const heartbeat = { ...DEFAULT_DB_HEARTBEAT, ...options.heartbeat };
@@ -211,9 +232,11 @@ export async function startDatabaseService(options: DatabaseServiceOptions): Pro
     get activeSessions() {
       return streams.active.size;
     },
+    auditQueueDepth: () => engine.audit.depth(),
+    ...(cache ? { cache: cache.cache } : {}),
     async close() {
       if (closing !== undefined) return;
-      closing = closeDatabaseService({ heartbeats, engine, tunnel, streams, auth, logger });
+      closing = closeDatabaseService({ heartbeats, engine, tunnel, streams, auth, cache, logger });
       await closing;
     },
   };

@@ -254,16 +254,31 @@ export function newAlpnListener(options: AlpnListenerOptions): AlpnListener {
   };
 }
 
+/** How long the auth server may take to accept a passthrough connection before the fallback serves it. */
+const SPLICE_CONNECT_TIMEOUT_MS = 3_000;
+
 /**
  * A passthrough handler that splices the raw connection to `host:port` (bytes already read included).
- * Errors on either side close both.
+ * Errors on either side close both. With `fallback`, a connection the target does not accept (refused, unreachable,
+ * no answer in 3 s) is handed to it untouched instead (nothing was read from it yet).
  */
-export function spliceTo(target: { host: string; port: number }, onError?: (err: Error) => void): (socket: net.Socket) => void {
+export function spliceTo(target: { host: string; port: number }, onError?: (err: Error) => void, fallback?: (socket: net.Socket) => void): (socket: net.Socket) => void {
   return (socket) => {
     const upstream = net.connect({ host: target.host, port: target.port });
     upstream.setNoDelay(true);
     socket.setNoDelay(true);
+    let connected = false;
+    const timer = fallback ? setTimeout(() => upstream.destroy(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })), SPLICE_CONNECT_TIMEOUT_MS) : undefined;
     const fail = (err: Error): void => {
+      clearTimeout(timer);
+      if (!connected && fallback && !socket.destroyed) {
+        upstream.removeAllListeners('close');
+        socket.off('error', fail);
+        // The fallback's TLS layer reports its own errors; the raw socket must still never throw one.
+        socket.on('error', () => socket.destroy());
+        fallback(socket);
+        return;
+      }
       onError?.(err);
       socket.destroy();
       upstream.destroy();
@@ -271,11 +286,15 @@ export function spliceTo(target: { host: string; port: number }, onError?: (err:
     upstream.once('error', fail);
     socket.once('error', fail);
     upstream.once('connect', () => {
+      connected = true;
+      clearTimeout(timer);
       socket.pipe(upstream);
       upstream.pipe(socket);
       socket.resume();
     });
     socket.once('close', () => upstream.destroy());
-    upstream.once('close', () => socket.destroy());
+    upstream.once('close', () => {
+      if (connected || !fallback) socket.destroy();
+    });
   };
 }

@@ -45,6 +45,8 @@ export interface ProxyDatabaseAccess {
   agents: AgentRouter;
   /** `host:port` peers dial, when peering is on. */
   peerAddr?: string;
+  /** Audit events queued for the auth server. */
+  auditQueueDepth(): number;
   close(): Promise<void>;
 }
 
@@ -127,6 +129,7 @@ export async function startProxyDatabaseAccess(options: ProxyDatabaseAccessOptio
     tunnels: tunnel.tunnels,
     agents,
     ...(peering ? { peerAddr: peering.addr } : {}),
+    auditQueueDepth: () => audit.depth(),
     async close() {
       locks.close();
       await ssh.close();

@@ -19,8 +19,10 @@ import { loadOrCreateHostUuid } from '../auth/init.js';
 import type { HttpsKeyPair } from './certificate.js';
 import { startProxyDatabaseAccess, type ProxyDatabaseAccessOptions } from './db-access.js';
 import { startProxyHeartbeat } from './heartbeat.js';
+import { newAuthFallback } from './auth-fallback.js';
 import { startProxyService, type ProxyService, type ProxyServiceOptions } from './service.js';
 import { loadOrJoinIdentity } from '../join.js';
+import { PROXY_CACHE_PREFIXES, startRemoteCache, withCachedReads, type RemoteCache, type RemoteCacheSettings } from '../remote-cache.js';
 
 /** Where a proxy that joined keeps its identity. */
 const PROXY_IDENTITY_DIR = 'proxy';
@@ -49,6 +51,33 @@ export interface ProxyRoleOptions {
   tunnel?: ProxyDatabaseAccessOptions['tunnel'];
   /** The `proxy` heartbeat's TTL and interval, ms. */
   heartbeat?: { ttlMs?: number; intervalMs?: number };
+  /** Cache tuning of a proxy alone (tests shorten the backoff). */
+  cache?: RemoteCacheSettings;
+}
+
+/** How often a proxy alone re-reads the locks from its cache (a memory read): a new lock is in force within the watch latency plus this. */
+const CACHED_LOCK_REFRESH_MS = 250;
+
+/**
+ * A proxy alone keeps a cache fed by the auth server's backend watch and reads routing and RBAC data from it (CAs,
+ * roles, locks, database servers, nodes, proxies), so it keeps routing and checking sessions while the auth server
+ * is unreachable, and answers tsh's reads on `teleport-auth` from it meanwhile. Next to an auth server the local auth
+ * API already answers from that server's cache.
+ */
+async function proxyReads(options: ProxyRoleOptions, client: AuthClient, identity: Identity) {
+  if (options.auth) return { reads: client, cache: undefined, fallback: undefined };
+  const cache: RemoteCache = await startRemoteCache({
+    auth: client,
+    prefixes: PROXY_CACHE_PREFIXES,
+    name: 'proxy',
+    clock: options.clock,
+    logger: options.logger,
+    ...(options.cache ? { settings: options.cache } : {}),
+  });
+  const clusterName = parseIdentity(identity.cert).teleportCluster ?? identity.clusterName ?? '';
+  const handshakeMs = options.limits?.deadlines?.handshakeMs ?? 10_000;
+  const fallback = newAuthFallback({ identity, clusterName, reads: cache.reads, clock: options.clock, log: options.logger, handshakeMs });
+  return { reads: withCachedReads(client, cache.reads), cache, fallback };
 }
 
 /** A `Proxy` host identity issued by the auth service of this process. */
@@ -118,7 +147,11 @@ export async function startProxyRole(options: ProxyRoleOptions): Promise<ProxySe
       public_addr: [...section.publicAddrs],
     },
   };
+  let cache: RemoteCache | undefined;
   try {
+    const cached = await proxyReads(options, client, identity);
+    const { reads, fallback } = cached;
+    cache = cached.cache;
     const selfId = hostIdOf(identity);
     const peering = await peeringSettings(client, section, selfId, options.logger);
     const proxy = await startProxyService({
@@ -129,6 +162,7 @@ export async function startProxyRole(options: ProxyRoleOptions): Promise<ProxySe
       clock: options.clock,
       log: options.logger,
       ...options.limits,
+      ...(fallback ? { authFallback: fallback } : {}),
       ...(section.httpsKeyPairs && section.httpsKeyPairs.length > 0 ? { httpsKeyPairs: section.httpsKeyPairs } : {}),
     });
     // Database access: agents' reverse tunnels and clients' `teleport-postgres` connections.
@@ -136,7 +170,8 @@ export async function startProxyRole(options: ProxyRoleOptions): Promise<ProxySe
       registry: proxy.registry,
       webCertificate: proxy.webCertificate,
       identity,
-      auth: client,
+      auth: reads,
+      ...(cache ? { lockRefreshMs: CACHED_LOCK_REFRESH_MS } : {}),
       clock: options.clock,
       logger: options.logger,
       ...(options.tunnel ? { tunnel: options.tunnel } : {}),
@@ -158,14 +193,19 @@ export async function startProxyRole(options: ProxyRoleOptions): Promise<ProxySe
     return {
       ...proxy,
       connectedAgents: () => access.tunnels.agents().length,
+      auditQueueDepth: () => access.auditQueueDepth(),
+      ...(cache ? { cache: cache.cache } : {}),
       close: async () => {
         await heartbeat.close();
         await access.close();
         await proxy.close();
+        fallback?.close();
+        await cache?.close();
         await client.close();
       },
     };
   } catch (err) {
+    await cache?.close();
     await client.close();
     throw err;
   }

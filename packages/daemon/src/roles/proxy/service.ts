@@ -9,6 +9,7 @@ import type net from 'node:net';
 import os from 'node:os';
 import type { AuthClient, Identity } from '@teleport-ts/core/api';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
+import type { BackendCache } from '@teleport-ts/core/cache';
 import { DEFAULT_PROXY_WEB_LISTEN_ADDR, DEFAULT_PROXY_WEB_PORT, parseHostPort, type FileConfig } from '@teleport-ts/core/config';
 import { DEFAULT_AUTH_PORT } from '@teleport-ts/core/config';
 import {
@@ -53,6 +54,8 @@ export interface ProxyServiceOptions {
   deadlines?: Partial<PreAuthDeadlines>;
   /** Connections per source address not yet identified; default {@link DEFAULT_MAX_PENDING_PER_ADDRESS}. */
   maxPendingPerAddress?: number;
+  /** Serves `teleport-auth` connections the auth server cannot take (unreachable), from the proxy's cache. */
+  authFallback?: { serve(socket: net.Socket): void };
 }
 
 export interface ProxyService {
@@ -69,6 +72,10 @@ export interface ProxyService {
   /** The deadlines before a client is identified, for the routes of later roles. */
   deadlines: PreAuthDeadlines;
   /** Agents with a live reverse tunnel here (set by the proxy role). */
+  /** The cache fed by the auth server's watch (a proxy alone). */
+  cache?: BackendCache;
+  /** Audit events queued for the auth server. */
+  auditQueueDepth?: () => number;
   connectedAgents?: () => number;
   close(): Promise<void>;
 }
@@ -128,7 +135,7 @@ function newProxyListener(options: ProxyServiceOptions, certificate: { key: stri
   });
   if (options.authAddr) {
     const target = parseHostPort(options.authAddr, DEFAULT_AUTH_PORT);
-    const splice = spliceTo(target, (err) => log.warn('auth API passthrough failed', { error: (err as NodeJS.ErrnoException).code ?? err.message }));
+    const splice = spliceTo(target, (err) => log.warn('auth API passthrough failed', { error: (err as NodeJS.ErrnoException).code ?? err.message }), options.authFallback?.serve);
     // The auth server bounds the phases of what it receives itself.
     listener.register({
       protocol: ALPN_PROTOCOLS.auth,

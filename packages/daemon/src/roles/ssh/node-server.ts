@@ -12,6 +12,7 @@ import { redact } from '@teleport-ts/core/errors';
 import type { Logger } from '../../logger.js';
 import { newServiceAuditEmitter } from '../db/audit.js';
 import { startLockWatcher } from '../lockwatcher.js';
+import { AGENT_CACHE_PREFIXES, openRemoteCache, withCachedReads } from '../remote-cache.js';
 import type { SshStreamHandler } from './handler.js';
 import type { NodeIdentityInfo } from './service.js';
 import { startSessionRecording, type SessionRecording } from './recording/index.js';
@@ -19,6 +20,9 @@ import { newNodeSshServer, newRoleAccess, type SshAuditEventName, type SshAuditF
 
 /** How often the user CA keys are read again (a rotation is seen within that long). */
 const USER_CA_REFRESH_MS = 30_000;
+
+/** How often the node re-reads locks from its cache (a memory read). */
+const CACHED_LOCK_REFRESH_MS = 250;
 
 /** The user CA's SSH keys as `authorized_keys` lines, read now and every {@link USER_CA_REFRESH_MS}. */
 function userCaKeys(auth: Pick<AuthClient, 'getCertAuthorities'>, clusterName: string, logger: Logger): { current(): readonly string[]; ready: Promise<void>; close(): void } {
@@ -78,8 +82,11 @@ function nodeRecording(info: NodeIdentityInfo, options: { clock: Clock; logger: 
 export function clusterSshServer(info: NodeIdentityInfo, options: { clock: Clock; logger: Logger }): SshStreamHandler {
   const { identity, auth, clusterName, hostId, nodename } = info;
   const { logger, clock } = options;
-  const cas = userCaKeys(auth, clusterName, logger);
-  const locks = startLockWatcher({ auth, clock, onError: (err) => logger.warn('could not fetch locks, keeping the last known ones', { error: redact((err as Error).message) }) });
+  // CAs, roles and locks from a cache fed by the auth server's watch: sessions keep being checked while it is unreachable.
+  const cache = openRemoteCache({ auth, prefixes: AGENT_CACHE_PREFIXES, name: 'node', clock, logger });
+  const reads = withCachedReads(auth, cache.reads);
+  const cas = userCaKeys(reads, clusterName, logger);
+  const locks = startLockWatcher({ auth: reads, clock, refreshMs: CACHED_LOCK_REFRESH_MS, onError: (err) => logger.warn('could not fetch locks, keeping the last known ones', { error: redact((err as Error).message) }) });
   const audit = newServiceAuditEmitter({ auth, clock, logger });
   const recording = nodeRecording(info, options);
   const server = newNodeSshServer({
@@ -89,7 +96,7 @@ export function clusterSshServer(info: NodeIdentityInfo, options: { clock: Clock
     nodeName: nodename,
     hostUUID: hostId,
     userCAs: cas.current,
-    access: newRoleAccess({ getRole: (name) => auth.getRole(name), labels: info.labels, nodeName: nodename }),
+    access: newRoleAccess({ getRole: (name) => reads.getRole(name), labels: info.labels, nodeName: nodename }),
     locks,
     audit: auditOf(audit, logger),
     recorder: async (start) => (await recording.get()).recorder(start),
@@ -106,6 +113,7 @@ export function clusterSshServer(info: NodeIdentityInfo, options: { clock: Clock
       await server.close();
       await recording.close();
       await audit.close();
+      await cache.close();
     },
   };
 }

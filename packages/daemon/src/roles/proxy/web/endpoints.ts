@@ -6,7 +6,7 @@
 
 import type { AuthClient } from '@teleport-ts/core/api';
 import type { Clock } from '@teleport-ts/core/clock';
-import { BadParameterError } from '@teleport-ts/core/errors';
+import { BadParameterError, isTeleportError } from '@teleport-ts/core/errors';
 import { VERSION } from '@teleport-ts/core/version';
 import type { Handler, Router } from '../../../http/router.js';
 import type { RateLimiter } from '../ratelimit.js';
@@ -39,13 +39,20 @@ export interface WebApiContext {
   limiter: RateLimiter;
 }
 
-/** A ping of the auth server that reuses its answer for a short while (every login and page asks for it). */
+/** A ping of the auth server that reuses its answer for a short while (every login and page asks for it), and the last answer while the auth server is unreachable. */
 export function newCachedAuthPing(auth: ProxyAuthApi, clock: Clock): () => Promise<AuthPing> {
   let cache: { at: number; value: AuthPing } | undefined;
   return async () => {
     const now = clock.now().getTime();
     if (cache && now - cache.at < PING_CACHE_MS && now >= cache.at) return cache.value;
-    const value = await auth.ping();
+    let value: AuthPing;
+    try {
+      value = await auth.ping();
+    } catch (err) {
+      // The auth server is unreachable: what it said last still describes the cluster (tsh pings before db commands).
+      if (cache && isTeleportError(err) && err.kind === 'connection-problem') return cache.value;
+      throw err;
+    }
     cache = { at: now, value };
     return value;
   };

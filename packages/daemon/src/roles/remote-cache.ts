@@ -1,0 +1,142 @@
+/**
+ * The cache of a process without a backend of its own (a proxy alone, a db agent, an SSH node), after Teleport's
+ * proxy and agent caches: `core/cache` over the auth server's backend watch (`newRemoteBackend`), initialised from
+ * the auth server's range reads plus the watch, re-initialised on watch loss with jittered backoff (the cache's
+ * own loop, which does not reload in a loop), and read on every request instead of the auth API. While the auth
+ * server is unreachable, reads answer from the last state the watch showed: routing and RBAC keep working.
+ */
+
+import type { AuthClient, DatabaseServer, ProxyServer } from '@teleport-ts/core/api';
+import { DatabaseServerSchema, ProxyServerSchema } from '@teleport-ts/core/api';
+import { newRemoteBackend, startBackendCache, type BackendCache, type BackendCacheOptions, type CacheDiagnostic } from '@teleport-ts/core/cache';
+import type { CertAuthorityType } from '@teleport-ts/core/ca';
+import type { Clock } from '@teleport-ts/core/clock';
+import { parseWith } from '@teleport-ts/core/schema';
+import { decodeJson, getAllWithPrefix, newAccessService, newLockService, newTrustService } from '@teleport-ts/core/services';
+import { parseNode, type NodeServer } from '@teleport-ts/core/types';
+import type { Logger } from '../logger.js';
+
+/** What a proxy reads on every request: CAs, roles, locks, database servers, nodes, proxies, cluster configuration. */
+export const PROXY_CACHE_PREFIXES = ['/authorities/', '/roles/', '/locks/', '/db_servers/', '/nodes/', '/proxies/', '/cluster_configuration/'] as const;
+/** What an agent (db, SSH node) checks sessions with: CAs, roles, locks, cluster configuration. */
+export const AGENT_CACHE_PREFIXES = ['/authorities/', '/roles/', '/locks/', '/cluster_configuration/'] as const;
+
+/** The reads a cache answers, with the auth client's signatures. */
+export type CachedReads = Pick<AuthClient, 'getCertAuthorities' | 'getDatabaseServers' | 'getNodes' | 'getLocks' | 'getProxies' | 'getRole'>;
+
+export interface RemoteCache {
+  readonly cache: BackendCache;
+  readonly reads: CachedReads;
+  close(): Promise<void>;
+}
+
+/** Tuning for tests; the defaults suit production. */
+export type RemoteCacheSettings = Pick<BackendCacheOptions, 'backoff' | 'healthyAfterMs' | 'staleReadTimeoutMs' | 'downProbeIntervalMs'>;
+
+/** How long start-up waits for the first initialisation (reads go to the auth server until then). */
+const READY_TIMEOUT_MS = 5_000;
+
+function logDiagnostic(logger: Logger, d: CacheDiagnostic): void {
+  if (d.event === 'ready') logger.info('cache is ready', { cache: d.name, attempt: d.attempt, items: d.items, ms: d.ms });
+  else if (d.event === 'stale-read') logger.debug('auth server unreachable, answered from the cache', { cache: d.name, error: d.reason });
+  else if (d.event === 'lost' || d.event === 'init-failed') {
+    logger.warn(d.event === 'lost' ? 'cache lost the auth server watch, re-initialising' : 'cache initialisation failed', { cache: d.name, error: d.reason, retry_in_ms: d.retryInMs });
+  }
+}
+
+function withExpiry<T extends { metadata: { expires?: string } }>(value: T, expires: Date | undefined): T {
+  if (expires) value.metadata.expires = expires.toISOString();
+  return value;
+}
+
+const byName = (a: { metadata: { name: string } }, b: { metadata: { name: string } }): number => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0);
+
+/** The auth client's reads, answered by the cache (the same shapes as the auth API's answers to a proxy). */
+function cachedReads(cache: BackendCache): CachedReads {
+  const b = cache.cached;
+  const trust = newTrustService(b);
+  const locks = newLockService(b);
+  const access = newAccessService(b);
+  return {
+    getCertAuthorities: async (type: CertAuthorityType) => (await trust.getCertAuthorities(type)).map((s) => s.ca),
+    getLocks: () => locks.getLocks(),
+    getRole: (name) => access.getRole(name),
+    async getDatabaseServers(): Promise<DatabaseServer[]> {
+      const items = await getAllWithPrefix(b, '/db_servers/');
+      const servers = items.map((item) => withExpiry(parseWith(DatabaseServerSchema, decodeJson(item), 'cached database server'), item.expires));
+      return servers.sort((x, y) => byName(x, y) || (x.spec.host_id < y.spec.host_id ? -1 : 1));
+    },
+    async getNodes(): Promise<NodeServer[]> {
+      const items = await getAllWithPrefix(b, '/nodes/');
+      const nodes = items.map((item) => {
+        const raw = decodeJson(item) as { metadata?: Record<string, unknown> };
+        return parseNode({ ...raw, metadata: { ...raw.metadata, ...(item.expires ? { expires: item.expires.toISOString() } : {}) } });
+      });
+      return nodes.sort((x, y) => x.spec.hostname.localeCompare(y.spec.hostname) || x.metadata.name.localeCompare(y.metadata.name));
+    },
+    async getProxies(): Promise<ProxyServer[]> {
+      const items = await getAllWithPrefix(b, '/proxies/');
+      return items.map((item) => withExpiry(parseWith(ProxyServerSchema, decodeJson(item), 'cached proxy'), item.expires)).sort(byName);
+    },
+  };
+}
+
+export interface RemoteCacheOptions {
+  auth: Pick<AuthClient, 'getBackendItems' | 'watchBackend'>;
+  prefixes: readonly string[];
+  name: string;
+  clock: Clock;
+  logger: Logger;
+  settings?: RemoteCacheSettings;
+  onDiagnostic?: (d: CacheDiagnostic) => void;
+}
+
+/**
+ * Starts the cache over `auth`'s backend watch without waiting: until its first initialisation, reads go to the
+ * auth server (the remote backend's range reads).
+ *
+ * @example
+ * ```ts
+ * const remote = openRemoteCache({ auth: client, prefixes: AGENT_CACHE_PREFIXES, name: 'node', clock, logger });
+ * const role = await remote.reads.getRole('access');
+ * ```
+ */
+export function openRemoteCache(options: RemoteCacheOptions): RemoteCache {
+  const backend = newRemoteBackend({
+    source: { range: (start, end, limit) => options.auth.getBackendItems(start, end, limit), watch: (prefixes, signal) => options.auth.watchBackend(prefixes, signal) },
+    clock: options.clock,
+    prefixes: options.prefixes,
+    peer: 'the auth server',
+  });
+  const cache = startBackendCache({
+    ...options.settings,
+    backend,
+    prefixes: options.prefixes,
+    name: options.name,
+    onDiagnostic: (d) => {
+      logDiagnostic(options.logger, d);
+      options.onDiagnostic?.(d);
+    },
+  });
+  return { cache, reads: cachedReads(cache), close: () => cache.close() };
+}
+
+/**
+ * {@link openRemoteCache}, then waits (a few seconds at most) for the first initialisation.
+ *
+ * @example
+ * ```ts
+ * const remote = await startRemoteCache({ auth: client, prefixes: PROXY_CACHE_PREFIXES, name: 'proxy', clock, logger });
+ * const servers = await remote.reads.getDatabaseServers();
+ * ```
+ */
+export async function startRemoteCache(options: RemoteCacheOptions): Promise<RemoteCache> {
+  const remote = openRemoteCache(options);
+  if (!(await remote.cache.whenReady(READY_TIMEOUT_MS))) options.logger.warn('cache is not ready yet, reading from the auth server meanwhile', { cache: options.name });
+  return remote;
+}
+
+/** An auth client whose per-request reads come from the cache; everything else goes to `auth`. */
+export function withCachedReads<T extends object>(auth: T, reads: CachedReads): T & CachedReads {
+  return { ...auth, ...reads };
+}
