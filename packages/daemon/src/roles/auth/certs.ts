@@ -461,7 +461,7 @@ async function checkJoinToken(ctx: AuthContext, tokenName: string, role: string,
 }
 
 /** The host certificates (TLS and SSH) of a joining agent, with the host CA to trust. */
-async function issueJoinCerts(
+export async function issueJoinCerts(
   ctx: AuthContext,
   req: { hostId: string; nodeName: string; role: string; principals: readonly string[]; tlsPublicKey: string; sshPublicKey: string },
 ): Promise<HostCerts> {
