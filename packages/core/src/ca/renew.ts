@@ -63,7 +63,8 @@ export function needsReissue(hostCa: CertAuthority, certPem: string): boolean {
 /** What a process reports about one CA: the rotation it has caught up with. */
 export interface RotationSeen {
   current_id?: string;
-  phase: RotationPhase;
+  /** A {@link RotationPhase}; a string as it comes back from a report. */
+  phase: string;
 }
 
 /** The part of a CA's rotation a process reports once it acted on it. */

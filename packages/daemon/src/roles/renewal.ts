@@ -16,7 +16,7 @@
  */
 
 import { randomInt, X509Certificate } from 'node:crypto';
-import type { AuthClient, Identity, InstanceRotation } from '@teleport-ts/core/api';
+import { writeIdentity, type AuthClient, type Identity, type InstanceRotation } from '@teleport-ts/core/api';
 import {
   BALANCED_V1,
   generateKeyPair,
@@ -257,4 +257,52 @@ export function renewingAuthClient(make: () => AuthClient): RenewingAuthClient {
       current = make();
     },
   };
+}
+
+/** Options of {@link startAgentRenewal}. */
+export interface AgentRenewalOptions {
+  identity: Identity;
+  role: 'Db' | 'Node' | 'Proxy';
+  nodename: string;
+  clusterName: string;
+  auth: RenewingAuthClient;
+  /** Next to the auth service: certificates issued in process. Else through the auth API. */
+  local?: () => Promise<Identity>;
+  /** Where a joined agent keeps its identity (written again when renewed). */
+  dir?: string;
+  additionalPrincipals?: readonly string[];
+  /** A new certificate is in `identity` (the auth client was already renewed): new connections should use it. */
+  onNewCert: () => void;
+  onCasChanged?: () => void;
+  clock: Clock;
+  logger: Logger;
+}
+
+/**
+ * The renewal loop of an agent or proxy identity, wired the same way for every role: the auth client follows the
+ * identity, a joined agent's identity is written back to its directory, `onNewCert` swaps what serves and dials.
+ */
+export function startAgentRenewal(o: AgentRenewalOptions): IdentityRenewal {
+  const { local, dir } = o;
+  return startIdentityRenewal({
+    identity: o.identity,
+    role: o.role,
+    hostname: o.nodename,
+    clusterName: o.clusterName,
+    auth: () => o.auth.client,
+    reissue: local
+      ? async () => {
+          const { key, cert, sshKey, sshCert } = await local();
+          return { key, cert, ...(sshKey !== undefined ? { sshKey } : {}), ...(sshCert !== undefined ? { sshCert } : {}) };
+        }
+      : apiReissuer({ auth: () => o.auth.client, nodename: o.nodename, ...(o.additionalPrincipals ? { additionalPrincipals: o.additionalPrincipals } : {}) }),
+    ...(dir !== undefined ? { persist: (identity: Identity) => writeIdentity(dir, identity) } : {}),
+    onRenewed: (_identity, changed) => {
+      o.auth.renew();
+      if (changed.cert) o.onNewCert();
+    },
+    ...(o.onCasChanged ? { onCasChanged: o.onCasChanged } : {}),
+    clock: o.clock,
+    logger: o.logger,
+  });
 }

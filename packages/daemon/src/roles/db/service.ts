@@ -21,6 +21,7 @@ import { issueLocalHostIdentity, loadOrCreateHostUuid, type AuthServer } from '.
 import { clusterAndHostId } from '../agent.js';
 import { startAgentTunnels, type AgentTunnelsOptions } from '../agent-tunnels.js';
 import { loadOrJoinIdentity } from '../join.js';
+import { renewingAuthClient, startAgentRenewal } from '../renewal.js';
 import { startLockWatcher } from '../lockwatcher.js';
 import { newServiceAuditEmitter } from './audit.js';
 import { DEFAULT_ROLE_CACHE_TTL_MS, newDatabaseAuthorizer } from './authorize.js';
@@ -172,7 +173,8 @@ export async function startDatabaseService(options: DatabaseServiceOptions): Pro
   const hostUuid = await loadOrCreateHostUuid(options.dataDir);
   const { identity, authAddr } = await obtainIdentity(options, hostUuid);
   const { clusterName, hostId } = clusterAndHostId(identity, hostUuid);
-  const auth: AuthClient = newAuthClient({ addr: authAddr, identity, alpnProtocols: AUTH_VIA_PROXY_ALPN });
+  const renewing = renewingAuthClient(() => newAuthClient({ addr: authAddr, identity, alpnProtocols: AUTH_VIA_PROXY_ALPN }));
+  const auth: AuthClient = renewing.client;
   const engine = newEngineContext(options, { auth, clusterName, hostId, clock, identity });
   const engines = newEngineRegistry(engine);
   const streams = newDatabaseStreams({ databases, engines, logger });
@@ -195,6 +197,19 @@ export async function startDatabaseService(options: DatabaseServiceOptions): Pro
     },
     ...(options.tunnel ? { tunnel: options.tunnel } : {}),
   });
+  const local = options.auth;
+  const renewal = startAgentRenewal({
+    identity,
+    role: 'Db',
+    nodename: options.nodename,
+    clusterName,
+    auth: renewing,
+    ...(local ? { local: () => issueLocalHostIdentity(local.context, 'Db', authAddr) } : { dir: path.join(options.dataDir, DB_IDENTITY_DIR) }),
+    onNewCert: () => tunnel.renew(),
+    onCasChanged: () => engine.cas.invalidate(),
+    clock,
+    logger,
+  });
   const ready = Promise.all([tunnel.ready, heartbeats.firstAnnounced]).then(() => undefined);
   ready.catch(() => undefined);
   logger.info('database service is up', { host_id: hostId, databases: databases.map((d) => d.name), auth_server: authAddr });
@@ -213,7 +228,7 @@ export async function startDatabaseService(options: DatabaseServiceOptions): Pro
     },
     async close() {
       if (closing !== undefined) return;
-      closing = closeDatabaseService({ heartbeats, engine, tunnel, streams, auth, logger });
+      closing = renewal.close().then(() => closeDatabaseService({ heartbeats, engine, tunnel, streams, auth, logger }));
       await closing;
     },
   };

@@ -45,6 +45,10 @@ export interface ProxyDatabaseAccess {
   agents: AgentRouter;
   /** `host:port` peers dial, when peering is on. */
   peerAddr?: string;
+  /** The proxy's identity was renewed (in place): the tunnel and peer listeners serve the new certificate. */
+  renewIdentity(): void;
+  /** A CA rotation moved: read the CAs again before the next check. */
+  casChanged(): void;
   close(): Promise<void>;
 }
 
@@ -127,6 +131,11 @@ export async function startProxyDatabaseAccess(options: ProxyDatabaseAccessOptio
     tunnels: tunnel.tunnels,
     agents,
     ...(peering ? { peerAddr: peering.addr } : {}),
+    renewIdentity() {
+      tunnel.renewIdentity();
+      peering?.server.renewIdentity();
+    },
+    casChanged: () => cas.invalidate(),
     async close() {
       locks.close();
       await ssh.close();

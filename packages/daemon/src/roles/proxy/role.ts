@@ -21,6 +21,7 @@ import { startProxyDatabaseAccess, type ProxyDatabaseAccessOptions } from './db-
 import { startProxyHeartbeat } from './heartbeat.js';
 import { startProxyService, type ProxyService, type ProxyServiceOptions } from './service.js';
 import { loadOrJoinIdentity } from '../join.js';
+import { renewingAuthClient, startAgentRenewal } from '../renewal.js';
 
 /** Where a proxy that joined keeps its identity. */
 const PROXY_IDENTITY_DIR = 'proxy';
@@ -108,7 +109,8 @@ export async function startProxyRole(options: ProxyRoleOptions): Promise<ProxySe
     throw new BadParameterError('the proxy needs an auth server', { hint: 'run it with --roles=auth,proxy, or pass --auth-server' });
   }
   const identity = options.auth ? await colocatedProxyIdentity(options.auth, authAddr) : await joinedProxyIdentity(options);
-  const client: AuthClient = newAuthClient({ addr: authAddr, identity });
+  const renewing = renewingAuthClient(() => newAuthClient({ addr: authAddr, identity }));
+  const client: AuthClient = renewing.client;
   const section = options.proxy;
   const config: FileConfig = {
     version: 'v3',
@@ -155,10 +157,25 @@ export async function startProxyRole(options: ProxyRoleOptions): Promise<ProxySe
       ...(options.heartbeat ? { heartbeat: options.heartbeat } : {}),
       log: options.logger,
     });
+    const local = options.auth;
+    const renewal = startAgentRenewal({
+      identity,
+      role: 'Proxy',
+      nodename: options.nodename,
+      clusterName: parseIdentity(identity.cert).teleportCluster ?? identity.clusterName ?? '',
+      auth: renewing,
+      ...(local ? { local: () => colocatedProxyIdentity(local, authAddr) } : { dir: path.join(options.dataDir, PROXY_IDENTITY_DIR) }),
+      additionalPrincipals: section.publicAddrs.map((a) => a.replace(/:\d+$/, '')),
+      onNewCert: () => access.renewIdentity(),
+      onCasChanged: () => access.casChanged(),
+      clock: options.clock,
+      logger: options.logger,
+    });
     return {
       ...proxy,
       connectedAgents: () => access.tunnels.agents().length,
       close: async () => {
+        await renewal.close();
         await heartbeat.close();
         await access.close();
         await proxy.close();
