@@ -578,6 +578,8 @@ export interface AuthClient extends RecordingsApi {
   getProxies(): Promise<ProxyServer[]>;
   /** Reports which rotation of the host and user CAs this process caught up with (a host's own report). */
   upsertInstance(request: UpsertInstanceRequest): Promise<Instance>;
+  /** Lines of `GET /cas/watch`: `init`, then `change` whenever a CA changed (heartbeats dropped); ends with `signal`. */
+  watchCertAuthorities(signal: AbortSignal): AsyncIterable<'init' | 'change'>;
   /** Every process's last report (admins). */
   getInstances(): Promise<Instance[]>;
   /** New host certificates for the calling host (same host id and role), from the host CA's current signing key. */
@@ -748,10 +750,22 @@ function nodeMethods(c: Caller): Methods<'upsertNode' | 'getNodes' | 'deleteNode
   };
 }
 
-function proxyMethods(c: Caller): Methods<'upsertProxy' | 'getProxies' | 'deleteProxy' | 'getTunnelStrategy' | 'upsertInstance' | 'getInstances' | 'reissueHostCerts'> {
+/** The CA watch stream's lines: heartbeats dropped, anything else unknown read as a change. */
+async function* caWatchEvents(lines: AsyncIterable<unknown>): AsyncGenerator<'init' | 'change'> {
+  for await (const raw of lines) {
+    const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
+    if (type === 'ping') continue;
+    yield type === 'init' ? 'init' : 'change';
+  }
+}
+
+function proxyMethods(
+  c: Caller,
+): Methods<'upsertProxy' | 'getProxies' | 'deleteProxy' | 'getTunnelStrategy' | 'upsertInstance' | 'getInstances' | 'reissueHostCerts' | 'watchCertAuthorities'> {
   return {
     upsertInstance: (request) => c.api.call('PUT', path('instances', request.role), request, InstanceSchema),
     getInstances: async () => (await c.get(path('instances'), InstancesResponse)).items,
+    watchCertAuthorities: (signal) => caWatchEvents(c.api.stream(path('cas', 'watch'), signal)),
     reissueHostCerts: (request) => c.post(path('certs', 'reissue'), request, HostCertsSchema),
     upsertProxy: (request) => c.api.call('PUT', path('proxies', request.name), request, ProxyServerSchema),
     getProxies: async () => (await c.get(path('proxies'), ProxyServersResponse)).items,

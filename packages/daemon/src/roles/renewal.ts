@@ -33,15 +33,15 @@ import type { Clock } from '@teleport-ts/core/clock';
 import { NotFoundError, redact } from '@teleport-ts/core/errors';
 import type { Logger } from '../logger.js';
 
-/** Default pause between two looks at the CAs (a rotation's scheduled phases are followed sooner). */
-const DEFAULT_CA_POLL_MS = 10_000;
+/** Default pause between two looks at the CAs when nothing else asks (the CA watch stream and the scheduled phases of a rotation come sooner). */
+const DEFAULT_CA_POLL_MS = 30_000;
 /** A report is sent again after this long even when nothing changed (the auth server keeps it 10 minutes). */
 const REPORT_EVERY_MS = 60_000;
 /** Retry pause after a failure (the auth server unreachable, a reissue refused). */
 const RETRY_MS = 2_000;
 
 /** The auth API calls the loop makes. */
-export type RenewalAuthApi = Pick<AuthClient, 'getCertAuthorities' | 'upsertInstance'>;
+export type RenewalAuthApi = Pick<AuthClient, 'getCertAuthorities' | 'upsertInstance' | 'watchCertAuthorities'>;
 
 export interface IdentityRenewalOptions {
   /** The process's identity; updated in place when renewed. */
@@ -82,6 +82,10 @@ interface RenewalState {
   lastReport: { key: string; atMs: number };
   timer: NodeJS.Timeout | undefined;
   running: Promise<void> | undefined;
+  /** A change arrived while a check was running: check again right after. */
+  again: boolean;
+  /** Ends the CA watch stream. */
+  watch: AbortController;
   closed: boolean;
 }
 
@@ -156,7 +160,11 @@ function schedule(s: RenewalState, delayMs: number): void {
 }
 
 function run(s: RenewalState): Promise<void> {
-  if (s.running || s.closed) return s.running ?? Promise.resolve();
+  if (s.closed) return Promise.resolve();
+  if (s.running) {
+    s.again = true;
+    return s.running;
+  }
   clearTimeout(s.timer);
   s.running = checkOnce(s)
     .catch((err: unknown) => {
@@ -165,9 +173,30 @@ function run(s: RenewalState): Promise<void> {
     })
     .then((delayMs) => {
       s.running = undefined;
-      schedule(s, delayMs);
+      const again = s.again;
+      s.again = false;
+      schedule(s, again ? 0 : delayMs);
     });
   return s.running;
+}
+
+/**
+ * Follows `GET /cas/watch`: a CA change (a rotation started or moved, on any auth server) is looked at at once, so
+ * even a short grace period is followed; the poll stays as the fallback while the stream is down.
+ */
+async function followCaChanges(s: RenewalState): Promise<void> {
+  while (!s.closed) {
+    try {
+      for await (const event of s.options.auth().watchCertAuthorities(s.watch.signal)) {
+        if (s.closed) break;
+        // After a reconnect (`init`), changes may have been missed: look again.
+        if (event === 'change' || s.lastRotations !== '') void run(s);
+      }
+    } catch (err) {
+      if (!s.closed) s.options.logger.debug('certificate authority watch ended, reconnecting', { error: redact((err as Error).message) });
+    }
+    if (!s.closed) await new Promise((r) => setTimeout(r, RETRY_MS + randomInt(1_000)).unref());
+  }
 }
 
 /**
@@ -188,16 +217,21 @@ export function startIdentityRenewal(options: IdentityRenewalOptions): IdentityR
     lastReport: { key: '', atMs: Number.NEGATIVE_INFINITY },
     timer: undefined,
     running: undefined,
+    again: false,
+    watch: new AbortController(),
     closed: false,
   };
   const firstCheck = run(s);
+  const watching = followCaChanges(s);
   return {
     firstCheck,
     checkNow: () => void run(s),
     async close() {
       s.closed = true;
       clearTimeout(s.timer);
+      s.watch.abort();
       await s.running;
+      await watching;
     },
   };
 }

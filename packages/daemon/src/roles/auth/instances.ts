@@ -9,7 +9,8 @@ import type { HostCerts, Instance } from '@teleport-ts/core/api';
 import { key } from '@teleport-ts/core/backend';
 import { AccessDeniedError } from '@teleport-ts/core/errors';
 import { decodeJson, encodeJson, getAllWithPrefix } from '@teleport-ts/core/services';
-import { authorize, hostIdOf, requireSystemRole, type Caller } from './authz.js';
+import { streamResult, type StreamResult } from '../../http/router.js';
+import { authorize, hostIdOf, requireAuthenticated, requireSystemRole, type Caller } from './authz.js';
 import { issueJoinCerts } from './certs.js';
 import type { AuthContext } from './context.js';
 import { parseBody, ReissueHostCertsBody, UpsertInstanceBody } from './requests.js';
@@ -74,4 +75,51 @@ export async function getInstances(ctx: AuthContext, caller: Caller): Promise<{ 
   const items = (await getAllWithPrefix(ctx.backend, INSTANCES_PREFIX)).map((item) => decodeJson(item) as Instance);
   items.sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0));
   return { items };
+}
+
+/** Followers of CA changes, per auth context: fed by the auth server's own watch on `/authorities/`. */
+const trustFollowers = new WeakMap<AuthContext, Set<() => void>>();
+
+/** Tells every open CA watch stream of this auth server that a CA changed (the auth server's watcher calls it). */
+export function notifyTrustFollowers(ctx: AuthContext): void {
+  for (const follow of trustFollowers.get(ctx) ?? []) follow();
+}
+
+/** A `{"type":"ping"}` line this often, so that proxies and load balancers keep the stream open. */
+const CA_WATCH_HEARTBEAT_MS = 15_000;
+
+/**
+ * `GET /v1/cas/watch`: NDJSON, `{"type":"init"}` then `{"type":"change"}` whenever a CA changes (a rotation moved),
+ * so agents follow rotations at once instead of polling. Any authenticated caller (CAs without secrets are public
+ * to them); one stream per process fans out from the auth server's single backend watch.
+ */
+export function watchCertAuthorities(ctx: AuthContext, caller: Caller): StreamResult {
+  requireAuthenticated(caller);
+  return streamResult(async (res, signal) => {
+    let followers = trustFollowers.get(ctx);
+    if (!followers) trustFollowers.set(ctx, (followers = new Set()));
+    let wake: (() => void) | undefined;
+    let pending = false;
+    const follow = (): void => {
+      pending = true;
+      wake?.();
+    };
+    followers.add(follow);
+    res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store', 'x-accel-buffering': 'no', connection: 'close' });
+    res.write('{"type":"init"}\n');
+    const heartbeat = setInterval(() => res.write('{"type":"ping"}\n'), CA_WATCH_HEARTBEAT_MS).unref();
+    try {
+      while (!signal.aborted) {
+        if (!pending) await new Promise<void>((resolve) => ((wake = resolve), signal.addEventListener('abort', () => resolve(), { once: true })));
+        wake = undefined;
+        if (pending && !signal.aborted) {
+          pending = false;
+          res.write('{"type":"change"}\n');
+        }
+      }
+    } finally {
+      clearInterval(heartbeat);
+      followers.delete(follow);
+    }
+  });
 }

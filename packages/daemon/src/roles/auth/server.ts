@@ -36,6 +36,7 @@ import { startAuthCache, type AuthCacheSettings } from './cache.js';
 import { newAuthContext, type AuthContext } from './context.js';
 import { initCluster, loadOrCreateHostUuid } from './init.js';
 import { advanceAutoRotations } from './resources.js';
+import { notifyTrustFollowers } from './instances.js';
 import { openSessionRecordingStore, type SessionRecordingStore } from './recording-store.js';
 import { registerAuthRoutes } from './routes.js';
 import { newWebhookNotifier } from './webhook.js';
@@ -424,6 +425,7 @@ async function watchTrust(s: AuthServerState): Promise<void> {
         if (event.type === 'init') continue;
         scheduleRefresh(s);
         s.onCaChanged?.();
+        notifyTrustFollowers(s.ctx);
       }
       // A watcher that ended may have missed changes: reload once it is back.
       if (!s.closed) scheduleRefresh(s);
