@@ -39,6 +39,9 @@ const DEFAULT_CA_POLL_MS = 30_000;
 const REPORT_EVERY_MS = 60_000;
 /** Retry pause after a failure (the auth server unreachable, a reissue refused). */
 const RETRY_MS = 2_000;
+/** After an announced CA change that a look did not show yet: look again this soon, this many times. */
+const ANNOUNCED_RETRY_MS = 250;
+const ANNOUNCED_LOOKS = 20;
 
 /** The auth API calls the loop makes. */
 export type RenewalAuthApi = Pick<AuthClient, 'getCertAuthorities' | 'upsertInstance' | 'watchCertAuthorities'>;
@@ -84,6 +87,11 @@ interface RenewalState {
   running: Promise<void> | undefined;
   /** A change arrived while a check was running: check again right after. */
   again: boolean;
+  /**
+   * Looks left after a change was announced: the CAs the auth server answers with come from its cache, which may
+   * lag behind the watch that announced the change, so a look that sees nothing new is repeated shortly.
+   */
+  announced: number;
   /** Ends the CA watch stream. */
   watch: AbortController;
   closed: boolean;
@@ -141,15 +149,20 @@ async function checkOnce(s: RenewalState): Promise<number> {
     await options.onRenewed(options.identity, { cert: changed.cert });
   }
   const rotations = JSON.stringify([hostCa.spec.rotation, userCa.spec.rotation]);
+  const stale = rotations === s.lastRotations && s.announced > 0;
+  s.announced = stale ? s.announced - 1 : 0;
   if (rotations !== s.lastRotations) {
-    if (s.lastRotations !== '') options.onCasChanged?.();
+    if (s.lastRotations !== '') {
+      options.logger.info('certificate authority rotation seen', { host: hostCa.spec.rotation.phase, user: userCa.spec.rotation.phase });
+      options.onCasChanged?.();
+    }
     s.lastRotations = rotations;
   }
   await report(s, rotationSeen(hostCa.spec.rotation), rotationSeen(userCa.spec.rotation));
   const nowMs = options.clock.now().getTime();
   // Spread agents over half a second after a phase: they do not all ask at the same moment.
   const next = nextCaCheckDelayMs([hostCa, userCa], { nowMs, pollMs: options.pollMs ?? DEFAULT_CA_POLL_MS, slackMs: 100 + randomInt(500) });
-  return Math.min(next, Math.max(0, s.renewAtMs - nowMs));
+  return Math.min(next, Math.max(0, s.renewAtMs - nowMs), stale ? ANNOUNCED_RETRY_MS : Number.POSITIVE_INFINITY);
 }
 
 function schedule(s: RenewalState, delayMs: number): void {
@@ -190,10 +203,12 @@ async function followCaChanges(s: RenewalState): Promise<void> {
       for await (const event of s.options.auth().watchCertAuthorities(s.watch.signal)) {
         if (s.closed) break;
         // After a reconnect (`init`), changes may have been missed: look again.
+        if (event === 'init') s.options.logger.info('following certificate authority changes', { role: s.options.role });
+        if (event === 'change') s.announced = ANNOUNCED_LOOKS;
         if (event === 'change' || s.lastRotations !== '') void run(s);
       }
     } catch (err) {
-      if (!s.closed) s.options.logger.debug('certificate authority watch ended, reconnecting', { error: redact((err as Error).message) });
+      if (!s.closed) s.options.logger.info('certificate authority watch ended, reconnecting', { error: redact((err as Error).message) });
     }
     if (!s.closed) await new Promise((r) => setTimeout(r, RETRY_MS + randomInt(1_000)).unref());
   }
@@ -218,6 +233,7 @@ export function startIdentityRenewal(options: IdentityRenewalOptions): IdentityR
     timer: undefined,
     running: undefined,
     again: false,
+    announced: 0,
     watch: new AbortController(),
     closed: false,
   };

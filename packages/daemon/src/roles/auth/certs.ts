@@ -466,7 +466,8 @@ export async function issueJoinCerts(
   req: { hostId: string; nodeName: string; role: string; principals: readonly string[]; tlsPublicKey: string; sshPublicKey: string },
 ): Promise<HostCerts> {
   const { hostId, nodeName, role, principals, tlsPublicKey, sshPublicKey } = req;
-  const hostCa = await ctx.certAuthority('host');
+  // From the backend: a renewal right after a rotation moved must be signed by the key that signs now.
+  const hostCa = (await ctx.trust.getCertAuthority('host', ctx.clusterName)).ca;
   const expiry = boundedExpiry(ctx, hostCa, HOST_CERT_TTL_MS);
   const { dnsNames, ipAddresses } = splitHosts([nodeName, ...principals]);
   const tlsCert = await issueHostCert({

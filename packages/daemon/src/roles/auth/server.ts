@@ -460,7 +460,8 @@ async function closeAuthServer(s: AuthServerState, srv: Server, background: Back
  * and a co-located proxy's identity are made this way.
  */
 export async function issueLocalHostIdentity(ctx: AuthContext, systemRole: SystemRole, dialAddr: string): Promise<Identity> {
-  const hostCa = await ctx.certAuthority('host');
+  // From the backend, not the cache: renewals run right after a rotation moved.
+  const hostCa = (await ctx.trust.getCertAuthority('host', ctx.clusterName)).ca;
   const keys = await generateKeyPair(BALANCED_V1['tls-host']);
   const cert = await issueHostCert({
     ca: tlsSigningKeyPair(hostCa),

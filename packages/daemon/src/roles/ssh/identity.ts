@@ -46,7 +46,7 @@ export interface NodeIdentityOptions {
 export async function issueNodeIdentityInProcess(auth: AuthServer, options: Pick<NodeIdentityOptions, 'nodename' | 'direct'>): Promise<Identity> {
   const identity = await issueLocalHostIdentity(auth.context, 'Node', auth.dialAddr);
   const ctx = auth.context;
-  const hostCa = await ctx.certAuthority('host');
+  const hostCa = (await ctx.trust.getCertAuthority('host', ctx.clusterName)).ca;
   const keys = await generateKeyPair(BALANCED_V1['ssh-host'], { comment: options.nodename });
   const cert = await issueSshHostCert({
     ca: sshSigningKeyPair(hostCa).private_key,
