@@ -9,7 +9,7 @@ import { X509Certificate } from 'node:crypto';
 import type { CertAuthority, Rotation, RotationPhase } from './authority.js';
 
 /** Fraction of a certificate's lifetime after which it is renewed. */
-export const RENEW_AT_FRACTION = 2 / 3;
+const RENEW_AT_FRACTION = 2 / 3;
 /** Jitter of the renewal time, as a fraction of the lifetime (± half of it). */
 const RENEW_JITTER_FRACTION = 1 / 10;
 

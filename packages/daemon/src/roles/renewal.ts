@@ -44,9 +44,9 @@ const ANNOUNCED_RETRY_MS = 250;
 const ANNOUNCED_LOOKS = 20;
 
 /** The auth API calls the loop makes. */
-export type RenewalAuthApi = Pick<AuthClient, 'getCertAuthorities' | 'upsertInstance' | 'watchCertAuthorities'>;
+type RenewalAuthApi = Pick<AuthClient, 'getCertAuthorities' | 'upsertInstance' | 'watchCertAuthorities'>;
 
-export interface IdentityRenewalOptions {
+interface IdentityRenewalOptions {
   /** The process's identity; updated in place when renewed. */
   identity: Identity;
   /** Its system role (`Db`, `Node`, `Proxy`). */
@@ -223,7 +223,7 @@ async function followCaChanges(s: RenewalState): Promise<void> {
  *   reissue: apiReissuer({ auth: () => auth, nodename }), onRenewed: () => tunnels.renew(), clock, logger });
  * ```
  */
-export function startIdentityRenewal(options: IdentityRenewalOptions): IdentityRenewal {
+function startIdentityRenewal(options: IdentityRenewalOptions): IdentityRenewal {
   const nowMs = options.clock.now().getTime();
   const s: RenewalState = {
     options,
@@ -256,7 +256,7 @@ export function startIdentityRenewal(options: IdentityRenewalOptions): IdentityR
  * Renewal through the auth API (`POST /certs/reissue`, authenticated with the current certificate): new TLS and SSH
  * keys, certificates for the same host id and role.
  */
-export function apiReissuer(options: {
+function apiReissuer(options: {
   auth: () => Pick<AuthClient, 'reissueHostCerts'>;
   nodename: string;
   additionalPrincipals?: readonly string[];

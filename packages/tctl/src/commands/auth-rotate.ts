@@ -35,7 +35,7 @@ export type RotateApi = Pick<TctlApi, 'rotateCertAuthority'>;
 export type RotateStatusApi = Pick<TctlApi, 'getCertAuthorities' | 'getInstances' | 'ping'>;
 
 /** A process behind the current rotation of the host or user CA. */
-export interface LaggingInstance {
+interface LaggingInstance {
   hostId: string;
   hostname: string;
   role: string;

@@ -17,11 +17,11 @@ import type { Logger } from '../../logger.js';
 import { issueLocalHostIdentity, type AuthServer } from '../auth/index.js';
 import { loadOrCreateHostUuid } from '../auth/init.js';
 import type { HttpsKeyPair } from './certificate.js';
-import { startProxyDatabaseAccess, type ProxyDatabaseAccessOptions } from './db-access.js';
+import { startProxyDatabaseAccess, type ProxyDatabaseAccess, type ProxyDatabaseAccessOptions } from './db-access.js';
 import { startProxyHeartbeat } from './heartbeat.js';
 import { startProxyService, type ProxyService, type ProxyServiceOptions } from './service.js';
 import { loadOrJoinIdentity } from '../join.js';
-import { renewingAuthClient, startAgentRenewal } from '../renewal.js';
+import { renewingAuthClient, startAgentRenewal, type IdentityRenewal, type RenewingAuthClient } from '../renewal.js';
 
 /** Where a proxy that joined keeps its identity. */
 const PROXY_IDENTITY_DIR = 'proxy';
@@ -95,6 +95,27 @@ async function peeringSettings(auth: AuthClient, section: ProxyRoleOptions['prox
   };
 }
 
+/** The proxy's identity renews itself: the tunnel and peer listeners serve the new certificate to new connections. */
+function startProxyRenewal(
+  options: ProxyRoleOptions,
+  o: { identity: Identity; authAddr: string; renewing: RenewingAuthClient; access: Pick<ProxyDatabaseAccess, 'renewIdentity' | 'casChanged'> },
+): IdentityRenewal {
+  const local = options.auth;
+  return startAgentRenewal({
+    identity: o.identity,
+    role: 'Proxy',
+    nodename: options.nodename,
+    clusterName: parseIdentity(o.identity.cert).teleportCluster ?? o.identity.clusterName ?? '',
+    auth: o.renewing,
+    ...(local ? { local: () => colocatedProxyIdentity(local, o.authAddr) } : { dir: path.join(options.dataDir, PROXY_IDENTITY_DIR) }),
+    additionalPrincipals: options.proxy.publicAddrs.map((a) => a.replace(/:\d+$/, '')),
+    onNewCert: () => o.access.renewIdentity(),
+    onCasChanged: () => o.access.casChanged(),
+    clock: options.clock,
+    logger: options.logger,
+  });
+}
+
 /**
  * Starts the proxy role with its identity and auth client. The returned `close` also closes the client.
  *
@@ -157,20 +178,7 @@ export async function startProxyRole(options: ProxyRoleOptions): Promise<ProxySe
       ...(options.heartbeat ? { heartbeat: options.heartbeat } : {}),
       log: options.logger,
     });
-    const local = options.auth;
-    const renewal = startAgentRenewal({
-      identity,
-      role: 'Proxy',
-      nodename: options.nodename,
-      clusterName: parseIdentity(identity.cert).teleportCluster ?? identity.clusterName ?? '',
-      auth: renewing,
-      ...(local ? { local: () => colocatedProxyIdentity(local, authAddr) } : { dir: path.join(options.dataDir, PROXY_IDENTITY_DIR) }),
-      additionalPrincipals: section.publicAddrs.map((a) => a.replace(/:\d+$/, '')),
-      onNewCert: () => access.renewIdentity(),
-      onCasChanged: () => access.casChanged(),
-      clock: options.clock,
-      logger: options.logger,
-    });
+    const renewal = startProxyRenewal(options, { identity, authAddr, renewing, access });
     return {
       ...proxy,
       connectedAgents: () => access.tunnels.agents().length,
