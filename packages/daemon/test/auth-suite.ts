@@ -378,6 +378,39 @@ export function runAuthSuite(name: string, newStorage: StorageFactory): void {
         }
       });
 
+      it('a joined host renews its own certificates, reports the rotation it caught up with, and follows CA changes', async () => {
+        const token = await t.admin.createToken({ roles: 'db' });
+        const hostUuid = '99999999-2222-3333-4444-555555555555';
+        const identity = await joinCluster({ authAddr: t.auth.dialAddr, token: token.metadata.name, caPins: await pins(), role: 'Db', hostUuid, nodename: 'db-9' });
+        const db = newAuthClient({ addr: t.auth.dialAddr, identity });
+        const watch = new AbortController();
+        try {
+          const key = await generateKeyPair('ecdsa-p256');
+          const ssh = await generateKeyPair('ed25519');
+          const renewed = await db.reissueHostCerts({ nodeName: 'db-9', tlsPublicKey: key.publicKeyPem, sshPublicKey: ssh.sshPublicKey });
+          expect(parseIdentity(renewed.tlsCert)).toMatchObject({ username: `${hostUuid}.test.example.com`, roles: ['Db'] });
+          expect(renewed.tlsCert).not.toBe(identity.cert);
+          // Only hosts renew this way; an admin (or a user) is refused.
+          expect((await rejection(t.admin.reissueHostCerts({ nodeName: 'x', tlsPublicKey: key.publicKeyPem, sshPublicKey: ssh.sshPublicKey }))).kind).toBe('access-denied');
+          // A host reports about itself only, under the role of its certificate.
+          expect((await rejection(db.upsertInstance({ hostname: 'db-9', role: 'Node', host: { phase: 'standby' } }))).kind).toBe('access-denied');
+          await db.upsertInstance({ hostname: 'db-9', role: 'Db', host: { phase: 'standby' }, user: { phase: 'standby' } });
+          const listed = (await t.admin.getInstances()).find((i) => i.spec.host_id === hostUuid);
+          expect(listed?.spec).toMatchObject({ hostname: 'db-9', role: 'Db', host: { phase: 'standby' } });
+          expect((await rejection(db.getInstances())).kind).toBe('access-denied');
+          // The CA watch stream: `init`, then a `change` when a rotation moves.
+          const events = db.watchCertAuthorities(watch.signal)[Symbol.asyncIterator]();
+          expect((await events.next()).value).toBe('init');
+          await t.admin.rotateCertAuthority({ type: 'db_client', phase: 'init', mode: 'manual' });
+          expect((await events.next()).value).toBe('change');
+          await t.admin.rotateCertAuthority({ type: 'db_client', phase: 'rollback' });
+          await t.admin.rotateCertAuthority({ type: 'db_client', phase: 'standby' });
+        } finally {
+          watch.abort();
+          await db.close();
+        }
+      });
+
       it('refuses a token of another type, a deleted token and a wrong CA pin, with clear errors', async () => {
         const node = await t.admin.createToken({ roles: ['Node'] });
         const join = (token: string, caPins: string[], role: 'Db' | 'Node' = 'Db') =>

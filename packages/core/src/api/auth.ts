@@ -51,6 +51,8 @@ import {
   DatabaseServerSchema,
   DatabaseServersResponse,
   HostCertsSchema,
+  InstanceSchema,
+  InstancesResponse,
   ItemsResponse,
   OpenSshHostCertSchema,
   PingResponseSchema,
@@ -427,6 +429,43 @@ export interface UpsertProxyRequest {
   ttl?: number;
 }
 
+/** The rotation of one CA a process has caught up with (the id and phase of the CA's `spec.rotation`). */
+export interface InstanceRotation {
+  current_id?: string;
+  phase: string;
+}
+
+/**
+ * What a process (an agent, a proxy) reports about the identity it runs with: the rotation of the host CA (its
+ * certificate is issued by the current signing key) and of the user CA (it trusts the current user keys) it has
+ * caught up with. Kept under `/instances/<host_id>/<role>` with an expiry; `tctl auth rotate status` lists the
+ * ones behind the CAs.
+ */
+export interface Instance {
+  kind: 'instance';
+  version: 'v1';
+  metadata: { name: string; expires?: string };
+  spec: { host_id: string; hostname: string; role: string; last_seen: string; host?: InstanceRotation; user?: InstanceRotation };
+}
+
+/** Input of {@link AuthClient.upsertInstance}; the host id and role come from the caller's certificate. */
+export interface UpsertInstanceRequest {
+  hostname: string;
+  role: string;
+  host?: InstanceRotation;
+  user?: InstanceRotation;
+  /** How long the report is kept without a new one, ms; default 10 min. */
+  ttl?: number;
+}
+
+/** Input of {@link AuthClient.reissueHostCerts}: a host asking for new certificates for itself. */
+export interface ReissueHostCertsRequest {
+  nodeName: string;
+  tlsPublicKey: string;
+  sshPublicKey: string;
+  additionalPrincipals?: readonly string[];
+}
+
 /** How agents reach proxies (`auth_service.tunnel_strategy`, Teleport's `cluster_networking_config`). */
 export interface TunnelStrategy {
   type: 'agent_mesh' | 'proxy_peering';
@@ -540,6 +579,14 @@ export interface AuthClient extends RecordingsApi {
   upsertProxy(request: UpsertProxyRequest): Promise<ProxyServer>;
   /** Live proxies, by name (Proxy, Db, Node and Admin). */
   getProxies(): Promise<ProxyServer[]>;
+  /** Reports which rotation of the host and user CAs this process caught up with (a host's own report). */
+  upsertInstance(request: UpsertInstanceRequest): Promise<Instance>;
+  /** Lines of `GET /cas/watch`: `init`, then `change` whenever a CA changed (heartbeats dropped); ends with `signal`. */
+  watchCertAuthorities(signal: AbortSignal): AsyncIterable<'init' | 'change'>;
+  /** Every process's last report (admins). */
+  getInstances(): Promise<Instance[]>;
+  /** New host certificates for the calling host (same host id and role), from the host CA's current signing key. */
+  reissueHostCerts(request: ReissueHostCertsRequest): Promise<HostCerts>;
   /** A proxy leaving the cluster removes its heartbeat. */
   deleteProxy(name: string): Promise<void>;
   /** The cluster's tunnel strategy. */
@@ -750,8 +797,23 @@ async function* backendEvents(lines: AsyncIterable<unknown>): AsyncGenerator<Bac
   }
 }
 
-function proxyMethods(c: Caller): Methods<'upsertProxy' | 'getProxies' | 'deleteProxy' | 'getTunnelStrategy'> {
+/** The CA watch stream's lines: heartbeats dropped, anything else unknown read as a change. */
+async function* caWatchEvents(lines: AsyncIterable<unknown>): AsyncGenerator<'init' | 'change'> {
+  for await (const raw of lines) {
+    const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
+    if (type === 'ping') continue;
+    yield type === 'init' ? 'init' : 'change';
+  }
+}
+
+function proxyMethods(
+  c: Caller,
+): Methods<'upsertProxy' | 'getProxies' | 'deleteProxy' | 'getTunnelStrategy' | 'upsertInstance' | 'getInstances' | 'reissueHostCerts' | 'watchCertAuthorities'> {
   return {
+    upsertInstance: (request) => c.api.call('PUT', path('instances', request.role), request, InstanceSchema),
+    getInstances: async () => (await c.get(path('instances'), InstancesResponse)).items,
+    watchCertAuthorities: (signal) => caWatchEvents(c.api.stream(path('cas', 'watch'), signal)),
+    reissueHostCerts: (request) => c.post(path('certs', 'reissue'), request, HostCertsSchema),
     upsertProxy: (request) => c.api.call('PUT', path('proxies', request.name), request, ProxyServerSchema),
     getProxies: async () => (await c.get(path('proxies'), ProxyServersResponse)).items,
     deleteProxy: (name) => c.send('DELETE', path('proxies', name)),

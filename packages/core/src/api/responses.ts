@@ -21,6 +21,7 @@ import type {
   HostCerts,
   OpenSshHostCert,
   PingResponse,
+  Instance,
   ProxyServer,
   TunnelStrategy,
   AccessCapabilities,
@@ -176,6 +177,17 @@ export const ProxyServerSchema: v.GenericSchema<unknown, ProxyServer> = v.looseO
 });
 
 export const ProxyServersResponse = v.looseObject({ items: v.array(ProxyServerSchema) });
+
+const InstanceRotationSchema = v.optional(v.looseObject({ current_id: v.optional(v.string()), phase: v.string() }));
+
+export const InstanceSchema: v.GenericSchema<unknown, Instance> = v.looseObject({
+  kind: v.literal('instance'),
+  version: v.literal('v1'),
+  metadata: v.looseObject({ name: v.string(), expires: v.optional(v.string()) }),
+  spec: v.looseObject({ host_id: v.string(), hostname: v.string(), role: v.string(), last_seen: v.string(), host: InstanceRotationSchema, user: InstanceRotationSchema }),
+});
+
+export const InstancesResponse = v.looseObject({ items: v.array(InstanceSchema) });
 
 export const TunnelStrategySchema: v.GenericSchema<unknown, TunnelStrategy> = v.looseObject({
   type: v.picklist(['agent_mesh', 'proxy_peering']),

@@ -62,6 +62,17 @@ export {
   trustedTlsCerts,
   type RotateOptions,
 } from './rotation.js';
+export {
+  isIssuedBy,
+  needsReissue,
+  nextCaCheckDelayMs,
+  nextScheduledPhaseMs,
+  renewalDelayMs,
+  rotationCaughtUp,
+  rotationSeen,
+  signingTlsCert,
+  type RotationSeen,
+} from './renew.js';
 
 // X.509
 export {

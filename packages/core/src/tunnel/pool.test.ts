@@ -4,11 +4,13 @@
  * proxies apart by their certificates.
  */
 
+import diagnostics_channel from 'node:diagnostics_channel';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { TLSSocket } from 'node:tls';
 import { newTunnelServer, type TunnelServer } from './server.js';
 import { startTunnelPool, type TunnelPool, type TunnelPoolTarget } from './pool.js';
 import type { TunnelAgentOptions } from './agent.js';
+import { TUNNEL_CHANNEL, type TunnelDiagnostic } from './diagnostics.js';
 import { dialProxy, makeTunnelPki, startProxyListener, startRoundRobin, type ProxyListener, type RoundRobin, type TunnelPki } from './testing.js';
 
 const FAST_BACKOFF = { baseMs: 20, maxMs: 200 };
@@ -174,5 +176,53 @@ describe('agent pool behind a load balancer', () => {
     // 100-200, 200-400, then 200-400 ms apart: a handful, not hundreds.
     expect(dials - before).toBeLessThan(10);
     expect(pool.connectedProxies()).toEqual([proxies[0]!.id]);
+  });
+});
+
+describe('renewing the tunnels (a new agent certificate)', () => {
+  it('replaces each tunnel with a new one before the old stops taking streams; running streams and new ones never fail', async () => {
+    const proxies = [await startProxy(), await startProxy()];
+    const lb = await startRoundRobin(() => proxies.map((p) => p.listener.port));
+    cleanups.push(() => lb.close());
+    const changes: string[][] = [];
+    const pool = startPool(lb, () => ({ proxyIds: proxies.map((p) => p.id) }), (ids) => changes.push([...ids]));
+    const all = proxies.map((p) => p.id).sort();
+    await until('a tunnel to each proxy', () => pool.connectedProxies().join(',') === all.join(','));
+    changes.length = 0;
+    // A stream that stays open across the renewal (a running session).
+    const running = await proxies[0]!.tunnels.openStream(pki.agent.hostId, { service: 'echo' });
+    running.write('before ');
+    const connections = () => proxies.map((p) => p.tunnels.agents()[0]?.connections ?? 0);
+    // New tunnels as the proxies see them.
+    let newTunnels = 0;
+    const onRecord = (record: unknown) => {
+      const r = record as TunnelDiagnostic;
+      if (r.event === 'connected' && r.side === 'proxy') newTunnels++;
+    };
+    diagnostics_channel.subscribe(TUNNEL_CHANNEL, onRecord);
+    cleanups.push(async () => {
+      diagnostics_channel.unsubscribe(TUNNEL_CHANNEL, onRecord);
+    });
+    pool.renew();
+    let failures = 0;
+    let calls = 0;
+    const deadline = Date.now() + 5_000;
+    while (Date.now() < deadline && (newTunnels < 2 || calls < 10)) {
+      for (const p of proxies) {
+        calls++;
+        await echoThrough(p, 'x').catch(() => failures++);
+      }
+    }
+    // One new tunnel per proxy; the old one to proxy 0 stays for the running stream only.
+    expect(newTunnels).toBe(2);
+    expect(connections()).toEqual([2, 1]);
+    expect(failures).toBe(0);
+    // The proxies stayed listed as connected all along.
+    expect(changes).toEqual([]);
+    running.end('after');
+    let out = '';
+    for await (const chunk of running) out += String(chunk);
+    expect(out).toBe('before after');
+    await until('one tunnel per proxy again', () => connections().join() === '1,1');
   });
 });

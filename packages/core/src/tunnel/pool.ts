@@ -59,6 +59,11 @@ export interface TunnelPool {
   readonly ready: Promise<void>;
   /** Ids of the proxies with a live tunnel, sorted. */
   connectedProxies(): string[];
+  /**
+   * Replaces every tunnel, one at a time (the agent's certificate was renewed): a new tunnel to the proxy is up
+   * before the old one stops taking new streams (HTTP/2 GOAWAY); streams on the old one run to their end.
+   */
+  renew(): void;
   /** Stops dialing and drops every tunnel. */
   close(): Promise<void>;
 }
@@ -95,6 +100,8 @@ interface PoolState {
   reported: string;
   /** A tunnel broke since the last dial: wait a jittered moment first, so agents do not all redial at once. */
   linkLost: boolean;
+  /** Tunnels dialed before this (performance.now()) are replaced, one at a time. */
+  renewBefore: number;
 }
 
 /**
@@ -126,6 +133,7 @@ export function startTunnelPool(options: TunnelPoolOptions): TunnelPool {
     wakeUp: undefined,
     reported: '',
     linkLost: false,
+    renewBefore: Number.NEGATIVE_INFINITY,
   };
   const done = keepPoolFilled(s);
   return {
@@ -135,6 +143,10 @@ export function startTunnelPool(options: TunnelPoolOptions): TunnelPool {
     },
     ready: ready.promise,
     connectedProxies: () => connectedProxies(s),
+    renew() {
+      s.renewBefore = performance.now();
+      s.wakeUp?.();
+    },
     async close() {
       if (!closing.signal.aborted) {
         closing.abort(new ConnectionProblemError('the tunnel agent is closed'));
@@ -223,6 +235,12 @@ async function keepPoolFilled(s: PoolState): Promise<void> {
     const live = [...s.links.values()].filter((l) => !l.closingOnPurpose).length;
     if (live >= wantedTunnels(s.target)) {
       attempt = 0;
+      if (staleLink(s) !== undefined) {
+        // One tunnel at a time, a jittered moment apart: the proxies do not see all agents redial at once.
+        if ((await dialOnce(s, 0, true)) === 'failed') s.discoveredAt = Number.NEGATIVE_INFINITY;
+        await pause(s, jitteredBackoff(0, s.backoff));
+        continue;
+      }
       await pause(s, Math.max(0, s.discoveryIntervalMs - (performance.now() - s.discoveredAt)));
       continue;
     }
@@ -246,8 +264,29 @@ async function keepPoolFilled(s: PoolState): Promise<void> {
   }
 }
 
-/** One dial: a tunnel to a proxy not reached yet (`new`), one already reached (`duplicate`), or a failure. */
-async function dialOnce(s: PoolState, attempt: number): Promise<'new' | 'duplicate' | 'failed'> {
+/** A live tunnel dialed before the last `renew()`, if any. */
+function staleLink(s: PoolState): PoolLink | undefined {
+  return [...s.links.values()].find((l) => !l.closingOnPurpose && l.dialedAt < s.renewBefore);
+}
+
+/** Waits until a new tunnel is up (or gone, or too long), before the one it replaces stops taking streams. */
+async function replaceLink(s: PoolState, old: PoolLink, fresh: PoolLink): Promise<void> {
+  const deadline = performance.now() + s.agent.connectTimeoutMs;
+  while (fresh.state !== 'connected' && fresh.state !== 'closed' && performance.now() < deadline && !s.closing.signal.aborted) {
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  if (fresh.state !== 'connected') return;
+  old.closingOnPurpose = true;
+  // GOAWAY: the proxy opens no new stream on it; the streams running finish, then it closes.
+  if (old.current?.session && !old.current.session.closed) old.current.session.close();
+  else dropLink(old);
+}
+
+/**
+ * One dial: a tunnel to a proxy not reached yet (`new`), one already reached (`duplicate`), or a failure. With
+ * `replace`, a tunnel to a proxy whose tunnel is stale takes its place.
+ */
+async function dialOnce(s: PoolState, attempt: number, replace = false): Promise<'new' | 'duplicate' | 'failed'> {
   publishTunnelDiagnostic({ event: 'connecting', side: 'agent', attempt });
   const signal = AbortSignal.any([s.closing.signal, AbortSignal.timeout(s.agent.connectTimeoutMs)]);
   let dialed: { socket: TLSSocket; proxyId: string };
@@ -258,23 +297,28 @@ async function dialOnce(s: PoolState, attempt: number): Promise<'new' | 'duplica
     return 'failed';
   }
   const { socket, proxyId } = dialed;
-  if (s.closing.signal.aborted || s.links.has(proxyId)) {
+  const existing = s.links.get(proxyId);
+  const replacing = replace && existing !== undefined && existing.dialedAt < s.renewBefore;
+  if (s.closing.signal.aborted || (existing !== undefined && !replacing)) {
     socket.destroy();
     return 'duplicate';
   }
   socket.on('error', (err) => publishTunnelDiagnostic({ event: 'session-error', side: 'agent', reason: reasonOf(err) }));
   socket.setNoDelay(true);
-  startLink(s, proxyId, socket, signal);
+  const fresh = startLink(s, proxyId, socket, signal, replacing);
+  if (replacing) await replaceLink(s, existing, fresh);
   return 'new';
 }
 
 /** Serves a tunnel on a dialed socket until it closes; then the pool is woken to fill the gap. */
-function startLink(s: PoolState, proxyId: string, socket: TLSSocket, handshakeAbort: AbortSignal): void {
+function startLink(s: PoolState, proxyId: string, socket: TLSSocket, handshakeAbort: AbortSignal, replacing = false): PoolLink {
   const link: PoolLink = { proxyId, state: 'connecting', current: { socket }, wakeUp: undefined, dialedAt: performance.now(), done: Promise.resolve() };
-  s.links.set(proxyId, link);
+  // A replacement takes the old tunnel's place once it is up (the proxy stays listed as connected meanwhile).
+  if (!replacing) s.links.set(proxyId, link);
   const settings: AgentSettings = {
     ...s.agent,
     onConnected: () => {
+      if (replacing) s.links.set(proxyId, link);
       s.agent.onConnected();
       reportProxies(s);
     },
@@ -292,4 +336,5 @@ function startLink(s: PoolState, proxyId: string, socket: TLSSocket, handshakeAb
       reportProxies(s);
       s.wakeUp?.();
     });
+  return link;
 }

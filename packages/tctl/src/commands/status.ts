@@ -3,7 +3,7 @@
  * layout of Teleport's `tool/tctl/common/status_command.go`.
  */
 
-import { CERT_AUTHORITY_TYPES, type CertAuthority, type CertAuthorityType, type Rotation } from '@teleport-ts/core/ca';
+import { CERT_AUTHORITY_TYPES, rotationCaughtUp, type CertAuthority, type CertAuthorityType, type Rotation } from '@teleport-ts/core/ca';
 import { formatDuration } from '@teleport-ts/core/types';
 import type { TctlApi } from '../api.js';
 import { toJson, toYaml, type PlainValue } from '../render/serialize.js';
@@ -32,9 +32,20 @@ interface AuthorityStatus {
 export interface StatusModel {
   cluster: { name: string; version: string; caPins: string[] };
   authorities: AuthorityStatus[];
+  /** While a host or user CA rotates: how many agents and proxies have not caught up yet, of those reporting. */
+  rotationLag?: { lagging: number; reporting: number };
 }
 
-export type StatusApi = Pick<TctlApi, 'ping' | 'getCertAuthorities'>;
+export type StatusApi = Pick<TctlApi, 'ping' | 'getCertAuthorities'> & Partial<Pick<TctlApi, 'getInstances'>>;
+
+/** Agents and proxies behind a rotation of the cluster's host or user CA (none asked when nothing rotates). */
+async function rotationLag(api: StatusApi, cas: CertAuthority[], clusterName: string): Promise<StatusModel['rotationLag']> {
+  const followed = cas.filter((ca) => ca.spec.cluster_name === clusterName && (ca.spec.type === 'host' || ca.spec.type === 'user'));
+  if (!api.getInstances || !followed.some((ca) => ca.spec.rotation.state === 'in_progress')) return undefined;
+  const instances = await api.getInstances();
+  const lagging = instances.filter((i) => followed.some((ca) => !rotationCaughtUp(ca, i.spec[ca.spec.type as 'host' | 'user']))).length;
+  return { lagging, reporting: instances.length };
+}
 
 /** Gathers the status; a CA type the server cannot return is skipped, as Teleport does. */
 export async function handler(api: StatusApi): Promise<StatusModel> {
@@ -47,7 +58,9 @@ export async function handler(api: StatusApi): Promise<StatusModel> {
       if (type === 'host') throw err;
     }
   }
+  const lag = await rotationLag(api, authorities, ping.clusterName);
   return {
+    ...(lag ? { rotationLag: lag } : {}),
     cluster: {
       name: ping.clusterName,
       version: ping.serverVersion,
@@ -105,7 +118,9 @@ function renderText(model: StatusModel, debug = false): string {
     keyRows[0]![1] = rotationDescription(authority.rotation);
     rows.push(...keyRows);
   }
-  return `${headlessTable(summary, 2)}\n${asciiTable(['authority', 'rotation', 'protocol', 'status', 'algorithm', 'storage'], rows)}`;
+  const lag = model.rotationLag;
+  const lagLine = lag ? `\nAgents and proxies not yet on the current CAs: ${lag.lagging} of ${lag.reporting} (tctl auth rotate status lists them)\n` : '';
+  return `${headlessTable(summary, 2)}\n${asciiTable(['authority', 'rotation', 'protocol', 'status', 'algorithm', 'storage'], rows)}${lagLine}`;
 }
 
 /** The structured form (`--format json|yaml`), Teleport's `statusOutput`. */

@@ -462,12 +462,13 @@ async function checkJoinToken(ctx: AuthContext, tokenName: string, role: string,
 }
 
 /** The host certificates (TLS and SSH) of a joining agent, with the host CA to trust. */
-async function issueJoinCerts(
+export async function issueJoinCerts(
   ctx: AuthContext,
   req: { hostId: string; nodeName: string; role: string; principals: readonly string[]; tlsPublicKey: string; sshPublicKey: string },
 ): Promise<HostCerts> {
   const { hostId, nodeName, role, principals, tlsPublicKey, sshPublicKey } = req;
-  const hostCa = await ctx.certAuthority('host');
+  // From the backend: a renewal right after a rotation moved must be signed by the key that signs now.
+  const hostCa = (await ctx.trust.getCertAuthority('host', ctx.clusterName)).ca;
   const expiry = boundedExpiry(ctx, hostCa, HOST_CERT_TTL_MS);
   // A proxy answers `teleport-auth` itself while the auth server is unreachable (from its cache): its certificate
   // carries the auth API's server name, as Teleport's host certificates do.

@@ -387,3 +387,25 @@ export const UpsertNodeBody = object({
   node: v.pipe(always(), v.check(isJsonObject, 'node must be a mapping')),
   ttl: v.pipe(optDurationMs('ttl', MAX_DB_SERVER_TTL), v.check((n) => n === undefined || n >= MIN_DB_SERVER_TTL_MS, 'ttl must be at least 1s')),
 });
+
+// ---- host identities ----
+
+/** A host asking for new certificates for itself (renewal, CA rotation): new public keys, its names. */
+export const ReissueHostCertsBody = object({
+  nodeName: reqName('nodeName'),
+  additionalPrincipals: optStringList('additionalPrincipals'),
+  tlsPublicKey: reqString('tlsPublicKey'),
+  sshPublicKey: reqString('sshPublicKey'),
+});
+
+/** The rotation of one CA a process has caught up with. */
+const RotationSeenBody = opt(object({ current_id: optString('current_id'), phase: reqName('phase') }));
+
+/** A process's report of the identity it runs with (which rotation of the host and user CAs it caught up with). */
+export const UpsertInstanceBody = object({
+  hostname: reqName('hostname'),
+  role: reqName('role'),
+  host: RotationSeenBody,
+  user: RotationSeenBody,
+  ttl: v.pipe(optDurationMs('ttl', MAX_DB_SERVER_TTL), v.check((n) => n === undefined || n >= MIN_DB_SERVER_TTL_MS, 'ttl must be at least 1s')),
+});

@@ -266,12 +266,17 @@ export async function rotateCertAuthority(ctx: AuthContext, caller: Caller, rawB
   return { items: out };
 }
 
-/** Moves automatic rotations whose next phase is due; another auth server doing it first is fine. */
-export async function advanceAutoRotations(ctx: AuthContext): Promise<void> {
+/**
+ * Moves automatic rotations whose next phase is due; another auth server doing it first is fine. Returns the CAs as
+ * they are now (to know when the next phase is due).
+ */
+export async function advanceAutoRotations(ctx: AuthContext): Promise<CertAuthority[]> {
   let changed = false;
+  const out: CertAuthority[] = [];
   for (const type of CERT_AUTHORITY_TYPES) {
     const stored = await ctx.trust.getCertAuthority(type, ctx.clusterName);
     const next = advanceAutoRotation(stored.ca, { clock: ctx.clock });
+    out.push(next);
     if (next === stored.ca) continue;
     try {
       await ctx.trust.updateCertAuthority(next, stored.revision);
@@ -282,6 +287,7 @@ export async function advanceAutoRotations(ctx: AuthContext): Promise<void> {
     }
   }
   if (changed) ctx.onTrustChanged();
+  return out;
 }
 
 // ---- audit log ------------------------------------------------------------------------------------------

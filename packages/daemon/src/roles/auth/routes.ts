@@ -8,6 +8,7 @@ import { AUTH_API_PREFIX } from '@teleport-ts/core/api';
 import type { Handler, RequestContext, Router } from '../../http/router.js';
 import type { RateLimiter } from '../../http/ratelimit.js';
 import type { Caller } from './authz.js';
+import { getInstances, reissueHostCerts, upsertInstance, watchCertAuthorities } from './instances.js';
 import { authenticateUser, generateDatabaseCert, generateDatabaseClientCert, generateHostCert, generateUserCerts, registerUsingToken } from './certs.js';
 import type { AuthContext } from './context.js';
 import { emitAuditEvents, getDatabaseServers, upsertDatabaseServer } from './databases.js';
@@ -109,6 +110,8 @@ export function registerAuthRoutes(router: Router<Caller>, ctx: AuthContext, lim
   router.add('PUT', p('/authpreference'), (c) => setAuthPreference(ctx, c.identity, c.body));
 
   router.add('POST', p('/cas/rotate'), (c) => rotateCertAuthority(ctx, c.identity, c.body));
+  // Before `/cas/:type`, which would take `watch` for a CA type.
+  router.add('GET', p('/cas/watch'), async (c) => watchCertAuthorities(ctx, c.identity));
   router.add('GET', p('/cas/:type'), (c) => getCertAuthorities(ctx, c.identity, c.params['type'] ?? '', c.query.get('secrets') === 'true'));
 
   router.add('POST', p('/certs/user'), (c) => generateUserCerts(ctx, c.identity, c.body));
@@ -140,4 +143,7 @@ function registerServerRoutes(router: Router<Caller>, ctx: AuthContext, p: (path
   router.add('GET', p('/proxies'), (c) => getProxies(ctx, c.identity));
   router.add('PUT', p('/proxies/:name'), (c) => upsertProxy(ctx, c.identity, name(c), c.body));
   router.add('DELETE', p('/proxies/:name'), (c) => deleteProxy(ctx, c.identity, name(c)));
-  router.add('GET', p('/networking/tunnelstrategy'), (c) => getTunnelStrategy(ctx, c.identity));}
+  router.add('GET', p('/networking/tunnelstrategy'), (c) => getTunnelStrategy(ctx, c.identity));
+  router.add('POST', p('/certs/reissue'), (c) => reissueHostCerts(ctx, c.identity, c.body));
+  router.add('GET', p('/instances'), (c) => getInstances(ctx, c.identity));
+  router.add('PUT', p('/instances/:role'), (c) => upsertInstance(ctx, c.identity, c.params['role'] ?? '', c.body));}

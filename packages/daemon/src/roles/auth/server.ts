@@ -16,7 +16,7 @@ import type { AuditEventStore } from '@teleport-ts/core/audit';
 import type { Backend, Watcher } from '@teleport-ts/core/backend';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
 import { DEFAULT_AUTH_LISTEN_ADDR, DEFAULT_AUTH_PORT, parseHostPort, type AuthenticationConfig, type StaticToken, type TunnelStrategyConfig } from '@teleport-ts/core/config';
-import { BALANCED_V1, caPin, generateKeyPair, issueHostCert, splitHosts, tlsSigningKeyPair, trustedTlsCerts } from '@teleport-ts/core/ca';
+import { BALANCED_V1, caPin, generateKeyPair, issueHostCert, nextCaCheckDelayMs, splitHosts, tlsSigningKeyPair, trustedTlsCerts } from '@teleport-ts/core/ca';
 import { redact } from '@teleport-ts/core/errors';
 import type { SystemRole } from '@teleport-ts/core/types';
 import {
@@ -37,6 +37,7 @@ import type { BackendCache } from '@teleport-ts/core/cache';
 import { newAuthContext, type AuthContext } from './context.js';
 import { initCluster, loadOrCreateHostUuid } from './init.js';
 import { advanceAutoRotations } from './resources.js';
+import { notifyTrustFollowers } from './instances.js';
 import { openSessionRecordingStore, type SessionRecordingStore } from './recording-store.js';
 import { registerAuthRoutes } from './routes.js';
 import { newWebhookNotifier } from './webhook.js';
@@ -250,6 +251,8 @@ interface AuthServerState {
   closeStreams: () => void;
   closed: boolean;
   closeCache: () => Promise<void>;
+  /** A CA changed (seen on the watch): look at automatic rotations again. */
+  onCaChanged?: () => void;
 }
 
 /**
@@ -378,19 +381,41 @@ async function listenOn(srv: Server, listen: { host: string; port: number }): Pr
 /** The CA watcher loop and the automatic rotation timer. */
 interface BackgroundWork {
   watchLoop: Promise<void>;
-  rotationTimer: NodeJS.Timeout | undefined;
+  rotation: { timer: NodeJS.Timeout | undefined; running: Promise<void> | undefined; again: boolean };
+}
+
+/**
+ * Moves automatic rotations along: every `rotationCheckIntervalMs`, or right when the next phase is due (a short
+ * grace period is followed to the second), and again whenever a CA changed (a rotation started elsewhere).
+ */
+function checkRotations(s: AuthServerState, work: BackgroundWork): void {
+  const intervalMs = s.options.rotationCheckIntervalMs ?? 60_000;
+  if (intervalMs <= 0 || s.closed) return;
+  if (work.rotation.running) {
+    work.rotation.again = true;
+    return;
+  }
+  clearTimeout(work.rotation.timer);
+  work.rotation.running = advanceAutoRotations(s.ctx)
+    .then((cas) => nextCaCheckDelayMs(cas, { nowMs: s.clock.now().getTime(), pollMs: intervalMs, slackMs: 20 }))
+    .catch((err: unknown) => {
+      s.logger.warn('automatic rotation check failed', { error: redact((err as Error).message) });
+      return Math.min(intervalMs, 1_000);
+    })
+    .then((delayMs) => {
+      work.rotation.running = undefined;
+      const again = work.rotation.again;
+      work.rotation.again = false;
+      if (!s.closed) work.rotation.timer = setTimeout(() => checkRotations(s, work), again ? 0 : delayMs).unref();
+    });
 }
 
 function startBackgroundWork(s: AuthServerState): BackgroundWork {
-  const watchLoop = watchTrust(s);
-  const intervalMs = s.options.rotationCheckIntervalMs ?? 60_000;
-  const rotationTimer =
-    intervalMs > 0
-      ? setInterval(() => {
-          advanceAutoRotations(s.ctx).catch((err: unknown) => s.logger.warn('automatic rotation check failed', { error: redact((err as Error).message) }));
-        }, intervalMs).unref()
-      : undefined;
-  return { watchLoop, rotationTimer };
+  const work: BackgroundWork = { watchLoop: Promise.resolve(), rotation: { timer: undefined, running: undefined, again: false } };
+  s.onCaChanged = () => checkRotations(s, work);
+  work.watchLoop = watchTrust(s);
+  checkRotations(s, work);
+  return work;
 }
 
 /** Several auth servers may share the backend: follow CA changes any of them makes. */
@@ -399,7 +424,12 @@ async function watchTrust(s: AuthServerState): Promise<void> {
     try {
       s.watcher = await s.options.backend.newWatcher({ prefixes: ['/authorities/'], name: 'auth-trust' });
       if (s.closed) s.watcher.close();
-      for await (const event of s.watcher) if (event.type !== 'init') scheduleRefresh(s);
+      for await (const event of s.watcher) {
+        if (event.type === 'init') continue;
+        scheduleRefresh(s);
+        s.onCaChanged?.();
+        notifyTrustFollowers(s.ctx);
+      }
       // A watcher that ended may have missed changes: reload once it is back.
       if (!s.closed) scheduleRefresh(s);
     } catch (err) {
@@ -413,7 +443,8 @@ async function watchTrust(s: AuthServerState): Promise<void> {
 async function closeAuthServer(s: AuthServerState, srv: Server, background: BackgroundWork): Promise<void> {
   if (s.closed) return;
   s.closed = true;
-  if (background.rotationTimer) clearInterval(background.rotationTimer);
+  clearTimeout(background.rotation.timer);
+  await background.rotation.running;
   s.watcher?.close();
   s.closeStreams();
   const stopped = new Promise<void>((resolve) => srv.close(() => resolve()));
@@ -432,7 +463,8 @@ async function closeAuthServer(s: AuthServerState, srv: Server, background: Back
  * and a co-located proxy's identity are made this way.
  */
 export async function issueLocalHostIdentity(ctx: AuthContext, systemRole: SystemRole, dialAddr: string): Promise<Identity> {
-  const hostCa = await ctx.certAuthority('host');
+  // From the backend, not the cache: renewals run right after a rotation moved.
+  const hostCa = (await ctx.trust.getCertAuthority('host', ctx.clusterName)).ca;
   const keys = await generateKeyPair(BALANCED_V1['tls-host']);
   const cert = await issueHostCert({
     ca: tlsSigningKeyPair(hostCa),

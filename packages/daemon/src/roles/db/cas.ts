@@ -37,6 +37,8 @@ export interface CertAuthorityCache {
    * @throws AccessDeniedError (untrusted, expired, not yet valid, wrong usage), BadParameterError (malformed).
    */
   verify(type: CertAuthorityType, cert: string | Uint8Array, usage: 'clientAuth' | 'serverAuth'): Promise<VerifiedTlsCert>;
+  /** A CA changed (a rotation moved): fetch every type again on its next use. */
+  invalidate(): void;
 }
 
 interface Entry {
@@ -100,6 +102,9 @@ export function newCertAuthorityCache(options: CertAuthorityCacheOptions): CertA
 
   return {
     trusted,
+    invalidate() {
+      for (const entry of entries.values()) entry.fetchedAt = Number.NEGATIVE_INFINITY;
+    },
     async verify(type, cert, usage) {
       const cacheKey = typeof cert === 'string' ? `${type}\u0000${usage}\u0000${cert}` : undefined;
       const verifyWith = (certs: readonly string[]): VerifiedTlsCert => {

@@ -21,6 +21,7 @@ import { issueLocalHostIdentity, loadOrCreateHostUuid, type AuthServer } from '.
 import { clusterAndHostId } from '../agent.js';
 import { startAgentTunnels, type AgentTunnelsOptions } from '../agent-tunnels.js';
 import { loadOrJoinIdentity } from '../join.js';
+import { renewingAuthClient, startAgentRenewal } from '../renewal.js';
 import { startLockWatcher } from '../lockwatcher.js';
 import type { BackendCache } from '@teleport-ts/core/cache';
 import { AGENT_CACHE_PREFIXES, openRemoteCache, withCachedReads, type RemoteCache } from '../remote-cache.js';
@@ -190,7 +191,8 @@ export async function startDatabaseService(options: DatabaseServiceOptions): Pro
   const hostUuid = await loadOrCreateHostUuid(options.dataDir);
   const { identity, authAddr } = await obtainIdentity(options, hostUuid);
   const { clusterName, hostId } = clusterAndHostId(identity, hostUuid);
-  const auth: AuthClient = newAuthClient({ addr: authAddr, identity, alpnProtocols: AUTH_VIA_PROXY_ALPN });
+  const renewing = renewingAuthClient(() => newAuthClient({ addr: authAddr, identity, alpnProtocols: AUTH_VIA_PROXY_ALPN }));
+  const auth: AuthClient = renewing.client;
   // An agent alone follows the auth server's watch (CAs, roles, locks): sessions of valid certificates are checked
   // while the auth server is unreachable. Next to an auth server, the local API answers from that server's cache.
   const cache = options.auth ? undefined : openRemoteCache({ auth, prefixes: AGENT_CACHE_PREFIXES, name: 'db', clock, logger });
@@ -216,6 +218,19 @@ export async function startDatabaseService(options: DatabaseServiceOptions): Pro
     },
     ...(options.tunnel ? { tunnel: options.tunnel } : {}),
   });
+  const local = options.auth;
+  const renewal = startAgentRenewal({
+    identity,
+    role: 'Db',
+    nodename: options.nodename,
+    clusterName,
+    auth: renewing,
+    ...(local ? { local: () => issueLocalHostIdentity(local.context, 'Db', authAddr) } : { dir: path.join(options.dataDir, DB_IDENTITY_DIR) }),
+    onNewCert: () => tunnel.renew(),
+    onCasChanged: () => engine.cas.invalidate(),
+    clock,
+    logger,
+  });
   const ready = Promise.all([tunnel.ready, heartbeats.firstAnnounced]).then(() => undefined);
   ready.catch(() => undefined);
   logger.info('database service is up', { host_id: hostId, databases: databases.map((d) => d.name), auth_server: authAddr });
@@ -236,7 +251,7 @@ export async function startDatabaseService(options: DatabaseServiceOptions): Pro
     ...(cache ? { cache: cache.cache } : {}),
     async close() {
       if (closing !== undefined) return;
-      closing = closeDatabaseService({ heartbeats, engine, tunnel, streams, auth, cache, logger });
+      closing = renewal.close().then(() => closeDatabaseService({ heartbeats, engine, tunnel, streams, auth, cache, logger }));
       await closing;
     },
   };

@@ -47,6 +47,10 @@ export interface ProxyDatabaseAccess {
   peerAddr?: string;
   /** Audit events queued for the auth server. */
   auditQueueDepth(): number;
+  /** The proxy's identity was renewed (in place): the tunnel and peer listeners serve the new certificate. */
+  renewIdentity(): void;
+  /** A CA rotation moved: read the CAs again before the next check. */
+  casChanged(): void;
   close(): Promise<void>;
 }
 
@@ -130,6 +134,11 @@ export async function startProxyDatabaseAccess(options: ProxyDatabaseAccessOptio
     agents,
     ...(peering ? { peerAddr: peering.addr } : {}),
     auditQueueDepth: () => audit.depth(),
+    renewIdentity() {
+      tunnel.renewIdentity();
+      peering?.server.renewIdentity();
+    },
+    casChanged: () => cas.invalidate(),
     async close() {
       locks.close();
       await ssh.close();

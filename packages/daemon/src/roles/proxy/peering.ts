@@ -61,6 +61,8 @@ export interface PeerServerOptions extends PeerTrust {
 export interface PeerServer {
   /** `host:port` bound. */
   addr: string;
+  /** The proxy's identity was renewed: new peer connections get the new certificate. */
+  renewIdentity(): void;
   close(): Promise<void>;
 }
 
@@ -110,6 +112,7 @@ export async function startPeerServer(options: PeerServerOptions): Promise<PeerS
   const port = typeof bound === 'object' && bound !== null ? bound.port : listen.port;
   return {
     addr: `${listen.host.includes(':') ? `[${listen.host}]` : listen.host}:${port}`,
+    renewIdentity: () => server.setSecureContext({ key: options.identity.key, cert: options.identity.cert }),
     close: () =>
       new Promise<void>((resolve) => {
         closing.abort();

@@ -17,12 +17,13 @@ import type { Logger } from '../../logger.js';
 import { issueLocalHostIdentity, type AuthServer } from '../auth/index.js';
 import { loadOrCreateHostUuid } from '../auth/init.js';
 import type { HttpsKeyPair } from './certificate.js';
-import { startProxyDatabaseAccess, type ProxyDatabaseAccessOptions } from './db-access.js';
+import { startProxyDatabaseAccess, type ProxyDatabaseAccess, type ProxyDatabaseAccessOptions } from './db-access.js';
 import { startProxyHeartbeat } from './heartbeat.js';
 import { newAuthFallback } from './auth-fallback.js';
 import { startProxyService, type ProxyService, type ProxyServiceOptions } from './service.js';
 import { loadOrJoinIdentity } from '../join.js';
 import { PROXY_CACHE_PREFIXES, startRemoteCache, withCachedReads, type RemoteCache, type RemoteCacheSettings } from '../remote-cache.js';
+import { renewingAuthClient, startAgentRenewal, type IdentityRenewal, type RenewingAuthClient } from '../renewal.js';
 
 /** Where a proxy that joined keeps its identity. */
 const PROXY_IDENTITY_DIR = 'proxy';
@@ -123,6 +124,27 @@ async function peeringSettings(auth: AuthClient, section: ProxyRoleOptions['prox
   };
 }
 
+/** The proxy's identity renews itself: the tunnel and peer listeners serve the new certificate to new connections. */
+function startProxyRenewal(
+  options: ProxyRoleOptions,
+  o: { identity: Identity; authAddr: string; renewing: RenewingAuthClient; access: Pick<ProxyDatabaseAccess, 'renewIdentity' | 'casChanged'> },
+): IdentityRenewal {
+  const local = options.auth;
+  return startAgentRenewal({
+    identity: o.identity,
+    role: 'Proxy',
+    nodename: options.nodename,
+    clusterName: parseIdentity(o.identity.cert).teleportCluster ?? o.identity.clusterName ?? '',
+    auth: o.renewing,
+    ...(local ? { local: () => colocatedProxyIdentity(local, o.authAddr) } : { dir: path.join(options.dataDir, PROXY_IDENTITY_DIR) }),
+    additionalPrincipals: options.proxy.publicAddrs.map((a) => a.replace(/:\d+$/, '')),
+    onNewCert: () => o.access.renewIdentity(),
+    onCasChanged: () => o.access.casChanged(),
+    clock: options.clock,
+    logger: options.logger,
+  });
+}
+
 /**
  * Starts the proxy role with its identity and auth client. The returned `close` also closes the client.
  *
@@ -137,7 +159,8 @@ export async function startProxyRole(options: ProxyRoleOptions): Promise<ProxySe
     throw new BadParameterError('the proxy needs an auth server', { hint: 'run it with --roles=auth,proxy, or pass --auth-server' });
   }
   const identity = options.auth ? await colocatedProxyIdentity(options.auth, authAddr) : await joinedProxyIdentity(options);
-  const client: AuthClient = newAuthClient({ addr: authAddr, identity });
+  const renewing = renewingAuthClient(() => newAuthClient({ addr: authAddr, identity }));
+  const client: AuthClient = renewing.client;
   const section = options.proxy;
   const config: FileConfig = {
     version: 'v3',
@@ -190,12 +213,14 @@ export async function startProxyRole(options: ProxyRoleOptions): Promise<ProxySe
       ...(options.heartbeat ? { heartbeat: options.heartbeat } : {}),
       log: options.logger,
     });
+    const renewal = startProxyRenewal(options, { identity, authAddr, renewing, access });
     return {
       ...proxy,
       connectedAgents: () => access.tunnels.agents().length,
       auditQueueDepth: () => access.auditQueueDepth(),
       ...(cache ? { cache: cache.cache } : {}),
       close: async () => {
+        await renewal.close();
         await heartbeat.close();
         await access.close();
         await proxy.close();

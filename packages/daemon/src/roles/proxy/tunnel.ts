@@ -38,6 +38,8 @@ export interface ReverseTunnelRouteOptions {
 export interface ReverseTunnelRoute {
   /** The registry of connected agents: `openStream(hostId, meta)`. */
   tunnels: TunnelServer;
+  /** The proxy's identity was renewed (in place): agents dialing from now on see the new certificate. */
+  renewIdentity(): void;
   /** Unregisters the route and drops every tunnel. */
   close(): Promise<void>;
 }
@@ -123,6 +125,7 @@ export function registerReverseTunnelRoute(options: ReverseTunnelRouteOptions): 
 
   return {
     tunnels,
+    renewIdentity: () => server.setSecureContext({ key: options.identity.key, cert: options.identity.cert }),
     async close() {
       unregister();
       await tunnels.close();

@@ -23,7 +23,13 @@ import { loadOrJoinIdentity } from '../join.js';
 /** Where a node that joined keeps its identity. */
 const NODE_IDENTITY_DIR = 'node';
 /** Host names a node listening directly also answers to (Teleport adds them for direct dials). */
-const LOCAL_PRINCIPALS = ['localhost', '127.0.0.1'];
+export const NODE_LOCAL_PRINCIPALS = ['localhost', '127.0.0.1'];
+const LOCAL_PRINCIPALS = NODE_LOCAL_PRINCIPALS;
+
+/** Where a node that joined keeps its identity. */
+export function nodeIdentityDir(dataDir: string): string {
+  return path.join(dataDir, NODE_IDENTITY_DIR);
+}
 
 export interface NodeIdentityOptions {
   dataDir: string;
@@ -37,10 +43,10 @@ export interface NodeIdentityOptions {
 }
 
 /** In process, next to the auth service: the TLS identity plus an SSH host certificate for a fresh key. */
-async function issueInProcess(auth: AuthServer, options: NodeIdentityOptions): Promise<Identity> {
+export async function issueNodeIdentityInProcess(auth: AuthServer, options: Pick<NodeIdentityOptions, 'nodename' | 'direct'>): Promise<Identity> {
   const identity = await issueLocalHostIdentity(auth.context, 'Node', auth.dialAddr);
   const ctx = auth.context;
-  const hostCa = await ctx.certAuthority('host');
+  const hostCa = (await ctx.trust.getCertAuthority('host', ctx.clusterName)).ca;
   const keys = await generateKeyPair(BALANCED_V1['ssh-host'], { comment: options.nodename });
   const cert = await issueSshHostCert({
     ca: sshSigningKeyPair(hostCa).private_key,
@@ -62,7 +68,7 @@ async function issueInProcess(auth: AuthServer, options: NodeIdentityOptions): P
 
 /** The node's identity and the address of the auth API (the auth server, or a proxy in front of it). */
 export async function obtainNodeIdentity(options: NodeIdentityOptions): Promise<{ identity: Identity; authAddr: string }> {
-  if (options.auth) return { identity: await issueInProcess(options.auth, options), authAddr: options.auth.dialAddr };
+  if (options.auth) return { identity: await issueNodeIdentityInProcess(options.auth, options), authAddr: options.auth.dialAddr };
   const identity = await loadOrJoinIdentity({
     dir: path.join(options.dataDir, NODE_IDENTITY_DIR),
     join: options.join,

@@ -25,7 +25,7 @@ const USER_CA_REFRESH_MS = 30_000;
 const CACHED_LOCK_REFRESH_MS = 250;
 
 /** The user CA's SSH keys as `authorized_keys` lines, read now and every {@link USER_CA_REFRESH_MS}. */
-function userCaKeys(auth: Pick<AuthClient, 'getCertAuthorities'>, clusterName: string, logger: Logger): { current(): readonly string[]; ready: Promise<void>; close(): void } {
+function userCaKeys(auth: Pick<AuthClient, 'getCertAuthorities'>, clusterName: string, logger: Logger): { current(): readonly string[]; ready: Promise<void>; refresh(): void; close(): void } {
   let keys: readonly string[] = [];
   const fetch = async (): Promise<void> => {
     try {
@@ -37,7 +37,7 @@ function userCaKeys(auth: Pick<AuthClient, 'getCertAuthorities'>, clusterName: s
   };
   const timer = setInterval(() => void fetch(), USER_CA_REFRESH_MS);
   timer.unref();
-  return { current: () => keys, ready: fetch(), close: () => clearInterval(timer) };
+  return { current: () => keys, ready: fetch(), refresh: () => void fetch(), close: () => clearInterval(timer) };
 }
 
 /** Sends the server's events to the audit log; events the catalogue does not have yet are logged instead. */
@@ -89,9 +89,9 @@ export function clusterSshServer(info: NodeIdentityInfo, options: { clock: Clock
   const locks = startLockWatcher({ auth: reads, clock, refreshMs: CACHED_LOCK_REFRESH_MS, onError: (err) => logger.warn('could not fetch locks, keeping the last known ones', { error: redact((err as Error).message) }) });
   const audit = newServiceAuditEmitter({ auth, clock, logger });
   const recording = nodeRecording(info, options);
-  const server = newNodeSshServer({
-    hostKey: identity.sshKey!,
-    hostCert: identity.sshCert!,
+  const newServer = (hostKey: string, hostCert: string) => newNodeSshServer({
+    hostKey,
+    hostCert,
     clusterName,
     nodeName: nodename,
     hostUUID: hostId,
@@ -102,15 +102,23 @@ export function clusterSshServer(info: NodeIdentityInfo, options: { clock: Clock
     recorder: async (start) => (await recording.get()).recorder(start),
     clock,
   });
+  let server = newServer(identity.sshKey!, identity.sshCert!);
+  // Servers of earlier host certificates keep the connections they hold until the node stops.
+  const earlier: (typeof server)[] = [];
   return {
     handle: (stream, remoteAddr) => {
       // The first connections may arrive before the user CA was read once.
       void cas.ready.then(() => server.handle(stream, remoteAddr));
     },
+    renewHostCert(hostKey, hostCert) {
+      earlier.push(server);
+      server = newServer(hostKey, hostCert);
+    },
+    refreshTrust: () => cas.refresh(),
     async close() {
       cas.close();
       locks.close();
-      await server.close();
+      await Promise.all([server, ...earlier].map((s) => s.close()));
       await recording.close();
       await audit.close();
       await cache.close();

@@ -18,10 +18,11 @@ import type { Logger } from '../../logger.js';
 import { clusterAndHostId } from '../agent.js';
 import { startAgentTunnels } from '../agent-tunnels.js';
 import { loadOrCreateHostUuid, type AuthServer } from '../auth/index.js';
-import { newCertAuthorityCache } from '../db/cas.js';
+import { newCertAuthorityCache, type CertAuthorityCache } from '../db/cas.js';
 import type { SshStreamHandler } from './handler.js';
 import { DEFAULT_NODE_HEARTBEAT, startNodeHeartbeat, type NodeHeartbeat } from './heartbeat.js';
-import { obtainNodeIdentity } from './identity.js';
+import { issueNodeIdentityInProcess, NODE_LOCAL_PRINCIPALS, nodeIdentityDir, obtainNodeIdentity } from './identity.js';
+import { renewingAuthClient, startAgentRenewal, type IdentityRenewal, type RenewingAuthClient } from '../renewal.js';
 import { startDynamicLabels, type DynamicLabels } from './labels.js';
 import { parseSshStreamMeta } from './wire.js';
 
@@ -93,6 +94,7 @@ async function listenDirect(addr: string, handler: SshStreamHandler): Promise<{ 
 }
 
 interface RunningNode {
+  renewal: IdentityRenewal;
   heartbeat: NodeHeartbeat;
   labels: DynamicLabels;
   tunnel: TunnelPool;
@@ -103,6 +105,7 @@ interface RunningNode {
 }
 
 async function closeNode(node: RunningNode): Promise<void> {
+  await node.renewal.close();
   node.heartbeat.close();
   node.labels.close();
   await node.tunnel.close();
@@ -110,6 +113,34 @@ async function closeNode(node: RunningNode): Promise<void> {
   await node.handler.close();
   await node.auth.close();
   node.logger.info('node service stopped');
+}
+
+/** The node's identity renews itself: new tunnels and a new SSH host certificate for new connections. */
+function startNodeRenewal(
+  options: NodeServiceOptions,
+  o: { identity: Identity; clusterName: string; authAddr: string; renewing: RenewingAuthClient; handler: SshStreamHandler; tunnel: TunnelPool; cas: CertAuthorityCache; clock: Clock },
+): IdentityRenewal {
+  const local = options.auth;
+  const direct = options.listenAddr !== undefined;
+  return startAgentRenewal({
+    identity: o.identity,
+    role: 'Node',
+    nodename: options.nodename,
+    clusterName: o.clusterName,
+    auth: o.renewing,
+    ...(local ? { local: () => issueNodeIdentityInProcess(local, { nodename: options.nodename, direct }) } : { dir: nodeIdentityDir(options.dataDir) }),
+    ...(direct ? { additionalPrincipals: NODE_LOCAL_PRINCIPALS } : {}),
+    onNewCert: () => {
+      o.handler.renewHostCert?.(o.identity.sshKey!, o.identity.sshCert!);
+      o.tunnel.renew();
+    },
+    onCasChanged: () => {
+      o.cas.invalidate();
+      o.handler.refreshTrust?.();
+    },
+    clock: o.clock,
+    logger: options.logger,
+  });
 }
 
 /**
@@ -128,7 +159,8 @@ export async function startNodeService(options: NodeServiceOptions): Promise<Nod
   const hostUuid = await loadOrCreateHostUuid(options.dataDir);
   const { identity, authAddr } = await obtainNodeIdentity({ ...options, hostUuid, direct: options.listenAddr !== undefined });
   const { clusterName, hostId } = clusterAndHostId(identity, hostUuid);
-  const auth: AuthClient = newAuthClient({ addr: authAddr, identity, alpnProtocols: AUTH_VIA_PROXY_ALPN });
+  const renewing = renewingAuthClient(() => newAuthClient({ addr: authAddr, identity, alpnProtocols: AUTH_VIA_PROXY_ALPN }));
+  const auth: AuthClient = renewing.client;
   const beats: { heartbeat?: NodeHeartbeat } = {};
   const labels = startDynamicLabels(options.commands, () => beats.heartbeat?.now());
   const allLabels = (): Record<string, string> => ({ ...options.labels, ...Object.fromEntries(Object.entries(labels.current()).map(([k, l]) => [k, l.result])) });
@@ -150,11 +182,12 @@ export async function startNodeService(options: NodeServiceOptions): Promise<Nod
   }));
   const cas = newCertAuthorityCache({ auth, clusterName, clock, initial: { host: identity.caCerts } });
   const tunnel = startAgentTunnels({ proxyAddr: options.proxyAddr, auth, authAddr, identity, cas, clusterName, clock, onStream: onTunnelStream(handler, hostId, logger), logger, tunnel: options.tunnel });
+  const renewal = startNodeRenewal(options, { identity, clusterName, authAddr, renewing, handler, tunnel, cas, clock });
   const ready = Promise.all([tunnel.ready, heartbeat.firstAnnounced]).then(() => undefined);
   ready.catch((err: unknown) => logger.warn('node did not become ready', { error: redact((err as Error).message) }));
   logger.info('node service is up', { host_id: hostId, auth_server: authAddr, ...(direct ? { listen_addr: direct.addr } : {}) });
   let closing: Promise<void> | undefined;
-  const running: RunningNode = { heartbeat, labels, tunnel, handler, direct: direct?.server, auth, logger };
+  const running: RunningNode = { renewal, heartbeat, labels, tunnel, handler, direct: direct?.server, auth, logger };
   return {
     hostId,
     clusterName,
