@@ -145,6 +145,18 @@ function startProxyRenewal(
   });
 }
 
+/** The proxy service's part of a teleport.yaml, from the role's settings. */
+function proxyFileConfig(section: ProxyRoleOptions['proxy']): FileConfig {
+  return {
+    version: 'v3',
+    teleport: {},
+    proxy_service: {
+      ...(section.listenAddr !== undefined ? { web_listen_addr: section.listenAddr } : {}),
+      public_addr: [...section.publicAddrs],
+    },
+  };
+}
+
 /**
  * Starts the proxy role with its identity and auth client. The returned `close` also closes the client.
  *
@@ -162,14 +174,7 @@ export async function startProxyRole(options: ProxyRoleOptions): Promise<ProxySe
   const renewing = renewingAuthClient(() => newAuthClient({ addr: authAddr, identity }));
   const client: AuthClient = renewing.client;
   const section = options.proxy;
-  const config: FileConfig = {
-    version: 'v3',
-    teleport: {},
-    proxy_service: {
-      ...(section.listenAddr !== undefined ? { web_listen_addr: section.listenAddr } : {}),
-      public_addr: [...section.publicAddrs],
-    },
-  };
+  const config = proxyFileConfig(section);
   let cache: RemoteCache | undefined;
   try {
     const cached = await proxyReads(options, client, identity);
