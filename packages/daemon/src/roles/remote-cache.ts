@@ -138,5 +138,8 @@ export async function startRemoteCache(options: RemoteCacheOptions): Promise<Rem
 
 /** An auth client whose per-request reads come from the cache; everything else goes to `auth`. */
 export function withCachedReads<T extends object>(auth: T, reads: CachedReads): T & CachedReads {
-  return { ...auth, ...reads };
+  // Forwarded, not spread: the auth client may be a renewing client whose methods move to a new client on renewal.
+  return new Proxy(auth, {
+    get: (target, prop) => (Object.hasOwn(reads, prop) ? (reads as Record<PropertyKey, unknown>)[prop] : Reflect.get(target, prop)),
+  }) as T & CachedReads;
 }
