@@ -137,6 +137,8 @@ export async function startProxyRole(options: ProxyRoleOptions): Promise<ProxySe
       webCertificate: proxy.webCertificate,
       identity,
       auth: client,
+      // Its own spool: a node of the same process uploads `<data_dir>/log/upload` with its own uploader.
+      dataDir: path.join(options.dataDir, PROXY_IDENTITY_DIR),
       clock: options.clock,
       logger: options.logger,
       ...(options.tunnel ? { tunnel: options.tunnel } : {}),

@@ -35,6 +35,9 @@ export async function authenticate(state: ConnectionState, ctx: AuthContext): Pr
     const user = { login: ctx.username, certificate, identity };
     state.options.locks?.assertNotLocked(lockSubject(state, user));
     const decision = await state.options.access({ certificate, identity, login: ctx.username });
+    const upstream = await state.options.relay?.login({ certificate, identity, login: ctx.username });
+    state.upstream?.end();
+    state.upstream = upstream;
     state.user = { ...user, decision };
     ctx.accept();
   } catch (err) {

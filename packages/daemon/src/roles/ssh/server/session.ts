@@ -8,6 +8,7 @@ import type { AcceptConnection, ServerChannel, Session } from 'ssh2';
 import { auditBase, type ConnectionState } from './state.js';
 import { startAgentForward, type AgentForward } from './forward.js';
 import { startPipedProgram, startPtyProgram, type ProgramExit, type SessionProgram } from './process.js';
+import { startRelayedProgram } from './relay.js';
 import type { SshSessionRecorder } from './types.js';
 import { acceptsEnv, canRunAs, lookupAccount, sessionEnv, type HostAccount } from './users.js';
 
@@ -66,6 +67,7 @@ function refuseRequest(state: ConnectionState, no: Reply, reason: string): void 
 
 function requestAgent(state: ConnectionState, s: SessionState, ok: Reply, no: Reply): void {
   const { identity, decision, login } = state.user!;
+  if (state.upstream !== undefined) return refuseRequest(state, no, 'agent forwarding to agentless OpenSSH nodes is not supported');
   if (!decision.forwardAgent) return refuseRequest(state, no, 'agent forwarding is not permitted by the roles (options.forward_agent)');
   if (!identity.permitAgentForwarding) return refuseRequest(state, no, 'agent forwarding is not permitted by the certificate');
   s.agent = lookupAccount(login)
@@ -104,12 +106,13 @@ function run(state: ConnectionState, s: SessionState, replies: { ok: Accept; no:
 }
 
 async function runAccepted(state: ConnectionState, s: SessionState, channel: ServerChannel, requested: string | undefined, subsystem: 'sftp' | undefined): Promise<void> {
-  const account = await prepare(state, channel);
-  if (account === undefined) return;
+  // Relayed, the program runs on the node as its sshd decides: no account here.
+  const account = state.upstream === undefined ? await prepare(state, channel) : undefined;
+  if (account === undefined && state.upstream === undefined) return;
   const { identity } = state.user!;
   const command = subsystem === undefined ? (identity.forceCommand ?? requested) : undefined;
   if (identity.forceCommand !== undefined && requested !== undefined) s.env['SSH_ORIGINAL_COMMAND'] = requested;
-  const env = sessionEnv({
+  const env = account === undefined ? { ...s.env } : sessionEnv({
     account, clientEnv: s.env, term: s.pty?.term, remoteAddr: state.remoteHost, remotePort: state.remotePort, localPort: 0,
     sessionId: s.id, agentSocket: (await s.agent)?.socketPath, user: identity.username,
   });
@@ -139,7 +142,8 @@ async function runAccepted(state: ConnectionState, s: SessionState, channel: Ser
 
 interface ProgramStart {
   channel: ServerChannel;
-  account: HostAccount;
+  /** Undefined when relayed. */
+  account: HostAccount | undefined;
   env: Record<string, string>;
   command: string | undefined;
   subsystem: 'sftp' | undefined;
@@ -147,14 +151,7 @@ interface ProgramStart {
 
 async function startProgram(state: ConnectionState, s: SessionState, p: ProgramStart): Promise<ProgramExit> {
   const { options } = state;
-  if (p.subsystem === 'sftp') {
-    return startPipedProgram({ ...p, argv: [options.sftpServerPath ?? DEFAULT_SFTP_SERVER] }).exited;
-  }
-  if (s.pty === undefined) {
-    s.program = startPipedProgram(p);
-    return s.program.exited;
-  }
-  if (options.recorder !== undefined) {
+  if (s.pty !== undefined && options.recorder !== undefined) {
     s.recorder = await options.recorder({
       sessionId: s.id, user: state.user!.identity.username, login: state.user!.login, clusterName: options.clusterName,
       hostUUID: options.hostUUID, nodeName: options.nodeName, remoteAddr: state.remoteAddr, command: p.command,
@@ -162,6 +159,15 @@ async function startProgram(state: ConnectionState, s: SessionState, p: ProgramS
     });
   }
   const recorder = s.recorder;
-  s.program = startPtyProgram({ ...p, ...s.pty, ...(recorder ? { onOutput: (d: Buffer) => recorder.output(d) } : {}) });
+  const onOutput = recorder ? { onOutput: (d: Buffer) => recorder.output(d) } : {};
+  if (state.upstream !== undefined) {
+    s.program = startRelayedProgram({ ...p, client: state.upstream, pty: s.pty, ...onOutput });
+    return s.program.exited;
+  }
+  const local = { ...p, account: p.account! };
+  if (p.subsystem === 'sftp') {
+    return startPipedProgram({ ...local, argv: [options.sftpServerPath ?? DEFAULT_SFTP_SERVER] }).exited;
+  }
+  s.program = s.pty === undefined ? startPipedProgram(local) : startPtyProgram({ ...local, ...s.pty, ...onOutput });
   return s.program.exited;
 }

@@ -3,6 +3,7 @@
 import type { SshCertificate, SshUserIdentity } from '@teleport-ts/core/ca';
 import type { Clock } from '@teleport-ts/core/clock';
 import type { LockSubject } from '@teleport-ts/core/types';
+import type { Client } from 'ssh2';
 
 /**
  * Audit events the server emits; each name is the audit catalogue key the node service maps it to (Teleport's
@@ -78,6 +79,15 @@ export interface SshSessionRecorder {
 /** Builds the recorder of one interactive (PTY) session. */
 export type SshRecorderFactory = (session: SshSessionStart) => SshSessionRecorder | Promise<SshSessionRecorder>;
 
+/**
+ * Relay mode (the proxy in front of an agentless OpenSSH node): once the user is allowed, `login` opens the SSH
+ * connection to the node that sessions and `-L` forwards go through (`./relay.ts`); throwing refuses the login with
+ * the error's line.
+ */
+export interface SshRelay {
+  login(request: SshAccessRequest): Promise<Client>;
+}
+
 /** Options for `newNodeSshServer`. */
 export interface NodeSshServerOptions {
   /** The host private key (PKCS#8/SEC1 PEM or OpenSSH). */
@@ -93,6 +103,8 @@ export interface NodeSshServerOptions {
   locks?: SshLockView;
   audit: SshAuditEmitter;
   recorder?: SshRecorderFactory;
+  /** Relay mode: programs run on another SSH server, not here. */
+  relay?: SshRelay;
   clock?: Clock;
   /** How long a connection may take to log in (sshd's `LoginGraceTime`); default 60 s. */
   loginGraceMs?: number;
