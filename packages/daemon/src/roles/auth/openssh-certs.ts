@@ -10,7 +10,6 @@ import type { OpenSshUserCert } from '@teleport-ts/core/api';
 import { formatSshCertificate, issueSshUserCert, sshSigningKeyPair, sshUserIdentity, trustedSshKeys, verifySshCert } from '@teleport-ts/core/ca';
 import { AccessDeniedError, isTeleportError } from '@teleport-ts/core/errors';
 import { actorName, requireSystemRole, type Caller } from './authz.js';
-import { boundedExpiry } from './certs.js';
 import type { AuthContext } from './context.js';
 import { assertNotLocked } from './locks.js';
 import { OpenSshCertBody, parseBody } from './requests.js';
@@ -35,9 +34,8 @@ export async function generateOpenSshCert(ctx: AuthContext, caller: Caller, rawB
   }
   const identity = sshUserIdentity(certificate);
   await assertNotLocked(ctx, { user: identity.username, roles: identity.roles, logins: [body.login] });
-  const userEnd = new Date(Number(certificate.validBefore) * 1000);
-  const bounded = boundedExpiry(ctx, opensshCa, OPENSSH_CERT_TTL_MS);
-  const expires = userEnd < bounded ? userEnd : bounded;
+  // Never past the user's own certificate (the openssh CA has SSH keys only, which do not expire).
+  const expires = new Date(Math.min(Number(certificate.validBefore) * 1000, ctx.clock.now().getTime() + OPENSSH_CERT_TTL_MS));
   const cert = await issueSshUserCert({
     ca: sshSigningKeyPair(opensshCa).private_key,
     publicKey: body.sshPublicKey,
