@@ -39,7 +39,9 @@ export function userCaKeys(auth: Pick<AuthClient, 'getCertAuthorities'>, cluster
 /** Sends the server's events to the audit log; events the catalogue does not have yet are logged instead. */
 export function auditOf(emitter: { emit(key: AuditEventKey, fields: AuditEventFields): void }, logger: Logger): { emit(event: SshAuditEventName, fields: SshAuditFields): void } {
   return {
-    emit(event, fields) {
+    emit(name, fields) {
+      // Teleport's exec event has its own code when the command failed (T3002E).
+      const event = name === 'exec' && fields['exitCode'] !== 0 ? 'execFailure' : name;
       if (Object.hasOwn(AUDIT_EVENTS, event)) emitter.emit(event as AuditEventKey, fields as AuditEventFields);
       else logger.info(`ssh ${event}`, Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v])));
     },
