@@ -24,7 +24,7 @@ const tmux = requireTool('tmux', 'tmux');
 const PASSWORD = 'correct horse battery staple';
 const NODE_UUID = '5b0f6c1e-7a2d-4e3f-9c8b-1d2e3f4a5b6c';
 
-interface AuditEvent { event?: string; code?: string; user?: string; login?: string; sid?: string; server_id?: string; server_hostname?: string; error?: string; command?: string; exitCode?: number }
+interface AuditEvent { event?: string; code?: string; user?: string; login?: string; sid?: string; server_id?: string; server_hostname?: string; error?: string; command?: string; exitCode?: number; action?: string; path?: string; flags?: number }
 
 describe.skipIf(!sshd.available || !tmux.available)('agentless OpenSSH node: tsh ssh through the proxy, recorded at the proxy', () => {
   let cluster: TestCluster;
@@ -162,7 +162,7 @@ describe.skipIf(!sshd.available || !tmux.available)('agentless OpenSSH node: tsh
     expect(play.stdout.toString().split('\r\n')).toContain('marker-42');
   }, 60_000);
 
-  it('tsh scp copies a file both ways through the sftp subsystem, audited as sftp', async () => {
+  it('tsh scp copies a file both ways through the sftp subsystem, each file opened audited as sftp', async () => {
     const local = path.join(dir.path, 'up.bin');
     const data = randomBytes(3 << 20);
     await writeFile(local, data);
@@ -174,8 +174,10 @@ describe.skipIf(!sshd.available || !tmux.available)('agentless OpenSSH node: tsh
     const down = await tsh('alice', ['scp', `root@agentless-1:${remote}`, back]);
     expect(down.code, down.stderr).toBe(0);
     expect((await readFile(back)).equals(data)).toBe(true);
-    const [sftp] = await auditEvents((e) => e.event === 'sftp' && e.server_hostname === 'agentless-1');
-    expect(sftp).toMatchObject({ user: 'alice', login: 'root', server_id: NODE_UUID });
+    // Per file, as the proxy saw the requests and the sshd's answers: the upload's open for writing, the download's.
+    const opens = await auditEvents((e) => e.event === 'sftp' && e.path === remote, 2);
+    expect(opens[0]).toMatchObject({ code: 'TS001I', action: 'open', user: 'alice', login: 'root', server_id: NODE_UUID, server_hostname: 'agentless-1' });
+    expect(opens.map((e) => (e.flags! & 2) !== 0).sort()).toEqual([false, true]);
   }, 60_000);
 
   it('refuses a login the roles do not allow on the node, with a clear message and an audit event, before reaching the sshd', async () => {

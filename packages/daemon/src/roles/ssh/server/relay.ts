@@ -23,8 +23,10 @@ export interface RelayedProgramOptions {
   pty: { term: string; cols: number; rows: number } | undefined;
   /** Variables the client sent with `env` (the node's `AcceptEnv` decides). */
   env: Readonly<Record<string, string>>;
-  /** Sees every byte of output (the session recorder). */
+  /** Sees every byte of output, stderr aside (the session recorder: a PTY has none; the SFTP audit). */
   onOutput?: (data: Buffer) => void;
+  /** Sees every byte the client sends (the SFTP audit). */
+  onInput?: (data: Buffer) => void;
 }
 
 /** Opens the node's session channel and asks for what the client asked for. */
@@ -47,12 +49,10 @@ function relay(up: ClientChannel, o: RelayedProgramOptions): Promise<ProgramExit
   up.on('exit', (code: number | null | undefined, signal?: string) => {
     exit = typeof code === 'number' ? { code } : { signal: signal ?? 'KILL' };
   });
-  if (o.onOutput !== undefined) {
-    up.on('data', o.onOutput);
-    up.stderr.on('data', o.onOutput);
-  }
+  if (o.onOutput !== undefined) up.on('data', o.onOutput);
   up.pipe(down, { end: false });
   up.stderr.pipe(down.stderr, { end: false });
+  if (o.onInput !== undefined) down.on('data', o.onInput);
   down.pipe(up);
   down.on('error', () => up.close());
   up.on('error', () => down.destroy());

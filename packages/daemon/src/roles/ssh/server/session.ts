@@ -9,6 +9,7 @@ import { auditBase, type ConnectionState } from './state.js';
 import { startAgentForward, type AgentForward } from './forward.js';
 import { startPipedProgram, startPtyProgram, type ProgramExit, type SessionProgram } from './process.js';
 import { startRelayedProgram } from './relay.js';
+import { newSftpAuditor } from './sftp-audit.js';
 import type { SshSessionRecorder } from './types.js';
 import { acceptsEnv, canRunAs, lookupAccount, sessionEnv, type HostAccount } from './users.js';
 
@@ -159,15 +160,21 @@ async function startProgram(state: ConnectionState, s: SessionState, p: ProgramS
     });
   }
   const recorder = s.recorder;
-  const onOutput = recorder ? { onOutput: (d: Buffer) => recorder.output(d) } : {};
+  const taps = p.subsystem === 'sftp' ? sftpTaps(state, s) : recorder ? { onOutput: (d: Buffer) => recorder.output(d) } : {};
   if (state.upstream !== undefined) {
-    s.program = startRelayedProgram({ ...p, client: state.upstream, pty: s.pty, ...onOutput });
+    s.program = startRelayedProgram({ ...p, client: state.upstream, pty: s.pty, ...taps });
     return s.program.exited;
   }
-  const local = { ...p, account: p.account! };
+  const local = { ...p, account: p.account!, ...taps };
   if (p.subsystem === 'sftp') {
     return startPipedProgram({ ...local, argv: [options.sftpServerPath ?? DEFAULT_SFTP_SERVER] }).exited;
   }
-  s.program = s.pty === undefined ? startPipedProgram(local) : startPtyProgram({ ...local, ...s.pty, ...onOutput });
+  s.program = s.pty === undefined ? startPipedProgram(local) : startPtyProgram({ ...local, ...s.pty });
   return s.program.exited;
+}
+
+/** The SFTP audit's view of the subsystem's bytes: every file operation becomes an `sftp` event of the session. */
+function sftpTaps(state: ConnectionState, s: SessionState): { onInput(d: Buffer): void; onOutput(d: Buffer): void } {
+  const auditor = newSftpAuditor((name, event) => state.options.audit.emit(name, { ...auditBase(state), sid: s.id, ...event }));
+  return { onInput: auditor.fromClient, onOutput: auditor.fromServer };
 }

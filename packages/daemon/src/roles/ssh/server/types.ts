@@ -4,14 +4,16 @@ import type { SshCertificate, SshUserIdentity } from '@teleport-ts/core/ca';
 import type { Clock } from '@teleport-ts/core/clock';
 import type { LockSubject } from '@teleport-ts/core/types';
 import type { Client } from 'ssh2';
+import type { SftpAuditEventName } from './sftp-audit.js';
 
 /**
  * Audit events the server emits; each name is the audit catalogue key the node service maps it to (Teleport's
  * event in brackets): `authAttemptFailure` (auth, T3007W), `sessionRejected` (session.rejected, T1006W),
  * `sessionStart` (session.start, T2000I), `sessionEnd` (session.end, T2004I), `exec` (exec, T3002I / T3002E with
- * a non-zero exit), `sftp` (sftp, T8000I, one per subsystem start), `portForward` (port, T3003I).
+ * a non-zero exit), `sftp` (sftp, TS001I, at the subsystem's start and for every file opened), the other SFTP
+ * operations (`sftpRemove`, `sftpRename`..., see `./sftp-audit.ts`), `portForward` (port, T3003I).
  */
-export type SshAuditEventName = 'authAttemptFailure' | 'sessionRejected' | 'sessionStart' | 'sessionEnd' | 'exec' | 'sftp' | 'portForward';
+export type SshAuditEventName = 'authAttemptFailure' | 'sessionRejected' | 'sessionStart' | 'sessionEnd' | 'exec' | 'sftp' | 'portForward' | SftpAuditEventName;
 
 /** JSON-safe fields of an audit event (`user`, `login`, `server_id`, `sid`, `addr.remote`, ...). */
 export type SshAuditFields = Record<string, string | number | boolean | string[] | undefined>;
