@@ -57,7 +57,7 @@ interface AgentlessState {
 }
 
 /** The names a node goes by: its UUID, hostname and address host, each also as `<name>.<cluster>`. */
-export function agentlessNodeNames(node: NodeServer, clusterName: string): string[] {
+function agentlessNodeNames(node: NodeServer, clusterName: string): string[] {
   const host = /^\[?([^\]]*?)\]?:\d+$/.exec(node.spec.addr)?.[1] ?? '';
   const names = [node.metadata.name, node.spec.hostname].filter((n) => n !== '');
   return [...new Set([...names, ...names.map((n) => `${n}.${clusterName}`), ...(host === '' ? [] : [host])])];
