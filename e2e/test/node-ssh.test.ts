@@ -93,7 +93,7 @@ describe.skipIf(!sshd.available || !ssh.available || !ss.available)('SSH nodes: 
   let agentless: { stop(): Promise<void>; log(): string } | undefined;
   let home: string;
   let pin: string;
-  let userCaFile: string;
+  let opensshCaFile: string;
   let knownHosts: string;
   const creds = { tlsCert: '', tlsKey: '', sshKey: '', sshCert: '' };
   let joinedAt = 0;
@@ -146,11 +146,12 @@ describe.skipIf(!sshd.available || !ssh.available || !ss.available)('SSH nodes: 
     creds.sshKey = path.join(path.dirname(creds.tlsCert), 'alice');
     creds.sshCert = await findFile(path.join(home, 'keys'), '-cert.pub');
 
-    // What OpenSSH servers trust (the user CA) and what clients trust (the host CA, never a host key on first use).
-    const userCa = await tctl(['auth', 'export', '--type=user']);
-    expect(userCa.code, userCa.stderr).toBe(0);
-    userCaFile = path.join(cluster.dir, 'user_ca.pub');
-    await writeFile(userCaFile, userCa.stdout.replace(/^cert-authority /gm, '').replace(/ clustername=\S+/g, ''));
+    // What agentless OpenSSH servers trust (the openssh CA, with which the proxy logs in for the user) and what
+    // clients trust (the host CA, never a host key on first use).
+    const opensshCa = await tctl(['auth', 'export', '--type=openssh']);
+    expect(opensshCa.code, opensshCa.stderr).toBe(0);
+    opensshCaFile = path.join(cluster.dir, 'openssh_ca.pub');
+    await writeFile(opensshCaFile, opensshCa.stdout.replace(/^cert-authority /gm, '').replace(/ clustername=\S+/g, ''));
     const hostCa = await tctl(['auth', 'export', '--type=host']);
     knownHosts = path.join(cluster.dir, 'known_hosts');
     await writeFile(knownHosts, hostCa.stdout);
@@ -314,7 +315,7 @@ describe.skipIf(!sshd.available || !ssh.available || !ss.available)('SSH nodes: 
     }
   }, 60_000);
 
-  it('reaches an agentless stock sshd registered with tctl create (sub_kind: openssh), the proxy dialing it directly', async () => {
+  it('reaches an agentless stock sshd registered with tctl create (sub_kind: openssh) through the proxy, which logs in with the openssh CA', async () => {
     const signed = await tctl(['auth', 'sign', '--format=openssh', '--host=agentless-1,agentless-1.e2e.example.com,127.0.0.1', `--out=${path.join(cluster.dir, 'agentless')}`]);
     expect(signed.code, signed.stderr).toBe(0);
     const port = await freePort();
@@ -324,7 +325,7 @@ describe.skipIf(!sshd.available || !ssh.available || !ss.available)('SSH nodes: 
       port,
       hostKey: path.join(cluster.dir, 'agentless'),
       hostCert: path.join(cluster.dir, 'agentless-cert.pub'),
-      userCa: userCaFile,
+      userCa: opensshCaFile,
     });
     const file = path.join(cluster.dir, 'agentless.yaml');
     await writeFile(
@@ -338,7 +339,13 @@ describe.skipIf(!sshd.available || !ssh.available || !ss.available)('SSH nodes: 
     const res = await sshThrough('agentless-1.e2e.example.com', ['echo agentless; exit 5']);
     expect(res.stdout, res.stderr).toBe('agentless\n');
     expect(res.code).toBe(5);
+    // The proxy logged in with a certificate of the openssh CA for alice's login.
     expect(agentless.log()).toMatch(/Accepted publickey for root .* ID alice/);
+    // The sshd trusts only the openssh CA: the user's own certificate does not open it without the proxy.
+    const direct = await run(ssh.path!, ['-F', '/dev/null', '-i', creds.sshKey, '-o', `CertificateFile=${creds.sshCert}`, '-o', 'IdentitiesOnly=yes', '-o', 'IdentityAgent=none',
+      '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-p', String(port), `${LOGIN}@127.0.0.1`, 'echo bypassed']);
+    expect(direct.stdout).toBe('');
+    expect(direct.code).toBe(255);
   }, 60_000);
 
   it('runs a node in direct mode (ssh_service.listen_addr): it listens, is listed with its address, and answers OpenSSH directly and through the proxy', async () => {

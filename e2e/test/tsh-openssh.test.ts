@@ -3,7 +3,8 @@
  * two nodes (`web-1`, `web-2`, label `env=dev`) joined with a `--type=node` token and reached over their reverse
  * tunnels, served by the node's own SSH server; the real OpenSSH programs (`ssh`, `scp`, `sftp`, `rsync -e ssh`) with
  * the config `tsh config` prints; and an agentless stock `sshd` (`sub_kind: openssh`) whose host certificate comes
- * from a CA the cluster does not have, which both tsh and ssh must refuse.
+ * from a CA the cluster does not have, which both tsh and ssh must refuse (the proxy, which logs in to agentless nodes,
+ * refuses it and says why).
  */
 
 import { execFile, spawn } from 'node:child_process';
@@ -217,11 +218,12 @@ describe.skipIf(!sshd.available || !ssh.available || !rsync.available || !sshAge
     expect(sha256(await readFile(path.join(dir.path, 'back-rsync', 'sub', 'blob')))).toBe(sha256(data));
   });
 
-  it("ssh refuses a node whose host certificate is not from the cluster's host CA", async () => {
+  it("ssh is refused an agentless node whose host certificate is not from the cluster's host CA (the proxy, which logs in to it, says why)", async () => {
     const res = await runProgram('ssh', sshArgs(`${LOGIN}@rogue.${CLUSTER}`, 'echo should-not-run'));
     expect(res.code).toBe(255);
     expect(res.stdout.toString()).toBe('');
-    expect(res.stderr).toMatch(/Host key verification failed/);
+    expect(res.stderr).toMatch(/^failed to log in to rogue as root: SSH certificate is not signed by a trusted certificate authority\r?$/m);
+    expect(res.stderr).toMatch(/Permission denied \(publickey\)/);
   });
 
   it("tsh proxy ssh prints the proxy's refusal and exits 1; ssh reports it", async () => {

@@ -5,6 +5,7 @@ import { apiBody } from './api.js';
 import { tlsClientHello } from './clienthello.js';
 import { derCertificate, derPublicKey } from './der.js';
 import { pgBackend, pgFrontend, pgStartup } from './postgres.js';
+import { sftpAudit } from './sftp.js';
 import { sshCertificate, sshKeyLine, sshPublicKey } from './ssh.js';
 import { yamlConfig, yamlResource } from './yaml.js';
 
@@ -16,6 +17,7 @@ export const TARGETS: readonly Target[] = [
   sshPublicKey,
   sshKeyLine,
   sshCertificate,
+  sftpAudit,
   derPublicKey,
   derCertificate,
   apiBody,

@@ -94,6 +94,37 @@ describe.skipIf(!ssh.available || !isRoot)('the node SSH server with real OpenSS
       expect(node.events.some((e) => e.name === 'sftp' && e.fields['login'] === 'root')).toBe(true);
     });
 
+    it('audits every file operation of an sftp session with its path and outcome (Teleport codes)', async () => {
+      const dir = join(files.dir, 'sftp-audit');
+      await mkdir(dir);
+      await writeFile(join(dir, 'up.bin'), randomBytes(100_000));
+      const batch = join(files.dir, 'batch-audit');
+      const remote = (name: string) => join(dir, name);
+      await writeFile(
+        batch,
+        [`put ${remote('up.bin')} ${remote('a.bin')}`, `rename ${remote('a.bin')} ${remote('b.bin')}`, `mkdir ${remote('sub')}`, `rmdir ${remote('sub')}`,
+          `rm ${remote('b.bin')}`, `-rm ${remote('missing.bin')}`, ''].join('\n'),
+      );
+      const res = await run('sftp', [...sshArgs('sftp', sshOptions(files, cert, node.port)), '-b', batch, 'root@127.0.0.1']);
+      expect(res.code, res.stderr).toBe(0);
+      const ops = node.events.filter((e) => e.fields['action'] !== undefined && String(e.fields['path']).startsWith(dir));
+      const seen = ops.map((e) => [e.name, e.fields['action'], String(e.fields['path']).slice(dir.length + 1), e.fields['target_path'] === undefined ? '' : String(e.fields['target_path']).slice(dir.length + 1)]);
+      expect(seen).toEqual([
+        ['sftp', 'open', 'a.bin', ''],
+        ['sftpRename', 'rename', 'a.bin', 'b.bin'],
+        ['sftpMkdir', 'mkdir', 'sub', ''],
+        ['sftpRmdir', 'rmdir', 'sub', ''],
+        ['sftpRemove', 'remove', 'b.bin', ''],
+        ['sftpRemoveFailure', 'remove', 'missing.bin', ''],
+      ]);
+      const open = ops[0]!.fields;
+      expect(open).toMatchObject({ user: 'alice', login: 'root' });
+      // SSH_FXF_WRITE | CREAT | TRUNC.
+      expect((open['flags'] as number) & 0x1a).toBe(0x1a);
+      expect(ops.every((e) => e.fields['sid'] === open['sid'])).toBe(true);
+      expect(ops.at(-1)!.fields['error']).toMatch(/No such file/);
+    });
+
     it('copies both ways with scp (sftp protocol)', async () => {
       const dir = join(files.dir, 'scp');
       await mkdir(dir);

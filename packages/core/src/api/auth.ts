@@ -55,6 +55,7 @@ import {
   InstancesResponse,
   ItemsResponse,
   OpenSshHostCertSchema,
+  OpenSshUserCertSchema,
   PingResponseSchema,
   ProxyServerSchema,
   ProxyServersResponse,
@@ -239,6 +240,24 @@ export interface OpenSshHostCert {
   sshCert: string;
   /** Host CA SSH keys (`authorized_keys` lines): what clients trust the host with (`@cert-authority`). */
   sshCaKeys: string[];
+}
+
+/**
+ * Input of {@link AuthClient.generateOpenSshCert}: a user certificate from the `openssh` CA, with which the proxy logs
+ * in to an agentless OpenSSH node for the user (Teleport's `GenerateOpenSSHCert`).
+ */
+export interface OpenSshCertRequest {
+  /** The user's own SSH certificate (an OpenSSH `-cert.pub` line), valid now and listing `login`. */
+  userCert: string;
+  login: string;
+  /** OpenSSH public key line of the key the proxy logs in with. */
+  sshPublicKey: string;
+}
+
+/** A short-lived user certificate from the `openssh` CA. */
+export interface OpenSshUserCert {
+  /** OpenSSH certificate line. */
+  sshCert: string;
 }
 
 /** Input of {@link AuthClient.generateUserCerts}. */
@@ -544,6 +563,8 @@ export interface AuthClient extends RecordingsApi {
   generateUserCerts(request: UserCertsRequest): Promise<UserCerts>;
   /** Needs `create` on `host_cert` (the Admin role, or a user role with that rule). */
   generateHostCert(request: HostCertRequest): Promise<OpenSshHostCert>;
+  /** Only the Proxy: see {@link OpenSshCertRequest}. */
+  generateOpenSshCert(request: OpenSshCertRequest): Promise<OpenSshUserCert>;
   authenticateUser(request: AuthenticateUserRequest): Promise<UserCerts & { username: string }>;
   registerUsingToken(request: RegisterUsingTokenRequest): Promise<HostCerts>;
 
@@ -721,7 +742,7 @@ function resourceMethods(c: Caller): Methods<ResourceMethodName> {
 
 type CertMethodName =
   | 'getCertAuthorities' | 'rotateCertAuthority'
-  | 'generateDatabaseCert' | 'generateDatabaseClientCert' | 'generateUserCerts' | 'generateHostCert'
+  | 'generateDatabaseCert' | 'generateDatabaseClientCert' | 'generateUserCerts' | 'generateHostCert' | 'generateOpenSshCert'
   | 'authenticateUser' | 'registerUsingToken';
 
 function certMethods(c: Caller): Methods<CertMethodName> {
@@ -733,6 +754,7 @@ function certMethods(c: Caller): Methods<CertMethodName> {
     generateDatabaseClientCert: (request) => c.post(path('certs', 'dbclient'), request, DatabaseCertsSchema),
     generateUserCerts: (request) => c.post(path('certs', 'user'), request, UserCertsSchema),
     generateHostCert: (request) => c.post(path('certs', 'host'), request, OpenSshHostCertSchema),
+    generateOpenSshCert: (request) => c.post(path('certs', 'openssh'), request, OpenSshUserCertSchema),
     authenticateUser: (request) => c.post(path('authenticate'), request, AuthenticateUserResponse),
     registerUsingToken: (request) => c.post(path('join'), request, HostCertsSchema),
   };

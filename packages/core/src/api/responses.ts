@@ -20,6 +20,7 @@ import type {
   DatabaseServer,
   HostCerts,
   OpenSshHostCert,
+  OpenSshUserCert,
   PingResponse,
   Instance,
   ProxyServer,
@@ -132,6 +133,8 @@ export const AuthenticateUserResponse: v.GenericSchema<unknown, UserCerts & { us
   UserCertsSchema,
   v.looseObject({ username: v.string() }),
 ]);
+
+export const OpenSshUserCertSchema: v.GenericSchema<unknown, OpenSshUserCert> = v.looseObject({ sshCert: v.string() });
 
 export const OpenSshHostCertSchema: v.GenericSchema<unknown, OpenSshHostCert> = v.looseObject({ sshCert: v.string(), sshCaKeys: strings });
 

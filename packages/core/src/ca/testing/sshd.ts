@@ -18,6 +18,8 @@ export interface SshdOptions {
   trustedUserCaKeys: readonly string[];
   /** Name prefix for the files, so several sshds can share a directory. */
   name: string;
+  /** More sshd_config lines (e.g. `Subsystem sftp ...`). */
+  extraConfig?: readonly string[];
 }
 
 export interface RunningSshd {
@@ -56,6 +58,7 @@ async function startOnce(options: SshdOptions, port: number): Promise<RunningSsh
     'UseDNS no',
     'LogLevel DEBUG1',
     `PidFile ${join(dir.path, `${name}.pid`)}`,
+    ...(options.extraConfig ?? []),
   ];
   if (options.hostCertificate) lines.push(`HostCertificate ${await dir.write(`${name}_host_key-cert.pub`, options.hostCertificate + '\n')}`);
   const configPath = await dir.write(`${name}_sshd_config`, lines.join('\n') + '\n');

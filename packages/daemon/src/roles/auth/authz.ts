@@ -71,6 +71,8 @@ const SYSTEM_ROLE_RULES: Partial<Record<SystemRole, { resources: string[]; verbs
     { resources: ['event'], verbs: ['create', ...RO] },
     // Recordings of agentless OpenSSH nodes (proxy recording mode).
     { resources: ['session'], verbs: ['create', 'update'] },
+    // The host certificate it presents for an agentless OpenSSH node, whose SSH connections it terminates.
+    { resources: ['host_cert'], verbs: ['create'] },
   ],
   Db: [
     { resources: ['db_server'], verbs: RW },

@@ -143,7 +143,8 @@ function checkServiceEvent(raw: unknown, index: number, role: string): AuditEven
  * Stores audit events recorded by a service: the Db agent (session start, queries, end), the Node (SSH sessions, exec,
  * port forwarding, scp/sftp) and the Proxy (sessions it refused before any agent saw them, agentless nodes' sessions).
  * Only catalogued events the role may record; the cluster name and the caller's host id
- * (`server_id`) are set here, whatever the service sent. Idempotent by `uid`, so a service may retry a batch.
+ * (`server_id`) are set here, whatever the service sent, except the node a Proxy names in its SSH events (an
+ * agentless node's sessions). Idempotent by `uid`, so a service may retry a batch.
  */
 export async function emitAuditEvents(ctx: AuthContext, caller: Caller, rawBody: unknown): Promise<Record<string, never>> {
   const service = requireSystemRole(caller, 'Db', 'Proxy', 'Node');
@@ -151,6 +152,9 @@ export async function emitAuditEvents(ctx: AuthContext, caller: Caller, rawBody:
   const { events } = parseBody(EmitAuditEventsBody, rawBody);
   const checked = events.map((ev, i) => checkServiceEvent(ev, i, service.systemRole));
   const serverId = hostIdOf(service.username, ctx.clusterName);
-  await ctx.audit.emitMany(checked.map((ev) => ({ ...ev, cluster_name: ctx.clusterName, server_id: serverId })));
+  // The Proxy serves agentless nodes' sessions: their SSH events name the node they happened on.
+  const ownServerId = (ev: AuditEvent): string =>
+    service.systemRole === 'Proxy' && typeof ev['server_id'] === 'string' && !String(ev['event']).startsWith('db.') ? ev['server_id'] : serverId;
+  await ctx.audit.emitMany(checked.map((ev) => ({ ...ev, cluster_name: ctx.clusterName, server_id: ownServerId(ev) })));
   return {};
 }

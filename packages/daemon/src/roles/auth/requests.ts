@@ -306,6 +306,13 @@ export const HostCertBody = object({
   ttl: optDurationMs('ttl'),
 });
 
+/** A certificate from the `openssh` CA for an agentless node (the proxy asks, with the user's certificate). */
+export const OpenSshCertBody = object({
+  userCert: reqString('userCert'),
+  login: reqString('login'),
+  sshPublicKey: reqString('sshPublicKey'),
+});
+
 /** An agent's join: the token (a secret, never quoted), who it is and the keys to certify. */
 export const RegisterUsingTokenBody = object({
   token: v.pipe(

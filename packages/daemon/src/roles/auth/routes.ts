@@ -9,6 +9,7 @@ import type { Handler, RequestContext, Router } from '../../http/router.js';
 import type { RateLimiter } from '../../http/ratelimit.js';
 import type { Caller } from './authz.js';
 import { getInstances, reissueHostCerts, upsertInstance, watchCertAuthorities } from './instances.js';
+import { generateOpenSshCert } from './openssh-certs.js';
 import { authenticateUser, generateDatabaseCert, generateDatabaseClientCert, generateHostCert, generateUserCerts, registerUsingToken } from './certs.js';
 import type { AuthContext } from './context.js';
 import { emitAuditEvents, getDatabaseServers, upsertDatabaseServer } from './databases.js';
@@ -118,6 +119,7 @@ export function registerAuthRoutes(router: Router<Caller>, ctx: AuthContext, lim
   router.add('POST', p('/certs/db'), (c) => generateDatabaseCert(ctx, c.identity, c.body));
   router.add('POST', p('/certs/dbclient'), (c) => generateDatabaseClientCert(ctx, c.identity, c.body));
   router.add('POST', p('/certs/host'), (c) => generateHostCert(ctx, c.identity, c.body));
+  router.add('POST', p('/certs/openssh'), (c) => generateOpenSshCert(ctx, c.identity, c.body));
   router.add('POST', p('/authenticate'), (c) => authenticateUser(ctx, c.identity, c.body));
 
   router.add('GET', p('/events'), (c) => searchEvents(ctx, c.identity, c.query));

@@ -18,6 +18,7 @@ import { startLockWatcher } from '../lockwatcher.js';
 import { registerDatabaseRoute } from './db.js';
 import { newAgentRouter, type AgentRouter } from './agents.js';
 import { registerSshRoute } from './ssh.js';
+import { newAgentlessNodes, type AgentlessOptions } from './ssh-agentless.js';
 import { startPeerServer, startProxyPeers } from './peering.js';
 import { registerReverseTunnelRoute } from './tunnel.js';
 
@@ -27,7 +28,9 @@ export interface ProxyDatabaseAccessOptions {
   webCertificate: { key: string; cert: string };
   /** The proxy's host identity (`Proxy` system role). */
   identity: Identity;
-  auth: Pick<AuthClient, 'getCertAuthorities' | 'getDatabaseServers' | 'getNodes' | 'emitAuditEvents' | 'getLocks' | 'getProxies'>;
+  auth: Pick<AuthClient, 'getCertAuthorities' | 'getDatabaseServers' | 'getNodes' | 'emitAuditEvents' | 'getLocks' | 'getProxies'> & AgentlessOptions['auth'];
+  /** Where recordings of agentless nodes are spooled (under `log/upload/streaming/default`). */
+  dataDir: string;
   /** How often locks are fetched (default 2 s). */
   lockRefreshMs?: number;
   clock: Clock;
@@ -116,8 +119,10 @@ export async function startProxyDatabaseAccess(options: ProxyDatabaseAccessOptio
     locks,
     ...(options.deadlines ? { deadlines: options.deadlines } : {}),
   });
-  // SSH to nodes: `teleport-proxy-ssh` connections, over the nodes' reverse tunnels or straight to agentless ones.
+  // SSH to nodes: `teleport-proxy-ssh` connections, over the nodes' reverse tunnels, or served here for agentless ones.
+  const agentless = newAgentlessNodes({ auth: options.auth, clusterName, dataDir: options.dataDir, locks, audit, clock: options.clock, logger: options.logger });
   const ssh = registerSshRoute({
+    agentless,
     registry: options.registry,
     tunnels: tunnel.tunnels,
     auth: options.auth,
@@ -138,10 +143,14 @@ export async function startProxyDatabaseAccess(options: ProxyDatabaseAccessOptio
       tunnel.renewIdentity();
       peering?.server.renewIdentity();
     },
-    casChanged: () => cas.invalidate(),
+    casChanged() {
+      cas.invalidate();
+      agentless.casChanged();
+    },
     async close() {
       locks.close();
       await ssh.close();
+      await agentless.close();
       await db.close();
       await peering?.server.close();
       await peering?.peers.close();

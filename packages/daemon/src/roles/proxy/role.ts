@@ -200,6 +200,8 @@ export async function startProxyRole(options: ProxyRoleOptions): Promise<ProxySe
       identity,
       auth: reads,
       ...(cache ? { lockRefreshMs: CACHED_LOCK_REFRESH_MS } : {}),
+      // Its own spool: a node of the same process uploads `<data_dir>/log/upload` with its own uploader.
+      dataDir: path.join(options.dataDir, PROXY_IDENTITY_DIR),
       clock: options.clock,
       logger: options.logger,
       ...(options.tunnel ? { tunnel: options.tunnel } : {}),

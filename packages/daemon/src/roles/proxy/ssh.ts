@@ -10,10 +10,11 @@
  *    an address `host:port`.
  * 3. The proxy answers ONE line: `{"ok":true,"node":{"name":"<uuid>","hostname":"<h>","addr":"<a>"}}`, or
  *    `{"ok":false,"code":"<ERR_TP_...>","error":"<one line>"}` and closes.
- * 4. After an ok line the connection carries the raw SSH protocol between the client and the node: through the
- *    node's reverse tunnel, or a TCP connection to `spec.addr` for an agentless OpenSSH node (`sub_kind: openssh`) or
- *    a node listening directly without a tunnel here. The node authenticates the user again from the SSH
- *    certificate.
+ * 4. After an ok line the connection carries the SSH protocol. To a Teleport node the proxy pipes it raw, through
+ *    the node's reverse tunnel (or a TCP connection to `spec.addr` for a node listening directly without a tunnel
+ *    here), and the node authenticates the user from the SSH certificate. An agentless OpenSSH node
+ *    (`sub_kind: openssh`) is dialled at `spec.addr` and the proxy itself serves the SSH connection
+ *    (`./ssh-agentless.ts`): it checks the user, records the sessions and relays them to the node's sshd.
  *
  * Every refusal is an `auth` audit event (code T3007W) with the user, the target and the reason; every connection
  * is logged with its node and byte counts.
@@ -36,6 +37,7 @@ import { ALPN_PROTOCOLS, peerKey, type ProtocolRegistry } from './alpn.js';
 import { clientAddress } from './db-client.js';
 import { newRoutedTlsServer, routeToTlsServer } from './routed-tls.js';
 import type { ProxyLogger } from './service.js';
+import type { AgentlessNodes } from './ssh-agentless.js';
 import { newNodeDirectory, type NodeDirectory } from './ssh-nodes.js';
 
 /** The longest request line. */
@@ -55,6 +57,8 @@ export interface SshRouteOptions {
   audit: ServiceAuditEmitter;
   locks: LockWatcher;
   deadlines?: Pick<PreAuthDeadlines, 'handshakeMs' | 'headersMs'>;
+  /** Serves connections to agentless OpenSSH nodes (terminated and recorded here). */
+  agentless: AgentlessNodes;
 }
 
 interface SshRouteContext {
@@ -67,6 +71,7 @@ interface SshRouteContext {
   locks: LockWatcher;
   deadlines: Pick<PreAuthDeadlines, 'handshakeMs' | 'headersMs'>;
   established: Map<string, () => void>;
+  agentless: AgentlessNodes;
 }
 
 /** What a client asks for. */
@@ -247,6 +252,10 @@ async function serveConnection(ctx: SshRouteContext, socket: TLSSocket): Promise
   const answer = { ok: true, node: { name: node.metadata.name, hostname: node.spec.hostname, addr: node.spec.addr } };
   socket.write(`${JSON.stringify(answer)}\n`);
   ctx.log.info('SSH connection routed', { user: who.user ?? '', node: node.metadata.name, hostname: node.spec.hostname, remote_addr: clientAddr });
+  if (node.sub_kind === SUBKIND_OPENSSH) {
+    socket.once('close', () => ctx.log.info('SSH connection closed', { user: who.user ?? '', node: node.metadata.name }));
+    return ctx.agentless.serve(socket, clientAddr, node, upstream as Socket);
+  }
   splice(ctx, socket, upstream, { user: who.user ?? '', node: node.metadata.name });
 }
 
@@ -260,7 +269,7 @@ function newSshTlsServer(ctx: SshRouteContext, certificate: { key: string; cert:
  *
  * @example
  * ```ts
- * const route = registerSshRoute({ registry, tunnels, auth, cas, certificate, clusterName, log, audit, locks });
+ * const route = registerSshRoute({ registry, tunnels, auth, cas, certificate, clusterName, log, audit, locks, agentless });
  * ```
  */
 export function registerSshRoute(options: SshRouteOptions): { close(): Promise<void> } {
@@ -274,6 +283,7 @@ export function registerSshRoute(options: SshRouteOptions): { close(): Promise<v
     locks: options.locks,
     deadlines: options.deadlines ?? DEFAULT_PRE_AUTH_DEADLINES,
     established: new Map(),
+    agentless: options.agentless,
   };
   return routeToTlsServer({ registry: options.registry, protocol: ALPN_PROTOCOLS.proxySsh, server: newSshTlsServer(ctx, options.certificate), established: ctx.established });
 }

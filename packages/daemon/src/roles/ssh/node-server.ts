@@ -15,7 +15,7 @@ import { startLockWatcher } from '../lockwatcher.js';
 import { AGENT_CACHE_PREFIXES, openRemoteCache, withCachedReads } from '../remote-cache.js';
 import type { SshStreamHandler } from './handler.js';
 import type { NodeIdentityInfo } from './service.js';
-import { startSessionRecording, type SessionRecording } from './recording/index.js';
+import { startSessionRecording, type SessionRecording, type SessionRecordingOptions } from './recording/index.js';
 import { newNodeSshServer, newRoleAccess, type SshAuditEventName, type SshAuditFields } from './server/index.js';
 
 /** How often the user CA keys are read again (a rotation is seen within that long). */
@@ -25,7 +25,7 @@ const USER_CA_REFRESH_MS = 30_000;
 const CACHED_LOCK_REFRESH_MS = 250;
 
 /** The user CA's SSH keys as `authorized_keys` lines, read now and every {@link USER_CA_REFRESH_MS}. */
-function userCaKeys(auth: Pick<AuthClient, 'getCertAuthorities'>, clusterName: string, logger: Logger): { current(): readonly string[]; ready: Promise<void>; refresh(): void; close(): void } {
+export function userCaKeys(auth: Pick<AuthClient, 'getCertAuthorities'>, clusterName: string, logger: Logger): { current(): readonly string[]; ready: Promise<void>; refresh(): void; close(): void } {
   let keys: readonly string[] = [];
   const fetch = async (): Promise<void> => {
     try {
@@ -41,9 +41,11 @@ function userCaKeys(auth: Pick<AuthClient, 'getCertAuthorities'>, clusterName: s
 }
 
 /** Sends the server's events to the audit log; events the catalogue does not have yet are logged instead. */
-function auditOf(emitter: { emit(key: AuditEventKey, fields: AuditEventFields): void }, logger: Logger): { emit(event: SshAuditEventName, fields: SshAuditFields): void } {
+export function auditOf(emitter: { emit(key: AuditEventKey, fields: AuditEventFields): void }, logger: Logger): { emit(event: SshAuditEventName, fields: SshAuditFields): void } {
   return {
-    emit(event, fields) {
+    emit(name, fields) {
+      // Teleport's exec event has its own code when the command failed (T3002E).
+      const event = name === 'exec' && fields['exitCode'] !== 0 ? 'execFailure' : name;
       if (Object.hasOwn(AUDIT_EVENTS, event)) emitter.emit(event as AuditEventKey, fields as AuditEventFields);
       else logger.info(`ssh ${event}`, Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, Array.isArray(v) ? v.join(',') : v])));
     },
@@ -51,13 +53,17 @@ function auditOf(emitter: { emit(key: AuditEventKey, fields: AuditEventFields): 
 }
 
 /**
- * The node's session recording (`recording/`), started at once so that what a previous run left on disk is uploaded;
- * when the auth server cannot be asked for the mode, the next session asks again.
+ * The session recording (`recording/`) of a node (or of the proxy, for agentless nodes), started at once so that what
+ * a previous run left on disk is uploaded; when the auth server cannot be asked for the mode, the next session asks
+ * again.
  */
-function nodeRecording(info: NodeIdentityInfo, options: { clock: Clock; logger: Logger }): { get(): Promise<SessionRecording>; close(): Promise<void> } {
+export function lazyRecording(
+  where: Pick<SessionRecordingOptions, 'dataDir' | 'client' | 'at'>,
+  options: { clock: Clock; logger: Logger },
+): { get(): Promise<SessionRecording>; close(): Promise<void> } {
   let started: Promise<SessionRecording> | undefined;
   const get = (): Promise<SessionRecording> =>
-    (started ??= startSessionRecording({ dataDir: info.dataDir, client: info.auth, at: 'node', logger: options.logger, clock: options.clock }).catch((err: unknown) => {
+    (started ??= startSessionRecording({ ...where, logger: options.logger, clock: options.clock }).catch((err: unknown) => {
       started = undefined;
       throw err;
     }));
@@ -88,7 +94,7 @@ export function clusterSshServer(info: NodeIdentityInfo, options: { clock: Clock
   const cas = userCaKeys(reads, clusterName, logger);
   const locks = startLockWatcher({ auth: reads, clock, refreshMs: CACHED_LOCK_REFRESH_MS, onError: (err) => logger.warn('could not fetch locks, keeping the last known ones', { error: redact((err as Error).message) }) });
   const audit = newServiceAuditEmitter({ auth, clock, logger });
-  const recording = nodeRecording(info, options);
+  const recording = lazyRecording({ dataDir: info.dataDir, client: auth, at: 'node' }, options);
   const newServer = (hostKey: string, hostCert: string) => newNodeSshServer({
     hostKey,
     hostCert,

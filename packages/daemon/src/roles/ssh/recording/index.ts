@@ -41,6 +41,11 @@ export interface SessionRecording {
    * nothing when the mode records elsewhere (`proxy*` at a node, `node*` at a proxy) or not at all (`off`).
    */
   recorder: SshRecorderFactory;
+  /**
+   * For the proxy in front of an agentless OpenSSH node, which cannot record itself: records in every mode but `off`,
+   * at the proxy (`node` as `proxy`, `node-sync` as `proxy-sync`), as Teleport does.
+   */
+  agentlessRecorder: SshRecorderFactory;
   /** Finishes what the previous run left on disk (start-up does it too; tests call it to wait for it). */
   resume(): Promise<{ completed: string[]; failed: string[] }>;
   readonly uploader: SpoolUploader;
@@ -72,6 +77,16 @@ export async function startSessionRecording(options: SessionRecordingOptions): P
   };
   // What a previous run left behind goes up in the background: start-up does not wait for the auth server.
   const first = uploader.resume().catch(() => ({ completed: [], failed: [] }));
+  const record = (start: SshSessionStart, as: SessionRecordingMode) =>
+    newSessionRecorder({
+      session: sessionMetadata(start),
+      mode: as,
+      spoolDir,
+      uploader,
+      logger,
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.flushIntervalMs !== undefined ? { flushIntervalMs: options.flushIntervalMs } : {}),
+    });
   const interval = options.retryIntervalMs ?? 30_000;
   const timer = interval > 0 ? setInterval(() => void refresh(), interval) : undefined;
   timer?.unref();
@@ -82,19 +97,8 @@ export async function startSessionRecording(options: SessionRecordingOptions): P
       await first;
       return uploader.resume();
     },
-    recorder: (start) => {
-      const session = sessionMetadata(start);
-      if (recordingModeParts(mode).at !== options.at) return newSessionRecorder({ session, mode: 'off', spoolDir, uploader });
-      return newSessionRecorder({
-        session,
-        mode,
-        spoolDir,
-        uploader,
-        logger,
-        ...(options.clock ? { clock: options.clock } : {}),
-        ...(options.flushIntervalMs !== undefined ? { flushIntervalMs: options.flushIntervalMs } : {}),
-      });
-    },
+    recorder: (start) => record(start, recordingModeParts(mode).at === options.at ? mode : 'off'),
+    agentlessRecorder: (start) => record(start, mode === 'off' ? 'off' : recordingModeParts(mode).sync ? 'proxy-sync' : 'proxy'),
     close: async () => {
       if (timer) clearInterval(timer);
       await first;

@@ -35,6 +35,11 @@ export async function authenticate(state: ConnectionState, ctx: AuthContext): Pr
     const user = { login: ctx.username, certificate, identity };
     state.options.locks?.assertNotLocked(lockSubject(state, user));
     const decision = await state.options.access({ certificate, identity, login: ctx.username });
+    const upstream = await state.options.relay?.login({ certificate, identity, login: ctx.username });
+    state.upstream?.end();
+    state.upstream = upstream;
+    // The node went away (sshd stopped, network): so does the user's connection.
+    upstream?.once('close', () => state.connection.end());
     state.user = { ...user, decision };
     ctx.accept();
   } catch (err) {

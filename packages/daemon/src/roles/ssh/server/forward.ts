@@ -9,7 +9,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import type { Connection } from 'ssh2';
+import type { Client, Connection, TcpipRequestInfo } from 'ssh2';
 import type { HostAccount } from './users.js';
 
 /** Joins two streams both ways, ending each when the other ends, destroying both on an error. */
@@ -35,6 +35,13 @@ export function dialTcp(host: string, port: number): Promise<Socket> {
       resolve(socket);
     });
     socket.once('error', reject);
+  });
+}
+
+/** Opens a `direct-tcpip` channel through `client` (relay mode: the node dials `destIP:destPort`). */
+export function forwardOut(client: Client, info: TcpipRequestInfo): Promise<Duplex> {
+  return new Promise((resolve, reject) => {
+    client.forwardOut(info.srcIP, info.srcPort, info.destIP, info.destPort, (err, channel) => (err ? reject(err) : resolve(channel)));
   });
 }
 

@@ -5,4 +5,4 @@
  */
 export { newNodeSshServer, type NodeSshServer } from './node-server.js';
 export { newRoleAccess } from './access.js';
-export type { NodeSshServerOptions, SshAuditEventName, SshAuditFields, SshSessionRecorder, SshSessionStart } from './types.js';
+export type { NodeSshServerOptions, SshAuditEventName, SshAuditFields, SshRelay, SshSessionRecorder, SshSessionStart } from './types.js';

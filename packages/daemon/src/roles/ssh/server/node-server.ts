@@ -9,7 +9,7 @@ import { systemClock } from '@teleport-ts/core/clock';
 import { newSshServer } from '@teleport-ts/core/protocol/ssh';
 import type { Connection, TcpipBindInfo, TcpipRequestInfo } from 'ssh2';
 import { authenticate } from './auth.js';
-import { dialTcp, listenForward, loopbackBindAddress, splice } from './forward.js';
+import { dialTcp, forwardOut, listenForward, loopbackBindAddress, splice } from './forward.js';
 import { serveSession } from './session.js';
 import { auditBase, endConnection, lockSubject, splitAddress, type ConnectionState } from './state.js';
 import type { NodeSshServerOptions } from './types.js';
@@ -72,6 +72,7 @@ function serveConnection(state: ConnectionState, forget: () => void): void {
   connection.on('request', (accept, reject, name, info) => void globalRequest(state, { accept, reject }, name, info as TcpipBindInfo));
   connection.on('close', () => {
     state.closed = true;
+    state.upstream?.end();
     for (const cleanup of state.cleanups.splice(0)) cleanup();
     for (const server of state.forwards.values()) server.close();
     forget();
@@ -127,7 +128,8 @@ async function directTcpip(state: ConnectionState, accept: ChannelAccept, reject
     return (reject as (message?: string) => void)(refusal);
   }
   try {
-    const socket = await dialTcp(info.destIP, info.destPort);
+    // Relayed, the node's sshd dials (it decides with its AllowTcpForwarding).
+    const socket = state.upstream ? await forwardOut(state.upstream, info) : await dialTcp(info.destIP, info.destPort);
     state.options.audit.emit('portForward', { ...auditBase(state), addr, success: true });
     splice(socket, accept());
   } catch (err) {
@@ -144,7 +146,8 @@ async function globalRequest(state: ConnectionState, reply: { accept?: (port?: n
     server?.close();
     return server ? reply.accept?.() : reply.reject?.();
   }
-  if (name !== 'tcpip-forward') return reply.reject?.();
+  // Remote forwarding through a relay is not supported.
+  if (name !== 'tcpip-forward' || state.upstream !== undefined) return reply.reject?.();
   const refusal = forwardingRefusal(state);
   const addr = `${info.bindAddr}:${info.bindPort}`;
   if (refusal !== undefined) {

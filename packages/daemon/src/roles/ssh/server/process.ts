@@ -29,14 +29,16 @@ export interface ProgramOptions {
   /** `undefined`: the login shell. */
   command: string | undefined;
   channel: ServerChannel;
+  /** Sees every byte the program writes to its output (the session recorder, the SFTP audit). */
+  onOutput?: (data: Buffer) => void;
+  /** Sees every byte the client sends (the SFTP audit). */
+  onInput?: (data: Buffer) => void;
 }
 
 export interface PtyProgramOptions extends ProgramOptions {
   term: string;
   cols: number;
   rows: number;
-  /** Sees every byte the PTY writes (the session recorder). */
-  onOutput?: (data: Buffer) => void;
 }
 
 const SIGNALS = new Set(['ABRT', 'ALRM', 'FPE', 'HUP', 'ILL', 'INT', 'KILL', 'PIPE', 'QUIT', 'SEGV', 'TERM', 'USR1', 'USR2']);
@@ -99,7 +101,9 @@ export function startPipedProgram(o: ProgramOptions & { argv?: readonly string[]
     ...(o.command === undefined && o.argv === undefined ? { argv0: `-${basename(o.account.shell)}` } : {}),
   });
   child.stdin!.on('error', () => undefined);
+  if (o.onInput) o.channel.on('data', o.onInput);
   o.channel.pipe(child.stdin!);
+  if (o.onOutput) child.stdout!.on('data', o.onOutput);
   child.stdout!.pipe(o.channel, { end: false });
   child.stderr!.pipe(o.channel.stderr, { end: false });
   const exited = new Promise<ProgramExit>((resolve) => {

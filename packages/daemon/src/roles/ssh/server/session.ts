@@ -8,6 +8,8 @@ import type { AcceptConnection, ServerChannel, Session } from 'ssh2';
 import { auditBase, type ConnectionState } from './state.js';
 import { startAgentForward, type AgentForward } from './forward.js';
 import { startPipedProgram, startPtyProgram, type ProgramExit, type SessionProgram } from './process.js';
+import { startRelayedProgram } from './relay.js';
+import { newSftpAuditor } from './sftp-audit.js';
 import type { SshSessionRecorder } from './types.js';
 import { acceptsEnv, canRunAs, lookupAccount, sessionEnv, type HostAccount } from './users.js';
 
@@ -66,6 +68,7 @@ function refuseRequest(state: ConnectionState, no: Reply, reason: string): void 
 
 function requestAgent(state: ConnectionState, s: SessionState, ok: Reply, no: Reply): void {
   const { identity, decision, login } = state.user!;
+  if (state.upstream !== undefined) return refuseRequest(state, no, 'agent forwarding to agentless OpenSSH nodes is not supported');
   if (!decision.forwardAgent) return refuseRequest(state, no, 'agent forwarding is not permitted by the roles (options.forward_agent)');
   if (!identity.permitAgentForwarding) return refuseRequest(state, no, 'agent forwarding is not permitted by the certificate');
   s.agent = lookupAccount(login)
@@ -104,12 +107,13 @@ function run(state: ConnectionState, s: SessionState, replies: { ok: Accept; no:
 }
 
 async function runAccepted(state: ConnectionState, s: SessionState, channel: ServerChannel, requested: string | undefined, subsystem: 'sftp' | undefined): Promise<void> {
-  const account = await prepare(state, channel);
-  if (account === undefined) return;
+  // Relayed, the program runs on the node as its sshd decides: no account here.
+  const account = state.upstream === undefined ? await prepare(state, channel) : undefined;
+  if (account === undefined && state.upstream === undefined) return;
   const { identity } = state.user!;
   const command = subsystem === undefined ? (identity.forceCommand ?? requested) : undefined;
   if (identity.forceCommand !== undefined && requested !== undefined) s.env['SSH_ORIGINAL_COMMAND'] = requested;
-  const env = sessionEnv({
+  const env = account === undefined ? { ...s.env } : sessionEnv({
     account, clientEnv: s.env, term: s.pty?.term, remoteAddr: state.remoteHost, remotePort: state.remotePort, localPort: 0,
     sessionId: s.id, agentSocket: (await s.agent)?.socketPath, user: identity.username,
   });
@@ -139,7 +143,8 @@ async function runAccepted(state: ConnectionState, s: SessionState, channel: Ser
 
 interface ProgramStart {
   channel: ServerChannel;
-  account: HostAccount;
+  /** Undefined when relayed. */
+  account: HostAccount | undefined;
   env: Record<string, string>;
   command: string | undefined;
   subsystem: 'sftp' | undefined;
@@ -147,14 +152,7 @@ interface ProgramStart {
 
 async function startProgram(state: ConnectionState, s: SessionState, p: ProgramStart): Promise<ProgramExit> {
   const { options } = state;
-  if (p.subsystem === 'sftp') {
-    return startPipedProgram({ ...p, argv: [options.sftpServerPath ?? DEFAULT_SFTP_SERVER] }).exited;
-  }
-  if (s.pty === undefined) {
-    s.program = startPipedProgram(p);
-    return s.program.exited;
-  }
-  if (options.recorder !== undefined) {
+  if (s.pty !== undefined && options.recorder !== undefined) {
     s.recorder = await options.recorder({
       sessionId: s.id, user: state.user!.identity.username, login: state.user!.login, clusterName: options.clusterName,
       hostUUID: options.hostUUID, nodeName: options.nodeName, remoteAddr: state.remoteAddr, command: p.command,
@@ -162,6 +160,21 @@ async function startProgram(state: ConnectionState, s: SessionState, p: ProgramS
     });
   }
   const recorder = s.recorder;
-  s.program = startPtyProgram({ ...p, ...s.pty, ...(recorder ? { onOutput: (d: Buffer) => recorder.output(d) } : {}) });
+  const taps = p.subsystem === 'sftp' ? sftpTaps(state, s) : recorder ? { onOutput: (d: Buffer) => recorder.output(d) } : {};
+  if (state.upstream !== undefined) {
+    s.program = startRelayedProgram({ ...p, client: state.upstream, pty: s.pty, ...taps });
+    return s.program.exited;
+  }
+  const local = { ...p, account: p.account!, ...taps };
+  if (p.subsystem === 'sftp') {
+    return startPipedProgram({ ...local, argv: [options.sftpServerPath ?? DEFAULT_SFTP_SERVER] }).exited;
+  }
+  s.program = s.pty === undefined ? startPipedProgram(local) : startPtyProgram({ ...local, ...s.pty });
   return s.program.exited;
+}
+
+/** The SFTP audit's view of the subsystem's bytes: every file operation becomes an `sftp` event of the session. */
+function sftpTaps(state: ConnectionState, s: SessionState): { onInput(d: Buffer): void; onOutput(d: Buffer): void } {
+  const auditor = newSftpAuditor((name, event) => state.options.audit.emit(name, { ...auditBase(state), sid: s.id, ...event }));
+  return { onInput: auditor.fromClient, onOutput: auditor.fromServer };
 }

@@ -4,7 +4,7 @@ import type { Server } from 'node:net';
 import type { SshCertificate, SshUserIdentity } from '@teleport-ts/core/ca';
 import type { Clock } from '@teleport-ts/core/clock';
 import type { LockSubject } from '@teleport-ts/core/types';
-import type { Connection, ServerChannel } from 'ssh2';
+import type { Client, Connection, ServerChannel } from 'ssh2';
 import type { NodeSshServerOptions, SshAccessDecision, SshAuditFields } from './types.js';
 
 /** Who is logged in, once authentication succeeded. */
@@ -24,6 +24,8 @@ export interface ConnectionState {
   remoteHost: string;
   remotePort: number;
   user: LoggedIn | undefined;
+  /** Relay mode: the connection to the node, once logged in. */
+  upstream?: Client;
   /** Channels of running sessions, told why when the connection is ended from here. */
   channels: Set<ServerChannel>;
   /** `-R` listeners by `addr:port`. */

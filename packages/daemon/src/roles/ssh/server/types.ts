@@ -3,14 +3,17 @@
 import type { SshCertificate, SshUserIdentity } from '@teleport-ts/core/ca';
 import type { Clock } from '@teleport-ts/core/clock';
 import type { LockSubject } from '@teleport-ts/core/types';
+import type { Client } from 'ssh2';
+import type { SftpAuditEventName } from './sftp-audit.js';
 
 /**
  * Audit events the server emits; each name is the audit catalogue key the node service maps it to (Teleport's
  * event in brackets): `authAttemptFailure` (auth, T3007W), `sessionRejected` (session.rejected, T1006W),
  * `sessionStart` (session.start, T2000I), `sessionEnd` (session.end, T2004I), `exec` (exec, T3002I / T3002E with
- * a non-zero exit), `sftp` (sftp, T8000I, one per subsystem start), `portForward` (port, T3003I).
+ * a non-zero exit), `sftp` (sftp, TS001I, at the subsystem's start and for every file opened), the other SFTP
+ * operations (`sftpRemove`, `sftpRename`..., see `./sftp-audit.ts`), `portForward` (port, T3003I).
  */
-export type SshAuditEventName = 'authAttemptFailure' | 'sessionRejected' | 'sessionStart' | 'sessionEnd' | 'exec' | 'sftp' | 'portForward';
+export type SshAuditEventName = 'authAttemptFailure' | 'sessionRejected' | 'sessionStart' | 'sessionEnd' | 'exec' | 'sftp' | 'portForward' | SftpAuditEventName;
 
 /** JSON-safe fields of an audit event (`user`, `login`, `server_id`, `sid`, `addr.remote`, ...). */
 export type SshAuditFields = Record<string, string | number | boolean | string[] | undefined>;
@@ -78,6 +81,15 @@ export interface SshSessionRecorder {
 /** Builds the recorder of one interactive (PTY) session. */
 export type SshRecorderFactory = (session: SshSessionStart) => SshSessionRecorder | Promise<SshSessionRecorder>;
 
+/**
+ * Relay mode (the proxy in front of an agentless OpenSSH node): once the user is allowed, `login` opens the SSH
+ * connection to the node that sessions and `-L` forwards go through (`./relay.ts`); throwing refuses the login with
+ * the error's line.
+ */
+export interface SshRelay {
+  login(request: SshAccessRequest): Promise<Client>;
+}
+
 /** Options for `newNodeSshServer`. */
 export interface NodeSshServerOptions {
   /** The host private key (PKCS#8/SEC1 PEM or OpenSSH). */
@@ -93,6 +105,8 @@ export interface NodeSshServerOptions {
   locks?: SshLockView;
   audit: SshAuditEmitter;
   recorder?: SshRecorderFactory;
+  /** Relay mode: programs run on another SSH server, not here. */
+  relay?: SshRelay;
   clock?: Clock;
   /** How long a connection may take to log in (sshd's `LoginGraceTime`); default 60 s. */
   loginGraceMs?: number;
