@@ -23,7 +23,7 @@
  */
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
@@ -82,19 +82,40 @@ function freePort(): Promise<number> {
   });
 }
 
-/**
- * CPU seconds (user + system) a process used so far, with its reaped children (sshd's per-connection processes, the
- * commands a node runs), from /proc (Linux).
- */
-function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
+/** utime, stime, cutime and cstime of one /proc/<pid>/stat, in seconds, and its parent. */
+function readStat(pid: number): { ppid: number; cpu: number } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / 100;
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100 };
   } catch {
-    return NaN;
+    return undefined;
   }
+}
+
+/**
+ * CPU seconds (user + system) a process and all its descendants used so far, from /proc (Linux): sshd's
+ * per-connection processes, the commands a node runs. Each live process counts its own time and that of the
+ * children it reaped, so a process that ends between two readings moves from one term to the other, never twice.
+ */
+function treeCpuSeconds(root: number | undefined): number {
+  if (root === undefined) return NaN;
+  const stats = new Map<number, { ppid: number; cpu: number }>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const st = readStat(Number(name));
+    if (st) stats.set(Number(name), st);
+  }
+  let total = 0;
+  for (const [pid, st] of stats) {
+    for (let p: number | undefined = pid; p !== undefined && p > 1; p = stats.get(p)?.ppid) {
+      if (p === root) {
+        total += st.cpu;
+        break;
+      }
+    }
+  }
+  return total;
 }
 
 interface Daemon {
@@ -512,9 +533,11 @@ async function main(): Promise<void> {
     const cpu = new Map<string, { unit: string; n: PathPair<number>; used: PathPair<number> }>();
     const pidsOf = { teleport: [t.cluster.child.pid, t.node.child.pid], bastion: b.pids };
     const metered = <T,>(run: string, unit: string, which: 'teleport' | 'bastion', units: (x: T) => number, op: () => Promise<T>) => async (): Promise<T> => {
-      const before = pidsOf[which].map(cpuSeconds);
+      const before = pidsOf[which].map(treeCpuSeconds);
       const x = await op();
-      const used = pidsOf[which].map((pid, i) => cpuSeconds(pid) - before[i]!);
+      // Let the servers finish the connection (sshd's per-connection processes exit and are reaped) before reading.
+      await new Promise((r) => setTimeout(r, 300));
+      const used = pidsOf[which].map((pid, i) => treeCpuSeconds(pid) - before[i]!);
       const entry = cpu.get(run) ?? { unit, n: { teleport: [], bastion: [] }, used: { teleport: [], bastion: [] } };
       cpu.set(run, entry);
       entry.n[which].push(units(x));
@@ -630,7 +653,7 @@ async function writeDoc(rows: Row[], cpuRows: Row[], ratios: Record<string, numb
     '',
     markdownTable(rows),
     '',
-    'Server CPU per unit of work (from /proc, user + system, reaped children included: sshd\'s per-connection processes and the commands), ' +
+    'Server CPU per unit of work (from /proc, user + system, of each server process and all its descendants: sshd\'s per-connection processes, the commands, the PTYs\' programs), ' +
       'in ms, summed over the rounds; less sensitive to the machine\'s load than the rates. The clients (tsh, ssh, the in-process client) are not counted.',
     '',
     markdownTable(cpuRows),
