@@ -162,6 +162,8 @@ async function tool(file: string, args: string[], options: { input?: string; env
       if (err) reject(new Error(`${path.basename(file)} ${args.join(' ')} failed: ${stderr || err.message}`));
       else resolve(stdout);
     });
+    // A program that does not read its stdin (ssh-keygen) may exit before this write: EPIPE, not an error here.
+    child.stdin!.on('error', () => undefined);
     child.stdin!.end(options.input ?? '');
   });
 }
@@ -632,15 +634,24 @@ async function main(): Promise<void> {
   }
 }
 
+/** The BENCH_SSH_* variables this run was given, as they go before the command. */
+function envShown(): string {
+  return Object.entries(process.env)
+    .filter(([k]) => k.startsWith('BENCH_SSH_'))
+    .map(([k, v]) => `${k}=${v} `)
+    .join('');
+}
+
 async function writeDoc(rows: Row[], cpuRows: Row[], ratios: Record<string, number>): Promise<void> {
   const verdict = (ok: boolean): string => (ok ? 'met' : 'MISSED');
   const load = os.loadavg()[0]!.toFixed(1);
   const body = [
     '## SSH access (`pnpm bench ssh`)',
     '',
-    'Command: `pnpm build && npx -y pnpm@10 bench ssh` (as root; `BENCH_SSH_ROUNDS`, `BENCH_SSH_SESSION_S`, `BENCH_SSH_STREAM_MB`, ' +
+    `Command: \`pnpm build && ${envShown()}npx -y pnpm@10 bench ssh\` ` +
+      '(as root; `BENCH_SSH_ROUNDS`, `BENCH_SSH_SESSION_S`, `BENCH_SSH_STREAM_MB`, ' +
       '`BENCH_SSH_ECHO_SAMPLES` change the sizes; `BENCH_SSH_ONLY=cli,inproc,upload,download,echo` runs some figures and writes nothing here; ' +
-      '`BENCH_CPU_PROF_DIR=<dir>` writes CPU profiles of the cluster, the node and each tsh).',
+      '`BENCH_CPU_PROF_DIR=<dir>` writes CPU profiles of the cluster and the node; `BENCH_SSH_LOGIN` the login, see below).',
     `Machine: ${machineLine()}; load average ${load} at the end of the run. Each figure measured ${ROUNDS} times per path, ` +
       'the two paths alternating (which goes first alternates too); rates are means, percentiles are over all samples.',
     '',
@@ -661,6 +672,29 @@ async function writeDoc(rows: Row[], cpuRows: Row[], ratios: Record<string, numb
     `Targets: echo round trip adds <= 1 ms at p50: ${verdict(ratios['echo50']! <= 1)} (+${ratios['echo50']!.toFixed(3)} ms); ` +
       `throughput >= 0.5x: ${verdict(Math.min(ratios['upload']!, ratios['download']!) >= 0.5)} (upload ${ratios['upload']!.toFixed(2)}x, download ${ratios['download']!.toFixed(2)}x); ` +
       `new exec sessions/s >= 0.5x: CLIs ${verdict(ratios['cli']! >= 0.5)} (${ratios['cli']!.toFixed(2)}x), in-process client ${verdict(ratios['inproc']! >= 0.5)} (${ratios['inproc']!.toFixed(2)}x).`,
+    '',
+    `Login: \`${LOGIN}\` on both paths. Not root: bash reads ~/.bashrc for every command an sshd (or the node) starts, ` +
+      'and root\'s on these machines runs `pyenv init` (about 2 s and 0.7 s of CPU a session), which measured the rc file instead of ' +
+      'the path (both paths at 0.5 sessions/s). The sshds run with `UsePAM yes` as Debian ships them (PAM also lets a key log in to ' +
+      'an account whose password is locked), and re-exec themselves per connection as stock sshd does: that is most of their CPU per session.',
+    '',
+    'Notes from this session (2026-12-03, on a machine shared with six other helpers running tests and benchmarks, load average 15-24 ' +
+      'on the 2 cores throughout): rates were a fraction of idle ones and moved by 2x between runs of the same code (50 MB upload 3.6-8.2 MB/s ' +
+      'through teleport, 4.6-10.9 through ssh -J), so read the ratios of one run and the CPU per unit; p99s are scheduling delays. ' +
+      'The figures above were taken with 50 MB streams and 2 rounds to fit the load; the defaults (200 MB, 3 rounds) take about 2 minutes idle.',
+    '',
+    '- ssh2\'s native crypto binding (AES-GCM, ChaCha20-Poly1305 in C++) was not built (pnpm runs no install script it was not told to): ' +
+      'every SSH packet then made a new OpenSSL cipher context from JavaScript. Now built at install (`ssh2` in `onlyBuiltDependencies`; ' +
+      'an existing checkout needs `pnpm -r rebuild ssh2`). Measured by hand in the same conditions, before -> after: node CPU 40 -> 17-21 ms per MB uploaded, ' +
+      'teleport server CPU per keystroke 1.79 -> 1.32-1.55 ms, echo p50 over the bastion path +1.68 -> +0.93-1.49 ms.',
+    '- The node writes a PTY\'s output to the client before handing it to the session recorder.',
+    '- The download ratio is the least stable figure here: 0.35x to 0.71x over this session\'s runs of the same code; timed by hand with ' +
+      '`/usr/bin/time` in between, a 50 MB download took 6.6 and 7.4 s through tsh and 5.1 and 7.9 s through ssh -J.',
+    '- Where the rest goes (CPU profiles, `BENCH_CPU_PROF_DIR`): the proxy spends 15 ms per MB relaying, against 2.4 ms for the bastion sshd: ' +
+      'each chunk (at most a 16 KiB TLS record) goes through TLS, the tunnel\'s HTTP/2 session, which runs over a JavaScript Duplex ' +
+      '(`decoupleWrites` in core/tunnel, there to avoid a deadlock, so node:http2 uses its JS stream socket) and one write syscall; the node adds ' +
+      'ssh2\'s JavaScript packet layer and node-pty. A 256 KiB HTTP/2 `maxFrameSize` on the tunnel was tried and changed nothing beyond noise. ' +
+      'Per new session the teleport servers use less CPU than the two stock sshds (no re-exec, no PAM); the CLI rate is bound by starting tsh (Node) per session.',
   ].join('\n');
   await writeSection('ssh', body);
   process.stdout.write(`\n${body}\n`);
