@@ -59,11 +59,12 @@ export function startPtyProgram(o: PtyProgramOptions): SessionProgram {
   } as Parameters<typeof spawnPty>[2]);
   child.onData((chunk: string | Buffer) => {
     const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    o.onOutput?.(data);
+    // The client first, the recording after: a keystroke's echo does not wait for the recorder.
     if (!o.channel.write(data)) {
       child.pause();
       o.channel.once('drain', () => child.resume());
     }
+    o.onOutput?.(data);
   });
   o.channel.on('data', (data: Buffer) => child.write(data as unknown as string));
   const exited = new Promise<ProgramExit>((resolve) => {
