@@ -114,7 +114,7 @@ function newEngineContext(options: DatabaseServiceOptions, agent: { auth: AuthCl
     authorizer: newDatabaseAuthorizer({ cas, auth, clusterName, roleCacheTtlMs: options.roleCacheTtlMs ?? DEFAULT_ROLE_CACHE_TTL_MS }),
     certs: newClientCertCache({ auth, clock }),
     cas,
-    audit: newServiceAuditEmitter({ auth, clock, logger }),
+    audit: newServiceAuditEmitter({ auth, clock, logger, spoolFile: path.join(options.dataDir, 'log', 'audit-spool', 'db.jsonl') }),
     logger,
     locks: startLockWatcher({
       auth,
