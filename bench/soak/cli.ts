@@ -76,17 +76,20 @@ async function warmUp(cluster: HaCluster, ssh: boolean): Promise<void> {
   }
 }
 
-/** The grace period of the rotation: long enough to be felt, short enough to reach standby before the end. */
-function rotationGrace(o: Options): string {
+/**
+ * The grace period of a rotation started at `atMs`: a third of what is left of the run, so that its phases (checked
+ * every minute by the auth servers) reach standby, where only the new keys are trusted, before the clients stop.
+ */
+function rotationGrace(o: Options, atMs: number): string {
   if (o.rotationGrace) return o.rotationGrace;
-  return `${Math.max(30, Math.floor(o.durationSec / 3))}s`;
+  return `${Math.max(30, Math.floor((o.durationSec - atMs / 1000) / 3))}s`;
 }
 
 async function runClients(cluster: HaCluster, o: Options, dir: string) {
   const rec = newRecorder();
   const down = new Set<HaMember>();
   const ctx: ClientContext = { cluster, rec, dir, stopping: false, down, withSsh: o.ssh };
-  const faults: FaultContext = { cluster, rec, down, stopping: false, rotationGrace: rotationGrace(o) };
+  const faults: FaultContext = { cluster, rec, down, stopping: false, rotationGrace: (atMs) => rotationGrace(o, atMs) };
   const plan = planFaults({ durationSec: o.durationSec, faultEverySec: o.faultEverySec, seed: o.seed, rotation: o.rotation });
   log(`plan: ${plan.map((p) => `${p.at / 1000}s ${p.kind}${p.member !== undefined ? ` ha-${p.member}` : ''}`).join(', ') || 'no faults'}`);
   const probes: Probe[] = [];
@@ -120,8 +123,11 @@ async function main(): Promise<void> {
     log('reading back writes and audit events');
     const lost = await verify(cluster, run.rec.ops, run.startedAt);
     const summary = summarize({ ops: run.rec.ops, faults: run.rec.faults, probes: run.probes, durationMs: run.durationMs });
+    const status = await cluster.tctl(['status']);
+    const hostCa = status.stdout.split('\n').filter((l) => /host/i.test(l) && /rotat|standby|progress/i.test(l)).map((l) => l.trim().replace(/\s+/g, ' '));
     const notes = [
       'three auth+proxy processes on one PostgreSQL behind haproxy (TCP), a db agent and an SSH node joined through haproxy; clients through haproxy with the built tsh; tctl runs on an auth host that is up',
+      `host CA at the end (tctl status): ${hostCa.join('; ') || status.stderr.trim() || '(not shown)'}`,
       `machine load while measuring: ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')} (1/5/15 min)`,
     ];
     const report = renderReport({ commandLine, machine: machineLine(), seed: o.seed, summary, lost, notes });

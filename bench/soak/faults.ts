@@ -29,12 +29,15 @@ export interface FaultPlanEntry {
   member?: number;
 }
 
-/** The faults of a run: one per `faultEverySec` before the end, the rotation in one slot picked at random. */
+/**
+ * The faults of a run: one per `faultEverySec` before the end; the rotation in a slot of the first half, picked at
+ * random, so that it can reach standby (old keys no longer trusted) while the clients still run.
+ */
 export function planFaults(o: { durationSec: number; faultEverySec: number; seed: number; rotation: boolean }): FaultPlanEntry[] {
   const random = prng(o.seed);
   const slots: number[] = [];
   for (let t = o.faultEverySec; t < o.durationSec; t += o.faultEverySec) slots.push(t * 1000);
-  const rotationSlot = o.rotation && slots.length > 0 ? Math.floor(random() * slots.length) : -1;
+  const rotationSlot = o.rotation && slots.length > 0 ? Math.floor(random() * Math.ceil(slots.length / 2)) : -1;
   const kinds = ['kill-proxy', 'stop-postgres', 'kill-agent'] as const;
   return slots.map((at, i): FaultPlanEntry => {
     if (i === rotationSlot) return { at, kind: 'rotate-host-ca' };
@@ -48,8 +51,8 @@ export interface FaultContext {
   rec: Recorder;
   down: Set<HaMember>;
   stopping: boolean;
-  /** `tctl auth rotate --grace-period`, e.g. `2m`. */
-  rotationGrace: string;
+  /** `tctl auth rotate --grace-period` for a rotation started at `atMs`, e.g. `200s`. */
+  rotationGrace(atMs: number): string;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -77,8 +80,9 @@ async function inject(ctx: FaultContext, entry: FaultPlanEntry): Promise<{ targe
       return { target: 'db-agent', ...(error ? { error } : {}) };
     }
     case 'rotate-host-ca': {
-      const res = await cluster.tctl(['auth', 'rotate', '--type=host', `--grace-period=${ctx.rotationGrace}`]);
-      return { target: `host CA, grace ${ctx.rotationGrace}`, ...(res.code !== 0 ? { error: res.stderr.trim().split('\n')[0] } : {}) };
+      const grace = ctx.rotationGrace(entry.at);
+      const res = await cluster.tctl(['auth', 'rotate', '--type=host', `--grace-period=${grace}`]);
+      return { target: `host CA, grace ${grace}`, ...(res.code !== 0 ? { error: res.stderr.trim().split('\n')[0] } : {}) };
     }
   }
 }
