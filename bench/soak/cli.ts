@@ -85,6 +85,29 @@ function rotationGrace(o: Options, atMs: number): string {
   return `${Math.max(30, Math.floor((o.durationSec - atMs / 1000) / 3))}s`;
 }
 
+/** The host CA's rotation state as `tctl status` shows it, e.g. `in progress (mode: automatic, phase: update_clients`. */
+async function hostRotation(cluster: HaCluster): Promise<string | undefined> {
+  const status = await cluster.tctl(['status'], { timeoutMs: 20_000 });
+  const line = status.stdout.split('\n').map((l) => l.trim().replace(/\s+/g, ' ')).find((l) => /^host (standby|in progress)/.test(l));
+  return /^host (standby|in progress \(mode: \w+, phase: \w+)/.exec(line ?? '')?.[1];
+}
+
+/** Logs each change of the host CA's rotation state (every 10 s) while the run lasts. */
+async function watchRotation(cluster: HaCluster, ctx: { stopping: boolean; t: () => number }, seen: string[]): Promise<void> {
+  let last: string | undefined;
+  while (!ctx.stopping) {
+    const state = await hostRotation(cluster).catch(() => undefined);
+    if (state !== undefined && state !== last) {
+      if (last !== undefined) {
+        seen.push(`t=${(ctx.t() / 1000).toFixed(0)} s ${state}`);
+        log(`host CA: ${state}`);
+      }
+      last = state;
+    }
+    for (let i = 0; i < 40 && !ctx.stopping; i++) await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
 async function runClients(cluster: HaCluster, o: Options, dir: string) {
   const rec = newRecorder();
   const down = new Set<HaMember>();
@@ -93,16 +116,18 @@ async function runClients(cluster: HaCluster, o: Options, dir: string) {
   const plan = planFaults({ durationSec: o.durationSec, faultEverySec: o.faultEverySec, seed: o.seed, rotation: o.rotation });
   log(`plan: ${plan.map((p) => `${p.at / 1000}s ${p.kind}${p.member !== undefined ? ` ha-${p.member}` : ''}`).join(', ') || 'no faults'}`);
   const probes: Probe[] = [];
+  const rotationStates: string[] = [];
   const loops = [probeLoop(ctx, probes), sessionLoop(ctx), writeLoop(ctx), ...(o.ssh ? [sshLoop(ctx)] : [])];
+  const watching = watchRotation(cluster, Object.assign(ctx, { t: rec.now }), rotationStates);
   const faulting = faultLoop(faults, plan, log);
   await new Promise((r) => setTimeout(r, o.durationSec * 1000));
   const durationMs = rec.now();
   ctx.stopping = true;
-  await Promise.all(loops);
+  await Promise.all([...loops, watching]);
   // A fault still running at the end is undone before anything is read back.
   await faulting;
   faults.stopping = true;
-  return { rec, probes, durationMs, startedAt: new Date(rec.t0) };
+  return { rec, probes, durationMs, startedAt: new Date(rec.t0), rotationStates };
 }
 
 async function main(): Promise<void> {
@@ -123,11 +148,11 @@ async function main(): Promise<void> {
     log('reading back writes and audit events');
     const lost = await verify(cluster, run.rec.ops, run.startedAt);
     const summary = summarize({ ops: run.rec.ops, faults: run.rec.faults, probes: run.probes, durationMs: run.durationMs });
-    const status = await cluster.tctl(['status']);
-    const hostCa = status.stdout.split('\n').filter((l) => /host/i.test(l) && /rotat|standby|progress/i.test(l)).map((l) => l.trim().replace(/\s+/g, ' '));
+    const auditWarnings = [cluster.agent, ...(cluster.node ? [cluster.node] : [])].map((a) => (a.daemon.output().match(/could not send audit events/g) ?? []).length);
     const notes = [
       'three auth+proxy processes on one PostgreSQL behind haproxy (TCP), a db agent and an SSH node joined through haproxy; clients through haproxy with the built tsh; tctl runs on an auth host that is up',
-      `host CA at the end (tctl status): ${hostCa.join('; ') || status.stderr.trim() || '(not shown)'}`,
+      `host CA rotation states seen (tctl status every 10 s): ${run.rotationStates.join('; ') || 'no change'}`,
+      `'could not send audit events' warnings in the last run of the db agent / the node: ${auditWarnings.join(' / ')}`,
       `machine load while measuring: ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')} (1/5/15 min)`,
     ];
     const report = renderReport({ commandLine, machine: machineLine(), seed: o.seed, summary, lost, notes });

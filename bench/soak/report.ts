@@ -48,8 +48,12 @@ function kindRows(ops: Op[]): Row[] {
   });
 }
 
-function blame(op: Op, faults: Fault[]): string {
-  const near = faults.filter((f) => f.start <= op.start + op.ms && f.end + BLAME_WINDOW_MS >= op.start);
+/**
+ * The faults in progress, or ended less than {@link BLAME_WINDOW_MS} before the operation started. A rotation is
+ * never over for this purpose: its phases go on after the command, and what it changed stays.
+ */
+export function blame(op: Pick<Op, 'start' | 'ms'>, faults: Fault[]): string {
+  const near = faults.filter((f) => f.start <= op.start + op.ms && (f.kind === 'rotate-host-ca' || f.end + BLAME_WINDOW_MS >= op.start));
   return near.length === 0 ? 'no fault' : near.map((f) => `${f.kind} ${f.target}`).join(' + ');
 }
 
@@ -107,7 +111,7 @@ export function renderReport(o: { commandLine: string; machine: string; seed: nu
     '',
     markdownTable(summary.kinds),
     '',
-    'Failures, grouped by error text (ids, addresses and numbers masked), with the faults in progress or ended less than 15 s before:',
+    'Failures, grouped by error text (ids, addresses and numbers masked), with the faults in progress or ended less than 15 s before (a rotation: any time after it started):',
     '',
     summary.failures.length ? markdownTable(summary.failures) : '(none)',
     '',

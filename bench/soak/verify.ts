@@ -10,7 +10,7 @@ import type { Op } from './record.js';
 
 export interface Lost {
   writes: string[];
-  /** `type text` of each operation without its event (or `user.login xN` for missing logins). */
+  /** `type text (at <s>)` of each operation without its event (or `user.login xN` for missing logins). */
   auditEvents: string[];
   /** Events found per type, for the report. */
   eventsByType: Record<string, number>;
@@ -71,7 +71,7 @@ function lostAudit(ops: Op[], events: { event: AuditEventJson; text: string }[])
       counted.set(`${type} ${code ?? ''}`, (counted.get(`${type} ${code ?? ''}`) ?? 0) + 1);
       continue;
     }
-    if (!words.get(type)?.has(text)) lost.push(`${type} ${text}`);
+    if (!words.get(type)?.has(text)) lost.push(`${type} ${text} (at ${(op.start / 1000).toFixed(0)} s)`);
   }
   for (const [key, acked] of counted) {
     const [type, code] = key.split(' ');
