@@ -85,11 +85,12 @@ function rotationGrace(o: Options, atMs: number): string {
   return `${Math.max(30, Math.floor((o.durationSec - atMs / 1000) / 3))}s`;
 }
 
-/** The host CA's rotation state as `tctl status` shows it, e.g. `in progress (mode: automatic, phase: update_clients`. */
+/** The host CA's rotation state as `tctl status` shows it, e.g. `in progress (mode: automatic, phase: update_clients)`. */
 async function hostRotation(cluster: HaCluster): Promise<string | undefined> {
   const status = await cluster.tctl(['status'], { timeoutMs: 20_000 });
   const line = status.stdout.split('\n').map((l) => l.trim().replace(/\s+/g, ' ')).find((l) => /^host (standby|in progress)/.test(l));
-  return /^host (standby|in progress \(mode: \w+, phase: \w+)/.exec(line ?? '')?.[1];
+  const state = /^host (standby|in progress \(mode: \w+, phase: \w+)/.exec(line ?? '')?.[1];
+  return state === undefined || state === 'standby' ? state : `${state})`;
 }
 
 /** Logs each change of the host CA's rotation state (every 10 s) while the run lasts. */

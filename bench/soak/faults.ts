@@ -11,7 +11,7 @@ const PROXY_DOWN_MS = 5_000;
 const POSTGRES_DOWN_MS = 10_000;
 
 /** mulberry32: small, fast, good enough to pick faults reproducibly. */
-export function prng(seed: number): () => number {
+function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

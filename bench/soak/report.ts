@@ -18,7 +18,7 @@ export interface Summary {
 }
 
 /** Share of whole seconds of the run, each judged by the probe running at its middle. */
-export function availability(probes: Probe[], durationMs: number): { pct: number; ok: number; measured: number } {
+function availability(probes: Probe[], durationMs: number): { pct: number; ok: number; measured: number } {
   let ok = 0;
   let measured = 0;
   for (let s = 0; s * 1000 < durationMs; s++) {
@@ -52,7 +52,7 @@ function kindRows(ops: Op[]): Row[] {
  * The faults in progress, or ended less than {@link BLAME_WINDOW_MS} before the operation started. A rotation is
  * never over for this purpose: its phases go on after the command, and what it changed stays.
  */
-export function blame(op: Pick<Op, 'start' | 'ms'>, faults: Fault[]): string {
+function blame(op: Pick<Op, 'start' | 'ms'>, faults: Fault[]): string {
   const near = faults.filter((f) => f.start <= op.start + op.ms && (f.kind === 'rotate-host-ca' || f.end + BLAME_WINDOW_MS >= op.start));
   return near.length === 0 ? 'no fault' : near.map((f) => `${f.kind} ${f.target}`).join(' + ');
 }

@@ -15,7 +15,7 @@ import { completeInviteWithoutMfa, freePort, repoBin, runProgram, runTshAt, star
 import { findExecutable } from './tools.js';
 
 export const HA_PASSWORD = 'correct horse battery staple';
-export const HA_CLUSTER = 'ha.example.com';
+const HA_CLUSTER = 'ha.example.com';
 
 /** One auth+proxy process of the cluster; `restart` starts it again (after a kill) on the same configuration. */
 export interface HaMember {
