@@ -6,13 +6,15 @@
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePort } from '@teleport-ts/testkit';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const daemonBin = path.join(root, 'bin', 'teleport-ts');
 const tctlBin = path.join(root, 'bin', 'tctl');
+
+export { freePort };
 
 export interface RunResult {
   code: number;
@@ -37,17 +39,6 @@ export function run(file: string, args: readonly string[], options: { cwd?: stri
     );
     if (options.input !== undefined) child.stdin!.end(options.input);
     else child.stdin!.end();
-  });
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
   });
 }
 

@@ -5,27 +5,17 @@
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { generateTotp } from '@teleport-ts/core/authn';
+import { freePort } from '@teleport-ts/testkit';
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
 export const bin = (name: 'tsh' | 'tctl' | 'teleport-ts'): string => path.join(root, 'bin', name);
 
-/** A port free right now on 127.0.0.1. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export interface TestCluster {
   dir: string;

@@ -7,7 +7,8 @@
 
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import { connect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import path from 'node:path';
@@ -529,6 +530,32 @@ describe.skipIf(!postgres || !openssl.available)('database access through the pr
       await c.waitForEvent('db.session.query', (e) => e['db_query'] === `${mark} before`);
       await c.waitForEvent('db.session.query', (e) => e['db_query'] === `${mark} after`);
       expect(warnings).toEqual(['the auth server refused an audit event, dropping it']);
+    });
+    it('the agent\'s emitter keeps unsent events in its spool file: a process that dies with them queued leaves them to the next one', async () => {
+      const mark = `spooled-${Date.now()}`;
+      const spoolFile = path.join(await mkdtemp(path.join(os.tmpdir(), 'tp-spool-')), 'spool', 'db.jsonl');
+      const warnings: string[] = [];
+      const logger = { warn: (message: string) => void warnings.push(message) };
+      // The first process queues two events and dies before its batching delay ends (nothing of it is closed or
+      // flushed, as after kill -9): the events are in the file only.
+      const dying = newServiceAuditEmitter({ auth: agentClient, clock: c.authClock, logger, flushDelayMs: 3_600_000, spoolFile });
+      dying.emit('databaseSessionQuery', { db_query: `${mark} one`, success: true });
+      dying.emit('databaseSessionQuery', { db_query: `${mark} two`, success: true });
+      const spooled = (await readFile(spoolFile, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as AuditEvent);
+      expect(spooled.map((e) => e['db_query'])).toEqual([`${mark} one`, `${mark} two`]);
+      // A torn last line (killed mid-write) is skipped.
+      await appendFile(spoolFile, '{"uid":"torn');
+      // The next process sends them first, with their uids, and empties the file once they are stored.
+      const next = newServiceAuditEmitter({ auth: agentClient, clock: c.authClock, logger, spoolFile });
+      await next.flush(10_000);
+      for (const e of spooled) expect((await c.waitForEvent('db.session.query', (x) => x.uid === e.uid))['db_query']).toBe(e['db_query']);
+      expect(await readFile(spoolFile, 'utf8')).toBe('');
+      // Sent again (the dead process's batch had reached the auth server after all): stored once.
+      await agentClient.emitAuditEvents(spooled);
+      const { events } = await c.t.admin.searchEvents({ from: new Date(Date.now() - 3_600_000), to: new Date(Date.now() + 3_600_000), eventTypes: ['db.session.query'], limit: 10_000 });
+      expect(events.filter((e) => String(e['db_query']).startsWith(mark))).toHaveLength(2);
+      await next.close();
+      expect(warnings).toEqual([]);
     });
   });
 

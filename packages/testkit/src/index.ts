@@ -29,3 +29,16 @@ export {
 } from './postgres.js';
 export { describeIfPostgres, usePostgres, type PostgresHandle } from './vitest.js';
 export { makeTestPki, type MakeTestPkiOptions, type TestPki } from './pki.js';
+export {
+  completeInviteWithoutMfa,
+  freePort,
+  repoBin,
+  runProgram,
+  runTshAt,
+  spawnDaemon,
+  startDaemonProcess,
+  waitUntil,
+  type Daemon,
+  type ProgramResult,
+} from './processes.js';
+export { HA_PASSWORD, haLogin, startHaCluster, startLocalDbProxy, type HaAgent, type HaCluster, type HaMember, type StartHaClusterOptions } from './ha.js';

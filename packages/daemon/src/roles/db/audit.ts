@@ -13,6 +13,7 @@ import { jitteredBackoff } from '@teleport-ts/core/backend';
 import type { Clock } from '@teleport-ts/core/clock';
 import { isTeleportError, redact, type TeleportError } from '@teleport-ts/core/errors';
 import type { Logger } from '../../logger.js';
+import { openAuditSpool, type AuditSpool } from './audit-spool.js';
 
 /** Events kept while the auth server is unreachable; the oldest are dropped (and counted) past this. */
 const DEFAULT_AUDIT_QUEUE_LIMIT = 10_000;
@@ -43,6 +44,11 @@ export interface ServiceAuditEmitterOptions {
   queueLimit?: number;
   /** Default {@link DEFAULT_AUDIT_FLUSH_DELAY_MS}. */
   flushDelayMs?: number;
+  /**
+   * A file that keeps unsent events across a crash (`audit-spool.ts`); events a previous process left there are
+   * sent first. Without it, events still queued when the process dies are lost.
+   */
+  spoolFile?: string;
 }
 
 interface Queued {
@@ -119,6 +125,7 @@ interface EmitterState {
   dropped: number;
   closed: boolean;
   waiters: (() => void)[];
+  spool: AuditSpool | undefined;
 }
 
 /** The next batch: up to BATCH_SIZE events and MAX_BATCH_BYTES of JSON (at least one event). */
@@ -173,6 +180,7 @@ async function drain(state: EmitterState): Promise<void> {
       if (!(await backOff(state, err))) return;
     }
   }
+  state.spool?.emptied();
   for (const wake of state.waiters.splice(0)) wake();
 }
 
@@ -218,6 +226,7 @@ function emit(state: EmitterState, key: AuditEventKey, fields: AuditEventFields)
     state.options.logger.warn('an audit event is too large to send even shortened, dropping it', { event: key });
     return;
   }
+  state.spool?.append(queued.event);
   state.queue.push(queued);
   if (state.queue.length > state.limit) {
     state.queue.shift();
@@ -233,6 +242,16 @@ async function close(state: EmitterState): Promise<void> {
   if (state.batchTimer !== undefined) clearTimeout(state.batchTimer);
   for (const wake of state.waiters.splice(0)) wake();
   state.waiters = [];
+  state.spool?.close();
+}
+
+/** What a previous process left in the spool goes first (each event as it was, with its uid). */
+function requeueSpooled(state: EmitterState): void {
+  for (const event of state.spool?.pending ?? []) {
+    const queued = sized(event);
+    if (queued !== undefined) state.queue.push(queued);
+  }
+  if (state.queue.length > 0) kick(state);
 }
 
 /**
@@ -255,7 +274,9 @@ export function newServiceAuditEmitter(options: ServiceAuditEmitterOptions): Ser
     dropped: 0,
     closed: false,
     waiters: [],
+    spool: options.spoolFile !== undefined ? openAuditSpool(options.spoolFile) : undefined,
   };
+  requeueSpooled(state);
   return {
     emit: (key, fields) => emit(state, key, fields),
     flush: (timeoutMs) => flush(state, timeoutMs),

@@ -128,7 +128,7 @@ function newEngineContext(
     authorizer: newDatabaseAuthorizer({ cas, auth, clusterName, roleCacheTtlMs }),
     certs: newClientCertCache({ auth, clock }),
     cas,
-    audit: newServiceAuditEmitter({ auth, clock, logger }),
+    audit: newServiceAuditEmitter({ auth, clock, logger, spoolFile: path.join(options.dataDir, 'log', 'audit-spool', 'db.jsonl') }),
     logger,
     locks: startLockWatcher({
       auth,

@@ -4,6 +4,7 @@
  * the audit log (through the auth server, as the db agent sends its events) and the session recordings.
  */
 
+import path from 'node:path';
 import type { AuthClient } from '@teleport-ts/core/api';
 import { AUDIT_EVENTS, type AuditEventFields, type AuditEventKey } from '@teleport-ts/core/audit';
 import { trustedSshKeys } from '@teleport-ts/core/ca';
@@ -93,7 +94,7 @@ export function clusterSshServer(info: NodeIdentityInfo, options: { clock: Clock
   const reads = withCachedReads(auth, cache.reads);
   const cas = userCaKeys(reads, clusterName, logger);
   const locks = startLockWatcher({ auth: reads, clock, refreshMs: CACHED_LOCK_REFRESH_MS, onError: (err) => logger.warn('could not fetch locks, keeping the last known ones', { error: redact((err as Error).message) }) });
-  const audit = newServiceAuditEmitter({ auth, clock, logger });
+  const audit = newServiceAuditEmitter({ auth, clock, logger, spoolFile: path.join(info.dataDir, 'log', 'audit-spool', 'node.jsonl') });
   const recording = lazyRecording({ dataDir: info.dataDir, client: auth, at: 'node' }, options);
   const newServer = (hostKey: string, hostCert: string) => newNodeSshServer({
     hostKey,
