@@ -48,6 +48,9 @@ export interface WorkerStats {
   rssBytes: number;
 }
 
+/** Pause between two tunnel starts in a worker. */
+const TUNNEL_SPACING_MS = 50;
+
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, with: () => silent, close: async () => {} };
 
 interface SimAgent {
@@ -187,7 +190,9 @@ async function handle(state: WorkerState, message: WorkerCommand): Promise<unkno
       beatAll(state);
       return {};
     case 'tunnels':
-      for (const agent of state.agents.slice(0, state.plan.tunnels)) startTunnel(agent);
+      // Over a few seconds, as agents started over time do: all at once from one address would meet the proxy's
+      // limit of connections per address still in their handshake.
+      for (const [i, agent] of state.agents.slice(0, state.plan.tunnels).entries()) setTimeout(() => startTunnel(agent), i * TUNNEL_SPACING_MS);
       return {};
     case 'reset':
       state.latencies = [];
