@@ -32,6 +32,8 @@ export interface WorkerPlan {
   token: string;
   caPin: string;
   joinConcurrency: number;
+  /** The tunnel pools' proxy discovery interval, ms; default the daemon's. */
+  discoveryIntervalMs?: number;
 }
 
 /** Messages from the parent after the plan. */
@@ -144,7 +146,7 @@ function beatAll(state: WorkerState): void {
   }
 }
 
-function startTunnel(agent: SimAgent): void {
+function startTunnel(agent: SimAgent, discoveryIntervalMs: number | undefined): void {
   const identity = agent.identity!;
   const auth = agent.auth!;
   const { clusterName } = clusterAndHostId(identity, agent.hostUuid);
@@ -161,6 +163,7 @@ function startTunnel(agent: SimAgent): void {
     onStream: () => {
       throw new NotImplementedError('a simulated agent serves nothing');
     },
+    ...(discoveryIntervalMs !== undefined ? { tunnel: { discoveryIntervalMs } } : {}),
   });
 }
 
@@ -192,7 +195,7 @@ async function handle(state: WorkerState, message: WorkerCommand): Promise<unkno
     case 'tunnels':
       // Over a few seconds, as agents started over time do: all at once from one address would meet the proxy's
       // limit of connections per address still in their handshake.
-      for (const [i, agent] of state.agents.slice(0, state.plan.tunnels).entries()) setTimeout(() => startTunnel(agent), i * TUNNEL_SPACING_MS);
+      for (const [i, agent] of state.agents.slice(0, state.plan.tunnels).entries()) setTimeout(() => startTunnel(agent, state.plan.discoveryIntervalMs), i * TUNNEL_SPACING_MS);
       return {};
     case 'reset':
       state.latencies = [];

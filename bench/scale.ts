@@ -35,6 +35,8 @@ interface Options {
   windowSec: number;
   runs: number;
   workers: number;
+  /** `--discovery=<s>`: the agents' proxy discovery interval (default the daemon's, 10 s). */
+  discoverySec: number | undefined;
   record: boolean;
 }
 
@@ -50,6 +52,7 @@ function parseOptions(argv: string[]): Options {
     windowSec: flag('window') ?? 60,
     runs: flag('runs') ?? 5,
     workers: flag('workers') ?? Math.max(1, Math.ceil(agents / AGENTS_PER_WORKER)),
+    discoverySec: flag('discovery'),
     record: !argv.includes('--no-record'),
   };
 }
@@ -246,7 +249,7 @@ async function startFleet(options: Options, proxyAddrs: string[], token: string,
     const count = Math.floor((options.agents * (w + 1)) / options.workers) - first;
     const tunnels = Math.floor((options.tunnels * (w + 1)) / options.workers) - Math.floor((options.tunnels * w) / options.workers);
     const worker = startWorker();
-    await worker.call({ plan: { worker: w, first, count, tunnels, proxyAddrs, token, caPin, joinConcurrency: 8 } });
+    await worker.call({ plan: { worker: w, first, count, tunnels, proxyAddrs, token, caPin, joinConcurrency: 8, ...(options.discoverySec !== undefined ? { discoveryIntervalMs: options.discoverySec * 1000 } : {}) } });
     workers.push(worker);
   }
   return workers;
@@ -373,7 +376,7 @@ function report(f: Figures): { body: string; summary: string } {
   const body = [
     '## Scale: a fleet of simulated agents (`pnpm bench scale`)',
     '',
-    `\`npx -y pnpm@10 bench scale -- --agents=${f.options.agents} --tunnels=${f.options.tunnels} --window=${f.options.windowSec}\` on ${machineLine()};`,
+    `\`npx -y pnpm@10 bench scale -- --agents=${f.options.agents} --tunnels=${f.options.tunnels} --window=${f.options.windowSec}${f.options.discoverySec !== undefined ? ` --discovery=${f.options.discoverySec}` : ''}\` on ${machineLine()};`,
     `load average ${load(f.load.start)} at the start, ${load(f.load.end)} at the end (the machine is shared: the CPU shares include waiting for it).`,
     '',
     markdownTable(rows),
