@@ -33,6 +33,8 @@ export interface ProcessConfig {
   nodename: string;
   storage: StorageConfig;
   diagAddr?: string;
+  /** `teleport.connection_limits`: per-address rate of the unauthenticated endpoints of auth and proxy. */
+  rateLimit?: { average: number; burst: number };
   auth: {
     listenAddr: string;
     clusterName?: string;
@@ -163,6 +165,7 @@ async function startAuthRole(state: ProcessState, backend: Backend): Promise<Aut
     ...(config.auth.sessionRecording !== undefined ? { sessionRecording: config.auth.sessionRecording } : {}),
     ...(config.storage.audit_sessions_uri !== undefined ? { auditSessionsUri: config.storage.audit_sessions_uri } : {}),
     ...(config.auth.tunnelStrategy !== undefined ? { tunnelStrategy: config.auth.tunnelStrategy } : {}),
+    ...(config.rateLimit !== undefined ? { rateLimit: config.rateLimit } : {}),
   });
   return started(state, auth);
 }
@@ -177,6 +180,7 @@ async function startProxy(state: ProcessState, auth: AuthServer | undefined): Pr
     join: config.join,
     clock: state.clock,
     logger: state.logger.with('proxy'),
+    ...(config.rateLimit !== undefined ? { limits: { rateLimit: config.rateLimit } } : {}),
   });
   return started(state, proxy);
 }

@@ -149,6 +149,7 @@ export async function buildProcessConfig(flags: StartFlags): Promise<{ config: P
     nodename,
     storage: t.storage ?? { type: 'sqlite' },
     ...(flags.diagAddr ?? t.diag_addr ? { diagAddr: (flags.diagAddr ?? t.diag_addr)! } : {}),
+    ...(t.connection_limits !== undefined ? { rateLimit: t.connection_limits.rate } : {}),
     auth: {
       listenAddr: auth.listen_addr ?? DEFAULT_AUTH_LISTEN_ADDR,
       publicAddrs: auth.public_addr ?? [],

@@ -4,6 +4,7 @@
  */
 
 import { spawn } from 'node:child_process';
+import https from 'node:https';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { loadIdentity, newAuthClient } from '@teleport-ts/core/api';
 import { parseConfig } from '@teleport-ts/core/config';
 import { configure, starterConfig } from '../src/configure.js';
+import { newLogger } from '../src/logger.js';
+import { startProcess } from '../src/process.js';
 import { buildProcessConfig, parseLabels } from '../src/start.js';
 
 const root = path.resolve(import.meta.dirname, '../../..');
@@ -24,6 +27,16 @@ async function tempDir(): Promise<string> {
   const d = await mkdtemp(path.join(tmpdir(), 'tp-start-'));
   dirs.push(d);
   return d;
+}
+
+/** A GET to a self-signed HTTPS server; its status. */
+function fetchInsecure(url: string): Promise<{ status: number }> {
+  return new Promise((resolve, reject) => {
+    https.get(url, { rejectUnauthorized: false }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+    }).on('error', reject);
+  });
 }
 
 describe('teleport-ts start (process)', () => {
@@ -136,6 +149,41 @@ describe('teleport-ts start (configuration)', () => {
     expect(config.proxy).toEqual({ listenAddr: '127.0.0.1:3443', publicAddrs: ['proxy.example.com:443'], httpsKeyPairs: [{ key_file: '/k.pem', cert_file: '/c.pem' }] });
     await writeFile(cfg, 'proxy_service:\n  https_keypairs:\n    - { cert_file: /c.pem }\n');
     await expect(buildProcessConfig({ config: cfg, dataDir: dir })).rejects.toThrow('proxy_service.https_keypairs[0].key_file is required');
+  });
+
+  it('teleport.connection_limits.rates sets the per-address limit of the auth and proxy public endpoints', async () => {
+    const dir = await tempDir();
+    const cfg = path.join(dir, 'teleport.yaml');
+    await writeFile(
+      cfg,
+      [
+        'teleport:',
+        '  nodename: limits',
+        '  connection_limits:',
+        '    rates: [{ period: 1m, average: 1, burst: 2 }]',
+        'auth_service: { listen_addr: "127.0.0.1:0", cluster_name: limits.example.com }',
+        'proxy_service: { web_listen_addr: "127.0.0.1:0" }',
+        '',
+      ].join('\n'),
+    );
+    const { config } = await buildProcessConfig({ config: cfg, dataDir: path.join(dir, 'data') });
+    expect(config.rateLimit).toEqual({ average: 1 / 60, burst: 2 });
+    const proc = await startProcess(config, { logger: newLogger({ output: 'stderr', severity: 'error', format: 'text', write: () => {} }) });
+    try {
+      // Two invite lookups pass (404: no such token), the third is refused, at the auth API and at the proxy alike.
+      const auth = newAuthClient({ addr: proc.auth!.dialAddr, tls: { ca: (await loadIdentity(proc.auth!.adminIdentityDir)).caCerts } });
+      const outcomes: string[] = [];
+      for (let i = 0; i < 3; i++) outcomes.push(await auth.getUserToken('no-such-token').then(() => 'ok', (e: { kind: string }) => e.kind));
+      expect(outcomes).toEqual(['not-found', 'not-found', 'limit-exceeded']);
+      await auth.close();
+      const statuses: number[] = [];
+      for (let i = 0; i < 3; i++) statuses.push((await fetchInsecure(`https://${proc.proxy!.addr}/webapi/users/password/token/no-such-token`)).status);
+      expect(statuses.slice(2)).toEqual([429]);
+    } finally {
+      await proc.close();
+    }
+    await writeFile(cfg, 'teleport:\n  connection_limits:\n    rates: [{ period: 10ms, average: 1, burst: 1 }]\n');
+    await expect(buildProcessConfig({ config: cfg, dataDir: dir })).rejects.toThrow('every rate period must be a duration of at least 1s');
   });
 
   it('configure writes a starter config that start reads, and refuses to overwrite', async () => {

@@ -59,8 +59,11 @@ export interface ApiClient {
   close(): Promise<void>;
 }
 
-/** Idle kept-alive connections close after this, before the servers' 30 s keep-alive timeout can race a request. */
-const IDLE_SOCKET_MS = 20_000;
+/**
+ * Idle kept-alive connections close after this, before the servers' 30 s keep-alive timeout can race a request, and
+ * after the agents' 20 s heartbeat period: a heartbeat reuses its connection instead of a new TLS handshake.
+ */
+const IDLE_SOCKET_MS = 25_000;
 
 /**
  * Creates the low-level API client over one keep-alive node:https agent. Errors the server returns

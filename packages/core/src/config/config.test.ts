@@ -2,6 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig, parseHostPort, parseLogConfig, parseStaticToken } from './index.js';
 
 describe('parseConfig', () => {
+  it('folds teleport.connection_limits.rates into the strictest per-second rate and burst', () => {
+    const cfg = parseConfig('teleport:\n  connection_limits:\n    rates:\n    - { period: 1m, average: 600, burst: 50 }\n    - { period: 1s, average: 20, burst: 30 }\n');
+    expect(cfg.teleport.connection_limits).toEqual({ rate: { average: 10, burst: 30 } });
+    expect(() => parseConfig('teleport:\n  connection_limits:\n    rates: []\n')).toThrow('must list at least one rate');
+    expect(() => parseConfig('teleport:\n  connection_limits:\n    rates: [{ average: 0, burst: 1 }]\n')).toThrow('must be a whole number of at least 1');
+  });
+
   it('reads the teleport, auth_service and proxy_service keys of teleport.yaml v3', () => {
     const cfg = parseConfig(`
 version: v3

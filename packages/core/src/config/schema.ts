@@ -225,6 +225,31 @@ export function parseLogConfig(raw: unknown): LogConfig {
   return parseWith(LogSchema, raw, { at: 'teleport.log' });
 }
 
+const positiveWhole = v.pipe(v.number('must be a whole number of at least 1'), v.integer('must be a whole number of at least 1'), v.minValue(1, 'must be a whole number of at least 1'));
+
+/**
+ * `teleport.connection_limits` (Teleport's key): `rates` of `{ period, average, burst }`, `average` requests per
+ * `period`. Our limiter keeps one token bucket per address, so the rates fold into the strictest per second.
+ */
+const ConnectionLimitsSchema = v.pipe(
+  mapping({ rates: v.pipe(v.array(mapping({ period: v.nullish(v.string()), average: positiveWhole, burst: positiveWhole }), 'must be a list of { period, average, burst }'), v.minLength(1, 'must list at least one rate')) }),
+  v.check((c) => c.rates.every((r) => durationOk(r.period ?? '1s')), ': every rate period must be a duration of at least 1s, such as 1s or 1m'),
+  v.transform((c) => ({
+    rate: {
+      average: Math.min(...c.rates.map((r) => r.average / (parseDuration(r.period ?? '1s') / 1000))),
+      burst: Math.min(...c.rates.map((r) => r.burst)),
+    },
+  })),
+);
+
+function durationOk(x: string): boolean {
+  try {
+    return parseDuration(x) >= 1000;
+  } catch {
+    return false;
+  }
+}
+
 /** `teleport`. */
 const TeleportSchema = v.pipe(
   mapping({
@@ -238,6 +263,7 @@ const TeleportSchema = v.pipe(
     storage: v.optional(StorageSchema),
     log: v.nullish(v.unknown()),
     diag_addr: optAddr,
+    connection_limits: v.nullish(ConnectionLimitsSchema),
   }),
   v.check(
     (t) => !(present(t.proxy_server) && (present(t.auth_server) || (t.auth_servers ?? []).length > 0)),
@@ -255,6 +281,7 @@ const TeleportSchema = v.pipe(
       storage: t.storage,
       log: 'log' in t ? parseLogConfig(t.log) : undefined,
       diag_addr: t.diag_addr,
+      connection_limits: t.connection_limits ?? undefined,
     });
   }),
 );
@@ -500,14 +527,7 @@ const CommandListSchema = v.pipe(
 /** A Go duration of at least one second (`1m`, `1h0m0s`). */
 const PeriodSchema = v.pipe(
   v.unknown(),
-  v.check((x) => {
-    if (typeof x !== 'string') return false;
-    try {
-      return parseDuration(x) >= 1000;
-    } catch {
-      return false;
-    }
-  }, 'must be a duration of at least 1s, such as 1m or 1h0m0s'),
+  v.check((x) => typeof x === 'string' && durationOk(x), 'must be a duration of at least 1s, such as 1m or 1h0m0s'),
   v.transform((x) => x as string),
 );
 

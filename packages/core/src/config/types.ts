@@ -127,6 +127,11 @@ export interface FileConfig {
     log?: LogConfig;
     /** `host:port` of the diagnostic HTTP endpoint (`/healthz`, `/readyz`). */
     diag_addr?: string;
+    /**
+     * `connection_limits.rates`: requests per source address to the unauthenticated endpoints (joins, logins,
+     * invites) of the auth and proxy services, folded into one per-second rate and burst (the strictest).
+     */
+    connection_limits?: { rate: { average: number; burst: number } };
   };
   auth_service?: {
     enabled?: boolean;

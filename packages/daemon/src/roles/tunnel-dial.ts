@@ -43,6 +43,8 @@ async function dialReverseTunnel(options: {
       socket.once('error', reject);
       socket.once('secureConnect', () => {
         options.signal.removeEventListener('abort', onAbort);
+        // A reset while the proxy's certificate is checked below must not crash the agent: the check fails instead.
+        socket.on('error', () => undefined);
         socket.removeListener('error', reject);
         resolve();
       });
@@ -57,7 +59,6 @@ async function dialReverseTunnel(options: {
     if (socket.alpnProtocol !== REVERSE_TUNNEL_ALPN) {
       throw new ConnectionProblemError(`${options.addr} does not accept reverse tunnels`);
     }
-    socket.on('error', () => undefined);
     // Which proxy answered (behind a load balancer, any of them): its host id.
     return { socket, proxyId: identity.username.slice(0, -suffix.length) };
   } catch (err) {

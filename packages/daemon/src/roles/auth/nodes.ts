@@ -58,7 +58,7 @@ export async function getNodes(ctx: AuthContext, caller: Caller): Promise<{ item
   const authed = requireAuthenticated(caller);
   if (authed.kind === 'builtin') authorize(caller, 'node', 'list', 'read');
   const nodes: NodeServer[] = [];
-  for (const item of await getAllWithPrefix(ctx.backend, NODES_PREFIX)) {
+  for (const item of await getAllWithPrefix(ctx.cache, NODES_PREFIX)) {
     const raw = decodeJson(item) as { metadata?: Record<string, unknown> };
     const node = parseNode({ ...raw, metadata: { ...raw.metadata, ...(item.expires ? { expires: item.expires.toISOString() } : {}) } });
     if (authed.kind === 'user' && !authed.checker.isNodeVisible(nodeLabels(node))) continue;

@@ -46,8 +46,8 @@ export interface ProxyRoleOptions {
   join: { token?: string; authServer?: string; caPins: readonly string[] };
   clock: Clock;
   logger: Logger;
-  /** Deadlines before clients are identified, and the per-address limit (tests shorten them). */
-  limits?: Pick<ProxyServiceOptions, 'deadlines' | 'maxPendingPerAddress'>;
+  /** Deadlines before clients are identified, the per-address limits (tests shorten them, `connection_limits` sets the rate). */
+  limits?: Pick<ProxyServiceOptions, 'deadlines' | 'maxPendingPerAddress' | 'rateLimit'>;
   /** Reverse tunnel keepalive and timeouts (tests shorten them). */
   tunnel?: ProxyDatabaseAccessOptions['tunnel'];
   /** The `proxy` heartbeat's TTL and interval, ms. */
