@@ -91,9 +91,4 @@ export {
   type TunnelStreamMeta,
 } from './wire.js';
 export { TUNNEL_CHANNEL, type TunnelDiagnostic } from './diagnostics.js';
-export {
-  CONNECTION_WINDOW_BYTES,
-  DEFAULT_KEEPALIVE_INTERVAL_MS,
-  DEFAULT_KEEPALIVE_TIMEOUT_MS,
-  STREAM_WINDOW_BYTES,
-} from './session.js';
+export { DEFAULT_KEEPALIVE_INTERVAL_MS, DEFAULT_KEEPALIVE_TIMEOUT_MS, STREAM_WINDOW_BYTES } from './session.js';
