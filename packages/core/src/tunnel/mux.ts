@@ -34,7 +34,7 @@ const COPY_BELOW = 16 * 1024;
 const HEADER = 9;
 const MAGIC = Buffer.from('teleport-tunnel-mux/1', 'latin1');
 
-export const FRAME = { hello: 0, open: 1, accept: 2, refuse: 3, data: 4, window: 5, fin: 6, reset: 7, ping: 8, pong: 9 } as const;
+const FRAME = { hello: 0, open: 1, accept: 2, refuse: 3, data: 4, window: 5, fin: 6, reset: 7, ping: 8, pong: 9 } as const;
 
 /** One side of a multiplexed connection. */
 export interface MuxSession {
