@@ -484,7 +484,10 @@ async function main(): Promise<void> {
       process.stdout.write(
         `direct: ${direct}\nchain: ${chain}\npids: cluster ${cluster.child.pid}, agent ${agent.child.pid}, tsh ${tunnel.child.pid}, postgres ${pg.pid}\n`,
       );
-      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
       return;
     }
 
