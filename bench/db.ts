@@ -506,7 +506,10 @@ async function main(): Promise<void> {
     const tlsAt = (port: number): string => direct.replace(`port=${pg.port}`, `port=${port}`).replace(/ sslcert=\S+ sslkey=\S+/, '');
     const haproxy = await startHaproxyChain(dir, anchorCerts, pg.port, plainAt);
     if (haproxy !== undefined) cleanups.unshift(haproxy.stop);
-    const bouncer = await startPgbouncer(await mkdtemp(path.join(os.tmpdir(), 'tp-bench-pgb-')), anchorCerts, pg.port, tlsAt);
+    // Its own directory: as root, pgbouncer runs as `postgres`, which must read it (the bench's directory is 0700).
+    const pgbouncerDir = await mkdtemp(path.join(os.tmpdir(), 'tp-bench-pgb-'));
+    cleanups.unshift(() => rm(pgbouncerDir, { recursive: true, force: true }));
+    const bouncer = await startPgbouncer(pgbouncerDir, anchorCerts, pg.port, tlsAt);
     if (bouncer !== undefined) cleanups.unshift(bouncer.stop);
     const missing = [haproxy === undefined ? 'haproxy' : '', bouncer === undefined ? 'pgbouncer' : ''].filter(Boolean);
     if (missing.length > 0) process.stdout.write(`skipping the ${missing.join(' and ')} anchor (apt-get install -y ${missing.join(' ')})\n`);
