@@ -1,33 +1,38 @@
 /**
- * `pnpm bench db`: database access throughput, the same pgbench runs direct and through the whole chain, in one run.
+ * `pnpm bench db`: database access through the chain against direct and against native programs doing the same hops,
+ * all in one run, alternating, so machine noise hits every variant alike.
  *
  * - direct: pgbench -> PostgreSQL over TLS with a `db_client`-signed client certificate (what the db agent presents).
  * - chain:  pgbench -> `tsh proxy db --tunnel` (local, plain) -> proxy (TLS, teleport-postgres) -> reverse tunnel ->
  *           db agent (RBAC, audit) -> PostgreSQL (TLS, client certificate).
+ * - 3 relays: three node processes that only `socket.pipe`, pgbench's TLS end to end through them.
+ * - haproxy chain: three haproxy processes (one thread each) terminating and re-originating TLS on each hop.
+ * - pgbouncer: one pgbouncer hop with TLS on both sides.
  *
- * Runs `pgbench -S` (read-only) and the default tpcb-like script with `-c 8 -j 2 -T $BENCH_DURATION_S` (default 20),
- * and `pgbench -C -S` (a new session per transaction) with a shorter `-T`, direct and chain alternating. Everything
- * is the BUILT programs (`pnpm build` first) as users run them: `teleport-ts start` for auth+proxy and for the db
- * agent, `tsh proxy db`. PostgreSQL stands in for CockroachDB (same wire protocol) as in the e2e test.
+ * Rows: `pgbench -S`, tpcb-like, `-C -S` (new session per transaction), `-c 1 -S` (one connection: round-trip latency)
+ * and a bulk row (COPY of ~100 MB out of and into PostgreSQL with psql). Everything is the BUILT programs
+ * (`pnpm build` first) as users run them. PostgreSQL stands in for CockroachDB (same wire protocol).
  *
- * Targets on the 2-core machines: chain TPS >= 0.6x direct for -S; chain sessions/s >= 0.5x direct for -C.
+ * Knobs: BENCH_DURATION_S (-T of the throughput rows, default 8), BENCH_DB_ROUNDS (default 2), BENCH_DB_RUNS=0,3
+ * (only those rows; nothing written), BENCH_DB_VARIANTS=direct,chain (only those variants; nothing written),
+ * BENCH_CPU_PROF_DIR (CPU profiles of the chain's node processes), BENCH_DB_HOLD (start everything and wait).
  */
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
 import { loadIdentity, newAuthClient } from '@teleport-ts/core/api';
 import { generateKeyPair } from '@teleport-ts/core/ca';
 import { findExecutable, startPostgres, type PostgresServer } from '@teleport-ts/testkit';
+import { freePort, startHaproxyChain, startPgbouncer } from './_db-anchors.js';
 import { machineLine, markdownTable, writeSection, type Row } from './_report.js';
 
 const root = path.resolve(import.meta.dirname, '..');
 const bin = (name: string): string => path.join(root, 'bin', name);
-const DURATION_S = Number(process.env['BENCH_DURATION_S'] ?? 20);
+const DURATION_S = Number(process.env['BENCH_DURATION_S'] ?? 8);
 const CONNECT_DURATION_S = Math.max(3, Math.min(10, Math.round(DURATION_S / 2)));
 /** Each run is measured this many times (direct, chain, relays alternating); the tables show means. */
 const ROUNDS = Math.max(1, Number(process.env['BENCH_DB_ROUNDS'] ?? 2));
@@ -41,17 +46,6 @@ const CPU_PROF_DIR = process.env['BENCH_CPU_PROF_DIR'];
 function cli(name: string, args: string[]): [string, string[]] {
   if (CPU_PROF_DIR === undefined) return [bin(name), args];
   return [process.execPath, ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`, `--cpu-prof-name=${name}-${args[0]}-${Date.now()}.cpuprofile`, bin(name), ...args]];
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 /** CPU seconds (user + system) a process used so far, from /proc (Linux). */
@@ -155,6 +149,207 @@ async function startRelays(target: number, hops: number): Promise<{ port: number
 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
+type VariantKey = 'direct' | 'chain' | 'relays' | 'haproxy' | 'pgbouncer';
+const VARIANT_NAMES: Record<VariantKey, string> = { direct: 'direct', chain: 'chain', relays: '3 relays', haproxy: 'haproxy chain', pgbouncer: 'pgbouncer' };
+const VARIANTS = process.env['BENCH_DB_VARIANTS']?.split(',') as VariantKey[] | undefined;
+
+interface Variant {
+  key: VariantKey;
+  conninfo: string;
+  /** Processes whose CPU time is counted for this variant (none for direct). */
+  pids: (number | undefined)[];
+}
+
+interface RunResult {
+  name: string;
+  unit: string;
+  /** Rate (TPS or sessions/s) or, for the bulk row, seconds; per variant, means over the rounds. */
+  value: Partial<Record<VariantKey, number>>;
+  latencyMs: Partial<Record<VariantKey, number>>;
+  /** CPU µs per transaction (per MB for bulk) of each process of each variant, summed over the rounds. */
+  cpuPerUnit: Partial<Record<VariantKey, number[]>>;
+  lowerIsBetter: boolean;
+}
+
+/** CPU seconds used by `pids` while `work` runs. */
+async function withCpu<T>(pids: (number | undefined)[], work: () => Promise<T>): Promise<{ result: T; cpu: number[] }> {
+  const before = pids.map(cpuSeconds);
+  const result = await work();
+  return { result, cpu: pids.map((pid, i) => cpuSeconds(pid) - before[i]!) };
+}
+
+async function measureRun(r: { name: string; args: string[] }, variants: Variant[]): Promise<RunResult> {
+  const warm = [...r.args.filter((a, i, all) => all[i - 1] !== '-T' && a !== '-T'), '-T', '2'];
+  // A loaded machine may spend the whole warm-up connecting: that is fine, the point is the JIT and the caches.
+  for (const v of variants) await pgbench(v.conninfo, warm).catch(() => undefined);
+  const tps: Partial<Record<VariantKey, number[]>> = {};
+  const lat: Partial<Record<VariantKey, number[]>> = {};
+  const cpu: Partial<Record<VariantKey, number[]>> = {};
+  for (let round = 0; round < ROUNDS; round++) {
+    // Alternate the order too, so that no variant always runs right after the same neighbour.
+    const order = round % 2 === 0 ? variants : [...variants].reverse();
+    for (const v of order) {
+      const { result, cpu: used } = await withCpu(v.pids, () => pgbench(v.conninfo, r.args));
+      (tps[v.key] ??= []).push(result.tps);
+      (lat[v.key] ??= []).push(result.latencyMs);
+      const transactions = result.tps * Number(r.args[r.args.indexOf('-T') + 1]);
+      const perTx = used.map((s) => (s / transactions) * 1e6);
+      cpu[v.key] = (cpu[v.key] ?? perTx.map(() => 0)).map((x, i) => x + perTx[i]! / ROUNDS);
+    }
+  }
+  process.stdout.write(`${r.name}: ${variants.map((v) => `${v.key} ${tps[v.key]!.map((x) => x.toFixed(0)).join('/')}`).join('; ')}\n`);
+  const means = (m: Partial<Record<VariantKey, number[]>>) => Object.fromEntries(Object.entries(m).map(([k, xs]) => [k, mean(xs)]));
+  return { name: `pgbench ${r.name}`, unit: r.args.includes('-C') ? 'sessions/s' : 'TPS', value: means(tps), latencyMs: means(lat), cpuPerUnit: cpu, lowerIsBetter: false };
+}
+
+/** Runs psql with `sql`, stdin from `input` (or nothing), stdout discarded; resolves with the wall time in seconds. */
+function psqlTimed(conninfo: string, sql: string, input?: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const stdin = input === undefined ? 'ignore' : openSync(input, 'r');
+    const started = process.hrtime.bigint();
+    const child = spawn(findExecutable('psql') ?? 'psql', ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-c', sql, conninfo], { stdio: [stdin, 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+    child.on('exit', (code) => {
+      if (typeof stdin === 'number') closeSync(stdin);
+      if (code === 0) resolve(Number(process.hrtime.bigint() - started) / 1e9);
+      else reject(new Error(`psql ${sql} failed: ${err}`));
+    });
+  });
+}
+
+/** The bulk row: COPY the ~100 MB `bulk` table out to psql and the same rows back in, per variant, seconds. */
+async function measureBulk(pg: PostgresServer, variants: Variant[], dir: string): Promise<RunResult> {
+  const file = path.join(dir, 'bulk.copy');
+  const superuser = `host=${pg.socketDir} port=${pg.port} user=postgres dbname=bench`;
+  await psqlTimed(superuser, `\\copy bulk to '${file}'`);
+  const megabytes = statSync(file).size / 1e6;
+  const secs: Partial<Record<VariantKey, number[]>> = {};
+  const cpu: Partial<Record<VariantKey, number[]>> = {};
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = round % 2 === 0 ? variants : [...variants].reverse();
+    for (const v of order) {
+      await psqlTimed(superuser, 'TRUNCATE bulk_in');
+      const { result, cpu: used } = await withCpu(v.pids, async () => {
+        const out = await psqlTimed(v.conninfo, 'COPY bulk TO STDOUT');
+        return out + (await psqlTimed(v.conninfo, 'COPY bulk_in FROM STDIN', file));
+      });
+      (secs[v.key] ??= []).push(result);
+      const perMb = used.map((s) => (s / (2 * megabytes)) * 1e6);
+      cpu[v.key] = (cpu[v.key] ?? perMb.map(() => 0)).map((x, i) => x + perMb[i]! / ROUNDS);
+    }
+  }
+  process.stdout.write(`bulk: ${variants.map((v) => `${v.key} ${secs[v.key]!.map((x) => x.toFixed(2)).join('/')} s`).join('; ')}\n`);
+  const value = Object.fromEntries(Object.entries(secs).map(([k, xs]) => [k, mean(xs)]));
+  return { name: `COPY ${megabytes.toFixed(0)} MB out, then in (psql)`, unit: 's', value, latencyMs: {}, cpuPerUnit: cpu, lowerIsBetter: true };
+}
+
+/**
+ * CPU per `-S` query across the chain's three processes before the work on issue 15 (this bench, 2026-12-03, the
+ * 2-core machine at load average 25; the idle-machine figure of the previous bench was 336 µs).
+ */
+const BASELINE_S_CPU_US = 591;
+
+/** The issue's targets, each with what this run measured (a target whose row or variant did not run is left out). */
+function verdicts(results: RunResult[]): string {
+  const row = (prefix: string): RunResult | undefined => results.find((r) => r.name.startsWith(prefix));
+  const lines: string[] = [];
+  const check = (what: string, ok: boolean, figure: string): void => void lines.push(`- ${what}: ${ok ? 'met' : 'MISSED'} (${figure})`);
+  for (const prefix of ['pgbench -S -c 8', 'pgbench tpcb-like']) {
+    const r = row(prefix);
+    if (r?.value.chain !== undefined && r.value.haproxy !== undefined) {
+      const x = r.value.chain / r.value.haproxy;
+      check(`${prefix.replace('pgbench ', '')}: chain >= 0.8x the haproxy chain`, x >= 0.8, `${x.toFixed(2)}x`);
+    }
+  }
+  const readOnly = row('pgbench -S -c 8');
+  if (readOnly?.cpuPerUnit.chain !== undefined) {
+    const total = readOnly.cpuPerUnit.chain.reduce((a, b) => a + b, 0);
+    check(
+      `CPU per -S query across the three chain processes at most half of ${BASELINE_S_CPU_US} µs (measured before the work on issue 15, same machine)`,
+      total <= BASELINE_S_CPU_US / 2,
+      `${total.toFixed(0)} µs`,
+    );
+  }
+  const one = row('pgbench -S -c 1');
+  if (one?.latencyMs.chain !== undefined && one.latencyMs.haproxy !== undefined && one.latencyMs.direct !== undefined) {
+    const x = (one.latencyMs.chain - one.latencyMs.direct) / (one.latencyMs.haproxy - one.latencyMs.direct);
+    check('-c 1 -S: the chain adds at most 2x the latency the haproxy chain adds over direct', x <= 2, `${x.toFixed(2)}x`);
+  }
+  const c = row('pgbench -C');
+  if (c?.value.chain !== undefined && c.value.direct !== undefined && c.value.haproxy !== undefined) {
+    const x = c.value.chain / c.value.direct;
+    check('-C -S: sessions/s through the chain >= 0.65x direct and >= the haproxy chain', x >= 0.65 && c.value.chain >= c.value.haproxy, `${x.toFixed(2)}x direct, ${(c.value.chain / c.value.haproxy).toFixed(2)}x haproxy`);
+  }
+  const bulk = row('COPY');
+  if (bulk?.value.chain !== undefined && bulk.value.direct !== undefined) {
+    const x = bulk.value.chain / bulk.value.direct;
+    check('bulk: chain time <= 1.3x direct', x <= 1.3, `${x.toFixed(2)}x`);
+  }
+  return lines.length === 0 ? '' : ['Targets (issue 15):', '', ...lines, ''].join('\n');
+}
+
+function renderTables(results: RunResult[], variants: Variant[]): string {
+  const keys = variants.map((v) => v.key);
+  const ratio = (r: RunResult, a: VariantKey, b: VariantKey): string => {
+    const [x, y] = [r.value[a], r.value[b]];
+    if (x === undefined || y === undefined) return '';
+    // For times, the ratio is still "how much of b's speed a reaches": b's time over a's.
+    return `${(r.lowerIsBetter ? y / x : x / y).toFixed(2)}x`;
+  };
+  const main: Row[] = results.map((r) => ({
+    run: r.name,
+    unit: r.unit,
+    ...Object.fromEntries(keys.map((k) => [VARIANT_NAMES[k], r.value[k] === undefined ? '' : r.value[k]!.toFixed(r.unit === 's' ? 2 : 0)])),
+    'chain / direct': ratio(r, 'chain', 'direct'),
+    'chain / haproxy': ratio(r, 'chain', 'haproxy'),
+    'haproxy / direct': ratio(r, 'haproxy', 'direct'),
+    'pgbouncer / direct': ratio(r, 'pgbouncer', 'direct'),
+    '3 relays / direct': ratio(r, 'relays', 'direct'),
+  }));
+  const latency: Row[] = results
+    .filter((r) => Object.keys(r.latencyMs).length > 0)
+    .map((r) => {
+      const d = r.latencyMs.direct ?? NaN;
+      const added = (k: VariantKey): number => (r.latencyMs[k] ?? NaN) - d;
+      return {
+        run: r.name,
+        ...Object.fromEntries(keys.map((k) => [`${VARIANT_NAMES[k]} ms`, (r.latencyMs[k] ?? NaN).toFixed(3)])),
+        'chain adds (ms)': added('chain').toFixed(3),
+        'haproxy adds (ms)': added('haproxy').toFixed(3),
+        'chain added / haproxy added': `${(added('chain') / added('haproxy')).toFixed(2)}x`,
+      };
+    });
+  const cpu: Row[] = results.map((r) => {
+    const c = r.cpuPerUnit;
+    const sum = (xs: number[] | undefined): string => (xs === undefined ? '' : xs.reduce((a, b) => a + b, 0).toFixed(0));
+    return {
+      run: r.name,
+      unit: r.unit === 's' ? 'µs/MB' : r.unit === 'TPS' ? 'µs/tx' : 'µs/session',
+      'auth+proxy': c.chain?.[0]?.toFixed(0) ?? '',
+      'db agent': c.chain?.[1]?.toFixed(0) ?? '',
+      'tsh proxy db': c.chain?.[2]?.toFixed(0) ?? '',
+      'chain total': sum(c.chain),
+      'haproxy x3 (each)': c.haproxy === undefined ? '' : `${sum(c.haproxy)} (${c.haproxy.map((x) => x.toFixed(0)).join(' + ')})`,
+      pgbouncer: sum(c.pgbouncer),
+      '3 relays': sum(c.relays),
+      'chain / haproxy': c.chain && c.haproxy ? `${(c.chain.reduce((a, b) => a + b, 0) / c.haproxy.reduce((a, b) => a + b, 0)).toFixed(1)}x` : '',
+    };
+  });
+  return [
+    'Throughput (bulk: seconds, and the ratios are speed ratios, i.e. the other variant\'s time over this one\'s):',
+    '',
+    verdicts(results),
+    '',
+    markdownTable(main),
+    '',
+    ...(latency.length === 0 ? [] : ['Mean latency per transaction as pgbench reports it, and what each chain adds over direct:', '', markdownTable(latency), '']),
+    'CPU time (user + system, from /proc) of each process of a variant per transaction (per session for -C, per MB moved for bulk), µs:',
+    '',
+    markdownTable(cpu),
+  ].join('\n');
+}
+
 async function main(): Promise<void> {
   for (const name of ['tsh', 'tctl', 'teleport-ts']) {
     if (!existsSync(path.join(root, 'packages', name === 'teleport-ts' ? 'daemon' : name, 'dist', 'cli.js'))) {
@@ -196,7 +391,8 @@ async function main(): Promise<void> {
     await tctl(['auth', 'sign', '--format=cockroachdb', '--host=localhost', `--out=${certs}`]);
     const pg: PostgresServer = await startPostgres({
       tls: { certFile: path.join(certs, 'node.crt'), keyFile: path.join(certs, 'node.key'), caFile: path.join(certs, 'ca-client.crt') },
-      hba: ['local all all trust', 'hostssl all all 127.0.0.1/32 cert'],
+      // The plain line is for the haproxy chain's last hop (haproxy cannot do PostgreSQL's in-protocol TLS upgrade).
+      hba: ['local all all trust', 'hostssl all all 127.0.0.1/32 cert', 'host bench alice 127.0.0.1/32 trust'],
       settings: { max_connections: 300 },
     });
     cleanups.unshift(() => pg.destroy());
@@ -204,6 +400,9 @@ async function main(): Promise<void> {
     await pg.createDatabase('bench');
     await pg.query('ALTER DATABASE bench OWNER TO alice');
     await tool(findExecutable('pgbench') ?? 'pgbench', ['-i', '-q', '-s', '1', '-h', pg.socketDir, '-p', String(pg.port), '-U', 'postgres', 'bench']);
+    // The bulk row's table: about 100 MB as COPY text (1,000,000 rows of ~100 bytes).
+    const bulkSql = "CREATE TABLE bulk AS SELECT i AS id, md5(i::text) || repeat('x', 60) AS pad FROM generate_series(1, 1000000) i; CREATE TABLE bulk_in (LIKE bulk)";
+    await tool(findExecutable('psql') ?? 'psql', ['-h', pg.socketDir, '-p', String(pg.port), '-U', 'postgres', '-d', 'bench', '-c', bulkSql]);
     const grant = 'GRANT ALL ON ALL TABLES IN SCHEMA public TO alice';
     await tool(findExecutable('psql') ?? 'psql', ['-h', pg.socketDir, '-p', String(pg.port), '-U', 'postgres', '-d', 'bench', '-c', grant]);
 
@@ -285,115 +484,82 @@ async function main(): Promise<void> {
       process.stdout.write(
         `direct: ${direct}\nchain: ${chain}\npids: cluster ${cluster.child.pid}, agent ${agent.child.pid}, tsh ${tunnel.child.pid}, postgres ${pg.pid}\n`,
       );
-      await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+      });
       return;
     }
 
-    // ---- the floor: three relaying processes between pgbench and PostgreSQL ----------------------------------
+    // ---- the anchors: three relaying node processes, three haproxy TLS hops, one pgbouncer TLS hop --------------
     const relays = await startRelays(pg.port, 3);
     cleanups.unshift(relays.stop);
-    const relayed = direct.replace(`port=${pg.port}`, `port=${relays.port}`);
+    const anchorCerts = {
+      serverCert: path.join(certs, 'node.crt'),
+      serverKey: path.join(certs, 'node.key'),
+      serverCa: path.join(certs, 'ca.crt'),
+      clientCert: path.join(dir, 'alice.crt'),
+      clientKey: path.join(dir, 'alice.key'),
+      clientCa: path.join(certs, 'ca-client.crt'),
+    };
+    const plainAt = (port: number): string => `host=127.0.0.1 port=${port} dbname=bench user=alice sslmode=disable`;
+    const tlsAt = (port: number): string => direct.replace(`port=${pg.port}`, `port=${port}`).replace(/ sslcert=\S+ sslkey=\S+/, '');
+    const haproxy = await startHaproxyChain(dir, anchorCerts, pg.port, plainAt);
+    if (haproxy !== undefined) cleanups.unshift(haproxy.stop);
+    // Its own directory: as root, pgbouncer runs as `postgres`, which must read it (the bench's directory is 0700).
+    const pgbouncerDir = await mkdtemp(path.join(os.tmpdir(), 'tp-bench-pgb-'));
+    cleanups.unshift(() => rm(pgbouncerDir, { recursive: true, force: true }));
+    const bouncer = await startPgbouncer(pgbouncerDir, anchorCerts, pg.port, tlsAt);
+    if (bouncer !== undefined) cleanups.unshift(bouncer.stop);
+    const missing = [haproxy === undefined ? 'haproxy' : '', bouncer === undefined ? 'pgbouncer' : ''].filter(Boolean);
+    if (missing.length > 0) process.stdout.write(`skipping the ${missing.join(' and ')} anchor (apt-get install -y ${missing.join(' ')})\n`);
 
-    // ---- runs: direct, chain and relays alternate, ROUNDS times, so machine noise hits all three -------------
+    const all: Variant[] = [
+      { key: 'direct', conninfo: direct, pids: [] },
+      { key: 'chain', conninfo: chain, pids: [cluster.child.pid, agent.child.pid, tunnel.child.pid] },
+      { key: 'relays', conninfo: direct.replace(`port=${pg.port}`, `port=${relays.port}`), pids: relays.pids },
+      ...(haproxy === undefined ? [] : [{ key: 'haproxy' as const, conninfo: haproxy.conninfo, pids: haproxy.pids }]),
+      ...(bouncer === undefined ? [] : [{ key: 'pgbouncer' as const, conninfo: bouncer.conninfo, pids: bouncer.pids }]),
+    ];
+    const variants = all.filter((v) => VARIANTS === undefined || VARIANTS.includes(v.key));
+
     const base = ['-c', String(CLIENTS), '-j', String(THREADS)];
     const runs: { name: string; args: string[] }[] = [
-      { name: `pgbench -S ${base.join(' ')} -T ${DURATION_S}`, args: ['-S', ...base, '-T', String(DURATION_S)] },
-      { name: `pgbench (tpcb-like) ${base.join(' ')} -T ${DURATION_S}`, args: [...base, '-T', String(DURATION_S)] },
-      { name: `pgbench -C -S ${base.join(' ')} -T ${CONNECT_DURATION_S}`, args: ['-C', '-S', ...base, '-T', String(CONNECT_DURATION_S)] },
+      { name: `-S ${base.join(' ')} -T ${DURATION_S}`, args: ['-S', ...base, '-T', String(DURATION_S)] },
+      { name: `tpcb-like ${base.join(' ')} -T ${DURATION_S}`, args: [...base, '-T', String(DURATION_S)] },
+      { name: `-C -S ${base.join(' ')} -T ${CONNECT_DURATION_S}`, args: ['-C', '-S', ...base, '-T', String(CONNECT_DURATION_S)] },
+      { name: `-S -c 1 -j 1 -T ${CONNECT_DURATION_S}`, args: ['-S', '-c', '1', '-j', '1', '-T', String(CONNECT_DURATION_S)] },
     ];
     const only = process.env['BENCH_DB_RUNS'];
-    // Diagnostics, only when asked for by index: one client, to separate per-hop latency from throughput limits.
-    runs.push({ name: `pgbench -S -c 1 -j 1 -T ${DURATION_S}`, args: ['-S', '-c', '1', '-j', '1', '-T', String(DURATION_S)] });
-    if (only === undefined) runs.pop();
-    if (only !== undefined) runs.splice(0, runs.length, ...runs.filter((_, i) => only.split(',').includes(String(i))));
-    const rows: Row[] = [];
-    const cpuRows: Row[] = [];
-    const chainPids = [cluster.child.pid, agent.child.pid, tunnel.child.pid];
-    const ratios: number[] = [];
-    const floors: number[] = [];
-    for (const r of runs) {
-      // Warm-up: caches, JIT of the chain's processes.
-      await pgbench(chain, [...r.args.filter((a, i, all) => all[i - 1] !== '-T' && a !== '-T'), '-T', '2']);
-      const d: PgbenchResult[] = [];
-      const c: PgbenchResult[] = [];
-      const f: PgbenchResult[] = [];
-      const used = chainPids.map(() => 0);
-      for (let round = 0; round < ROUNDS; round++) {
-        d.push(await pgbench(direct, r.args));
-        const before = chainPids.map(cpuSeconds);
-        c.push(await pgbench(chain, r.args));
-        chainPids.forEach((pid, i) => (used[i]! += cpuSeconds(pid) - before[i]!));
-        f.push(await pgbench(relayed, r.args));
-      }
-      const durationS = Number(r.args[r.args.indexOf('-T') + 1]) * ROUNDS;
-      const [dTps, cTps, fTps] = [d, c, f].map((xs) => mean(xs.map((x) => x.tps))) as [number, number, number];
-      const [dLat, cLat, fLat] = [d, c, f].map((xs) => mean(xs.map((x) => x.latencyMs))) as [number, number, number];
-      const perK = (cpu: number): string => ((cpu / (cTps * durationS)) * 1e6).toFixed(0);
-      cpuRows.push({
-        run: r.name,
-        'auth+proxy': perK(used[0]!),
-        'db agent': perK(used[1]!),
-        'tsh proxy db': perK(used[2]!),
-        'chain total': perK(used.reduce((a, b) => a + b, 0)),
-        'of 2 cores': `${((used.reduce((a, b) => a + b, 0) / durationS / 2) * 100).toFixed(0)}%`,
-      });
-      const ratio = cTps / dTps;
-      ratios.push(ratio);
-      floors.push(fTps / dTps);
-      const unit = r.args.includes('-C') ? 'sessions/s' : 'TPS';
-      rows.push({
-        run: r.name,
-        unit,
-        direct: dTps.toFixed(0),
-        chain: cTps.toFixed(0),
-        'chain / direct': `${ratio.toFixed(2)}x`,
-        '3 relays': fTps.toFixed(0),
-        '3 relays / direct': `${(fTps / dTps).toFixed(2)}x`,
-        'latency direct / chain / relays (ms)': `${dLat.toFixed(2)} / ${cLat.toFixed(2)} / ${fLat.toFixed(2)}`,
-      });
-      process.stdout.write(
-        `${r.name}: direct ${d.map((x) => x.tps.toFixed(0)).join(', ')}; chain ${c.map((x) => x.tps.toFixed(0)).join(', ')} (${ratio.toFixed(2)}x); ` +
-          `3 relays ${f.map((x) => x.tps.toFixed(0)).join(', ')} (${(fTps / dTps).toFixed(2)}x)\n`,
-      );
+    const selected = (i: number): boolean => only === undefined || only.split(',').includes(String(i));
+    const results: RunResult[] = [];
+    for (const [i, r] of runs.entries()) {
+      if (!selected(i)) continue;
+      results.push(await measureRun(r, variants));
     }
+    if (selected(runs.length)) results.push(await measureBulk(pg, variants, dir));
 
-    if (only !== undefined) {
-      process.stdout.write(`${markdownTable(rows)}\n\n${markdownTable(cpuRows)}\n(BENCH_DB_RUNS set: docs/benchmarks.md not written)\n`);
+    const tables = renderTables(results, variants);
+    if (only !== undefined || VARIANTS !== undefined) {
+      process.stdout.write(`${tables}\n(BENCH_DB_RUNS or BENCH_DB_VARIANTS set: docs/benchmarks.md not written)\n`);
       return;
     }
-    const [readOnly, , sessions] = ratios as [number, number, number];
-    const readOnlyFloor = floors[0]!;
-    const verdict = (ok: boolean): string => (ok ? 'met' : 'MISSED');
     const body = [
       '## Database access (`pnpm bench db`)',
       '',
-      'Command: `pnpm build && npx -y pnpm@10 bench db` (`BENCH_DURATION_S` sets -T, `BENCH_DB_ROUNDS` the rounds; `BENCH_DB_RUNS=0,2` runs only some rows and writes nothing here).',
-      `Machine: ${machineLine()}. Durations: -T ${DURATION_S} s (-C runs ${CONNECT_DURATION_S} s), after a 2 s warm-up through the chain; ` +
-        `each run measured ${ROUNDS} times with direct, chain and relays alternating, figures are means.`,
+      'Command: `npx -y pnpm@10 build && npx -y pnpm@10 bench db` (about 6 minutes; `BENCH_DURATION_S` sets -T of the throughput rows, `BENCH_DB_ROUNDS` the rounds; ' +
+        '`BENCH_DB_RUNS=0,3` runs only some rows and `BENCH_DB_VARIANTS=direct,chain` only some variants, and then writes nothing here). ' +
+        'The anchors need `apt-get install -y haproxy pgbouncer` (skipped when missing).',
+      `Machine: ${machineLine()}; load average at start ${os.loadavg()[0]!.toFixed(2)}. Durations: -T ${DURATION_S} s (-C and -c 1 runs ${CONNECT_DURATION_S} s), after a 2 s warm-up of each variant; ` +
+        `each run measured ${ROUNDS} times with the variants alternating, figures are means.`,
       '',
-      'direct = pgbench -> PostgreSQL (TLS, ECDSA P-256 db_client certificate, as the agent presents); chain = pgbench -> `tsh proxy db --tunnel` -> proxy -> reverse tunnel -> db agent -> PostgreSQL. ' +
-        '3 relays = pgbench -> three node processes that only relay bytes (`socket.pipe`) -> PostgreSQL, with pgbench\'s TLS end to end: ' +
-        'the same work for PostgreSQL and pgbench as direct plus three hops that do nothing, the ceiling of any three-process chain here. ' +
-        'All processes (PostgreSQL, pgbench, tsh, the proxy, the agent, the relays) share the same 2 cores.',
+      'direct = pgbench -> PostgreSQL (TLS, ECDSA P-256 db_client certificate, as the agent presents); chain = pgbench -> `tsh proxy db --tunnel` -> proxy -> reverse tunnel -> db agent -> PostgreSQL; ' +
+        '3 relays = three node processes that only relay bytes (`socket.pipe`), pgbench\'s TLS end to end; haproxy = three haproxy processes (`nbthread 1`) ' +
+        'in the chain\'s hop structure, each terminating and re-originating TLS (plain -> TLS, TLS -> TLS with client certificates, TLS -> plain to PostgreSQL); ' +
+        'pgbouncer = one pgbouncer hop, TLS from pgbench and TLS with the client certificate to PostgreSQL (session pooling, so -C reuses server connections). ' +
+        'Everything shares the same 2 cores.',
       '',
-      markdownTable(rows),
-      '',
-      'Where the CPU goes in the chain runs: CPU time of each node process (from /proc, user + system) per 1000 transactions ' +
-        '(per 1000 sessions for -C), in ms. PostgreSQL and pgbench use the rest of the two cores. `BENCH_CPU_PROF_DIR=<dir>` writes ' +
-        'CPU profiles of these processes for a closer look.',
-      '',
-      markdownTable(cpuRows),
-      '',
-      `Targets: chain >= 0.6x direct for -S: ${verdict(readOnly >= 0.6)} (${readOnly.toFixed(2)}x); new sessions/s through the chain >= 0.5x direct: ${verdict(sessions >= 0.5)} (${sessions.toFixed(2)}x).`,
-      '',
-      `Why -S cannot reach 0.6x here: three processes that only relay bytes reach ${readOnlyFloor.toFixed(2)}x of direct in the same run ` +
-        '(socat, in C, measured by hand the same way: 0.42-0.44x), so any chain of three processes on these two shared cores is below the target ' +
-        'before it does TLS, routing, RBAC or audit. What the chain adds on top, per query: TLS in each of the three processes, the tunnel\'s ' +
-        'HTTP/2 framing, parsing every client message, and one `db.session.query` audit event (sent to the auth server in batches and stored): ' +
-        'with the query events switched off by hand in the agent the chain measured 0.28x instead of 0.18x (before event uids became time-ordered). ' +
-        'Taking the tunnel\'s write-decoupling wrapper out (it prevents a deadlock, see `core/tunnel`) changed neither -S nor -C beyond noise.',
-      '',
-      'The -C ratio sits on its target: over this session\'s runs of this command it moved between 0.48x and 0.53x (direct alone between 155 and 182 sessions/s), so one run may print MISSED. The agent presents ECDSA P-256 client certificates to the database (RSA-2048 signing had been a tenth of its CPU per new session).',
+      tables,
     ].join('\n');
     await writeSection('db', body);
     process.stdout.write(`\n${body}\n`);

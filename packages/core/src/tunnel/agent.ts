@@ -1,35 +1,18 @@
 /**
- * The agent end of a reverse tunnel: dial OUT to the proxy, then act as the HTTP/2 *server* on that outbound
- * socket, so the proxy (the HTTP/2 client on its accepted socket) can open one stream per connection it forwards.
+ * The agent end of a reverse tunnel: dial OUT to the proxy, then run the accepting side of the multiplexer
+ * (`mux.ts`) on that outbound socket, so the proxy can open one stream per connection it forwards.
  * The agent listens on nothing.
  */
 
-import { constants as h2, performServerHandshake, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { jitteredBackoff, type BackoffOptions } from '../backend/retry.js';
 import { systemClock, type Clock } from '../clock/index.js';
 import { ConnectionProblemError } from '../errors/index.js';
 import { publishTunnelDiagnostic, reasonOf } from './diagnostics.js';
-import {
-  DEFAULT_KEEPALIVE_INTERVAL_MS,
-  DEFAULT_KEEPALIVE_TIMEOUT_MS,
-  MAX_SESSION_MEMORY_MB,
-  sessionSettings,
-  decoupleWrites,
-  startKeepAlive,
-  widenConnectionWindow,
-} from './session.js';
-import {
-  decodeTunnelMeta,
-  encodeTunnelError,
-  REVERSE_TUNNEL_ALPN,
-  TUNNEL_ERROR_CODES,
-  TUNNEL_ERROR_HEADER,
-  TUNNEL_META_HEADER,
-  TUNNEL_STREAM_PATH,
-  type TunnelStreamMeta,
-} from './wire.js';
+import { startMuxSession, type MuxSession, type MuxStream } from './mux.js';
+import { DEFAULT_KEEPALIVE_INTERVAL_MS, DEFAULT_KEEPALIVE_TIMEOUT_MS, startKeepAlive } from './session.js';
+import { decodeTunnelMeta, encodeTunnelError, REVERSE_TUNNEL_ALPN, TUNNEL_ERROR_CODES, type TunnelStreamMeta } from './wire.js';
 
 /** Where the agent's reconnect loop is. */
 export type TunnelAgentState = 'connecting' | 'connected' | 'backoff' | 'closed';
@@ -75,7 +58,7 @@ export interface TunnelAgentOptions {
    */
   connect: (signal: AbortSignal) => Promise<TLSSocket>;
   /**
-   * Serves one forwarded connection. The stream is a byte Duplex (HTTP/2 flow control applies: honour `write()`
+   * Serves one forwarded connection. The stream is a byte Duplex (flow control applies: honour `write()`
    * returning false). Return (or resolve) to accept: the proxy's `openStream` then resolves. Throw (or reject)
    * before writing to refuse: a TeleportError reaches the proxy with its kind, code, message and hint; any other
    * error becomes a generic ConnectionProblemError. Errors on the stream are reported on the diagnostics
@@ -86,13 +69,13 @@ export interface TunnelAgentOptions {
   clock?: Clock;
   /** Reconnect backoff; default {@link DEFAULT_TUNNEL_BACKOFF}. */
   backoff?: BackoffOptions;
-  /** HTTP/2 PING interval. Default 15 s. */
+  /** PING interval. Default 15 s. */
   keepAliveIntervalMs?: number;
   /** A PING unanswered this long means the proxy is gone: drop the connection and reconnect. Default 15 s. */
   keepAliveTimeoutMs?: number;
-  /** Limit on dialing plus the HTTP/2 handshake. Default 30 s. */
+  /** Limit on dialing plus the tunnel handshake. Default 30 s. */
   connectTimeoutMs?: number;
-  /** Streams the proxy may have open at once (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). Default 10 000. */
+  /** Streams the proxy may have open at once (more are reset). Default 10 000. */
   maxConcurrentStreams?: number;
 }
 
@@ -107,7 +90,7 @@ export interface TunnelAgent {
 
 /**
  * Starts an agent that keeps one reverse tunnel to the proxy up: it dials, serves streams, notices a dead proxy by
- * an unanswered HTTP/2 PING, and reconnects with jittered exponential backoff until closed.
+ * an unanswered PING, and reconnects with jittered exponential backoff until closed.
  *
  * @example
  * ```ts
@@ -166,7 +149,7 @@ export interface AgentSettings {
 export interface ProxyLink {
   state: TunnelAgentState;
   /** The live connection, while there is one. */
-  current: { socket: TLSSocket; session?: ServerHttp2Session } | undefined;
+  current: { socket: TLSSocket; session?: MuxSession } | undefined;
   /** Ends the backoff wait early (set while waiting). */
   wakeUp: (() => void) | undefined;
 }
@@ -259,43 +242,53 @@ async function runTunnel(a: AgentSettings, link: ProxyLink, attempt: number): Pr
 }
 
 /**
- * Runs the agent's HTTP/2 server on a dialed socket (ALPN checked) until the connection closes: streams go to
- * `onStream`, PINGs keep it alive. Resolves with when the tunnel was established, if it was; throws when the peer
- * never completed the HTTP/2 handshake.
+ * Runs the accepting side of the multiplexer on a dialed socket (ALPN checked) until the connection closes: streams
+ * go to `onStream`, PINGs keep it alive. Resolves with when the tunnel was established, if it was; throws when the
+ * peer never completed the tunnel handshake.
  */
 export async function serveTunnelSocket(a: AgentSettings, link: ProxyLink, socket: TLSSocket, handshakeAbort: AbortSignal): Promise<Date | undefined> {
-  const session = performServerHandshake(decoupleWrites(socket), {
-    settings: sessionSettings({ maxConcurrentStreams: a.maxConcurrentStreams }),
-    maxSessionMemory: MAX_SESSION_MEMORY_MB,
-  });
+  let established!: (ok: boolean) => void;
+  const handshake = new Promise<boolean>((resolve) => (established = resolve));
+  let onClosed!: () => void;
+  const closed = new Promise<void>((resolve) => (onClosed = resolve));
+  const session = startMuxSession(
+    socket,
+    {
+      onEstablished: () => established(true),
+      onOpen: (stream, meta) => serveStream(a.onStream, stream, meta),
+      maxStreams: a.maxConcurrentStreams,
+      onClose: () => {
+        established(false);
+        onClosed();
+      },
+    },
+    2,
+  );
   link.current = { socket, session };
-  const closed = new Promise<void>((resolve) => session.once('close', resolve));
-  session.on('error', (err) => publishTunnelDiagnostic({ event: 'session-error', side: 'agent', reason: reasonOf(err) }));
-  session.on('stream', (stream, headers) => serveStream(a.onStream, stream, headers));
-  if (!(await proxySpeaksHttp2(session, handshakeAbort, closed))) {
+  const onAbort = () => established(false);
+  handshakeAbort.addEventListener('abort', onAbort, { once: true });
+  const ok = await handshake;
+  handshakeAbort.removeEventListener('abort', onAbort);
+  if (!ok) {
     session.destroy();
-    socket.destroy();
     await closed;
     if (a.closing.aborted) return undefined;
-    throw new ConnectionProblemError('the proxy did not complete the reverse tunnel HTTP/2 handshake');
+    throw new ConnectionProblemError('the proxy did not complete the reverse tunnel handshake');
   }
-  widenConnectionWindow(session);
   const connectedAt = a.clock.now();
   link.state = 'connected';
   publishTunnelDiagnostic({ event: 'connected', side: 'agent' });
   a.onConnected();
-  startKeepAlive(session, {
+  const stopKeepAlive = startKeepAlive(session, {
     intervalMs: a.keepAliveIntervalMs,
     timeoutMs: a.keepAliveTimeoutMs,
     onTimeout: () => {
       publishTunnelDiagnostic({ event: 'keepalive-timeout', side: 'agent', timeoutMs: a.keepAliveTimeoutMs });
       session.destroy();
-      socket.destroy();
     },
   });
-  socket.once('close', () => session.destroy());
   await closed;
-  socket.destroy();
+  stopKeepAlive();
   publishTunnelDiagnostic({ event: 'disconnected', side: 'agent', reason: a.closing.aborted ? 'closed' : 'connection lost' });
   return connectedAt;
 }
@@ -319,49 +312,26 @@ async function dialProxy(a: AgentSettings, link: ProxyLink, signal: AbortSignal)
   return socket;
 }
 
-/** Established once the proxy's SETTINGS arrive: it speaks HTTP/2 to us. False on abort or close first. */
-function proxySpeaksHttp2(session: ServerHttp2Session, signal: AbortSignal, closed: Promise<void>): Promise<boolean> {
-  return new Promise<boolean>((resolve) => {
-    const onAbort = () => resolve(false);
-    signal.addEventListener('abort', onAbort, { once: true });
-    session.once('remoteSettings', () => {
-      signal.removeEventListener('abort', onAbort);
-      resolve(true);
-    });
-    void closed.then(() => resolve(false));
-  });
-}
-
-/** Serves one stream the proxy opened: check the request, decode its meta, hand it to `onStream`, answer. */
-function serveStream(onStream: TunnelAgentOptions['onStream'], stream: ServerHttp2Stream, headers: IncomingHttpHeaders): void {
+/** Serves one stream the proxy opened: decode its meta, hand it to `onStream`, answer. */
+function serveStream(onStream: TunnelAgentOptions['onStream'], stream: MuxStream, rawMeta: Buffer): void {
   let service = '';
   stream.on('error', (err) => publishTunnelDiagnostic({ event: 'stream-error', side: 'agent', service, reason: reasonOf(err) }));
-  const refuse = (status: number, err: unknown) => {
+  const refuse = (err: unknown) => {
     publishTunnelDiagnostic({ event: 'stream-refused', side: 'agent', service, reason: reasonOf(err) });
     if (stream.destroyed) return;
-    if (stream.headersSent) {
-      stream.close(h2.NGHTTP2_INTERNAL_ERROR);
-      return;
-    }
-    stream.respond({ ':status': status, [TUNNEL_ERROR_HEADER]: encodeTunnelError(err, service) }, { endStream: true });
+    if (stream.accepted) stream.destroy();
+    else stream.refuse(encodeTunnelError(err, service));
   };
-  if (headers[':method'] !== 'POST' || headers[':path'] !== TUNNEL_STREAM_PATH) {
-    refuse(404, new ConnectionProblemError(`unknown tunnel request ${String(headers[':method'])} ${String(headers[':path'])}`));
-    return;
-  }
   let meta: TunnelStreamMeta;
   try {
-    meta = decodeTunnelMeta(headers[TUNNEL_META_HEADER]);
+    meta = decodeTunnelMeta(rawMeta.toString('latin1'));
   } catch (err) {
-    refuse(400, err);
+    refuse(err);
     return;
   }
   service = meta.service;
   new Promise<void>((resolve) => resolve(onStream(meta, stream))).then(
-    () => {
-      // Writing already sent the 200 implicitly.
-      if (!stream.headersSent && !stream.destroyed) stream.respond({ ':status': 200 });
-    },
-    (err: unknown) => refuse(502, err),
+    () => stream.accept(),
+    (err: unknown) => refuse(err),
   );
 }

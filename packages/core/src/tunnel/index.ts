@@ -4,24 +4,20 @@
  *
  * ## Design
  *
- * HTTP/2 over the agent's outbound TLS connection (mTLS with host certificates, ALPN `teleport-reversetunnel`), with
- * the roles reversed: the AGENT is the HTTP/2 server on the socket it dialed (`http2.performServerHandshake`) and
- * the PROXY is the HTTP/2 client on the socket it accepted (`http2.connect` with `createConnection`). A forwarded
- * connection is one `POST /v1/stream` request: its HEADERS frame is the stream's header frame (header
- * `teleport-tunnel-meta`: base64url JSON with the target `service` and the client identity/metadata), the agent
- * answers `200` to accept or an error status with `teleport-tunnel-error` (a wire TeleportError) to refuse, and then
- * request and response bodies carry raw bytes both ways until each side ends its half.
+ * A stream multiplexer of our own (`mux.ts`) over the agent's outbound TLS connection (mTLS with host
+ * certificates, ALPN `teleport-reversetunnel`): the PROXY opens streams on the socket it accepted, the AGENT
+ * accepts them on the socket it dialed. Frames are a 9-byte header (type, stream id, length) and a payload. A
+ * forwarded connection is one stream: its OPEN frame carries the metadata (base64url JSON with the target
+ * `service` and the client identity/metadata, {@link encodeTunnelMeta}), the agent answers ACCEPT, or REFUSE with
+ * a wire TeleportError ({@link TUNNEL_ERROR_HEADER}'s encoding), and then DATA frames carry raw bytes both ways
+ * until each side sends FIN; RESET ends a stream both ways. Each side starts with a HELLO (magic and version).
  *
- * - Flow control is HTTP/2's: 1 MiB per stream, 16 MiB per connection; a slow reader stops its own stream only
- *   (its writer sees `write()` return false after ~1 MiB), and buffered data per tunnel stays bounded by those
- *   windows.
- * - HTTP/2 runs over a thin JS Duplex, not the TLS socket directly: Node's HTTP/2 stops reading its socket while a
- *   write is in progress, so with windows larger than the kernel's socket buffers two ends writing bulk data at
- *   each other deadlock (reproduced: 12 streams echoing 4 MiB with 1 MiB stream / 16 MiB connection windows hang
- *   forever; a 64 KiB connection window avoids it but caps a whole tunnel at 64 KiB per round trip, ~1.3 MB/s at
- *   50 ms). The Duplex completes writes at once, so both ends keep reading; flow control still bounds what is
- *   queued (see `decoupleWrites` in `session.ts`).
- * - Keepalive: each side sends an HTTP/2 PING every 15 s and drops the connection when one is not answered in 15 s,
+ * - Flow control per stream: at most {@link STREAM_WINDOW_BYTES} (1 MiB) unacknowledged; a slow reader stops its
+ *   own stream only (its writer sees `write()` return false), and what a stream can buffer stays bounded. The
+ *   socket is always read, so two ends writing bulk at each other cannot deadlock (HTTP/2 in Node could).
+ * - Cost per query: a DATA payload is handed to the stream as a slice of what TLS delivered (no copy), a small
+ *   frame goes out as one buffer, and the frames written in one tick leave in one socket write (one TLS record).
+ * - Keepalive: each side sends a PING every 15 s and drops the connection when one is not answered in 15 s,
  *   so a dead proxy is noticed by the agent (which reconnects) and a dead agent by the proxy (which unlists it),
  *   even when the path goes silent without a FIN. Nagle is off on the socket (chatty database protocols).
  * - Reconnect: jittered exponential backoff (`core/backend/retry.ts`), 125 ms to 15 s; reset after a connection
@@ -29,15 +25,15 @@
  * - Several proxies (`startTunnelPool`): given one address (often a load balancer), the agent keeps a tunnel to
  *   every live proxy, or to N of them with proxy peering, telling proxies apart by their certificates; proxies
  *   forward to each other with `serveTunnelStreams` on the receiving end (see docs/high-availability.md).
- * - Why not SSH channels (Teleport's choice): HTTP/2 is built into Node (no `ssh2` dependency in core, no second
- *   authentication layer on top of mTLS), gives per-stream flow control and PING natively, and one header frame is
- *   exactly the per-stream metadata we need.
+ * - Why not HTTP/2 (the first implementation) or SSH channels (Teleport's choice): both give multiplexing and
+ *   flow control, but per query Node's HTTP/2 (nghttp2 behind a JS socket wrapper, needed against its write
+ *   deadlock) cost more CPU than the relaying itself (docs/benchmarks.md, "Database path speed"); SSH would add
+ *   a second authentication layer on top of mTLS. An agent and a proxy of different builds must both speak
+ *   this version: the HELLO's magic tells them apart, and a mismatch drops the connection.
  *
  * Measured (tunnel.test.ts, 64 MiB echoed through one stream, both ends of everything in one process on a shared
- * 2-core box): tunnel 42-49 MB/s each way, direct TLS echo 100-110 MB/s, direct TCP echo 220-230 MB/s. In
- * production the two ends are separate processes, so each pays half of that CPU. Without the write-decoupling
- * Duplex the tunnel was 1.3-1.8x faster but deadlocks as above; larger HTTP/2 frames (up to 1 MiB) made no
- * difference. One-byte round trips: ~0.5 ms.
+ * 2-core box under load): tunnel 27 MB/s each way, direct TLS echo 31 MB/s, direct TCP echo 38 MB/s (HTTP/2:
+ * 42-49 against 100-110 for TLS on an idle box).
  *
  * Observability: `node:diagnostics_channel` {@link TUNNEL_CHANNEL} ({@link TunnelDiagnostic} records).
  *
@@ -91,9 +87,4 @@ export {
   type TunnelStreamMeta,
 } from './wire.js';
 export { TUNNEL_CHANNEL, type TunnelDiagnostic } from './diagnostics.js';
-export {
-  CONNECTION_WINDOW_BYTES,
-  DEFAULT_KEEPALIVE_INTERVAL_MS,
-  DEFAULT_KEEPALIVE_TIMEOUT_MS,
-  STREAM_WINDOW_BYTES,
-} from './session.js';
+export { DEFAULT_KEEPALIVE_INTERVAL_MS, DEFAULT_KEEPALIVE_TIMEOUT_MS, STREAM_WINDOW_BYTES } from './session.js';

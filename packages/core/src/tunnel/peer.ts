@@ -1,8 +1,7 @@
 /**
  * Proxy peering's receiving end: a proxy that dialed us (mutual TLS checked by the caller) opens streams with the
- * tunnel's wire (`POST /v1/stream`, the meta header, the error header), in the usual HTTP/2 direction: the dialer is
- * the client. The dialing side is a {@link newTunnelServer} registry keyed by peer id, which already speaks the
- * client half of that wire.
+ * tunnel's wire (OPEN with the meta, ACCEPT or REFUSE with the error), the dialer being the opening side. The
+ * dialing side is a {@link newTunnelServer} registry keyed by peer id, which already speaks the opening half.
  */
 
 import type { TLSSocket } from 'node:tls';
@@ -11,7 +10,7 @@ import { resolveAgentSettings, serveTunnelSocket, type ProxyLink, type TunnelAge
 
 /** Options of {@link serveTunnelStreams}. */
 export interface ServeTunnelStreamsOptions extends Pick<TunnelAgentOptions, 'onStream' | 'clock' | 'keepAliveIntervalMs' | 'keepAliveTimeoutMs' | 'maxConcurrentStreams'> {
-  /** Limit on the peer's HTTP/2 handshake. Default 10 s. */
+  /** Limit on the peer's tunnel handshake. Default 10 s. */
   handshakeTimeoutMs?: number;
   /** Aborting drops the connection. */
   signal?: AbortSignal;

@@ -1,32 +1,16 @@
 /**
- * The proxy end of reverse tunnels: for each agent connection accepted (TLS already verified by the caller), act
- * as the HTTP/2 *client* on that socket and open one stream per connection to forward.
+ * The proxy end of reverse tunnels: for each agent connection accepted (TLS already verified by the caller), run
+ * the opening side of the multiplexer (`mux.ts`) on that socket and open one stream per connection to forward.
  */
 
-import { connect as connectHttp2, constants as h2, type ClientHttp2Session, type ClientHttp2Stream } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { systemClock, type Clock } from '../clock/index.js';
 import { ConnectionProblemError, type TeleportError } from '../errors/index.js';
 import { publishTunnelDiagnostic, reasonOf } from './diagnostics.js';
-import {
-  DEFAULT_KEEPALIVE_INTERVAL_MS,
-  DEFAULT_KEEPALIVE_TIMEOUT_MS,
-  MAX_SESSION_MEMORY_MB,
-  sessionSettings,
-  decoupleWrites,
-  startKeepAlive,
-  widenConnectionWindow,
-} from './session.js';
-import {
-  decodeTunnelError,
-  encodeTunnelMeta,
-  TUNNEL_ERROR_CODES,
-  TUNNEL_ERROR_HEADER,
-  TUNNEL_META_HEADER,
-  TUNNEL_STREAM_PATH,
-  type TunnelStreamMeta,
-} from './wire.js';
+import { startMuxSession, type MuxSession, type MuxStream } from './mux.js';
+import { DEFAULT_KEEPALIVE_INTERVAL_MS, DEFAULT_KEEPALIVE_TIMEOUT_MS, startKeepAlive } from './session.js';
+import { decodeTunnelError, encodeTunnelMeta, TUNNEL_ERROR_CODES, type TunnelStreamMeta } from './wire.js';
 
 /** Who is on the other end of a tunnel, as the caller authenticated it from the agent's host certificate. */
 export interface TunnelAgentIdentity {
@@ -54,11 +38,11 @@ export interface TunnelServerOptions {
   /** An agent's last tunnel closed. */
   onAgentGone?: (agent: TunnelAgentInfo) => void;
   clock?: Clock;
-  /** HTTP/2 PING interval. Default 15 s. */
+  /** PING interval. Default 15 s. */
   keepAliveIntervalMs?: number;
   /** A PING unanswered this long means the agent is gone. Default 15 s. */
   keepAliveTimeoutMs?: number;
-  /** Limit on the HTTP/2 handshake of a new tunnel. Default 10 s. */
+  /** Limit on the tunnel handshake (the agent's HELLO) of a new tunnel. Default 10 s. */
   handshakeTimeoutMs?: number;
   /** Limit on the agent accepting or refusing a stream. Default 30 s. */
   openTimeoutMs?: number;
@@ -75,12 +59,12 @@ export interface OpenStreamOptions {
 export interface TunnelServer {
   /**
    * Takes over an accepted, authenticated TLS connection whose ALPN was {@link REVERSE_TUNNEL_ALPN}. The agent is
-   * listed once the HTTP/2 handshake completes and removed when the connection drops (or stops answering PINGs).
+   * listed once the tunnel handshake completes and removed when the connection drops (or stops answering PINGs).
    */
   handleConnection(socket: TLSSocket, identity: TunnelAgentIdentity): void;
   /**
    * Opens a stream to an agent for one forwarded connection and resolves once the agent accepted it. The Duplex
-   * carries raw bytes both ways with HTTP/2 flow control.
+   * carries raw bytes both ways with per-stream flow control.
    *
    * @throws ConnectionProblemError `ERR_TP_TUNNEL_AGENT_OFFLINE` (naming the agent) when it has no live tunnel,
    *   `ERR_TP_TUNNEL_STREAM_FAILED` when the tunnel breaks or the agent does not answer in time; the agent's own
@@ -96,9 +80,10 @@ export interface TunnelServer {
 }
 
 interface Tunnel {
-  session: ClientHttp2Session;
+  session: MuxSession;
   socket: TLSSocket;
   connectedAt: Date;
+  stopKeepAlive: () => void;
 }
 
 interface AgentEntry {
@@ -156,8 +141,8 @@ interface TunnelServerState {
   readonly handshakeTimeoutMs: number;
   readonly openTimeoutMs: number;
   readonly agents: Map<string, AgentEntry>;
-  /** Sessions still in their HTTP/2 handshake. */
-  readonly pending: Set<ClientHttp2Session>;
+  /** Sessions still in their handshake. */
+  readonly pending: Set<MuxSession>;
   closed: boolean;
 }
 
@@ -171,12 +156,12 @@ function agentInfo(s: TunnelServerState, id: string, entry: AgentEntry): TunnelA
 }
 
 function liveTunnel(s: TunnelServerState, agentId: string): Tunnel | undefined {
-  return s.agents.get(agentId)?.tunnels.findLast((t) => !t.session.destroyed && !t.session.closed);
+  return s.agents.get(agentId)?.tunnels.findLast((t) => !t.session.closed);
 }
 
 // --- accepting a tunnel ---
 
-/** Starts the HTTP/2 client on an agent's socket; the tunnel is listed once the handshake completes. */
+/** Starts the opening side of the multiplexer on an agent's socket; the tunnel is listed once the handshake completes. */
 function handleConnection(s: TunnelServerState, socket: TLSSocket, identity: TunnelAgentIdentity): void {
   const agentId = identity.hostId;
   if (typeof agentId !== 'string' || agentId === '') throw new TypeError('a tunnel agent identity needs a hostId');
@@ -186,40 +171,36 @@ function handleConnection(s: TunnelServerState, socket: TLSSocket, identity: Tun
   }
   socket.setNoDelay(true);
   socket.on('error', (err) => publishTunnelDiagnostic({ event: 'session-error', side: 'proxy', agentId, reason: reasonOf(err) }));
-  const session = connectHttp2(`http://${agentId}`, {
-    createConnection: () => decoupleWrites(socket),
-    settings: sessionSettings(),
-    maxSessionMemory: MAX_SESSION_MEMORY_MB,
-  });
-  s.pending.add(session);
-  session.on('error', (err) => publishTunnelDiagnostic({ event: 'session-error', side: 'proxy', agentId, reason: reasonOf(err) }));
-  socket.once('close', () => session.destroy());
-  const handshakeTimer = setTimeout(() => {
-    session.destroy();
-    socket.destroy();
-  }, s.handshakeTimeoutMs);
-  handshakeTimer.unref();
   let tunnel: Tunnel | undefined;
-
-  session.once('remoteSettings', () => {
-    clearTimeout(handshakeTimer);
-    s.pending.delete(session);
-    if (s.closed || session.destroyed) return;
-    tunnel = registerTunnel(s, identity, session, socket);
-  });
-  session.once('close', () => {
-    clearTimeout(handshakeTimer);
-    s.pending.delete(session);
-    socket.destroy();
-    if (tunnel !== undefined) unregisterTunnel(s, agentId, tunnel);
-  });
+  const handshakeTimer = setTimeout(() => session.destroy(), s.handshakeTimeoutMs);
+  handshakeTimer.unref();
+  const session: MuxSession = startMuxSession(
+    socket,
+    {
+      onEstablished: () => {
+        clearTimeout(handshakeTimer);
+        s.pending.delete(session);
+        if (s.closed) session.destroy();
+        else tunnel = registerTunnel(s, identity, session, socket);
+      },
+      onClose: () => {
+        clearTimeout(handshakeTimer);
+        s.pending.delete(session);
+        if (tunnel !== undefined) {
+          tunnel.stopKeepAlive();
+          unregisterTunnel(s, agentId, tunnel);
+        }
+      },
+    },
+    1,
+  );
+  s.pending.add(session);
 }
 
 /** A handshake completed: list the tunnel under its agent and keep it alive with PINGs. */
-function registerTunnel(s: TunnelServerState, identity: TunnelAgentIdentity, session: ClientHttp2Session, socket: TLSSocket): Tunnel {
+function registerTunnel(s: TunnelServerState, identity: TunnelAgentIdentity, session: MuxSession, socket: TLSSocket): Tunnel {
   const agentId = identity.hostId;
-  widenConnectionWindow(session);
-  const tunnel: Tunnel = { session, socket, connectedAt: s.clock.now() };
+  const tunnel: Tunnel = { session, socket, connectedAt: s.clock.now(), stopKeepAlive: () => undefined };
   let entry = s.agents.get(agentId);
   const first = entry === undefined;
   if (entry === undefined) {
@@ -229,13 +210,12 @@ function registerTunnel(s: TunnelServerState, identity: TunnelAgentIdentity, ses
   entry.identity = identity;
   entry.tunnels.push(tunnel);
   publishTunnelDiagnostic({ event: 'connected', side: 'proxy', agentId });
-  startKeepAlive(session, {
+  tunnel.stopKeepAlive = startKeepAlive(session, {
     intervalMs: s.keepAliveIntervalMs,
     timeoutMs: s.keepAliveTimeoutMs,
     onTimeout: () => {
       publishTunnelDiagnostic({ event: 'keepalive-timeout', side: 'proxy', agentId, timeoutMs: s.keepAliveTimeoutMs });
       session.destroy();
-      socket.destroy();
     },
   });
   if (first) s.options.onAgent?.(agentInfo(s, agentId, entry));
@@ -270,12 +250,7 @@ function openStream(s: TunnelServerState, agentId: string, meta: TunnelStreamMet
       code: TUNNEL_ERROR_CODES.streamFailed,
       ...(cause === undefined ? {} : { cause }),
     });
-  let stream: ClientHttp2Stream;
-  try {
-    stream = tunnel.session.request({ ':method': 'POST', ':path': TUNNEL_STREAM_PATH, [TUNNEL_META_HEADER]: metaHeader }, { endStream: false });
-  } catch (err) {
-    return Promise.reject(tunnel.session.destroyed || tunnel.session.closed ? offline(agentId) : failed(reasonOf(err), err));
-  }
+  const stream = tunnel.session.open(metaHeader);
   return awaitAgentAnswer({
     tunnel,
     stream,
@@ -289,7 +264,7 @@ function openStream(s: TunnelServerState, agentId: string, meta: TunnelStreamMet
 
 interface PendingStream {
   tunnel: Tunnel;
-  stream: ClientHttp2Stream;
+  stream: MuxStream;
   agentId: string;
   service: string;
   failed: (why: string, cause?: unknown) => ConnectionProblemError;
@@ -310,27 +285,27 @@ function awaitAgentAnswer(p: PendingStream): Promise<Duplex> {
       settled = true;
       clearTimeout(timer);
       signal?.removeEventListener('abort', onAbort);
-      stream.removeListener('response', onResponse);
+      stream.onAnswer = undefined;
       stream.removeListener('close', onClose);
       if (err === undefined) {
         resolve(stream);
         return;
       }
-      if (!stream.destroyed) stream.close(h2.NGHTTP2_CANCEL);
+      if (!stream.destroyed) stream.destroy();
       publishTunnelDiagnostic({ event: 'stream-refused', side: 'proxy', agentId, service, reason: reasonOf(err) });
       reject(err);
     };
     const onAbort = () => settle(signal?.aborted ? signal.reason : failed(`the agent did not answer within ${timeoutMs} ms`));
-    const onResponse = (headers: Record<string, unknown>) => {
-      if (headers[':status'] === 200) settle(undefined);
-      else settle(decodeTunnelError(headers[TUNNEL_ERROR_HEADER], `agent "${agentId}" refused the stream to "${service}" (HTTP/2 status ${String(headers[':status'])})`));
+    const onAnswer = (refusal: Buffer | undefined) => {
+      if (refusal === undefined) settle(undefined);
+      else settle(decodeTunnelError(refusal.toString('latin1'), `agent "${agentId}" refused the stream to "${service}"`));
     };
-    const onClose = () => settle(tunnel.session.destroyed ? failed('the tunnel closed') : failed(`the stream was reset (code ${stream.rstCode ?? 'unknown'})`));
+    const onClose = () => settle(tunnel.session.closed ? failed('the tunnel closed') : failed('the stream was reset'));
     stream.on('error', (err) => {
       publishTunnelDiagnostic({ event: 'stream-error', side: 'proxy', agentId, service, reason: reasonOf(err) });
       settle(failed(reasonOf(err), err));
     });
-    stream.once('response', onResponse);
+    stream.onAnswer = onAnswer;
     stream.once('close', onClose);
     signal?.addEventListener('abort', onAbort, { once: true });
     if (signal?.aborted === true) onAbort();
@@ -342,17 +317,6 @@ function awaitAgentAnswer(p: PendingStream): Promise<Duplex> {
 async function closeTunnelServer(s: TunnelServerState): Promise<void> {
   s.closed = true;
   const sessions = [...s.pending, ...[...s.agents.values()].flatMap((e) => e.tunnels.map((t) => t.session))];
-  await Promise.all(
-    sessions.map(
-      (session) =>
-        new Promise<void>((resolve) => {
-          if (session.destroyed) {
-            resolve();
-            return;
-          }
-          session.once('close', () => resolve());
-          session.destroy();
-        }),
-    ),
-  );
+  for (const session of sessions) session.destroy();
+  await Promise.resolve();
 }

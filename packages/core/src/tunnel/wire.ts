@@ -1,6 +1,6 @@
 /**
  * What travels on the tunnel besides raw bytes: the ALPN name, the per-stream header frame (target service plus
- * JSON metadata, base64url-encoded in one HTTP/2 header so any text survives header validation) and the error an
+ * JSON metadata, base64url-encoded, carried by the stream's OPEN frame) and the error an
  * agent returns when it refuses a stream.
  */
 
@@ -9,7 +9,7 @@ import { BadParameterError, ConnectionProblemError, fromWireError, isTeleportErr
 /** ALPN protocol of reverse tunnel connections on the proxy's port. */
 export const REVERSE_TUNNEL_ALPN = 'teleport-reversetunnel';
 
-/** HTTP/2 path of a forwarded connection. Versioned, so a later agent can refuse what it does not understand. */
+/** Path of a forwarded connection in the first (HTTP/2) tunnel protocol; kept for the names it exports. */
 export const TUNNEL_STREAM_PATH = '/v1/stream';
 
 /** Header carrying {@link TunnelStreamMeta} as base64url JSON. */
@@ -18,7 +18,7 @@ export const TUNNEL_META_HEADER = 'teleport-tunnel-meta';
 /** Header carrying a refused stream's error (kind, code, message, hint) as base64url JSON. */
 export const TUNNEL_ERROR_HEADER = 'teleport-tunnel-error';
 
-/** Largest metadata JSON accepted, in bytes (HTTP/2 header lists are capped at 64 KiB anyway). */
+/** Largest metadata JSON accepted, in bytes (the OPEN frame's payload is capped at 64 KiB anyway). */
 export const MAX_TUNNEL_META_BYTES = 16 * 1024;
 
 /** Stable error codes of the tunnel. */

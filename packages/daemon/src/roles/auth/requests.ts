@@ -36,8 +36,8 @@ const MAX_DB_SERVER_TTL: DurationLimit = { ms: 10 * 60_000, text: '10m' };
 const MIN_DB_SERVER_TTL_MS = 1000;
 /** The longest client certificate a db agent may ask for. */
 const MAX_DB_CLIENT_CERT_TTL: DurationLimit = { ms: 24 * HOUR, text: '24h' };
-/** Most events one `emitAuditEvents` call may carry. */
-const MAX_EMITTED_EVENTS = 100;
+/** Most events one `emitAuditEvents` call may carry (the 1 MiB body limit applies too): a busy db agent sends one request per 1000 statements rather than per 100 (docs/benchmarks.md, "Database path speed"). */
+const MAX_EMITTED_EVENTS = 1000;
 
 const isJsonObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 

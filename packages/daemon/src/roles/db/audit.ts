@@ -18,7 +18,7 @@ import { openAuditSpool, type AuditSpool } from './audit-spool.js';
 /** Events kept while the auth server is unreachable; the oldest are dropped (and counted) past this. */
 const DEFAULT_AUDIT_QUEUE_LIMIT = 10_000;
 /** Most events per request (the auth server's `MAX_EMITTED_EVENTS`). */
-const BATCH_SIZE = 100;
+const BATCH_SIZE = 1000;
 /** Largest event sent, as JSON: under the auth server's 64 KiB per event, with room for the fields it adds. */
 const MAX_SENT_EVENT_BYTES = 60 * 1024;
 /** Largest batch, as JSON: under the auth server's 1 MiB request body. */

@@ -1,0 +1,81 @@
+/**
+ * The multiplexer's wire seen from a hand-written peer on a real TLS socket: the proxy drops a peer that does not
+ * speak it (an agent of the HTTP/2 tunnel) and one that sends more than the flow-control window it was granted.
+ */
+
+import { once } from 'node:events';
+import type { TLSSocket } from 'node:tls';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { newTunnelServer, type TunnelServer } from './server.js';
+import { STREAM_WINDOW_BYTES } from './session.js';
+import { dialProxy, makeTunnelPki, startProxyListener, type ProxyListener, type TunnelPki } from './testing.js';
+
+let pki: TunnelPki;
+beforeAll(async () => {
+  pki = await makeTunnelPki();
+});
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function proxy(): Promise<{ tunnels: TunnelServer; listener: ProxyListener }> {
+  const tunnels = newTunnelServer();
+  const listener = await startProxyListener({ pki, tunnels });
+  cleanups.push(
+    () => tunnels.close(),
+    () => listener.close(),
+  );
+  return { tunnels, listener };
+}
+
+function frame(type: number, id: number, payload: Buffer = Buffer.alloc(0), declaredLength = payload.length): Buffer {
+  const header = Buffer.alloc(9);
+  header[0] = type;
+  header.writeUInt32BE(id, 1);
+  header.writeUInt32BE(declaredLength, 5);
+  return Buffer.concat([header, payload]);
+}
+
+const HELLO = frame(0, 0, Buffer.concat([Buffer.from('teleport-tunnel-mux/1', 'latin1'), Buffer.from([0, 0, 0, 1])]));
+
+async function waitFor(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('tunnel multiplexer wire', () => {
+  it('drops a peer that speaks HTTP/2 (an agent of the first tunnel protocol) without listing it', async () => {
+    const { tunnels, listener } = await proxy();
+    const socket: TLSSocket = await dialProxy(pki, () => listener.port)(new AbortController().signal);
+    const closed = once(socket, 'close');
+    socket.write('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+    await closed;
+    expect(tunnels.hasAgent(pki.agent.hostId)).toBe(false);
+  });
+
+  it('lists a peer after its HELLO, and drops it when it sends more DATA than the window it was granted', async () => {
+    const { tunnels, listener } = await proxy();
+    const socket: TLSSocket = await dialProxy(pki, () => listener.port)(new AbortController().signal);
+    const received: Buffer[] = [];
+    socket.on('data', (d: Buffer) => received.push(d));
+    const closed = once(socket, 'close');
+    socket.write(HELLO);
+    await waitFor(() => tunnels.hasAgent(pki.agent.hostId), 'the proxy to list the agent');
+
+    const opening = tunnels.openStream(pki.agent.hostId, { service: 'db' });
+    // The proxy's OPEN for stream 1 (after its HELLO): accept it, then overrun the window by one byte.
+    await waitFor(() => Buffer.concat(received).includes(Buffer.from([1, 0, 0, 0, 1])), 'the OPEN frame');
+    socket.write(frame(2, 1));
+    const stream = await opening;
+    stream.on('error', () => undefined);
+    socket.write(frame(4, 1, Buffer.alloc(1024), STREAM_WINDOW_BYTES + 1));
+    await closed;
+    await waitFor(() => !tunnels.hasAgent(pki.agent.hostId), 'the proxy to drop the agent');
+    await waitFor(() => stream.destroyed, 'the stream to close');
+  });
+});
