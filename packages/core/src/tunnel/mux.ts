@@ -5,7 +5,8 @@
  * Frames: a 9-byte header (type u8, stream id u32, payload length u32) and the payload. Types: HELLO (each side
  * once, first: magic and version), OPEN (the opener's stream header frame: the encoded {@link TunnelStreamMeta}),
  * ACCEPT, REFUSE (an encoded wire error; the stream is over), DATA, WINDOW (u32 credit), FIN (this side's half
- * ends), RESET (the stream is over both ways), PING and PONG (8 bytes).
+ * ends), RESET (the stream is over both ways), PING and PONG (8 bytes), GOAWAY (the sender takes no new stream; the
+ * connection closes once its streams have ended: a renewed agent drains its old tunnel this way).
  *
  * Why not HTTP/2 (the first implementation): per query, nghttp2 behind a JS socket wrapper cost more CPU than the
  * rest of the relaying (measured in docs/benchmarks.md). Here DATA payloads are handed to the stream as slices of
@@ -34,7 +35,9 @@ const COPY_BELOW = 16 * 1024;
 const HEADER = 9;
 const MAGIC = Buffer.from('teleport-tunnel-mux/1', 'latin1');
 
-const FRAME = { hello: 0, open: 1, accept: 2, refuse: 3, data: 4, window: 5, fin: 6, reset: 7, ping: 8, pong: 9 } as const;
+const FRAME = { hello: 0, open: 1, accept: 2, refuse: 3, data: 4, window: 5, fin: 6, reset: 7, ping: 8, pong: 9, goaway: 10 } as const;
+/** How long a drained connection waits for the peer to close after our end, before it is cut. */
+const GOAWAY_CLOSE_MS = 5_000;
 
 /** One side of a multiplexed connection. */
 export interface MuxSession {
@@ -43,6 +46,10 @@ export interface MuxSession {
   readonly established: boolean;
   readonly closed: boolean;
   readonly destroyed: boolean;
+  /** GOAWAY was sent or received: no new stream goes over this connection. */
+  readonly goingAway: boolean;
+  /** Sends GOAWAY: streams running go on, and the connection closes once none is left. */
+  goAway(): void;
   /** Opens a stream (opening side): its OPEN frame goes out at once. */
   open(meta: string): MuxStream;
   /** Sends a PING; `onPong` runs when the answer arrives. */
@@ -57,6 +64,8 @@ export interface MuxSessionOptions {
   onOpen?: (stream: MuxStream, meta: Buffer) => void;
   /** Most streams the peer may have open at once; past this an OPEN is reset. */
   maxStreams?: number;
+  /** The peer sent GOAWAY: open no new stream here. */
+  onGoAway?: () => void;
   onClose: () => void;
 }
 
@@ -67,6 +76,8 @@ interface SessionState {
   nextId: number;
   established: boolean;
   closed: boolean;
+  /** GOAWAY was sent (`sent`: close once no stream is left) or received. */
+  goAway: 'sent' | 'received' | undefined;
   corked: boolean;
   pings: (() => void)[];
   /** Frame parser: the header being collected, then the payload of the current frame. */
@@ -137,6 +148,7 @@ export class MuxStream extends Duplex {
       this.s.streams.delete(this.id);
       if (!(this.sentFin && this.gotFin) && !this.s.closed) sendFrame(this.s, FRAME.reset, this.id);
     }
+    finishGoAway(this.s);
     const pending = this.pending;
     this.pending = undefined;
     pending?.callback(err);
@@ -153,6 +165,7 @@ export function startMuxSession(socket: TLSSocket, options: MuxSessionOptions, f
     nextId: firstId,
     established: false,
     closed: false,
+    goAway: undefined,
     corked: false,
     pings: [],
     header: Buffer.alloc(HEADER),
@@ -187,6 +200,15 @@ export function startMuxSession(socket: TLSSocket, options: MuxSessionOptions, f
     get destroyed() {
       return s.closed;
     },
+    get goingAway() {
+      return s.goAway !== undefined;
+    },
+    goAway() {
+      if (s.closed || s.goAway === 'sent') return;
+      s.goAway = 'sent';
+      sendFrame(s, FRAME.goaway, 0);
+      finishGoAway(s);
+    },
     open(meta) {
       const id = s.nextId;
       s.nextId += 2;
@@ -201,6 +223,17 @@ export function startMuxSession(socket: TLSSocket, options: MuxSessionOptions, f
     },
     destroy: () => closeSession(s),
   };
+}
+
+/** After GOAWAY was sent and the last stream ended: our frames leave, our end goes, then the connection closes. */
+function finishGoAway(s: SessionState): void {
+  if (s.goAway !== 'sent' || s.streams.size > 0 || s.closed) return;
+  // After the tick's corked frames are written (see sendFrame).
+  setImmediate(() => {
+    if (s.closed) return;
+    s.socket.end();
+    setTimeout(() => closeSession(s), GOAWAY_CLOSE_MS).unref();
+  });
 }
 
 function closeSession(s: SessionState): void {
@@ -333,6 +366,7 @@ function endFrame(s: SessionState): void {
   if (type === FRAME.ping) return sendFrame(s, FRAME.pong, 0, payload);
   if (type === FRAME.pong) return void s.pings.shift()?.();
   if (type === FRAME.open) return onOpen(s, id, payload);
+  if (type === FRAME.goaway) return onGoAway(s);
   onStreamFrame(s, type, id, payload);
 }
 
@@ -352,6 +386,11 @@ function onOpen(s: SessionState, id: number, payload: Buffer | undefined): void 
   const stream = new MuxStream(s, id, true);
   s.streams.set(id, stream);
   s.options.onOpen(stream, payload ?? Buffer.alloc(0));
+}
+
+function onGoAway(s: SessionState): void {
+  if (s.goAway === undefined) s.goAway = 'received';
+  s.options.onGoAway?.();
 }
 
 function onStreamFrame(s: SessionState, type: number, id: number, payload: Buffer | undefined): void {

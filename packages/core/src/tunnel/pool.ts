@@ -61,7 +61,7 @@ export interface TunnelPool {
   connectedProxies(): string[];
   /**
    * Replaces every tunnel, one at a time (the agent's certificate was renewed): a new tunnel to the proxy is up
-   * before the old one stops taking new streams (HTTP/2 GOAWAY); streams on the old one run to their end.
+   * before the old one stops taking new streams (the mux's GOAWAY); streams on the old one run to their end.
    */
   renew(): void;
   /** Stops dialing and drops every tunnel. */
@@ -278,7 +278,7 @@ async function replaceLink(s: PoolState, old: PoolLink, fresh: PoolLink): Promis
   if (fresh.state !== 'connected') return;
   old.closingOnPurpose = true;
   // GOAWAY: the proxy opens no new stream on it; the streams running finish, then it closes.
-  if (old.current?.session && !old.current.session.closed) old.current.session.close();
+  if (old.current?.session && !old.current.session.closed) old.current.session.goAway();
   else dropLink(old);
 }
 

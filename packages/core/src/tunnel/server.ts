@@ -156,7 +156,7 @@ function agentInfo(s: TunnelServerState, id: string, entry: AgentEntry): TunnelA
 }
 
 function liveTunnel(s: TunnelServerState, agentId: string): Tunnel | undefined {
-  return s.agents.get(agentId)?.tunnels.findLast((t) => !t.session.closed);
+  return s.agents.get(agentId)?.tunnels.findLast((t) => !t.session.closed && !t.session.goingAway);
 }
 
 // --- accepting a tunnel ---

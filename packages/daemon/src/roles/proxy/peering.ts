@@ -27,7 +27,7 @@ const PEER_ALPN = 'teleport-proxy-peer';
 const FORWARD_TO = 'forward_to';
 /** How often the list of peers is read again. */
 const PEER_LIST_REFRESH_MS = 3_000;
-/** Limit on dialing a peer plus the HTTP/2 handshake. */
+/** Limit on dialing a peer plus the tunnel handshake. */
 const PEER_DIAL_TIMEOUT_MS = 5_000;
 
 interface PeerTrust {
@@ -150,7 +150,7 @@ interface PeersState extends ProxyPeersOptions {
   registry: TunnelServer;
   /** Dials in progress, by peer id. */
   dialing: Map<string, Promise<void>>;
-  /** Resolves the dials waiting for a peer's HTTP/2 handshake. */
+  /** Resolves the dials waiting for a peer's tunnel handshake. */
   waiting: Map<string, () => void>;
   timer: NodeJS.Timeout | undefined;
   closed: boolean;
@@ -165,7 +165,7 @@ async function refreshPeers(state: PeersState): Promise<void> {
   }
 }
 
-/** Dials a peer and hands the socket to the registry; resolves once its HTTP/2 session is up. */
+/** Dials a peer and hands the socket to the registry; resolves once its tunnel session is up. */
 async function dialPeer(state: PeersState, peerId: string, addr: string): Promise<void> {
   const { host, port } = parseHostPort(addr, DEFAULT_PROXY_PEER_PORT);
   const socket = connectTls({
@@ -235,7 +235,7 @@ async function openPeerStream(state: PeersState, agentId: string, proxyIds: read
 }
 
 /**
- * The dialing side of peering: peers from the `proxy` heartbeats, one HTTP/2 connection per peer, dialed when
+ * The dialing side of peering: peers from the `proxy` heartbeats, one multiplexed connection per peer, dialed when
  * first needed and again after it broke.
  *
  * @example
