@@ -31,6 +31,8 @@ export interface ServiceAuditEmitter {
   emit(key: AuditEventKey, fields: AuditEventFields): void;
   /** Resolves when everything queued so far has been stored (or `timeoutMs` passed). */
   flush(timeoutMs?: number): Promise<void>;
+  /** Puts the events emitted so far on disk (the spool) now: call before answering what they record. */
+  settle(): void;
   /** Flushes (up to 5 s) and stops. */
   close(): Promise<void>;
   /** Events queued and not yet stored by the auth server (the `teleport_audit_queue_depth` metric). */
@@ -280,6 +282,7 @@ export function newServiceAuditEmitter(options: ServiceAuditEmitterOptions): Ser
   return {
     emit: (key, fields) => emit(state, key, fields),
     flush: (timeoutMs) => flush(state, timeoutMs),
+    settle: () => state.spool?.settle(),
     close: () => close(state),
     depth: () => state.queue.length,
   };
