@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 /**
  * The agent end of a reverse tunnel: dial OUT to the proxy, then run the accepting side of the multiplexer
  * (`mux.ts`) on that outbound socket, so the proxy can open one stream per connection it forwards.
@@ -49,6 +50,9 @@ function untilAborted(promise: Promise<TLSSocket>, signal: AbortSignal): Promise
   });
 }
 
+/** This process's instance id in tunnel handshakes (see {@link TunnelAgentOptions.instance}). */
+const PROCESS_INSTANCE = randomBytes(8).toString('hex');
+
 /** Options for {@link startTunnelAgent}. */
 export interface TunnelAgentOptions {
   /**
@@ -77,6 +81,12 @@ export interface TunnelAgentOptions {
   connectTimeoutMs?: number;
   /** Streams the proxy may have open at once (more are reset). Default 10 000. */
   maxConcurrentStreams?: number;
+  /**
+   * Which process of the agent this is, sent to the proxy in the tunnel handshake: the proxy spreads streams over
+   * the tunnels of an agent's processes (worker processes sharing one identity) and, among one process's
+   * tunnels, uses the newest. Default a random id per process.
+   */
+  instance?: string;
 }
 
 /** A running agent. */
@@ -139,6 +149,7 @@ export interface AgentSettings {
   readonly keepAliveTimeoutMs: number;
   readonly connectTimeoutMs: number;
   readonly maxConcurrentStreams: number;
+  readonly instance: string;
   /** Aborts when the agent closes. */
   readonly closing: AbortSignal;
   /** A tunnel came up (the agent is ready once one has). */
@@ -164,6 +175,7 @@ export function resolveAgentSettings(options: TunnelAgentOptions, closing: Abort
     keepAliveTimeoutMs: options.keepAliveTimeoutMs ?? DEFAULT_KEEPALIVE_TIMEOUT_MS,
     connectTimeoutMs: options.connectTimeoutMs ?? 30_000,
     maxConcurrentStreams: options.maxConcurrentStreams ?? 10_000,
+    instance: options.instance ?? PROCESS_INSTANCE,
     closing,
     onConnected,
   };
@@ -257,6 +269,7 @@ export async function serveTunnelSocket(a: AgentSettings, link: ProxyLink, socke
       onEstablished: () => established(true),
       onOpen: (stream, meta) => serveStream(a.onStream, stream, meta),
       maxStreams: a.maxConcurrentStreams,
+      instance: a.instance,
       onClose: () => {
         established(false);
         onClosed();

@@ -3,7 +3,8 @@
  * reset and PING. Internal to the module; `server.ts` (the opening side) and `agent.ts` (the accepting side) use it.
  *
  * Frames: a 9-byte header (type u8, stream id u32, payload length u32) and the payload. Types: HELLO (each side
- * once, first: magic and version), OPEN (the opener's stream header frame: the encoded {@link TunnelStreamMeta}),
+ * once, first: magic, version and, from the accepting side, an instance id: the agent process, so that a proxy tells
+ * an agent's worker processes apart from a reconnect of one of them), OPEN (the opener's stream header frame: the encoded {@link TunnelStreamMeta}),
  * ACCEPT, REFUSE (an encoded wire error; the stream is over), DATA, WINDOW (u32 credit), FIN (this side's half
  * ends), RESET (the stream is over both ways), PING and PONG (8 bytes), GOAWAY (the sender takes no new stream; the
  * connection closes once its streams have ended: a renewed agent drains its old tunnel this way).
@@ -48,6 +49,10 @@ export interface MuxSession {
   readonly destroyed: boolean;
   /** GOAWAY was sent or received: no new stream goes over this connection. */
   readonly goingAway: boolean;
+  /** The instance id the peer's HELLO carried ('' when none): which process of the agent this connection is. */
+  readonly peerInstance: string;
+  /** Streams open now. */
+  readonly streamCount: number;
   /** Sends GOAWAY: streams running go on, and the connection closes once none is left. */
   goAway(): void;
   /** Opens a stream (opening side): its OPEN frame goes out at once. */
@@ -67,6 +72,8 @@ export interface MuxSessionOptions {
   /** The peer sent GOAWAY: open no new stream here. */
   onGoAway?: () => void;
   onClose: () => void;
+  /** Sent in our HELLO (the accepting side: the agent process's id). */
+  instance?: string;
 }
 
 interface SessionState {
@@ -76,6 +83,7 @@ interface SessionState {
   nextId: number;
   established: boolean;
   closed: boolean;
+  peerInstance: string;
   /** GOAWAY was sent (`sent`: close once no stream is left) or received. */
   goAway: 'sent' | 'received' | undefined;
   corked: boolean;
@@ -165,6 +173,7 @@ export function startMuxSession(socket: TLSSocket, options: MuxSessionOptions, f
     nextId: firstId,
     established: false,
     closed: false,
+    peerInstance: '',
     goAway: undefined,
     corked: false,
     pings: [],
@@ -185,9 +194,11 @@ export function startMuxSession(socket: TLSSocket, options: MuxSessionOptions, f
   });
   socket.once('close', () => closeSession(s));
   socket.once('end', () => closeSession(s));
-  const hello = Buffer.alloc(MAGIC.length + 4);
+  const instance = Buffer.from(options.instance ?? '', 'latin1');
+  const hello = Buffer.alloc(MAGIC.length + 4 + instance.length);
   MAGIC.copy(hello);
   hello.writeUInt32BE(1, MAGIC.length);
+  instance.copy(hello, MAGIC.length + 4);
   sendFrame(s, FRAME.hello, 0, hello);
   return {
     socket,
@@ -202,6 +213,12 @@ export function startMuxSession(socket: TLSSocket, options: MuxSessionOptions, f
     },
     get goingAway() {
       return s.goAway !== undefined;
+    },
+    get peerInstance() {
+      return s.peerInstance;
+    },
+    get streamCount() {
+      return s.streams.size;
     },
     goAway() {
       if (s.closed || s.goAway === 'sent') return;
@@ -374,6 +391,7 @@ function onHello(s: SessionState, payload: Buffer | undefined): void {
   if (payload === undefined || !payload.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error('not a tunnel peer');
   if (s.established) return;
   s.established = true;
+  s.peerInstance = payload.subarray(MAGIC.length + 4, MAGIC.length + 4 + 64).toString('latin1');
   s.options.onEstablished();
 }
 

@@ -88,7 +88,7 @@ interface Tunnel {
 
 interface AgentEntry {
   identity: TunnelAgentIdentity;
-  /** Oldest first; streams go to the newest. */
+  /** Oldest first; see {@link liveTunnel} for which one a stream takes. */
   tunnels: Tunnel[];
 }
 
@@ -155,8 +155,24 @@ function agentInfo(s: TunnelServerState, id: string, entry: AgentEntry): TunnelA
   };
 }
 
+/**
+ * The tunnel a new stream to the agent takes. Tunnels from one agent process (the instance id of its handshake):
+ * the newest, since an older one is a connection the process replaced (a reconnect whose old socket the proxy has
+ * not seen die yet, a renewal). Across the agent's processes (`db_service.workers`): the one with the fewest open
+ * streams, the newest on a tie, so sessions spread over the workers.
+ */
 function liveTunnel(s: TunnelServerState, agentId: string): Tunnel | undefined {
-  return s.agents.get(agentId)?.tunnels.findLast((t) => !t.session.closed && !t.session.goingAway);
+  const tunnels = s.agents.get(agentId)?.tunnels;
+  if (tunnels === undefined) return undefined;
+  let best: Tunnel | undefined;
+  const seen = new Set<string>();
+  for (let i = tunnels.length - 1; i >= 0; i--) {
+    const t = tunnels[i]!;
+    if (t.session.closed || t.session.goingAway || seen.has(t.session.peerInstance)) continue;
+    seen.add(t.session.peerInstance);
+    if (best === undefined || t.session.streamCount < best.session.streamCount) best = t;
+  }
+  return best;
 }
 
 // --- accepting a tunnel ---

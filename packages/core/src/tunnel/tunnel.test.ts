@@ -136,6 +136,25 @@ describe('reverse tunnel', () => {
     expect(metas[0]).toMatchObject({ protocol: 'postgres', identity: { user: 'alice', roles: ['access'], unicode: 'ünï ✓' } });
   });
 
+  it('spreads streams over the tunnels of an agent’s processes (least open streams), one process’s newest tunnel each', async () => {
+    const served: string[] = [];
+    const onStream = (name: string): TunnelAgentOptions['onStream'] => (_meta, stream) => {
+      served.push(name);
+      stream.pipe(stream);
+    };
+    const world = await startWorld({ onStream: onStream('first'), agent: { instance: 'worker-1' } });
+    // A second process of the same agent (same host certificate), as `db_service.workers` starts.
+    const second = startTunnelAgent({ connect: dialProxy(pki, () => world.listener.port), onStream: onStream('second'), backoff: FAST_BACKOFF, instance: 'worker-2' });
+    cleanups.push(() => second.close());
+    await second.ready;
+    await waitFor(() => world.tunnels.agents()[0]?.connections === 2, 5_000, 'two tunnels');
+    const streams = await Promise.all(Array.from({ length: 8 }, () => world.tunnels.openStream(world.agentId, { service: 'db', protocol: 'postgres' })));
+    await waitFor(() => served.length === 8, 5_000, 'the agents to take the streams');
+    expect(served.filter((n) => n === 'first')).toHaveLength(4);
+    expect(served.filter((n) => n === 'second')).toHaveLength(4);
+    for (const stream of streams) stream.destroy();
+  });
+
   it('keeps half-close semantics: the agent can answer after the proxy ended its side', async () => {
     const world = await startWorld({
       onStream: (_meta, stream) => {
