@@ -15,11 +15,13 @@
  *
  * Knobs: BENCH_DURATION_S (-T of the throughput rows, default 8), BENCH_DB_ROUNDS (default 2), BENCH_DB_RUNS=0,3
  * (only those rows; nothing written), BENCH_DB_VARIANTS=direct,chain (only those variants; nothing written),
- * BENCH_CPU_PROF_DIR (CPU profiles of the chain's node processes), BENCH_DB_HOLD (start everything and wait).
+ * BENCH_CPU_PROF_DIR (CPU profiles of the chain's node processes), BENCH_DB_HOLD (start everything and wait),
+ * BENCH_DB_WORKERS (`db_service.workers` of the db agent: a number or `auto`; default 1; the agent's CPU column
+ * then counts all its processes).
  */
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -39,6 +41,8 @@ const ROUNDS = Math.max(1, Number(process.env['BENCH_DB_ROUNDS'] ?? 2));
 const CLIENTS = 8;
 const THREADS = 2;
 const PASSWORD = 'correct horse battery staple';
+/** `db_service.workers` of the agent (a number or `auto`); unset: the default. */
+const DB_WORKERS = process.env['BENCH_DB_WORKERS'];
 /** Set to a directory to write CPU profiles of the chain's node processes (proxy, agent, tsh) there. */
 const CPU_PROF_DIR = process.env['BENCH_CPU_PROF_DIR'];
 
@@ -48,17 +52,31 @@ function cli(name: string, args: string[]): [string, string[]] {
   return [process.execPath, ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`, `--cpu-prof-name=${name}-${args[0]}-${Date.now()}.cpuprofile`, bin(name), ...args]];
 }
 
-/** CPU seconds (user + system) a process used so far, from /proc (Linux). */
-function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
+/** Fields of /proc/<pid>/stat after the command name (field 3 of the line is [0]), or undefined once it exited. */
+function procStat(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the command name.
-    return (Number(fields[11]) + Number(fields[12])) / 100;
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
-    return NaN;
+    return undefined;
   }
+}
+
+/**
+ * CPU seconds (user + system) a process and its live descendants used so far, from /proc (Linux): the db agent's
+ * worker processes (`BENCH_DB_WORKERS`) are its children.
+ */
+function cpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  const own = procStat(pid);
+  if (own === undefined) return NaN;
+  // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the command name.
+  let total = (Number(own[11]) + Number(own[12])) / 100;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === pid) continue;
+    if (procStat(Number(entry))?.[1] === String(pid)) total += cpuSeconds(Number(entry)) || 0;
+  }
+  return total;
 }
 
 interface Daemon {
@@ -441,6 +459,7 @@ async function main(): Promise<void> {
         '  enabled: no',
         'db_service:',
         '  enabled: yes',
+        ...(DB_WORKERS === undefined ? [] : [`  workers: ${DB_WORKERS}`]),
         '  databases:',
         '  - name: roach',
         '    protocol: cockroachdb',

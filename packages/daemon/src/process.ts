@@ -16,6 +16,7 @@ import { makeDirs } from './dirs.js';
 import { checkPortsFree } from './http/listen.js';
 import type { Logger } from './logger.js';
 import { startAuthServer, type AuthServer } from './roles/auth/index.js';
+import { databaseWorkerIndex } from './roles/db/workers.js';
 import { startDatabaseService, type DatabaseService } from './roles/db/index.js';
 import { startNodeService, type NodeService } from './roles/ssh/index.js';
 import { startProxyRole, type ProxyRoleOptions, type ProxyService } from './roles/proxy/index.js';
@@ -56,7 +57,7 @@ export interface ProcessConfig {
    */
   join: { token?: string; authServer?: string; proxyServer?: string; caPins: readonly string[]; labels: Readonly<Record<string, string>> };
   /** `db_service`: the databases the db role serves (from the file and the `--db-*` flags). */
-  db?: { databases: readonly DatabaseFileConfig[] };
+  db?: { databases: readonly DatabaseFileConfig[]; workers?: number | 'auto' };
   /** `ssh_service`: the node's labels (file and `--labels`), dynamic labels and optional direct listener. */
   ssh?: { labels: Readonly<Record<string, string>>; commands: readonly CommandLabelConfig[]; listenAddr?: string };
 }
@@ -194,6 +195,8 @@ async function startDb(state: ProcessState, auth: AuthServer | undefined, proxy:
     dataDir: config.dataDir,
     nodename: config.nodename,
     databases: config.db?.databases ?? [],
+    // Workers are db agents of their own, each dialing the proxy: not for a db service next to a proxy or auth service.
+    ...(config.db?.workers !== undefined && !proxy && !auth ? { workers: config.db.workers } : {}),
     join: config.join,
     ...(auth ? { auth } : {}),
     ...(proxyAddr ? { proxyAddr } : {}),
@@ -222,6 +225,23 @@ async function startNode(state: ProcessState, auth: AuthServer | undefined, prox
   // Not ready without a tunnel: the node would be listed but unreachable.
   state.problems.push(() => (node.tunnelState === 'connected' ? undefined : 'the node has no reverse tunnel to a proxy'));
   return started(state, node);
+}
+
+/**
+ * A worker process of a db agent (`db_service.workers`, forked by the primary): the db service alone, no listener,
+ * no diagnostics, no local storage.
+ */
+export async function startDatabaseWorker(config: ProcessConfig, options: StartProcessOptions): Promise<{ close(): Promise<void> }> {
+  const db = await startDatabaseService({
+    dataDir: config.dataDir,
+    nodename: config.nodename,
+    databases: config.db?.databases ?? [],
+    join: config.join,
+    ...(config.join.proxyServer ? { proxyAddr: config.join.proxyServer } : {}),
+    clock: options.clock ?? systemClock,
+    logger: options.logger.with('db', { worker: String(databaseWorkerIndex() ?? 0) }),
+  });
+  return db;
 }
 
 /** Tunnels, caches, sessions and audit queues in the metrics, and a db agent without any tunnel is not ready. */

@@ -13,7 +13,8 @@ import {
 } from '@teleport-ts/core/config';
 import { newLogger } from './logger.js';
 import { databaseFromFlags, resolveJoinToken } from './roles/db/index.js';
-import { KNOWN_ROLES, startProcess, type ProcessConfig, type RoleName, type RunningProcess } from './process.js';
+import { KNOWN_ROLES, startDatabaseWorker, startProcess, type ProcessConfig, type RoleName, type RunningProcess } from './process.js';
+import { databaseWorkerIndex } from './roles/db/workers.js';
 
 /** `teleport-ts start` flags, named as Teleport's. */
 export interface StartFlags {
@@ -174,7 +175,7 @@ export async function buildProcessConfig(flags: StartFlags): Promise<{ config: P
       caPins,
       labels,
     },
-    ...(databases.length > 0 ? { db: { databases } } : {}),
+    ...(databases.length > 0 ? { db: { databases, ...(file?.db_service?.workers != null ? { workers: file.db_service.workers } : {}) } } : {}),
     ssh: sshServiceConfig(file, labels),
   };
   return { config, file };
@@ -256,14 +257,20 @@ export async function runStart(flags: StartFlags): Promise<void> {
   const { config, file } = await buildProcessConfig(flags);
   const logConfig = { ...DEFAULT_LOG_CONFIG, ...file?.teleport.log, ...(flags.debug ? { severity: 'debug' as const } : {}) };
   const logger = newLogger(logConfig);
-  let proc: RunningProcess;
+  let proc: { close(): Promise<void> };
+  const worker = databaseWorkerIndex();
   try {
-    proc = await startProcess(config, { logger });
+    if (worker === undefined) {
+      const running = await startProcess(config, { logger });
+      proc = running;
+      process.stdout.write(await startupMessage(config, running));
+    } else {
+      proc = await startDatabaseWorker(config, { logger });
+    }
   } catch (err) {
     await logger.close();
     throw err;
   }
-  process.stdout.write(await startupMessage(config, proc));
   // Without listeners (no role runs yet), nothing else keeps the event loop alive.
   const keepAlive = setInterval(() => {}, 1 << 30);
   const signals = ['SIGINT', 'SIGTERM'] as const;
@@ -282,7 +289,7 @@ export async function runStart(flags: StartFlags): Promise<void> {
   clearInterval(keepAlive);
   await proc.close();
   await logger.close();
-  process.stdout.write('teleport-ts: stopped.\n');
+  if (worker === undefined) process.stdout.write('teleport-ts: stopped.\n');
   // Everything was closed in order; a handle something still holds (a client of a session's socket, a child a login
   // left behind) must not keep a stopped process alive.
   setTimeout(() => process.exit(0), STOPPED_EXIT_GRACE_MS).unref();

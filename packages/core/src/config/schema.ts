@@ -495,10 +495,19 @@ export function parseDatabaseConfig(raw: unknown, where: string): DatabaseFileCo
   return checkDatabase(parseWith(DatabaseShape, raw, { at: where }), where);
 }
 
+/** `db_service.workers`: a whole number from 1 to 64, or `auto` (one per CPU core). */
+const WorkersSchema = v.nullish(
+  v.union(
+    [v.literal('auto'), v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(64))],
+    'must be "auto" or a whole number from 1 to 64',
+  ),
+);
+
 /** `db_service`. */
 const DbServiceSchema = v.pipe(
   mapping({
     enabled: optEnabled,
+    workers: WorkersSchema,
     databases: v.nullish(
       v.pipe(
         v.array(DatabaseShape, 'must be a list'),

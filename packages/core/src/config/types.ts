@@ -146,7 +146,8 @@ export interface FileConfig {
     tunnel_strategy?: TunnelStrategyConfig;
   };
   proxy_service?: ProxyServiceConfig;
-  db_service?: { enabled?: boolean; databases?: DatabaseFileConfig[] };
+  /** `workers`: processes serving database sessions (`auto`: one per CPU core); default 1. */
+  db_service?: { enabled?: boolean; workers?: number | 'auto'; databases?: DatabaseFileConfig[] };
   ssh_service?: SshServiceConfig;
 }
 

@@ -53,6 +53,8 @@ export interface OpenStreamOptions {
   signal?: AbortSignal;
   /** How long the agent has to accept the stream; defaults to the server's `openTimeoutMs`. */
   timeoutMs?: number;
+  /** Open it to this process of the agent (one of {@link TunnelServer.instances}) rather than the least busy one. */
+  instance?: string;
 }
 
 /** The proxy's registry of agent tunnels. */
@@ -75,6 +77,11 @@ export interface TunnelServer {
   agents(): TunnelAgentInfo[];
   /** True when the agent has a live tunnel (one `openStream` would use). */
   hasAgent(agentId: string): boolean;
+  /**
+   * The agent's processes with a live tunnel here, by the instance id of their handshake (`db_service.workers`
+   * runs several): what must reach every process, such as a CancelRequest, goes to each.
+   */
+  instances(agentId: string): string[];
   /** Drops every tunnel. */
   close(): Promise<void>;
 }
@@ -128,6 +135,7 @@ export function newTunnelServer(options: TunnelServerOptions = {}): TunnelServer
     openStream: (agentId, meta, openOptions) => openStream(s, agentId, meta, openOptions),
     agents: () => [...s.agents].map(([id, entry]) => agentInfo(s, id, entry)),
     hasAgent: (agentId) => liveTunnel(s, agentId) !== undefined,
+    instances: (agentId) => [...new Set((s.agents.get(agentId)?.tunnels ?? []).filter(isLive).map((t) => t.session.peerInstance))],
     close: () => closeTunnelServer(s),
   };
 }
@@ -161,18 +169,23 @@ function agentInfo(s: TunnelServerState, id: string, entry: AgentEntry): TunnelA
  * not seen die yet, a renewal). Across the agent's processes (`db_service.workers`): the one with the fewest open
  * streams, the newest on a tie, so sessions spread over the workers.
  */
-function liveTunnel(s: TunnelServerState, agentId: string): Tunnel | undefined {
+function liveTunnel(s: TunnelServerState, agentId: string, instance?: string): Tunnel | undefined {
   const tunnels = s.agents.get(agentId)?.tunnels;
   if (tunnels === undefined) return undefined;
+  if (instance !== undefined) return tunnels.findLast((t) => isLive(t) && t.session.peerInstance === instance);
   let best: Tunnel | undefined;
   const seen = new Set<string>();
   for (let i = tunnels.length - 1; i >= 0; i--) {
     const t = tunnels[i]!;
-    if (t.session.closed || t.session.goingAway || seen.has(t.session.peerInstance)) continue;
+    if (!isLive(t) || seen.has(t.session.peerInstance)) continue;
     seen.add(t.session.peerInstance);
     if (best === undefined || t.session.streamCount < best.session.streamCount) best = t;
   }
   return best;
+}
+
+function isLive(t: Tunnel): boolean {
+  return !t.session.closed && !t.session.goingAway;
 }
 
 // --- accepting a tunnel ---
@@ -259,7 +272,7 @@ function openStream(s: TunnelServerState, agentId: string, meta: TunnelStreamMet
   } catch (err) {
     return Promise.reject(err);
   }
-  const tunnel = liveTunnel(s, agentId);
+  const tunnel = liveTunnel(s, agentId, openOptions.instance);
   if (tunnel === undefined) return Promise.reject(offline(agentId));
   const failed = (why: string, cause?: unknown) =>
     new ConnectionProblemError(`reverse tunnel to agent "${agentId}" failed while opening a stream to "${meta.service}": ${why}`, {

@@ -11,7 +11,7 @@
  */
 
 import path from 'node:path';
-import { AUTH_VIA_PROXY_ALPN, newAuthClient, type AuthClient, type Identity } from '@teleport-ts/core/api';
+import { AUTH_VIA_PROXY_ALPN, loadIdentity, newAuthClient, type AuthClient, type Identity } from '@teleport-ts/core/api';
 import { systemClock, type Clock } from '@teleport-ts/core/clock';
 import type { DatabaseFileConfig } from '@teleport-ts/core/config';
 import { BadParameterError, redact } from '@teleport-ts/core/errors';
@@ -31,9 +31,10 @@ import { newCertAuthorityCache } from './cas.js';
 import { loadDatabaseSpecs, type DatabaseSpec } from './config.js';
 import type { EngineContext } from './engines/engine.js';
 import { newEngineRegistry } from './engines/registry.js';
-import { DEFAULT_DB_HEARTBEAT, startDatabaseHeartbeats, type DatabaseHeartbeats } from './heartbeat.js';
+import { DEFAULT_DB_HEARTBEAT, startDatabaseHeartbeats } from './heartbeat.js';
 import { newDatabaseStreams, type DatabaseStreams } from './streams.js';
 import { newClientCertCache } from './upstream.js';
+import { databaseWorkerIndex, forkDatabaseWorkers, listenToPrimary, resolveWorkerCount } from './workers.js';
 
 
 /** Where a db agent that joined keeps its identity. */
@@ -63,6 +64,11 @@ export interface DatabaseServiceOptions {
   roleCacheTtlMs?: number;
   /** How often locks are fetched from the auth server (default 2 s). */
   lockRefreshMs?: number;
+  /**
+   * Processes serving sessions (`db_service.workers`; `auto`: one per CPU core; default 1). More than one needs an
+   * agent that joined (not one next to the auth service): see `./workers.ts`.
+   */
+  workers?: number | 'auto';
 }
 
 export interface DatabaseService {
@@ -128,7 +134,7 @@ function newEngineContext(
     authorizer: newDatabaseAuthorizer({ cas, auth, clusterName, roleCacheTtlMs }),
     certs: newClientCertCache({ auth, clock }),
     cas,
-    audit: newServiceAuditEmitter({ auth, clock, logger, spoolFile: path.join(options.dataDir, 'log', 'audit-spool', 'db.jsonl') }),
+    audit: newServiceAuditEmitter({ auth, clock, logger, spoolFile: path.join(options.dataDir, 'log', 'audit-spool', spoolName()) }),
     logger,
     locks: startLockWatcher({
       auth,
@@ -140,9 +146,15 @@ function newEngineContext(
   };
 }
 
+/** Each process of the agent keeps its own audit spool. */
+function spoolName(): string {
+  const worker = databaseWorkerIndex();
+  return worker === undefined ? 'db.jsonl' : `db-worker-${worker}.jsonl`;
+}
+
 /** The running agent's parts, closed in order by {@link closeDatabaseService}. */
 interface RunningAgent {
-  heartbeats: DatabaseHeartbeats;
+  control: AgentControl;
   engine: EngineContext;
   tunnel: TunnelPool;
   streams: DatabaseStreams;
@@ -155,7 +167,7 @@ interface RunningAgent {
 const CACHED_READ_MAX_AGE_MS = 250;
 
 async function closeDatabaseService(agent: RunningAgent): Promise<void> {
-  agent.heartbeats.close();
+  await agent.control.close();
   agent.engine.locks.close();
   await agent.tunnel.close();
   agent.streams.destroyAll();
@@ -163,6 +175,88 @@ async function closeDatabaseService(agent: RunningAgent): Promise<void> {
   await agent.cache?.close();
   await agent.auth.close();
   agent.logger.info('database service stopped');
+}
+
+/** What runs next to the serving: heartbeats and renewal (the primary), or following the primary (a worker). */
+interface AgentControl {
+  readonly firstAnnounced: Promise<void>;
+  close(): Promise<void>;
+}
+
+interface ControlledAgent {
+  auth: ReturnType<typeof renewingAuthClient>;
+  identity: Identity;
+  clusterName: string;
+  hostId: string;
+  clock: Clock;
+  tunnel: TunnelPool;
+  engine: EngineContext;
+  databases: readonly DatabaseSpec[];
+}
+
+/** The primary: heartbeats, identity renewal, and the worker processes when `workers` asks for more than one. */
+function startPrimaryControl(options: DatabaseServiceOptions, a: ControlledAgent, proxiesChanged: { notify: (ids: readonly string[]) => void }): AgentControl {
+  const { logger } = options;
+  let proxyIds: readonly string[] = [];
+  const heartbeat = { ...DEFAULT_DB_HEARTBEAT, ...options.heartbeat };
+  const heartbeats = startDatabaseHeartbeats({ auth: a.auth.client, hostId: a.hostId, nodename: options.nodename, databases: a.databases, heartbeat, logger, proxyIds: () => proxyIds });
+  proxiesChanged.notify = (ids) => {
+    proxyIds = ids;
+    heartbeats.refresh();
+  };
+  const count = resolveWorkerCount(options.workers);
+  if (count > 1 && options.auth) logger.warn('db_service.workers is ignored next to the auth service: one process serves', { workers: count });
+  const workers = count > 1 && !options.auth ? forkDatabaseWorkers(count, logger) : undefined;
+  const local = options.auth;
+  const renewal = startAgentRenewal({
+    identity: a.identity,
+    role: 'Db',
+    nodename: options.nodename,
+    clusterName: a.clusterName,
+    auth: a.auth,
+    ...(local ? { local: () => issueLocalHostIdentity(local.context, 'Db', local.dialAddr) } : { dir: path.join(options.dataDir, DB_IDENTITY_DIR) }),
+    onNewCert: () => {
+      a.tunnel.renew();
+      workers?.broadcast({ type: 'identity-renewed' });
+    },
+    onCasChanged: () => {
+      a.engine.cas.invalidate();
+      workers?.broadcast({ type: 'cas-changed' });
+    },
+    clock: a.clock,
+    logger,
+  });
+  return {
+    firstAnnounced: heartbeats.firstAnnounced,
+    async close() {
+      await workers?.close();
+      await renewal.close();
+      heartbeats.close();
+    },
+  };
+}
+
+/** A worker: the primary announces and renews; a renewed identity is read from the data dir, as the primary wrote it. */
+function startWorkerControl(options: DatabaseServiceOptions, a: ControlledAgent): AgentControl {
+  const dir = path.join(options.dataDir, DB_IDENTITY_DIR);
+  const stop = listenToPrimary(
+    (message) => {
+      if (message.type === 'cas-changed') {
+        a.engine.cas.invalidate();
+        return;
+      }
+      loadIdentity(dir).then(
+        (renewed) => {
+          Object.assign(a.identity, renewed);
+          a.tunnel.renew();
+        },
+        (err: unknown) => options.logger.warn('could not read the renewed identity', { error: redact((err as Error).message) }),
+      );
+    },
+    // The primary is gone (killed): nothing announces this agent any more, and nothing would stop this process.
+    () => process.kill(process.pid, 'SIGTERM'),
+  );
+  return { firstAnnounced: Promise.resolve(), close: async () => stop() };
 }
 
 /**
@@ -199,9 +293,7 @@ export async function startDatabaseService(options: DatabaseServiceOptions): Pro
   const engine = newEngineContext(options, { auth, clusterName, hostId, clock, identity, cache });
   const engines = newEngineRegistry(engine);
   const streams = newDatabaseStreams({ databases, engines, logger });
-  const heartbeat = { ...DEFAULT_DB_HEARTBEAT, ...options.heartbeat };
-  let proxyIds: readonly string[] = [];
-  const heartbeats = startDatabaseHeartbeats({ auth, hostId, nodename: options.nodename, databases, heartbeat, logger, proxyIds: () => proxyIds });
+  const proxiesChanged = { notify: (_ids: readonly string[]): void => undefined };
   const tunnel = startAgentTunnels({
     ...(options.proxyAddr !== undefined ? { proxyAddr: options.proxyAddr } : {}),
     authAddr,
@@ -212,26 +304,12 @@ export async function startDatabaseService(options: DatabaseServiceOptions): Pro
     clock,
     logger,
     onStream: streams.onStream,
-    onProxiesChanged: (ids) => {
-      proxyIds = ids;
-      heartbeats.refresh();
-    },
+    onProxiesChanged: (ids) => proxiesChanged.notify(ids),
     ...(options.tunnel ? { tunnel: options.tunnel } : {}),
   });
-  const local = options.auth;
-  const renewal = startAgentRenewal({
-    identity,
-    role: 'Db',
-    nodename: options.nodename,
-    clusterName,
-    auth: renewing,
-    ...(local ? { local: () => issueLocalHostIdentity(local.context, 'Db', authAddr) } : { dir: path.join(options.dataDir, DB_IDENTITY_DIR) }),
-    onNewCert: () => tunnel.renew(),
-    onCasChanged: () => engine.cas.invalidate(),
-    clock,
-    logger,
-  });
-  const ready = Promise.all([tunnel.ready, heartbeats.firstAnnounced]).then(() => undefined);
+  const agent = { auth: renewing, identity, clusterName, hostId, clock, tunnel, engine, databases };
+  const control = databaseWorkerIndex() === undefined ? startPrimaryControl(options, agent, proxiesChanged) : startWorkerControl(options, agent);
+  const ready = Promise.all([tunnel.ready, control.firstAnnounced]).then(() => undefined);
   ready.catch(() => undefined);
   logger.info('database service is up', { host_id: hostId, databases: databases.map((d) => d.name), auth_server: authAddr });
   let closing: Promise<void> | undefined;
@@ -251,7 +329,7 @@ export async function startDatabaseService(options: DatabaseServiceOptions): Pro
     ...(cache ? { cache: cache.cache } : {}),
     async close() {
       if (closing !== undefined) return;
-      closing = renewal.close().then(() => closeDatabaseService({ heartbeats, engine, tunnel, streams, auth, cache, logger }));
+      closing = closeDatabaseService({ control, engine, tunnel, streams, auth, cache, logger });
       await closing;
     },
   };

@@ -12,14 +12,21 @@ export interface AgentRouter {
   reaches(agentId: string, proxyIds: readonly string[] | undefined): boolean;
   /** Opens a stream to the agent: through its tunnel here, else through a peer (see {@link ProxyPeers.openStream}). */
   openStream(agentId: string, proxyIds: readonly string[] | undefined, meta: TunnelStreamMeta, options?: OpenStreamOptions): Promise<Duplex>;
+  /**
+   * The agent's processes to open a stream to each (`OpenStreamOptions.instance`): those with a tunnel here, or
+   * `[undefined]` (any one) through a peer, which picks one of them itself.
+   */
+  instances(agentId: string): (string | undefined)[];
 }
 
 /** @example `const agents = newAgentRouter(tunnels, peers); await agents.openStream(hostId, server.spec.proxy_ids, meta);` */
-export function newAgentRouter(tunnels: Pick<TunnelServer, 'hasAgent' | 'openStream'>, peers: ProxyPeers | undefined): AgentRouter {
+export function newAgentRouter(tunnels: Pick<TunnelServer, 'hasAgent' | 'openStream' | 'instances'>, peers: ProxyPeers | undefined): AgentRouter {
+  const instances = (agentId: string): (string | undefined)[] => (tunnels.hasAgent(agentId) ? tunnels.instances(agentId) : [undefined]);
   if (peers === undefined) {
-    return { reaches: (agentId) => tunnels.hasAgent(agentId), openStream: (agentId, _proxyIds, meta, options) => tunnels.openStream(agentId, meta, options) };
+    return { reaches: (agentId) => tunnels.hasAgent(agentId), openStream: (agentId, _proxyIds, meta, options) => tunnels.openStream(agentId, meta, options), instances };
   }
   return {
+    instances,
     reaches: (agentId, proxyIds) => tunnels.hasAgent(agentId) || peers.reachable(proxyIds),
     openStream: (agentId, proxyIds, meta, options) =>
       tunnels.hasAgent(agentId)

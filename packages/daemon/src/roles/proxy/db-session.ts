@@ -49,7 +49,10 @@ export function refuseAtProxy(socket: Duplex, err: unknown): string {
   return refuseConnection(socket, err, { internalMessage: INTERNAL_ERROR_MESSAGE });
 }
 
-/** Sends the CancelRequest to every live agent serving the database; the one that issued the key acts on it. */
+/**
+ * Sends the CancelRequest to every live agent serving the database, and to every process of each
+ * (`db_service.workers`: keys are per process); the one that issued the key acts on it.
+ */
 export async function forwardCancel(ctx: ProxyDatabaseContext, client: ProxyDatabaseClient, request: CancelRequest): Promise<void> {
   const { verified, clientAddr, raw } = client;
   let servers;
@@ -58,10 +61,12 @@ export async function forwardCancel(ctx: ProxyDatabaseContext, client: ProxyData
   } catch {
     return;
   }
+  const targets = servers.flatMap((server) => ctx.agents.instances(server.spec.host_id).map((instance) => ({ server, instance })));
   await Promise.allSettled(
-    servers.map(async (server) => {
+    targets.map(async ({ server, instance }) => {
       const stream = await ctx.agents.openStream(server.spec.host_id, server.spec.proxy_ids, databaseStreamMeta(verified, 'cancel', clientAddr), {
         timeoutMs: CANCEL_STREAM_TIMEOUT_MS,
+        ...(instance === undefined ? {} : { instance }),
       });
       stream.on('error', () => undefined);
       stream.resume();
