@@ -162,6 +162,17 @@ describe('unknown keys', () => {
   });
 });
 
+describe('db_service.workers', () => {
+  it('takes a whole number from 1 to 64 or auto, and refuses anything else with its path', () => {
+    expect(parseConfig('db_service:\n  workers: 4\n').db_service?.workers).toBe(4);
+    expect(parseConfig('db_service:\n  workers: auto\n').db_service?.workers).toBe('auto');
+    expect(parseConfig('db_service:\n  enabled: yes\n').db_service?.workers).toBeUndefined();
+    for (const bad of ['0', '1.5', '65', 'many']) {
+      expect(() => parseConfig(`db_service:\n  workers: ${bad}\n`)).toThrow(/db_service\.workers.*must be "auto" or a whole number from 1 to 64/);
+    }
+  });
+});
+
 describe('teleport.proxy_server', () => {
   it('is read as an address, and refused together with auth_server', () => {
     expect(parseConfig('teleport:\n  proxy_server: proxy.example.com:3080\n').teleport).toEqual({ proxy_server: 'proxy.example.com:3080' });

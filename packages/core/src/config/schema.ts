@@ -497,9 +497,10 @@ export function parseDatabaseConfig(raw: unknown, where: string): DatabaseFileCo
 
 /** `db_service.workers`: a whole number from 1 to 64, or `auto` (one per CPU core). */
 const WorkersSchema = v.nullish(
-  v.union(
-    [v.literal('auto'), v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(64))],
-    'must be "auto" or a whole number from 1 to 64',
+  v.pipe(
+    v.unknown(),
+    v.check((x) => x === 'auto' || (typeof x === 'number' && Number.isInteger(x) && x >= 1 && x <= 64), 'must be "auto" or a whole number from 1 to 64'),
+    v.transform((x) => x as number | 'auto'),
   ),
 );
 
