@@ -17,13 +17,7 @@ const MAX_SPOOL_BYTES = 64 * 1024 * 1024;
 export interface AuditSpool {
   /** Events a previous process left unsent, oldest first. */
   readonly pending: AuditEvent[];
-  /**
-   * Queues the event's line; the lines of one event-loop turn are written together (one `write`) before the loop
-   * polls again, or at once by {@link AuditSpool.settle}.
-   */
   append(event: AuditEvent): void;
-  /** Writes the queued lines now (a no-op when there are none): call before answering what they record. */
-  settle(): void;
   /** Everything appended so far is stored: the file starts over. */
   emptied(): void;
   close(): void;
@@ -66,39 +60,20 @@ export function openAuditSpool(file: string): AuditSpool {
   const fd = openSync(file, 'a', 0o600);
   let bytes = fstatSync(fd).size;
   let open = true;
-  // One write per event loop turn, not per event: a write is a system call, and on a busy agent several sessions'
-  // queries arrive in one turn. An answer to a query is read in a later turn than the query (it is written to the
-  // database in this one), and the relay settles the spool before it forwards server bytes anyway.
-  let lines = '';
-  let scheduled = false;
-  const settle = (): void => {
-    scheduled = false;
-    if (lines === '' || !open) return;
-    const text = lines;
-    lines = '';
-    bytes += writeSync(fd, text);
-  };
   return {
     pending,
     append(event) {
-      if (!open || bytes + lines.length > MAX_SPOOL_BYTES) return;
-      lines += `${JSON.stringify(event)}\n`;
-      if (!scheduled) {
-        scheduled = true;
-        setImmediate(settle);
-      }
+      if (!open || bytes > MAX_SPOOL_BYTES) return;
+      const line = `${JSON.stringify(event)}\n`;
+      bytes += writeSync(fd, line);
     },
-    settle,
     emptied() {
-      // Lines not written yet are of events just stored: nothing to keep.
-      lines = '';
       if (!open || bytes === 0) return;
       ftruncateSync(fd, 0);
       bytes = 0;
     },
     close() {
       if (!open) return;
-      settle();
       open = false;
       closeSync(fd);
     },

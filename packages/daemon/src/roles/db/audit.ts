@@ -31,8 +31,6 @@ export interface ServiceAuditEmitter {
   emit(key: AuditEventKey, fields: AuditEventFields): void;
   /** Resolves when everything queued so far has been stored (or `timeoutMs` passed). */
   flush(timeoutMs?: number): Promise<void>;
-  /** Puts the events emitted so far on disk (the spool) now: call before answering what they record. */
-  settle(): void;
   /** Flushes (up to 5 s) and stops. */
   close(): Promise<void>;
   /** Events queued and not yet stored by the auth server (the `teleport_audit_queue_depth` metric). */
@@ -165,7 +163,11 @@ async function backOff(state: EmitterState, err: unknown): Promise<boolean> {
   return !state.closed;
 }
 
-/** Sends batches until the queue is empty, then wakes whoever waits for a flush. */
+/**
+ * Sends batches until the queue is empty, then wakes whoever waits for a flush. After a send, a partial batch waits
+ * out the batching delay again (unless a flush is awaited): sent back to back, a busy agent's requests would carry
+ * the few events of one round trip each, and each request costs both sides far more than an event.
+ */
 async function drain(state: EmitterState): Promise<void> {
   const { queue } = state;
   while (queue.length > 0) {
@@ -174,6 +176,7 @@ async function drain(state: EmitterState): Promise<void> {
       await state.options.auth.emitAuditEvents(batch.map((q) => q.event));
       queue.splice(0, batch.length);
       state.attempt = 0;
+      if (queue.length > 0 && queue.length < BATCH_SIZE && state.waiters.length === 0 && !state.closed) return;
     } catch (err) {
       if (isTeleportError(err) && PERMANENT.has(err.kind)) {
         onRefused(state, batch, err);
@@ -282,7 +285,6 @@ export function newServiceAuditEmitter(options: ServiceAuditEmitterOptions): Ser
   return {
     emit: (key, fields) => emit(state, key, fields),
     flush: (timeoutMs) => flush(state, timeoutMs),
-    settle: () => state.spool?.settle(),
     close: () => close(state),
     depth: () => state.queue.length,
   };

@@ -18,15 +18,12 @@ function startupPhaseTap(options: {
   onMessage: (message: BackendMessage) => void;
   rewriteBackendKeyData: (serverKey: BackendKey) => BackendKey;
   done: () => boolean;
-  /** Runs before server bytes are forwarded after the startup phase. */
-  beforeForward: () => void;
 }): Transform {
   const parser = newBackendParser();
   let passThrough = false;
   return new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       if (passThrough) {
-        options.beforeForward();
         callback(null, chunk);
         return;
       }
@@ -82,8 +79,6 @@ function issueCancelKey(ctx: ReadyContext, session: PostgresSession, grant: Sess
 export function makeClientReady(ctx: ReadyContext, session: PostgresSession, grant: SessionGrant): Transform {
   return startupPhaseTap({
     done: () => session.phase !== 'starting',
-    // The audit events of the queries this answers are on disk before the client can see the answer.
-    beforeForward: () => ctx.audit.settle(),
     onMessage: (m) => onStartupMessage(ctx, session, m),
     rewriteBackendKeyData: (serverKey) => issueCancelKey(ctx, session, grant, serverKey),
   });

@@ -49,7 +49,7 @@ async function socketPair(): Promise<{ agent: Socket; client: Socket }> {
 /** An audit emitter that keeps what it is given. */
 function recordingAudit(): ServiceAuditEmitter & { events: { key: AuditEventKey; fields: AuditEventFields }[] } {
   const events: { key: AuditEventKey; fields: AuditEventFields }[] = [];
-  return { events, emit: (key, fields) => void events.push({ key, fields: { ...fields } }), flush: async () => {}, settle: () => {}, close: async () => {}, depth: () => 0 };
+  return { events, emit: (key, fields) => void events.push({ key, fields: { ...fields } }), flush: async () => {}, close: async () => {}, depth: () => 0 };
 }
 
 describe('handleStartup', () => {
