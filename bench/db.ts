@@ -567,10 +567,11 @@ async function main(): Promise<void> {
       '## Database access (`pnpm bench db`)',
       '',
       'Command: `npx -y pnpm@10 build && npx -y pnpm@10 bench db` (about 6 minutes; `BENCH_DURATION_S` sets -T of the throughput rows, `BENCH_DB_ROUNDS` the rounds; ' +
-        '`BENCH_DB_RUNS=0,3` runs only some rows and `BENCH_DB_VARIANTS=direct,chain` only some variants, and then writes nothing here). ' +
+        '`BENCH_DB_RUNS=0,3` runs only some rows and `BENCH_DB_VARIANTS=direct,chain` only some variants, and then writes nothing here; ' +
+        '`BENCH_DB_WORKERS` sets the db agent\'s `db_service.workers`). ' +
         'The anchors need `apt-get install -y haproxy pgbouncer` (skipped when missing).',
       `Machine: ${machineLine()}; load average at start ${os.loadavg()[0]!.toFixed(2)}. Durations: -T ${DURATION_S} s (-C and -c 1 runs ${CONNECT_DURATION_S} s), after a 2 s warm-up of each variant; ` +
-        `each run measured ${ROUNDS} times with the variants alternating, figures are means.`,
+        `each run measured ${ROUNDS} times with the variants alternating, figures are means. db agent processes (\`db_service.workers\`): ${DB_WORKERS ?? 1}.`,
       '',
       'direct = pgbench -> PostgreSQL (TLS, ECDSA P-256 db_client certificate, as the agent presents); chain = pgbench -> `tsh proxy db --tunnel` -> proxy -> reverse tunnel -> db agent -> PostgreSQL; ' +
         '3 relays = three node processes that only relay bytes (`socket.pipe`), pgbench\'s TLS end to end; haproxy = three haproxy processes (`nbthread 1`) ' +

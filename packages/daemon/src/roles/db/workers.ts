@@ -14,14 +14,14 @@ import os from 'node:os';
 import type { Logger } from '../../logger.js';
 
 /** Set in a worker's environment: its number (1 and up). */
-export const DB_WORKER_ENV = 'TELEPORT_TS_DB_WORKER';
+const DB_WORKER_ENV = 'TELEPORT_TS_DB_WORKER';
 /** How long a stopping worker may take before it is killed. */
 const WORKER_STOP_MS = 10_000;
 /** A worker that died is started again after this. */
 const RESTART_DELAY_MS = 1_000;
 
 /** What the primary tells its workers. */
-export type WorkerMessage = { type: 'identity-renewed' } | { type: 'cas-changed' };
+type WorkerMessage = { type: 'identity-renewed' } | { type: 'cas-changed' };
 
 /** This process's worker number, or undefined in the primary (or a process without workers). */
 export function databaseWorkerIndex(): number | undefined {
@@ -35,7 +35,7 @@ export function resolveWorkerCount(workers: number | 'auto' | undefined): number
   return workers ?? 1;
 }
 
-export interface DatabaseWorkers {
+interface DatabaseWorkers {
   /** Sends a message to every running worker. */
   broadcast(message: WorkerMessage): void;
   /** Processes running now (the primary not counted). */
