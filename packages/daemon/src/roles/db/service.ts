@@ -241,14 +241,13 @@ function startWorkerControl(options: DatabaseServiceOptions, a: ControlledAgent)
   const dir = path.join(options.dataDir, DB_IDENTITY_DIR);
   const stop = listenToPrimary(
     (message) => {
-      if (message.type === 'cas-changed') {
-        a.engine.cas.invalidate();
-        return;
-      }
+      if (message.type === 'cas-changed') a.engine.cas.invalidate();
+      // Either way the identity on disk is the primary's newest (its certificate, or the CAs it trusts now).
       loadIdentity(dir).then(
         (renewed) => {
           Object.assign(a.identity, renewed);
-          a.tunnel.renew();
+          a.auth.renew();
+          if (message.type === 'identity-renewed') a.tunnel.renew();
         },
         (err: unknown) => options.logger.warn('could not read the renewed identity', { error: redact((err as Error).message) }),
       );
