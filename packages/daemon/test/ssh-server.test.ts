@@ -210,14 +210,24 @@ describe.skipIf(!ssh.available || !isRoot)('the node SSH server with real OpenSS
         client.shell({ term: 'xterm', cols: 100, rows: 30 }, (err, channel) => {
           if (err) return reject(err);
           let text = '';
+          let resized = false;
+          let exitCode: number | undefined;
+          // Under load a hang shows what the shell printed instead of a bare timeout.
+          const timer = setTimeout(() => reject(new Error(`no exit within 45 s; the shell printed ${JSON.stringify(text)}`)), 45_000);
           channel.on('data', (d: Buffer) => {
             text += d.toString();
-            if (text.includes('30 100') && !text.includes('41 121')) {
+            if (!resized && text.includes('30 100')) {
+              resized = true;
               channel.setWindow(41, 121, 0, 0);
               channel.write('stty size; exit 7\n');
             }
           });
-          channel.on('exit', (code: number) => channel.on('close', () => (code === 7 ? resolve(text) : reject(new Error(`exit ${code}`)))));
+          channel.on('exit', (code: number) => (exitCode = code));
+          channel.on('close', () => {
+            clearTimeout(timer);
+            if (exitCode === 7) resolve(text);
+            else reject(new Error(`exit ${String(exitCode)}; the shell printed ${JSON.stringify(text)}`));
+          });
           channel.write('stty size\n');
         });
       });
