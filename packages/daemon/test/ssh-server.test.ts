@@ -212,8 +212,8 @@ describe.skipIf(!ssh.available || !isRoot)('the node SSH server with real OpenSS
           let text = '';
           let resized = false;
           let exitCode: number | undefined;
-          // Under load a hang shows what the shell printed instead of a bare timeout.
-          const timer = setTimeout(() => reject(new Error(`no exit within 45 s; the shell printed ${JSON.stringify(text)}`)), 45_000);
+          // root's login shell reads a ~/.bashrc that runs pyenv here: slow under load. A hang shows what the shell printed.
+          const timer = setTimeout(() => reject(new Error(`no exit within 100 s; the shell printed ${JSON.stringify(text)}`)), 100_000);
           channel.on('data', (d: Buffer) => {
             text += d.toString();
             if (!resized && text.includes('30 100')) {
@@ -236,7 +236,7 @@ describe.skipIf(!ssh.available || !isRoot)('the node SSH server with real OpenSS
       const rec = node.recordings[before]!;
       expect(rec.start).toMatchObject({ command: undefined, cols: 100, rows: 30 });
       expect(rec.resizes).toContainEqual([121, 41]);
-    });
+    }, 120_000);
 
     it.skipIf(!requireTool('ssh-agent', 'openssh-client').available)('forwards an agent (forwardAgent + agentForward)', async () => {
       const agentSock = join(files.dir, 'agent2.sock');
