@@ -17,7 +17,7 @@ import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 
-import { findExecutable } from '@teleport-ts/testkit';
+import { findExecutable, freePort } from '@teleport-ts/testkit';
 
 /** A running anchor: where pgbench connects (a libpq conninfo) and the pids whose CPU is counted. */
 export interface Anchor {
@@ -36,17 +36,6 @@ export interface AnchorCerts {
   clientCert: string;
   clientKey: string;
   clientCa: string;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function waitForPort(port: number, child: ChildProcess, output: () => string): Promise<void> {

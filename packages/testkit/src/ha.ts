@@ -67,13 +67,33 @@ export interface StartHaClusterOptions {
   memberLogins?: boolean;
 }
 
-function memberConfig(o: { dir: string; index: number; backend: string; audit: string; ports: Record<'auth' | 'proxy' | 'diag' | 'peer', number>; lbAddr: string; strategy: string[] }): string {
+/** What `clusterMemberConfig` writes: one auth+proxy process of a cluster on a PostgreSQL backend, with proxy peering. */
+export interface ClusterMemberConfig {
+  dir: string;
+  index: number;
+  /** `nodename: <namePrefix>-<index>`; the data dir is `<dir>/data-<index>`. */
+  namePrefix: string;
+  cluster: string;
+  /** Connection strings of the backend and audit databases. */
+  backend: string;
+  audit: string;
+  ports: { auth: number; proxy: number; peer: number; diag?: number };
+  /** More `teleport:` lines (log, connection_limits), indented two spaces. */
+  teleport?: string[];
+  /** More `auth_service:` lines (e.g. a `tunnel_strategy:` block), indented two spaces. */
+  auth?: string[];
+  publicAddr?: string;
+}
+
+/** The YAML of one auth+proxy process (no second factor): the HA layout's members and `pnpm bench scale`'s. */
+export function clusterMemberConfig(o: ClusterMemberConfig): string {
   return [
     'version: v3',
     'teleport:',
-    `  nodename: ha-${o.index}`,
+    `  nodename: ${o.namePrefix}-${o.index}`,
     `  data_dir: ${path.join(o.dir, `data-${o.index}`)}`,
-    `  diag_addr: 127.0.0.1:${o.ports.diag}`,
+    ...(o.ports.diag !== undefined ? [`  diag_addr: 127.0.0.1:${o.ports.diag}`] : []),
+    ...(o.teleport ?? []),
     '  storage:',
     '    type: postgres',
     `    conn_string: ${o.backend}`,
@@ -81,14 +101,14 @@ function memberConfig(o: { dir: string; index: number; backend: string; audit: s
     'auth_service:',
     '  enabled: yes',
     `  listen_addr: 127.0.0.1:${o.ports.auth}`,
-    `  cluster_name: ${HA_CLUSTER}`,
+    `  cluster_name: ${o.cluster}`,
     '  authentication:',
     '    second_factor: off',
-    ...o.strategy,
+    ...(o.auth ?? []),
     'proxy_service:',
     '  enabled: yes',
     `  web_listen_addr: 127.0.0.1:${o.ports.proxy}`,
-    `  public_addr: ${o.lbAddr}`,
+    ...(o.publicAddr !== undefined ? [`  public_addr: ${o.publicAddr}`] : []),
     `  peer_listen_addr: 127.0.0.1:${o.ports.peer}`,
     '',
   ].join('\n');
@@ -120,7 +140,7 @@ function haproxyConfig(lbPort: number, members: { proxy: number; diag: number }[
 async function startMember(o: { dir: string; index: number; backend: string; audit: string; lbAddr: string; strategy: string[] }): Promise<{ member: HaMember; ports: { proxy: number; diag: number } }> {
   const ports = { auth: await freePort(), proxy: await freePort(), diag: await freePort(), peer: await freePort() };
   const config = path.join(o.dir, `teleport-${o.index}.yaml`);
-  await writeFile(config, memberConfig({ ...o, ports }));
+  await writeFile(config, clusterMemberConfig({ ...o, ports, namePrefix: 'ha', cluster: HA_CLUSTER, auth: o.strategy, publicAddr: o.lbAddr }));
   const daemon = await startDaemonProcess(['start', '-c', config]);
   const hostId = (await readFile(path.join(o.dir, `data-${o.index}`, 'host_uuid'), 'utf8')).trim();
   const member: HaMember = {

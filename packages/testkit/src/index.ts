@@ -41,4 +41,15 @@ export {
   type Daemon,
   type ProgramResult,
 } from './processes.js';
-export { HA_PASSWORD, haLogin, startHaCluster, startLocalDbProxy, type HaAgent, type HaCluster, type HaMember, type StartHaClusterOptions } from './ha.js';
+export {
+  HA_PASSWORD,
+  clusterMemberConfig,
+  haLogin,
+  startHaCluster,
+  startLocalDbProxy,
+  type ClusterMemberConfig,
+  type HaAgent,
+  type HaCluster,
+  type HaMember,
+  type StartHaClusterOptions,
+} from './ha.js';
