@@ -26,7 +26,7 @@ import path from 'node:path';
 
 import { loadIdentity, newAuthClient } from '@teleport-ts/core/api';
 import { generateKeyPair } from '@teleport-ts/core/ca';
-import { findExecutable, freePort, startPostgres, type PostgresServer } from '@teleport-ts/testkit';
+import { agentConfigLines, findExecutable, freePort, roachService, startPostgres, type PostgresServer } from '@teleport-ts/testkit';
 import { cli, cpuSeconds, loginAlice, startBenchCluster, startProcess, tool, type BenchProcess } from './_common.js';
 import { startHaproxyChain, startPgbouncer } from './_db-anchors.js';
 import { machineLine, markdownTable, writeSection, type Row } from './_report.js';
@@ -340,30 +340,8 @@ async function main(): Promise<void> {
     // ---- db agent in its own process, joined through the proxy -----------------------------------------------
     const token = /--token=([0-9a-f]+)/.exec(await tctl(['tokens', 'add', '--type=db']))![1]!;
     const agentConfig = path.join(dir, 'agent.yaml');
-    await writeFile(
-      agentConfig,
-      [
-        'version: v3',
-        'teleport:',
-        '  nodename: bench-db-agent',
-        `  data_dir: ${path.join(dir, 'agent')}`,
-        'auth_service:',
-        '  enabled: no',
-        'proxy_service:',
-        '  enabled: no',
-        'db_service:',
-        '  enabled: yes',
-        '  databases:',
-        '  - name: roach',
-        '    protocol: cockroachdb',
-        `    uri: localhost:${pg.port}`,
-        '    static_labels:',
-        '      env: bench',
-        '    tls:',
-        `      ca_cert_file: ${path.join(certs, 'ca.crt')}`,
-        '',
-      ].join('\n'),
-    );
+    const services = roachService({ port: pg.port, caFile: path.join(certs, 'ca.crt'), labels: { env: 'bench' } });
+    await writeFile(agentConfig, [...agentConfigLines({ name: 'bench-db-agent', dataDir: path.join(dir, 'agent'), services }), ''].join('\n'));
     const agent = await startProcess(
       ...cli('teleport-ts', ['start', '--roles=db', `--auth-server=${proxyAddr}`, `--token=${token}`, `--ca-pin=${pin}`, '-c', agentConfig]),
       /press Ctrl-C to stop/,

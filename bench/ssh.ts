@@ -30,7 +30,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { connectSsh, type Client } from '@teleport-ts/core/protocol/ssh';
-import { findExecutable, freePort } from '@teleport-ts/testkit';
+import { agentConfigLines, findExecutable, freePort } from '@teleport-ts/testkit';
 import { connectNode } from '../packages/tsh/src/ssh/connect.js';
 import { openSshProfile, type SshProfile } from '../packages/tsh/src/ssh/profile.js';
 import { bin, cli, loginAlice, startBenchCluster, startProcess, tool, type BenchProcess } from './_common.js';
@@ -124,10 +124,7 @@ async function startTeleport(dir: string, cleanups: (() => Promise<void>)[]): Pr
   const { process: cluster, proxyAddr, pin, clusterName, tctl } = await startBenchCluster(dir, cleanups);
   const token = /--token=([0-9a-f]+)/.exec(await tctl(['tokens', 'add', '--type=node']))![1]!;
   const nodeConfig = path.join(dir, 'node.yaml');
-  await writeFile(
-    nodeConfig,
-    ['version: v3', 'teleport:', `  nodename: ${NODE_NAME}`, `  data_dir: ${path.join(dir, 'node')}`, 'auth_service:', '  enabled: no', 'proxy_service:', '  enabled: no', 'ssh_service:', '  enabled: yes', ''].join('\n'),
-  );
+  await writeFile(nodeConfig, [...agentConfigLines({ name: NODE_NAME, dataDir: path.join(dir, 'node'), services: ['ssh_service:', '  enabled: yes'] }), ''].join('\n'));
   const node = await startProcess(
     ...cli('teleport-ts', ['start', '-c', nodeConfig, `--proxy-server=${proxyAddr}`, `--ca-pin=${pin}`, `--token=${token}`]),
     /press Ctrl-C to stop/,

@@ -148,6 +148,29 @@ export async function startDaemon(args: string[]): Promise<RunningDaemon> {
   };
 }
 
+/** Writes `<dir>/auth.yaml`: an auth server alone (data in `<dir>/auth`, no second factor) whose proxy is `publicAddr`; its path. */
+export async function writeAuthOnlyConfig(o: { dir: string; authPort: number; cluster: string; publicAddr: string }): Promise<string> {
+  const config = path.join(o.dir, 'auth.yaml');
+  const lines = ['version: v3', 'teleport:', `  data_dir: ${path.join(o.dir, 'auth')}`, 'auth_service:', `  listen_addr: 127.0.0.1:${o.authPort}`, `  cluster_name: ${o.cluster}`];
+  await writeFile(config, [...lines, '  authentication:', '    second_factor: off', 'proxy_service:', '  enabled: no', `  public_addr: ${o.publicAddr}`, ''].join('\n'));
+  return config;
+}
+
+/** Polls `check` every 25 ms until it holds; resolves to the milliseconds it took (a latency the caller may assert on). */
+export async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
+  const started = performance.now();
+  while (!(await check())) {
+    if (performance.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return performance.now() - started;
+}
+
+/** The role `dbuser` as YAML for `tctl create`: databases labelled `env: <envLabel>`, as the user's own db users, any name. */
+export function dbUserRoleYaml(envLabel: string): string {
+  return ['kind: role', 'version: v7', 'metadata:', '  name: dbuser', 'spec:', '  allow:', '    db_labels:', `      env: ${envLabel}`, "    db_users: ['{{internal.db_users}}']", "    db_names: ['*']", ''].join('\n');
+}
+
 /** A TOTP code one step ahead: the step of the invite's code is spent (replay protection), the next one is not. */
 export function nextTotp(secret: string): string {
   return generateTotp(secret, Date.now() + 30_000);

@@ -41,6 +41,7 @@ export {
   type Daemon,
   type ProgramResult,
 } from './processes.js';
+export { agentConfigLines, openPsqlSession, roachService, startCertDatabase, type PsqlSession } from './dbtarget.js';
 export {
   HA_PASSWORD,
   clusterMemberConfig,
