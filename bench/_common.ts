@@ -8,7 +8,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { completeInviteWithoutMfa, freePort } from '@teleport-ts/testkit';
+import { authProxyConfigLines, completeInviteWithoutMfa, freePort } from '@teleport-ts/testkit';
 
 const root = path.resolve(import.meta.dirname, '..');
 
@@ -105,30 +105,14 @@ export interface BenchCluster {
 
 /** Starts the cluster (data in `dir/data`, config `dir/teleport.yaml`); its stop goes first into `cleanups`. */
 export async function startBenchCluster(dir: string, cleanups: (() => Promise<void>)[]): Promise<BenchCluster> {
-  const [authAddr, proxyAddr] = [`127.0.0.1:${await freePort()}`, `127.0.0.1:${await freePort()}`];
+  const [authPort, proxyPort] = [await freePort(), await freePort()];
   const clusterName = 'bench.example.com';
   const config = path.join(dir, 'teleport.yaml');
-  await writeFile(
-    config,
-    [
-      'version: v3',
-      'teleport:',
-      `  data_dir: ${path.join(dir, 'data')}`,
-      '  nodename: bench',
-      'auth_service:',
-      `  listen_addr: ${authAddr}`,
-      `  cluster_name: ${clusterName}`,
-      '  authentication:',
-      '    second_factor: off',
-      'proxy_service:',
-      `  web_listen_addr: ${proxyAddr}`,
-      '',
-    ].join('\n'),
-  );
+  await writeFile(config, [...authProxyConfigLines({ dir, nodename: 'bench', cluster: clusterName, authPort, proxyPort }), ''].join('\n'));
   const started = await startProcess(...cli('teleport-ts', ['start', '-c', config]), /press Ctrl-C to stop/);
   cleanups.unshift(started.stop);
   const pin = /CA pin: (sha256:[0-9a-f]{64})/.exec(started.output())![1]!;
-  return { process: started, config, authAddr, proxyAddr, clusterName, pin, tctl: (args) => tool(bin('tctl'), ['-c', config, ...args]) };
+  return { process: started, config, authAddr: `127.0.0.1:${authPort}`, proxyAddr: `127.0.0.1:${proxyPort}`, clusterName, pin, tctl: (args) => tool(bin('tctl'), ['-c', config, ...args]) };
 }
 
 /**

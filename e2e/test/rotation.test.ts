@@ -15,17 +15,8 @@ import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  agentConfigLines,
-  openPsqlSession,
-  waitUntil as pollUntil,
-  requirePostgres,
-  requireTool,
-  roachService,
-  startCertDatabase,
-  startLocalDbProxy,
-  type PostgresServer,
-} from '@teleport-ts/testkit';
+import { agentConfigLines, openPsqlSession, waitUntil as pollUntil, requirePostgres, requireTool, roachService, startCertDatabase, startLocalDbProxy } from '@teleport-ts/testkit';
+import type { PostgresServer } from '@teleport-ts/testkit';
 import { bin, completeInvite, runTsh, startCluster, startDaemon, type RunningDaemon, type TestCluster } from './tsh-cluster.js';
 import { run } from './tctl-harness.js';
 

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { generateTotp } from '@teleport-ts/core/authn';
-import { freePort } from '@teleport-ts/testkit';
+import { authProxyConfigLines, freePort } from '@teleport-ts/testkit';
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
@@ -46,30 +46,13 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<T
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tp-e2e-tsh-'));
   const [authPort, proxyPort] = [await freePort(), await freePort()];
   const config = path.join(dir, 'teleport.yaml');
-  await writeFile(
-    config,
-    [
-      'version: v3',
-      'teleport:',
-      `  data_dir: ${path.join(dir, 'data')}`,
-      '  nodename: e2e-node',
-      'auth_service:',
-      '  enabled: yes',
-      `  listen_addr: 127.0.0.1:${authPort}`,
-      '  cluster_name: e2e.example.com',
-      '  authentication:',
-      `    second_factor: ${options.secondFactor ?? 'otp'}`,
-      ...(options.authServiceExtra ?? []),
-      'proxy_service:',
-      '  enabled: yes',
-      `  web_listen_addr: 127.0.0.1:${proxyPort}`,
-      ...(options.publicAddr ? [`  public_addr: ${options.publicAddr(proxyPort)}`] : []),
-      ...(options.httpsKeyPair
-        ? ['  https_keypairs:', `    - key_file: ${options.httpsKeyPair.keyFile}`, `      cert_file: ${options.httpsKeyPair.certFile}`]
-        : []),
-      '',
-    ].join('\n'),
-  );
+  const keyPair = options.httpsKeyPair;
+  const proxyExtra = [
+    ...(options.publicAddr ? [`  public_addr: ${options.publicAddr(proxyPort)}`] : []),
+    ...(keyPair ? ['  https_keypairs:', `    - key_file: ${keyPair.keyFile}`, `      cert_file: ${keyPair.certFile}`] : []),
+  ];
+  const lines = authProxyConfigLines({ dir, nodename: 'e2e-node', cluster: 'e2e.example.com', authPort, proxyPort, secondFactor: options.secondFactor ?? 'otp', authExtra: options.authServiceExtra ?? [], proxyExtra });
+  await writeFile(config, [...lines, ''].join('\n'));
   const daemon = await startDaemon(['start', '-c', config]);
   const tshHome = path.join(dir, 'tsh-home');
   const proxyAddr = `127.0.0.1:${proxyPort}`;

@@ -1,6 +1,6 @@
 /**
- * A database for a cluster's db agent to serve, the agent's configuration, and psql sessions through tsh's local
- * proxy: shared by the end-to-end tests (db access, caches, rotation, HA), the HA layout and `pnpm bench db`.
+ * A database for a cluster's db agent to serve, and psql sessions through tsh's local proxy: shared by the
+ * end-to-end tests (db access, caches, rotation, HA) and the HA layout.
  */
 
 import { spawn } from 'node:child_process';
@@ -25,30 +25,6 @@ export async function startCertDatabase(tctlConfig: string, certs: string, roles
     await target.createDatabase(role);
   }
   return target;
-}
-
-/**
- * The YAML lines of an agent (auth and proxy off): `teleport:` with its nodename, data dir and `teleport` (more lines,
- * indented two spaces: proxy_server, auth_token, ca_pin...), then `services` (e.g. `roachService(...)`).
- */
-export function agentConfigLines(o: { name: string; dataDir: string; teleport?: string[]; services: string[] }): string[] {
-  return ['version: v3', 'teleport:', `  nodename: ${o.name}`, `  data_dir: ${o.dataDir}`, ...(o.teleport ?? []), 'auth_service:', '  enabled: no', 'proxy_service:', '  enabled: no', ...o.services];
-}
-
-/** `db_service` serving the database `roach` (protocol cockroachdb) at localhost:`port`, verified against `caFile`. */
-export function roachService(o: { port: number; caFile: string; labels?: Record<string, string> }): string[] {
-  const labels = Object.entries(o.labels ?? {});
-  return [
-    'db_service:',
-    '  enabled: yes',
-    '  databases:',
-    '  - name: roach',
-    '    protocol: cockroachdb',
-    `    uri: localhost:${o.port}`,
-    ...(labels.length > 0 ? ['    static_labels:', ...labels.map(([k, v]) => `      ${k}: ${v}`)] : []),
-    '    tls:',
-    `      ca_cert_file: ${o.caFile}`,
-  ];
 }
 
 /** A psql process kept open: one query at a time (each answer is what psql printed for it, errors included). */

@@ -41,7 +41,8 @@ export {
   type Daemon,
   type ProgramResult,
 } from './processes.js';
-export { agentConfigLines, openPsqlSession, roachService, startCertDatabase, type PsqlSession } from './dbtarget.js';
+export { agentConfigLines, authProxyConfigLines, roachService } from './configs.js';
+export { openPsqlSession, startCertDatabase, type PsqlSession } from './dbtarget.js';
 export {
   HA_PASSWORD,
   clusterMemberConfig,
