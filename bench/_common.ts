@@ -26,6 +26,32 @@ export function cli(name: string, args: string[]): [string, string[]] {
   return [process.execPath, ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`, profile, bin(name), ...args]];
 }
 
+/** Runs `op` from `loops` concurrent loops for `durationMs` (`op(loop, i)`: the i-th call of that loop); operations per second. */
+export async function rate(loops: number, durationMs: number, op: (loop: number, i: number) => Promise<unknown> | unknown): Promise<number> {
+  const start = performance.now();
+  const deadline = start + durationMs;
+  let done = 0;
+  await Promise.all(
+    Array.from({ length: loops }, async (_, loop) => {
+      for (let i = 0; performance.now() < deadline; i++) {
+        await op(loop, i);
+        done++;
+      }
+    }),
+  );
+  return done / ((performance.now() - start) / 1000);
+}
+
+/** Stops a child: SIGTERM, SIGKILL after `graceMs`; resolves once it has exited. */
+export async function stopChild(child: ChildProcess, graceMs = 15_000): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited;
+  clearTimeout(timer);
+}
+
 /** CPU seconds (user + system) a process used so far, from /proc (Linux); NaN when it is gone or unknown. */
 export function cpuSeconds(pid: number | undefined): number {
   if (pid === undefined) return NaN;
@@ -67,14 +93,7 @@ export async function startProcess(file: string, args: string[], ready: RegExp, 
   return {
     child,
     output: () => out,
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
-    },
+    stop: () => stopChild(child),
   };
 }
 

@@ -33,7 +33,7 @@ import { connectSsh, type Client } from '@teleport-ts/core/protocol/ssh';
 import { agentConfigLines, findExecutable, freePort } from '@teleport-ts/testkit';
 import { connectNode } from '../packages/tsh/src/ssh/connect.js';
 import { openSshProfile, type SshProfile } from '../packages/tsh/src/ssh/profile.js';
-import { bin, cli, loginAlice, startBenchCluster, startProcess, tool, type BenchProcess } from './_common.js';
+import { bin, cli, loginAlice, rate, startBenchCluster, startProcess, tool, type BenchProcess } from './_common.js';
 import { machineLine, markdownTable, percentile, writeSection, type Row } from './_report.js';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -236,22 +236,6 @@ function sshArgs(b: Bastion, command: string, tty = false): [string, string[]] {
 
 // ---- (a) new exec sessions/s ---------------------------------------------------------------------------------------
 
-/** Runs `op` from `loops` concurrent loops for SESSION_SECONDS; completed operations per second. */
-async function rate(loops: number, op: () => Promise<void>): Promise<number> {
-  const start = performance.now();
-  const deadline = start + SESSION_SECONDS * 1000;
-  let done = 0;
-  await Promise.all(
-    Array.from({ length: loops }, async () => {
-      while (performance.now() < deadline) {
-        await op();
-        done++;
-      }
-    }),
-  );
-  return done / ((performance.now() - start) / 1000);
-}
-
 /** One exec of `true` on a logged-in client; resolves on its exit status 0. */
 function execTrue(client: Client): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -432,8 +416,8 @@ async function main(): Promise<void> {
     if (wants('cli')) {
       const r = await alternate(
         `new exec sessions/s, CLIs, ${CLI_LOOPS} loops`,
-        metered('CLI sessions', 'ms per session', 'teleport', perSession, () => rate(CLI_LOOPS, () => runQuiet(...tshArgs('true'), t.tshEnv))),
-        metered('CLI sessions', 'ms per session', 'bastion', perSession, () => rate(CLI_LOOPS, () => runQuiet(...sshArgs(b, 'true'), sshEnv))),
+        metered('CLI sessions', 'ms per session', 'teleport', perSession, () => rate(CLI_LOOPS, SESSION_SECONDS * 1000, () => runQuiet(...tshArgs('true'), t.tshEnv))),
+        metered('CLI sessions', 'ms per session', 'bastion', perSession, () => rate(CLI_LOOPS, SESSION_SECONDS * 1000, () => runQuiet(...sshArgs(b, 'true'), sshEnv))),
         (x) => x.toFixed(1),
       );
       addRate(`new exec sessions/s, CLIs (\`tsh ssh ${LOGIN}@node true\` vs \`ssh -J bastion target true\`), ${CLI_LOOPS} loops`, r, 'cli', 'a new client process per session');
@@ -441,8 +425,8 @@ async function main(): Promise<void> {
     if (wants('inproc')) {
       const r = await alternate(
         `new exec sessions/s, in-process client, ${SESSION_LOOPS} loops`,
-        metered('in-process sessions', 'ms per session', 'teleport', perSession, () => rate(SESSION_LOOPS, () => teleportSession(t))),
-        metered('in-process sessions', 'ms per session', 'bastion', perSession, () => rate(SESSION_LOOPS, () => bastionSession(b))),
+        metered('in-process sessions', 'ms per session', 'teleport', perSession, () => rate(SESSION_LOOPS, SESSION_SECONDS * 1000, () => teleportSession(t))),
+        metered('in-process sessions', 'ms per session', 'bastion', perSession, () => rate(SESSION_LOOPS, SESSION_SECONDS * 1000, () => bastionSession(b))),
         (x) => x.toFixed(1),
       );
       addRate(`new exec sessions/s, one in-process client (ssh2 \`connectSsh\` both ways), ${SESSION_LOOPS} loops`, r, 'inproc', 'server side cost; the client shares the cores');
