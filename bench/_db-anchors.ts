@@ -17,7 +17,8 @@ import { chmod, chown, mkdir, readFile, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 
-import { findExecutable } from '@teleport-ts/testkit';
+import { findExecutable, freePort } from '@teleport-ts/testkit';
+import { stopChild } from './_common.js';
 
 /** A running anchor: where pgbench connects (a libpq conninfo) and the pids whose CPU is counted. */
 export interface Anchor {
@@ -36,17 +37,6 @@ export interface AnchorCerts {
   clientCert: string;
   clientKey: string;
   clientCa: string;
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 function waitForPort(port: number, child: ChildProcess, output: () => string): Promise<void> {
@@ -74,14 +64,7 @@ function launch(file: string, args: string[], options: { uid?: number; gid?: num
   let out = '';
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
-  const stop = async (): Promise<void> => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGTERM');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(timer);
-  };
+  const stop = (): Promise<void> => stopChild(child, 5_000);
   return { child, output: () => out, stop };
 }
 

@@ -12,6 +12,7 @@ import pg from 'pg';
 import { openBackend, rangeEnd, type Backend } from '@teleport-ts/core/backend';
 import { isCompareFailed } from '@teleport-ts/core/errors';
 import { startPostgres } from '@teleport-ts/testkit';
+import { rate as loopRate } from './_common.js';
 import { machineLine, markdownTable, percentile, writeSection, type Row } from './_report.js';
 
 const DURATION_MS = Number(process.env['BENCH_DURATION_MS'] ?? 3000);
@@ -20,20 +21,7 @@ const enc = new TextEncoder();
 const value = enc.encode(JSON.stringify({ kind: 'bench', spec: { payload: 'x'.repeat(200) } }));
 
 /** Runs `op` from `clients` concurrent loops for DURATION_MS; returns operations per second. */
-async function rate(clients: number, op: (client: number, i: number) => Promise<void>): Promise<number> {
-  const deadline = performance.now() + DURATION_MS;
-  const start = performance.now();
-  let done = 0;
-  await Promise.all(
-    Array.from({ length: clients }, async (_, c) => {
-      for (let i = 0; performance.now() < deadline; i++) {
-        await op(c, i);
-        done++;
-      }
-    }),
-  );
-  return done / ((performance.now() - start) / 1000);
-}
+const rate = (clients: number, op: (client: number, i: number) => Promise<void>): Promise<number> => loopRate(clients, DURATION_MS, op);
 
 interface Ops {
   put(c: number, i: number): Promise<void>;

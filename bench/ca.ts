@@ -15,20 +15,14 @@ import {
   tlsSigningKeyPair,
 } from '@teleport-ts/core/ca';
 import { systemClock } from '@teleport-ts/core/clock';
+import { rate as loopRate } from './_common.js';
 import { machineLine, markdownTable, writeSection, type Row } from './_report.js';
 
 const DURATION_MS = Number(process.env['BENCH_DURATION_MS'] ?? 3000);
 const KEYS = 200;
 
-async function rate(op: (i: number) => Promise<unknown> | unknown): Promise<number> {
-  const start = performance.now();
-  let n = 0;
-  while (performance.now() - start < DURATION_MS) {
-    await op(n);
-    n++;
-  }
-  return n / ((performance.now() - start) / 1000);
-}
+/** Calls of `op` per second, one after the other for DURATION_MS. */
+const rate = (op: (i: number) => Promise<unknown> | unknown): Promise<number> => loopRate(1, DURATION_MS, (_, i) => op(i));
 
 async function main(): Promise<void> {
   const clock = systemClock;

@@ -17,26 +17,15 @@ import { systemClock } from '@teleport-ts/core/clock';
 import { startPostgres } from '@teleport-ts/testkit';
 import { startAuthServer, type AuthServer } from '../packages/daemon/src/roles/auth/index.js';
 import { colocatedProxyIdentity } from '../packages/daemon/src/roles/proxy/index.js';
+import { rate as loopRate } from './_common.js';
 import { machineLine, markdownTable, percentile, writeSection, type Row } from './_report.js';
 
 const DURATION_MS = Number(process.env['BENCH_DURATION_MS'] ?? 3000);
 const enc = new TextEncoder();
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
-async function rate(clients: number, op: () => Promise<unknown>): Promise<number> {
-  const deadline = performance.now() + DURATION_MS;
-  const start = performance.now();
-  let done = 0;
-  await Promise.all(
-    Array.from({ length: clients }, async () => {
-      while (performance.now() < deadline) {
-        await op();
-        done++;
-      }
-    }),
-  );
-  return done / ((performance.now() - start) / 1000);
-}
+/** Operations per second of `op` from `clients` concurrent loops for DURATION_MS. */
+const rate = (clients: number, op: () => Promise<unknown>): Promise<number> => loopRate(clients, DURATION_MS, op);
 
 async function startAuth(backend: Backend, dir: string, cache: boolean): Promise<{ auth: AuthServer; proxy: AuthClient }> {
   const clock = systemClock;

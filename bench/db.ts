@@ -20,7 +20,7 @@
  * then counts all its processes).
  */
 
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -28,12 +28,12 @@ import path from 'node:path';
 
 import { loadIdentity, newAuthClient } from '@teleport-ts/core/api';
 import { generateKeyPair } from '@teleport-ts/core/ca';
-import { findExecutable, startPostgres, type PostgresServer } from '@teleport-ts/testkit';
-import { freePort, startHaproxyChain, startPgbouncer } from './_db-anchors.js';
+import { agentConfigLines, findExecutable, freePort, roachService, startPostgres, type PostgresServer } from '@teleport-ts/testkit';
+import { cli, cpuSeconds, loginAlice, startBenchCluster, startProcess, tool, type BenchProcess } from './_common.js';
+import { startHaproxyChain, startPgbouncer } from './_db-anchors.js';
 import { machineLine, markdownTable, writeSection, type Row } from './_report.js';
 
 const root = path.resolve(import.meta.dirname, '..');
-const bin = (name: string): string => path.join(root, 'bin', name);
 const DURATION_S = Number(process.env['BENCH_DURATION_S'] ?? 8);
 const CONNECT_DURATION_S = Math.max(3, Math.min(10, Math.round(DURATION_S / 2)));
 /** Each run is measured this many times (direct, chain, relays alternating); the tables show means. */
@@ -43,84 +43,27 @@ const THREADS = 2;
 const PASSWORD = 'correct horse battery staple';
 /** `db_service.workers` of the agent (a number or `auto`); unset: the default. */
 const DB_WORKERS = process.env['BENCH_DB_WORKERS'];
-/** Set to a directory to write CPU profiles of the chain's node processes (proxy, agent, tsh) there. */
-const CPU_PROF_DIR = process.env['BENCH_CPU_PROF_DIR'];
 
-/** A built CLI as [file, args]: through `node --cpu-prof` when profiling. */
-function cli(name: string, args: string[]): [string, string[]] {
-  if (CPU_PROF_DIR === undefined) return [bin(name), args];
-  return [process.execPath, ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`, `--cpu-prof-name=${name}-${args[0]}-${Date.now()}.cpuprofile`, bin(name), ...args]];
-}
-
-/** Fields of /proc/<pid>/stat after the command name (field 3 of the line is [0]), or undefined once it exited. */
-function procStat(pid: number): string[] | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * CPU seconds (user + system) a process and its live descendants used so far, from /proc (Linux): the db agent's
- * worker processes (`BENCH_DB_WORKERS`) are its children.
- */
-function cpuSeconds(pid: number | undefined): number {
-  if (pid === undefined) return NaN;
-  const own = procStat(pid);
-  if (own === undefined) return NaN;
-  // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the command name.
-  let total = (Number(own[11]) + Number(own[12])) / 100;
+/** Live child processes of `pid`, from /proc (Linux). */
+function childPids(pid: number): number[] {
+  const children: number[] = [];
   for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === pid) continue;
-    if (procStat(Number(entry))?.[1] === String(pid)) total += cpuSeconds(Number(entry)) || 0;
-  }
-  return total;
-}
-
-interface Daemon {
-  child: ChildProcess;
-  output(): string;
-  stop(): Promise<void>;
-}
-
-/** Starts a built program and waits for `ready` in its output. */
-async function startProcess(file: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = process.env): Promise<Daemon> {
-  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-  let out = '';
-  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
-  const deadline = Date.now() + 60_000;
-  while (!ready.test(out)) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`${path.basename(file)} ${args.join(' ')} did not start:\n${out}`);
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // The parent's pid is the second field after the command name.
+      if (stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1] === String(pid)) children.push(Number(entry));
+    } catch {
+      // exited meanwhile
     }
-    await new Promise((r) => setTimeout(r, 50));
   }
-  return {
-    child,
-    output: () => out,
-    stop: async () => {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGINT');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
+  return children;
 }
 
-async function tool(file: string, args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(file, args, { env: options.env ?? process.env, maxBuffer: 16 << 20, timeout: 600_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${path.basename(file)} ${args.join(' ')} failed: ${stderr || err.message}`));
-      else resolve(stdout);
-    });
-    child.stdin!.end(options.input ?? '');
-  });
+/** CPU seconds of a process and its live descendants: the db agent's worker processes are its children. */
+function treeCpuSeconds(pid: number | undefined): number {
+  if (pid === undefined) return NaN;
+  return childPids(pid).reduce((sum, child) => sum + (treeCpuSeconds(child) || 0), cpuSeconds(pid));
 }
 
 interface PgbenchResult {
@@ -155,7 +98,7 @@ server.listen(listen, '127.0.0.1', () => process.stdout.write('relaying\\n'));
 `;
 
 async function startRelays(target: number, hops: number): Promise<{ port: number; pids: (number | undefined)[]; stop(): Promise<void> }> {
-  const relays: Daemon[] = [];
+  const relays: BenchProcess[] = [];
   let next = target;
   for (let i = 0; i < hops; i++) {
     const port = await freePort();
@@ -191,9 +134,9 @@ interface RunResult {
 
 /** CPU seconds used by `pids` while `work` runs. */
 async function withCpu<T>(pids: (number | undefined)[], work: () => Promise<T>): Promise<{ result: T; cpu: number[] }> {
-  const before = pids.map(cpuSeconds);
+  const before = pids.map(treeCpuSeconds);
   const result = await work();
-  return { result, cpu: pids.map((pid, i) => cpuSeconds(pid) - before[i]!) };
+  return { result, cpu: pids.map((pid, i) => treeCpuSeconds(pid) - before[i]!) };
 }
 
 async function measureRun(r: { name: string; args: string[] }, variants: Variant[]): Promise<RunResult> {
@@ -379,30 +322,7 @@ async function main(): Promise<void> {
   const cleanups: (() => Promise<void>)[] = [];
   try {
     // ---- cluster: auth + proxy ------------------------------------------------------------------------------
-    const [authPort, proxyPort] = [await freePort(), await freePort()];
-    const proxyAddr = `127.0.0.1:${proxyPort}`;
-    const config = path.join(dir, 'teleport.yaml');
-    await writeFile(
-      config,
-      [
-        'version: v3',
-        'teleport:',
-        `  data_dir: ${path.join(dir, 'data')}`,
-        '  nodename: bench',
-        'auth_service:',
-        `  listen_addr: 127.0.0.1:${authPort}`,
-        '  cluster_name: bench.example.com',
-        '  authentication:',
-        '    second_factor: off',
-        'proxy_service:',
-        `  web_listen_addr: ${proxyAddr}`,
-        '',
-      ].join('\n'),
-    );
-    const cluster = await startProcess(...cli('teleport-ts', ['start', '-c', config]), /press Ctrl-C to stop/);
-    cleanups.unshift(cluster.stop);
-    const pin = /CA pin: (sha256:[0-9a-f]{64})/.exec(cluster.output())![1]!;
-    const tctl = (args: string[]) => tool(bin('tctl'), ['-c', config, ...args]);
+    const { process: cluster, authAddr, proxyAddr, pin, tctl } = await startBenchCluster(dir, cleanups);
 
     // ---- PostgreSQL with the cluster's certificates, client certificates required -----------------------------
     const certs = path.join(dir, 'certs');
@@ -426,7 +346,7 @@ async function main(): Promise<void> {
 
     // The direct path's client certificate: issued by the cluster's db_client CA, as the agent's are.
     const keys = await generateKeyPair('ecdsa-p256');
-    const admin = newAuthClient({ addr: `127.0.0.1:${authPort}`, identity: await loadIdentity(path.join(dir, 'data', 'admin')) });
+    const admin = newAuthClient({ addr: authAddr, identity: await loadIdentity(path.join(dir, 'data', 'admin')) });
     const clientCert = await admin.generateDatabaseClientCert({ publicKey: keys.publicKeyPem, dbUser: 'alice', ttl: 3_600_000 });
     await admin.close();
     await writeFile(path.join(dir, 'alice.crt'), clientCert.cert);
@@ -446,31 +366,9 @@ async function main(): Promise<void> {
     // ---- db agent in its own process, joined through the proxy -----------------------------------------------
     const token = /--token=([0-9a-f]+)/.exec(await tctl(['tokens', 'add', '--type=db']))![1]!;
     const agentConfig = path.join(dir, 'agent.yaml');
-    await writeFile(
-      agentConfig,
-      [
-        'version: v3',
-        'teleport:',
-        '  nodename: bench-db-agent',
-        `  data_dir: ${path.join(dir, 'agent')}`,
-        'auth_service:',
-        '  enabled: no',
-        'proxy_service:',
-        '  enabled: no',
-        'db_service:',
-        '  enabled: yes',
-        ...(DB_WORKERS === undefined ? [] : [`  workers: ${DB_WORKERS}`]),
-        '  databases:',
-        '  - name: roach',
-        '    protocol: cockroachdb',
-        `    uri: localhost:${pg.port}`,
-        '    static_labels:',
-        '      env: bench',
-        '    tls:',
-        `      ca_cert_file: ${path.join(certs, 'ca.crt')}`,
-        '',
-      ].join('\n'),
-    );
+    const services = roachService({ port: pg.port, caFile: path.join(certs, 'ca.crt'), labels: { env: 'bench' } });
+    if (DB_WORKERS !== undefined) services.splice(services.indexOf('  enabled: yes') + 1, 0, `  workers: ${DB_WORKERS}`);
+    await writeFile(agentConfig, [...agentConfigLines({ name: 'bench-db-agent', dataDir: path.join(dir, 'agent'), services }), ''].join('\n'));
     const agent = await startProcess(
       ...cli('teleport-ts', ['start', '--roles=db', `--auth-server=${proxyAddr}`, `--token=${token}`, `--ca-pin=${pin}`, '-c', agentConfig]),
       /press Ctrl-C to stop/,
@@ -478,17 +376,8 @@ async function main(): Promise<void> {
     cleanups.unshift(agent.stop);
 
     // ---- user alice, tsh login, tsh proxy db --tunnel ---------------------------------------------------------
-    const added = await tctl(['users', 'add', 'alice', '--roles=access', '--db-users=alice', '--db-names=bench']);
-    const invite = new URL(/https:\/\/\S+\/web\/invite\/[0-9a-f]+/.exec(added)![0]);
-    const tokenId = invite.pathname.split('/').pop()!;
-    await httpsJson(new URL('/v1/webapi/users/password/token', invite), 'PUT', { token: tokenId, password: PASSWORD });
-    const tshEnv = { ...process.env, TELEPORT_HOME: path.join(dir, 'tsh'), TELEPORT_PROXY: '', TELEPORT_USER: '' };
-    await tool(bin('tsh'), ['login', `--proxy=${proxyAddr}`, '--user=alice', '--insecure'], { input: `${PASSWORD}\n`, env: tshEnv });
-    // Wait for the agent's heartbeat.
-    for (let i = 0; !(await tool(bin('tsh'), ['db', 'ls', '--insecure'], { env: tshEnv })).includes('roach'); i++) {
-      if (i > 100) throw new Error('roach never appeared in tsh db ls');
-      await new Promise((r) => setTimeout(r, 200));
-    }
+    // Waits for the agent's heartbeat too.
+    const tshEnv = await loginAlice({ tctl, roleArgs: ['--roles=access', '--db-users=alice', '--db-names=bench'], password: PASSWORD, proxyAddr, home: path.join(dir, 'tsh'), listArgs: ['db', 'ls'], name: 'roach' });
     const localPort = await freePort();
     const tunnel = await startProcess(
       ...cli('tsh', ['proxy', 'db', '--tunnel', '--insecure', `--port=${localPort}`, '--db-user=alice', '--db-name=bench', 'roach']),
@@ -587,19 +476,6 @@ async function main(): Promise<void> {
     for (const c of cleanups) await c().catch(() => {});
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-async function httpsJson(url: URL, method: string, body: unknown): Promise<unknown> {
-  const https = await import('node:https');
-  return new Promise((resolve, reject) => {
-    const req = https.request(url, { method, rejectUnauthorized: false, headers: { 'content-type': 'application/json' } }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => (res.statusCode === 200 ? resolve(text ? JSON.parse(text) : undefined) : reject(new Error(`${method} ${url.pathname}: HTTP ${res.statusCode} ${text}`))));
-    });
-    req.on('error', reject);
-    req.end(JSON.stringify(body));
-  });
 }
 
 await main();

@@ -12,19 +12,18 @@
  * - the built `tsh ls` and `tsh db ls` with every resource listed (`--runs`, default 5, p50 and max).
  * Needs `pnpm build` first. The machine's load average is written with the figures.
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { loadIdentity, newAuthClient } from '@teleport-ts/core/api';
-import { startPostgres, type PostgresServer } from '@teleport-ts/testkit';
+import { clusterMemberConfig, freePort, repoBin, runProgram, startDaemonProcess, startPostgres, type Daemon, type PostgresServer } from '@teleport-ts/testkit';
+import { cpuSeconds } from './_common.js';
 import { machineLine, markdownTable, percentile, writeSection, type Row } from './_report.js';
 import type { WorkerCommand, WorkerPlan, WorkerStats } from './_scale-agents.js';
 
 const root = path.resolve(import.meta.dirname, '..');
-const BIN = (name: string): string => path.join(root, 'bin', name);
 const PASSWORD = 'correct horse battery staple';
 const CLUSTER = 'scale.example.com';
 const AGENTS_PER_WORKER = 2500;
@@ -60,86 +59,30 @@ function parseOptions(argv: string[]): Options {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const log = (line: string): void => void process.stderr.write(`scale: ${line}\n`);
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 // ---- the cluster: two auth+proxy processes on PostgreSQL ------------------------------------------------
 
 interface Member {
-  child: ChildProcess;
+  daemon: Daemon;
   config: string;
   dataDir: string;
   proxyAddr: string;
-  output(): string;
 }
 
-function memberConfig(o: { dir: string; index: number; backend: string; audit: string; ports: Record<'auth' | 'proxy' | 'peer', number> }): string {
-  return [
-    'version: v3',
-    'teleport:',
-    `  nodename: scale-${o.index}`,
-    `  data_dir: ${path.join(o.dir, `data-${o.index}`)}`,
+async function startMember(dir: string, index: number, backend: string, audit: string): Promise<Member> {
+  const ports = { auth: await freePort(), proxy: await freePort(), peer: await freePort() };
+  const config = path.join(dir, `teleport-${index}.yaml`);
+  const teleport = [
     '  log:',
     '    severity: WARN',
     // Every simulated agent comes from 127.0.0.1: the per-address limit of joins must let a fleet in.
     '  connection_limits:',
     '    rates:',
     '    - { period: 1s, average: 100000, burst: 100000 }',
-    '  storage:',
-    '    type: postgres',
-    `    conn_string: ${o.backend}`,
-    `    audit_events_uri: ['${o.audit}']`,
-    'auth_service:',
-    '  enabled: yes',
-    `  listen_addr: 127.0.0.1:${o.ports.auth}`,
-    `  cluster_name: ${CLUSTER}`,
-    '  authentication:',
-    '    second_factor: off',
-    '  tunnel_strategy:',
-    '    type: proxy_peering',
-    '    agent_connection_count: 1',
-    'proxy_service:',
-    '  enabled: yes',
-    `  web_listen_addr: 127.0.0.1:${o.ports.proxy}`,
-    `  peer_listen_addr: 127.0.0.1:${o.ports.peer}`,
-    '',
-  ].join('\n');
-}
-
-async function startMember(dir: string, index: number, backend: string, audit: string): Promise<Member> {
-  const ports = { auth: await freePort(), proxy: await freePort(), peer: await freePort() };
-  const config = path.join(dir, `teleport-${index}.yaml`);
-  await writeFile(config, memberConfig({ dir, index, backend, audit, ports }));
-  const child = spawn(BIN('teleport-ts'), ['start', '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-20_000)));
-  child.stderr!.on('data', (b: Buffer) => (out = (out + b.toString()).slice(-20_000)));
-  const deadline = Date.now() + 120_000;
-  while (!out.includes('press Ctrl-C to stop')) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`process ${index} did not start:\n${out}`);
-    await sleep(100);
-  }
-  return { child, config, dataDir: path.join(dir, `data-${index}`), proxyAddr: `127.0.0.1:${ports.proxy}`, output: () => out };
-}
-
-async function run(file: string, args: string[], options: { env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
-  const t0 = performance.now();
-  const child = spawn(file, args, { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-  child.stdin.end(options.input ?? '');
-  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? -1)));
-  return { code, stdout, stderr, ms: performance.now() - t0 };
+  ];
+  const auth = ['  tunnel_strategy:', '    type: proxy_peering', '    agent_connection_count: 1'];
+  await writeFile(config, clusterMemberConfig({ dir, index, namePrefix: 'scale', cluster: CLUSTER, backend, audit, ports, teleport, auth }));
+  const daemon = await startDaemonProcess(['start', '-c', config], 120_000);
+  return { daemon, config, dataDir: path.join(dir, `data-${index}`), proxyAddr: `127.0.0.1:${ports.proxy}` };
 }
 
 /** The token every agent joins with, the CA pin, and a user logged in with the built tsh. */
@@ -149,10 +92,10 @@ async function prepareCluster(first: Member, home: string): Promise<{ token: str
     const token = await admin.createToken({ roles: ['Node', 'Db'], ttl: 4 * 3600_000 });
     const { token: invite } = await admin.createUser({ name: 'alice', roles: ['access'], logins: ['alice'] });
     await admin.completeUserToken({ tokenId: invite.id, password: PASSWORD });
-    const status = await run(BIN('tctl'), ['-c', first.config, 'status', '--format=json']);
+    const status = await runProgram(repoBin('tctl'), ['-c', first.config, 'status', '--format=json']);
     const caPin = (JSON.parse(status.stdout) as { cluster: { ca_pins: string[] } }).cluster.ca_pins[0]!;
     const tshEnv = { ...process.env, TELEPORT_HOME: home, TELEPORT_PROXY: '', TELEPORT_USER: '' };
-    const login = await run(BIN('tsh'), ['login', `--proxy=${first.proxyAddr}`, '--user=alice', '--insecure'], { env: tshEnv, input: `${PASSWORD}\n` });
+    const login = await runProgram(repoBin('tsh'), ['login', `--proxy=${first.proxyAddr}`, '--user=alice', '--insecure'], { env: tshEnv, input: `${PASSWORD}\n` });
     if (login.code !== 0) throw new Error(`tsh login failed: ${login.stderr}`);
     return { token: token.metadata.name, caPin, tshEnv };
   } finally {
@@ -161,13 +104,6 @@ async function prepareCluster(first: Member, home: string): Promise<{ token: str
 }
 
 // ---- what is measured -----------------------------------------------------------------------------------
-
-/** CPU seconds (user + system) a process used so far. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
 
 function rssBytes(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -271,9 +207,10 @@ async function timeTsh(env: NodeJS.ProcessEnv, args: string[], runs: number): Pr
   const ms: number[] = [];
   let rows = 0;
   for (let i = 0; i < runs; i++) {
-    const r = await run(BIN('tsh'), args, { env });
+    const t0 = performance.now();
+    const r = await runProgram(repoBin('tsh'), args, { env });
     if (r.code !== 0) throw new Error(`tsh ${args.join(' ')} failed: ${r.stderr}`);
-    ms.push(r.ms);
+    ms.push(performance.now() - t0);
     rows = r.stdout.split('\n').filter((l) => l.includes('scale-')).length;
   }
   return { ms: ms.sort((a, b) => a - b), rows };
@@ -301,7 +238,7 @@ interface Figures {
 }
 
 async function measure(options: Options, members: Member[], pg: PostgresServer, db: string, prepared: Awaited<ReturnType<typeof prepareCluster>>): Promise<Figures> {
-  const pids = members.map((m) => m.child.pid!);
+  const pids = members.map((m) => m.daemon.child.pid!);
   const load = { start: os.loadavg(), end: [] as number[] };
   const workers = await startFleet(options, members.map((m) => m.proxyAddr), prepared.token, prepared.caPin);
   try {
@@ -408,11 +345,10 @@ async function main(): Promise<void> {
     process.stdout.write(`${body}\n\n${summary}\n`);
     if (options.record) await writeSection('scale', body);
   } catch (err) {
-    for (const m of members) process.stderr.write(`--- process output (tail)\n${m.output().slice(-3000)}\n`);
+    for (const m of members) process.stderr.write(`--- process output (tail)\n${m.daemon.output().slice(-3000)}\n`);
     throw err;
   } finally {
-    for (const m of members) m.child.kill('SIGTERM');
-    await Promise.all(members.map((m) => new Promise((r) => (m.child.exitCode !== null ? r(undefined) : m.child.once('exit', r)))));
+    await Promise.all(members.map((m) => m.daemon.stop()));
     await pg.destroy();
     await rm(dir, { recursive: true, force: true });
   }

@@ -22,7 +22,7 @@
  * (the node and the sshds log in as root).
  */
 
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -30,13 +30,13 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Duplex } from 'node:stream';
 import { connectSsh, type Client } from '@teleport-ts/core/protocol/ssh';
-import { findExecutable } from '@teleport-ts/testkit';
+import { agentConfigLines, findExecutable, freePort } from '@teleport-ts/testkit';
 import { connectNode } from '../packages/tsh/src/ssh/connect.js';
 import { openSshProfile, type SshProfile } from '../packages/tsh/src/ssh/profile.js';
+import { bin, cli, loginAlice, rate, startBenchCluster, startProcess, tool, type BenchProcess } from './_common.js';
 import { machineLine, markdownTable, percentile, writeSection, type Row } from './_report.js';
 
 const root = path.resolve(import.meta.dirname, '..');
-const bin = (name: string): string => path.join(root, 'bin', name);
 const ROUNDS = Math.max(1, Number(process.env['BENCH_SSH_ROUNDS'] ?? 3));
 const SESSION_SECONDS = Number(process.env['BENCH_SSH_SESSION_S'] ?? 4);
 const CLI_LOOPS = 4;
@@ -60,27 +60,8 @@ function defaultLogin(): string {
   }
   return 'root';
 }
-/** Set to a directory to write CPU profiles of the cluster, the node and every tsh there. */
-const CPU_PROF_DIR = process.env['BENCH_CPU_PROF_DIR'];
 /** Comma-separated subset of `cli,inproc,upload,download,echo`; the doc is written only when all run. */
 const ONLY = process.env['BENCH_SSH_ONLY']?.split(',');
-
-/** A built program as [file, args]: through `node --cpu-prof` when profiling. */
-function cli(name: string, args: string[]): [string, string[]] {
-  if (CPU_PROF_DIR === undefined) return [bin(name), args];
-  return [process.execPath, ['--cpu-prof', `--cpu-prof-dir=${CPU_PROF_DIR}`, bin(name), ...args]];
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** utime, stime, cutime and cstime of one /proc/<pid>/stat, in seconds, and its parent. */
 function readStat(pid: number): { ppid: number; cpu: number } | undefined {
@@ -118,56 +99,6 @@ function treeCpuSeconds(root: number | undefined): number {
   return total;
 }
 
-interface Daemon {
-  child: ChildProcess;
-  output(): string;
-  stop(): Promise<void>;
-}
-
-/** Starts a program and waits for `ready` in its output. */
-async function startProcess(file: string, args: string[], ready: RegExp, env: NodeJS.ProcessEnv = process.env): Promise<Daemon> {
-  const child = spawn(file, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
-  let out = '';
-  const keep = (b: Buffer): void => {
-    // Keep the start of the output (the CA pin, readiness) and drop the rest: sshd and the daemons log every connection.
-    if (out.length < 1 << 20) out += b.toString();
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const deadline = Date.now() + 60_000;
-  while (!ready.test(out)) {
-    if (child.exitCode !== null || Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`${path.basename(file)} ${args.join(' ')} did not start:\n${out}`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    child,
-    output: () => out,
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
-}
-
-async function tool(file: string, args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = execFile(file, args, { env: options.env ?? process.env, maxBuffer: 16 << 20, timeout: 120_000 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${path.basename(file)} ${args.join(' ')} failed: ${stderr || err.message}`));
-      else resolve(stdout);
-    });
-    // A program that does not read its stdin (ssh-keygen) may exit before this write: EPIPE, not an error here.
-    child.stdin!.on('error', () => undefined);
-    child.stdin!.end(options.input ?? '');
-  });
-}
-
 /** Runs a command to completion, output discarded; rejects on a non-zero exit. */
 function runQuiet(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -179,77 +110,27 @@ function runQuiet(file: string, args: string[], env: NodeJS.ProcessEnv): Promise
   });
 }
 
-async function httpsJson(url: URL, method: string, body: unknown): Promise<void> {
-  const https = await import('node:https');
-  return new Promise((resolve, reject) => {
-    const req = https.request(url, { method, rejectUnauthorized: false, headers: { 'content-type': 'application/json' } }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`${method} ${url.pathname}: HTTP ${res.statusCode} ${text}`))));
-    });
-    req.on('error', reject);
-    req.end(JSON.stringify(body));
-  });
-}
-
 // ---- the two paths -------------------------------------------------------------------------------------------------
 
 interface Teleport {
-  cluster: Daemon;
-  node: Daemon;
+  cluster: BenchProcess;
+  node: BenchProcess;
   tshEnv: NodeJS.ProcessEnv;
   profile: SshProfile;
   clusterName: string;
 }
 
 async function startTeleport(dir: string, cleanups: (() => Promise<void>)[]): Promise<Teleport> {
-  const [authPort, proxyPort] = [await freePort(), await freePort()];
-  const proxyAddr = `127.0.0.1:${proxyPort}`;
-  const clusterName = 'bench.example.com';
-  const config = path.join(dir, 'teleport.yaml');
-  await writeFile(
-    config,
-    [
-      'version: v3',
-      'teleport:',
-      `  data_dir: ${path.join(dir, 'data')}`,
-      '  nodename: bench',
-      'auth_service:',
-      `  listen_addr: 127.0.0.1:${authPort}`,
-      `  cluster_name: ${clusterName}`,
-      '  authentication:',
-      '    second_factor: off',
-      'proxy_service:',
-      `  web_listen_addr: ${proxyAddr}`,
-      '',
-    ].join('\n'),
-  );
-  const cluster = await startProcess(...cli('teleport-ts', ['start', '-c', config]), /press Ctrl-C to stop/);
-  cleanups.unshift(cluster.stop);
-  const pin = /CA pin: (sha256:[0-9a-f]{64})/.exec(cluster.output())![1]!;
-  const tctl = (args: string[]): Promise<string> => tool(bin('tctl'), ['-c', config, ...args]);
-
+  const { process: cluster, proxyAddr, pin, clusterName, tctl } = await startBenchCluster(dir, cleanups);
   const token = /--token=([0-9a-f]+)/.exec(await tctl(['tokens', 'add', '--type=node']))![1]!;
   const nodeConfig = path.join(dir, 'node.yaml');
-  await writeFile(
-    nodeConfig,
-    ['version: v3', 'teleport:', `  nodename: ${NODE_NAME}`, `  data_dir: ${path.join(dir, 'node')}`, 'auth_service:', '  enabled: no', 'proxy_service:', '  enabled: no', 'ssh_service:', '  enabled: yes', ''].join('\n'),
-  );
+  await writeFile(nodeConfig, [...agentConfigLines({ name: NODE_NAME, dataDir: path.join(dir, 'node'), services: ['ssh_service:', '  enabled: yes'] }), ''].join('\n'));
   const node = await startProcess(
     ...cli('teleport-ts', ['start', '-c', nodeConfig, `--proxy-server=${proxyAddr}`, `--ca-pin=${pin}`, `--token=${token}`]),
     /press Ctrl-C to stop/,
   );
   cleanups.unshift(node.stop);
-
-  const added = await tctl(['users', 'add', 'alice', '--roles=access', `--logins=${LOGIN}`]);
-  const invite = new URL(/https:\/\/\S+\/web\/invite\/[0-9a-f]+/.exec(added)![0]);
-  await httpsJson(new URL('/v1/webapi/users/password/token', invite), 'PUT', { token: invite.pathname.split('/').pop(), password: PASSWORD });
-  const tshEnv = { ...process.env, TELEPORT_HOME: path.join(dir, 'tsh'), TELEPORT_PROXY: '', TELEPORT_USER: '' };
-  await tool(bin('tsh'), ['login', `--proxy=${proxyAddr}`, '--user=alice', '--insecure'], { input: `${PASSWORD}\n`, env: tshEnv });
-  for (let i = 0; !(await tool(bin('tsh'), ['ls', '--insecure'], { env: tshEnv })).includes(NODE_NAME); i++) {
-    if (i > 100) throw new Error(`${NODE_NAME} never appeared in tsh ls`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  const tshEnv = await loginAlice({ tctl, roleArgs: ['--roles=access', `--logins=${LOGIN}`], password: PASSWORD, proxyAddr, home: path.join(dir, 'tsh'), listArgs: ['ls'], name: NODE_NAME });
   const profile = await openSshProfile({ insecure: true }, tshEnv);
   return { cluster, node, tshEnv, profile, clusterName };
 }
@@ -354,22 +235,6 @@ function sshArgs(b: Bastion, command: string, tty = false): [string, string[]] {
 }
 
 // ---- (a) new exec sessions/s ---------------------------------------------------------------------------------------
-
-/** Runs `op` from `loops` concurrent loops for SESSION_SECONDS; completed operations per second. */
-async function rate(loops: number, op: () => Promise<void>): Promise<number> {
-  const start = performance.now();
-  const deadline = start + SESSION_SECONDS * 1000;
-  let done = 0;
-  await Promise.all(
-    Array.from({ length: loops }, async () => {
-      while (performance.now() < deadline) {
-        await op();
-        done++;
-      }
-    }),
-  );
-  return done / ((performance.now() - start) / 1000);
-}
 
 /** One exec of `true` on a logged-in client; resolves on its exit status 0. */
 function execTrue(client: Client): Promise<void> {
@@ -551,8 +416,8 @@ async function main(): Promise<void> {
     if (wants('cli')) {
       const r = await alternate(
         `new exec sessions/s, CLIs, ${CLI_LOOPS} loops`,
-        metered('CLI sessions', 'ms per session', 'teleport', perSession, () => rate(CLI_LOOPS, () => runQuiet(...tshArgs('true'), t.tshEnv))),
-        metered('CLI sessions', 'ms per session', 'bastion', perSession, () => rate(CLI_LOOPS, () => runQuiet(...sshArgs(b, 'true'), sshEnv))),
+        metered('CLI sessions', 'ms per session', 'teleport', perSession, () => rate(CLI_LOOPS, SESSION_SECONDS * 1000, () => runQuiet(...tshArgs('true'), t.tshEnv))),
+        metered('CLI sessions', 'ms per session', 'bastion', perSession, () => rate(CLI_LOOPS, SESSION_SECONDS * 1000, () => runQuiet(...sshArgs(b, 'true'), sshEnv))),
         (x) => x.toFixed(1),
       );
       addRate(`new exec sessions/s, CLIs (\`tsh ssh ${LOGIN}@node true\` vs \`ssh -J bastion target true\`), ${CLI_LOOPS} loops`, r, 'cli', 'a new client process per session');
@@ -560,8 +425,8 @@ async function main(): Promise<void> {
     if (wants('inproc')) {
       const r = await alternate(
         `new exec sessions/s, in-process client, ${SESSION_LOOPS} loops`,
-        metered('in-process sessions', 'ms per session', 'teleport', perSession, () => rate(SESSION_LOOPS, () => teleportSession(t))),
-        metered('in-process sessions', 'ms per session', 'bastion', perSession, () => rate(SESSION_LOOPS, () => bastionSession(b))),
+        metered('in-process sessions', 'ms per session', 'teleport', perSession, () => rate(SESSION_LOOPS, SESSION_SECONDS * 1000, () => teleportSession(t))),
+        metered('in-process sessions', 'ms per session', 'bastion', perSession, () => rate(SESSION_LOOPS, SESSION_SECONDS * 1000, () => bastionSession(b))),
         (x) => x.toFixed(1),
       );
       addRate(`new exec sessions/s, one in-process client (ssh2 \`connectSsh\` both ways), ${SESSION_LOOPS} loops`, r, 'inproc', 'server side cost; the client shares the cores');

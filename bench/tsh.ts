@@ -23,6 +23,7 @@ import { BALANCED_V1, generateKeyPair } from '@teleport-ts/core/ca';
 import { systemClock } from '@teleport-ts/core/clock';
 import { startAuthServer } from '../packages/daemon/src/roles/auth/index.js';
 import { colocatedProxyIdentity, startProxyService } from '../packages/daemon/src/roles/proxy/index.js';
+import { rate as loopRate } from './_common.js';
 import { machineLine, markdownTable, percentile, writeSection, type Row } from './_report.js';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -45,20 +46,7 @@ function wallMs(cmd: string, args: string[], env: NodeJS.ProcessEnv): number {
 }
 
 /** Runs `op` from `concurrency` loops for DURATION_MS; returns completed operations per second. */
-async function rate(concurrency: number, op: () => Promise<void>): Promise<number> {
-  const start = performance.now();
-  const deadline = start + DURATION_MS;
-  let done = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < deadline) {
-        await op();
-        done++;
-      }
-    }),
-  );
-  return done / ((performance.now() - start) / 1000);
-}
+const rate = (concurrency: number, op: () => Promise<void>): Promise<number> => loopRate(concurrency, DURATION_MS, op);
 
 function request(port: number, agent: https.Agent | false, method: string, urlPath: string, body?: string): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -20,7 +20,7 @@ import {
   serializeStartupMessage,
   type BackendMessage,
 } from '@teleport-ts/core/protocol/postgres';
-import { requirePostgres, requireTool, startPostgres, type PostgresServer } from '@teleport-ts/testkit';
+import { agentConfigLines, requirePostgres, requireTool, roachService, startCertDatabase, type PostgresServer } from '@teleport-ts/testkit';
 import { bin, completeInvite, nextTotp, runTsh, startCluster, startDaemon, type RunningDaemon, type TestCluster } from './tsh-cluster.js';
 import { run } from './tctl-harness.js';
 
@@ -126,15 +126,9 @@ describe.skipIf(postgres === undefined || !psql.available)('database access thro
 
     // The database: certificates from tctl, client certificates required on TCP.
     const certs = path.join(cluster.dir, 'roach-certs');
-    const signed = await tctl(['auth', 'sign', '--format=cockroachdb', '--host=localhost', `--out=${certs}`]);
-    expect(signed.code, signed.stderr).toBe(0);
-    pg = await startPostgres({
-      tls: { certFile: path.join(certs, 'node.crt'), keyFile: path.join(certs, 'node.key'), caFile: path.join(certs, 'ca-client.crt') },
-      hba: ['local all all trust', 'hostssl all all 127.0.0.1/32 cert'],
-    });
-    for (const role of ['alice', 'bob']) await pg.query(`CREATE ROLE ${role} LOGIN`);
+    pg = await startCertDatabase(cluster.config, certs, ['alice', 'bob']);
     // libpq's default database is the user's name (CockroachDB accepts any); `app` and `other` for db_names.
-    for (const db of ['alice', 'bob', 'app', 'other']) await pg.createDatabase(db);
+    for (const db of ['app', 'other']) await pg.createDatabase(db);
 
     // The db agent, in its own process: joins through the proxy with a db token and the CA pin.
     const tokenOut = await tctl(['tokens', 'add', '--type=db']);
@@ -142,37 +136,9 @@ describe.skipIf(postgres === undefined || !psql.available)('database access thro
     const token = /--token=([0-9a-f]+)/.exec(tokenOut.stdout)?.[1] ?? /^([0-9a-f]{32})$/m.exec(tokenOut.stdout)?.[1];
     expect(token, tokenOut.stdout).toBeDefined();
     agentConfig = path.join(cluster.dir, 'agent.yaml');
-    const uri = `localhost:${pg.port}`;
-    await writeFile(
-      agentConfig,
-      [
-        'version: v3',
-        'teleport:',
-        '  nodename: db-agent',
-        `  data_dir: ${path.join(cluster.dir, 'agent-data')}`,
-        'auth_service:',
-        '  enabled: no',
-        'proxy_service:',
-        '  enabled: no',
-        'db_service:',
-        '  enabled: yes',
-        '  databases:',
-        '  - name: roach',
-        '    protocol: cockroachdb',
-        `    uri: ${uri}`,
-        '    static_labels:',
-        '      env: dev',
-        '    tls:',
-        `      ca_cert_file: ${path.join(certs, 'ca.crt')}`,
-        '  - name: pg',
-        '    description: Orders',
-        '    protocol: postgres',
-        `    uri: ${uri}`,
-        '    static_labels:',
-        '      env: dev',
-        '',
-      ].join('\n'),
-    );
+    const roach = roachService({ port: pg.port, caFile: path.join(certs, 'ca.crt'), labels: { env: 'dev' } });
+    const orders = ['  - name: pg', '    description: Orders', '    protocol: postgres', `    uri: localhost:${pg.port}`, '    static_labels:', '      env: dev'];
+    await writeFile(agentConfig, [...agentConfigLines({ name: 'db-agent', dataDir: path.join(cluster.dir, 'agent-data'), services: [...roach, ...orders] }), ''].join('\n'));
     agentArgs = ['start', '--roles=db', `--auth-server=${cluster.proxyAddr}`, `--ca-pin=${pin}`, '-c', agentConfig];
     agent = await startDaemon([...agentArgs, `--token=${token}`]);
 

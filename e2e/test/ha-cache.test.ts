@@ -12,8 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadIdentity, newAuthClient, type AuthClient } from '@teleport-ts/core/api';
-import { requirePostgres, requireTool, startPostgres, type PostgresServer } from '@teleport-ts/testkit';
-import { bin, completeInvite, freePort, runTsh, startDaemon, type RunningDaemon } from './tsh-cluster.js';
+import { agentConfigLines, requirePostgres, requireTool, roachService, startCertDatabase, startPostgres, type PostgresServer } from '@teleport-ts/testkit';
+import { bin, completeInvite, dbUserRoleYaml, freePort, runTsh, startDaemon, until, type RunningDaemon } from './tsh-cluster.js';
 import { run } from './tctl-harness.js';
 
 const postgres = requirePostgres();
@@ -28,16 +28,6 @@ interface Node {
   authAddr: string;
   dataDir: string;
   daemon: RunningDaemon;
-}
-
-/** Polls `check` until it holds; resolves to the milliseconds it took. */
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
-  const started = performance.now();
-  while (!(await check())) {
-    if (performance.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return performance.now() - started;
 }
 
 describe.skipIf(postgres === undefined || !psql.available)('two auth+proxy processes sharing PostgreSQL, with caches', () => {
@@ -100,55 +90,21 @@ describe.skipIf(postgres === undefined || !psql.available)('two auth+proxy proce
 
   async function writeRole(envLabel: string): Promise<void> {
     const file = path.join(dir, `role-${envLabel}.yaml`);
-    await writeFile(
-      file,
-      ['kind: role', 'version: v7', 'metadata:', '  name: dbuser', 'spec:', '  allow:', '    db_labels:', `      env: ${envLabel}`, "    db_users: ['{{internal.db_users}}']", "    db_names: ['*']", ''].join('\n'),
-    );
+    await writeFile(file, dbUserRoleYaml(envLabel));
     const created = await tctl(a, ['create', '-f', file]);
     expect(created.code, created.stderr).toBe(0);
   }
 
   async function startDatabaseAndAgent(): Promise<void> {
     const certs = path.join(dir, 'roach-certs');
-    const signed = await tctl(a, ['auth', 'sign', '--format=cockroachdb', '--host=localhost', `--out=${certs}`]);
-    expect(signed.code, signed.stderr).toBe(0);
-    dataPg = await startPostgres({
-      tls: { certFile: path.join(certs, 'node.crt'), keyFile: path.join(certs, 'node.key'), caFile: path.join(certs, 'ca-client.crt') },
-      hba: ['local all all trust', 'hostssl all all 127.0.0.1/32 cert'],
-    });
-    for (const role of ['alice', 'carol']) {
-      await dataPg.query(`CREATE ROLE ${role} LOGIN`);
-      await dataPg.createDatabase(role);
-    }
+    dataPg = await startCertDatabase(a.config, certs, ['alice', 'carol']);
     const tokenOut = await tctl(a, ['tokens', 'add', '--type=db']);
     const token = /--token=([0-9a-f]+)/.exec(tokenOut.stdout)?.[1] ?? /^([0-9a-f]{32})$/m.exec(tokenOut.stdout)?.[1];
     expect(token, tokenOut.stdout).toBeDefined();
     const pin = /CA pin: (sha256:[0-9a-f]{64})/.exec(a.daemon.output())![1]!;
     const agentConfig = path.join(dir, 'agent.yaml');
-    await writeFile(
-      agentConfig,
-      [
-        'version: v3',
-        'teleport:',
-        '  nodename: db-agent',
-        `  data_dir: ${path.join(dir, 'agent-data')}`,
-        'auth_service:',
-        '  enabled: no',
-        'proxy_service:',
-        '  enabled: no',
-        'db_service:',
-        '  enabled: yes',
-        '  databases:',
-        '  - name: roach',
-        '    protocol: cockroachdb',
-        `    uri: localhost:${dataPg.port}`,
-        '    static_labels:',
-        '      env: dev',
-        '    tls:',
-        `      ca_cert_file: ${path.join(certs, 'ca.crt')}`,
-        '',
-      ].join('\n'),
-    );
+    const services = roachService({ port: dataPg.port, caFile: path.join(certs, 'ca.crt'), labels: { env: 'dev' } });
+    await writeFile(agentConfig, [...agentConfigLines({ name: 'db-agent', dataDir: path.join(dir, 'agent-data'), services }), ''].join('\n'));
     agent = await startDaemon(['start', '--roles=db', `--auth-server=${a.proxyAddr}`, `--ca-pin=${pin}`, `--token=${token}`, '-c', agentConfig]);
   }
 

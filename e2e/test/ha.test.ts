@@ -10,9 +10,9 @@
  * the other proxies keep answering.
  */
 
-import { spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  openPsqlSession,
   requirePostgres,
   requireTool,
   runProgram,
@@ -40,27 +40,12 @@ interface Session {
 
 async function openSession(home: string): Promise<Session> {
   const { port, child: tunnel } = await startLocalDbProxy(home);
-  const client = spawn(psql.path!, ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=0', `postgres://alice@127.0.0.1:${port}/alice?sslmode=disable`], {
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let out = '';
-  client.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  client.stderr!.on('data', (b: Buffer) => (out += b.toString()));
-  client.stdin!.on('error', () => undefined);
-  let n = 0;
+  const session = openPsqlSession(psql.path!, `postgres://alice@127.0.0.1:${port}/alice?sslmode=disable`);
   return {
-    async query(sql, timeoutMs = 10_000) {
-      const marker = `done-${++n}`;
-      client.stdin!.write(`${sql};\nselect '${marker}';\n`);
-      await waitUntil(`psql answer ${marker}`, () => (out.includes(marker) || client.exitCode !== null ? true : undefined), timeoutMs, () => out);
-      const text = out;
-      out = '';
-      return text;
-    },
-    alive: () => client.exitCode === null,
+    query: (sql, timeoutMs) => session.query(sql, timeoutMs),
+    alive: () => session.alive(),
     async close() {
-      client.stdin!.end();
-      client.kill('SIGKILL');
+      session.close();
       tunnel.kill('SIGKILL');
     },
   };

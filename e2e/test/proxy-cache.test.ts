@@ -12,8 +12,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requirePostgres, requireTool, startPostgres, type PostgresServer } from '@teleport-ts/testkit';
-import { bin, completeInvite, freePort, runTsh, startDaemon, type RunningDaemon } from './tsh-cluster.js';
+import { agentConfigLines, openPsqlSession, requirePostgres, requireTool, roachService, startCertDatabase, startLocalDbProxy, type PostgresServer } from '@teleport-ts/testkit';
+import { bin, completeInvite, dbUserRoleYaml, freePort, runTsh, startDaemon, until, writeAuthOnlyConfig, type RunningDaemon } from './tsh-cluster.js';
 import { run } from './tctl-harness.js';
 
 const postgres = requirePostgres();
@@ -21,32 +21,8 @@ const psql = requireTool('psql', 'postgresql-client');
 const PASSWORD = 'correct horse battery staple';
 const CLUSTER = 'cached.example.com';
 
-/** Polls `check` until it holds; resolves to the milliseconds it took. */
-async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
-  const started = performance.now();
-  while (!(await check())) {
-    if (performance.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return performance.now() - started;
-}
-
-/** `tsh proxy db --tunnel` for `user` (tsh's local proxy, the code `tsh db connect` uses); its port. */
-async function startTunnel(home: string, user: string): Promise<{ port: string; child: ChildProcess }> {
-  const child = spawn(bin('tsh'), ['proxy', 'db', '--insecure', '--tunnel', `--db-user=${user}`, 'roach'], {
-    env: { ...process.env, TELEPORT_HOME: home, TELEPORT_PROXY: '', TELEPORT_USER: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let banner = '';
-  child.stdout!.on('data', (b: Buffer) => (banner += b.toString()));
-  child.stderr!.on('data', (b: Buffer) => (banner += b.toString()));
-  let port: string | undefined;
-  await until(async () => (port = /on 127\.0\.0\.1:(\d+)\./.exec(banner)?.[1]) !== undefined, 20_000, `tsh proxy db: ${banner}`);
-  return { port: port!, child };
-}
-
 /** One `psql -c` through a tunnel: its exit code and output. */
-function psqlOnce(port: string, user: string, sql: string): Promise<{ code: number; out: string }> {
+function psqlOnce(port: number, user: string, sql: string): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
     const p = spawn(psql.path!, ['-X', '-q', '-A', '-t', '-c', sql, `postgres://${user}@127.0.0.1:${port}/${user}?sslmode=disable&connect_timeout=5`], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -54,27 +30,6 @@ function psqlOnce(port: string, user: string, sql: string): Promise<{ code: numb
     p.stderr.on('data', (b: Buffer) => (out += b.toString()));
     p.on('close', (code) => resolve({ code: code ?? -1, out }));
   });
-}
-
-/** A psql process kept open through a tunnel: one query at a time. */
-function openSession(port: string, user: string): { query(sql: string): Promise<string>; close(): void } {
-  const client = spawn(psql.path!, ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=0', `postgres://${user}@127.0.0.1:${port}/${user}?sslmode=disable`], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  client.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  client.stderr!.on('data', (b: Buffer) => (out += b.toString()));
-  client.stdin!.on('error', () => undefined);
-  let n = 0;
-  return {
-    async query(sql) {
-      const marker = `done-${++n}`;
-      client.stdin!.write(`${sql};\nselect '${marker}';\n`);
-      await until(async () => out.includes(marker) || client.exitCode !== null, 10_000, `psql answer: ${out}`);
-      const text = out;
-      out = '';
-      return text;
-    },
-    close: () => client.kill('SIGKILL'),
-  };
 }
 
 /** `/metrics` of a diag endpoint, every line checked as Prometheus text: sample name (with labels) -> value. */
@@ -108,33 +63,13 @@ describe.skipIf(postgres === undefined || !psql.available)('a proxy alone with a
 
   async function writeRole(envLabel: string): Promise<void> {
     const file = path.join(dir, `role-${envLabel}.yaml`);
-    await writeFile(
-      file,
-      ['kind: role', 'version: v7', 'metadata:', '  name: dbuser', 'spec:', '  allow:', '    db_labels:', `      env: ${envLabel}`, "    db_users: ['{{internal.db_users}}']", "    db_names: ['*']", ''].join('\n'),
-    );
+    await writeFile(file, dbUserRoleYaml(envLabel));
     const created = await tctl(['create', '-f', file]);
     expect(created.code, created.stderr).toBe(0);
   }
 
   async function startAuth(authPort: number): Promise<RunningDaemon> {
-    authConfig = path.join(dir, 'auth.yaml');
-    await writeFile(
-      authConfig,
-      [
-        'version: v3',
-        'teleport:',
-        `  data_dir: ${path.join(dir, 'auth')}`,
-        'auth_service:',
-        `  listen_addr: 127.0.0.1:${authPort}`,
-        `  cluster_name: ${CLUSTER}`,
-        '  authentication:',
-        '    second_factor: off',
-        'proxy_service:',
-        '  enabled: no',
-        `  public_addr: ${proxyAddr}`,
-        '',
-      ].join('\n'),
-    );
+    authConfig = await writeAuthOnlyConfig({ dir, authPort, cluster: CLUSTER, publicAddr: proxyAddr });
     return startDaemon(['start', '-c', authConfig]);
   }
 
@@ -145,45 +80,14 @@ describe.skipIf(postgres === undefined || !psql.available)('a proxy alone with a
 
   async function startDatabase(): Promise<string> {
     const certs = path.join(dir, 'roach-certs');
-    const signed = await tctl(['auth', 'sign', '--format=cockroachdb', '--host=localhost', `--out=${certs}`]);
-    expect(signed.code, signed.stderr).toBe(0);
-    dataPg = await startPostgres({
-      tls: { certFile: path.join(certs, 'node.crt'), keyFile: path.join(certs, 'node.key'), caFile: path.join(certs, 'ca-client.crt') },
-      hba: ['local all all trust', 'hostssl all all 127.0.0.1/32 cert'],
-    });
-    for (const role of ['alice', 'carol']) {
-      await dataPg.query(`CREATE ROLE ${role} LOGIN`);
-      await dataPg.createDatabase(role);
-    }
+    dataPg = await startCertDatabase(authConfig, certs, ['alice', 'carol']);
     return certs;
   }
 
   async function startAgent(pin: string, certs: string): Promise<RunningDaemon> {
     const agentConfig = path.join(dir, 'agent.yaml');
-    await writeFile(
-      agentConfig,
-      [
-        'version: v3',
-        'teleport:',
-        '  nodename: db-agent',
-        `  data_dir: ${path.join(dir, 'agent-data')}`,
-        'auth_service:',
-        '  enabled: no',
-        'proxy_service:',
-        '  enabled: no',
-        'db_service:',
-        '  enabled: yes',
-        '  databases:',
-        '  - name: roach',
-        '    protocol: cockroachdb',
-        `    uri: localhost:${dataPg.port}`,
-        '    static_labels:',
-        '      env: dev',
-        '    tls:',
-        `      ca_cert_file: ${path.join(certs, 'ca.crt')}`,
-        '',
-      ].join('\n'),
-    );
+    const services = roachService({ port: dataPg.port, caFile: path.join(certs, 'ca.crt'), labels: { env: 'dev' } });
+    await writeFile(agentConfig, [...agentConfigLines({ name: 'db-agent', dataDir: path.join(dir, 'agent-data'), services }), ''].join('\n'));
     // The agent reaches the auth API through the proxy's passthrough, as agents outside the auth server's network do.
     return startDaemon(['start', '--roles=db', `--auth-server=${proxyAddr}`, `--diag-addr=${agentDiag}`, `--ca-pin=${pin}`, `--token=${await joinToken('db')}`, '-c', agentConfig]);
   }
@@ -231,7 +135,7 @@ describe.skipIf(postgres === undefined || !psql.available)('a proxy alone with a
 
   it('the proxy and the agent follow the auth server watch: a lock and a role change take effect within 2 s', async () => {
     expect(proxy.output()).toContain('cache is ready cache:proxy');
-    const tunnel = await startTunnel(homes['carol']!, 'carol');
+    const tunnel = await startLocalDbProxy(homes['carol']!, 'carol');
     children.push(tunnel.child);
     await until(async () => (await psqlOnce(tunnel.port, 'carol', 'select 1')).code === 0, 10_000, 'carol connects');
 
@@ -261,9 +165,9 @@ describe.skipIf(postgres === undefined || !psql.available)('a proxy alone with a
   it('with the auth process stopped: db ls and db connect work, running sessions go on, the lock holds, tsh login fails with one line', async () => {
     const dbLogin = await tsh('alice', ['db', 'login', '--insecure', '--db-user=alice', '--db-name=alice', 'roach']);
     expect(dbLogin.code, dbLogin.stderr).toBe(0);
-    const tunnel = await startTunnel(homes['alice']!, 'alice');
+    const tunnel = await startLocalDbProxy(homes['alice']!, 'alice');
     children.push(tunnel.child);
-    const session = openSession(tunnel.port, 'alice');
+    const session = openPsqlSession(psql.path!, `postgres://alice@127.0.0.1:${tunnel.port}/alice?sslmode=disable`);
     expect(await session.query('select current_user')).toContain('alice');
 
     const proxyBefore = await scrape(proxyDiag);

@@ -9,14 +9,14 @@
  *   on disk is accepted; a tsh profile from before the user CA rotation is refused.
  */
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requirePostgres, requireTool, startPostgres, type PostgresServer } from '@teleport-ts/testkit';
+import { agentConfigLines, openPsqlSession, waitUntil as pollUntil, requirePostgres, requireTool, roachService, startCertDatabase, startLocalDbProxy } from '@teleport-ts/testkit';
+import type { PostgresServer } from '@teleport-ts/testkit';
 import { bin, completeInvite, runTsh, startCluster, startDaemon, type RunningDaemon, type TestCluster } from './tsh-cluster.js';
 import { run } from './tctl-harness.js';
 
@@ -26,15 +26,9 @@ const PASSWORD = 'correct horse battery staple';
 const LOGIN = os.userInfo().username;
 const GRACE = '18s';
 
-async function waitUntil<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs: number, context: () => string = () => ''): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${context()}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** testkit's `waitUntil`, polling every 200 ms. */
+const waitUntil = <T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs: number, context?: () => string): Promise<T> =>
+  pollUntil(what, check, timeoutMs, context, 200);
 
 /** On a failure, the daemons' whole output goes to files (named in the message). */
 function dumpLogs(rig: Rig): string {
@@ -62,29 +56,12 @@ function authApiStatus(authAddr: string, tls: { cert: string; key: string }): Pr
 
 /** A psql session through `tsh proxy db --tunnel`, opened once and kept: one query at a time. */
 async function openSession(home: string): Promise<{ query(sql: string): Promise<string>; close(): void }> {
-  const env = { ...process.env, TELEPORT_HOME: home, TELEPORT_PROXY: '', TELEPORT_USER: '' };
-  const tunnel: ChildProcess = spawn(bin('tsh'), ['proxy', 'db', '--insecure', '--tunnel', '--db-user=alice', 'roach'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let banner = '';
-  tunnel.stdout!.on('data', (b: Buffer) => (banner += b.toString()));
-  tunnel.stderr!.on('data', (b: Buffer) => (banner += b.toString()));
-  const port = await waitUntil('tsh proxy db', () => /on 127\.0\.0\.1:(\d+)\./.exec(banner)?.[1], 20_000, () => banner);
-  const client = spawn(psql.path!, ['-X', '-q', '-A', '-t', `postgres://alice@127.0.0.1:${port}/alice?sslmode=disable`], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  client.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  client.stderr!.on('data', (b: Buffer) => (out += b.toString()));
-  client.stdin!.on('error', () => undefined);
-  let n = 0;
+  const { port, child: tunnel } = await startLocalDbProxy(home);
+  const session = openPsqlSession(psql.path!, `postgres://alice@127.0.0.1:${port}/alice?sslmode=disable`);
   return {
-    async query(sql) {
-      const marker = `done-${++n}`;
-      client.stdin!.write(`${sql};\nselect '${marker}';\n`);
-      await waitUntil(`psql answer ${marker}`, () => (out.includes(marker) || client.exitCode !== null ? true : undefined), 10_000, () => out);
-      const text = out;
-      out = '';
-      return text;
-    },
+    query: (sql) => session.query(sql),
     close() {
-      client.kill('SIGKILL');
+      session.close();
       tunnel.kill('SIGKILL');
     },
   };
@@ -102,31 +79,15 @@ interface Rig {
   tctl(args: string[]): ReturnType<typeof run>;
 }
 
-async function startTarget(dir: string, tctl: Rig['tctl']): Promise<PostgresServer> {
-  const certs = path.join(dir, 'roach-certs');
-  const signed = await tctl(['auth', 'sign', '--format=cockroachdb', '--host=localhost', `--out=${certs}`]);
-  if (signed.code !== 0) throw new Error(signed.stderr);
-  const target = await startPostgres({
-    tls: { certFile: path.join(certs, 'node.crt'), keyFile: path.join(certs, 'node.key'), caFile: path.join(certs, 'ca-client.crt') },
-    hba: ['local all all trust', 'hostssl all all 127.0.0.1/32 cert'],
-  });
-  await target.query('CREATE ROLE alice LOGIN');
-  await target.createDatabase('alice');
-  return target;
-}
-
 async function startAgents(cluster: TestCluster, tctl: Rig['tctl'], target: PostgresServer): Promise<{ agent: RunningDaemon; node: RunningDaemon; straggler: RunningDaemon; agentDir: string }> {
   const status = await tctl(['status', '--format=json']);
   const pin = (JSON.parse(status.stdout) as { cluster: { ca_pins: string[] } }).cluster.ca_pins[0]!;
   const dbToken = (JSON.parse((await tctl(['tokens', 'add', '--type=db', '--format=json'])).stdout) as { token: string }).token;
   const agentDir = path.join(cluster.dir, 'agent-data');
   const agentConfig = path.join(cluster.dir, 'agent.yaml');
-  await writeFile(
-    agentConfig,
-    ['version: v3', 'teleport:', '  nodename: rot-db', `  data_dir: ${agentDir}`, `  proxy_server: ${cluster.proxyAddr}`, `  auth_token: ${dbToken}`, `  ca_pin: ${pin}`,
-      'auth_service:', '  enabled: no', 'proxy_service:', '  enabled: no', 'db_service:', '  enabled: yes', '  databases:', '  - name: roach', '    protocol: cockroachdb',
-      `    uri: localhost:${target.port}`, '    tls:', `      ca_cert_file: ${path.join(cluster.dir, 'roach-certs', 'ca.crt')}`, ''].join('\n'),
-  );
+  const teleport = [`  proxy_server: ${cluster.proxyAddr}`, `  auth_token: ${dbToken}`, `  ca_pin: ${pin}`];
+  const services = roachService({ port: target.port, caFile: path.join(cluster.dir, 'roach-certs', 'ca.crt') });
+  await writeFile(agentConfig, [...agentConfigLines({ name: 'rot-db', dataDir: agentDir, teleport, services }), ''].join('\n'));
   const agent = await startDaemon(['start', '-c', agentConfig]);
   const nodeToken = /--token=([0-9a-f]+)/.exec((await tctl(['tokens', 'add', '--type=node'])).stdout)![1]!;
   const nodeConfig = path.join(cluster.dir, 'node.yaml');
@@ -140,7 +101,7 @@ async function startAgents(cluster: TestCluster, tctl: Rig['tctl'], target: Post
 }
 
 function nodeConfigText(nodename: string, dataDir: string): string {
-  return ['version: v3', 'teleport:', `  nodename: ${nodename}`, `  data_dir: ${dataDir}`, 'auth_service:', '  enabled: no', 'proxy_service:', '  enabled: no', 'ssh_service:', '  enabled: yes', ''].join('\n');
+  return [...agentConfigLines({ name: nodename, dataDir, services: ['ssh_service:', '  enabled: yes'] }), ''].join('\n');
 }
 
 /** The loop of operations: login, a query through `tsh db connect`, `tsh ssh node echo`; every outcome counted. */
@@ -236,7 +197,7 @@ describe.skipIf(postgres === undefined || !psql.available)('CA rotation under tr
     const invite = await cluster.addUser('alice', ['--roles=access', '--db-users=*', '--db-names=*', `--logins=${LOGIN}`]);
     await completeInvite(invite, PASSWORD);
     const authAddr = /listen_addr: (127\.0\.0\.1:\d+)/.exec(await readFile(cluster.config, 'utf8'))![1]!;
-    const target = await startTarget(cluster.dir, tctl);
+    const target = await startCertDatabase(cluster.config, path.join(cluster.dir, 'roach-certs'));
     const { agent, node, straggler, agentDir } = await startAgents(cluster, tctl, target);
     rig = { cluster, authAddr, target, agent, node, straggler, agentDir, tctl };
   }, 120_000);

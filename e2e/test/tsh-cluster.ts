@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { generateTotp } from '@teleport-ts/core/authn';
-import { freePort } from '@teleport-ts/testkit';
+import { authProxyConfigLines, freePort } from '@teleport-ts/testkit';
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
@@ -46,30 +46,13 @@ export async function startCluster(options: StartClusterOptions = {}): Promise<T
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tp-e2e-tsh-'));
   const [authPort, proxyPort] = [await freePort(), await freePort()];
   const config = path.join(dir, 'teleport.yaml');
-  await writeFile(
-    config,
-    [
-      'version: v3',
-      'teleport:',
-      `  data_dir: ${path.join(dir, 'data')}`,
-      '  nodename: e2e-node',
-      'auth_service:',
-      '  enabled: yes',
-      `  listen_addr: 127.0.0.1:${authPort}`,
-      '  cluster_name: e2e.example.com',
-      '  authentication:',
-      `    second_factor: ${options.secondFactor ?? 'otp'}`,
-      ...(options.authServiceExtra ?? []),
-      'proxy_service:',
-      '  enabled: yes',
-      `  web_listen_addr: 127.0.0.1:${proxyPort}`,
-      ...(options.publicAddr ? [`  public_addr: ${options.publicAddr(proxyPort)}`] : []),
-      ...(options.httpsKeyPair
-        ? ['  https_keypairs:', `    - key_file: ${options.httpsKeyPair.keyFile}`, `      cert_file: ${options.httpsKeyPair.certFile}`]
-        : []),
-      '',
-    ].join('\n'),
-  );
+  const keyPair = options.httpsKeyPair;
+  const proxyExtra = [
+    ...(options.publicAddr ? [`  public_addr: ${options.publicAddr(proxyPort)}`] : []),
+    ...(keyPair ? ['  https_keypairs:', `    - key_file: ${keyPair.keyFile}`, `      cert_file: ${keyPair.certFile}`] : []),
+  ];
+  const lines = authProxyConfigLines({ dir, nodename: 'e2e-node', cluster: 'e2e.example.com', authPort, proxyPort, secondFactor: options.secondFactor ?? 'otp', authExtra: options.authServiceExtra ?? [], proxyExtra });
+  await writeFile(config, [...lines, ''].join('\n'));
   const daemon = await startDaemon(['start', '-c', config]);
   const tshHome = path.join(dir, 'tsh-home');
   const proxyAddr = `127.0.0.1:${proxyPort}`;
@@ -146,6 +129,29 @@ export async function startDaemon(args: string[]): Promise<RunningDaemon> {
       }
     },
   };
+}
+
+/** Writes `<dir>/auth.yaml`: an auth server alone (data in `<dir>/auth`, no second factor) whose proxy is `publicAddr`; its path. */
+export async function writeAuthOnlyConfig(o: { dir: string; authPort: number; cluster: string; publicAddr: string }): Promise<string> {
+  const config = path.join(o.dir, 'auth.yaml');
+  const lines = ['version: v3', 'teleport:', `  data_dir: ${path.join(o.dir, 'auth')}`, 'auth_service:', `  listen_addr: 127.0.0.1:${o.authPort}`, `  cluster_name: ${o.cluster}`];
+  await writeFile(config, [...lines, '  authentication:', '    second_factor: off', 'proxy_service:', '  enabled: no', `  public_addr: ${o.publicAddr}`, ''].join('\n'));
+  return config;
+}
+
+/** Polls `check` every 25 ms until it holds; resolves to the milliseconds it took (a latency the caller may assert on). */
+export async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
+  const started = performance.now();
+  while (!(await check())) {
+    if (performance.now() - started > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  return performance.now() - started;
+}
+
+/** The role `dbuser` as YAML for `tctl create`: databases labelled `env: <envLabel>`, as the user's own db users, any name. */
+export function dbUserRoleYaml(envLabel: string): string {
+  return ['kind: role', 'version: v7', 'metadata:', '  name: dbuser', 'spec:', '  allow:', '    db_labels:', `      env: ${envLabel}`, "    db_users: ['{{internal.db_users}}']", "    db_names: ['*']", ''].join('\n');
 }
 
 /** A TOTP code one step ahead: the step of the invite's code is spent (replay protection), the next one is not. */

@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bin, completeInvite, freePort, runTsh, startDaemon, type RunningDaemon } from './tsh-cluster.js';
+import { bin, completeInvite, freePort, runTsh, startDaemon, writeAuthOnlyConfig, type RunningDaemon } from './tsh-cluster.js';
 
 const run = promisify(execFile);
 
@@ -21,24 +21,7 @@ describe('proxy in its own process', () => {
     dir = await mkdtemp(path.join(os.tmpdir(), 'tp-e2e-proxy-'));
     const [authPort, proxyPort] = [await freePort(), await freePort()];
     proxyAddr = `127.0.0.1:${proxyPort}`;
-    authConfig = path.join(dir, 'auth.yaml');
-    await writeFile(
-      authConfig,
-      [
-        'version: v3',
-        'teleport:',
-        `  data_dir: ${path.join(dir, 'auth')}`,
-        'auth_service:',
-        `  listen_addr: 127.0.0.1:${authPort}`,
-        '  cluster_name: split.example.com',
-        '  authentication:',
-        '    second_factor: off',
-        'proxy_service:',
-        '  enabled: no',
-        `  public_addr: ${proxyAddr}`,
-        '',
-      ].join('\n'),
-    );
+    authConfig = await writeAuthOnlyConfig({ dir, authPort, cluster: 'split.example.com', publicAddr: proxyAddr });
     auth = await startDaemon(['start', '-c', authConfig]);
     const pin = /CA pin: (sha256:[0-9a-f]{64})/.exec(auth.output())![1]!;
     const { stdout } = await run(bin('tctl'), ['-c', authConfig, 'tokens', 'add', '--type=proxy']);

@@ -210,14 +210,24 @@ describe.skipIf(!ssh.available || !isRoot)('the node SSH server with real OpenSS
         client.shell({ term: 'xterm', cols: 100, rows: 30 }, (err, channel) => {
           if (err) return reject(err);
           let text = '';
+          let resized = false;
+          let exitCode: number | undefined;
+          // root's login shell reads a ~/.bashrc that runs pyenv here: slow under load. A hang shows what the shell printed.
+          const timer = setTimeout(() => reject(new Error(`no exit within 100 s; the shell printed ${JSON.stringify(text)}`)), 100_000);
           channel.on('data', (d: Buffer) => {
             text += d.toString();
-            if (text.includes('30 100') && !text.includes('41 121')) {
+            if (!resized && text.includes('30 100')) {
+              resized = true;
               channel.setWindow(41, 121, 0, 0);
               channel.write('stty size; exit 7\n');
             }
           });
-          channel.on('exit', (code: number) => channel.on('close', () => (code === 7 ? resolve(text) : reject(new Error(`exit ${code}`)))));
+          channel.on('exit', (code: number) => (exitCode = code));
+          channel.on('close', () => {
+            clearTimeout(timer);
+            if (exitCode === 7) resolve(text);
+            else reject(new Error(`exit ${String(exitCode)}; the shell printed ${JSON.stringify(text)}`));
+          });
           channel.write('stty size\n');
         });
       });
@@ -226,7 +236,7 @@ describe.skipIf(!ssh.available || !isRoot)('the node SSH server with real OpenSS
       const rec = node.recordings[before]!;
       expect(rec.start).toMatchObject({ command: undefined, cols: 100, rows: 30 });
       expect(rec.resizes).toContainEqual([121, 41]);
-    });
+    }, 120_000);
 
     it.skipIf(!requireTool('ssh-agent', 'openssh-client').available)('forwards an agent (forwardAgent + agentForward)', async () => {
       const agentSock = join(files.dir, 'agent2.sock');

@@ -10,7 +10,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startPostgres, type PostgresServer } from './postgres.js';
+import { agentConfigLines, roachService } from './configs.js';
+import { startCertDatabase } from './dbtarget.js';
+import type { PostgresServer } from './postgres.js';
 import { completeInviteWithoutMfa, freePort, repoBin, runProgram, runTshAt, startDaemonProcess, waitUntil, type Daemon, type ProgramResult } from './processes.js';
 import { findExecutable } from './tools.js';
 
@@ -67,13 +69,33 @@ export interface StartHaClusterOptions {
   memberLogins?: boolean;
 }
 
-function memberConfig(o: { dir: string; index: number; backend: string; audit: string; ports: Record<'auth' | 'proxy' | 'diag' | 'peer', number>; lbAddr: string; strategy: string[] }): string {
+/** What `clusterMemberConfig` writes: one auth+proxy process of a cluster on a PostgreSQL backend, with proxy peering. */
+export interface ClusterMemberConfig {
+  dir: string;
+  index: number;
+  /** `nodename: <namePrefix>-<index>`; the data dir is `<dir>/data-<index>`. */
+  namePrefix: string;
+  cluster: string;
+  /** Connection strings of the backend and audit databases. */
+  backend: string;
+  audit: string;
+  ports: { auth: number; proxy: number; peer: number; diag?: number };
+  /** More `teleport:` lines (log, connection_limits), indented two spaces. */
+  teleport?: string[];
+  /** More `auth_service:` lines (e.g. a `tunnel_strategy:` block), indented two spaces. */
+  auth?: string[];
+  publicAddr?: string;
+}
+
+/** The YAML of one auth+proxy process (no second factor): the HA layout's members and `pnpm bench scale`'s. */
+export function clusterMemberConfig(o: ClusterMemberConfig): string {
   return [
     'version: v3',
     'teleport:',
-    `  nodename: ha-${o.index}`,
+    `  nodename: ${o.namePrefix}-${o.index}`,
     `  data_dir: ${path.join(o.dir, `data-${o.index}`)}`,
-    `  diag_addr: 127.0.0.1:${o.ports.diag}`,
+    ...(o.ports.diag !== undefined ? [`  diag_addr: 127.0.0.1:${o.ports.diag}`] : []),
+    ...(o.teleport ?? []),
     '  storage:',
     '    type: postgres',
     `    conn_string: ${o.backend}`,
@@ -81,14 +103,14 @@ function memberConfig(o: { dir: string; index: number; backend: string; audit: s
     'auth_service:',
     '  enabled: yes',
     `  listen_addr: 127.0.0.1:${o.ports.auth}`,
-    `  cluster_name: ${HA_CLUSTER}`,
+    `  cluster_name: ${o.cluster}`,
     '  authentication:',
     '    second_factor: off',
-    ...o.strategy,
+    ...(o.auth ?? []),
     'proxy_service:',
     '  enabled: yes',
     `  web_listen_addr: 127.0.0.1:${o.ports.proxy}`,
-    `  public_addr: ${o.lbAddr}`,
+    ...(o.publicAddr !== undefined ? [`  public_addr: ${o.publicAddr}`] : []),
     `  peer_listen_addr: 127.0.0.1:${o.ports.peer}`,
     '',
   ].join('\n');
@@ -120,7 +142,7 @@ function haproxyConfig(lbPort: number, members: { proxy: number; diag: number }[
 async function startMember(o: { dir: string; index: number; backend: string; audit: string; lbAddr: string; strategy: string[] }): Promise<{ member: HaMember; ports: { proxy: number; diag: number } }> {
   const ports = { auth: await freePort(), proxy: await freePort(), diag: await freePort(), peer: await freePort() };
   const config = path.join(o.dir, `teleport-${o.index}.yaml`);
-  await writeFile(config, memberConfig({ ...o, ports }));
+  await writeFile(config, clusterMemberConfig({ ...o, ports, namePrefix: 'ha', cluster: HA_CLUSTER, auth: o.strategy, publicAddr: o.lbAddr }));
   const daemon = await startDaemonProcess(['start', '-c', config]);
   const hostId = (await readFile(path.join(o.dir, `data-${o.index}`, 'host_uuid'), 'utf8')).trim();
   const member: HaMember = {
@@ -160,41 +182,15 @@ export async function haLogin(home: string, proxyAddr: string): Promise<void> {
   if (res.code !== 0) throw new Error(`tsh login --proxy=${proxyAddr} failed: ${res.stderr}`);
 }
 
-/** The database the agent serves: a real PostgreSQL with client-certificate auth and certificates from tctl. */
-async function startTargetDatabase(dir: string, tctlConfig: string): Promise<PostgresServer> {
-  const certs = path.join(dir, 'roach-certs');
-  const signed = await runProgram(repoBin('tctl'), ['-c', tctlConfig, 'auth', 'sign', '--format=cockroachdb', '--host=localhost', `--out=${certs}`]);
-  if (signed.code !== 0) throw new Error(signed.stderr);
-  const target = await startPostgres({
-    tls: { certFile: path.join(certs, 'node.crt'), keyFile: path.join(certs, 'node.key'), caFile: path.join(certs, 'ca-client.crt') },
-    hba: ['local all all trust', 'hostssl all all 127.0.0.1/32 cert'],
-  });
-  await target.query('CREATE ROLE alice LOGIN');
-  await target.createDatabase('alice');
-  return target;
-}
-
-/** The lines every agent's `teleport:` section starts with: joined through haproxy with a fresh token and the CA pin. */
-async function agentHeader(o: { dir: string; tctlConfig: string; lbAddr: string; name: string; type: 'db' | 'node'; diagAddr: string }): Promise<string[]> {
+/** An agent's configuration: joined through haproxy with a fresh token and the CA pin, running `services`. */
+async function agentConfig(o: { dir: string; tctlConfig: string; lbAddr: string; name: string; type: 'db' | 'node'; diagAddr: string; services: string[] }): Promise<string[]> {
   const tokenOut = await runProgram(repoBin('tctl'), ['-c', o.tctlConfig, 'tokens', 'add', `--type=${o.type}`, '--format=json']);
   if (tokenOut.code !== 0) throw new Error(tokenOut.stderr);
   const token = (JSON.parse(tokenOut.stdout) as { token: string }).token;
   const status = await runProgram(repoBin('tctl'), ['-c', o.tctlConfig, 'status', '--format=json']);
   const pin = (JSON.parse(status.stdout) as { cluster: { ca_pins: string[] } }).cluster.ca_pins[0]!;
-  return [
-    'version: v3',
-    'teleport:',
-    `  nodename: ${o.name}`,
-    `  data_dir: ${path.join(o.dir, `${o.name}-data`)}`,
-    `  proxy_server: ${o.lbAddr}`,
-    `  diag_addr: ${o.diagAddr}`,
-    `  auth_token: ${token}`,
-    `  ca_pin: ${pin}`,
-    'auth_service:',
-    '  enabled: no',
-    'proxy_service:',
-    '  enabled: no',
-  ];
+  const teleport = [`  proxy_server: ${o.lbAddr}`, `  diag_addr: ${o.diagAddr}`, `  auth_token: ${token}`, `  ca_pin: ${pin}`];
+  return agentConfigLines({ name: o.name, dataDir: path.join(o.dir, `${o.name}-data`), teleport, services: o.services });
 }
 
 async function startAgentProcess(dir: string, name: string, lines: string[], diagAddr: string): Promise<HaAgent> {
@@ -212,15 +208,14 @@ async function startAgentProcess(dir: string, name: string, lines: string[], dia
 
 async function startDbAgent(dir: string, tctlConfig: string, lbAddr: string, target: PostgresServer): Promise<HaAgent> {
   const diagAddr = `127.0.0.1:${await freePort()}`;
-  const header = await agentHeader({ dir, tctlConfig, lbAddr, name: 'db-agent', type: 'db', diagAddr });
-  const db = ['db_service:', '  enabled: yes', '  databases:', '  - name: roach', '    protocol: cockroachdb', `    uri: localhost:${target.port}`, '    tls:', `      ca_cert_file: ${path.join(dir, 'roach-certs', 'ca.crt')}`];
-  return startAgentProcess(dir, 'db-agent', [...header, ...db], diagAddr);
+  const services = roachService({ port: target.port, caFile: path.join(dir, 'roach-certs', 'ca.crt') });
+  return startAgentProcess(dir, 'db-agent', await agentConfig({ dir, tctlConfig, lbAddr, name: 'db-agent', type: 'db', diagAddr, services }), diagAddr);
 }
 
 async function startSshNode(dir: string, tctlConfig: string, lbAddr: string): Promise<HaAgent> {
   const diagAddr = `127.0.0.1:${await freePort()}`;
-  const header = await agentHeader({ dir, tctlConfig, lbAddr, name: 'soak-node', type: 'node', diagAddr });
-  return startAgentProcess(dir, 'soak-node', [...header, 'ssh_service:', '  enabled: yes'], diagAddr);
+  const services = ['ssh_service:', '  enabled: yes'];
+  return startAgentProcess(dir, 'soak-node', await agentConfig({ dir, tctlConfig, lbAddr, name: 'soak-node', type: 'node', diagAddr, services }), diagAddr);
 }
 
 function startHaproxy(dir: string, config: string): { lb: ChildProcess; output(): string } {
@@ -257,7 +252,7 @@ export async function startHaCluster(options: StartHaClusterOptions): Promise<Ha
   await haLogin(lbHome, lbAddr);
   const memberHomes = members.map((m) => path.join(dir, `home-${m.index}`));
   if (options.memberLogins !== false) for (const [i, m] of members.entries()) await haLogin(memberHomes[i]!, m.proxyAddr);
-  const target = await startTargetDatabase(dir, first.config);
+  const target = await startCertDatabase(first.config, path.join(dir, 'roach-certs'));
   const agent = await startDbAgent(dir, first.config, lbAddr, target);
   const node = options.node ? await startSshNode(dir, first.config, lbAddr) : undefined;
   return assembleCluster({ dir, backend: options.backend, members, lbAddr, lb, target, agent, lbHome, memberHomes, ...(node ? { node } : {}) });
@@ -287,9 +282,9 @@ function assembleCluster(parts: Omit<HaCluster, 'agentProxies' | 'tctl' | 'stop'
   };
 }
 
-/** `tsh proxy db --tunnel` (tsh's local proxy, the code `tsh db connect` uses) for `home`'s proxy: its port and process. */
-export async function startLocalDbProxy(home: string): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(repoBin('tsh'), ['proxy', 'db', '--insecure', '--tunnel', '--db-user=alice', 'roach'], {
+/** `tsh proxy db --tunnel` (tsh's local proxy, the code `tsh db connect` uses) to `roach` as `user`, for `home`'s proxy: its port and process. */
+export async function startLocalDbProxy(home: string, user = 'alice'): Promise<{ port: number; child: ChildProcess }> {
+  const child = spawn(repoBin('tsh'), ['proxy', 'db', '--insecure', '--tunnel', `--db-user=${user}`, 'roach'], {
     env: { ...process.env, TELEPORT_HOME: home, TELEPORT_PROXY: '', TELEPORT_USER: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -41,4 +41,17 @@ export {
   type Daemon,
   type ProgramResult,
 } from './processes.js';
-export { HA_PASSWORD, haLogin, startHaCluster, startLocalDbProxy, type HaAgent, type HaCluster, type HaMember, type StartHaClusterOptions } from './ha.js';
+export { agentConfigLines, authProxyConfigLines, roachService } from './configs.js';
+export { openPsqlSession, startCertDatabase, type PsqlSession } from './dbtarget.js';
+export {
+  HA_PASSWORD,
+  clusterMemberConfig,
+  haLogin,
+  startHaCluster,
+  startLocalDbProxy,
+  type ClusterMemberConfig,
+  type HaAgent,
+  type HaCluster,
+  type HaMember,
+  type StartHaClusterOptions,
+} from './ha.js';

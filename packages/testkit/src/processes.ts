@@ -44,14 +44,14 @@ export function runProgram(file: string, args: readonly string[], options: { inp
   });
 }
 
-/** Polls `check` every 100 ms until it returns a value; throws after `timeoutMs` with `context()` in the message. */
-export async function waitUntil<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs: number, context: () => string = () => ''): Promise<T> {
+/** Polls `check` every `intervalMs` (100) until it returns a value; throws after `timeoutMs` with `context()` in the message. */
+export async function waitUntil<T>(what: string, check: () => Promise<T | undefined> | T | undefined, timeoutMs: number, context: () => string = () => '', intervalMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
     if (value !== undefined) return value;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\n${context()}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
 
