@@ -22,33 +22,12 @@ import {
 } from '@teleport-ts/core/protocol/postgres';
 import { agentConfigLines, requirePostgres, requireTool, roachService, startCertDatabase, type PostgresServer } from '@teleport-ts/testkit';
 import { bin, completeInvite, nextTotp, runTsh, startCluster, startDaemon, type RunningDaemon, type TestCluster } from './tsh-cluster.js';
+import { pgSession } from './pg-session.js';
 import { run } from './tctl-harness.js';
 
 const postgres = requirePostgres();
 const psql = requireTool('psql', 'postgresql-client');
 const PASSWORD = 'correct horse battery staple';
-
-/** A minimal PostgreSQL protocol client: sends the startup message, collects decoded backend messages. */
-function pgSession(port: number, parameters: Record<string, string>) {
-  const socket = net.connect({ host: '127.0.0.1', port });
-  const parser = newBackendParser();
-  const messages: BackendMessage[] = [];
-  socket.on('error', () => {});
-  socket.on('data', (chunk: Buffer) => {
-    for (const seg of parser.push(chunk)) if (seg.kind === 'message') messages.push(seg.message);
-  });
-  socket.once('connect', () => socket.write(serializeStartupMessage({ parameters })));
-  const until = async (pred: (m: BackendMessage) => boolean, timeoutMs = 10_000): Promise<BackendMessage> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = messages.find(pred);
-      if (found) return found;
-      if (Date.now() > deadline) throw new Error(`timed out; got ${JSON.stringify(messages)}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  return { socket, messages, until };
-}
 
 /** `tsh proxy db ...` running in the background (`args` after `tsh`, when `raw`); resolves once it printed its port. */
 async function startProxyDb(

@@ -13,36 +13,15 @@ import net from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newBackendParser, serializeCancelRequest, serializeQuery, serializeStartupMessage, type BackendMessage } from '@teleport-ts/core/protocol/postgres';
-import { requirePostgres, requireTool, startPostgres, type PostgresServer } from '@teleport-ts/testkit';
+import { serializeCancelRequest, serializeQuery, type BackendMessage } from '@teleport-ts/core/protocol/postgres';
+import { agentConfigLines, requirePostgres, requireTool, roachService, startPostgres, type PostgresServer } from '@teleport-ts/testkit';
 import { bin, completeInvite, nextTotp, runTsh, startCluster, startDaemon, type RunningDaemon, type TestCluster } from './tsh-cluster.js';
+import { pgSession } from './pg-session.js';
 import { run } from './tctl-harness.js';
 
 const postgres = requirePostgres();
 const ss = requireTool('ss', 'iproute2');
 const PASSWORD = 'correct horse battery staple';
-
-/** A minimal PostgreSQL protocol client: sends the startup message, collects decoded backend messages. */
-function pgSession(port: number) {
-  const socket = net.connect({ host: '127.0.0.1', port });
-  const parser = newBackendParser();
-  const messages: BackendMessage[] = [];
-  socket.on('error', () => {});
-  socket.on('data', (chunk: Buffer) => {
-    for (const seg of parser.push(chunk)) if (seg.kind === 'message') messages.push(seg.message);
-  });
-  socket.once('connect', () => socket.write(serializeStartupMessage({ parameters: { user: 'alice', database: 'alice' } })));
-  const until = async (pred: (m: BackendMessage) => boolean, timeoutMs = 15_000): Promise<BackendMessage> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const found = messages.find(pred);
-      if (found) return found;
-      if (Date.now() > deadline) throw new Error(`timed out; got ${JSON.stringify(messages)}`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  return { socket, messages, until };
-}
 
 /** Process ids holding TCP connections to `port` (from `ss -tnp`). */
 async function pidsConnectedTo(port: number): Promise<Set<number>> {
@@ -71,40 +50,20 @@ describe.skipIf(postgres === undefined || !ss.available)('db agent with db_servi
     await pg.createDatabase('alice');
     const token = /--token=([0-9a-f]+)/.exec((await tctl(['tokens', 'add', '--type=db'])).stdout)![1]!;
     const agentConfig = path.join(cluster.dir, 'agent.yaml');
-    await writeFile(
-      agentConfig,
-      [
-        'version: v3',
-        'teleport:',
-        '  nodename: db-agent',
-        `  data_dir: ${path.join(cluster.dir, 'agent-data')}`,
-        'auth_service:',
-        '  enabled: no',
-        'proxy_service:',
-        '  enabled: no',
-        'db_service:',
-        '  enabled: yes',
-        '  workers: 2',
-        '  databases:',
-        '  - name: pg',
-        '    protocol: postgres',
-        `    uri: localhost:${pg.port}`,
-        '    tls:',
-        `      ca_cert_file: ${path.join(certs, 'ca.crt')}`,
-        '',
-      ].join('\n'),
-    );
+    const services = roachService({ port: pg.port, caFile: path.join(certs, 'ca.crt') });
+    services.splice(services.indexOf('  enabled: yes') + 1, 0, '  workers: 2');
+    await writeFile(agentConfig, [...agentConfigLines({ name: 'db-agent', dataDir: path.join(cluster.dir, 'agent-data'), services }), ''].join('\n'));
     agent = await startDaemon(['start', '--roles=db', `--auth-server=${cluster.proxyAddr}`, `--ca-pin=${pin}`, `--token=${token}`, '-c', agentConfig]);
     const secret = await completeInvite(await cluster.addUser('alice', ['--roles=access', '--db-users=*', '--db-names=*']), PASSWORD);
     const login = await runTsh(home(), ['login', `--proxy=${cluster.proxyAddr}`, '--user=alice', '--insecure'], {
       input: `${PASSWORD}\n${secret ? nextTotp(secret) : ''}\n`,
     });
     expect(login.code, login.stderr).toBe(0);
-    for (let i = 0; !(await runTsh(home(), ['db', 'ls', '--insecure'])).stdout.includes('pg'); i++) {
-      if (i > 100) throw new Error('pg never listed');
+    for (let i = 0; !(await runTsh(home(), ['db', 'ls', '--insecure'])).stdout.includes('roach'); i++) {
+      if (i > 100) throw new Error('roach never listed');
       await new Promise((r) => setTimeout(r, 200));
     }
-    const child = spawn(bin('tsh'), ['proxy', 'db', '--insecure', '--tunnel', '--db-user=alice', '--db-name=alice', 'pg'], {
+    const child = spawn(bin('tsh'), ['proxy', 'db', '--insecure', '--tunnel', '--db-user=alice', '--db-name=alice', 'roach'], {
       env: { ...process.env, TELEPORT_HOME: home(), TELEPORT_PROXY: '', TELEPORT_USER: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -135,7 +94,7 @@ describe.skipIf(postgres === undefined || !ss.available)('db agent with db_servi
   it('spreads sessions over both processes; each answers, audits every statement, and cancels its own queries', async () => {
     // Both processes' tunnels must be up before the sessions, or all go to the first one.
     await expect.poll(() => agent!.output().match(/reverse tunnels are up/g)?.length ?? 0, { timeout: 30_000 }).toBeGreaterThanOrEqual(2);
-    const sessions = [pgSession(tunnel!.port), pgSession(tunnel!.port), pgSession(tunnel!.port), pgSession(tunnel!.port)];
+    const sessions = [pgSession(tunnel!.port, { user: 'alice', database: 'alice' }), pgSession(tunnel!.port, { user: 'alice', database: 'alice' }), pgSession(tunnel!.port, { user: 'alice', database: 'alice' }), pgSession(tunnel!.port, { user: 'alice', database: 'alice' })];
     const keys: Extract<BackendMessage, { type: 'backendKeyData' }>[] = [];
     for (const s of sessions) {
       keys.push((await s.until((m) => m.type === 'backendKeyData')) as Extract<BackendMessage, { type: 'backendKeyData' }>);
