@@ -211,6 +211,7 @@ export async function startDatabaseService(options: DatabaseServiceOptions): Pro
     clusterName,
     clock,
     logger,
+    ...(cache ? { cache } : {}),
     onStream: streams.onStream,
     onProxiesChanged: (ids) => {
       proxyIds = ids;
