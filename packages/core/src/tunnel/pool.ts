@@ -61,7 +61,10 @@ export interface TunnelPool {
   readonly ready: Promise<void>;
   /** Ids of the proxies with a live tunnel, sorted. */
   connectedProxies(): string[];
-  /** Asks `discover` now (the proxies' heartbeats changed); the pool acts at once if the target changed. */
+  /**
+   * Asks `discover` now (a proxy's heartbeat changed); the pool dials at once, its backoff reset, if the target
+   * changed or a tunnel is missing (a restarted proxy's first heartbeat: it is back).
+   */
   rediscover(): void;
   /**
    * Replaces every tunnel, one at a time (the agent's certificate was renewed): a new tunnel to the proxy is up
@@ -221,7 +224,9 @@ async function rediscover(s: PoolState): Promise<void> {
   try {
     do {
       s.rediscoverAgain = false;
-      if ((await refreshTarget(s, true)) && !s.closing.signal.aborted) {
+      // A changed target, or a heartbeat while a tunnel is missing (a proxy that restarted announces itself): dial now.
+      const changed = await refreshTarget(s, true);
+      if ((changed || missingTunnels(s)) && !s.closing.signal.aborted) {
         s.targetChanged = true;
         s.wakeUp?.();
       }
@@ -229,6 +234,11 @@ async function rediscover(s: PoolState): Promise<void> {
   } finally {
     s.rediscovering = false;
   }
+}
+
+/** Fewer live tunnels than the target asks for. */
+function missingTunnels(s: PoolState): boolean {
+  return [...s.links.values()].filter((l) => !l.closingOnPurpose).length < wantedTunnels(s.target);
 }
 
 /**

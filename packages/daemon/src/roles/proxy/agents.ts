@@ -14,10 +14,35 @@ export interface AgentRouter {
   openStream(agentId: string, proxyIds: readonly string[] | undefined, meta: TunnelStreamMeta, options?: OpenStreamOptions): Promise<Duplex>;
 }
 
-/** @example `const agents = newAgentRouter(tunnels, peers); await agents.openStream(hostId, server.spec.proxy_ids, meta);` */
-export function newAgentRouter(tunnels: Pick<TunnelServer, 'hasAgent' | 'openStream'>, peers: ProxyPeers | undefined): AgentRouter {
+/**
+ * A proxy that started this recently (a restart) may take connections before the agents have dialed it again: under
+ * agent mesh (no peer to forward to) a stream to an agent without a tunnel here waits a moment for it.
+ */
+const JUST_STARTED_MS = 20_000;
+const AWAIT_AGENT_MS = 3_000;
+
+/** Resolves once the agent has a tunnel here, or after `waitMs`. */
+async function awaitAgent(tunnels: Pick<TunnelServer, 'hasAgent'>, agentId: string, waitMs: number): Promise<void> {
+  const deadline = performance.now() + waitMs;
+  while (!tunnels.hasAgent(agentId) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+}
+
+/**
+ * @example `const agents = newAgentRouter(tunnels, peers); await agents.openStream(hostId, server.spec.proxy_ids, meta);`
+ *
+ * Without peers (agent mesh), for {@link JUST_STARTED_MS} after `startedAt` a stream to an agent that has no tunnel
+ * here yet waits up to {@link AWAIT_AGENT_MS} for it: every agent dials every proxy, and those that lost their tunnel
+ * when this proxy went down are dialing it again (the load balancer may send clients here a moment sooner).
+ */
+export function newAgentRouter(tunnels: Pick<TunnelServer, 'hasAgent' | 'openStream'>, peers: ProxyPeers | undefined, startedAt = performance.now()): AgentRouter {
   if (peers === undefined) {
-    return { reaches: (agentId) => tunnels.hasAgent(agentId), openStream: (agentId, _proxyIds, meta, options) => tunnels.openStream(agentId, meta, options) };
+    return {
+      reaches: (agentId) => tunnels.hasAgent(agentId),
+      async openStream(agentId, _proxyIds, meta, options) {
+        if (!tunnels.hasAgent(agentId) && performance.now() - startedAt < JUST_STARTED_MS) await awaitAgent(tunnels, agentId, AWAIT_AGENT_MS);
+        return tunnels.openStream(agentId, meta, options);
+      },
+    };
   }
   return {
     reaches: (agentId, proxyIds) => tunnels.hasAgent(agentId) || peers.reachable(proxyIds),
