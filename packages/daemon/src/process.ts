@@ -88,14 +88,19 @@ interface ProcessState {
   closers: (() => Promise<void>)[];
   ready: boolean;
   metrics: ProcessMetrics;
-  /** Why the process should not get traffic now (the backend, the db agent's tunnels), besides starting. */
-  problems: (() => string | undefined)[];
+  /** Why a service of the process should not get traffic now (auth: the backend; db, node: their tunnels), besides starting. */
+  problems: { service: string; problem: () => string | undefined }[];
 }
 
-/** `/readyz`: starting, or the first problem a started service reports. */
-function notReadyReason(state: ProcessState): string | undefined {
+/**
+ * `/readyz`: starting, or the first problem a started service reports. `/readyz?service=proxy` asks about one
+ * service only: a proxy serving from its cache stays ready while the backend (an auth problem) is down.
+ */
+function notReadyReason(state: ProcessState, service?: string): string | undefined {
   if (!state.ready) return 'starting';
-  for (const problem of state.problems) {
+  if (service !== undefined && !state.config.roles.includes(service as never)) return `this process runs no ${service} service`;
+  for (const { service: of, problem } of state.problems) {
+    if (service !== undefined && of !== service) continue;
     const reason = problem();
     if (reason !== undefined) return reason;
   }
@@ -125,7 +130,7 @@ async function startDiag(state: ProcessState): Promise<DiagServer | undefined> {
     state,
     await startDiagServer({
       addr: state.config.diagAddr,
-      notReadyReason: () => notReadyReason(state),
+      notReadyReason: (service) => notReadyReason(state, service),
       metrics: { contentType: state.metrics.registry.contentType, text: () => state.metrics.registry.metrics() },
     }),
   );
@@ -140,7 +145,7 @@ async function openStorage(state: ProcessState): Promise<Backend> {
   if (config.roles.includes('auth')) {
     const probe = state.metrics.probeBackend(backend);
     state.closers.push(() => Promise.resolve(probe.close()));
-    state.problems.push(() => probe.problem());
+    state.problems.push({ service: 'auth', problem: () => probe.problem() });
   }
   return backend;
 }
@@ -220,7 +225,7 @@ async function startNode(state: ProcessState, auth: AuthServer | undefined, prox
     logger: state.logger.with('node'),
   });
   // Not ready without a tunnel: the node would be listed but unreachable.
-  state.problems.push(() => (node.tunnelState === 'connected' ? undefined : 'the node has no reverse tunnel to a proxy'));
+  state.problems.push({ service: 'node', problem: () => (node.tunnelState === 'connected' ? undefined : 'the node has no reverse tunnel to a proxy') });
   return started(state, node);
 }
 
@@ -239,7 +244,7 @@ function watchServices(state: ProcessState, services: { auth: AuthServer | undef
     ...(db ? { activeSessions: () => ({ postgres: db.activeSessions }) } : {}),
     auditQueues: () => ({ ...(db ? { db: db.auditQueueDepth() } : {}), ...(proxy?.auditQueueDepth ? { proxy: proxy.auditQueueDepth() } : {}) }),
   });
-  if (db) state.problems.push(() => (db.tunnelState === 'connected' ? undefined : 'no reverse tunnel to a proxy'));
+  if (db) state.problems.push({ service: 'db', problem: () => (db.tunnelState === 'connected' ? undefined : 'no reverse tunnel to a proxy') });
 }
 
 /** The ports this process will listen on, with the setting that names each. */

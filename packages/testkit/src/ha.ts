@@ -94,7 +94,7 @@ function memberConfig(o: { dir: string; index: number; backend: string; audit: s
   ].join('\n');
 }
 
-/** haproxy in TCP mode, round robin, health-checked on each process's /readyz, redispatching a refused connection. */
+/** haproxy in TCP mode, round robin, health-checked on each process's proxy readiness (/readyz?service=proxy: up while the backend is down, the proxy serving from its cache), redispatching a refused connection. */
 function haproxyConfig(lbPort: number, members: { proxy: number; diag: number }[]): string {
   return [
     'global',
@@ -110,7 +110,7 @@ function haproxyConfig(lbPort: number, members: { proxy: number; diag: number }[
     'listen teleport',
     `  bind 127.0.0.1:${lbPort}`,
     '  balance roundrobin',
-    '  option httpchk GET /readyz',
+    '  option httpchk GET /readyz?service=proxy',
     '  default-server inter 500ms fall 2 rise 2',
     ...members.map((m, i) => `  server p${i} 127.0.0.1:${m.proxy} check port ${m.diag}`),
     '',
