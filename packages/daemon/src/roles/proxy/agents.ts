@@ -12,6 +12,8 @@ export interface AgentRouter {
   reaches(agentId: string, proxyIds: readonly string[] | undefined): boolean;
   /** Opens a stream to the agent: through its tunnel here, else through a peer (see {@link ProxyPeers.openStream}). */
   openStream(agentId: string, proxyIds: readonly string[] | undefined, meta: TunnelStreamMeta, options?: OpenStreamOptions): Promise<Duplex>;
+  /** Just after this proxy (re)started under agent mesh: waits (a few seconds at most) until one of the agents has a tunnel here. */
+  settle(agentIds: readonly string[]): Promise<void>;
 }
 
 /**
@@ -21,10 +23,10 @@ export interface AgentRouter {
 const JUST_STARTED_MS = 20_000;
 const AWAIT_AGENT_MS = 3_000;
 
-/** Resolves once the agent has a tunnel here, or after `waitMs`. */
-async function awaitAgent(tunnels: Pick<TunnelServer, 'hasAgent'>, agentId: string, waitMs: number): Promise<void> {
+/** Resolves once one of the agents has a tunnel here, or after `waitMs`. */
+async function awaitAgent(tunnels: Pick<TunnelServer, 'hasAgent'>, agentIds: readonly string[], waitMs: number): Promise<void> {
   const deadline = performance.now() + waitMs;
-  while (!tunnels.hasAgent(agentId) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while (!agentIds.some((id) => tunnels.hasAgent(id)) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
 }
 
 /**
@@ -36,16 +38,21 @@ async function awaitAgent(tunnels: Pick<TunnelServer, 'hasAgent'>, agentId: stri
  */
 export function newAgentRouter(tunnels: Pick<TunnelServer, 'hasAgent' | 'openStream'>, peers: ProxyPeers | undefined, startedAt = performance.now()): AgentRouter {
   if (peers === undefined) {
+    const settle = async (agentIds: readonly string[]): Promise<void> => {
+      if (!agentIds.some((id) => tunnels.hasAgent(id)) && performance.now() - startedAt < JUST_STARTED_MS) await awaitAgent(tunnels, agentIds, AWAIT_AGENT_MS);
+    };
     return {
       reaches: (agentId) => tunnels.hasAgent(agentId),
+      settle,
       async openStream(agentId, _proxyIds, meta, options) {
-        if (!tunnels.hasAgent(agentId) && performance.now() - startedAt < JUST_STARTED_MS) await awaitAgent(tunnels, agentId, AWAIT_AGENT_MS);
+        await settle([agentId]);
         return tunnels.openStream(agentId, meta, options);
       },
     };
   }
   return {
     reaches: (agentId, proxyIds) => tunnels.hasAgent(agentId) || peers.reachable(proxyIds),
+    settle: () => Promise.resolve(),
     openStream: (agentId, proxyIds, meta, options) =>
       tunnels.hasAgent(agentId)
         ? tunnels.openStream(agentId, meta, options)
