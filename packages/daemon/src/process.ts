@@ -35,6 +35,8 @@ export interface ProcessConfig {
   diagAddr?: string;
   /** `teleport.connection_limits`: per-address rate of the unauthenticated endpoints of auth and proxy. */
   rateLimit?: { average: number; burst: number };
+  /** `teleport.connection_limits.max_pending_per_address`: connections per source address not yet identified (auth and proxy). */
+  maxPendingPerAddress?: number;
   auth: {
     listenAddr: string;
     clusterName?: string;
@@ -171,6 +173,7 @@ async function startAuthRole(state: ProcessState, backend: Backend): Promise<Aut
     ...(config.storage.audit_sessions_uri !== undefined ? { auditSessionsUri: config.storage.audit_sessions_uri } : {}),
     ...(config.auth.tunnelStrategy !== undefined ? { tunnelStrategy: config.auth.tunnelStrategy } : {}),
     ...(config.rateLimit !== undefined ? { rateLimit: config.rateLimit } : {}),
+    ...(config.maxPendingPerAddress !== undefined ? { maxPendingPerAddress: config.maxPendingPerAddress } : {}),
   });
   return started(state, auth);
 }
@@ -185,7 +188,10 @@ async function startProxy(state: ProcessState, auth: AuthServer | undefined): Pr
     join: config.join,
     clock: state.clock,
     logger: state.logger.with('proxy'),
-    ...(config.rateLimit !== undefined ? { limits: { rateLimit: config.rateLimit } } : {}),
+    limits: {
+      ...(config.rateLimit !== undefined ? { rateLimit: config.rateLimit } : {}),
+      ...(config.maxPendingPerAddress !== undefined ? { maxPendingPerAddress: config.maxPendingPerAddress } : {}),
+    },
   });
   return started(state, proxy);
 }
