@@ -33,6 +33,8 @@ export interface AgentTunnelsOptions {
   onStream: TunnelAgentOptions['onStream'];
   /** The proxies with a live tunnel changed (put them in the agent's heartbeats: proxy peering routes by them). */
   onProxiesChanged?: (proxyIds: readonly string[]) => void;
+  /** Local address the tunnels are dialed from (`pnpm bench scale` spreads its agents over 127.x.y.z). */
+  localAddress?: string;
   /** Reconnect, keepalive and discovery settings. */
   tunnel?: Pick<TunnelAgentOptions, 'backoff' | 'keepAliveIntervalMs' | 'keepAliveTimeoutMs'> & { discoveryIntervalMs?: number };
 }
@@ -91,7 +93,13 @@ export function startAgentTunnels(options: AgentTunnelsOptions): TunnelPool {
   const cache = options.cache ?? own!;
   const intervalMs = options.tunnel?.discoveryIntervalMs ?? WATCHED_DISCOVERY_INTERVAL_MS;
   const pool = startTunnelPool({
-    connect: reverseTunnelDialer({ candidates: proxyCandidates(options), identity: options.identity, cas: options.cas, clusterName: options.clusterName }),
+    connect: reverseTunnelDialer({
+      candidates: proxyCandidates(options),
+      identity: options.identity,
+      cas: options.cas,
+      clusterName: options.clusterName,
+      ...(options.localAddress !== undefined ? { localAddress: options.localAddress } : {}),
+    }),
     discover: discoverProxies(options.auth, cache, intervalMs),
     onProxiesChanged: (proxyIds) => {
       options.logger.info('reverse tunnels are up', { proxies: proxyIds.join(',') });
