@@ -96,6 +96,13 @@ function memberConfig(o: { dir: string; index: number; backend: string; audit: s
     `  data_dir: ${path.join(o.dir, `data-${o.index}`)}`,
     '  log:',
     '    severity: WARN',
+    // Joins through a proxy reach the auth server from the proxy's address (the passthrough does not carry the
+    // client's address yet; Teleport's signed PROXY headers do): the auth server's per-address rate of joins is
+    // shared by the whole fleet behind a proxy and must let it in. The pre-auth connection cap is not raised: the
+    // agents come from 250 addresses.
+    '  connection_limits:',
+    '    rates:',
+    '    - { period: 1s, average: 100000, burst: 100000 }',
     '  storage:',
     '    type: postgres',
     `    conn_string: ${o.backend}`,
