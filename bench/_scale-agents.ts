@@ -34,6 +34,8 @@ export interface WorkerPlan {
   joinConcurrency: number;
   /** The tunnel pools' proxy discovery interval, ms; default the daemon's. */
   discoveryIntervalMs?: number;
+  /** Source addresses the agents connect from, one each in turn (127.x.y.z: the proxies' per-address limits stay as shipped). */
+  sourceAddrs: string[];
 }
 
 /** Messages from the parent after the plan. */
@@ -59,6 +61,8 @@ interface SimAgent {
   index: number;
   kind: 'node' | 'db';
   proxyAddr: string;
+  /** The local address this agent connects from. */
+  sourceAddr: string;
   hostUuid: string;
   identity?: Identity;
   auth?: AuthClient;
@@ -89,6 +93,7 @@ async function join(state: WorkerState, agent: SimAgent): Promise<void> {
         nodename: nameOf(agent),
         role: agent.kind === 'node' ? 'Node' : 'Db',
         timeoutMs: 60_000,
+        localAddress: agent.sourceAddr,
       });
       return;
     } catch (err) {
@@ -108,7 +113,7 @@ async function joinAll(state: WorkerState): Promise<void> {
 
 /** The agent's auth client, every call timed (a heartbeat is one call). */
 function timedAuth(state: WorkerState, agent: SimAgent): AuthClient {
-  const auth = newAuthClient({ addr: agent.proxyAddr, identity: agent.identity!, alpnProtocols: AUTH_VIA_PROXY_ALPN, timeoutMs: 30_000 });
+  const auth = newAuthClient({ addr: agent.proxyAddr, identity: agent.identity!, alpnProtocols: AUTH_VIA_PROXY_ALPN, timeoutMs: 30_000, localAddress: agent.sourceAddr });
   const timed = <A extends unknown[], R>(f: (...args: A) => Promise<R>) =>
     async (...args: A): Promise<R> => {
       const t0 = performance.now();
@@ -160,6 +165,7 @@ function startTunnel(agent: SimAgent, discoveryIntervalMs: number | undefined): 
     clusterName,
     clock: systemClock,
     logger: silent,
+    localAddress: agent.sourceAddr,
     onStream: () => {
       throw new NotImplementedError('a simulated agent serves nothing');
     },
@@ -217,7 +223,8 @@ function main(): void {
       const plan = message.plan;
       const agents = Array.from({ length: plan.count }, (_, i): SimAgent => {
         const index = plan.first + i;
-        return { index, kind: kindOf(index), proxyAddr: plan.proxyAddrs[index % plan.proxyAddrs.length]!, hostUuid: randomUUID() };
+        const sourceAddr = plan.sourceAddrs[index % plan.sourceAddrs.length]!;
+        return { index, kind: kindOf(index), proxyAddr: plan.proxyAddrs[index % plan.proxyAddrs.length]!, sourceAddr, hostUuid: randomUUID() };
       });
       state = { plan, agents, beats: 0, failures: 0, latencies: [] };
       process.send!({ id: message.id, result: {} });

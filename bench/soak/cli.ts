@@ -11,7 +11,7 @@ import path from 'node:path';
 import { requirePostgres, requireTool, runTshAt, startHaCluster, startPostgres, waitUntil, type HaCluster, type HaMember } from '@teleport-ts/testkit';
 import { machineLine, writeSection } from '../_report.js';
 import { probeLoop, sessionLoop, sshLoop, writeLoop, type ClientContext, type Probe } from './clients.js';
-import { faultLoop, planFaults, type FaultContext } from './faults.js';
+import { DB_AGENTS, describeFault, faultLoop, planFaults, type FaultContext } from './faults.js';
 import { newRecorder } from './record.js';
 import { renderReport, summarize } from './report.js';
 import { verify } from './verify.js';
@@ -67,7 +67,9 @@ const log = (line: string): void => void process.stderr.write(`soak: ${line}\n`)
 /** Until the agent holds a tunnel to each proxy, `tsh db connect` works and (with SSH) `tsh ssh` does. */
 async function warmUp(cluster: HaCluster, ssh: boolean): Promise<void> {
   const ids = cluster.members.map((m) => m.hostId).sort().join(',');
-  await waitUntil('the agent\'s tunnels to the three proxies', () => (cluster.agentProxies().sort().join(',') === ids ? true : undefined), 60_000, cluster.agent.daemon.output);
+  for (const [i, agent] of cluster.agents.entries()) {
+    await waitUntil(`db agent ${i + 1}'s tunnels to the three proxies`, () => (cluster.agentProxies(i).sort().join(',') === ids ? true : undefined), 60_000, agent.daemon.output);
+  }
   const db = async () => ((await runTshAt(cluster.lbHome, ['db', 'connect', '--insecure', '--db-user=alice', 'roach'], { input: "select 'warm';\n" })).stdout.includes('warm') ? true : undefined);
   await waitUntil('tsh db connect through haproxy', db, 60_000);
   if (ssh) {
@@ -115,7 +117,7 @@ async function runClients(cluster: HaCluster, o: Options, dir: string) {
   const ctx: ClientContext = { cluster, rec, dir, stopping: false, down, withSsh: o.ssh };
   const faults: FaultContext = { cluster, rec, down, stopping: false, rotationGrace: (atMs) => rotationGrace(o, atMs) };
   const plan = planFaults({ durationSec: o.durationSec, faultEverySec: o.faultEverySec, seed: o.seed, rotation: o.rotation });
-  log(`plan: ${plan.map((p) => `${p.at / 1000}s ${p.kind}${p.member !== undefined ? ` ha-${p.member}` : ''}`).join(', ') || 'no faults'}`);
+  log(`plan: ${plan.map((p) => `${p.at / 1000}s ${describeFault(p)}`).join(', ') || 'no faults'}`);
   const probes: Probe[] = [];
   const rotationStates: string[] = [];
   const loops = [probeLoop(ctx, probes), sessionLoop(ctx), writeLoop(ctx), ...(o.ssh ? [sshLoop(ctx)] : [])];
@@ -141,19 +143,19 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tp-soak-'));
   let cluster: HaCluster | undefined;
   try {
-    log('starting PostgreSQL, three auth+proxy processes, haproxy, a db agent' + (o.ssh ? ' and an SSH node' : ''));
-    cluster = await startHaCluster({ backend, node: o.ssh, memberLogins: false });
+    log(`starting PostgreSQL, three auth+proxy processes, haproxy, ${DB_AGENTS} db agents` + (o.ssh ? ' and an SSH node' : ''));
+    cluster = await startHaCluster({ backend, node: o.ssh, memberLogins: false, dbAgents: DB_AGENTS });
     await warmUp(cluster, o.ssh);
     log(`running ${o.durationSec}s, a fault every ${o.faultEverySec}s, seed ${o.seed}`);
     const run = await runClients(cluster, o, dir);
     log('reading back writes and audit events');
     const lost = await verify(cluster, run.rec.ops, run.startedAt);
     const summary = summarize({ ops: run.rec.ops, faults: run.rec.faults, probes: run.probes, durationMs: run.durationMs });
-    const auditWarnings = [cluster.agent, ...(cluster.node ? [cluster.node] : [])].map((a) => (a.daemon.output().match(/could not send audit events/g) ?? []).length);
+    const auditWarnings = [...cluster.agents, ...(cluster.node ? [cluster.node] : [])].map((a) => (a.daemon.output().match(/could not send audit events/g) ?? []).length);
     const notes = [
-      'three auth+proxy processes on one PostgreSQL behind haproxy (TCP), a db agent and an SSH node joined through haproxy; clients through haproxy with the built tsh; tctl runs on an auth host that is up',
+      `three auth+proxy processes on one PostgreSQL behind haproxy (TCP, health check /readyz?service=proxy), ${DB_AGENTS} db agents serving the same database and an SSH node joined through haproxy (agent mesh); clients through haproxy with the built tsh; tctl runs on an auth host that is up`,
       `host CA rotation states seen (tctl status every 10 s): ${run.rotationStates.join('; ') || 'no change'}`,
-      `'could not send audit events' warnings in the last run of the db agent / the node: ${auditWarnings.join(' / ')}`,
+      `'could not send audit events' warnings in the last run of the db agents / the node: ${auditWarnings.join(' / ')}`,
       `machine load while measuring: ${os.loadavg().map((l) => l.toFixed(1)).join(' / ')} (1/5/15 min)`,
     ];
     const report = renderReport({ commandLine, machine: machineLine(), seed: o.seed, summary, lost, notes });

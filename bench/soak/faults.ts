@@ -1,13 +1,16 @@
 /**
  * Faults, one every `--fault-every` seconds, chosen by a seeded PRNG (the same seed gives the same faults):
  * `kill -9` of an auth+proxy process and its restart 5 s later; the backend PostgreSQL stopped for 10 s; `kill -9`
- * of the db agent and its restart; and once per run (unless `--no-rotation`) a host CA rotation.
+ * of one of the two db agents serving the database and its restart; and once per run (unless `--no-rotation`) a
+ * host CA rotation.
  */
 
 import type { HaCluster, HaMember } from '@teleport-ts/testkit';
 import type { Fault, Recorder } from './record.js';
 
 const PROXY_DOWN_MS = 5_000;
+/** db agents serving the database (Teleport's HA for database access: the proxy picks a live one). */
+export const DB_AGENTS = 2;
 const POSTGRES_DOWN_MS = 10_000;
 
 /** mulberry32: small, fast, good enough to pick faults reproducibly. */
@@ -25,7 +28,7 @@ function prng(seed: number): () => number {
 export interface FaultPlanEntry {
   at: number;
   kind: Fault['kind'];
-  /** The member for `kill-proxy`. */
+  /** The member for `kill-proxy`, the db agent for `kill-agent`. */
   member?: number;
 }
 
@@ -42,7 +45,8 @@ export function planFaults(o: { durationSec: number; faultEverySec: number; seed
   return slots.map((at, i): FaultPlanEntry => {
     if (i === rotationSlot) return { at, kind: 'rotate-host-ca' };
     const kind = kinds[Math.floor(random() * kinds.length)]!;
-    return kind === 'kill-proxy' ? { at, kind, member: Math.floor(random() * 3) } : { at, kind };
+    if (kind === 'kill-proxy') return { at, kind, member: Math.floor(random() * 3) };
+    return kind === 'kill-agent' ? { at, kind, member: Math.floor(random() * DB_AGENTS) } : { at, kind };
   });
 }
 
@@ -75,9 +79,10 @@ async function inject(ctx: FaultContext, entry: FaultPlanEntry): Promise<{ targe
       await cluster.backend.start();
       return { target: 'backend postgres' };
     case 'kill-agent': {
-      await cluster.agent.daemon.kill9();
-      const error = await cluster.agent.restart().then(() => undefined, (err: Error) => `restart failed: ${err.message.split('\n')[0]}`);
-      return { target: 'db-agent', ...(error ? { error } : {}) };
+      const agent = cluster.agents[entry.member ?? 0] ?? cluster.agent;
+      await agent.daemon.kill9();
+      const error = await agent.restart().then(() => undefined, (err: Error) => `restart failed: ${err.message.split('\n')[0]}`);
+      return { target: `db agent ${cluster.agents.indexOf(agent) + 1}`, ...(error ? { error } : {}) };
     }
     case 'rotate-host-ca': {
       const grace = ctx.rotationGrace(entry.at);
@@ -87,13 +92,19 @@ async function inject(ctx: FaultContext, entry: FaultPlanEntry): Promise<{ targe
   }
 }
 
+/** `kill-proxy ha-1`, `kill-agent db agent 2`, `stop-postgres`... */
+export function describeFault(entry: FaultPlanEntry): string {
+  if (entry.member === undefined) return entry.kind;
+  return `${entry.kind} ${entry.kind === 'kill-agent' ? `db agent ${entry.member + 1}` : `ha-${entry.member}`}`;
+}
+
 /** Injects the planned faults at their times, one after the other, until the plan ends or the run stops. */
 export async function faultLoop(ctx: FaultContext, plan: FaultPlanEntry[], log: (line: string) => void): Promise<void> {
   for (const entry of plan) {
     while (ctx.rec.now() < entry.at && !ctx.stopping) await sleep(Math.min(250, entry.at - ctx.rec.now()));
     if (ctx.stopping) return;
     const start = ctx.rec.now();
-    log(`t=${(start / 1000).toFixed(0)}s fault ${entry.kind}${entry.member !== undefined ? ` ha-${entry.member}` : ''}`);
+    log(`t=${(start / 1000).toFixed(0)}s fault ${describeFault(entry)}`);
     const done = await inject(ctx, entry);
     const fault: Fault = { kind: entry.kind, target: done.target, start, end: ctx.rec.now(), ...(done.error ? { error: done.error } : {}) };
     ctx.rec.faults.push(fault);

@@ -17,8 +17,8 @@ export interface DiagServer {
 export interface DiagServerOptions {
   /** `host:port`; port 0 picks a free one. */
   addr: string;
-  /** Why the process is not ready yet, or `undefined` when it is. */
-  notReadyReason: () => string | undefined;
+  /** Why the process (or one of its services: `auth`, `proxy`, `db`, `node`) is not ready, or `undefined` when it is. */
+  notReadyReason: (service?: string) => string | undefined;
   /** Deadlines of a request's head and body (tests shorten them); default {@link DEFAULT_PRE_AUTH_DEADLINES}. */
   deadlines?: Partial<PreAuthDeadlines>;
   /** `/metrics`: Prometheus text. */
@@ -40,7 +40,8 @@ function serveMetrics(metrics: NonNullable<DiagServerOptions['metrics']>, res: S
 
 /**
  * Starts the diagnostic HTTP server. `/healthz` answers 200 `{"status":"ok"}` while the process runs;
- * `/readyz` answers 200 once every started service is up and 503 `{"status":"<reason>"}` before.
+ * `/readyz` answers 200 once every started service is up and 503 `{"status":"<reason>"}` before;
+ * `/readyz?service=<name>` answers for that service only (a load balancer in front of proxies checks `proxy`).
  *
  * @example
  * ```ts
@@ -50,7 +51,7 @@ function serveMetrics(metrics: NonNullable<DiagServerOptions['metrics']>, res: S
 export async function startDiagServer(options: DiagServerOptions): Promise<DiagServer> {
   const { host, port } = parseHostPort(options.addr, 3000);
   const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const [path, query] = (req.url ?? '/').split('?', 2);
     if (path === '/metrics' && options.metrics !== undefined) {
       serveMetrics(options.metrics, res);
       return;
@@ -61,7 +62,8 @@ export async function startDiagServer(options: DiagServerOptions): Promise<DiagS
       status = 200;
       body = { status: 'ok' };
     } else if (path === '/readyz') {
-      const reason = options.notReadyReason();
+      const service = new URLSearchParams(query ?? '').get('service');
+      const reason = service !== null && !/^[a-z]{1,16}$/.test(service) ? 'unknown service' : options.notReadyReason(service ?? undefined);
       status = reason === undefined ? 200 : 503;
       body = { status: reason ?? 'ok' };
     }

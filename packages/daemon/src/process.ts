@@ -36,6 +36,8 @@ export interface ProcessConfig {
   diagAddr?: string;
   /** `teleport.connection_limits`: per-address rate of the unauthenticated endpoints of auth and proxy. */
   rateLimit?: { average: number; burst: number };
+  /** `teleport.connection_limits.max_pending_per_address`: connections per source address not yet identified (auth and proxy). */
+  maxPendingPerAddress?: number;
   auth: {
     listenAddr: string;
     clusterName?: string;
@@ -89,14 +91,19 @@ interface ProcessState {
   closers: (() => Promise<void>)[];
   ready: boolean;
   metrics: ProcessMetrics;
-  /** Why the process should not get traffic now (the backend, the db agent's tunnels), besides starting. */
-  problems: (() => string | undefined)[];
+  /** Why a service of the process should not get traffic now (auth: the backend; db, node: their tunnels), besides starting. */
+  problems: { service: string; problem: () => string | undefined }[];
 }
 
-/** `/readyz`: starting, or the first problem a started service reports. */
-function notReadyReason(state: ProcessState): string | undefined {
+/**
+ * `/readyz`: starting, or the first problem a started service reports. `/readyz?service=proxy` asks about one
+ * service only: a proxy serving from its cache stays ready while the backend (an auth problem) is down.
+ */
+function notReadyReason(state: ProcessState, service?: string): string | undefined {
   if (!state.ready) return 'starting';
-  for (const problem of state.problems) {
+  if (service !== undefined && !state.config.roles.includes(service as never)) return `this process runs no ${service} service`;
+  for (const { service: of, problem } of state.problems) {
+    if (service !== undefined && of !== service) continue;
     const reason = problem();
     if (reason !== undefined) return reason;
   }
@@ -126,7 +133,7 @@ async function startDiag(state: ProcessState): Promise<DiagServer | undefined> {
     state,
     await startDiagServer({
       addr: state.config.diagAddr,
-      notReadyReason: () => notReadyReason(state),
+      notReadyReason: (service) => notReadyReason(state, service),
       metrics: { contentType: state.metrics.registry.contentType, text: () => state.metrics.registry.metrics() },
     }),
   );
@@ -141,7 +148,7 @@ async function openStorage(state: ProcessState): Promise<Backend> {
   if (config.roles.includes('auth')) {
     const probe = state.metrics.probeBackend(backend);
     state.closers.push(() => Promise.resolve(probe.close()));
-    state.problems.push(() => probe.problem());
+    state.problems.push({ service: 'auth', problem: () => probe.problem() });
   }
   return backend;
 }
@@ -167,6 +174,7 @@ async function startAuthRole(state: ProcessState, backend: Backend): Promise<Aut
     ...(config.storage.audit_sessions_uri !== undefined ? { auditSessionsUri: config.storage.audit_sessions_uri } : {}),
     ...(config.auth.tunnelStrategy !== undefined ? { tunnelStrategy: config.auth.tunnelStrategy } : {}),
     ...(config.rateLimit !== undefined ? { rateLimit: config.rateLimit } : {}),
+    ...(config.maxPendingPerAddress !== undefined ? { maxPendingPerAddress: config.maxPendingPerAddress } : {}),
   });
   return started(state, auth);
 }
@@ -181,7 +189,10 @@ async function startProxy(state: ProcessState, auth: AuthServer | undefined): Pr
     join: config.join,
     clock: state.clock,
     logger: state.logger.with('proxy'),
-    ...(config.rateLimit !== undefined ? { limits: { rateLimit: config.rateLimit } } : {}),
+    limits: {
+      ...(config.rateLimit !== undefined ? { rateLimit: config.rateLimit } : {}),
+      ...(config.maxPendingPerAddress !== undefined ? { maxPendingPerAddress: config.maxPendingPerAddress } : {}),
+    },
   });
   return started(state, proxy);
 }
@@ -223,7 +234,7 @@ async function startNode(state: ProcessState, auth: AuthServer | undefined, prox
     logger: state.logger.with('node'),
   });
   // Not ready without a tunnel: the node would be listed but unreachable.
-  state.problems.push(() => (node.tunnelState === 'connected' ? undefined : 'the node has no reverse tunnel to a proxy'));
+  state.problems.push({ service: 'node', problem: () => (node.tunnelState === 'connected' ? undefined : 'the node has no reverse tunnel to a proxy') });
   return started(state, node);
 }
 
@@ -259,7 +270,7 @@ function watchServices(state: ProcessState, services: { auth: AuthServer | undef
     ...(db ? { activeSessions: () => ({ postgres: db.activeSessions }) } : {}),
     auditQueues: () => ({ ...(db ? { db: db.auditQueueDepth() } : {}), ...(proxy?.auditQueueDepth ? { proxy: proxy.auditQueueDepth() } : {}) }),
   });
-  if (db) state.problems.push(() => (db.tunnelState === 'connected' ? undefined : 'no reverse tunnel to a proxy'));
+  if (db) state.problems.push({ service: 'db', problem: () => (db.tunnelState === 'connected' ? undefined : 'no reverse tunnel to a proxy') });
 }
 
 /** The ports this process will listen on, with the setting that names each. */

@@ -150,7 +150,8 @@ export async function buildProcessConfig(flags: StartFlags): Promise<{ config: P
     nodename,
     storage: t.storage ?? { type: 'sqlite' },
     ...(flags.diagAddr ?? t.diag_addr ? { diagAddr: (flags.diagAddr ?? t.diag_addr)! } : {}),
-    ...(t.connection_limits !== undefined ? { rateLimit: t.connection_limits.rate } : {}),
+    ...(t.connection_limits?.rate !== undefined ? { rateLimit: t.connection_limits.rate } : {}),
+    ...(t.connection_limits?.maxPendingPerAddress !== undefined ? { maxPendingPerAddress: t.connection_limits.maxPendingPerAddress } : {}),
     auth: {
       listenAddr: auth.listen_addr ?? DEFAULT_AUTH_LISTEN_ADDR,
       publicAddrs: auth.public_addr ?? [],

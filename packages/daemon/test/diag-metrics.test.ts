@@ -117,16 +117,22 @@ describe('diag endpoint: /metrics and /readyz on a process with a PostgreSQL bac
     expect(total(after, 'teleport_backend_request_duration_seconds_bucket{le="+Inf",operation="get"}')).toBeGreaterThan(0);
   });
 
-  it('/readyz answers 503 naming the backend while PostgreSQL is stopped, and 200 again once it is back', async () => {
-    const readyz = async () => {
-      const res = await fetch(`http://${diag}/readyz`);
+  it('/readyz answers 503 naming the backend while PostgreSQL is stopped (the proxy\'s /readyz?service=proxy stays 200), and 200 again once it is back', async () => {
+    const readyz = async (query = '') => {
+      const res = await fetch(`http://${diag}/readyz${query}`);
       return { status: res.status, body: (await res.json()) as { status: string } };
     };
     expect(await readyz()).toEqual({ status: 200, body: { status: 'ok' } });
+    expect(await readyz('?service=proxy')).toEqual({ status: 200, body: { status: 'ok' } });
+    expect(await readyz('?service=db')).toEqual({ status: 503, body: { status: 'this process runs no db service' } });
+    expect(await readyz('?service=../x')).toEqual({ status: 503, body: { status: 'unknown service' } });
     await pg.server.stop();
     try {
       const down = await waitFor('/readyz 503', async () => ((await readyz()).status === 503 ? readyz() : undefined), 10_000);
       expect(down.body.status).toMatch(/^backend unreachable: /);
+      expect((await readyz('?service=auth')).body.status).toMatch(/^backend unreachable: /);
+      // The proxy routes from its cache meanwhile: a load balancer checking it keeps it in rotation.
+      expect(await readyz('?service=proxy')).toEqual({ status: 200, body: { status: 'ok' } });
       const metrics = samples(await (await fetch(`http://${diag}/metrics`)).text());
       expect(metrics.get('teleport_backend_up')).toBe(0);
       // The probes' reads fail (once the driver gives up on its connection attempt) and are counted.

@@ -47,13 +47,15 @@ export interface HaCluster {
   /** The database the agent serves as `roach` (`--db-user=alice`, database `alice`). */
   target: PostgresServer;
   agent: HaAgent;
+  /** Every db agent serving `roach` (`agent` first; more with `dbAgents`), as Teleport runs several for HA. */
+  agents: HaAgent[];
   /** The SSH node `soak-node` (login `root`), when asked for. */
   node?: HaAgent;
   /** TELEPORT_HOME logged in through haproxy, and one per proxy (logged in directly at it). */
   lbHome: string;
   memberHomes: string[];
-  /** The proxies the agent reports holding tunnels to (its last log line about it). */
-  agentProxies(): string[];
+  /** The proxies the agent (`agents[index]`, default the first) reports holding tunnels to (its last log line about it). */
+  agentProxies(index?: number): string[];
   /** `bin/tctl -c <config of member i>` (default the first member whose process runs). */
   tctl(args: string[], options?: { member?: number; timeoutMs?: number; input?: string }): Promise<ProgramResult>;
   stop(): Promise<void>;
@@ -67,6 +69,8 @@ export interface StartHaClusterOptions {
   node?: boolean;
   /** Log each member in directly (`memberHomes`); default true. */
   memberLogins?: boolean;
+  /** How many db agents serve `roach` (default 1). */
+  dbAgents?: number;
 }
 
 /** What `clusterMemberConfig` writes: one auth+proxy process of a cluster on a PostgreSQL backend, with proxy peering. */
@@ -116,7 +120,7 @@ export function clusterMemberConfig(o: ClusterMemberConfig): string {
   ].join('\n');
 }
 
-/** haproxy in TCP mode, round robin, health-checked on each process's /readyz, redispatching a refused connection. */
+/** haproxy in TCP mode, round robin, health-checked on each process's proxy readiness (/readyz?service=proxy: up while the backend is down, the proxy serving from its cache), redispatching a refused connection. */
 function haproxyConfig(lbPort: number, members: { proxy: number; diag: number }[]): string {
   return [
     'global',
@@ -132,7 +136,7 @@ function haproxyConfig(lbPort: number, members: { proxy: number; diag: number }[
     'listen teleport',
     `  bind 127.0.0.1:${lbPort}`,
     '  balance roundrobin',
-    '  option httpchk GET /readyz',
+    '  option httpchk GET /readyz?service=proxy',
     '  default-server inter 500ms fall 2 rise 2',
     ...members.map((m, i) => `  server p${i} 127.0.0.1:${m.proxy} check port ${m.diag}`),
     '',
@@ -206,10 +210,10 @@ async function startAgentProcess(dir: string, name: string, lines: string[], dia
   return agent;
 }
 
-async function startDbAgent(dir: string, tctlConfig: string, lbAddr: string, target: PostgresServer): Promise<HaAgent> {
+async function startDbAgent(dir: string, tctlConfig: string, lbAddr: string, target: PostgresServer, name = 'db-agent'): Promise<HaAgent> {
   const diagAddr = `127.0.0.1:${await freePort()}`;
   const services = roachService({ port: target.port, caFile: path.join(dir, 'roach-certs', 'ca.crt') });
-  return startAgentProcess(dir, 'db-agent', await agentConfig({ dir, tctlConfig, lbAddr, name: 'db-agent', type: 'db', diagAddr, services }), diagAddr);
+  return startAgentProcess(dir, name, await agentConfig({ dir, tctlConfig, lbAddr, name, type: 'db', diagAddr, services }), diagAddr);
 }
 
 async function startSshNode(dir: string, tctlConfig: string, lbAddr: string): Promise<HaAgent> {
@@ -253,18 +257,19 @@ export async function startHaCluster(options: StartHaClusterOptions): Promise<Ha
   const memberHomes = members.map((m) => path.join(dir, `home-${m.index}`));
   if (options.memberLogins !== false) for (const [i, m] of members.entries()) await haLogin(memberHomes[i]!, m.proxyAddr);
   const target = await startCertDatabase(first.config, path.join(dir, 'roach-certs'));
-  const agent = await startDbAgent(dir, first.config, lbAddr, target);
+  const agents: HaAgent[] = [];
+  for (let i = 0; i < (options.dbAgents ?? 1); i++) agents.push(await startDbAgent(dir, first.config, lbAddr, target, i === 0 ? 'db-agent' : `db-agent-${i + 1}`));
   const node = options.node ? await startSshNode(dir, first.config, lbAddr) : undefined;
-  return assembleCluster({ dir, backend: options.backend, members, lbAddr, lb, target, agent, lbHome, memberHomes, ...(node ? { node } : {}) });
+  return assembleCluster({ dir, backend: options.backend, members, lbAddr, lb, target, agent: agents[0]!, agents, lbHome, memberHomes, ...(node ? { node } : {}) });
 }
 
 function assembleCluster(parts: Omit<HaCluster, 'agentProxies' | 'tctl' | 'stop'>): HaCluster {
-  const { members, agent, node, lb, target, dir } = parts;
+  const { members, agents, node, lb, target, dir } = parts;
   const alive = (m: HaMember): boolean => m.daemon.child.exitCode === null && m.daemon.child.signalCode === null;
   return {
     ...parts,
-    agentProxies: () => {
-      const all = [...agent.daemon.output().matchAll(/reverse tunnels are up proxies:(\S*)/g)];
+    agentProxies: (index = 0) => {
+      const all = [...agents[index]!.daemon.output().matchAll(/reverse tunnels are up proxies:(\S*)/g)];
       return (all.at(-1)?.[1] ?? '').split(',').filter((s) => s !== '');
     },
     tctl(args, opts = {}) {
@@ -273,7 +278,7 @@ function assembleCluster(parts: Omit<HaCluster, 'agentProxies' | 'tctl' | 'stop'
     },
     async stop() {
       await node?.daemon.stop();
-      await agent.daemon.stop();
+      for (const a of agents) await a.daemon.stop();
       for (const m of members) await m.daemon.stop();
       lb.kill('SIGKILL');
       await target.destroy();

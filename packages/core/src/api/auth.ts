@@ -512,6 +512,8 @@ export interface AuthClientOptions {
   peer?: string;
   /** Hints for network failures (see `ApiClientOptions.hints`). */
   hints?: ApiErrorHints;
+  /** Local address to connect from (see `ApiClientOptions.localAddress`). */
+  localAddress?: string;
 }
 
 /** What to offer to reach the auth API at an address that may be the auth server or a proxy (`teleport-auth`). */
@@ -901,6 +903,7 @@ export function newAuthClient(options: AuthClientOptions): AuthClient {
     ...(options.alpnProtocols !== undefined ? { alpnProtocols: options.alpnProtocols } : {}),
     ...(options.peer !== undefined ? { peer: options.peer } : {}),
     ...(options.hints !== undefined ? { hints: options.hints } : {}),
+    ...(options.localAddress !== undefined ? { localAddress: options.localAddress } : {}),
   });
   const c = newCaller(api);
   return {

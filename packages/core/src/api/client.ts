@@ -37,6 +37,8 @@ export interface ApiClientOptions {
   peer?: string;
   /** Hints for failures the user can act on; `refused` defaults to one about the auth server. */
   hints?: ApiErrorHints;
+  /** Local address to connect from (a host with several addresses; `pnpm bench scale` spreads agents over 127.x). */
+  localAddress?: string;
 }
 
 /** Hints attached to network failures of an {@link ApiClient}. */
@@ -89,6 +91,7 @@ export function newApiClient(options: ApiClientOptions): ApiClient {
     ...(options.tls.serverName ? { servername: options.tls.serverName } : {}),
     ALPNProtocols: [...(options.alpnProtocols ?? ['http/1.1'])],
     rejectUnauthorized: true,
+    ...(options.localAddress !== undefined ? { localAddress: options.localAddress } : {}),
   });
   const peer = options.peer ?? base.host;
   const port = Number(base.port) || 443;

@@ -36,13 +36,15 @@ export interface JoinClusterOptions {
    * server's.
    */
   alpnProtocols?: readonly string[];
+  /** Local address to connect from (see `ApiClientOptions.localAddress`). */
+  localAddress?: string;
 }
 
 /**
  * The CA certificates (PEM) in the chain the server at `addr` presents, leaf excluded. Nothing is trusted
  * here: the caller checks them against pins.
  */
-export async function fetchServerCaChain(addr: string, timeoutMs = 15_000, alpnProtocols: readonly string[] = ['http/1.1']): Promise<string[]> {
+export async function fetchServerCaChain(addr: string, timeoutMs = 15_000, alpnProtocols: readonly string[] = ['http/1.1'], localAddress?: string): Promise<string[]> {
   const url = new URL(authBaseUrl(addr));
   // Loaded here, not at the top: the config module brings a YAML parser the light client surface does without.
   const { parseHostPort, DEFAULT_AUTH_PORT } = await import('../config/index.js');
@@ -56,6 +58,7 @@ export async function fetchServerCaChain(addr: string, timeoutMs = 15_000, alpnP
       rejectUnauthorized: false,
       ALPNProtocols: [...alpnProtocols],
       timeout: timeoutMs,
+      ...(localAddress !== undefined ? { localAddress } : {}),
     });
     const fail = (err: Error): void => {
       socket.destroy();
@@ -104,7 +107,7 @@ export async function joinCluster(options: JoinClusterOptions): Promise<Identity
       hint: 'pass --ca-pin with a pin from `tctl status` on the auth server',
     });
   }
-  const chain = await fetchServerCaChain(options.authAddr, options.timeoutMs, options.alpnProtocols);
+  const chain = await fetchServerCaChain(options.authAddr, options.timeoutMs, options.alpnProtocols, options.localAddress);
   const ca = chain.find((pem) => caPinMatches(pem, options.caPins));
   if (ca === undefined) throw caPinMismatch();
 
@@ -117,6 +120,7 @@ export async function joinCluster(options: JoinClusterOptions): Promise<Identity
     tls: { ca: [ca] },
     ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
     ...(options.alpnProtocols !== undefined ? { alpnProtocols: options.alpnProtocols } : {}),
+    ...(options.localAddress !== undefined ? { localAddress: options.localAddress } : {}),
   });
   try {
     const certs = await client.registerUsingToken({

@@ -35,6 +35,8 @@ export interface BackendCacheOptions {
   /** How long a barrier waits for the watch to bring back its nonce (default 10 s); reads do not wait for it. */
   barrierTimeoutMs?: number;
   onDiagnostic?: (record: CacheDiagnostic) => void;
+  /** Memory changed: `key` was put or deleted by the watch, or (undefined) the whole cache was (re)loaded. */
+  onChange?: (key: string | undefined) => void;
 }
 
 /** `cold`: never initialised (reads go to the backend); `ready`: served from memory; `stale`: the watch was lost. */
@@ -203,6 +205,7 @@ async function initialise(s: CacheCore, attempt: number): Promise<Watcher> {
   s.downUntil = 0;
   s.state = 'ready';
   s.reinits++;
+  notify(s, undefined);
   report(s, { event: 'ready', name: s.name, attempt, items: s.store.size, ms: Math.round(performance.now() - started) });
   for (const resolve of s.readyWaiters.splice(0)) resolve();
   return watcher;
@@ -234,4 +237,13 @@ function applyEvent(s: CacheCore, event: BackendEvent): void {
   }
   s.store.apply(event);
   s.version++;
+  if (event.type !== 'init') notify(s, event.item.key);
+}
+
+function notify(s: CacheCore, key: string | undefined): void {
+  try {
+    s.options.onChange?.(key);
+  } catch {
+    // A change listener never breaks the cache.
+  }
 }

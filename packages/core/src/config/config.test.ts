@@ -5,6 +5,8 @@ describe('parseConfig', () => {
   it('folds teleport.connection_limits.rates into the strictest per-second rate and burst', () => {
     const cfg = parseConfig('teleport:\n  connection_limits:\n    rates:\n    - { period: 1m, average: 600, burst: 50 }\n    - { period: 1s, average: 20, burst: 30 }\n');
     expect(cfg.teleport.connection_limits).toEqual({ rate: { average: 10, burst: 30 } });
+    expect(parseConfig('teleport:\n  connection_limits:\n    max_pending_per_address: 1024\n').teleport.connection_limits).toEqual({ maxPendingPerAddress: 1024 });
+    expect(() => parseConfig('teleport:\n  connection_limits:\n    max_pending_per_address: 0\n')).toThrow('must be a whole number of at least 1');
     expect(() => parseConfig('teleport:\n  connection_limits:\n    rates: []\n')).toThrow('must list at least one rate');
     expect(() => parseConfig('teleport:\n  connection_limits:\n    rates: [{ average: 0, burst: 1 }]\n')).toThrow('must be a whole number of at least 1');
   });

@@ -230,15 +230,25 @@ const positiveWhole = v.pipe(v.number('must be a whole number of at least 1'), v
 /**
  * `teleport.connection_limits` (Teleport's key): `rates` of `{ period, average, burst }`, `average` requests per
  * `period`. Our limiter keeps one token bucket per address, so the rates fold into the strictest per second.
+ * `max_pending_per_address` (ours): connections one source address may hold before they are identified (TLS
+ * handshake or request head still under way; default 256).
  */
 const ConnectionLimitsSchema = v.pipe(
-  mapping({ rates: v.pipe(v.array(mapping({ period: v.nullish(v.string()), average: positiveWhole, burst: positiveWhole }), 'must be a list of { period, average, burst }'), v.minLength(1, 'must list at least one rate')) }),
-  v.check((c) => c.rates.every((r) => durationOk(r.period ?? '1s')), ': every rate period must be a duration of at least 1s, such as 1s or 1m'),
+  mapping({
+    rates: v.nullish(v.pipe(v.array(mapping({ period: v.nullish(v.string()), average: positiveWhole, burst: positiveWhole }), 'must be a list of { period, average, burst }'), v.minLength(1, 'must list at least one rate'))),
+    max_pending_per_address: v.nullish(positiveWhole),
+  }),
+  v.check((c) => (c.rates ?? []).every((r) => durationOk(r.period ?? '1s')), ': every rate period must be a duration of at least 1s, such as 1s or 1m'),
   v.transform((c) => ({
-    rate: {
-      average: Math.min(...c.rates.map((r) => r.average / (parseDuration(r.period ?? '1s') / 1000))),
-      burst: Math.min(...c.rates.map((r) => r.burst)),
-    },
+    ...(c.rates
+      ? {
+          rate: {
+            average: Math.min(...c.rates.map((r) => r.average / (parseDuration(r.period ?? '1s') / 1000))),
+            burst: Math.min(...c.rates.map((r) => r.burst)),
+          },
+        }
+      : {}),
+    ...(c.max_pending_per_address ? { maxPendingPerAddress: c.max_pending_per_address } : {}),
   })),
 );
 

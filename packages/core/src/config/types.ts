@@ -131,7 +131,11 @@ export interface FileConfig {
      * `connection_limits.rates`: requests per source address to the unauthenticated endpoints (joins, logins,
      * invites) of the auth and proxy services, folded into one per-second rate and burst (the strictest).
      */
-    connection_limits?: { rate: { average: number; burst: number } };
+    connection_limits?: {
+      rate?: { average: number; burst: number };
+      /** `connection_limits.max_pending_per_address`: connections per source address not yet identified (default 256). */
+      maxPendingPerAddress?: number;
+    };
   };
   auth_service?: {
     enabled?: boolean;

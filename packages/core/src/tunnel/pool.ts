@@ -2,9 +2,11 @@
  * The agent pool: an agent given one proxy address (often a load balancer in front of several proxies) keeps a
  * reverse tunnel to each proxy it should reach, as Teleport's agent pool does.
  *
- * - Which proxies exist comes from `discover` (the proxies' heartbeats, asked of the cluster) together with the
- *   tunnel strategy: `agent_mesh` (no `connectionCount`) wants one tunnel to every live proxy, `proxy_peering`
- *   wants `connectionCount` tunnels to distinct proxies.
+ * - Which proxies exist comes from `discover` (the proxies' heartbeats) together with the tunnel strategy:
+ *   `agent_mesh` (no `connectionCount`) wants one tunnel to every live proxy, `proxy_peering` wants
+ *   `connectionCount` tunnels to distinct proxies. It is asked every (jittered) discovery interval, and at once on
+ *   `rediscover()`: an agent following the proxies' heartbeats on the auth server's watch calls it on every change,
+ *   so a new proxy is dialed as soon as it heartbeats and the interval is only a fallback.
  * - While tunnels are missing, the pool dials the address again; which proxy answered is read from its
  *   certificate (`connect` returns its id). A proxy already reached is hung up on and the pool dials again after a
  *   jittered backoff, so an agent behind a load balancer reaches every proxy in a few tries without hammering it.
@@ -45,7 +47,7 @@ export interface TunnelPoolOptions extends Omit<TunnelAgentOptions, 'connect'> {
   connect: (signal: AbortSignal) => Promise<{ socket: TLSSocket; proxyId: string }>;
   /** The proxies to reach now. A failure keeps the last answer. */
   discover: () => Promise<TunnelPoolTarget>;
-  /** How often `discover` is asked again. Default 10 s. */
+  /** How often `discover` is asked again (jittered by ±20%). Default 10 s. */
   discoveryIntervalMs?: number;
   /** The set of proxies with a live tunnel changed (e.g. to put it in the agent's heartbeats). */
   onProxiesChanged?: (proxyIds: readonly string[]) => void;
@@ -59,6 +61,11 @@ export interface TunnelPool {
   readonly ready: Promise<void>;
   /** Ids of the proxies with a live tunnel, sorted. */
   connectedProxies(): string[];
+  /**
+   * Asks `discover` now (a proxy's heartbeat changed); the pool dials at once, its backoff reset, if the target
+   * changed or a tunnel is missing (a restarted proxy's first heartbeat: it is back).
+   */
+  rediscover(): void;
   /**
    * Replaces every tunnel, one at a time (the agent's certificate was renewed): a new tunnel to the proxy is up
    * before the old one stops taking new streams (the mux's GOAWAY); streams on the old one run to their end.
@@ -96,6 +103,12 @@ interface PoolState {
   target: TunnelPoolTarget;
   /** When `target` was last asked for (performance.now()), or -Infinity. */
   discoveredAt: number;
+  /** The jittered interval until the next ask after `discoveredAt`. */
+  nextDiscoveryMs: number;
+  /** A `rediscover()` is running / another was asked meanwhile / it changed the target. */
+  rediscovering: boolean;
+  rediscoverAgain: boolean;
+  targetChanged: boolean;
   wakeUp: (() => void) | undefined;
   reported: string;
   /** A tunnel broke since the last dial: wait a jittered moment first, so agents do not all redial at once. */
@@ -130,6 +143,10 @@ export function startTunnelPool(options: TunnelPoolOptions): TunnelPool {
     links: new Map(),
     target: { proxyIds: [] },
     discoveredAt: Number.NEGATIVE_INFINITY,
+    nextDiscoveryMs: 0,
+    rediscovering: false,
+    rediscoverAgain: false,
+    targetChanged: false,
     wakeUp: undefined,
     reported: '',
     linkLost: false,
@@ -143,6 +160,7 @@ export function startTunnelPool(options: TunnelPoolOptions): TunnelPool {
     },
     ready: ready.promise,
     connectedProxies: () => connectedProxies(s),
+    rediscover: () => void rediscover(s),
     renew() {
       s.renewBefore = performance.now();
       s.wakeUp?.();
@@ -182,8 +200,9 @@ function wantedTunnels(target: TunnelPoolTarget): number {
 /** Asks `discover` again when the last answer is too old; true when the set of proxies changed. */
 async function refreshTarget(s: PoolState, force = false): Promise<boolean> {
   const now = performance.now();
-  if (!force && now - s.discoveredAt < s.discoveryIntervalMs) return false;
+  if (!force && now - s.discoveredAt < s.nextDiscoveryMs) return false;
   s.discoveredAt = now;
+  s.nextDiscoveryMs = s.discoveryIntervalMs * (0.8 + 0.4 * Math.random());
   try {
     const next = await s.options.discover();
     const before = `${[...s.target.proxyIds].sort().join(',')}/${s.target.connectionCount}`;
@@ -195,17 +214,52 @@ async function refreshTarget(s: PoolState, force = false): Promise<boolean> {
   }
 }
 
-/** Drops tunnels to proxies that left the cluster, and tunnels beyond the connection count. */
-function pruneLinks(s: PoolState): void {
+/** Asks `discover` now (one ask at a time; one more if asked meanwhile); wakes the loop if the target changed. */
+async function rediscover(s: PoolState): Promise<void> {
+  if (s.rediscovering) {
+    s.rediscoverAgain = true;
+    return;
+  }
+  s.rediscovering = true;
+  try {
+    do {
+      s.rediscoverAgain = false;
+      // A changed target, or a heartbeat while a tunnel is missing (a proxy that restarted announces itself): dial now.
+      const changed = await refreshTarget(s, true);
+      if ((changed || missingTunnels(s)) && !s.closing.signal.aborted) {
+        s.targetChanged = true;
+        s.wakeUp?.();
+      }
+    } while (s.rediscoverAgain && !s.closing.signal.aborted);
+  } finally {
+    s.rediscovering = false;
+  }
+}
+
+/** Fewer live tunnels than the target asks for. */
+function missingTunnels(s: PoolState): boolean {
+  return [...s.links.values()].filter((l) => !l.closingOnPurpose).length < wantedTunnels(s.target);
+}
+
+/**
+ * Drops tunnels to proxies that left the cluster, and tunnels beyond the connection count. Returns how long until an
+ * unlisted tunnel spared for its youth should be looked at again (Infinity if none).
+ */
+function pruneLinks(s: PoolState): number {
   const listed = new Set(s.target.proxyIds);
   const now = performance.now();
+  const grace = Math.min(LEFT_PROXY_GRACE_MS, s.discoveryIntervalMs);
   const links = [...s.links.values()].filter((l) => !l.closingOnPurpose);
+  let recheckInMs = Number.POSITIVE_INFINITY;
   for (const link of links) {
-    if (listed.size > 0 && !listed.has(link.proxyId) && now - link.dialedAt > Math.min(LEFT_PROXY_GRACE_MS, s.discoveryIntervalMs)) closeLink(link);
+    if (listed.size === 0 || listed.has(link.proxyId)) continue;
+    if (now - link.dialedAt > grace) closeLink(link);
+    else recheckInMs = Math.min(recheckInMs, grace - (now - link.dialedAt) + 1);
   }
   const kept = links.filter((l) => !l.closingOnPurpose);
   const extra = kept.length - wantedTunnels(s.target);
   if (s.target.connectionCount !== undefined && extra > 0) for (const link of kept.slice(-extra)) closeLink(link);
+  return recheckInMs;
 }
 
 function closeLink(link: PoolLink): void {
@@ -230,8 +284,9 @@ function pause(s: PoolState, ms: number): Promise<void> {
 async function keepPoolFilled(s: PoolState): Promise<void> {
   let attempt = 0;
   while (!s.closing.signal.aborted) {
-    if (await refreshTarget(s)) attempt = 0;
-    pruneLinks(s);
+    if ((await refreshTarget(s)) || s.targetChanged) attempt = 0;
+    s.targetChanged = false;
+    const recheckInMs = pruneLinks(s);
     const live = [...s.links.values()].filter((l) => !l.closingOnPurpose).length;
     if (live >= wantedTunnels(s.target)) {
       attempt = 0;
@@ -241,7 +296,7 @@ async function keepPoolFilled(s: PoolState): Promise<void> {
         await pause(s, jitteredBackoff(0, s.backoff));
         continue;
       }
-      await pause(s, Math.max(0, s.discoveryIntervalMs - (performance.now() - s.discoveredAt)));
+      await pause(s, Math.max(0, Math.min(recheckInMs, s.nextDiscoveryMs - (performance.now() - s.discoveredAt))));
       continue;
     }
     if (s.linkLost) {

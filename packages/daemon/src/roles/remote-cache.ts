@@ -18,8 +18,11 @@ import type { Logger } from '../logger.js';
 
 /** What a proxy reads on every request: CAs, roles, locks, database servers, nodes, proxies, cluster configuration. */
 export const PROXY_CACHE_PREFIXES = ['/authorities/', '/roles/', '/locks/', '/db_servers/', '/nodes/', '/proxies/', '/cluster_configuration/'] as const;
-/** What an agent (db, SSH node) checks sessions with: CAs, roles, locks, cluster configuration. */
-export const AGENT_CACHE_PREFIXES = ['/authorities/', '/roles/', '/locks/', '/cluster_configuration/'] as const;
+/**
+ * What an agent (db, SSH node) checks sessions with (CAs, roles, locks, cluster configuration), and the proxies'
+ * heartbeats its reverse tunnels follow (a new proxy is dialed as soon as it heartbeats, not at the next poll).
+ */
+export const AGENT_CACHE_PREFIXES = ['/authorities/', '/roles/', '/locks/', '/proxies/', '/cluster_configuration/'] as const;
 
 /** The reads a cache answers, with the auth client's signatures. */
 export type CachedReads = Pick<AuthClient, 'getCertAuthorities' | 'getDatabaseServers' | 'getNodes' | 'getLocks' | 'getProxies' | 'getRole'>;
@@ -27,6 +30,8 @@ export type CachedReads = Pick<AuthClient, 'getCertAuthorities' | 'getDatabaseSe
 export interface RemoteCache {
   readonly cache: BackendCache;
   readonly reads: CachedReads;
+  /** Calls `listener` after every change of memory under `prefix` (and after every (re)load); returns the unsubscribe. */
+  subscribe(prefix: string, listener: () => void): () => void;
   close(): Promise<void>;
 }
 
@@ -108,6 +113,7 @@ export function openRemoteCache(options: RemoteCacheOptions): RemoteCache {
     prefixes: options.prefixes,
     peer: 'the auth server',
   });
+  const listeners = new Set<{ prefix: string; listener: () => void }>();
   const cache = startBackendCache({
     ...options.settings,
     backend,
@@ -117,8 +123,20 @@ export function openRemoteCache(options: RemoteCacheOptions): RemoteCache {
       logDiagnostic(options.logger, d);
       options.onDiagnostic?.(d);
     },
+    onChange: (key) => {
+      for (const l of listeners) if (key === undefined || key.startsWith(l.prefix)) l.listener();
+    },
   });
-  return { cache, reads: cachedReads(cache), close: () => cache.close() };
+  return {
+    cache,
+    reads: cachedReads(cache),
+    subscribe(prefix, listener) {
+      const entry = { prefix, listener };
+      listeners.add(entry);
+      return () => listeners.delete(entry);
+    },
+    close: () => cache.close(),
+  };
 }
 
 /**

@@ -24,6 +24,7 @@ async function dialReverseTunnel(options: {
   cas: CertAuthorityCache;
   clusterName: string;
   signal: AbortSignal;
+  localAddress?: string;
 }): Promise<{ socket: TLSSocket; proxyId: string }> {
   const { host, port } = parseHostPort(options.addr, DEFAULT_PROXY_WEB_PORT);
   const socket = connectTls({
@@ -35,6 +36,7 @@ async function dialReverseTunnel(options: {
     rejectUnauthorized: false,
     ...(isIpAddress(host) ? {} : { servername: host }),
     ALPNProtocols: [REVERSE_TUNNEL_ALPN],
+    ...(options.localAddress !== undefined ? { localAddress: options.localAddress } : {}),
   });
   try {
     await new Promise<void>((resolve, reject) => {
@@ -78,6 +80,8 @@ export function reverseTunnelDialer(options: {
   cas: CertAuthorityCache;
   clusterName: string;
   onConnected?: (addr: string, proxyId: string) => void;
+  /** Local address to dial from (`pnpm bench scale`). */
+  localAddress?: string;
 }): (signal: AbortSignal) => Promise<{ socket: TLSSocket; proxyId: string }> {
   let preferred: string | undefined;
   return async (signal) => {
@@ -86,7 +90,14 @@ export function reverseTunnelDialer(options: {
     let last: unknown;
     for (const addr of candidates) {
       try {
-        const dialed = await dialReverseTunnel({ addr, identity: options.identity, cas: options.cas, clusterName: options.clusterName, signal });
+        const dialed = await dialReverseTunnel({
+          addr,
+          identity: options.identity,
+          cas: options.cas,
+          clusterName: options.clusterName,
+          signal,
+          ...(options.localAddress !== undefined ? { localAddress: options.localAddress } : {}),
+        });
         preferred = addr;
         options.onConnected?.(addr, dialed.proxyId);
         return dialed;

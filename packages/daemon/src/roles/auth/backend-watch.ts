@@ -9,8 +9,8 @@
  *   server's own cache, so it answers while the backend is down).
  *
  * Scoped by the caller's system role: a proxy may read CAs (never their private keys: every CA item is stripped),
- * roles, locks, database servers, nodes, proxies and the cluster configuration; an agent (Db, Node) CAs, roles, locks
- * and the cluster configuration. Users, password hashes, join tokens and anything else are never served. Bounded:
+ * roles, locks, database servers, nodes, proxies and the cluster configuration; an agent (Db, Node) CAs, roles, locks,
+ * proxies (whose heartbeats its reverse tunnels follow, as `GET /proxies` already allowed) and the cluster configuration. Users, password hashes, join tokens and anything else are never served. Bounded:
  * a few streams per caller; a client that stops reading falls behind the watcher's queue, which ends the stream.
  */
 
@@ -27,8 +27,8 @@ import { requireAuthenticated, type Caller } from './authz.js';
 import type { AuthContext } from './context.js';
 
 const CAS = '/authorities/';
-const AGENT_PREFIXES = [CAS, '/roles/', '/locks/', '/cluster_configuration/'] as const;
-const PROXY_PREFIXES = [...AGENT_PREFIXES, '/db_servers/', '/nodes/', '/proxies/'] as const;
+const AGENT_PREFIXES = [CAS, '/roles/', '/locks/', '/proxies/', '/cluster_configuration/'] as const;
+const PROXY_PREFIXES = [...AGENT_PREFIXES, '/db_servers/', '/nodes/'] as const;
 
 /** What each system role may watch and read. */
 const WATCHABLE: Partial<Record<SystemRole, readonly string[]>> = {

@@ -302,6 +302,7 @@ export async function startDatabaseService(options: DatabaseServiceOptions): Pro
     clusterName,
     clock,
     logger,
+    ...(cache ? { cache } : {}),
     onStream: streams.onStream,
     onProxiesChanged: (ids) => proxiesChanged.notify(ids),
     ...(options.tunnel ? { tunnel: options.tunnel } : {}),

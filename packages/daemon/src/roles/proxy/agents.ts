@@ -17,17 +17,54 @@ export interface AgentRouter {
    * `[undefined]` (any one) through a peer, which picks one of them itself.
    */
   instances(agentId: string): (string | undefined)[];
+  /** Just after this proxy (re)started under agent mesh: waits (a few seconds at most) until one of the agents has a tunnel here. */
+  settle(agentIds: readonly string[]): Promise<void>;
 }
 
-/** @example `const agents = newAgentRouter(tunnels, peers); await agents.openStream(hostId, server.spec.proxy_ids, meta);` */
-export function newAgentRouter(tunnels: Pick<TunnelServer, 'hasAgent' | 'openStream' | 'instances'>, peers: ProxyPeers | undefined): AgentRouter {
+/**
+ * A proxy that started this recently (a restart) may take connections before the agents have dialed it again: under
+ * agent mesh (no peer to forward to) a stream to an agent without a tunnel here waits a moment for it.
+ */
+const JUST_STARTED_MS = 20_000;
+const AWAIT_AGENT_MS = 3_000;
+
+/** Resolves once one of the agents has a tunnel here, or after `waitMs`. */
+async function awaitAgent(tunnels: Pick<TunnelServer, 'hasAgent'>, agentIds: readonly string[], waitMs: number): Promise<void> {
+  const deadline = performance.now() + waitMs;
+  while (!agentIds.some((id) => tunnels.hasAgent(id)) && performance.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+}
+
+/**
+ * @example `const agents = newAgentRouter(tunnels, peers); await agents.openStream(hostId, server.spec.proxy_ids, meta);`
+ *
+ * Without peers (agent mesh), for {@link JUST_STARTED_MS} after `startedAt` a stream to an agent that has no tunnel
+ * here yet waits up to {@link AWAIT_AGENT_MS} for it: every agent dials every proxy, and those that lost their tunnel
+ * when this proxy went down are dialing it again (the load balancer may send clients here a moment sooner).
+ */
+export function newAgentRouter(
+  tunnels: Pick<TunnelServer, 'hasAgent' | 'openStream' | 'instances'>,
+  peers: ProxyPeers | undefined,
+  startedAt = performance.now(),
+): AgentRouter {
   const instances = (agentId: string): (string | undefined)[] => (tunnels.hasAgent(agentId) ? tunnels.instances(agentId) : [undefined]);
   if (peers === undefined) {
-    return { reaches: (agentId) => tunnels.hasAgent(agentId), openStream: (agentId, _proxyIds, meta, options) => tunnels.openStream(agentId, meta, options), instances };
+    const settle = async (agentIds: readonly string[]): Promise<void> => {
+      if (!agentIds.some((id) => tunnels.hasAgent(id)) && performance.now() - startedAt < JUST_STARTED_MS) await awaitAgent(tunnels, agentIds, AWAIT_AGENT_MS);
+    };
+    return {
+      reaches: (agentId) => tunnels.hasAgent(agentId),
+      settle,
+      instances,
+      async openStream(agentId, _proxyIds, meta, options) {
+        await settle([agentId]);
+        return tunnels.openStream(agentId, meta, options);
+      },
+    };
   }
   return {
     instances,
     reaches: (agentId, proxyIds) => tunnels.hasAgent(agentId) || peers.reachable(proxyIds),
+    settle: () => Promise.resolve(),
     openStream: (agentId, proxyIds, meta, options) =>
       tunnels.hasAgent(agentId)
         ? tunnels.openStream(agentId, meta, options)

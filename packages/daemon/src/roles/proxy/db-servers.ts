@@ -22,7 +22,7 @@ export interface DatabaseServerDirectory {
 
 interface DirectoryState {
   auth: Pick<AuthClient, 'getDatabaseServers'>;
-  agents: Pick<AgentRouter, 'reaches'>;
+  agents: Pick<AgentRouter, 'reaches' | 'settle'>;
   locks: Pick<LockWatcher, 'isLocked' | 'assertNotLocked'>;
   list: { at: number; servers: readonly DatabaseServer[] } | undefined;
   pending: Promise<readonly DatabaseServer[]> | undefined;
@@ -66,6 +66,8 @@ async function liveServers(state: DirectoryState, name: string): Promise<Databas
   if (servers.length === 0) {
     throw new NotFoundError(`database "${name}" not found`, { hint: 'tctl db ls (or tsh db ls) lists the databases of the cluster' });
   }
+  // A proxy that just restarted gives the agents a moment to dial it again before it says none is connected.
+  await state.agents.settle(servers.map((s) => s.spec.host_id));
   const connected = servers.filter((s) => state.agents.reaches(s.spec.host_id, s.spec.proxy_ids));
   const live = connected.filter((s) => !state.locks.isLocked({ serverId: s.spec.host_id }));
   if (live.length === 0 && connected.length > 0) {
