@@ -151,13 +151,19 @@ function onRefused(state: EmitterState, batch: Queued[], err: TeleportError): vo
   }
 }
 
+/**
+ * Longest wait between two sends to an unreachable auth server: short, since what waits is the audit trail of
+ * sessions that already ran (and one small request per agent every few seconds costs an auth server little).
+ */
+const MAX_RETRY_MS = 8_000;
+
 /** Waits out the backoff after a failed send; false when the emitter closed meanwhile. */
 async function backOff(state: EmitterState, err: unknown): Promise<boolean> {
   state.attempt++;
   state.options.logger.warn('could not send audit events to the auth server, will retry', { events: state.queue.length, error: redact((err as Error).message) });
   if (state.closed) return false;
   await new Promise<void>((resolve) => {
-    state.retryTimer = setTimeout(resolve, jitteredBackoff(state.attempt, { baseMs: 500, maxMs: 30_000 }));
+    state.retryTimer = setTimeout(resolve, jitteredBackoff(state.attempt, { baseMs: 500, maxMs: MAX_RETRY_MS }));
   });
   state.retryTimer = undefined;
   return !state.closed;

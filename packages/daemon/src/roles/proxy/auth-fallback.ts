@@ -33,9 +33,13 @@ interface Caller {
   checker: AccessChecker;
 }
 
+/**
+ * Every answer closes its connection: the client's next request dials again and reaches the auth server once it is
+ * back. (A kept-alive connection stays with the fallback: an agent that calls every few seconds would never leave it.)
+ */
 function send(res: http.ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store', connection: 'close' });
   res.end(text);
 }
 
