@@ -543,22 +543,20 @@ async function writeDoc(rows: Row[], cpuRows: Row[], ratios: Record<string, numb
       'the path (both paths at 0.5 sessions/s). The sshds run with `UsePAM yes` as Debian ships them (PAM also lets a key log in to ' +
       'an account whose password is locked), and re-exec themselves per connection as stock sshd does: that is most of their CPU per session.',
     '',
-    'Notes from this session (2026-12-03, on a machine shared with six other helpers running tests and benchmarks, load average 15-24 ' +
-      'on the 2 cores throughout): rates were a fraction of idle ones and moved by 2x between runs of the same code (50 MB upload 3.6-8.2 MB/s ' +
-      'through teleport, 4.6-10.9 through ssh -J), so read the ratios of one run and the CPU per unit; p99s are scheduling delays. ' +
-      'The figures above were taken with 50 MB streams and 2 rounds to fit the load; the defaults (200 MB, 3 rounds) take about 2 minutes idle.',
+    'History. 2026-12-03, on a machine shared with six other sessions (load average 15-24), the tunnel still on HTTP/2: upload 0.62x, ' +
+      'download 0.39x (0.35x-0.71x between runs of the same code), echo p50 +0.93 ms, CLI sessions 0.57x. 2026-12-04, the machine otherwise idle ' +
+      '(load average 1.2 when the run started), the tunnel on its own multiplexer (`core/tunnel/mux.ts`, issue 15): the table above, every target met. ' +
+      'On a loaded machine rates move by 2x between runs: read the ratios of one run and the CPU per unit; p99s are then scheduling delays.',
     '',
     '- ssh2\'s native crypto binding (AES-GCM, ChaCha20-Poly1305 in C++) was not built (pnpm runs no install script it was not told to): ' +
       'every SSH packet then made a new OpenSSL cipher context from JavaScript. Now built at install (`ssh2` in `onlyBuiltDependencies`; ' +
       'an existing checkout needs `pnpm -r rebuild ssh2`). Measured by hand in the same conditions, before -> after: node CPU 40 -> 17-21 ms per MB uploaded, ' +
       'teleport server CPU per keystroke 1.79 -> 1.32-1.55 ms, echo p50 over the bastion path +1.68 -> +0.93-1.49 ms.',
     '- The node writes a PTY\'s output to the client before handing it to the session recorder.',
-    '- The download ratio is the least stable figure here: 0.35x to 0.71x over this session\'s runs of the same code; timed by hand with ' +
+    '- The download ratio is the least stable figure here: 0.35x to 0.71x over the 2026-12-03 runs of the same code (loaded machine); timed by hand with ' +
       '`/usr/bin/time` in between, a 50 MB download took 6.6 and 7.4 s through tsh and 5.1 and 7.9 s through ssh -J.',
-    '- Where the rest goes (CPU profiles, `BENCH_CPU_PROF_DIR`): the proxy spends 15 ms per MB relaying, against 2.4 ms for the bastion sshd: ' +
-      'each chunk (at most a 16 KiB TLS record) goes through TLS, the tunnel\'s HTTP/2 session, which runs over a JavaScript Duplex ' +
-      '(`decoupleWrites` in core/tunnel, there to avoid a deadlock, so node:http2 uses its JS stream socket) and one write syscall; the node adds ' +
-      'ssh2\'s JavaScript packet layer and node-pty. A 256 KiB HTTP/2 `maxFrameSize` on the tunnel was tried and changed nothing beyond noise. ' +
+    '- Where the rest goes (CPU profiles, `BENCH_CPU_PROF_DIR`): per MB the proxy relays each chunk through TLS, the tunnel multiplexer and ' +
+      'a write system call, and the node adds ssh2\'s JavaScript packet layer and node-pty: a stock sshd moves the same bytes with far less CPU. ' +
       'Per new session the teleport servers use less CPU than the two stock sshds (no re-exec, no PAM); the CLI rate is bound by starting tsh (Node) per session.',
   ].join('\n');
   await writeSection('ssh', body);
