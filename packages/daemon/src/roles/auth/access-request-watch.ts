@@ -11,7 +11,7 @@ import type { ServerResponse } from 'node:http';
 import { decodeJson } from '@teleport-ts/core/services';
 import { LimitExceededError } from '@teleport-ts/core/errors';
 import { accessRequestToWire, parseAccessRequest, type AccessRequest } from '@teleport-ts/core/types';
-import type { BackendEvent } from '@teleport-ts/core/backend';
+import type { BackendEvent, Watcher } from '@teleport-ts/core/backend';
 import { streamResult, type StreamResult } from '../../http/router.js';
 import { requireAuthenticated, type AuthenticatedCaller, type Caller } from './authz.js';
 import type { AuthContext } from './context.js';
@@ -42,7 +42,7 @@ function admit(ctx: AuthContext, name: string): () => void {
 }
 
 /** Writes one line; waits while the socket's buffer is full (or until the stream is aborted). */
-export async function writeLine(res: ServerResponse, signal: AbortSignal, value: unknown): Promise<void> {
+async function writeLine(res: ServerResponse, signal: AbortSignal, value: unknown): Promise<void> {
   if (signal.aborted || res.write(`${JSON.stringify(value)}\n`)) return;
   await new Promise<void>((resolve) => {
     const done = (): void => {
@@ -79,8 +79,11 @@ function lineFor(w: WatchState, event: BackendEvent): unknown {
   return { type: 'put', request: accessRequestToWire(request) };
 }
 
-async function runWatch(w: WatchState, res: ServerResponse, signal: AbortSignal): Promise<void> {
-  const watcher = await w.ctx.backend.newWatcher({ prefixes: [PREFIX], name: `access request watch ${w.caller.username}`, queueSize: 1024 });
+/**
+ * Streams a backend watcher as NDJSON: one line per event `lineOf` maps (undefined: nothing to show), a ping line
+ * every {@link HEARTBEAT_MS}, until the watcher ends or the client goes. Shared by the auth API's watch streams.
+ */
+export async function streamWatcher(res: ServerResponse, signal: AbortSignal, watcher: Watcher, lineOf: (event: BackendEvent) => Promise<unknown>): Promise<void> {
   const stop = (): void => watcher.close();
   signal.addEventListener('abort', stop, { once: true });
   // `connection: close`: the connection ends with the stream, so a closing server does not wait on it idling.
@@ -88,9 +91,7 @@ async function runWatch(w: WatchState, res: ServerResponse, signal: AbortSignal)
   const heartbeat = setInterval(() => void writeLine(res, signal, { type: 'ping' }), HEARTBEAT_MS).unref();
   try {
     for await (const event of watcher) {
-      // Requests that exist when the stream starts: a later delete of one the caller may see is shown.
-      if (event.type === 'init') for (const r of await w.ctx.accessRequests.getAccessRequests()) if (visibleTo(w.caller, w.reviewer, r)) w.shown.add(r.metadata.name);
-      const line = lineFor(w, event);
+      const line = await lineOf(event);
       if (line !== undefined) await writeLine(res, signal, line);
       if (signal.aborted) break;
     }
@@ -99,6 +100,15 @@ async function runWatch(w: WatchState, res: ServerResponse, signal: AbortSignal)
     signal.removeEventListener('abort', stop);
     watcher.close();
   }
+}
+
+async function runWatch(w: WatchState, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  const watcher = await w.ctx.backend.newWatcher({ prefixes: [PREFIX], name: `access request watch ${w.caller.username}`, queueSize: 1024 });
+  await streamWatcher(res, signal, watcher, async (event) => {
+    // Requests that exist when the stream starts: a later delete of one the caller may see is shown.
+    if (event.type === 'init') for (const r of await w.ctx.accessRequests.getAccessRequests()) if (visibleTo(w.caller, w.reviewer, r)) w.shown.add(r.metadata.name);
+    return lineFor(w, event);
+  });
 }
 
 /** `GET /v1/accessrequests/watch`: any authenticated caller; each sees only the requests they may see. */

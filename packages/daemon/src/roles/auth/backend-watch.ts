@@ -22,7 +22,7 @@ import { AccessDeniedError, BadParameterError, LimitExceededError } from '@telep
 import { decodeJson, encodeJson } from '@teleport-ts/core/services';
 import type { SystemRole } from '@teleport-ts/core/types';
 import { streamResult, type StreamResult } from '../../http/router.js';
-import { writeLine } from './access-request-watch.js';
+import { streamWatcher } from './access-request-watch.js';
 import { requireAuthenticated, type Caller } from './authz.js';
 import type { AuthContext } from './context.js';
 
@@ -40,7 +40,6 @@ const WATCHABLE: Partial<Record<SystemRole, readonly string[]>> = {
 
 /** Open streams one caller may hold. */
 const MAX_STREAMS_PER_CALLER = 8;
-const HEARTBEAT_MS = 15_000;
 const MAX_PREFIXES = 16;
 
 const open = new WeakMap<AuthContext, Map<string, number>>();
@@ -107,21 +106,7 @@ function admit(ctx: AuthContext, name: string): () => void {
 
 async function runWatch(ctx: AuthContext, prefixes: string[], who: string, res: ServerResponse, signal: AbortSignal): Promise<void> {
   const watcher = await ctx.backend.newWatcher({ prefixes, name: `backend watch ${who}`, queueSize: 1 << 16 });
-  const stop = (): void => watcher.close();
-  signal.addEventListener('abort', stop, { once: true });
-  res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store', 'x-accel-buffering': 'no', connection: 'close' });
-  const heartbeat = setInterval(() => void writeLine(res, signal, { type: 'ping' }), HEARTBEAT_MS).unref();
-  try {
-    for await (const event of watcher) {
-      const line = lineFor(event);
-      if (line !== undefined) await writeLine(res, signal, line);
-      if (signal.aborted) break;
-    }
-  } finally {
-    clearInterval(heartbeat);
-    signal.removeEventListener('abort', stop);
-    watcher.close();
-  }
+  await streamWatcher(res, signal, watcher, async (event) => lineFor(event));
 }
 
 /** `GET /v1/backend/watch?prefix=...`: proxies and agents, each within what its system role may read. */
