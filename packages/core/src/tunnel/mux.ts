@@ -69,8 +69,6 @@ export interface MuxSessionOptions {
   onOpen?: (stream: MuxStream, meta: Buffer) => void;
   /** Most streams the peer may have open at once; past this an OPEN is reset. */
   maxStreams?: number;
-  /** The peer sent GOAWAY: open no new stream here. */
-  onGoAway?: () => void;
   onClose: () => void;
   /** Sent in our HELLO (the accepting side: the agent process's id). */
   instance?: string;
@@ -383,7 +381,7 @@ function endFrame(s: SessionState): void {
   if (type === FRAME.ping) return sendFrame(s, FRAME.pong, 0, payload);
   if (type === FRAME.pong) return void s.pings.shift()?.();
   if (type === FRAME.open) return onOpen(s, id, payload);
-  if (type === FRAME.goaway) return onGoAway(s);
+  if (type === FRAME.goaway) return void (s.goAway ??= 'received');
   onStreamFrame(s, type, id, payload);
 }
 
@@ -404,11 +402,6 @@ function onOpen(s: SessionState, id: number, payload: Buffer | undefined): void 
   const stream = new MuxStream(s, id, true);
   s.streams.set(id, stream);
   s.options.onOpen(stream, payload ?? Buffer.alloc(0));
-}
-
-function onGoAway(s: SessionState): void {
-  if (s.goAway === undefined) s.goAway = 'received';
-  s.options.onGoAway?.();
 }
 
 function onStreamFrame(s: SessionState, type: number, id: number, payload: Buffer | undefined): void {
