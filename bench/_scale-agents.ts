@@ -8,10 +8,11 @@
  */
 
 import { randomUUID } from 'node:crypto';
+import diagnostics_channel from 'node:diagnostics_channel';
 import { AUTH_VIA_PROXY_ALPN, joinCluster, newAuthClient, type AuthClient, type Identity } from '@teleport-ts/core/api';
 import { systemClock } from '@teleport-ts/core/clock';
 import { NotImplementedError } from '@teleport-ts/core/errors';
-import type { TunnelPool } from '@teleport-ts/core/tunnel';
+import { TUNNEL_CHANNEL, type TunnelDiagnostic, type TunnelPool } from '@teleport-ts/core/tunnel';
 import type { Logger } from '../packages/daemon/src/logger.js';
 import { clusterAndHostId } from '../packages/daemon/src/roles/agent.js';
 import { startAgentTunnels } from '../packages/daemon/src/roles/agent-tunnels.js';
@@ -50,12 +51,35 @@ export interface WorkerStats {
   /** Heartbeat latencies (ms) since the last reset. */
   latencies: number[];
   rssBytes: number;
+  /** Failures seen since the start (tunnel diagnostics, the agents' warnings), by their text with numbers masked. */
+  problems: Record<string, number>;
 }
 
 /** Pause between two tunnel starts in a worker. */
 const TUNNEL_SPACING_MS = 50;
 
-const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, with: () => silent, close: async () => {} };
+/** What went wrong in this worker, grouped by text (numbers masked: addresses, ports, attempts). */
+const problems = new Map<string, number>();
+function noteProblem(text: string): void {
+  const key = text.replace(/\d+/g, 'N').slice(0, 200);
+  problems.set(key, (problems.get(key) ?? 0) + 1);
+}
+
+diagnostics_channel.subscribe(TUNNEL_CHANNEL, (message) => {
+  const d = message as TunnelDiagnostic;
+  if ('reason' in d) noteProblem(`tunnel ${d.event}: ${d.reason}`);
+  else if (d.event === 'keepalive-timeout') noteProblem(`tunnel keepalive-timeout (${d.side})`);
+});
+
+/** The agents' logger: warnings and errors are counted (the parent prints them), the rest dropped. */
+const quiet: Logger = {
+  debug() {},
+  info() {},
+  warn: (message, fields) => noteProblem(`${message}${fields?.['error'] !== undefined ? `: ${String(fields['error'])}` : ''}`),
+  error: (message, fields) => noteProblem(`${message}${fields?.['error'] !== undefined ? `: ${String(fields['error'])}` : ''}`),
+  with: () => quiet,
+  close: async () => {},
+};
 
 interface SimAgent {
   index: number;
@@ -97,6 +121,7 @@ async function join(state: WorkerState, agent: SimAgent): Promise<void> {
       });
       return;
     } catch (err) {
+      noteProblem(`join failed: ${(err as Error).message}`);
       if (attempt >= 4) throw err;
       await new Promise((r) => setTimeout(r, 1000 * (attempt + 1)));
     }
@@ -134,12 +159,12 @@ async function startBeating(state: WorkerState, agent: SimAgent): Promise<void> 
   const auth = (agent.auth = timedAuth(state, agent));
   const { hostId } = clusterAndHostId(agent.identity!, agent.hostUuid);
   if (agent.kind === 'node') {
-    const beat = startNodeHeartbeat({ auth, hostId, nodename: nameOf(agent), addr: '', labels: { env: 'scale' }, cmdLabels: () => ({}), heartbeat: DEFAULT_NODE_HEARTBEAT, logger: silent });
+    const beat = startNodeHeartbeat({ auth, hostId, nodename: nameOf(agent), addr: '', labels: { env: 'scale' }, cmdLabels: () => ({}), heartbeat: DEFAULT_NODE_HEARTBEAT, logger: quiet });
     agent.stop = () => beat.close();
     return;
   }
   const databases = await loadDatabaseSpecs([{ name: nameOf(agent), protocol: 'postgres', uri: 'db.internal:5432', static_labels: { env: 'scale' } }]);
-  const beats = startDatabaseHeartbeats({ auth, hostId, nodename: nameOf(agent), databases, heartbeat: DEFAULT_DB_HEARTBEAT, logger: silent });
+  const beats = startDatabaseHeartbeats({ auth, hostId, nodename: nameOf(agent), databases, heartbeat: DEFAULT_DB_HEARTBEAT, logger: quiet });
   agent.stop = () => beats.close();
 }
 
@@ -164,7 +189,7 @@ function startTunnel(agent: SimAgent, discoveryIntervalMs: number | undefined): 
     cas,
     clusterName,
     clock: systemClock,
-    logger: silent,
+    logger: quiet,
     localAddress: agent.sourceAddr,
     onStream: () => {
       throw new NotImplementedError('a simulated agent serves nothing');
@@ -181,6 +206,7 @@ function stats(state: WorkerState): WorkerStats {
     failures: state.failures,
     latencies: state.latencies,
     rssBytes: process.memoryUsage.rss(),
+    problems: Object.fromEntries(problems),
   };
 }
 

@@ -185,7 +185,22 @@ async function allStats(workers: Worker[]): Promise<WorkerStats & { workerRss: n
     latencies: all.flatMap((s) => s.latencies).sort((a, b) => a - b),
     rssBytes: 0,
     workerRss: all.reduce((n, s) => n + s.rssBytes, 0),
+    problems: mergeCounts(all.map((s) => s.problems)),
   };
+}
+
+function mergeCounts(counts: Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const c of counts) for (const [k, n] of Object.entries(c)) out[k] = (out[k] ?? 0) + n;
+  return out;
+}
+
+/** The workers' most frequent failures (grouped texts), most frequent first, one per line. */
+function problemLines(problems: Record<string, number>, top = 8): string[] {
+  return Object.entries(problems)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([text, n]) => `  ${n} × ${text}`);
 }
 
 async function startFleet(options: Options, proxyAddrs: string[], token: string, caPin: string): Promise<Worker[]> {
@@ -263,9 +278,9 @@ async function measure(options: Options, members: Member[], pg: PostgresServer, 
     await Promise.all(workers.map((w) => w.call({ cmd: 'tunnels' })));
     // The tunnels that came up in 10 minutes are what is measured (the report says how many).
     await waitFor(`${options.tunnels} tunnels`, async () => {
-      const up = (await allStats(workers)).tunnelsUp;
-      log(`${up} tunnels up`);
-      return up >= options.tunnels;
+      const stats = await allStats(workers);
+      log([`${stats.tunnelsUp} tunnels up`, ...problemLines(stats.problems)].join('\n'));
+      return stats.tunnelsUp >= options.tunnels;
     }, 600_000).catch((err: Error) => log(err.message));
     await sleep(10_000);
     const rssAfterTunnels = pids.map(rssBytes);
