@@ -20,6 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadIdentity, newAuthClient } from '@teleport-ts/core/api';
 import { clusterMemberConfig, freePort, repoBin, runProgram, startDaemonProcess, startPostgres, type Daemon, type PostgresServer } from '@teleport-ts/testkit';
+import { DEFAULT_HEARTBEAT } from '../packages/daemon/src/roles/heartbeat-timing.js';
 import { cpuSeconds } from './_common.js';
 import { machineLine, markdownTable, percentile, writeSection, type Row } from './_report.js';
 import type { WorkerCommand, WorkerPlan, WorkerStats } from './_scale-agents.js';
@@ -195,6 +196,20 @@ function mergeCounts(counts: Record<string, number>[]): Record<string, number> {
   return out;
 }
 
+/** The auth+proxy processes' warnings and errors in the output they kept, grouped (numbers masked). */
+function daemonProblems(members: Member[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const [i, m] of members.entries()) {
+    for (const line of m.daemon.output().split('\n')) {
+      const hit = / (WARN|ERROR) (.*)$/.exec(line);
+      if (hit === null) continue;
+      const key = `auth+proxy ${i}: ${hit[1]} ${hit[2]!.replace(/\d+/g, 'N').slice(0, 160)}`;
+      counts[key] = (counts[key] ?? 0) + 1;
+    }
+  }
+  return counts;
+}
+
 /** The workers' most frequent failures (grouped texts), most frequent first, one per line. */
 function problemLines(problems: Record<string, number>, top = 8): string[] {
   return Object.entries(problems)
@@ -273,13 +288,13 @@ async function measure(options: Options, members: Member[], pg: PostgresServer, 
     const joinSec = (performance.now() - t0) / 1000;
     log(`${options.agents} agents joined in ${joinSec.toFixed(1)} s; heartbeats start over one period`);
     await Promise.all(workers.map((w) => w.call({ cmd: 'beat' })));
-    await sleep(25_000);
+    await sleep(DEFAULT_HEARTBEAT.intervalMs + 5_000);
     const rssBeforeTunnels = pids.map(rssBytes);
     await Promise.all(workers.map((w) => w.call({ cmd: 'tunnels' })));
     // The tunnels that came up in 10 minutes are what is measured (the report says how many).
     await waitFor(`${options.tunnels} tunnels`, async () => {
       const stats = await allStats(workers);
-      log([`${stats.tunnelsUp} tunnels up`, ...problemLines(stats.problems)].join('\n'));
+      log([`${stats.tunnelsUp} tunnels up`, ...problemLines(stats.problems), ...problemLines(daemonProblems(members), 6)].join('\n'));
       return stats.tunnelsUp >= options.tunnels;
     }, 600_000).catch((err: Error) => log(err.message));
     await sleep(10_000);

@@ -62,10 +62,10 @@ export interface ApiClient {
 }
 
 /**
- * Idle kept-alive connections close after this, before the servers' 30 s keep-alive timeout can race a request, and
- * after the agents' 20 s heartbeat period: a heartbeat reuses its connection instead of a new TLS handshake.
+ * Idle kept-alive connections close after this, before the auth server's 90 s keep-alive timeout can race a request,
+ * and after the agents' 60 s heartbeat period: a heartbeat reuses its connection instead of a new TLS handshake.
  */
-const IDLE_SOCKET_MS = 25_000;
+const IDLE_SOCKET_MS = 75_000;
 
 /**
  * Creates the low-level API client over one keep-alive node:https agent. Errors the server returns

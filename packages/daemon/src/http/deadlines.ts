@@ -18,8 +18,8 @@ export interface PreAuthDeadlines {
   /** From a complete request head to its complete body. */
   bodyMs: number;
   /**
-   * From the end of a response to the next request's complete head on a kept-alive connection. Longer than
-   * `core/api`'s 20 s idle client sockets, so that a server close never races a client's reuse.
+   * From the end of a response to the next request's complete head on a kept-alive connection (the auth API keeps
+   * 90 s: longer than `core/api`'s 75 s idle client sockets, so that a server close never races a client's reuse).
    */
   keepAliveMs: number;
 }

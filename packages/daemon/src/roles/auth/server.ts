@@ -70,7 +70,10 @@ export interface AuthServerOptions {
   rateLimit?: { average: number; burst: number };
   /** How often automatic CA rotations are moved along, ms; 0 disables. Default one minute. */
   rotationCheckIntervalMs?: number;
-  /** Deadlines before a client sent its request (tests shorten them); default {@link DEFAULT_PRE_AUTH_DEADLINES}. */
+  /**
+   * Deadlines before a client sent its request (tests shorten them); default {@link DEFAULT_PRE_AUTH_DEADLINES}, with
+   * idle kept-alive connections kept 90 s (agents heartbeat every 60 s).
+   */
   deadlines?: Partial<PreAuthDeadlines>;
   /**
    * Connections per source address before their first request head; default {@link DEFAULT_MAX_PENDING_PER_ADDRESS}.
@@ -315,6 +318,13 @@ function scheduleRefresh(s: AuthServerState): void {
 }
 
 /** The HTTPS server: routes, rate limiter, per-request caller identification and request logging. */
+/**
+ * How long an idle kept-alive connection stays open: longer than the agents' 60 s heartbeat period and `core/api`'s
+ * 75 s idle client sockets, so that a heartbeat reuses its connection (a TLS handshake costs both ends far more than
+ * a request) and a server close never races a client's reuse.
+ */
+const AUTH_KEEP_ALIVE_MS = 90_000;
+
 function createApiServer(s: AuthServerState, initialCredentials: { key: string; cert: string; ca: string[] }): Server {
   const { ctx, clock, logger, options } = s;
   const router = newRouter<Caller>((err, req) => {
@@ -325,7 +335,7 @@ function createApiServer(s: AuthServerState, initialCredentials: { key: string; 
   registerAuthRoutes(router, ctx, limiter);
   s.closeStreams = () => router.closeStreams();
   const identifier = newIdentifier({ trust: () => s.trust, access: ctx.access, clock, locks: ctx.lockView });
-  const deadlines = { ...DEFAULT_PRE_AUTH_DEADLINES, ...options.deadlines };
+  const deadlines = { ...DEFAULT_PRE_AUTH_DEADLINES, keepAliveMs: AUTH_KEEP_ALIVE_MS, ...options.deadlines };
 
   const server = createServer(
     {
@@ -356,7 +366,7 @@ function createApiServer(s: AuthServerState, initialCredentials: { key: string; 
   );
   server.headersTimeout = 30_000;
   server.requestTimeout = 60_000;
-  server.keepAliveTimeout = 30_000;
+  server.keepAliveTimeout = deadlines.keepAliveMs;
   guardListeningServer(server, {
     deadlines,
     tls: true,

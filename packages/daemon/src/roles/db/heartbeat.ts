@@ -1,18 +1,17 @@
 /**
  * The db agent's `db_server` heartbeats: one per database it serves, announced for `ttlMs` and renewed every
- * `intervalMs` (sooner after a failure), until closed.
+ * `intervalMs` (after a failure, sooner: a jittered, growing delay from 1-2 s, `../heartbeat-timing.ts`), until closed.
  */
 
 import type { AuthClient } from '@teleport-ts/core/api';
 import { redact } from '@teleport-ts/core/errors';
 import { VERSION } from '@teleport-ts/core/version';
 import type { Logger } from '../../logger.js';
+import { DEFAULT_HEARTBEAT, heartbeatRetryDelay } from '../heartbeat-timing.js';
 import type { DatabaseSpec } from './config.js';
 
-/** Defaults of the `db_server` heartbeat: announced for 60 s, renewed every 20 s (two may be missed). */
-export const DEFAULT_DB_HEARTBEAT = Object.freeze({ ttlMs: 60_000, intervalMs: 20_000 });
-/** Delay before retrying a heartbeat the auth server did not take (short: proxy peering routes by the last one). */
-const HEARTBEAT_RETRY_MS = 2_000;
+/** Defaults of the `db_server` heartbeat: renewed every 60 s, kept for 90 s ({@link DEFAULT_HEARTBEAT}). */
+export const DEFAULT_DB_HEARTBEAT = DEFAULT_HEARTBEAT;
 
 export interface DatabaseHeartbeatOptions {
   auth: Pick<AuthClient, 'upsertDatabaseServer'>;
@@ -59,18 +58,19 @@ function announce(state: HeartbeatState, database: DatabaseSpec): Promise<unknow
 }
 
 /** Announces one database now and schedules the next beat; resolves `onFirst` after the first success. */
-async function beat(state: HeartbeatState, database: DatabaseSpec, onFirst: { done: boolean; resolve: () => void }): Promise<void> {
+async function beat(state: HeartbeatState, database: DatabaseSpec, onFirst: { done: boolean; resolve: () => void; failures: number }): Promise<void> {
   const generation = state.generation;
   let delay = state.heartbeat.intervalMs;
   try {
     await announce(state, database);
+    onFirst.failures = 0;
     if (!onFirst.done) {
       onFirst.done = true;
       onFirst.resolve();
       state.logger.info('database announced', { db_service: database.name, protocol: database.protocol });
     }
   } catch (err) {
-    delay = Math.min(HEARTBEAT_RETRY_MS, state.heartbeat.intervalMs);
+    delay = heartbeatRetryDelay(++onFirst.failures, state.heartbeat.intervalMs);
     if (!state.closed) state.logger.warn('database heartbeat failed, retrying', { db_service: database.name, error: redact((err as Error).message) });
   }
   if (state.closed || generation !== state.generation) return;
@@ -91,7 +91,7 @@ async function beat(state: HeartbeatState, database: DatabaseSpec, onFirst: { do
 export function startDatabaseHeartbeats(options: DatabaseHeartbeatOptions): DatabaseHeartbeats {
   const state: HeartbeatState = { ...options, closed: false, timers: new Set(), generation: 0 };
   const firsts = options.databases.map((database) => {
-    const onFirst = { done: false, resolve: () => {} };
+    const onFirst = { done: false, resolve: () => {}, failures: 0 };
     const promise = new Promise<void>((resolve) => {
       onFirst.resolve = resolve;
     });

@@ -1,6 +1,7 @@
 /**
  * The node's heartbeat: its `node` resource (host UUID, hostname, labels static and dynamic, address when it listens
- * directly), announced for `ttlMs` and renewed every `intervalMs` (sooner after a failure or a label change).
+ * directly), announced for `ttlMs` and renewed every `intervalMs` (sooner after a label change; after a failure,
+ * retried after a jittered, growing delay: `../heartbeat-timing.ts`).
  */
 
 import type { AuthClient } from '@teleport-ts/core/api';
@@ -8,10 +9,10 @@ import { redact } from '@teleport-ts/core/errors';
 import { parseNode, SUBKIND_TELEPORT, type CommandLabel, type NodeServer } from '@teleport-ts/core/types';
 import { VERSION } from '@teleport-ts/core/version';
 import type { Logger } from '../../logger.js';
+import { DEFAULT_HEARTBEAT, heartbeatRetryDelay } from '../heartbeat-timing.js';
 
-/** Defaults of the node heartbeat: announced for 60 s, renewed every 20 s (two may be missed). */
-export const DEFAULT_NODE_HEARTBEAT = Object.freeze({ ttlMs: 60_000, intervalMs: 20_000 });
-const HEARTBEAT_RETRY_MS = 5_000;
+/** Defaults of the node heartbeat: renewed every 60 s, kept for 90 s ({@link DEFAULT_HEARTBEAT}). */
+export const DEFAULT_NODE_HEARTBEAT = DEFAULT_HEARTBEAT;
 
 export interface NodeHeartbeatOptions {
   auth: Pick<AuthClient, 'upsertNode'>;
@@ -62,6 +63,7 @@ export function startNodeHeartbeat(options: NodeHeartbeatOptions): NodeHeartbeat
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   let announced = false;
+  let failures = 0;
   let resolveFirst: () => void = () => {};
   const firstAnnounced = new Promise<void>((resolve) => (resolveFirst = resolve));
   const beat = async (): Promise<void> => {
@@ -70,13 +72,14 @@ export function startNodeHeartbeat(options: NodeHeartbeatOptions): NodeHeartbeat
     let delay = options.heartbeat.intervalMs;
     try {
       await options.auth.upsertNode(nodeResource(options), { ttl: options.heartbeat.ttlMs });
+      failures = 0;
       if (!announced) {
         announced = true;
         resolveFirst();
         options.logger.info('node announced', { host_id: options.hostId, hostname: options.nodename });
       }
     } catch (err) {
-      delay = Math.min(HEARTBEAT_RETRY_MS, delay);
+      delay = heartbeatRetryDelay(++failures, delay);
       if (!closed) options.logger.warn('node heartbeat failed, retrying', { error: redact((err as Error).message) });
     }
     if (closed || timer !== undefined) return;
