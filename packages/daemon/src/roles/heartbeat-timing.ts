@@ -4,7 +4,7 @@
  * periods: a beat may fail and be retried for 30 s before the resource drops out of `tsh ls` / `tsh db ls`, and an
  * agent that is gone drops out within 90 s. A 10,000-agent fleet costs the auth server about 170 announces a second.
  *
- * A failed beat is retried after a jittered, growing delay (1-2 s, 2-4 s, ... up to 8-16 s): when an auth server or
+ * A failed beat is retried after a jittered, growing delay (0.5-1 s, 1-2 s, 2-4 s, ... up to 8-16 s): when an auth server or
  * a proxy restarts under thousands of agents, they do not all come back at the same instant, nor every 2 s.
  */
 
@@ -13,7 +13,7 @@ import { jitteredBackoff } from '@teleport-ts/core/backend';
 /** The default heartbeat: renewed every 60 s, kept for 90 s. */
 export const DEFAULT_HEARTBEAT = Object.freeze({ ttlMs: 90_000, intervalMs: 60_000 });
 
-const RETRY_BASE_MS = 2_000;
+const RETRY_BASE_MS = 1_000;
 const RETRY_MAX_MS = 16_000;
 
 /** Delay before retry number `failures` (1 after the first failure): jittered, doubling, capped by the interval. */

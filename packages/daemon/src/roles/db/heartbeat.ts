@@ -1,6 +1,6 @@
 /**
  * The db agent's `db_server` heartbeats: one per database it serves, announced for `ttlMs` and renewed every
- * `intervalMs` (after a failure, sooner: a jittered, growing delay from 1-2 s, `../heartbeat-timing.ts`), until closed.
+ * `intervalMs` (after a failure, sooner: a jittered, growing delay from 0.5-1 s, `../heartbeat-timing.ts`), until closed.
  */
 
 import type { AuthClient } from '@teleport-ts/core/api';
