@@ -494,6 +494,16 @@ export function runAuthSuite(name: string, newStorage: StorageFactory): void {
             await prod.close();
           }
           expect((await access.getNodes()).map((n) => n.spec.hostname)).toEqual(['prod-db', 'web-1']);
+          // The next heartbeat's labels and expiry are what the next listing shows and filters by (a listing decodes
+          // each node once per heartbeat, not once per request).
+          t.clock.advance(10_000);
+          const moved = await node.upsertNode(nodeDoc(hostUuid, 'prod-web-1'), { ttl: 60_000 });
+          const prodAgain = await t.userClient('pat', ['prod-only']);
+          try {
+            expect((await prodAgain.getNodes()).map((n) => [n.spec.hostname, n.metadata.expires])).toEqual([['prod-db', undefined], ['prod-web-1', moved.metadata.expires]]);
+          } finally {
+            await prodAgain.close();
+          }
           expect(await rejection(access.upsertNode(parseNode({ kind: 'node', sub_kind: 'openssh', metadata: { name: 'x' }, spec: { hostname: 'x', addr: '1.2.3.4:22' } })))).toMatchObject({ kind: 'access-denied' });
           // The heartbeat expires with its TTL; the agentless node stays until removed.
           t.clock.advance(61_000);

@@ -2,7 +2,7 @@
 
 import https from 'node:https';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AUTH_SERVER_NAME, newAuthClient } from '@teleport-ts/core/api';
+import { AUTH_SERVER_NAME, AUTH_VIA_PROXY_ALPN, newAuthClient } from '@teleport-ts/core/api';
 import { BALANCED_V1, generateKeyPair, parseIdentity, parseSshCertificate } from '@teleport-ts/core/ca';
 import { parseRole } from '@teleport-ts/core/types';
 import { nopLoggerForTests } from './proxy-helpers.js';
@@ -72,6 +72,20 @@ describe('proxy with a co-located auth server', () => {
     // Without the ALPN protocol the same request reaches the proxy's own web server, which has no such route.
     const web = await call(proxy, 'GET', '/v1/clustername');
     expect(web.status).toBe(404);
+  });
+
+  it('hands teleport-auth connections to the auth server of its process, which sees each client by its own address', async () => {
+    // Spliced over loopback, every client would reach the auth server from the proxy's address, and share its
+    // per-address limits (a fleet of agents behind one proxy meets the cap of connections still in their handshake).
+    const client = newAuthClient({ addr: proxy.addr, identity: t.adminIdentity, alpnProtocols: AUTH_VIA_PROXY_ALPN, localAddress: '127.0.0.2' });
+    try {
+      const [ssh, tls] = await Promise.all([generateKeyPair(BALANCED_V1['ssh-user']), generateKeyPair(BALANCED_V1['tls-user'])]);
+      await expect(client.authenticateUser({ user: 'nobody-local', password: 'x', sshPublicKey: ssh.sshPublicKey, tlsPublicKey: tls.publicKeyPem })).rejects.toMatchObject({ code: 'ERR_TP_INVALID_CREDENTIALS' });
+      const { events } = await t.admin.searchEvents({ from: new Date(0), to: new Date(t.clock.now().getTime() + 3_600_000), eventTypes: ['user.login'], limit: 100, order: 'desc' });
+      expect(events.find((e) => e['user'] === 'nobody-local')).toMatchObject({ 'addr.remote': '127.0.0.2' });
+    } finally {
+      await client.close();
+    }
   });
 
   it("completes an invite and logs in through the proxy, the TTL capped by the role's max_session_ttl", async () => {

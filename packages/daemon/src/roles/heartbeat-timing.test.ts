@@ -15,7 +15,7 @@ function recordingAuth(failFirst: number) {
   };
   return {
     calls,
-    upsertNode: (node: unknown, o?: { ttl?: number }) => take(o?.ttl) as never,
+    upsertNode: (_node: unknown, o?: { ttl?: number }) => take(o?.ttl) as never,
     upsertDatabaseServer: (s: { ttl?: number }) => take(s.ttl) as never,
   };
 }

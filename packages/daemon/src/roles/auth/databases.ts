@@ -10,6 +10,7 @@ import { key } from '@teleport-ts/core/backend';
 import { DATABASE_PROTOCOLS, type DatabaseProtocol } from '@teleport-ts/core/config';
 import { AccessDeniedError, BadParameterError } from '@teleport-ts/core/errors';
 import { decodeJson, encodeJson, getAllWithPrefix } from '@teleport-ts/core/services';
+import { decodedPerItem } from './listing.js';
 import { authorize, hostIdOf, requireAuthenticated, requireSystemRole, type Caller } from './authz.js';
 import type { AuthContext } from './context.js';
 import { EmitAuditEventsBody, UpsertDatabaseServerBody, parseBody } from './requests.js';
@@ -86,6 +87,13 @@ export async function upsertDatabaseServer(ctx: AuthContext, caller: Caller, hos
   return server;
 }
 
+/** A stored `db_server` (decoded once per heartbeat), with the item's expiry: backends keep their own, reads honour the item's. */
+const storedDatabaseServer = decodedPerItem((item): DatabaseServer => {
+  const server = decodeJson(item) as DatabaseServer;
+  if (item.expires) server.metadata.expires = item.expires.toISOString();
+  return server;
+});
+
 /**
  * Live database servers, sorted by database name then host id. Callers allowed to list and read `db_server`
  * (Admin, Proxy, Db) see all of them; users see the ones their roles' `db_labels` make visible, as Teleport's
@@ -97,9 +105,7 @@ export async function getDatabaseServers(ctx: AuthContext, caller: Caller): Prom
   const items = await getAllWithPrefix(ctx.cache, DB_SERVERS_PREFIX);
   const servers: DatabaseServer[] = [];
   for (const item of items) {
-    const server = decodeJson(item) as DatabaseServer;
-    // Backends keep their own expiry; report the item's, which is what reads honour.
-    if (item.expires) server.metadata.expires = item.expires.toISOString();
+    const server = storedDatabaseServer(item);
     if (authed.kind === 'user' && !authed.checker.isDatabaseVisible(server.spec.database.metadata.labels)) continue;
     servers.push(server);
   }

@@ -11,6 +11,7 @@ import { decodeJson, encodeJson, getAllWithPrefix } from '@teleport-ts/core/serv
 import { checkNewName, nodeLabels, nodeToWire, parseNode, SUBKIND_OPENSSH, type NodeServer } from '@teleport-ts/core/types';
 import { actorName, authorize, hostIdOf, requireAuthenticated, type Caller } from './authz.js';
 import type { AuthContext } from './context.js';
+import { compareNames, decodedPerItem } from './listing.js';
 import { parseBody, UpsertNodeBody } from './requests.js';
 
 const NODES_PREFIX = '/nodes/default/';
@@ -53,19 +54,25 @@ export async function upsertNode(ctx: AuthContext, caller: Caller, name: string,
   return nodeToWire(stored);
 }
 
+/** A stored node with its expiry, in both forms a listing needs (parsed once per heartbeat). */
+const storedNode = decodedPerItem((item) => {
+  const raw = decodeJson(item) as { metadata?: Record<string, unknown> };
+  const node = parseNode({ ...raw, metadata: { ...raw.metadata, ...(item.expires ? { expires: item.expires.toISOString() } : {}) } });
+  return { node, labels: nodeLabels(node), wire: nodeToWire(node) };
+});
+
 /** Live nodes, by hostname then name; users see those their `node_labels` allow. */
 export async function getNodes(ctx: AuthContext, caller: Caller): Promise<{ items: unknown[] }> {
   const authed = requireAuthenticated(caller);
   if (authed.kind === 'builtin') authorize(caller, 'node', 'list', 'read');
-  const nodes: NodeServer[] = [];
+  const nodes: ReturnType<typeof storedNode>[] = [];
   for (const item of await getAllWithPrefix(ctx.cache, NODES_PREFIX)) {
-    const raw = decodeJson(item) as { metadata?: Record<string, unknown> };
-    const node = parseNode({ ...raw, metadata: { ...raw.metadata, ...(item.expires ? { expires: item.expires.toISOString() } : {}) } });
-    if (authed.kind === 'user' && !authed.checker.isNodeVisible(nodeLabels(node))) continue;
-    nodes.push(node);
+    const stored = storedNode(item);
+    if (authed.kind === 'user' && !authed.checker.isNodeVisible(stored.labels)) continue;
+    nodes.push(stored);
   }
-  nodes.sort((a, b) => a.spec.hostname.localeCompare(b.spec.hostname) || a.metadata.name.localeCompare(b.metadata.name));
-  return { items: nodes.map(nodeToWire) };
+  nodes.sort((a, b) => compareNames(a.node.spec.hostname, b.node.spec.hostname) || compareNames(a.node.metadata.name, b.node.metadata.name));
+  return { items: nodes.map((n) => n.wire) };
 }
 
 export async function deleteNode(ctx: AuthContext, caller: Caller, name: string): Promise<Record<string, never>> {

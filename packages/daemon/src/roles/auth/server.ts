@@ -7,7 +7,7 @@
  */
 
 import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { hostname } from 'node:os';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -107,6 +107,12 @@ export interface AuthServer {
   readonly context: AuthContext;
   /** The cache of hot resources, unless turned off. */
   readonly cache?: BackendCache;
+  /**
+   * Serves a connection accepted elsewhere, its TLS ClientHello unread (a proxy in this process passing
+   * `teleport-auth` through): the same limits, deadlines and TLS as on the API's own port, by the client's own
+   * address, without a loopback hop.
+   */
+  acceptConnection(socket: Socket): void;
   /** Stops accepting, lets in-flight requests finish (up to a grace period), stops the watcher. */
   close(): Promise<void>;
 }
@@ -200,6 +206,10 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     adminIdentityDir,
     context: ctx,
     ...(cache ? { cache } : {}),
+    acceptConnection(socket) {
+      if (s.closed) socket.destroy();
+      else srv.emit('connection', socket);
+    },
     caPins: async () => trustedTlsCerts(await ctx.certAuthority('host')).map(caPin),
     async close() {
       if (s.closed) return;

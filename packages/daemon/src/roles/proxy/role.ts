@@ -191,6 +191,7 @@ export async function startProxyRole(options: ProxyRoleOptions): Promise<ProxySe
       log: options.logger,
       ...options.limits,
       ...(fallback ? { authFallback: fallback } : {}),
+      ...(options.auth ? { localAuth: options.auth } : {}),
       ...(section.httpsKeyPairs && section.httpsKeyPairs.length > 0 ? { httpsKeyPairs: section.httpsKeyPairs } : {}),
     });
     // Database access: agents' reverse tunnels and clients' `teleport-postgres` connections.

@@ -56,6 +56,11 @@ export interface ProxyServiceOptions {
   maxPendingPerAddress?: number;
   /** Serves `teleport-auth` connections the auth server cannot take (unreachable), from the proxy's cache. */
   authFallback?: { serve(socket: net.Socket): void };
+  /**
+   * The auth server of this process: `teleport-auth` connections are handed to it in-process instead of spliced to
+   * `authAddr`, so it sees (and limits) each client by its own address, not the whole fleet by the proxy's.
+   */
+  localAuth?: { acceptConnection(socket: net.Socket): void };
 }
 
 export interface ProxyService {
@@ -133,7 +138,17 @@ function newProxyListener(options: ProxyServiceOptions, certificate: { key: stri
       else if (event.type === 'handshake-timeout') log.info('closed a connection that did not finish its TLS handshake in time', { remote_addr: event.remoteAddr });
     },
   });
-  if (options.authAddr) {
+  const local = options.localAuth;
+  if (local !== undefined) {
+    listener.register({
+      protocol: ALPN_PROTOCOLS.auth,
+      tls: 'passthrough',
+      handle: (socket, info) => {
+        info.established();
+        local.acceptConnection(socket);
+      },
+    });
+  } else if (options.authAddr) {
     const target = parseHostPort(options.authAddr, DEFAULT_AUTH_PORT);
     const splice = spliceTo(target, (err) => log.warn('auth API passthrough failed', { error: (err as NodeJS.ErrnoException).code ?? err.message }), options.authFallback?.serve);
     // The auth server bounds the phases of what it receives itself.
