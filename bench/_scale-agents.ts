@@ -244,6 +244,8 @@ async function handle(state: WorkerState, message: WorkerCommand): Promise<unkno
 
 function main(): void {
   let state: WorkerState | undefined;
+  // The parent is gone (stopped or crashed): so is the fleet.
+  process.on('disconnect', () => process.exit(0));
   process.on('message', (message: { id: number; plan?: WorkerPlan } & Partial<WorkerCommand>) => {
     if (message.plan) {
       const plan = message.plan;

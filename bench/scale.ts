@@ -381,7 +381,11 @@ async function main(): Promise<void> {
     // One after the other: the first creates the cluster, the second finds it in the backend.
     for (let i = 0; i < 2; i++) members.push(await startMember(dir, i, backend, audit));
     const prepared = await prepareCluster(members[0]!, path.join(dir, 'tsh'));
-    const figures = await measure(options, members, pg, 'scale', prepared);
+    // Ctrl-C or a kill ends the run through the cleanup below (the workers exit with their IPC channel).
+    const stopped = new Promise<never>((_, reject) => {
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => reject(new Error(`stopped by ${signal}`)));
+    });
+    const figures = await Promise.race([measure(options, members, pg, 'scale', prepared), stopped]);
     const { body, summary } = report(figures);
     process.stdout.write(`${body}\n\n${summary}\n`);
     if (options.record) await writeSection('scale', body);

@@ -184,7 +184,6 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
   const srv = createApiServer(s, await loadCredentials(s));
   s.server = srv;
   const { addr, dialAddr } = await listenOn(srv, s.listen);
-  srv.on('tlsClientError', (err) => logger.debug('TLS handshake failed', { error: err.message }));
   const background = startBackgroundWork(s);
   const close = () => closeAuthServer(s, srv, background);
 
@@ -206,10 +205,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     adminIdentityDir,
     context: ctx,
     ...(cache ? { cache } : {}),
-    acceptConnection(socket) {
-      if (s.closed) socket.destroy();
-      else srv.emit('connection', socket);
-    },
+    acceptConnection: (socket) => void (s.closed ? socket.destroy() : srv.emit('connection', socket)),
     caPins: async () => trustedTlsCerts(await ctx.certAuthority('host')).map(caPin),
     async close() {
       if (s.closed) return;
@@ -374,6 +370,7 @@ function createApiServer(s: AuthServerState, initialCredentials: { key: string; 
       void router.serve(req, res, (r) => identifier.identify(r));
     },
   );
+  server.on('tlsClientError', (err) => logger.debug('TLS handshake failed', { error: err.message }));
   server.headersTimeout = 30_000;
   server.requestTimeout = 60_000;
   server.keepAliveTimeout = deadlines.keepAliveMs;
