@@ -19,9 +19,9 @@ import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadIdentity, newAuthClient } from '@teleport-ts/core/api';
-import { clusterMemberConfig, freePort, repoBin, runProgram, startDaemonProcess, startPostgres, type Daemon, type PostgresServer } from '@teleport-ts/testkit';
+import { clusterMemberConfig, freePort, repoBin, runProgram, startPostgres, type PostgresServer } from '@teleport-ts/testkit';
 import { DEFAULT_HEARTBEAT } from '../packages/daemon/src/roles/heartbeat-timing.js';
-import { cpuSeconds } from './_common.js';
+import { cli, cpuSeconds, startProcess, type BenchProcess } from './_common.js';
 import { machineLine, markdownTable, percentile, writeSection, type Row } from './_report.js';
 import type { WorkerCommand, WorkerPlan, WorkerStats } from './_scale-agents.js';
 
@@ -42,6 +42,8 @@ interface Options {
   windowSec: number;
   runs: number;
   workers: number;
+  /** `--tunnel-wait=<s>`: how long the tunnels may take to come up before the window starts anyway (default 600). */
+  tunnelWaitSec: number;
   /** `--discovery=<s>`: the agents' fallback proxy discovery interval (default the daemon's, 5 min; the watch drives it). */
   discoverySec: number | undefined;
   record: boolean;
@@ -60,6 +62,7 @@ function parseOptions(argv: string[]): Options {
     runs: flag('runs') ?? 5,
     workers: flag('workers') ?? Math.max(1, Math.ceil(agents / AGENTS_PER_WORKER)),
     discoverySec: flag('discovery'),
+    tunnelWaitSec: flag('tunnel-wait') ?? 600,
     record: !argv.includes('--no-record'),
   };
 }
@@ -70,7 +73,7 @@ const log = (line: string): void => void process.stderr.write(`scale: ${line}\n`
 // ---- the cluster: two auth+proxy processes on PostgreSQL ------------------------------------------------
 
 interface Member {
-  daemon: Daemon;
+  daemon: BenchProcess;
   config: string;
   dataDir: string;
   proxyAddr: string;
@@ -92,7 +95,8 @@ async function startMember(dir: string, index: number, backend: string, audit: s
   ];
   const auth = ['  tunnel_strategy:', '    type: proxy_peering', '    agent_connection_count: 1'];
   await writeFile(config, clusterMemberConfig({ dir, index, namePrefix: 'scale', cluster: CLUSTER, backend, audit, ports, teleport, auth }));
-  const daemon = await startDaemonProcess(['start', '-c', config], 120_000);
+  // Through `cli`: with BENCH_CPU_PROF_DIR each auth+proxy process writes a CPU profile of its run when it stops.
+  const daemon = await startProcess(...cli('teleport-ts', ['start', '-c', config]), /press Ctrl-C to stop/);
   return { daemon, config, dataDir: path.join(dir, `data-${index}`), proxyAddr: `127.0.0.1:${ports.proxy}` };
 }
 
@@ -291,12 +295,12 @@ async function measure(options: Options, members: Member[], pg: PostgresServer, 
     await sleep(DEFAULT_HEARTBEAT.intervalMs + 5_000);
     const rssBeforeTunnels = pids.map(rssBytes);
     await Promise.all(workers.map((w) => w.call({ cmd: 'tunnels' })));
-    // The tunnels that came up in 10 minutes are what is measured (the report says how many).
+    // The tunnels that came up in `--tunnel-wait` (10 minutes) are what is measured (the report says how many).
     await waitFor(`${options.tunnels} tunnels`, async () => {
       const stats = await allStats(workers);
       log([`${stats.tunnelsUp} tunnels up`, ...problemLines(stats.problems), ...problemLines(daemonProblems(members), 6)].join('\n'));
       return stats.tunnelsUp >= options.tunnels;
-    }, 600_000).catch((err: Error) => log(err.message));
+    }, options.tunnelWaitSec * 1000).catch((err: Error) => log(err.message));
     await sleep(10_000);
     const rssAfterTunnels = pids.map(rssBytes);
     log(`${(await allStats(workers)).tunnelsUp} tunnels up; steady-state window of ${options.windowSec} s`);
