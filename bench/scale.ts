@@ -253,7 +253,7 @@ async function timeTsh(env: NodeJS.ProcessEnv, args: string[], runs: number): Pr
   let rows = 0;
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
-    const r = await runProgram(repoBin('tsh'), args, { env });
+    const r = await runProgram(...cli('tsh', args), { env });
     if (r.code !== 0) throw new Error(`tsh ${args.join(' ')} failed: ${r.stderr}`);
     ms.push(performance.now() - t0);
     rows = r.stdout.split('\n').filter((l) => l.includes('scale-')).length;

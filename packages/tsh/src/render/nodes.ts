@@ -27,15 +27,20 @@ function matchesSearch(node: NodeServer, search: string | undefined): boolean {
   return keywords.every((k) => fields.some((f) => f.includes(k)));
 }
 
-/** The nodes to show, by hostname. */
+/** One collator for the sort: `localeCompare` builds one per call, which shows at thousands of nodes. */
+const compare = new Intl.Collator().compare;
+
+/** The nodes to show, by hostname (the filters cost nothing when none is given: `tsh ls` on 10,000 nodes). */
 export function filterNodes(nodes: readonly NodeServer[], options: { labels?: string; search?: string }): NodeServer[] {
-  const wanted = parseLabelFilter(options.labels);
-  return nodes
-    .filter((n) => {
-      const labels = nodeLabels(n);
-      return Object.entries(wanted).every(([k, v]) => labels[k] === v) && matchesSearch(n, options.search);
-    })
-    .sort((a, b) => a.spec.hostname.localeCompare(b.spec.hostname) || a.metadata.name.localeCompare(b.metadata.name));
+  const wanted = Object.entries(parseLabelFilter(options.labels));
+  const searching = (options.search ?? '').trim() !== '';
+  const shown = wanted.length === 0 && !searching
+    ? [...nodes]
+    : nodes.filter((n) => {
+        const labels = nodeLabels(n);
+        return wanted.every(([k, v]) => labels[k] === v) && matchesSearch(n, options.search);
+      });
+  return shown.sort((a, b) => compare(a.spec.hostname, b.spec.hostname) || compare(a.metadata.name, b.metadata.name));
 }
 
 function labelsText(node: NodeServer): string {

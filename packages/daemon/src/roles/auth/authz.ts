@@ -5,6 +5,7 @@
  * is anonymous, which only the join, ping and user-token endpoints accept.
  */
 
+import type { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
 import type { IncomingMessage } from 'node:http';
 import type { Clock } from '@teleport-ts/core/clock';
@@ -147,10 +148,32 @@ interface IdentifierState {
 /** Verifies the peer certificate against one CA, through the cache. */
 type VerifyAgainst = (ca: 'host' | 'user') => VerifiedTlsCert;
 
+/** A client certificate and its SHA-256 fingerprint. */
+interface PeerCertificate {
+  cert: X509Certificate;
+  fingerprint: string;
+}
+
+/** The peer certificate of each kept-alive connection, read once: it cannot change on a connection. */
+const peerCertificates = new WeakMap<TLSSocket, PeerCertificate | undefined>();
+
+/**
+ * The client's certificate. Not getPeerCertificate(), which converts every field to an object; and not a new
+ * X509Certificate per request either (a DER parse and a hash, most of identifying a kept-alive agent's heartbeat).
+ */
+function peerCertificate(socket: TLSSocket): PeerCertificate | undefined {
+  if (peerCertificates.has(socket)) return peerCertificates.get(socket);
+  // What is remembered must stay this connection's certificate: no TLS 1.2 renegotiation to present another.
+  socket.disableRenegotiation?.();
+  const cert = socket.getPeerX509Certificate?.();
+  const peer = cert === undefined ? undefined : { cert, fingerprint: cert.fingerprint256 };
+  peerCertificates.set(socket, peer);
+  return peer;
+}
+
 async function identify(s: IdentifierState, req: IncomingMessage): Promise<Caller> {
   const remoteAddr = req.socket.remoteAddress ?? '';
-  // Not getPeerCertificate(): it converts every field to an object (about 17 us, on every request).
-  const peer = (req.socket as TLSSocket).getPeerX509Certificate?.();
+  const peer = peerCertificate(req.socket as TLSSocket);
   if (peer === undefined) return { kind: 'anonymous', remoteAddr };
   const trust = s.options.trust();
   if (trust !== s.verifiedFor) {
@@ -158,11 +181,11 @@ async function identify(s: IdentifierState, req: IncomingMessage): Promise<Calle
     s.verified.clear();
     s.verifiedFor = trust;
   }
-  const fingerprint = peer.fingerprint256;
+  const fingerprint = peer.fingerprint;
   const known = fingerprint ? recall(s, fingerprint) : undefined;
   const verify: VerifyAgainst = (ca) => {
     if (known?.ca === ca) return known.result;
-    const result = verifyTlsCert(peer.toString(), {
+    const result = verifyTlsCert(peer.cert.toString(), {
       trustedCaCerts: ca === 'host' ? trust.hostCaCerts : trust.userCaCerts,
       clock: s.options.clock,
       usage: 'clientAuth',
