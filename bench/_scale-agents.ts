@@ -156,7 +156,7 @@ function timedAuth(state: WorkerState, agent: SimAgent): AuthClient {
 }
 
 async function startBeating(state: WorkerState, agent: SimAgent): Promise<void> {
-  const auth = (agent.auth = timedAuth(state, agent));
+  const auth = (agent.auth ??= timedAuth(state, agent));
   const { hostId } = clusterAndHostId(agent.identity!, agent.hostUuid);
   if (agent.kind === 'node') {
     const beat = startNodeHeartbeat({ auth, hostId, nodename: nameOf(agent), addr: '', labels: { env: 'scale' }, cmdLabels: () => ({}), heartbeat: DEFAULT_NODE_HEARTBEAT, logger: quiet });
@@ -176,9 +176,11 @@ function beatAll(state: WorkerState): void {
   }
 }
 
-function startTunnel(agent: SimAgent, discoveryIntervalMs: number | undefined): void {
+function startTunnel(state: WorkerState, agent: SimAgent): void {
+  const discoveryIntervalMs = state.plan.discoveryIntervalMs;
   const identity = agent.identity!;
-  const auth = agent.auth!;
+  // Its heartbeat may not have started yet (a loaded worker's timers run late): the tunnel makes the client then.
+  const auth = (agent.auth ??= timedAuth(state, agent));
   const { clusterName } = clusterAndHostId(identity, agent.hostUuid);
   const cas = newCertAuthorityCache({ auth, clusterName, clock: systemClock, initial: { host: identity.caCerts } });
   agent.tunnel = startAgentTunnels({
@@ -227,7 +229,7 @@ async function handle(state: WorkerState, message: WorkerCommand): Promise<unkno
     case 'tunnels':
       // Over a few seconds, as agents started over time do: all at once from one address would meet the proxy's
       // limit of connections per address still in their handshake.
-      for (const [i, agent] of state.agents.slice(0, state.plan.tunnels).entries()) setTimeout(() => startTunnel(agent, state.plan.discoveryIntervalMs), i * TUNNEL_SPACING_MS);
+      for (const [i, agent] of state.agents.slice(0, state.plan.tunnels).entries()) setTimeout(() => startTunnel(state, agent), i * TUNNEL_SPACING_MS);
       return {};
     case 'reset':
       state.latencies = [];

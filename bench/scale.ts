@@ -175,7 +175,11 @@ function startWorker(): Worker {
       new Promise<T>((resolve, reject) => {
         const id = next++;
         pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-        child.send({ ...message, id });
+        child.send({ ...message, id }, (err) => {
+          if (err === null) return;
+          pending.delete(id);
+          reject(err);
+        });
       }),
   };
 }
