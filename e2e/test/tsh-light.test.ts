@@ -101,6 +101,18 @@ describe('built tsh: the light client boundary', () => {
     expect(status.some((s) => s.endsWith('packages/core/src/ca/sshca/summary.ts'))).toBe(true);
   });
 
+  it('tsh ls and tsh db ls (no arguments) skip the command tree: no commander, no program chunk', () => {
+    for (const onUse of [/^(ls|context|nodes|db|table|profile)-/, /^(db-commands|context|db|table|profile)-/]) {
+      const loaded = loadedBy(onUse);
+      expectLight(loaded);
+      expect(loaded.files.filter((f) => f.startsWith('program-'))).toEqual([]);
+      expect([...loaded.packages, ...loaded.sources].filter((s) => /commander/.test(s))).toEqual([]);
+      expect(loaded.sources.some((s) => s.endsWith('packages/core/src/api/auth.ts'))).toBe(true);
+    }
+    // The full parser does load commander: the check above sees it when it is there.
+    expect(loadedBy(/^program-/).packages.concat(loadedBy(/^program-/).sources).some((s) => /commander/.test(s))).toBe(true);
+  });
+
   it('tsh db and tsh login load the auth API client without issuance, driver or server code', () => {
     for (const onUse of [/^(program|db|table|profile)-/, /^(program|login|prompt|status)-/]) {
       const loaded = loadedBy(onUse);
