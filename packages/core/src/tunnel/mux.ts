@@ -11,8 +11,9 @@
  *
  * Why not HTTP/2 (the first implementation): per query, nghttp2 behind a JS socket wrapper cost more CPU than the
  * rest of the relaying (measured in docs/benchmarks.md). Here DATA payloads are handed to the stream as slices of
- * what TLS delivered (no copy), small frames go out as one buffer, and frames written in the same tick leave in one
- * socket write (one TLS record), so a query and its answer cost one read and one write per direction and hop.
+ * what TLS delivered (no copy), small frames go out as one buffer, frames written in the same tick leave in one
+ * socket write (one TLS record), so a query and its answer cost one read and one write per direction and hop, and the
+ * DATA one stream writes in a tick is one frame (bulk relays hand the peer fewer, larger pieces).
  *
  * Flow control: a sender may have at most {@link STREAM_WINDOW_BYTES} unacknowledged on a stream; the receiver
  * credits bytes back once its reader has taken them (`_read`), so a slow reader stops its own stream only and what
