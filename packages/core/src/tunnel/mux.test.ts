@@ -1,6 +1,7 @@
 /**
  * The multiplexer's wire seen from a hand-written peer on a real TLS socket: the proxy drops a peer that does not
- * speak it (an agent of the HTTP/2 tunnel) and one that sends more than the flow-control window it was granted.
+ * speak it (an agent of the HTTP/2 tunnel) and one that sends more than the flow-control window it was granted, and
+ * sends what a stream writes in one tick as one DATA frame.
  */
 
 import { once } from 'node:events';
@@ -77,5 +78,30 @@ describe('tunnel multiplexer wire', () => {
     await closed;
     await waitFor(() => !tunnels.hasAgent(pki.agent.hostId), 'the proxy to drop the agent');
     await waitFor(() => stream.destroyed, 'the stream to close');
+  });
+
+  it('sends the writes of one tick on a stream as one DATA frame (small and large chunks), byte-exact', async () => {
+    const { tunnels, listener } = await proxy();
+    const socket: TLSSocket = await dialProxy(pki, () => listener.port)(new AbortController().signal);
+    const received: Buffer[] = [];
+    socket.on('data', (d: Buffer) => received.push(d));
+    socket.write(HELLO);
+    await waitFor(() => tunnels.hasAgent(pki.agent.hostId), 'the proxy to list the agent');
+    const opening = tunnels.openStream(pki.agent.hostId, { service: 'db' });
+    await waitFor(() => Buffer.concat(received).includes(Buffer.from([1, 0, 0, 0, 1])), 'the OPEN frame');
+    socket.write(frame(2, 1));
+    const stream = await opening;
+    received.length = 0;
+
+    const chunks = [Buffer.alloc(100, 1), Buffer.alloc(8192, 2), Buffer.alloc(10, 3), Buffer.alloc(20_000, 4)];
+    for (const c of chunks) stream.write(c);
+    const total = chunks.reduce((n, c) => n + c.length, 0);
+    await waitFor(() => Buffer.concat(received).length >= 9 + total, 'the DATA');
+    const wire = Buffer.concat(received);
+    // One frame: type DATA (4), stream 1, the length of everything written in that tick, then the bytes in order.
+    expect([wire[0], wire.readUInt32BE(1), wire.readUInt32BE(5)]).toEqual([4, 1, total]);
+    expect(wire.subarray(9, 9 + total).equals(Buffer.concat(chunks))).toBe(true);
+    expect(wire.length).toBe(9 + total);
+    stream.destroy();
   });
 });

@@ -11,8 +11,9 @@
  *
  * Why not HTTP/2 (the first implementation): per query, nghttp2 behind a JS socket wrapper cost more CPU than the
  * rest of the relaying (measured in docs/benchmarks.md). Here DATA payloads are handed to the stream as slices of
- * what TLS delivered (no copy), small frames go out as one buffer, and frames written in the same tick leave in one
- * socket write (one TLS record), so a query and its answer cost one read and one write per direction and hop.
+ * what TLS delivered (no copy), small frames go out as one buffer, frames written in the same tick leave in one
+ * socket write (one TLS record), so a query and its answer cost one read and one write per direction and hop, and the
+ * DATA one stream writes in a tick is one frame (bulk relays hand the peer fewer, larger pieces).
  *
  * Flow control: a sender may have at most {@link STREAM_WINDOW_BYTES} unacknowledged on a stream; the receiver
  * credits bytes back once its reader has taken them (`_read`), so a slow reader stops its own stream only and what
@@ -31,8 +32,11 @@ const CREDIT_STEP = 64 * 1024;
 const MAX_DATA_FRAME = 64 * 1024;
 /** Largest control payload accepted (OPEN's meta, REFUSE's error). */
 const MAX_CONTROL_PAYLOAD = 64 * 1024;
-/** Below this, a DATA frame's header and payload are copied into one buffer; above, written as two (corked). */
-const COPY_BELOW = 16 * 1024;
+/**
+ * Below this, a frame's header and payload are copied into one buffer (taken from Node's buffer pool, so no
+ * allocation of its own); above, written as two (corked: one socket write either way), so bulk payloads are not copied.
+ */
+const COPY_BELOW = (Buffer.poolSize >>> 1) - 16;
 const HEADER = 9;
 const MAGIC = Buffer.from('teleport-tunnel-mux/1', 'latin1');
 
@@ -85,6 +89,12 @@ interface SessionState {
   /** GOAWAY was sent (`sent`: close once no stream is left) or received. */
   goAway: 'sent' | 'received' | undefined;
   corked: boolean;
+  /**
+   * The DATA frame written last in this corked tick, while nothing else followed it: more DATA for the same stream
+   * extends it (its header, not yet handed to the socket, gets the new length), so a relay of many small chunks
+   * sends one frame per tick and the peer hands its reader fewer, larger pieces.
+   */
+  lastData: { id: number; header: Buffer; length: number } | undefined;
   pings: (() => void)[];
   /** Frame parser: the header being collected, then the payload of the current frame. */
   header: Buffer;
@@ -174,6 +184,7 @@ export function startMuxSession(socket: TLSSocket, options: MuxSessionOptions, f
     peerInstance: '',
     goAway: undefined,
     corked: false,
+    lastData: undefined,
     pings: [],
     header: Buffer.alloc(HEADER),
     headerHave: 0,
@@ -272,21 +283,32 @@ function sendFrame(s: SessionState, type: number, id: number, payload?: Buffer):
     s.socket.cork();
     process.nextTick(uncork, s);
   }
-  if (length <= COPY_BELOW) {
-    const frame = Buffer.allocUnsafe(HEADER + length);
-    writeHeader(frame, type, id, length);
-    if (payload !== undefined) payload.copy(frame, HEADER);
-    s.socket.write(frame);
+  const last = s.lastData;
+  if (type === FRAME.data && last !== undefined && last.id === id) {
+    last.length += length;
+    last.header.writeUInt32BE(last.length, 5);
+    s.socket.write(payload!);
     return;
   }
-  const header = Buffer.allocUnsafe(HEADER);
-  writeHeader(header, type, id, length);
-  s.socket.write(header);
-  s.socket.write(payload!);
+  let header: Buffer;
+  if (length <= COPY_BELOW) {
+    header = Buffer.allocUnsafe(HEADER + length);
+    writeHeader(header, type, id, length);
+    if (payload !== undefined) payload.copy(header, HEADER);
+    s.socket.write(header);
+  } else {
+    header = Buffer.allocUnsafe(HEADER);
+    writeHeader(header, type, id, length);
+    s.socket.write(header);
+    s.socket.write(payload!);
+  }
+  s.lastData = type === FRAME.data ? { id, header, length } : undefined;
 }
 
 function uncork(s: SessionState): void {
   s.corked = false;
+  // The socket takes the tick's buffers now: a frame handed over may no longer change.
+  s.lastData = undefined;
   s.socket.uncork();
 }
 

@@ -15,6 +15,7 @@ import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { BadParameterError, ConnectionProblemError } from '@teleport-ts/core/errors';
 import { PG_PROTOCOL_ERROR_CODES, readClientStartup, refuseConnection, SQLSTATE } from '@teleport-ts/core/protocol/postgres';
+import { coalesceWrites } from '@teleport-ts/core/stream';
 
 /** ALPN protocol of database access at the proxy. */
 const ALPN_TELEPORT_POSTGRES = 'teleport-postgres';
@@ -165,6 +166,8 @@ function relay(state: LocalProxyState, client: net.Socket, upstream: Duplex): vo
   upstream.once('close', () => client.destroy());
   client.pipe(upstream);
   upstream.pipe(client);
+  coalesceWrites(client, upstream);
+  coalesceWrites(upstream, client);
   client.resume();
 }
 

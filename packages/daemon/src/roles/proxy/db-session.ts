@@ -9,6 +9,7 @@ import type { TLSSocket } from 'node:tls';
 import type { AuditEventFields } from '@teleport-ts/core/audit';
 import { AccessDeniedError, isTeleportError } from '@teleport-ts/core/errors';
 import { refuseConnection, type CancelRequest, type StartupMessage } from '@teleport-ts/core/protocol/postgres';
+import { coalesceWrites } from '@teleport-ts/core/stream';
 import type { LockSubject } from '@teleport-ts/core/types';
 import type { ServiceAuditEmitter } from '../db/audit.js';
 import type { LockWatcher } from '../lockwatcher.js';
@@ -141,6 +142,7 @@ async function relayToAgent(ctx: ProxyDatabaseContext, client: ProxyDatabaseClie
   stream.write(client.raw);
   const up = pipeline(socket, stream);
   const down = pipeline(stream, socket);
+  coalesceWrites(stream, socket);
   up.catch(() => stream.destroy());
   down.catch(() => {
     if (!socket.writableEnded) socket.destroy();

@@ -5,19 +5,22 @@
  */
 
 import { Transform } from 'node:stream';
-import { newBackendParser, serializeBackendKeyData, type BackendKey, type BackendMessage } from '@teleport-ts/core/protocol/postgres';
+import { newBackendParser, serializeBackendKeyData, serializeErrorResponse, SQLSTATE, type BackendKey, type BackendMessage } from '@teleport-ts/core/protocol/postgres';
 import type { SessionGrant } from './access.js';
 import { sessionStartFailed, type PostgresEngineContext, type PostgresSession } from './session.js';
 
 /**
  * The server -> client direction: during the startup phase (until `done()` says so) every message is decoded and
  * BackendKeyData is rewritten, each chunk still leaving as one buffer; after it, chunks pass through untouched and
- * unparsed (result rows are most of the bytes of a session).
+ * unparsed (result rows are most of the bytes of a session). At the end, `trailer()` (when it returns something) is
+ * appended after the server's last bytes, so it never lands inside a server message. One Transform for all of it:
+ * each stage of a relay costs per chunk.
  */
 function startupPhaseTap(options: {
   onMessage: (message: BackendMessage) => void;
   rewriteBackendKeyData: (serverKey: BackendKey) => BackendKey;
   done: () => boolean;
+  trailer: () => Buffer | undefined;
 }): Transform {
   const parser = newBackendParser();
   let passThrough = false;
@@ -43,6 +46,9 @@ function startupPhaseTap(options: {
       passThrough = options.done();
       if (out.length === 0) callback();
       else callback(null, out.length === 1 ? out[0] : Buffer.concat(out));
+    },
+    flush(callback) {
+      callback(null, options.trailer());
     },
   });
 }
@@ -74,12 +80,15 @@ function issueCancelKey(ctx: ReadyContext, session: PostgresSession, grant: Sess
 
 /**
  * The server -> client Transform of the session: records the session start (or its failure) as the database decides
- * it, rewrites the cancel key, then passes bytes through unparsed.
+ * it, rewrites the cancel key, then passes bytes through unparsed; when the session ends on a client fault
+ * (`session.fault`), appends an ErrorResponse saying why after the server's last bytes.
  */
 export function makeClientReady(ctx: ReadyContext, session: PostgresSession, grant: SessionGrant): Transform {
   return startupPhaseTap({
     done: () => session.phase !== 'starting',
     onMessage: (m) => onStartupMessage(ctx, session, m),
     rewriteBackendKeyData: (serverKey) => issueCancelKey(ctx, session, grant, serverKey),
+    trailer: () =>
+      session.fault === undefined ? undefined : serializeErrorResponse({ severity: 'FATAL', code: SQLSTATE.protocolViolation, message: session.fault }),
   });
 }

@@ -7,7 +7,8 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { TLSSocket } from 'node:tls';
 import { isTeleportError } from '@teleport-ts/core/errors';
-import { frontendMessageTap, serializeErrorResponse, SQLSTATE } from '@teleport-ts/core/protocol/postgres';
+import { frontendMessageTap } from '@teleport-ts/core/protocol/postgres';
+import { coalesceWrites } from '@teleport-ts/core/stream';
 import { lockSubject, type SessionGrant } from './access.js';
 import { newQueryAuditor } from './query-audit.js';
 import { sessionStartFailed, type PostgresEngineContext, type PostgresSession } from './session.js';
@@ -25,7 +26,7 @@ export interface RelayOptions {
   grant: SessionGrant;
   /** The database connection, the startup message already written. */
   server: TLSSocket;
-  /** The server -> client Transform ({@link makeClientReady}). */
+  /** The server -> client Transform ({@link makeClientReady}; it appends the fault's ErrorResponse at the end). */
   toClient: Transform;
 }
 
@@ -35,30 +36,13 @@ interface ByteCounts {
   toClient: number;
 }
 
-/** Why the agent ended a session the client broke (a message over the limit, a malformed one), once known. */
-interface SessionFault {
-  reason: string | undefined;
-}
-
-/**
- * The last hop to the client: passes bytes through and, when the session ends on a client fault, appends an
- * ErrorResponse after the server's last bytes (so it never lands inside a server message).
- */
-function faultTrailer(fault: SessionFault): Transform {
-  return new Transform({
-    transform: (chunk: Buffer, _encoding, callback) => callback(null, chunk),
-    flush(callback) {
-      if (fault.reason === undefined) callback();
-      else callback(null, serializeErrorResponse({ severity: 'FATAL', code: SQLSTATE.protocolViolation, message: fault.reason }));
-    },
-  });
-}
-
 /** Pipes both ways; resolves once both directions are done (the client side gets a grace period after the server's). */
-async function pipeBothWays(session: PostgresSession, server: TLSSocket, toServer: Transform, toClient: Transform, fault: SessionFault): Promise<void> {
+async function pipeBothWays(session: PostgresSession, server: TLSSocket, toServer: Transform, toClient: Transform): Promise<void> {
   const { stream: client } = session;
   const upstream = pipeline(client, toServer, server);
-  const downstream = pipeline(server, toClient, faultTrailer(fault), client);
+  const downstream = pipeline(server, toClient, client);
+  // What one turn of the event loop takes from the tunnel reaches the database in one TLS write.
+  coalesceWrites(toServer, server);
   upstream.catch(() => {
     // The client went away (or sent something malformed): the database session ends with it.
     server.destroy();
@@ -75,23 +59,23 @@ async function pipeBothWays(session: PostgresSession, server: TLSSocket, toServe
 }
 
 /** Records how the session ended: `db.session.end` for a session that started, a start failure for one that never did. */
-function endSession(ctx: PostgresEngineContext, session: PostgresSession, bytes: ByteCounts, fault: SessionFault): void {
+function endSession(ctx: PostgresEngineContext, session: PostgresSession, bytes: ByteCounts): void {
   for (const release of session.releases) release();
-  if (session.phase === 'starting') sessionStartFailed(ctx, session, fault.reason ?? 'the database closed the connection during startup');
+  if (session.phase === 'starting') sessionStartFailed(ctx, session, session.fault ?? 'the database closed the connection during startup');
   if (session.phase === 'started') {
     ctx.audit.emit('databaseSessionEnd', {
       ...session.fields,
       bytes_from_client: bytes.fromClient,
       bytes_to_client: bytes.toClient,
-      ...(fault.reason !== undefined ? { error: fault.reason } : {}),
+      ...(session.fault !== undefined ? { error: session.fault } : {}),
     });
   }
 }
 
 /** The client sent what the tap cannot accept: the session ends (the server sees the client go), the client is told why. */
-function onClientFault(ctx: PostgresEngineContext, session: PostgresSession, fault: SessionFault, err: Error, toServer: Transform): void {
-  fault.reason = isTeleportError(err) ? err.message : 'malformed PostgreSQL message';
-  ctx.logger.warn('database session ended: the client broke the protocol', { db_service: session.database.name, sid: session.sid, error: fault.reason });
+function onClientFault(ctx: PostgresEngineContext, session: PostgresSession, err: Error, toServer: Transform): void {
+  session.fault = isTeleportError(err) ? err.message : 'malformed PostgreSQL message';
+  ctx.logger.warn('database session ended: the client broke the protocol', { db_service: session.database.name, sid: session.sid, error: session.fault });
   const { stream: client } = session;
   const end = (): void => {
     clearTimeout(quiet);
@@ -110,10 +94,9 @@ function onClientFault(ctx: PostgresEngineContext, session: PostgresSession, fau
 export async function relay(ctx: PostgresEngineContext, session: PostgresSession, options: RelayOptions): Promise<void> {
   const { server, toClient, grant } = options;
   const { stream: client, database } = session;
-  const fault: SessionFault = { reason: undefined };
   const toServer: Transform = frontendMessageTap({
     onMessage: newQueryAuditor({ audit: ctx.audit, fields: session.fields }),
-    onProtocolError: (err) => onClientFault(ctx, session, fault, err, toServer),
+    onProtocolError: (err) => onClientFault(ctx, session, err, toServer),
   });
   const bytes: ByteCounts = { fromClient: 0, toClient: 0 };
   toServer.on('data', (chunk: Buffer) => (bytes.fromClient += chunk.length));
@@ -124,8 +107,8 @@ export async function relay(ctx: PostgresEngineContext, session: PostgresSession
     client.destroy();
     server.destroy();
   });
-  await pipeBothWays(session, server, toServer, toClient, fault);
+  await pipeBothWays(session, server, toServer, toClient);
   unwatch();
   server.destroy();
-  endSession(ctx, session, bytes, fault);
+  endSession(ctx, session, bytes);
 }

@@ -36,6 +36,11 @@ export interface PostgresSession extends DatabaseConnection {
   phase: 'starting' | 'started' | 'failed';
   /** Releases of the cancel keys issued to the client, called when the session ends. */
   readonly releases: (() => void)[];
+  /**
+   * Why the agent ended a session the client broke (a message over the limit, a malformed one), once known: the
+   * client reads it as an ErrorResponse after the server's last bytes.
+   */
+  fault: string | undefined;
 }
 
 export function newPostgresSession(connection: DatabaseConnection, startup: StartupMessage): PostgresSession {
@@ -48,6 +53,7 @@ export function newPostgresSession(connection: DatabaseConnection, startup: Star
     fields: { sid, db_service: database.name, db_protocol: database.protocol, db_uri: database.uri, 'addr.remote': meta.clientAddr },
     phase: 'starting',
     releases: [],
+    fault: undefined,
   };
 }
 
