@@ -1,12 +1,22 @@
 /**
  * What a new database session costs the proxy and the agent, kept from costing more than once: the verified user
- * certificate remembered across CA refetches (and still refused once expired or once its CA is gone).
+ * certificate remembered across CA refetches (and still refused once expired or once its CA is gone), and the
+ * agent's TLS handshake with the database in one round trip once it knows the server's key-exchange group.
  */
 
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, connect as connectTcp, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { requirePostgres, type PostgresServer } from '@teleport-ts/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newCertAuthorityCache } from '../src/roles/db/cas.js';
+import { loadDatabaseSpecs } from '../src/roles/db/config.js';
+import { connectToDatabase, newClientCertCache } from '../src/roles/db/upstream.js';
 import { startTestAuth, rejection, type TestAuth } from './auth-helpers.js';
-import { databaseUserCert } from './db-helpers.js';
+import { databaseUserCert, startClusterPostgres } from './db-helpers.js';
+
+const postgres = requirePostgres();
 
 describe('the certificate authority cache of the proxy and the db agent', () => {
   let t: TestAuth;
@@ -44,5 +54,103 @@ describe('the certificate authority cache of the proxy and the db agent', () => 
     // Another cluster's CA only (the user CA rotated away): refused, not served from memory.
     cas = (await t.admin.getCertAuthorities('host')).map((ca) => ca);
     expect(await rejection(cache.verify('user', cert, 'clientAuth'))).toMatchObject({ code: 'ERR_TP_TLS_UNTRUSTED_CA' });
+  });
+});
+
+/**
+ * A TCP relay in front of PostgreSQL that counts the ClientHellos the agent sends: after the 8-byte SSLRequest, the
+ * plaintext TLS records until the first encrypted one (a HelloRetryRequest makes the client send a second hello).
+ */
+async function helloCountingRelay(target: number): Promise<{ port: number; hellos: number[]; close(): Promise<void> }> {
+  const hellos: number[] = [];
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    const index = hellos.push(0) - 1;
+    const upstream = connectTcp({ host: '127.0.0.1', port: target });
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.once('close', () => sockets.delete(s));
+    }
+    let seen = Buffer.alloc(0);
+    let plaintext = true;
+    client.on('data', (chunk: Buffer) => {
+      if (!plaintext) return;
+      seen = Buffer.concat([seen, chunk]);
+      let at = 8;
+      hellos[index] = 0;
+      while (seen.length >= at + 6) {
+        const type = seen[at]!;
+        if (type === 0x17) {
+          plaintext = false;
+          break;
+        }
+        if (type === 0x16 && seen[at + 5] === 0x01) hellos[index]! += 1;
+        at += 5 + seen.readUInt16BE(at + 3);
+      }
+    });
+    client.pipe(upstream);
+    upstream.pipe(client);
+    client.once('close', () => upstream.destroy());
+    upstream.once('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    hellos,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe.skipIf(!postgres)('the db agent’s TLS connection to PostgreSQL', () => {
+  let t: TestAuth;
+  let dir: string;
+  let pg: PostgresServer;
+  let relay: Awaited<ReturnType<typeof helloCountingRelay>>;
+
+  beforeAll(async () => {
+    t = await startTestAuth();
+    dir = await mkdtemp(path.join(tmpdir(), 'tp-db-upstream-'));
+    pg = (await startClusterPostgres(t, path.join(dir, 'pg'))).server;
+    relay = await helloCountingRelay(pg.port);
+  });
+
+  afterAll(async () => {
+    await relay?.close();
+    await pg?.destroy();
+    await t?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const connectAs = async (uri: string, tls: { server_name?: string; mode?: 'verify-full' | 'verify-ca' } = {}) => {
+    const [database] = await loadDatabaseSpecs([{ name: 'pg', protocol: 'postgres', uri, tls }]);
+    const cas = newCertAuthorityCache({ auth: t.admin, clusterName: 'test.example.com', clock: t.clock });
+    const credentials = await newClientCertCache({ auth: t.admin, clock: t.clock }).get('pg', 'alice');
+    return connectToDatabase({ database: database!, credentials, cas });
+  };
+
+  it('sends one ClientHello per session once it knows the group PostgreSQL takes (no HelloRetryRequest)', async () => {
+    for (let i = 0; i < 3; i++) {
+      const socket = await connectAs(`localhost:${relay.port}`);
+      expect((socket.getEphemeralKeyInfo() as { name?: string }).name).toBe('prime256v1');
+      // What Node's own check used is back once the handshake is done.
+      expect(socket.getPeerCertificate(true).issuerCertificate).toBeDefined();
+      socket.destroy();
+    }
+    expect(relay.hellos.length).toBe(3);
+    expect(relay.hellos.slice(1)).toEqual([1, 1]);
+  });
+
+  it('verify-full still checks the server name (DNS and IP), and verify-ca does not', async () => {
+    (await connectAs(`localhost:${relay.port}`)).destroy();
+    (await connectAs(`127.0.0.1:${relay.port}`)).destroy();
+    const wrongName = await rejection(connectAs(`localhost:${relay.port}`, { server_name: 'db.example.com' }));
+    expect(wrongName).toMatchObject({ kind: 'connection-problem' });
+    expect(wrongName.message).toContain('it is not valid for db.example.com');
+    expect(await rejection(connectAs(`127.0.0.2:${pg.port}`))).toMatchObject({ kind: 'connection-problem' });
+    (await connectAs(`localhost:${relay.port}`, { server_name: 'db.example.com', mode: 'verify-ca' })).destroy();
   });
 });
