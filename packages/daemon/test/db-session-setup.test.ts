@@ -7,14 +7,18 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, connect as connectTcp, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
+import { connect as connectTls } from 'node:tls';
 import path from 'node:path';
+import { parseLock, parseRole } from '@teleport-ts/core/types';
 import { requirePostgres, type PostgresServer } from '@teleport-ts/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newCertAuthorityCache } from '../src/roles/db/cas.js';
 import { loadDatabaseSpecs } from '../src/roles/db/config.js';
 import { connectToDatabase, newClientCertCache } from '../src/roles/db/upstream.js';
+import type { DatabaseService } from '../src/roles/db/index.js';
 import { startTestAuth, rejection, type TestAuth } from './auth-helpers.js';
-import { databaseUserCert, startClusterPostgres } from './db-helpers.js';
+import { databaseUserCert, startClusterPostgres, startDbTestCluster, waitFor, type DbTestCluster } from './db-helpers.js';
+import { PgClient } from './pg-client.js';
 
 const postgres = requirePostgres();
 
@@ -152,5 +156,113 @@ describe.skipIf(!postgres)('the db agent’s TLS connection to PostgreSQL', () =
     expect(wrongName.message).toContain('it is not valid for db.example.com');
     expect(await rejection(connectAs(`127.0.0.2:${pg.port}`))).toMatchObject({ kind: 'connection-problem' });
     (await connectAs(`localhost:${relay.port}`, { server_name: 'db.example.com', mode: 'verify-ca' })).destroy();
+  });
+});
+
+/**
+ * `tsh proxy db`'s way to the proxy, reduced: each local connection is a TLS connection to the proxy with the
+ * database certificate, resuming the TLS session of an earlier one. Records whether each one resumed.
+ */
+async function resumingForward(proxyPort: number, creds: { cert: string; key: string }): Promise<{ port: number; resumed: boolean[]; close(): Promise<void> }> {
+  const resumed: boolean[] = [];
+  const sockets = new Set<Socket>();
+  let session: Buffer | undefined;
+  const server = createServer((local) => {
+    const remote = connectTls({ host: '127.0.0.1', port: proxyPort, ALPNProtocols: ['teleport-postgres'], cert: creds.cert, key: creds.key, rejectUnauthorized: false, ...(session ? { session } : {}) });
+    remote.on('session', (s: Buffer) => {
+      session = s;
+    });
+    remote.once('secureConnect', () => resumed.push(remote.isSessionReused()));
+    for (const s of [local, remote]) {
+      sockets.add(s);
+      s.on('error', () => {
+        local.destroy();
+        remote.destroy();
+      });
+      s.once('close', () => {
+        sockets.delete(s);
+        local.destroy();
+        remote.destroy();
+      });
+    }
+    local.pipe(remote);
+    remote.pipe(local);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    resumed,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe.skipIf(!postgres)('resumed TLS sessions at the proxy (what tsh proxy db does for every connection after the first)', () => {
+  let c: DbTestCluster;
+  let pg: PostgresServer;
+  let agent: DatabaseService;
+
+  beforeAll(async () => {
+    c = await startDbTestCluster();
+    pg = (await startClusterPostgres(c.t, path.join(c.dataDir, 'pg'))).server;
+    await pg.query('CREATE ROLE alice LOGIN');
+    await c.t.admin.createRole(parseRole({ kind: 'role', version: 'v7', metadata: { name: 'db-all' }, spec: { allow: { db_labels: { '*': '*' }, db_users: ['*'], db_names: ['*'] } } }));
+    await c.t.admin.createUser({ name: 'alice', roles: ['db-all'], invite: false });
+    agent = await c.startAgent('agent-r', [{ name: 'pg', protocol: 'postgres', uri: `localhost:${pg.port}`, static_labels: { env: 'dev' } }], { lockRefreshMs: 100 });
+  });
+
+  afterAll(async () => {
+    await c?.close();
+    await pg?.destroy();
+  });
+
+  const sessionError = async (port: number): Promise<string> => {
+    const client = new PgClient({ host: '127.0.0.1', port, user: 'alice', database: 'postgres', ssl: false, connectionTimeoutMillis: 15_000 });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      await client.end();
+      return '';
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
+
+  it('a resumed session is the same user; a lock or the certificate’s expiry still refuses a resumed one', async () => {
+    const creds = await databaseUserCert(c.t, 'alice', { serviceName: 'pg', protocol: 'postgres', username: 'alice', database: 'postgres' });
+    const forward = await resumingForward(c.proxyPort, creds);
+    try {
+      for (let i = 0; i < 3; i++) {
+        const client = new PgClient({ host: '127.0.0.1', port: forward.port, user: 'alice', database: 'postgres', ssl: false, connectionTimeoutMillis: 15_000 });
+        client.on('error', () => undefined);
+        await client.connect();
+        expect((await client.query<{ u: string }>('select current_user as u')).rows).toEqual([{ u: 'alice' }]);
+        await client.end();
+      }
+      expect(forward.resumed).toEqual([false, true, true]);
+      const start = await c.waitForEvent('db.session.start', (e) => e.code === 'TDB00I' && e.user === 'alice');
+      expect(start).toMatchObject({ db_user: 'alice', server_id: agent.hostId });
+
+      await c.t.admin.upsertLock(parseLock({ kind: 'lock', version: 'v2', metadata: { name: 'lock-alice' }, spec: { target: { user: 'alice' }, message: 'incident 7' } }));
+      try {
+        await waitFor(async () => ((await sessionError(forward.port)) === 'lock targeting User:"alice" is in force: incident 7' ? true : undefined), 'the lock to refuse a resumed session');
+        expect(forward.resumed.at(-1)).toBe(true);
+      } finally {
+        await c.t.admin.deleteLock('lock-alice');
+      }
+      await waitFor(async () => ((await sessionError(forward.port)) === '' ? true : undefined), 'alice to be let in again');
+
+      c.proxyClock.advance(2 * 3_600_000);
+      try {
+        expect(await sessionError(forward.port)).toBe('access to db denied: certificate has expired');
+        expect(forward.resumed.at(-1)).toBe(true);
+      } finally {
+        c.proxyClock.advance(-2 * 3_600_000);
+      }
+    } finally {
+      await forward.close();
+    }
   });
 });
