@@ -41,6 +41,10 @@ export interface CertAuthorityCache {
   invalidate(): void;
 }
 
+/**
+ * An unchanged set keeps its identity across fetches: verified certificates are remembered per trusted set (and
+ * TLS contexts per CA list), and an agent with a cache refetches, a memory read, every 250 ms.
+ */
 function sameCerts(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((cert, i) => cert === b[i]);
 }
@@ -74,8 +78,6 @@ export function newCertAuthorityCache(options: CertAuthorityCacheOptions): CertA
       .getCertAuthorities(type)
       .then((cas) => {
         const certs = cas.filter((ca) => ca.spec.cluster_name === options.clusterName).flatMap(trustedTlsCerts);
-        // An unchanged set keeps its identity: the verified certificates are remembered per trusted set, and an
-        // agent with a cache refetches (a memory read) every 250 ms.
         if (!sameCerts(entry.certs, certs)) entry.certs = certs;
         entry.fetchedAt = now();
         return entry.certs;
