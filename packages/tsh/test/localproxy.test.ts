@@ -25,15 +25,19 @@ interface StandInProxy {
   port: number;
   /** CNs of the client certificates presented so far. */
   clients: string[];
+  /** Whether each connection resumed a TLS session. */
+  resumed: boolean[];
   close(): Promise<void>;
 }
 
-function startStandInProxy(pki: { cert: string; key: string; ca: string }, pgPort: number): Promise<StandInProxy> {
+function startStandInProxy(pki: { cert: string; key: string; ca: string }, pgPort: number, port = 0): Promise<StandInProxy> {
   const clients: string[] = [];
+  const resumed: boolean[] = [];
   const sockets = new Set<net.Socket>();
   const server = tls.createServer({ cert: pki.cert, key: pki.key, ca: pki.ca, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['teleport-postgres'] }, (socket) => {
     const peer = socket.getPeerCertificate();
     clients.push(typeof peer.subject?.CN === 'string' ? peer.subject.CN : '');
+    resumed.push(socket.isSessionReused());
     const upstream = net.connect({ host: '127.0.0.1', port: pgPort });
     for (const s of [socket, upstream]) {
       sockets.add(s);
@@ -51,10 +55,11 @@ function startStandInProxy(pki: { cert: string; key: string; ca: string }, pgPor
     upstream.pipe(socket);
   });
   return new Promise((resolve) => {
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(port, '127.0.0.1', () => {
       resolve({
         port: (server.address() as net.AddressInfo).port,
         clients,
+        resumed,
         close: () =>
           new Promise<void>((r) => {
             server.close(() => r());
@@ -154,6 +159,32 @@ describe.skipIf(!openssl.available)('local proxy', () => {
     // The cancel went out on its own TLS connection with the same certificate.
     expect(proxy.clients.length).toBe(before + 1);
     session.socket.destroy();
+  });
+
+  it('resumes its TLS session with the proxy for later connections, which still present the client certificate', async () => {
+    let own = await startStandInProxy(files, pg.server.port);
+    const lp = await startLocalProxy({ proxy: { host: '127.0.0.1', port: own.port }, ca: [files.ca], insecure: false, credentials: async () => ({ cert: files.clientCert, key: files.clientKey }) });
+    const sessions = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) {
+        const session = pgSession(lp.port, { user: 'postgres', database: 'postgres' });
+        await session.until((m) => m.type === 'readyForQuery');
+        session.socket.destroy();
+      }
+    };
+    try {
+      await sessions(4);
+      expect(own.resumed).toEqual([false, true, true, true]);
+      expect(own.clients).toEqual(['alice', 'alice', 'alice', 'alice']);
+      // A restarted proxy (new ticket keys) refuses the old ticket: one full handshake, then resumed again.
+      await own.close();
+      own = await startStandInProxy(files, pg.server.port, own.port);
+      await sessions(3);
+      expect(own.resumed).toEqual([false, true, true]);
+      expect(own.clients).toEqual(['alice', 'alice', 'alice']);
+    } finally {
+      await lp.close();
+      await own.close();
+    }
   });
 
   it('answers an ErrorResponse when the proxy is unreachable or untrusted', async () => {

@@ -26,6 +26,25 @@ function parseStoredRole(item: { key: string; value: Uint8Array; revision: strin
   return parseRole(withRevision(decodeJson(item), item));
 }
 
+/** Parsed roles remembered per service (a role is checked on every database session and API request). */
+const PARSED_ROLES_MAX = 1024;
+
+/**
+ * Parses a stored role once per stored form: the same revision with the same bytes is the same (deep-frozen) role.
+ * Parsing one is about a millisecond (schema and freeze), paid otherwise by every session that reads it.
+ */
+function newParsedRoles(): (item: { key: string; value: Uint8Array; revision: string }) => Role {
+  const parsed = new Map<string, { revision: string; value: Uint8Array; role: Role }>();
+  return (item) => {
+    const hit = parsed.get(item.key);
+    if (hit !== undefined && hit.revision === item.revision && Buffer.from(hit.value.buffer, hit.value.byteOffset, hit.value.byteLength).equals(item.value)) return hit.role;
+    const role = parseStoredRole(item);
+    if (hit === undefined && parsed.size >= PARSED_ROLES_MAX) parsed.delete(parsed.keys().next().value!);
+    parsed.set(item.key, { revision: item.revision, value: Uint8Array.from(item.value), role });
+    return role;
+  };
+}
+
 /**
  * @example
  * ```ts
@@ -35,10 +54,11 @@ function parseStoredRole(item: { key: string; value: Uint8Array; revision: strin
  */
 export function newAccessService(backend: Backend): AccessService {
   const value = (role: Role): Uint8Array => encodeJson(storedForm(roleToWire(role)));
+  const parseRoleItem = newParsedRoles();
   return {
     async getRole(name) {
       try {
-        return parseStoredRole(await backend.get(roleKey(name)));
+        return parseRoleItem(await backend.get(roleKey(name)));
       } catch (err) {
         if (isNotFound(err)) throw new NotFoundError(`role ${JSON.stringify(name)} is not found`);
         throw err;
@@ -46,7 +66,7 @@ export function newAccessService(backend: Backend): AccessService {
     },
     async getRoles() {
       const items = await getAllWithPrefix(backend, ROLES_PREFIX);
-      return items.filter((i) => i.key.endsWith('/params')).map(parseStoredRole);
+      return items.filter((i) => i.key.endsWith('/params')).map(parseRoleItem);
     },
     async createRole(role) {
       try {

@@ -116,6 +116,22 @@ describe('access and provisioning services', () => {
     expect((await access.getRoles()).map((r) => r.metadata.name)).toEqual(['dev', 'ops']);
   });
 
+  it('parses a stored role once per revision: reads return the same role until it is written again', async () => {
+    const { backend } = setup();
+    const access = newAccessService(backend);
+    await access.createRole(parseRole({ metadata: { name: 'dev' }, spec: { allow: { db_users: ['alice'] } } }));
+    const first = await access.getRole('dev');
+    expect(await access.getRole('dev')).toBe(first);
+    expect(Object.isFrozen(first.spec)).toBe(true);
+    await access.upsertRole(parseRole({ metadata: { name: 'dev' }, spec: { allow: { db_users: ['bob'] } } }));
+    const changed = await access.getRole('dev');
+    expect(changed).not.toBe(first);
+    expect(changed.spec.allow.db_users).toEqual(['bob']);
+    expect((await access.getRoles())[0]).toBe(changed);
+    await access.deleteRole('dev');
+    await expect(access.getRole('dev')).rejects.toMatchObject({ kind: 'not-found' });
+  });
+
   it('expires join tokens with the backend and never quotes their names', async () => {
     const { backend, clock } = setup();
     const provisioning = newProvisioningService(backend);

@@ -69,12 +69,18 @@ function proxySecureContext(ca: readonly string[], credentials: UpstreamCredenti
   return tls.createSecureContext({ cert: credentials.cert, key: credentials.key, ca: [...tls.rootCertificates, ...ca] });
 }
 
+/**
+ * TLS session resumption towards the proxy: the ticket to offer, where a new one goes, and whether this connection
+ * should take one (asked once the handshake is done).
+ */
+interface Resumption {
+  session: Buffer | undefined;
+  take: (session: Buffer) => void;
+  wanted: (socket: tls.TLSSocket) => boolean;
+}
+
 /** TLS to the proxy with ALPN `teleport-postgres` and the database certificate. Resolves once the handshake is done. */
-function dialProxy(
-  options: Pick<LocalProxyOptions, 'proxy' | 'insecure'>,
-  secureContext: tls.SecureContext,
-  session?: Buffer,
-): Promise<tls.TLSSocket> {
+function dialProxy(options: Pick<LocalProxyOptions, 'proxy' | 'insecure'>, secureContext: tls.SecureContext, resumption: Resumption): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
     const { host, port } = options.proxy;
     const socket = tls.connect({
@@ -84,8 +90,14 @@ function dialProxy(
       ALPNProtocols: [ALPN_TELEPORT_POSTGRES],
       secureContext,
       rejectUnauthorized: !options.insecure,
-      ...(session ? { session } : {}),
     });
+    // Given as an option, tls.connect decodes the session twice (in the socket's constructor and again in connect);
+    // set here, before the TCP connection is up, it is decoded once. `setSession` is what tls.connect itself calls
+    // (public on TLSSocket since Node 0.x, missing from the type definitions).
+    if (resumption.session !== undefined) (socket as tls.TLSSocket & { setSession(session: Buffer): void }).setSession(resumption.session);
+    // Serialising every ticket the proxy sends costs each connection; a ticket is taken only when one is needed. With
+    // none to offer, listen from the start (a TLS 1.2 session arrives within the handshake).
+    else socket.on('session', resumption.take);
     socket.setNoDelay(true);
     const fail = (err: Error): void => {
       socket.destroy();
@@ -99,6 +111,8 @@ function dialProxy(
         reject(new ConnectionProblemError(`the proxy at ${host}:${port} does not serve database access (ALPN ${ALPN_TELEPORT_POSTGRES})`));
         return;
       }
+      // TLS 1.3 tickets come after the handshake: listening now is in time for them.
+      if (resumption.session !== undefined && resumption.wanted(socket)) socket.on('session', resumption.take);
       resolve(socket);
     });
   });
@@ -122,8 +136,11 @@ interface LocalProxyState {
   emit: (event: LocalProxyEvent) => void;
   /** Every open socket, both sides, closed by `close()`. */
   sockets: Set<net.Socket>;
-  /** TLS 1.3 session tickets from the proxy: later connections resume instead of a full handshake. */
-  session: Buffer | undefined;
+  /**
+   * A TLS session ticket from the proxy and when it came: later connections resume instead of a full handshake
+   * (the proxy still gets the client certificate, from the ticket, and checks it on every connection).
+   */
+  session: { ticket: Buffer; at: number } | undefined;
   /** The TLS context of the current credentials (rebuilt when they change). */
   context: { credentials: UpstreamCredentials; secureContext: tls.SecureContext } | undefined;
 }
@@ -134,6 +151,9 @@ function track<T extends net.Socket>(state: LocalProxyState, s: T): T {
   return s;
 }
 
+/** A kept ticket is replaced by a fresher one after this long (a Node server's tickets live 300 s). */
+const SESSION_REFRESH_MS = 60_000;
+
 /** A new TLS connection to the proxy with the current credentials, resuming the last TLS session when it can. */
 async function dialUpstream(state: LocalProxyState): Promise<tls.TLSSocket> {
   const credentials = await state.options.credentials();
@@ -141,11 +161,20 @@ async function dialUpstream(state: LocalProxyState): Promise<tls.TLSSocket> {
     state.context = { credentials, secureContext: proxySecureContext(state.options.ca, credentials) };
     state.session = undefined;
   }
-  const socket = track(state, await dialProxy(state.options, state.context.secureContext, state.session));
-  socket.on('session', (s: Buffer) => {
-    state.session = s;
-  });
-  return socket;
+  const offered = state.session;
+  const resumption: Resumption = {
+    session: offered?.ticket,
+    take: (ticket) => {
+      state.session = { ticket, at: performance.now() };
+    },
+    wanted: (socket) => {
+      if (socket.isSessionReused()) return performance.now() - offered!.at > SESSION_REFRESH_MS;
+      // Not resumed (the proxy restarted, the ticket expired): stop offering it; this connection's ticket replaces it.
+      if (state.session === offered) state.session = undefined;
+      return true;
+    },
+  };
+  return track(state, await dialProxy(state.options, state.context.secureContext, resumption));
 }
 
 /** Pipes both ways; an error or close on either side closes both. */

@@ -41,6 +41,14 @@ export interface CertAuthorityCache {
   invalidate(): void;
 }
 
+/**
+ * An unchanged set keeps its identity across fetches: verified certificates are remembered per trusted set (and
+ * TLS contexts per CA list), and an agent with a cache refetches, a memory read, every 250 ms.
+ */
+function sameCerts(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((cert, i) => cert === b[i]);
+}
+
 interface Entry {
   certs: readonly string[];
   fetchedAt: number;
@@ -70,9 +78,9 @@ export function newCertAuthorityCache(options: CertAuthorityCacheOptions): CertA
       .getCertAuthorities(type)
       .then((cas) => {
         const certs = cas.filter((ca) => ca.spec.cluster_name === options.clusterName).flatMap(trustedTlsCerts);
-        entry.certs = certs;
+        if (!sameCerts(entry.certs, certs)) entry.certs = certs;
         entry.fetchedAt = now();
-        return certs;
+        return entry.certs;
       })
       .catch((err: unknown) => {
         // Keep serving what we had while the auth server is unreachable.

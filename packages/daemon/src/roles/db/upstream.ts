@@ -7,7 +7,7 @@
 import { lookup as dnsLookup, type LookupAddress, type LookupAllOptions } from 'node:dns';
 import { once } from 'node:events';
 import { connect as connectTcp, type Socket } from 'node:net';
-import { checkServerIdentity, connect as connectTls, createSecureContext, type PeerCertificate, type SecureContext, type TLSSocket } from 'node:tls';
+import { checkServerIdentity, connect as connectTls, createSecureContext, TLSSocket, type PeerCertificate, type SecureContext } from 'node:tls';
 import type { AuthClient } from '@teleport-ts/core/api';
 import { generateKeyPair, parseX509Certificate } from '@teleport-ts/core/ca';
 import type { Clock } from '@teleport-ts/core/clock';
@@ -81,18 +81,55 @@ export function newClientCertCache(options: { auth: Pick<AuthClient, 'generateDa
 
 /**
  * TLS contexts for upstream connections, per client credentials (so per database, database user and certificate:
- * a renewed certificate is a new object and the old context goes with the old one) and per trusted CA list (the
- * same array until the CA cache refetches or the database's `ca_cert_file` changes). Building one parses the key,
- * the certificate and every CA: about 1.3 ms, a sixth of a new session's CPU in the agent before it was cached.
+ * a renewed certificate is a new object and the old context goes with the old one), per trusted CA list (the
+ * same array until the CA cache sees another set or the database's `ca_cert_file` changes) and per key-exchange
+ * group list. Building one parses the key, the certificate and every CA: about 1.3 ms, a sixth of a new session's
+ * CPU in the agent before it was cached.
  */
-const secureContexts = new WeakMap<DatabaseClientCredentials, { ca: string | readonly string[]; context: SecureContext }>();
+const secureContexts = new WeakMap<DatabaseClientCredentials, { ca: string | readonly string[]; groups: string; context: SecureContext }>();
 
-function secureContextFor(credentials: DatabaseClientCredentials, ca: string | readonly string[]): SecureContext {
+function secureContextFor(credentials: DatabaseClientCredentials, ca: string | readonly string[], groups: string): SecureContext {
   const cached = secureContexts.get(credentials);
-  if (cached !== undefined && cached.ca === ca) return cached.context;
-  const context = createSecureContext({ key: credentials.key, cert: credentials.cert, ca: typeof ca === 'string' ? ca : [...ca] });
-  secureContexts.set(credentials, { ca, context });
+  if (cached !== undefined && cached.ca === ca && cached.groups === groups) return cached.context;
+  const context = createSecureContext({ key: credentials.key, cert: credentials.cert, ca: typeof ca === 'string' ? ca : [...ca], ecdhCurve: groups });
+  secureContexts.set(credentials, { ca, groups, context });
   return context;
+}
+
+/** OpenSSL's default key-exchange groups, in its order (what `ecdhCurve: 'auto'` offers). */
+const DEFAULT_GROUPS = ['X25519', 'prime256v1', 'X448', 'secp521r1', 'secp384r1'];
+
+/**
+ * The key-exchange group each database chose, by address. A TLS 1.3 client sends a key share for its first group
+ * only; PostgreSQL accepts one group (`ssl_ecdh_curve`, P-256 by default), so with X25519 first every connection
+ * took a HelloRetryRequest: one more round trip, ClientHello and key generation per session. The group the server
+ * chose goes first next time (the others stay offered, so a changed server costs one retry, not a failure).
+ */
+const chosenGroups = new Map<string, string>();
+
+function groupsFor(address: string): string {
+  const first = chosenGroups.get(address);
+  return first === undefined ? DEFAULT_GROUPS.join(':') : [first, ...DEFAULT_GROUPS.filter((g) => g !== first)].join(':');
+}
+
+function rememberGroup(address: string, socket: TLSSocket): void {
+  const info = socket.getEphemeralKeyInfo() as { name?: unknown } | null;
+  const name = info?.name;
+  if (typeof name !== 'string' || !DEFAULT_GROUPS.includes(name)) return;
+  if (chosenGroups.size >= 256 && !chosenGroups.has(address)) chosenGroups.clear();
+  chosenGroups.set(address, name);
+}
+
+/**
+ * Node's handshake check decodes the whole peer chain (`getPeerCertificate(true)`: every certificate up to the root
+ * into an object with three fingerprints each; 0.3 ms measured, a tenth of the agent's CPU for a new session) only
+ * to pass it to `checkServerIdentity`, which reads the leaf's subject and names. During the handshake this socket
+ * answers that call with the leaf alone; afterwards the method is Node's again.
+ */
+function leafOnlyDuringHandshake(socket: TLSSocket): () => void {
+  const leaf = (): PeerCertificate => TLSSocket.prototype.getPeerCertificate.call(socket, false);
+  Object.defineProperty(socket, 'getPeerCertificate', { value: leaf, configurable: true, writable: true });
+  return () => void delete (socket as { getPeerCertificate?: unknown }).getPeerCertificate;
 }
 
 /** How long a resolved database address is reused. */
@@ -210,19 +247,24 @@ export async function connectToDatabase(options: {
     fail(new ConnectionProblemError(`database "${database.name}" does not accept TLS connections`, { hint: 'enable ssl in postgresql.conf with a certificate from `tctl auth sign --format=db`' }));
   }
   const verifyName = database.tls.mode === 'verify-full';
+  const address = `${database.host}:${database.port}`;
   const socket = connectTls({
     socket: tcp,
-    secureContext: secureContextFor(credentials, ca),
+    secureContext: secureContextFor(credentials, ca, groupsFor(address)),
     rejectUnauthorized: database.tls.mode !== 'insecure',
     ...(isIpAddress(database.tls.serverName) ? {} : { servername: database.tls.serverName }),
     checkServerIdentity: (_host: string, cert: PeerCertificate) => (verifyName ? checkServerIdentity(database.tls.serverName, cert) : undefined),
   });
+  const restore = leafOnlyDuringHandshake(socket);
   try {
     await once(socket, 'secureConnect', { signal });
   } catch (err) {
     socket.destroy();
     fail(signal.aborted ? new ConnectionProblemError(`timed out in the TLS handshake with database "${database.name}"`) : describeTlsError(database, err));
+  } finally {
+    restore();
   }
+  rememberGroup(address, socket);
   socket.setNoDelay(true);
   return socket;
 }

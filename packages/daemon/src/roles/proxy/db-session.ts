@@ -4,7 +4,6 @@
  */
 
 import type { Duplex } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { TLSSocket } from 'node:tls';
 import type { AuditEventFields } from '@teleport-ts/core/audit';
 import { AccessDeniedError, isTeleportError } from '@teleport-ts/core/errors';
@@ -117,6 +116,43 @@ function sessionAuditFields(client: ProxyDatabaseClient, startup: StartupMessage
 }
 
 /**
+ * Pipes both ways until each direction is done: its writer finished (the reader ended and every byte was handed on)
+ * or a side is gone. A side that goes before its direction finished takes the other with it (a reset, not an end).
+ * `pipe` and events rather than `stream/promises` pipeline: per session, pipeline built abort signals and, at the
+ * close, DOMExceptions and premature-close errors with their stacks, about 0.7 ms of the proxy's CPU (`-C`).
+ */
+function pipeBothWays(socket: TLSSocket, stream: Duplex): Promise<void> {
+  return new Promise((resolve) => {
+    let up = false;
+    let down = false;
+    const settle = (): void => {
+      if (up && down) resolve();
+    };
+    stream.once('finish', () => {
+      up = true;
+      settle();
+    });
+    socket.once('finish', () => {
+      down = true;
+      settle();
+    });
+    socket.once('close', () => {
+      if (!stream.writableEnded) stream.destroy();
+      up = down = true;
+      settle();
+    });
+    stream.once('close', () => {
+      if (!socket.writableEnded) socket.destroy();
+      up = true;
+      settle();
+    });
+    socket.pipe(stream);
+    stream.pipe(socket);
+    coalesceWrites(stream, socket);
+  });
+}
+
+/**
  * Pipes client and agent stream both ways until both ends are done; a lock on the user or the agent cuts it. A lock
  * seen here before the agent answered anything refuses the client with the lock's message (the agent, which may
  * have seen the lock first, is refusing with the same text: the client must not get a bare disconnect instead).
@@ -140,14 +176,7 @@ async function relayToAgent(ctx: ProxyDatabaseContext, client: ProxyDatabaseClie
     setTimeout(() => socket.destroy(), REFUSAL_FLUSH_MS).unref();
   });
   stream.write(client.raw);
-  const up = pipeline(socket, stream);
-  const down = pipeline(stream, socket);
-  coalesceWrites(stream, socket);
-  up.catch(() => stream.destroy());
-  down.catch(() => {
-    if (!socket.writableEnded) socket.destroy();
-  });
-  await Promise.allSettled([up, down]);
+  await pipeBothWays(socket, stream);
   unwatch();
   if (!socket.writableEnded) socket.destroy();
   stream.destroy();
