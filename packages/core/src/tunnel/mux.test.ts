@@ -59,7 +59,8 @@ describe('tunnel multiplexer wire', () => {
     expect(tunnels.hasAgent(pki.agent.hostId)).toBe(false);
   });
 
-  it('lists a peer after its HELLO, and drops it when it sends more DATA than the window it was granted', async () => {
+  /** A hand-written agent peer: TLS to the proxy, HELLO, and stream 1 (the proxy's first OPEN) accepted. */
+  async function peerWithStream() {
     const { tunnels, listener } = await proxy();
     const socket: TLSSocket = await dialProxy(pki, () => listener.port)(new AbortController().signal);
     const received: Buffer[] = [];
@@ -67,12 +68,15 @@ describe('tunnel multiplexer wire', () => {
     const closed = once(socket, 'close');
     socket.write(HELLO);
     await waitFor(() => tunnels.hasAgent(pki.agent.hostId), 'the proxy to list the agent');
-
     const opening = tunnels.openStream(pki.agent.hostId, { service: 'db' });
-    // The proxy's OPEN for stream 1 (after its HELLO): accept it, then overrun the window by one byte.
     await waitFor(() => Buffer.concat(received).includes(Buffer.from([1, 0, 0, 0, 1])), 'the OPEN frame');
     socket.write(frame(2, 1));
-    const stream = await opening;
+    return { tunnels, socket, stream: await opening, received, closed };
+  }
+
+  it('lists a peer after its HELLO, and drops it when it sends more DATA than the window it was granted', async () => {
+    const { tunnels, socket, stream, closed } = await peerWithStream();
+    // Stream 1 is accepted: overrun its window by one byte.
     stream.on('error', () => undefined);
     socket.write(frame(4, 1, Buffer.alloc(1024), STREAM_WINDOW_BYTES + 1));
     await closed;
@@ -81,16 +85,7 @@ describe('tunnel multiplexer wire', () => {
   });
 
   it('sends the writes of one tick on a stream as one DATA frame (small and large chunks), byte-exact', async () => {
-    const { tunnels, listener } = await proxy();
-    const socket: TLSSocket = await dialProxy(pki, () => listener.port)(new AbortController().signal);
-    const received: Buffer[] = [];
-    socket.on('data', (d: Buffer) => received.push(d));
-    socket.write(HELLO);
-    await waitFor(() => tunnels.hasAgent(pki.agent.hostId), 'the proxy to list the agent');
-    const opening = tunnels.openStream(pki.agent.hostId, { service: 'db' });
-    await waitFor(() => Buffer.concat(received).includes(Buffer.from([1, 0, 0, 0, 1])), 'the OPEN frame');
-    socket.write(frame(2, 1));
-    const stream = await opening;
+    const { stream, received } = await peerWithStream();
     received.length = 0;
 
     const chunks = [Buffer.alloc(100, 1), Buffer.alloc(8192, 2), Buffer.alloc(10, 3), Buffer.alloc(20_000, 4)];
