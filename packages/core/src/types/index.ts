@@ -126,6 +126,7 @@ export {
   parseNode,
   nodeToWire,
   nodeLabels,
+  compareNodes,
   type NodeServer,
   type NodeSpec,
   type NodeSubKind,

@@ -120,6 +120,16 @@ export function nodeToWire(node: NodeServer): Record<string, unknown> {
   };
 }
 
+const collate = new Intl.Collator().compare;
+
+/**
+ * The order of node listings (the auth server's `GET /nodes`, `tsh ls`): by hostname, then name. One collator for
+ * every comparison: `localeCompare` builds one per call, which dominates a sort of 10,000 nodes.
+ */
+export function compareNodes(a: Pick<NodeServer, 'metadata' | 'spec'>, b: Pick<NodeServer, 'metadata' | 'spec'>): number {
+  return collate(a.spec.hostname, b.spec.hostname) || collate(a.metadata.name, b.metadata.name);
+}
+
 /** Every label of a node: its static labels and the results of its command labels (which win on a clash). */
 export function nodeLabels(node: Pick<NodeServer, 'metadata' | 'spec'>): Record<string, string> {
   const out: Record<string, string> = { ...node.metadata.labels };

@@ -19,6 +19,3 @@ export function decodedPerItem<T>(decode: (item: Item) => T): (item: Item) => T 
     return value;
   };
 }
-
-/** One collator for every sort of a listing: `localeCompare` builds one per call, which dominates at 10,000 names. */
-export const compareNames: (a: string, b: string) => number = new Intl.Collator().compare;

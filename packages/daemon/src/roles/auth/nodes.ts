@@ -8,10 +8,10 @@
 import { key } from '@teleport-ts/core/backend';
 import { AccessDeniedError, BadParameterError, isNotFound, NotFoundError } from '@teleport-ts/core/errors';
 import { decodeJson, encodeJson, getAllWithPrefix } from '@teleport-ts/core/services';
-import { checkNewName, nodeLabels, nodeToWire, parseNode, SUBKIND_OPENSSH, type NodeServer } from '@teleport-ts/core/types';
+import { checkNewName, compareNodes, nodeLabels, nodeToWire, parseNode, SUBKIND_OPENSSH, type NodeServer } from '@teleport-ts/core/types';
 import { actorName, authorize, hostIdOf, requireAuthenticated, type Caller } from './authz.js';
 import type { AuthContext } from './context.js';
-import { compareNames, decodedPerItem } from './listing.js';
+import { decodedPerItem } from './listing.js';
 import { parseBody, UpsertNodeBody } from './requests.js';
 
 const NODES_PREFIX = '/nodes/default/';
@@ -71,7 +71,7 @@ export async function getNodes(ctx: AuthContext, caller: Caller): Promise<{ item
     if (authed.kind === 'user' && !authed.checker.isNodeVisible(stored.labels)) continue;
     nodes.push(stored);
   }
-  nodes.sort((a, b) => compareNames(a.node.spec.hostname, b.node.spec.hostname) || compareNames(a.node.metadata.name, b.node.metadata.name));
+  nodes.sort((a, b) => compareNodes(a.node, b.node));
   return { items: nodes.map((n) => n.wire) };
 }
 

@@ -323,13 +323,14 @@ function scheduleRefresh(s: AuthServerState): void {
     });
 }
 
-/** The HTTPS server: routes, rate limiter, per-request caller identification and request logging. */
 /**
  * How long an idle kept-alive connection stays open: longer than the agents' 60 s heartbeat period and `core/api`'s
  * 75 s idle client sockets, so that a heartbeat reuses its connection (a TLS handshake costs both ends far more than
  * a request) and a server close never races a client's reuse.
  */
 const AUTH_KEEP_ALIVE_MS = 90_000;
+
+/** The HTTPS server: routes, rate limiter, per-request caller identification and request logging. */
 
 function createApiServer(s: AuthServerState, initialCredentials: { key: string; cert: string; ca: string[] }): Server {
   const { ctx, clock, logger, options } = s;
