@@ -20,6 +20,7 @@ import {
   parseRole,
   parseLock,
   parseNode,
+  parseListedNode,
   nodeToWire,
   type NodeServer,
   parseAccessRequest,
@@ -49,7 +50,7 @@ import {
   CreateUserResponse,
   DatabaseCertsSchema,
   DatabaseServerSchema,
-  DatabaseServersResponse,
+  parseDatabaseServers,
   HostCertsSchema,
   InstanceSchema,
   InstancesResponse,
@@ -776,7 +777,10 @@ function eventAndServerMethods(c: Caller): Methods<'searchEvents' | 'emitAuditEv
     emitAuditEvents: (events) => c.send('POST', path('events'), { events }),
     upsertDatabaseServer: (request) =>
       c.api.call('PUT', path('dbservers', request.hostId, request.database.name), request, DatabaseServerSchema),
-    getDatabaseServers: async () => (await c.get(path('dbservers'), DatabaseServersResponse)).items,
+    getDatabaseServers: async () => {
+      const p = path('dbservers');
+      return parseDatabaseServers(await c.api.call('GET', p), `response of GET ${p}`);
+    },
   };
 }
 
@@ -785,7 +789,7 @@ function nodeMethods(c: Caller): Methods<'upsertNode' | 'getNodes' | 'deleteNode
   return {
     upsertNode: async (node, options = {}) =>
       parseNode(await c.api.call('PUT', path('nodes', node.metadata.name), { node: nodeToWire(node), ...(options.ttl !== undefined ? { ttl: options.ttl } : {}) })),
-    getNodes: () => c.list(path('nodes'), parseNode),
+    getNodes: () => c.list(path('nodes'), parseListedNode),
     deleteNode: (name) => c.send('DELETE', path('nodes', name)),
   };
 }

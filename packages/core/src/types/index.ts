@@ -124,6 +124,7 @@ export {
   SUBKIND_OPENSSH,
   SUBKIND_TELEPORT,
   parseNode,
+  parseListedNode,
   nodeToWire,
   nodeLabels,
   compareNodes,

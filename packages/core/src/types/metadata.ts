@@ -87,6 +87,34 @@ export function toMetadata(name: string, meta: v.InferOutput<typeof MetadataSche
   return out;
 }
 
+const METADATA_FIELDS = new Set(['name', 'description', 'labels', 'expires', 'revision']);
+/** How {@link toMetadata} writes `expires` (`Date.prototype.toISOString`), after Go's zero time (which it drops). */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const AFTER_GO_ZERO_MS = Date.parse('0001-01-01T00:00:00.001Z');
+
+/** A mapping whose every value is a string (also the empty mapping). */
+export function isStringRecord(x: unknown): x is Record<string, string> {
+  if (!isRecord(x)) return false;
+  for (const k in x) if (typeof x[k] !== 'string') return false;
+  return true;
+}
+
+/**
+ * Whether `meta` is metadata exactly as {@link toMetadata} returns it (a valid name, no empty optional field, labels
+ * of strings, `expires` in `toISOString` form, no other field): what a parser would give back unchanged. For the
+ * listings' fast path (`parseListedNode`); anything else goes through the full parser.
+ */
+export function isCanonicalMetadata(meta: unknown): meta is Metadata {
+  if (!isRecord(meta)) return false;
+  for (const k in meta) if (!METADATA_FIELDS.has(k)) return false;
+  const { name, description, labels, expires, revision } = meta;
+  if (typeof name !== 'string' || name === '' || name.length > MAX_NAME_LENGTH || FORBIDDEN_NAME_CHARS.test(name) || name.trim() !== name) return false;
+  if (description !== undefined && (typeof description !== 'string' || description === '')) return false;
+  if (labels !== undefined && (!isStringRecord(labels) || Object.keys(labels).length === 0)) return false;
+  if (expires !== undefined && (typeof expires !== 'string' || !ISO_TIME.test(expires) || !(Date.parse(expires) >= AFTER_GO_ZERO_MS))) return false;
+  return revision === undefined || (typeof revision === 'string' && revision !== '');
+}
+
 /** The envelope's entries of a resource schema: `kind`, `version` (filled when absent) and `metadata`. */
 export function headerEntries<V extends string>(kind: string, versions: readonly V[], defaultVersion: V) {
   return { kind: kindField(kind), version: versionField(versions, defaultVersion), metadata: MetadataSchema };

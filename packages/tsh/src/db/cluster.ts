@@ -74,9 +74,8 @@ export function openDatabaseCluster(proxyAddr: string, user: string, creds: TlsC
     },
     listNodes: () => withPing(() => client.getNodes()),
     async userRoles(names) {
-      await ready();
       try {
-        return await Promise.all(names.map((n) => client.getRole(n)));
+        return await withPing(() => Promise.all(names.map((n) => client.getRole(n))));
       } catch (err) {
         if (isKind(err, 'access-denied') || isNotFound(err)) return undefined;
         throw err;

@@ -10,7 +10,8 @@ import { key } from '@teleport-ts/core/backend';
 import { DATABASE_PROTOCOLS, type DatabaseProtocol } from '@teleport-ts/core/config';
 import { AccessDeniedError, BadParameterError } from '@teleport-ts/core/errors';
 import { decodeJson, encodeJson, getAllWithPrefix } from '@teleport-ts/core/services';
-import { decodedPerItem } from './listing.js';
+import type { JsonText } from '../../http/router.js';
+import { decodedPerItem, itemsJson, listingOrder } from './listing.js';
 import { authorize, hostIdOf, requireAuthenticated, requireSystemRole, type Caller } from './authz.js';
 import type { AuthContext } from './context.js';
 import { EmitAuditEventsBody, UpsertDatabaseServerBody, parseBody } from './requests.js';
@@ -87,30 +88,27 @@ export async function upsertDatabaseServer(ctx: AuthContext, caller: Caller, hos
   return server;
 }
 
-/** A stored `db_server` (decoded once per heartbeat), with the item's expiry: backends keep their own, reads honour the item's. */
-const storedDatabaseServer = decodedPerItem((item): DatabaseServer => {
+/** A stored `db_server` (decoded and serialised once per heartbeat), with the item's expiry: backends keep their own, reads honour the item's. */
+const storedDatabaseServer = decodedPerItem((item) => {
   const server = decodeJson(item) as DatabaseServer;
   if (item.expires) server.metadata.expires = item.expires.toISOString();
-  return server;
+  return { key: item.key, server, json: JSON.stringify(server) };
 });
+
+const byNameThenHost = (a: DatabaseServer, b: DatabaseServer): number =>
+  a.metadata.name === b.metadata.name ? (a.spec.host_id < b.spec.host_id ? -1 : 1) : a.metadata.name < b.metadata.name ? -1 : 1;
+const databaseServerOrder = listingOrder<ReturnType<typeof storedDatabaseServer>>((a, b) => byNameThenHost(a.server, b.server));
 
 /**
  * Live database servers, sorted by database name then host id. Callers allowed to list and read `db_server`
  * (Admin, Proxy, Db) see all of them; users see the ones their roles' `db_labels` make visible, as Teleport's
  * resource listing does.
  */
-export async function getDatabaseServers(ctx: AuthContext, caller: Caller): Promise<{ items: DatabaseServer[] }> {
+export async function getDatabaseServers(ctx: AuthContext, caller: Caller): Promise<JsonText> {
   const authed = requireAuthenticated(caller);
   if (authed.kind === 'builtin') authorize(caller, 'db_server', 'list', 'read');
-  const items = await getAllWithPrefix(ctx.cache, DB_SERVERS_PREFIX);
-  const servers: DatabaseServer[] = [];
-  for (const item of items) {
-    const server = storedDatabaseServer(item);
-    if (authed.kind === 'user' && !authed.checker.isDatabaseVisible(server.spec.database.metadata.labels)) continue;
-    servers.push(server);
-  }
-  servers.sort((a, b) => (a.metadata.name === b.metadata.name ? (a.spec.host_id < b.spec.host_id ? -1 : 1) : a.metadata.name < b.metadata.name ? -1 : 1));
-  return { items: servers };
+  const servers = databaseServerOrder((await getAllWithPrefix(ctx.cache, DB_SERVERS_PREFIX)).map(storedDatabaseServer));
+  return itemsJson(authed.kind === 'user' ? servers.filter((s) => authed.checker.isDatabaseVisible(s.server.spec.database.metadata.labels)) : servers);
 }
 
 const UID = /^[A-Za-z0-9-]{8,64}$/;

@@ -11,7 +11,8 @@ import { decodeJson, encodeJson, getAllWithPrefix } from '@teleport-ts/core/serv
 import { checkNewName, compareNodes, nodeLabels, nodeToWire, parseNode, SUBKIND_OPENSSH, type NodeServer } from '@teleport-ts/core/types';
 import { actorName, authorize, hostIdOf, requireAuthenticated, type Caller } from './authz.js';
 import type { AuthContext } from './context.js';
-import { decodedPerItem } from './listing.js';
+import type { JsonText } from '../../http/router.js';
+import { decodedPerItem, itemsJson, listingOrder } from './listing.js';
 import { parseBody, UpsertNodeBody } from './requests.js';
 
 const NODES_PREFIX = '/nodes/default/';
@@ -54,25 +55,21 @@ export async function upsertNode(ctx: AuthContext, caller: Caller, name: string,
   return nodeToWire(stored);
 }
 
-/** A stored node with its expiry, in both forms a listing needs (parsed once per heartbeat). */
+/** A stored node with its expiry, in the forms a listing needs (parsed and serialised once per heartbeat). */
 const storedNode = decodedPerItem((item) => {
   const raw = decodeJson(item) as { metadata?: Record<string, unknown> };
   const node = parseNode({ ...raw, metadata: { ...raw.metadata, ...(item.expires ? { expires: item.expires.toISOString() } : {}) } });
-  return { node, labels: nodeLabels(node), wire: nodeToWire(node) };
+  return { key: item.key, node, labels: nodeLabels(node), json: JSON.stringify(nodeToWire(node)) };
 });
 
+const nodeOrder = listingOrder<ReturnType<typeof storedNode>>((a, b) => compareNodes(a.node, b.node));
+
 /** Live nodes, by hostname then name; users see those their `node_labels` allow. */
-export async function getNodes(ctx: AuthContext, caller: Caller): Promise<{ items: unknown[] }> {
+export async function getNodes(ctx: AuthContext, caller: Caller): Promise<JsonText> {
   const authed = requireAuthenticated(caller);
   if (authed.kind === 'builtin') authorize(caller, 'node', 'list', 'read');
-  const nodes: ReturnType<typeof storedNode>[] = [];
-  for (const item of await getAllWithPrefix(ctx.cache, NODES_PREFIX)) {
-    const stored = storedNode(item);
-    if (authed.kind === 'user' && !authed.checker.isNodeVisible(stored.labels)) continue;
-    nodes.push(stored);
-  }
-  nodes.sort((a, b) => compareNodes(a.node, b.node));
-  return { items: nodes.map((n) => n.wire) };
+  const nodes = nodeOrder((await getAllWithPrefix(ctx.cache, NODES_PREFIX)).map(storedNode));
+  return itemsJson(authed.kind === 'user' ? nodes.filter((n) => authed.checker.isNodeVisible(n.labels)) : nodes);
 }
 
 export async function deleteNode(ctx: AuthContext, caller: Caller, name: string): Promise<Record<string, never>> {
