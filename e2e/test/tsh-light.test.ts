@@ -108,6 +108,8 @@ describe('built tsh: the light client boundary', () => {
       expect(loaded.files.filter((f) => f.startsWith('program-'))).toEqual([]);
       expect([...loaded.packages, ...loaded.sources].filter((s) => /commander/.test(s))).toEqual([]);
       expect(loaded.sources.some((s) => s.endsWith('packages/core/src/api/auth.ts'))).toBe(true);
+      // core is marked side-effect free (but its Reflect polyfill): resource YAML, unused by listings, stays out.
+      expect(loaded.sources.filter((s) => /node_modules\/\.pnpm\/yaml@/.test(s))).toEqual([]);
     }
     // The full parser does load commander: the check above sees it when it is there.
     expect(loadedBy(/^program-/).packages.concat(loadedBy(/^program-/).sources).some((s) => /commander/.test(s))).toBe(true);

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -19,6 +19,18 @@ describe('built CLIs', () => {
       expect((err as { stderr: string }).stderr).toMatch(/^ERROR: unknown option '--no-such-flag'\n/);
     });
   }
+
+  it('a reader that closes the pipe early ends the CLI quietly with SIGPIPE\'s status (141), as a Go CLI dies of SIGPIPE', async () => {
+    for (const bin of ['tsh', 'tctl']) {
+      const child = spawn(path.join(root, 'bin', bin), ['version'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      // Closed before the CLI has started: its first write to stdout fails with EPIPE.
+      child.stdout.destroy();
+      let stderr = '';
+      child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect({ bin, code, stderr }).toEqual({ bin, code: 141, stderr: '' });
+    }
+  });
 
   it("tsh version --format=json|yaml prints Teleport's shape (version, gitref, runtime)", async () => {
     const json = JSON.parse((await run(path.join(root, 'bin', 'tsh'), ['version', '--format=json'])).stdout) as Record<string, string>;

@@ -25,9 +25,26 @@ export function formatCliError(err: unknown, debug = false): string {
   return `ERROR: ${redact(message)}${hint}\n`;
 }
 
+/** The exit status of a process killed by SIGPIPE, as the shell reports it (128 + 13). */
+const SIGPIPE_STATUS = 141;
+
+/**
+ * A reader that stops early (`tsh ls | head -3`) closes stdout's pipe: the next write fails with EPIPE. Teleport's Go
+ * CLIs die of SIGPIPE then, silently; Node ignores that signal and would throw the error with a stack trace. Ends the
+ * process the same silent way, with SIGPIPE's status; any other stdout error is still reported.
+ */
+function exitQuietlyOnClosedStdout(): void {
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(SIGPIPE_STATUS);
+    process.stderr.write(formatCliError(err));
+    process.exit(1);
+  });
+}
+
 /** Runs a CLI main function: prints `ERROR: ...` and sets exit code 1 on failure. */
 export async function runCli(main: () => Promise<void>, argv: readonly string[] = process.argv): Promise<void> {
   const debug = argv.includes('-d') || argv.includes('--debug');
+  exitQuietlyOnClosedStdout();
   try {
     await main();
   } catch (err) {

@@ -88,9 +88,18 @@ export function toMetadata(name: string, meta: v.InferOutput<typeof MetadataSche
 }
 
 const METADATA_FIELDS = new Set(['name', 'description', 'labels', 'expires', 'revision']);
-/** How {@link toMetadata} writes `expires` (`Date.prototype.toISOString`), after Go's zero time (which it drops). */
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const AFTER_GO_ZERO_MS = Date.parse('0001-01-01T00:00:00.001Z');
+/** `Date.prototype.toISOString` form with a day every month has: such a string is its own normal form. */
+const ISO_TIME_PLAIN = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|1\d|2[0-8])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
+/** The first time {@link toMetadata} keeps (it drops Go's zero time); strings of one form compare as times. */
+const FIRST_TIME_KEPT = '0001-01-01T00:00:00.001Z';
+
+/** Whether `expires` is exactly how {@link toMetadata} writes it (`toISOString` of a time after year 1). */
+function isCanonicalTime(expires: unknown): boolean {
+  if (typeof expires !== 'string' || expires < FIRST_TIME_KEPT) return false;
+  if (ISO_TIME_PLAIN.test(expires)) return true;
+  const ms = Date.parse(expires);
+  return Number.isFinite(ms) && new Date(ms).toISOString() === expires;
+}
 
 /** A mapping whose every value is a string (also the empty mapping). */
 export function isStringRecord(x: unknown): x is Record<string, string> {
@@ -105,13 +114,18 @@ export function isStringRecord(x: unknown): x is Record<string, string> {
  * listings' fast path (`parseListedNode`); anything else goes through the full parser.
  */
 export function isCanonicalMetadata(meta: unknown): meta is Metadata {
-  if (!isRecord(meta)) return false;
-  for (const k in meta) if (!METADATA_FIELDS.has(k)) return false;
-  const { name, description, labels, expires, revision } = meta;
+  if (typeof meta !== 'object' || meta === null || Array.isArray(meta)) return false;
+  const m = meta as Record<string, unknown>;
+  for (const k in m) if (!METADATA_FIELDS.has(k)) return false;
+  const name = m['name'];
   if (typeof name !== 'string' || name === '' || name.length > MAX_NAME_LENGTH || FORBIDDEN_NAME_CHARS.test(name) || name.trim() !== name) return false;
+  const description = m['description'];
   if (description !== undefined && (typeof description !== 'string' || description === '')) return false;
+  const labels = m['labels'];
   if (labels !== undefined && (!isStringRecord(labels) || Object.keys(labels).length === 0)) return false;
-  if (expires !== undefined && (typeof expires !== 'string' || !ISO_TIME.test(expires) || !(Date.parse(expires) >= AFTER_GO_ZERO_MS))) return false;
+  const expires = m['expires'];
+  if (expires !== undefined && !isCanonicalTime(expires)) return false;
+  const revision = m['revision'];
   return revision === undefined || (typeof revision === 'string' && revision !== '');
 }
 

@@ -40,12 +40,13 @@ export function filterNodes(nodes: readonly NodeServer[], options: { labels?: st
   return shown.sort(compareNodes);
 }
 
+/** `k=v,...` by key, without `teleport.internal/` labels (a plain loop: it runs once per node, 5,000 times in `tsh ls`). */
 function labelsText(node: NodeServer): string {
-  return Object.entries(nodeLabels(node))
-    .filter(([k]) => !k.startsWith('teleport.internal/'))
-    .map(([k, v]) => `${k}=${v}`)
-    .sort()
-    .join(',');
+  const labels = node.spec.cmd_labels === undefined ? node.metadata.labels ?? {} : nodeLabels(node);
+  const parts: string[] = [];
+  for (const k in labels) if (!k.startsWith('teleport.internal/')) parts.push(`${k}=${labels[k]}`);
+  if (parts.length > 1) parts.sort();
+  return parts.join(',');
 }
 
 /** Teleport's `tsh ls` output in each format. */
