@@ -67,3 +67,73 @@ describe('cells that would break a line', () => {
     expect(one).toEqual(['text\n']);
   });
 });
+
+describe('cell widths in runes', () => {
+  it('aligns a column mixing emoji (surrogate pairs) and ASCII rows, counting each emoji as one rune', () => {
+    // '🚀 rocket-🚀' is 10 runes (12 UTF-16 code units): the column is 10 wide, plus padding.
+    expect(asciiTable(['Name', 'Env'], [['🚀 rocket-🚀', 'dev'], ['plain', 'prod'], ['😀', 'x']])).toBe(
+      'Name       Env  \n' + '---------- ---- \n' + '🚀 rocket-🚀 dev  \n' + 'plain      prod \n' + '😀          x    \n',
+    );
+  });
+
+  it('sizes a column from its widest ASCII cell when an emoji cell is shorter in runes but not in code units', () => {
+    // '😀😀😀' is 6 code units but 3 runes: 'abcd' (4) is the widest.
+    expect(asciiTable(['A'], [['😀😀😀'], ['abcd']])).toBe('A    \n' + '---- \n' + '😀😀😀  \n' + 'abcd \n');
+  });
+
+  it('aligns key/value rows with emoji in a headless table', () => {
+    expect(headlessTable([['Cluster:', '🌍 example.com'], ['Proxy 🚀:', 'proxy:3080'], ['User:', 'alice']])).toBe(
+      'Cluster: 🌍 example.com \n' + 'Proxy 🚀: proxy:3080    \n' + 'User:    alice         \n',
+    );
+  });
+});
+
+describe('the cap on a cell', () => {
+  it('leaves a cell of exactly MAX_CELL_WIDTH ASCII characters as it is and cuts one more', () => {
+    const exact = 'a'.repeat(MAX_CELL_WIDTH);
+    expect(tableCell(exact)).toBe(exact);
+    expect(tableCell(`${exact}b`)).toBe(`${'a'.repeat(MAX_CELL_WIDTH - 1)}…`);
+    expect([...tableCell(`${exact}b`)]).toHaveLength(MAX_CELL_WIDTH);
+  });
+
+  it('leaves a cell of exactly MAX_CELL_WIDTH emoji as it is (more code units than the cap) and cuts one more', () => {
+    const exact = '😀'.repeat(MAX_CELL_WIDTH);
+    expect(tableCell(exact)).toBe(exact);
+    expect(tableCell(`${exact}😀`)).toBe(`${'😀'.repeat(MAX_CELL_WIDTH - 1)}…`);
+  });
+
+  it('prints a cell of exactly the cap untouched in a table and cuts a longer one', () => {
+    const lines = [...asciiTableLines(['K'], [['x'.repeat(8)], ['y'.repeat(9)]], { maxCellWidth: 8 })];
+    expect(lines).toEqual(['K        \n', '-------- \n', `${'x'.repeat(8)} \n`, `${'y'.repeat(7)}… \n`]);
+  });
+
+  it('escapes a short cell, the escape counting toward the cap', () => {
+    expect(tableCell('ab\u202ecd', 10)).toBe('ab\\u202ecd');
+    expect(tableCell('ab\u202ecd', 9)).toBe('ab\\u202e…');
+    expect(tableCell('ab\u202ecd', 8)).toBe('ab…');
+  });
+});
+
+describe('escaping short cells', () => {
+  it.each([
+    ['\u0000', '\\u0000'],
+    ['\u001f', '\\u001f'],
+    ['\u007f', '\\u007f'],
+    ['\u009f', '\\u009f'],
+    ['\u202a', '\\u202a'],
+    ['\u202e', '\\u202e'],
+    ['\u2066', '\\u2066'],
+    ['\u2069', '\\u2069'],
+    ['\n', '\\n'],
+  ])('escapes %j', (char, escaped) => {
+    expect(tableCell(`a${char}b`)).toBe(`a${escaped}b`);
+  });
+
+  it.each([' ', '~', '\u00a0', '\u2029', '\u2065', '\u206a', '\u202f', '\u0100'])('leaves %j as it is', (char) => {
+    expect(tableCell(`a${char}b`)).toBe(`a${char}b`);
+  });
+
+  it('escapes a right-to-left override in a table row, and sizes the column from the escaped text', () => {
+    expect(asciiTable(['File'], [['admin\u202egnp.exe']])).toBe(`File${' '.repeat(15)}\n${'-'.repeat(18)} \nadmin\\u202egnp.exe \n`);
+  });
+});
