@@ -10,7 +10,8 @@
  * - over a steady-state window (`--window`, default 60 s): CPU of each auth+proxy process (utime+stime from
  *   /proc/<pid>/stat, as a share of the machine's cores), RSS, backend writes/s (tuples inserted, updated and
  *   deleted in the backend database, from pg_stat_database) and heartbeat latency p50/p99;
- * - the built `tsh ls` and `tsh db ls` with every resource listed (`--runs`, default 5, p50 and max).
+ * - the built `tsh ls` and `tsh db ls` with every resource listed (`--runs`, default 5, p50 and max); `--hold` keeps
+ *   the cluster and the fleet up afterwards, until SIGUSR2, to run commands by hand.
  * Needs `pnpm build` first. The machine's load average is written with the figures.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -47,6 +48,8 @@ interface Options {
   /** `--discovery=<s>`: the agents' fallback proxy discovery interval (default the daemon's, 5 min; the watch drives it). */
   discoverySec: number | undefined;
   record: boolean;
+  /** `--hold`: after the measurements, keeps the cluster and the fleet up until SIGUSR2 (to run commands by hand). */
+  hold: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -64,6 +67,7 @@ function parseOptions(argv: string[]): Options {
     discoverySec: flag('discovery'),
     tunnelWaitSec: flag('tunnel-wait') ?? 600,
     record: !argv.includes('--no-record'),
+    hold: argv.includes('--hold'),
   };
 }
 
@@ -319,6 +323,10 @@ async function measure(options: Options, members: Member[], pg: PostgresServer, 
     const ls = await timeTsh(prepared.tshEnv, ['ls', '--insecure'], options.runs);
     const dbls = await timeTsh(prepared.tshEnv, ['db', 'ls', '--insecure'], options.runs);
     load.end = os.loadavg();
+    if (options.hold) {
+      log(`holding the fleet for commands by hand: TELEPORT_HOME=${prepared.tshEnv['TELEPORT_HOME']} bin/tsh ls --insecure; \`kill -USR2 ${process.pid}\` ends it`);
+      await new Promise<void>((resolve) => process.once('SIGUSR2', () => resolve()));
+    }
     const tunnelsUp = (await allStats(workers)).tunnelsUp;
     return { options, joinSec, tunnelsUp, rssBeforeTunnels, rssAfterTunnels, window: { start, end, writes: c1.writes - c0.writes, commits: c1.commits - c0.commits }, beats, ls, dbls, load };
   } finally {

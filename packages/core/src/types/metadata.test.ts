@@ -6,6 +6,8 @@ describe('isCanonicalMetadata', () => {
     ['a name alone', { name: 'n1' }],
     ['every field as toMetadata writes it', { name: 'n1', description: 'd', labels: { env: 'dev' }, expires: '2030-01-31T12:00:00.000Z', revision: 'r1' }],
     ['expires just after Go zero time', { name: 'n1', expires: '0001-01-01T00:00:00.001Z' }],
+    ['expires on the 31st of a long month', { name: 'n1', expires: '2030-01-31T23:59:59.999Z' }],
+    ['expires on 29 February of a leap year', { name: 'n1', expires: '2028-02-29T00:00:00.000Z' }],
   ])('accepts %s', (_what, meta) => {
     expect(isCanonicalMetadata(meta)).toBe(true);
   });
@@ -15,6 +17,8 @@ describe('isCanonicalMetadata', () => {
     ['expires without milliseconds', { name: 'n1', expires: '2030-01-31T12:00:00Z' }],
     ['expires with an offset', { name: 'n1', expires: '2030-01-31T12:00:00.000+00:00' }],
     ['expires that is not a date', { name: 'n1', expires: '2030-13-01T00:00:00.000Z' }],
+    ['expires on a day the month lacks (Date.parse rolls it over)', { name: 'n1', expires: '2030-02-30T00:00:00.000Z' }],
+    ['expires at hour 24 (rolls over to the next day)', { name: 'n1', expires: '2030-01-01T24:00:00.000Z' }],
     ['an empty description', { name: 'n1', description: '' }],
     ['empty labels', { name: 'n1', labels: {} }],
     ['a label value that is a number', { name: 'n1', labels: { env: 1 } }],

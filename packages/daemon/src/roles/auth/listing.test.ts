@@ -57,6 +57,17 @@ describe('listingOrder', () => {
     }
   });
 
+  it('breaks ties by key, so the order of equal items never depends on earlier listings', () => {
+    const byKey = (a: { key: string }, b: { key: string }): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+    const order = listingOrder(byRank);
+    expect(order([value('b', 1), value('a', 1), value('c', 0)]).map((v) => v.key)).toEqual(['c', 'a', 'b']);
+    // The same items in another order: the previous listing had them a, b; a fresh listing in reverse gives the same.
+    expect(listingOrder(byRank)([value('c', 0), value('b', 1), value('a', 1)]).map((v) => v.key)).toEqual(['c', 'a', 'b']);
+    const random = seeded(11);
+    const values = Array.from({ length: 100 }, (_, i) => value(`/k/${String(i).padStart(3, '0')}`, Math.floor(random() * 3)));
+    expect(order(values)).toEqual([...values].sort((a, b) => byRank(a, b) || byKey(a, b)));
+  });
+
   it('sorts by the comparator even when it ties (same ranks, every round)', () => {
     const random = seeded(7);
     let next = 0;

@@ -45,7 +45,8 @@ export function listingOrder<T extends Listed>(compare: (a: T, b: T) => number):
       byKey.delete(key);
     }
     for (const v of byKey.values()) out.push(v);
-    out.sort(compare);
+    // Ties (a collator may call different names equal) go by key, so the order never depends on earlier listings.
+    out.sort((a, b) => compare(a, b) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     previous = out.map((v) => v.key);
     return out;
   };
