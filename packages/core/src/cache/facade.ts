@@ -187,14 +187,19 @@ function writes(s: CacheCore): Omit<Backend, 'kind' | 'clock' | 'get' | 'getRang
 }
 
 /**
- * The two faces of a cache, both `Backend`s over the same storage:
+ * The faces of a cache, all `Backend`s over the same storage:
  * - `cached` answers `get`/`getRange` of cached prefixes from memory (see {@link read});
- * - `direct` reads from the backend, for read-modify-write cycles that must see the latest revision.
- * Writes through either go to the backend and are remembered: until the watch has delivered them (a barrier), this
- * process reads those prefixes from the backend, so it always reads its own writes. `close()` of a facade closes
- * nothing: the backend belongs to whoever opened it.
+ * - `direct` reads from the backend, for read-modify-write cycles that must see the latest revision;
+ * - `heartbeats` is `direct` whose writes are not remembered (below).
+ * Writes through `cached` or `direct` go to the backend and are remembered: until the watch has delivered them (a
+ * barrier), this process reads those prefixes from the backend, so it always reads its own writes. Agents'
+ * heartbeats are not read back by whoever wrote them, and a fleet's stream of them would keep their prefix
+ * unsettled for good: every `tsh ls` would then read (and decode) every node from the backend, which at 10,000
+ * agents was 100-250 ms of the auth server's time per listing (`pnpm bench scale`). They go through `heartbeats`, so
+ * listings show them once the watch does, within milliseconds, as Teleport's cached listings do. `close()` of a
+ * facade closes nothing: the backend belongs to whoever opened it.
  */
-export function newFacades(s: CacheCore): { cached: Backend; direct: Backend } {
+export function newFacades(s: CacheCore): { cached: Backend; direct: Backend; heartbeats: Backend } {
   const b = s.backend;
   const common = {
     kind: b.kind,
@@ -204,8 +209,10 @@ export function newFacades(s: CacheCore): { cached: Backend; direct: Backend } {
     ...(b.sweepExpired ? { sweepExpired: () => b.sweepExpired!() } : {}),
     ...writes(s),
   };
+  const direct: Backend = { ...common, get: (key) => b.get(key), getRange: (start, end, limit) => b.getRange(start, end, limit) };
   return {
     cached: { ...common, get: (key) => getCached(s, key), getRange: (start, end, limit) => getRangeCached(s, start, end, limit) },
-    direct: { ...common, get: (key) => b.get(key), getRange: (start, end, limit) => b.getRange(start, end, limit) },
+    direct,
+    heartbeats: { ...direct, put: (item) => b.put(item) },
   };
 }

@@ -35,6 +35,8 @@ export interface BackendCache {
   readonly cached: Backend;
   /** Reads and writes on the backend (writes remembered for the barrier). */
   readonly direct: Backend;
+  /** `direct` whose `put`s are not remembered: for agents' heartbeats, which nobody reads back (see `newFacades`). */
+  readonly heartbeats: Backend;
   /** `cold`, `ready` or `stale`. */
   state(): CacheState;
   /** Increments on every change applied to memory: a cheap key for memoising what is derived from it. */

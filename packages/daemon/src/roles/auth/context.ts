@@ -32,6 +32,11 @@ export interface AuthContext {
   backend: Backend;
   /** The same storage, with the hot prefixes read from the cache (`core/cache`); `backend` when there is none. */
   cache: Backend;
+  /**
+   * Where agents' heartbeats (nodes, database servers) are put: the backend, without the cache's read-your-writes
+   * marking (nobody reads a heartbeat back through the process that wrote it; see `core/cache` `newFacades`).
+   */
+  heartbeats: Backend;
   audit: AuditEventStore;
   config: ClusterConfigService;
   identity: IdentityService;
@@ -74,8 +79,8 @@ export type AccessRequestEvent = 'created' | 'decided';
 
 export interface NewAuthContextOptions {
   backend: Backend;
-  /** The cache's facades (`core/cache`): `direct` for writes and strong reads, `cached` for the hot reads. */
-  cache?: { cached: Backend; direct: Backend };
+  /** The cache's facades (`core/cache`): `direct` for writes and strong reads, `cached` for the hot reads, `heartbeats`. */
+  cache?: { cached: Backend; direct: Backend; heartbeats: Backend };
   audit: AuditEventStore;
   clock: Clock;
   logger: Logger;
@@ -103,6 +108,7 @@ export function newAuthContext(options: NewAuthContextOptions): AuthContext {
   return {
     backend,
     cache: cached,
+    heartbeats: options.cache?.heartbeats ?? options.backend,
     audit,
     config,
     identity: newIdentityService({ backend, reads: cached, clock }),

@@ -84,7 +84,7 @@ export async function upsertDatabaseServer(ctx: AuthContext, caller: Caller, hos
     metadata: { name, expires: expires.toISOString() },
     spec: { host_id: hostId, hostname, version: version.slice(0, 64), database, ...(body.proxyIds !== undefined ? { proxy_ids: body.proxyIds } : {}) },
   };
-  await ctx.backend.put({ key: dbServerKey(hostId, name), value: encodeJson(server), expires });
+  await ctx.heartbeats.put({ key: dbServerKey(hostId, name), value: encodeJson(server), expires });
   return server;
 }
 

@@ -50,7 +50,8 @@ export async function upsertNode(ctx: AuthContext, caller: Caller, name: string,
   const heartbeat = node.sub_kind !== SUBKIND_OPENSSH;
   const expires = heartbeat ? new Date(ctx.clock.now().getTime() + (body.ttl ?? DEFAULT_NODE_TTL_MS)) : undefined;
   const stored = parseNode({ ...nodeToWire(node), metadata: { ...node.metadata, ...(expires ? { expires: expires.toISOString() } : {}) } });
-  await ctx.backend.put({ key: nodeKey(name), value: encodeJson(nodeToWire(stored)), ...(expires ? { expires } : {}) });
+  // An agent's heartbeat is not read back through this process; a node registered by hand is (`tctl get nodes`).
+  await (heartbeat ? ctx.heartbeats : ctx.backend).put({ key: nodeKey(name), value: encodeJson(nodeToWire(stored)), ...(expires ? { expires } : {}) });
   if (!heartbeat) ctx.logger.info('node registered', { name, hostname: node.spec.hostname, user: actorName(caller) });
   return nodeToWire(stored);
 }
