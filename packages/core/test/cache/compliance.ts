@@ -174,6 +174,25 @@ export function runCacheCompliance(name: string, setup: () => Promise<CacheFixtu
       });
     });
 
+    it('does not send reads to the backend for heartbeats it wrote: they show once the watch delivers them', async () => {
+      const faulty = withWatchFaults(fx.backend);
+      const cache = await start(faulty.backend);
+      await cache.whenReady(5_000);
+      const before = faulty.reads();
+      for (let i = 0; i < 20; i++) {
+        await cache.heartbeats.put({ key: k(`beat-${i}`), value: enc(`b${i}`) });
+        await cache.cached.get(k('beat-0')).catch(() => undefined);
+      }
+      // No read went to the backend: a steady stream of heartbeats leaves the prefix served from memory.
+      expect(faulty.reads()).toBe(before);
+      await eventually(async () => (await value(cache, k('beat-19'))) === 'b19');
+      expect(faulty.reads()).toBe(before);
+      // A write through `cached` is still read back at once (from the backend until the watch shows it).
+      await cache.cached.put({ key: k('beat-0'), value: enc('mine') });
+      expect(await value(cache, k('beat-0'))).toBe('mine');
+      expect(faulty.reads()).toBe(before + 1);
+    });
+
     it("sees another process's puts and deletes within the watch latency", async () => {
       if (!fx.newBackend) return;
       const other = await fx.newBackend();
