@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { newAuthClient, type AuthClient } from '@teleport-ts/core/api';
 import { rangeEnd } from '@teleport-ts/core/backend';
-import { parseLock, parseRole } from '@teleport-ts/core/types';
+import { parseLock, parseNode, parseRole } from '@teleport-ts/core/types';
 import { nopLogger } from '../src/logger.js';
 import { issueLocalHostIdentity } from '../src/roles/auth/index.js';
 import { PROXY_CACHE_PREFIXES, startRemoteCache, type RemoteCache } from '../src/roles/remote-cache.js';
@@ -73,6 +73,18 @@ describe('backend watch over the auth API, and the caches it feeds', () => {
     await t.admin.upsertRole(parseRole({ kind: 'role', version: 'v7', metadata: { name: 'dbuser' }, spec: { allow: { db_labels: { env: 'prod' } } } }));
     const roleMs = await until(async () => (await cache.reads.getRole('dbuser')).spec.allow.db_labels['env']?.includes('prod') ?? false, 2_000, 'the role change reaches the cache');
     console.log(`the proxy cache saw the lock after ${Math.round(lockMs)} ms and the role change after ${Math.round(roleMs)} ms`);
+  });
+
+  it('parses a cached node once per write: the same object until it is written again (routing reads it per session)', async () => {
+    const node = (env: string) => parseNode({ kind: 'node', sub_kind: 'openssh', metadata: { name: 'agentless-w', labels: { env } }, spec: { hostname: 'w1', addr: '10.0.0.9:22' } });
+    await t.admin.upsertNode(node('dev'));
+    await until(async () => (await cache.reads.getNodes()).some((n) => n.metadata.name === 'agentless-w'), 2_000, 'the node reaches the cache');
+    const first = (await cache.reads.getNodes()).find((n) => n.metadata.name === 'agentless-w');
+    expect((await cache.reads.getNodes()).find((n) => n.metadata.name === 'agentless-w')).toBe(first);
+    await t.admin.upsertNode(node('prod'));
+    await until(async () => (await cache.reads.getNodes()).find((n) => n.metadata.name === 'agentless-w')?.metadata.labels?.['env'] === 'prod', 2_000, 'the new labels reach the cache');
+    expect((await cache.reads.getNodes()).find((n) => n.metadata.name === 'agentless-w')).not.toBe(first);
+    await t.admin.deleteNode('agentless-w');
   });
 
   it('answers from memory once the auth server is gone', async () => {

@@ -22,7 +22,7 @@
  * const users = newIdentityService({ backend, clock });
  * ```
  */
-export { decodeJson, encodeJson, getAllWithPrefix, getOptional, updateWithRetry } from './items.js';
+export { decodedPerItem, decodeJson, encodeJson, getAllWithPrefix, getOptional, updateWithRetry } from './items.js';
 export {
   AUTH_PREFERENCE_KEY,
   CLUSTER_NAME_KEY,

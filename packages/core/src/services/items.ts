@@ -20,6 +20,23 @@ export function decodeJson(item: Pick<Item, 'key' | 'value'>): unknown {
   }
 }
 
+/**
+ * `decode`, remembered per item object (forgotten with it). A cache (`core/cache`) hands out the same item object
+ * until its key is written again, so a listing of thousands of heartbeating resources read from a cache decodes each
+ * once per heartbeat, not once per read. Callers share the decoded value: they must not change it.
+ */
+export function decodedPerItem<T>(decode: (item: Item) => T): (item: Item) => T {
+  const seen = new WeakMap<Item, T>();
+  return (item) => {
+    let value = seen.get(item);
+    if (value === undefined) {
+      value = decode(item);
+      seen.set(item, value);
+    }
+    return value;
+  };
+}
+
 /** Every live item under `prefix`, in key order, read page by page. */
 export async function getAllWithPrefix(backend: Backend, prefix: string): Promise<Item[]> {
   const end = rangeEnd(prefix);

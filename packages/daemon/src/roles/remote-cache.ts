@@ -12,8 +12,8 @@ import { newRemoteBackend, startBackendCache, type BackendCache, type BackendCac
 import type { CertAuthorityType } from '@teleport-ts/core/ca';
 import type { Clock } from '@teleport-ts/core/clock';
 import { parseWith } from '@teleport-ts/core/schema';
-import { decodeJson, getAllWithPrefix, newAccessService, newLockService, newTrustService } from '@teleport-ts/core/services';
-import { parseNode, type NodeServer } from '@teleport-ts/core/types';
+import { decodedPerItem, decodeJson, getAllWithPrefix, newAccessService, newLockService, newTrustService } from '@teleport-ts/core/services';
+import { compareNodes, parseNode, type NodeServer } from '@teleport-ts/core/types';
 import type { Logger } from '../logger.js';
 
 /** What a proxy reads on every request: CAs, roles, locks, database servers, nodes, proxies, cluster configuration. */
@@ -56,6 +56,16 @@ function withExpiry<T extends { metadata: { expires?: string } }>(value: T, expi
 
 const byName = (a: { metadata: { name: string } }, b: { metadata: { name: string } }): number => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0);
 
+/**
+ * Database servers and nodes, checked once per heartbeat rather than on every read: a proxy reads them to route every
+ * database connection and `tsh ssh`, and with thousands of agents a full parse of each on every read cost tens of ms.
+ */
+const cachedDatabaseServer = decodedPerItem((item) => withExpiry(parseWith(DatabaseServerSchema, decodeJson(item), 'cached database server'), item.expires));
+const cachedNode = decodedPerItem((item) => {
+  const raw = decodeJson(item) as { metadata?: Record<string, unknown> };
+  return parseNode({ ...raw, metadata: { ...raw.metadata, ...(item.expires ? { expires: item.expires.toISOString() } : {}) } });
+});
+
 /** The auth client's reads, answered by the cache (the same shapes as the auth API's answers to a proxy). */
 function cachedReads(cache: BackendCache): CachedReads {
   const b = cache.cached;
@@ -67,17 +77,11 @@ function cachedReads(cache: BackendCache): CachedReads {
     getLocks: () => locks.getLocks(),
     getRole: (name) => access.getRole(name),
     async getDatabaseServers(): Promise<DatabaseServer[]> {
-      const items = await getAllWithPrefix(b, '/db_servers/');
-      const servers = items.map((item) => withExpiry(parseWith(DatabaseServerSchema, decodeJson(item), 'cached database server'), item.expires));
+      const servers = (await getAllWithPrefix(b, '/db_servers/')).map(cachedDatabaseServer);
       return servers.sort((x, y) => byName(x, y) || (x.spec.host_id < y.spec.host_id ? -1 : 1));
     },
     async getNodes(): Promise<NodeServer[]> {
-      const items = await getAllWithPrefix(b, '/nodes/');
-      const nodes = items.map((item) => {
-        const raw = decodeJson(item) as { metadata?: Record<string, unknown> };
-        return parseNode({ ...raw, metadata: { ...raw.metadata, ...(item.expires ? { expires: item.expires.toISOString() } : {}) } });
-      });
-      return nodes.sort((x, y) => x.spec.hostname.localeCompare(y.spec.hostname) || x.metadata.name.localeCompare(y.metadata.name));
+      return (await getAllWithPrefix(b, '/nodes/')).map(cachedNode).sort(compareNodes);
     },
     async getProxies(): Promise<ProxyServer[]> {
       const items = await getAllWithPrefix(b, '/proxies/');

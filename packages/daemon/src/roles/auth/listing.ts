@@ -5,21 +5,7 @@
  * caller's roles, sorts (from the previous listing's order) and joins the items' JSON.
  */
 
-import type { Item } from '@teleport-ts/core/backend';
 import { jsonText, type JsonText } from '../../http/router.js';
-
-/** `decode`, remembered per item object (forgotten with it). */
-export function decodedPerItem<T>(decode: (item: Item) => T): (item: Item) => T {
-  const seen = new WeakMap<Item, T>();
-  return (item) => {
-    let value = seen.get(item);
-    if (value === undefined) {
-      value = decode(item);
-      seen.set(item, value);
-    }
-    return value;
-  };
-}
 
 /** What a listed value carries: its backend key (unique in a listing) and its JSON. */
 export interface Listed {

@@ -7,12 +7,12 @@
 
 import { key } from '@teleport-ts/core/backend';
 import { AccessDeniedError, BadParameterError, isNotFound, NotFoundError } from '@teleport-ts/core/errors';
-import { decodeJson, encodeJson, getAllWithPrefix } from '@teleport-ts/core/services';
+import { decodedPerItem, decodeJson, encodeJson, getAllWithPrefix } from '@teleport-ts/core/services';
 import { checkNewName, compareNodes, nodeLabels, nodeToWire, parseNode, SUBKIND_OPENSSH, type NodeServer } from '@teleport-ts/core/types';
 import { actorName, authorize, hostIdOf, requireAuthenticated, type Caller } from './authz.js';
 import type { AuthContext } from './context.js';
 import type { JsonText } from '../../http/router.js';
-import { decodedPerItem, itemsJson, listingOrder } from './listing.js';
+import { itemsJson, listingOrder } from './listing.js';
 import { parseBody, UpsertNodeBody } from './requests.js';
 
 const NODES_PREFIX = '/nodes/default/';
