@@ -5,7 +5,7 @@
  * host CA rotation.
  */
 
-import type { HaCluster, HaMember } from '@teleport-ts/testkit';
+import { seededRandom, type HaCluster, type HaMember } from '@teleport-ts/testkit';
 import type { Fault, Recorder } from './record.js';
 
 const PROXY_DOWN_MS = 5_000;
@@ -13,17 +13,6 @@ const PROXY_DOWN_MS = 5_000;
 export const DB_AGENTS = 2;
 const POSTGRES_DOWN_MS = 10_000;
 
-/** mulberry32: small, fast, good enough to pick faults reproducibly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface FaultPlanEntry {
   at: number;
@@ -37,7 +26,7 @@ export interface FaultPlanEntry {
  * random, so that it can reach standby (old keys no longer trusted) while the clients still run.
  */
 export function planFaults(o: { durationSec: number; faultEverySec: number; seed: number; rotation: boolean }): FaultPlanEntry[] {
-  const random = prng(o.seed);
+  const random = seededRandom(o.seed);
   const slots: number[] = [];
   for (let t = o.faultEverySec; t < o.durationSec; t += o.faultEverySec) slots.push(t * 1000);
   const rotationSlot = o.rotation && slots.length > 0 ? Math.floor(random() * Math.ceil(slots.length / 2)) : -1;

@@ -55,3 +55,4 @@ export {
   type HaMember,
   type StartHaClusterOptions,
 } from './ha.js';
+export { seededRandom } from './random.js';

@@ -1,20 +1,9 @@
+import { seededRandom as seeded } from '@teleport-ts/testkit';
 import { describe, expect, it } from 'vitest';
 import { itemsJson, listingOrder, type Listed } from './listing.js';
 
 interface Value extends Listed {
   readonly rank: number;
-}
-
-/** mulberry32: the same numbers on every run. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const value = (key: string, rank: number): Value => ({ key, rank, json: JSON.stringify({ key, rank }) });
