@@ -77,7 +77,8 @@ export interface UserAccess {
   traits: Traits;
 }
 
-type Pick = 'allowedDbUsers' | 'allowedDbNames';
+/** Which list of the roles' a database answer is about. */
+type AllowedList = 'allowedDbUsers' | 'allowedDbNames';
 
 /** One user's checkers (all roles, then each role alone) and answers by label set, built once per {@link UserAccess}. */
 interface AccessMemo {
@@ -93,7 +94,7 @@ const memos = new WeakMap<UserAccess, AccessMemo>();
  * building the checkers anew each time was ~60 ms (`pnpm bench listing`). Databases with the same labels get the
  * same answer, so it is computed once per label set; the checkers once per user.
  */
-function allowedOn(access: UserAccess, labels: ResourceLabels, pick: Pick): AllowedValues {
+function allowedOn(access: UserAccess, labels: ResourceLabels, pick: AllowedList): AllowedValues {
   let memo = memos.get(access);
   if (memo === undefined) {
     memo = {
@@ -112,7 +113,7 @@ function allowedOn(access: UserAccess, labels: ResourceLabels, pick: Pick): Allo
   return { allowed: [...answer.allowed], wildcard: answer.wildcard };
 }
 
-function computeAllowed(memo: AccessMemo, labels: ResourceLabels, pick: Pick): AllowedValues {
+function computeAllowed(memo: AccessMemo, labels: ResourceLabels, pick: AllowedList): AllowedValues {
   if (!memo.full.isDatabaseVisible(labels)) return { allowed: [], wildcard: false };
   // Values some role whose db_labels match allows, and that no role denies.
   const permitted = new Set(memo.full[pick]());
