@@ -77,7 +77,7 @@ export interface UserAccess {
   traits: Traits;
 }
 
-/** Which list of the roles' a database answer is about. */
+/** Which of the roles' lists (database users or names) an answer is about. */
 type AllowedList = 'allowedDbUsers' | 'allowedDbNames';
 
 /** One user's checkers (all roles, then each role alone) and answers by label set, built once per {@link UserAccess}. */
