@@ -7,16 +7,26 @@ import tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthenticateUserRequest, CompleteUserTokenRequest, PingResponse, UserCerts, UserTokenDetails } from '@teleport-ts/core/api';
 import { generateTotp, newTotpSecret, totpUrl } from '@teleport-ts/core/authn';
+import { newCertAuthority, type CertAuthority } from '@teleport-ts/core/ca';
 import { systemClock } from '@teleport-ts/core/clock';
 import { AccessDeniedError, BadParameterError, NotFoundError } from '@teleport-ts/core/errors';
 import { makeTestPki, type TestPki } from '@teleport-ts/testkit';
 import { startProxyService, type ProxyAuthApi, type ProxyService } from '../src/roles/proxy/index.js';
+
+/** The cluster's host CA mid-rotation (a second trusted key), its user CA, and a host CA of another cluster. */
+const hostCa = await newCertAuthority({ clusterName: 'example.com', type: 'host', clock: systemClock });
+const nextHostCa = await newCertAuthority({ clusterName: 'example.com', type: 'host', clock: systemClock });
+const rotatingHostCa: CertAuthority = { ...hostCa, spec: { ...hostCa.spec, additional_trusted_keys: nextHostCa.spec.active_keys } };
+const userCa = await newCertAuthority({ clusterName: 'example.com', type: 'user', clock: systemClock });
+const foreignHostCa = await newCertAuthority({ clusterName: 'leaf.example.com', type: 'host', clock: systemClock });
+const sshKeyOf = (ca: CertAuthority): string => ca.spec.active_keys.ssh[0]!.public_key.split(' ').slice(0, 2).join(' ');
 
 /** An auth API double that records what the proxy forwards. */
 function fakeAuth(secondFactor: 'otp' | 'off' = 'otp') {
   const secret = newTotpSecret();
   const calls: { authenticate: AuthenticateUserRequest[]; complete: CompleteUserTokenRequest[] } = { authenticate: [], complete: [] };
   const auth: ProxyAuthApi = {
+    getCertAuthorities: async (type) => (type === 'host' ? [rotatingHostCa, foreignHostCa] : type === 'user' ? [userCa] : []),
     ping: async (): Promise<PingResponse> => ({ clusterName: 'example.com', serverVersion: '0.1.0', authPreference: { type: 'local', secondFactor } }),
     getUserToken: async (id): Promise<UserTokenDetails> => {
       if (id !== 'good-token') throw new NotFoundError('user token is not found or has expired');
@@ -173,6 +183,51 @@ describe('proxy web API', () => {
     expect((await request(proxy, 'GET', '/web/invite/some-token')).status).toBe(429);
     // Every tsh command that reaches the proxy starts with a ping: it is cached and checks nothing.
     for (let i = 0; i < 10; i++) expect((await request(proxy, 'GET', '/webapi/ping')).status).toBe(200);
+  });
+});
+
+describe('public CA export', () => {
+  const hostLines = `@cert-authority example.com,*.example.com ${sshKeyOf(hostCa)} type=host\n@cert-authority example.com,*.example.com ${sshKeyOf(nextHostCa)} type=host\n`;
+  const userLines = `cert-authority ${sshKeyOf(userCa)} clustername=example.com&type=user\n`;
+
+  it('serves the host CA keys (both during a rotation), the user CA keys, the TLS certificates, without authentication', async () => {
+    const { proxy } = await start();
+    for (const prefix of ['/webapi', '/v1/webapi']) {
+      const host = await request(proxy, 'GET', `${prefix}/auth/export?type=host`);
+      expect(host.status).toBe(200);
+      expect(host.headers['content-type']).toBe('text/plain; charset=utf-8');
+      expect(host.text).toBe(hostLines);
+    }
+    expect((await request(proxy, 'GET', '/webapi/auth/export?type=user')).text).toBe(userLines);
+    expect((await request(proxy, 'GET', '/webapi/auth/export')).text).toBe(userLines + hostLines);
+    for (const type of ['tls', 'tls-host']) {
+      expect((await request(proxy, 'GET', `/webapi/auth/export?type=${type}`)).text).toBe(hostCa.spec.active_keys.tls[0]!.cert.replace(/\n?$/, '\n'));
+    }
+  });
+
+  it('refuses an unknown type with a one-line 400 in the API error shape', async () => {
+    const { proxy } = await start();
+    const res = await request(proxy, 'GET', `/webapi/auth/export?type=${'x'.repeat(500)}`);
+    expect(res.status).toBe(400);
+    const error = res.json().error;
+    expect(error).toMatchObject({ kind: 'bad-parameter' });
+    expect(error.message).toBe(`unsupported type "${'x'.repeat(64)}", use one of: host, user, tls, tls-host`);
+    expect(error.message).not.toContain('\n');
+    expect((await request(proxy, 'GET', '/webapi/auth/export?type=db')).status).toBe(400);
+  });
+
+  it('reads the CAs from caReads when given, and is rate-limited per address', async () => {
+    const calls: string[] = [];
+    const { proxy } = await start({
+      rateLimit: { average: 0.001, burst: 2 },
+      caReads: { getCertAuthorities: async (type) => (calls.push(type), type === 'host' ? [hostCa] : []) },
+    });
+    expect((await request(proxy, 'GET', '/webapi/auth/export?type=host')).text).toBe(`@cert-authority example.com,*.example.com ${sshKeyOf(hostCa)} type=host\n`);
+    expect(calls).toEqual(['host']);
+    expect((await request(proxy, 'GET', '/webapi/auth/export?type=host')).status).toBe(200);
+    const limited = await request(proxy, 'GET', '/webapi/auth/export?type=host');
+    expect(limited.status).toBe(429);
+    expect(limited.json().error.kind).toBe('limit-exceeded');
   });
 });
 

@@ -4,8 +4,9 @@
  * one clear line naming `--insecure`.
  */
 
+import https from 'node:https';
 import { requestJson } from '@teleport-ts/core/api';
-import { BadParameterError, ConnectionProblemError } from '@teleport-ts/core/errors';
+import { BadParameterError, ConnectionProblemError, fromWireError, type WireError } from '@teleport-ts/core/errors';
 import { parseWith, type v } from '@teleport-ts/core/schema';
 
 /** The default port of the proxy's web listener. */
@@ -98,4 +99,50 @@ export async function proxyRequest<T>(
     networkError: (err) => proxyNetworkError(target, err),
   });
   return parseWith(schema, answer, `response of ${method} ${path} from proxy ${target.addr}`);
+}
+
+/**
+ * One GET of a text answer from the proxy (`/webapi/auth/export`), verified as {@link proxyRequest} verifies the
+ * proxy: its web certificate, unless `--insecure`. An answer over `maxBytes` is refused without being read to its
+ * end; a failure status comes back as the proxy's error.
+ */
+export function proxyTextRequest(target: ProxyTarget, path: string, options: ProxyRequestOptions & { maxBytes: number }): Promise<string> {
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  return new Promise<string>((resolve, reject) => {
+    const req = https.request(
+      { host: target.host, port: target.port, method: 'GET', path, agent: false, rejectUnauthorized: !options.insecure, timeout: timeoutMs, headers: { accept: 'text/plain' } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > options.maxBytes) {
+            req.destroy();
+            reject(new ConnectionProblemError(`the answer of GET ${path.split('?')[0]} from proxy ${target.addr} is larger than ${options.maxBytes} bytes`));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on('error', (err: NodeJS.ErrnoException) => reject(proxyNetworkError(target, err)));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) {
+            resolve(text);
+            return;
+          }
+          let wire: WireError | undefined;
+          try {
+            wire = (JSON.parse(text) as { error?: WireError }).error;
+          } catch {
+            // Not our error shape: the status says enough.
+          }
+          reject(wire && typeof wire.kind === 'string' && typeof wire.message === 'string' ? fromWireError(wire) : new ConnectionProblemError(`unexpected response from proxy ${target.addr}: HTTP ${status}`));
+        });
+      },
+    );
+    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
+    req.on('error', (err: NodeJS.ErrnoException) => reject(proxyNetworkError(target, err)));
+    req.end();
+  });
 }

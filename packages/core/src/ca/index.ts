@@ -27,6 +27,7 @@ export {
   type KeyPurpose,
 } from './keys.js';
 export { derToPem, pemToDer, pemBlocksToDer } from './pem.js';
+export { hostCaLine, queryEscape, sshCaExportLines, tlsCaExportPem, userCaLine } from './export.js';
 export { caPin, caPinMatches, caPinMismatch, checkCaPin } from './pin.js';
 export {
   CA_KEY_KINDS,

@@ -16,6 +16,7 @@ export {
   removeAllKeys,
   removeDatabaseCert,
   saveDatabaseCert,
+  saveHostCaKeys,
   saveLogin,
   saveReissuedCerts,
   teleportHome,

@@ -15,7 +15,7 @@
  * ```
  */
 
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { readOptional, writeAtomic } from '../api/files.js';
@@ -126,13 +126,22 @@ function knownHostsLine(proxyHost: string, cluster: string, publicKeyLine: strin
   return `@cert-authority ${proxyHost},${cluster},*.${cluster} ${key} type=host`;
 }
 
-/** Replaces this proxy's and cluster's `@cert-authority` lines in `known_hosts`; other lines stay. */
+/** Replaces this proxy's and cluster's `@cert-authority` lines in `known_hosts`; other lines, and the file's mode, stay. */
 async function saveKnownHosts(home: string, proxyHost: string, cluster: string, caKeys: readonly string[]): Promise<void> {
   const file = knownHostsPath(home);
   const hosts = `${proxyHost},${cluster},*.${cluster}`;
   const kept = ((await readOptional(file)) ?? '').split('\n').filter((line) => line.trim() !== '' && line.split(/\s+/)[1] !== hosts);
   const lines = [...kept, ...caKeys.map((k) => knownHostsLine(proxyHost, cluster, k))];
-  await writeAtomic(file, lines.map((l) => `${l}\n`).join(''), 0o644);
+  const mode = await stat(file).then((st) => st.mode & 0o777, () => 0o644);
+  await writeAtomic(file, lines.map((l) => `${l}\n`).join(''), mode);
+}
+
+/**
+ * Replaces the profile's cluster's SSH host CA keys in `known_hosts` with `caKeys` (`type base64` lines), as a login
+ * does: tsh calls it with the keys the proxy exports after a host CA rotation, instead of a new login.
+ */
+export async function saveHostCaKeys(home: string, profile: Profile, caKeys: readonly string[]): Promise<void> {
+  await saveKnownHosts(home, checkName('proxy', profileName(profile.web_proxy_addr)), profile.site_name, caKeys);
 }
 
 /**

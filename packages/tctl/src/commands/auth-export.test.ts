@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { newCertAuthority, type CertAuthority, type CertAuthorityType } from '@teleport-ts/core/ca';
 import { newFakeClock } from '@teleport-ts/core/clock';
-import { handler, queryEscape, render, type ExportApi } from './auth-export.js';
+import { handler, render, type ExportApi } from './auth-export.js';
 
 const clock = newFakeClock(new Date('2026-01-02T03:04:05Z'));
 
@@ -42,9 +42,5 @@ describe('tctl auth export', () => {
 
   it('refuses an unknown type in one line', async () => {
     await expect(handler(api, { type: 'bogus' })).rejects.toThrow('unsupported --type "bogus", use one of: user, host, tls, tls-host');
-  });
-
-  it("escapes cluster names as Go's url.QueryEscape", () => {
-    expect(queryEscape('a b&c=d/é')).toBe('a+b%26c%3Dd%2F%C3%A9');
   });
 });

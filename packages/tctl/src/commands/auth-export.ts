@@ -4,7 +4,7 @@
  * (`@cert-authority <c>,*.<c> <key> type=host`); TLS CAs as PEM, or DER for the `*-der` types.
  */
 
-import { pemToDer, type CertAuthority, type CertAuthorityType } from '@teleport-ts/core/ca';
+import { pemToDer, sshCaExportLines, tlsCaExportPem, type CertAuthority, type CertAuthorityType } from '@teleport-ts/core/ca';
 import { BadParameterError, NotFoundError } from '@teleport-ts/core/errors';
 import type { TctlApi } from '../api.js';
 import type { CommandGroup, TctlCommand } from '../command.js';
@@ -51,26 +51,6 @@ export type ExportResult = { kind: 'text'; text: string } | { kind: 'der'; blobs
 
 export type ExportApi = Pick<TctlApi, 'ping' | 'getCertAuthorities'>;
 
-/** Go's `url.QueryEscape`: everything but unreserved characters is %-escaped, spaces become `+`. */
-export function queryEscape(text: string): string {
-  return encodeURIComponent(text).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replace(/%20/g, '+');
-}
-
-/** `type base64` of an `authorized_keys` line, without any comment. */
-function bareKey(publicKeyLine: string): string {
-  return publicKeyLine.trim().split(/\s+/).slice(0, 2).join(' ');
-}
-
-/** Teleport's `MarshalAuthorizedKeysFormat`: the line sshd's `authorized_keys` (and, stripped, `TrustedUserCAKeys`) reads. */
-function userCaLine(clusterName: string, publicKeyLine: string): string {
-  return `cert-authority ${bareKey(publicKeyLine)} clustername=${queryEscape(clusterName)}&type=user\n`;
-}
-
-/** Teleport's `MarshalKnownHost`: the `known_hosts` line that trusts host certificates of the cluster. */
-export function hostCaLine(clusterName: string, publicKeyLine: string): string {
-  return `@cert-authority ${clusterName},*.${clusterName} ${bareKey(publicKeyLine)} type=host\n`;
-}
-
 /** Checks `--type`; the CLI runs it before connecting. */
 function parseType(type: string | undefined): ExportType | undefined {
   if (type === undefined || type === '') return undefined;
@@ -91,18 +71,14 @@ export async function handler(api: ExportApi, options: ExportOptions): Promise<E
   if (tls) {
     const [ca] = local(await api.getCertAuthorities(tls.ca), clusterName);
     const keys = ca?.spec.active_keys.tls ?? [];
-    if (keys.length === 0) throw new NotFoundError(`the ${tls.ca} CA of ${clusterName} has no TLS certificate`);
+    if (ca === undefined || keys.length === 0) throw new NotFoundError(`the ${tls.ca} CA of ${clusterName} has no TLS certificate`);
     if (tls.der) return { kind: 'der', blobs: keys.map((k) => pemToDer(k.cert, 'CERTIFICATE')) };
-    return { kind: 'text', text: keys.map((k) => (k.cert.endsWith('\n') ? k.cert : `${k.cert}\n`)).join('') };
+    return { kind: 'text', text: tlsCaExportPem(ca) };
   }
   const sshTypes: CertAuthorityType[] = type === undefined ? ['host', 'user'] : [type as 'user' | 'host' | 'openssh'];
   let text = '';
   for (const caType of sshTypes) {
-    for (const ca of local(await api.getCertAuthorities(caType), clusterName)) {
-      for (const pair of [...ca.spec.active_keys.ssh, ...ca.spec.additional_trusted_keys.ssh]) {
-        text += caType === 'host' ? hostCaLine(clusterName, pair.public_key) : userCaLine(clusterName, pair.public_key);
-      }
-    }
+    for (const ca of local(await api.getCertAuthorities(caType), clusterName)) text += sshCaExportLines(ca);
   }
   return { kind: 'text', text };
 }

@@ -14,13 +14,12 @@
 
 import { createPrivateKey } from 'node:crypto';
 import path from 'node:path';
-import { generateKeyPair, toOpenSshPrivateKey, type KeyAlgorithm, type KeyPairPem } from '@teleport-ts/core/ca';
+import { generateKeyPair, hostCaLine, toOpenSshPrivateKey, type KeyAlgorithm, type KeyPairPem } from '@teleport-ts/core/ca';
 import { BadParameterError } from '@teleport-ts/core/errors';
 import { parseTtl } from '@teleport-ts/core/types';
 import type { TctlApi } from '../api.js';
 import type { TctlCommand } from '../command.js';
 import { writeOutputFiles, type OutputFile } from '../files.js';
-import { hostCaLine } from './auth-export.js';
 
 const name = 'auth sign';
 const help = 'Create an identity file(s) for a given user.';

@@ -23,6 +23,7 @@ import { parseProxyAddr, type ProxyTarget } from '../webclient.js';
 export interface SshGlobals {
   proxy?: string;
   insecure?: boolean;
+  debug?: boolean;
 }
 
 export interface SshProfile {
@@ -34,6 +35,8 @@ export interface SshProfile {
   /** The proxy to dial: `--proxy` when given, else the profile's. */
   proxy: ProxyTarget;
   insecure: boolean;
+  /** `--debug`: a line on stderr when the host CAs are refreshed. */
+  debug?: boolean;
   knownHostsPath: string;
 }
 
@@ -58,6 +61,7 @@ export async function openSshProfile(globals: SshGlobals, env: NodeJS.ProcessEnv
     paths: creds.paths,
     proxy: given ?? parseProxyAddr(profile.ssh_proxy_addr),
     insecure: globals.insecure === true,
+    debug: globals.debug === true,
     knownHostsPath: knownHostsPath(home),
   };
 }

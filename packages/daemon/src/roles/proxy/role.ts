@@ -186,6 +186,7 @@ export async function startProxyRole(options: ProxyRoleOptions): Promise<ProxySe
       config,
       dataDir: options.dataDir,
       authClient: client,
+      caReads: reads,
       authAddr,
       clock: options.clock,
       log: options.logger,

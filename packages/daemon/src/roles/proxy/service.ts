@@ -25,6 +25,7 @@ import { ALPN_PROTOCOLS, newAlpnListener, spliceTo, type AlpnListener, type Prot
 import { loadHttpsKeyPairs, selfSignedCertificate, selfSignedHosts, type HttpsKeyPair } from './certificate.js';
 import { DEFAULT_WEB_RATE_LIMIT, newRateLimiter } from './ratelimit.js';
 import { newWebHandler, type ProxyAuthApi } from './web/api.js';
+import type { ProxyCaReads } from './web/endpoints.js';
 
 /** The part of the daemon's structured logger the proxy uses; the proxy never prints. */
 export type ProxyLogger = Pick<Logger, 'info' | 'warn' | 'error'>;
@@ -38,6 +39,8 @@ export interface ProxyServiceOptions {
   dataDir?: string;
   /** A client of the auth API (co-located auth). Without it, one is made from `authAddr` and `identity`. */
   authClient?: ProxyAuthApi;
+  /** Where the public CA export reads the CAs (the proxy's cache); default the auth client. */
+  caReads?: ProxyCaReads;
   /** `host:port` of the auth API: target of `teleport-auth` connections, and of our client when none is given. */
   authAddr?: string;
   /** The proxy's host identity, to reach the auth API when no `authClient` is given. */
@@ -208,6 +211,7 @@ export async function startProxyService(options: ProxyServiceOptions): Promise<P
   const publicAddr = resolvePublicAddr(publicAddrs[0], listen, port);
   const handler = newWebHandler({
     auth,
+    ...(options.caReads ? { caReads: options.caReads } : {}),
     clock,
     limiter,
     publicAddr,

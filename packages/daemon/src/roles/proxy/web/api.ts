@@ -11,7 +11,7 @@ import type { Clock } from '@teleport-ts/core/clock';
 import { BadParameterError, isTeleportError } from '@teleport-ts/core/errors';
 import { newRouter, type InternalErrorSink } from '../../../http/router.js';
 import type { RateLimiter } from '../ratelimit.js';
-import { MAX_FIELD, newCachedAuthPing, registerWebApiRoutes, type ProxyAuthApi, type WebApiContext } from './endpoints.js';
+import { MAX_FIELD, newCachedAuthPing, registerWebApiRoutes, type ProxyAuthApi, type ProxyCaReads, type WebApiContext } from './endpoints.js';
 import { PAGE_CSP, SECURITY_HEADERS, messagePage, tshLoginCommand, userTokenPage } from './page.js';
 import { peerOf } from '../peer.js';
 
@@ -26,6 +26,8 @@ export {
 
 export interface WebApiOptions {
   auth: ProxyAuthApi;
+  /** Where `/webapi/auth/export` reads the CAs; default `auth`. */
+  caReads?: ProxyCaReads;
   clock: Clock;
   limiter: RateLimiter;
   /** `host:port` users reach the proxy at (public address, else the listen address). */
@@ -56,7 +58,7 @@ type WebTarget = { kind: 'page'; page: TokenPageKind; token: string } | { kind: 
 export function newWebHandler(options: WebApiOptions): WebHandler {
   const { auth, clock, limiter, publicAddr } = options;
   const insecure = options.selfSigned === true;
-  const ctx: WebApiContext = { auth, authPing: newCachedAuthPing(auth, clock), publicAddr, limiter };
+  const ctx: WebApiContext = { auth, cas: options.caReads ?? auth, authPing: newCachedAuthPing(auth, clock), publicAddr, limiter };
   // The identity of an (unauthenticated) web caller is its address, which the auth server audits logins at.
   const router = newRouter<string>(options.onInternalError);
   registerWebApiRoutes(router, ctx);

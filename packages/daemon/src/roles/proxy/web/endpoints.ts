@@ -5,15 +5,19 @@
  */
 
 import type { AuthClient } from '@teleport-ts/core/api';
+import { sshCaExportLines, tlsCaExportPem, type CertAuthority, type CertAuthorityType } from '@teleport-ts/core/ca';
 import type { Clock } from '@teleport-ts/core/clock';
 import { BadParameterError, isTeleportError } from '@teleport-ts/core/errors';
 import { VERSION } from '@teleport-ts/core/version';
-import type { Handler, Router } from '../../../http/router.js';
+import { streamResult, type Handler, type Router, type StreamResult } from '../../../http/router.js';
 import type { RateLimiter } from '../ratelimit.js';
 import { qrSvg } from './qr.js';
 
 /** What the proxy asks of the auth server. */
-export type ProxyAuthApi = Pick<AuthClient, 'ping' | 'getUserToken' | 'completeUserToken' | 'authenticateUser'>;
+export type ProxyAuthApi = Pick<AuthClient, 'ping' | 'getUserToken' | 'completeUserToken' | 'authenticateUser' | 'getCertAuthorities'>;
+
+/** Where the proxy reads the cluster's CAs (its cache when it has one). */
+export type ProxyCaReads = Pick<AuthClient, 'getCertAuthorities'>;
 
 type AuthPing = Awaited<ReturnType<ProxyAuthApi['ping']>>;
 
@@ -31,6 +35,8 @@ export const MAX_FIELD = { user: 256, password: 1024, otp: 16, key: 16 * 1024, t
 /** What every endpoint and page of the web API works with. */
 export interface WebApiContext {
   auth: ProxyAuthApi;
+  /** The CAs `/webapi/auth/export` serves the public keys of. */
+  cas: ProxyCaReads;
   /** The auth server's ping, reused for {@link PING_CACHE_MS}. */
   authPing: () => Promise<AuthPing>;
   /** `host:port` users reach the proxy at. */
@@ -158,16 +164,51 @@ async function webCompleteUserToken(ctx: WebApiContext, body: unknown): Promise<
   return { user: res.user };
 }
 
+/** `type` values of `GET /webapi/auth/export` (Teleport's public export; `tls` is the old name of `tls-host`). */
+const PUBLIC_EXPORT_TYPES = ['host', 'user', 'tls', 'tls-host'] as const;
+/** Longest `type` echoed back in an error. */
+const MAX_ECHOED_TYPE = 64;
+
+/**
+ * `GET /webapi/auth/export[?type=host|user|tls|tls-host]`: the public keys of this cluster's CAs, as `tctl auth
+ * export` prints them, for clients that have no credentials yet or whose trust is stale (tsh refreshes its
+ * `known_hosts` from `type=host` after a host CA rotation). No `type`: the user CA's lines, then the host CA's.
+ * Public keys only, so no authentication; the answer is a few lines per CA key.
+ */
+async function webAuthExport(ctx: WebApiContext, query: URLSearchParams): Promise<StreamResult> {
+  const type = query.get('type') ?? '';
+  if (type !== '' && !(PUBLIC_EXPORT_TYPES as readonly string[]).includes(type)) {
+    throw new BadParameterError(`unsupported type ${JSON.stringify(type.slice(0, MAX_ECHOED_TYPE))}, use one of: ${PUBLIC_EXPORT_TYPES.join(', ')}`);
+  }
+  const { clusterName } = await ctx.authPing();
+  const local = async (caType: CertAuthorityType): Promise<CertAuthority[]> => (await ctx.cas.getCertAuthorities(caType)).filter((ca) => ca.spec.cluster_name === clusterName);
+  let text = '';
+  if (type === 'tls' || type === 'tls-host') {
+    for (const ca of await local('host')) text += tlsCaExportPem(ca);
+  } else {
+    for (const caType of type === '' ? (['user', 'host'] as const) : [type as 'user' | 'host']) {
+      for (const ca of await local(caType)) text += sshCaExportLines(ca);
+    }
+  }
+  return streamResult(async (res) => {
+    res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+    res.end(text);
+  });
+}
+
 /** Puts the endpoints on `router` under both of Teleport's prefixes. The router's identity is the caller's address. */
 export function registerWebApiRoutes(router: Router<string>, ctx: WebApiContext): void {
-  // Only the routes that check a secret are rate-limited: ping is cached, guards nothing, and every tsh command that
-  // reaches the proxy starts with one (a shared bucket made a few quick commands fail with "too many requests").
+  // The routes that check a secret are rate-limited, and the CA export (as in Teleport: each call reads the CAs).
+  // Ping is not: it is cached, guards nothing, and every tsh command that reaches the proxy starts with one (a shared
+  // bucket made a few quick commands fail with "too many requests"); tsh asks for the export only when a node's host
+  // certificate is from a CA its known_hosts does not hold yet.
   const limited = (handler: Handler<string>): Handler<string> => async (req) => {
     ctx.limiter.take(req.remoteAddr);
     return handler(req);
   };
   for (const prefix of ['/webapi', '/v1/webapi']) {
     router.add('GET', `${prefix}/ping`, () => webPing(ctx));
+    router.add('GET', `${prefix}/auth/export`, limited((req) => webAuthExport(ctx, req.query)));
     router.add('POST', `${prefix}/ssh/certs`, limited((req) => webSshCerts(ctx, req.body, req.identity)));
     router.add('GET', `${prefix}/users/password/token/:token`, limited((req) => webGetUserToken(ctx, req.params['token'] ?? '')));
     router.add('PUT', `${prefix}/users/password/token`, limited((req) => webCompleteUserToken(ctx, req.body)));
