@@ -81,7 +81,10 @@ describe('tsh refreshes the host CAs from the proxy after a host CA rotation', (
     expect((await webGet(cluster.proxyAddr, '/webapi/auth/export?type=tls')).text).toBe((await webGet(cluster.proxyAddr, '/webapi/auth/export?type=tls-host')).text);
     const user = (await webGet(cluster.proxyAddr, '/webapi/auth/export?type=user')).text;
     const host = (await webGet(cluster.proxyAddr, '/webapi/auth/export?type=host')).text;
-    expect((await webGet(cluster.proxyAddr, '/v1/webapi/auth/export')).text).toBe(user + host);
+    const all = (await webGet(cluster.proxyAddr, '/v1/webapi/auth/export')).text;
+    // No type: the host CA's lines, then the user CA's, as Teleport's export and `tctl auth export` without --type.
+    expect(all).toBe(host + user);
+    expect(`${all}\n`).toBe((await tctl(['auth', 'export'])).stdout);
     const bad = await webGet(cluster.proxyAddr, '/webapi/auth/export?type=nope');
     expect(bad.status).toBe(400);
     expect(bad.text.trim().split('\n')).toHaveLength(1);

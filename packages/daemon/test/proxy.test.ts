@@ -199,7 +199,7 @@ describe('public CA export', () => {
       expect(host.text).toBe(hostLines);
     }
     expect((await request(proxy, 'GET', '/webapi/auth/export?type=user')).text).toBe(userLines);
-    expect((await request(proxy, 'GET', '/webapi/auth/export')).text).toBe(userLines + hostLines);
+    expect((await request(proxy, 'GET', '/webapi/auth/export')).text).toBe(hostLines + userLines);
     for (const type of ['tls', 'tls-host']) {
       expect((await request(proxy, 'GET', `/webapi/auth/export?type=${type}`)).text).toBe(hostCa.spec.active_keys.tls[0]!.cert.replace(/\n?$/, '\n'));
     }

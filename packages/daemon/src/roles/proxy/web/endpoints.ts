@@ -172,7 +172,8 @@ const MAX_ECHOED_TYPE = 64;
 /**
  * `GET /webapi/auth/export[?type=host|user|tls|tls-host]`: the public keys of this cluster's CAs, as `tctl auth
  * export` prints them, for clients that have no credentials yet or whose trust is stale (tsh refreshes its
- * `known_hosts` from `type=host` after a host CA rotation). No `type`: the user CA's lines, then the host CA's.
+ * `known_hosts` from `type=host` after a host CA rotation). No `type`: the host CA's lines, then the user CA's (as
+ * Teleport's export and `tctl auth export`).
  * Public keys only, so no authentication; the answer is a few lines per CA key.
  */
 async function webAuthExport(ctx: WebApiContext, query: URLSearchParams): Promise<StreamResult> {
@@ -186,7 +187,7 @@ async function webAuthExport(ctx: WebApiContext, query: URLSearchParams): Promis
   if (type === 'tls' || type === 'tls-host') {
     for (const ca of await local('host')) text += tlsCaExportPem(ca);
   } else {
-    for (const caType of type === '' ? (['user', 'host'] as const) : [type as 'user' | 'host']) {
+    for (const caType of type === '' ? (['host', 'user'] as const) : [type as 'user' | 'host']) {
       for (const ca of await local(caType)) text += sshCaExportLines(ca);
     }
   }
