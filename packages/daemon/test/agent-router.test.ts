@@ -5,7 +5,7 @@
 
 import { newTunnelServer } from '@teleport-ts/core/tunnel';
 import { describe, expect, it } from 'vitest';
-import { newAgentRouter } from '../src/roles/proxy/agents.js';
+import { newAgentRouter, newTunnelSettler } from '../src/roles/proxy/agents.js';
 import { rejection } from './auth-helpers.js';
 
 const meta = { service: 'orders', protocol: 'postgres' } as const;
@@ -27,4 +27,17 @@ describe('agent router under agent mesh', () => {
       await tunnels.close();
     }
   }, 20_000);
+
+  it('the settler (also the SSH route\'s) returns as soon as the agent\'s tunnel is here, at once for a proxy running a while', async () => {
+    const appearsAt = performance.now() + 300;
+    const tunnels = { hasAgent: (id: string) => id === 'node-1' && performance.now() >= appearsAt };
+    let t0 = performance.now();
+    await newTunnelSettler(tunnels)(['node-1']);
+    const waited = performance.now() - t0;
+    expect(waited).toBeGreaterThanOrEqual(250);
+    expect(waited).toBeLessThan(2_000);
+    t0 = performance.now();
+    await newTunnelSettler(tunnels, performance.now() - 60_000)(['node-2']);
+    expect(performance.now() - t0).toBeLessThan(100);
+  });
 });

@@ -35,6 +35,17 @@ async function awaitAgent(tunnels: Pick<TunnelServer, 'hasAgent'>, agentIds: rea
 }
 
 /**
+ * {@link AgentRouter.settle} for a proxy that started at `startedAt`: for {@link JUST_STARTED_MS}, when none of the
+ * agents has a tunnel here, waits up to {@link AWAIT_AGENT_MS} for one. Also used by the SSH route, which reaches
+ * nodes through the tunnels directly.
+ */
+export function newTunnelSettler(tunnels: Pick<TunnelServer, 'hasAgent'>, startedAt = performance.now()): (agentIds: readonly string[]) => Promise<void> {
+  return async (agentIds) => {
+    if (!agentIds.some((id) => tunnels.hasAgent(id)) && performance.now() - startedAt < JUST_STARTED_MS) await awaitAgent(tunnels, agentIds, AWAIT_AGENT_MS);
+  };
+}
+
+/**
  * @example `const agents = newAgentRouter(tunnels, peers); await agents.openStream(hostId, server.spec.proxy_ids, meta);`
  *
  * Without peers (agent mesh), for {@link JUST_STARTED_MS} after `startedAt` a stream to an agent that has no tunnel
@@ -48,9 +59,7 @@ export function newAgentRouter(
 ): AgentRouter {
   const instances = (agentId: string): (string | undefined)[] => (tunnels.hasAgent(agentId) ? tunnels.instances(agentId) : [undefined]);
   if (peers === undefined) {
-    const settle = async (agentIds: readonly string[]): Promise<void> => {
-      if (!agentIds.some((id) => tunnels.hasAgent(id)) && performance.now() - startedAt < JUST_STARTED_MS) await awaitAgent(tunnels, agentIds, AWAIT_AGENT_MS);
-    };
+    const settle = newTunnelSettler(tunnels, startedAt);
     return {
       reaches: (agentId) => tunnels.hasAgent(agentId),
       settle,

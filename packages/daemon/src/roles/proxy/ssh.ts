@@ -38,6 +38,7 @@ import { clientAddress } from './db-client.js';
 import { newRoutedTlsServer, routeToTlsServer } from './routed-tls.js';
 import type { ProxyLogger } from './service.js';
 import type { AgentlessNodes } from './ssh-agentless.js';
+import { newTunnelSettler } from './agents.js';
 import { newNodeDirectory, type NodeDirectory } from './ssh-nodes.js';
 
 /** The longest request line. */
@@ -72,6 +73,8 @@ interface SshRouteContext {
   deadlines: Pick<PreAuthDeadlines, 'handshakeMs' | 'headersMs'>;
   established: Map<string, () => void>;
   agentless: AgentlessNodes;
+  /** Just after this proxy (re)started: waits a moment for a node's tunnel (see `newTunnelSettler`). */
+  settle: (agentIds: readonly string[]) => Promise<void>;
 }
 
 /** What a client asks for. */
@@ -177,6 +180,8 @@ function dialTcp(addr: string): Promise<Socket> {
 /** The byte stream to the node: its reverse tunnel, else its address (agentless, or a node listening directly). */
 async function dialNode(ctx: SshRouteContext, node: NodeServer, user: Identity, clientAddr: string): Promise<Duplex> {
   const id = node.metadata.name;
+  // A node reached only over its tunnel, asked of a proxy that just restarted: it is dialing this proxy again.
+  if (node.sub_kind !== SUBKIND_OPENSSH && node.spec.addr === '') await ctx.settle([id]);
   if (node.sub_kind !== SUBKIND_OPENSSH && ctx.tunnels.hasAgent(id)) {
     ctx.locks.assertNotLocked({ serverId: id });
     const meta: SshStreamMeta = { service: id, protocol: SSH_STREAM_PROTOCOL, user: user.username, clientAddr };
@@ -284,6 +289,7 @@ export function registerSshRoute(options: SshRouteOptions): { close(): Promise<v
     deadlines: options.deadlines ?? DEFAULT_PRE_AUTH_DEADLINES,
     established: new Map(),
     agentless: options.agentless,
+    settle: newTunnelSettler(options.tunnels),
   };
   return routeToTlsServer({ registry: options.registry, protocol: ALPN_PROTOCOLS.proxySsh, server: newSshTlsServer(ctx, options.certificate), established: ctx.established });
 }
