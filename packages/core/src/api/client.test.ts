@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPair, issueHostCert, newCertAuthority, tlsSigningKeyPair } from '../ca/index.js';
 import { systemClock } from '../clock/index.js';
 import { AUTH_SERVER_NAME, AUTH_VIA_PROXY_ALPN, newAuthClient, type AuthClient } from './auth.js';
+import { MAX_RESPONSE_BYTES } from './http.js';
 
 /** An HTTPS server under the auth server's name whose answers the test sets per path. */
 interface FakeAuth {
@@ -89,6 +90,17 @@ describe('newAuthClient over node:https', () => {
     const error = { kind: 'access-denied', code: 'ERR_TP_LOCKED', message: 'user alice is locked' };
     fake.answers.set('GET /v1/roles/dev', { status: 403, body: JSON.stringify({ error }) });
     await expect(client.getRole('dev')).rejects.toMatchObject(error);
+  });
+
+  it('stops reading an answer over 64 MiB and says so in one line; the client keeps working', async () => {
+    fake.answers.set('GET /v1/nodes', { status: 200, body: `{"items":[${' '.repeat(MAX_RESPONSE_BYTES)}]}` });
+    await expect(client.getNodes()).rejects.toMatchObject({
+      kind: 'limit-exceeded',
+      code: 'ERR_TP_RESPONSE_TOO_LARGE',
+      message: `the answer from ${fake.addr} is larger than 64 MiB`,
+    });
+    fake.answers.set('GET /v1/clustername', { status: 200, body: JSON.stringify({ clusterName: 'example.com' }) });
+    expect(await client.getClusterName()).toBe('example.com');
   });
 
   it('names the peer in network failures', async () => {

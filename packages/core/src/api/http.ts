@@ -6,7 +6,7 @@
 
 import type { IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { ConnectionProblemError, fromWireError, isTeleportError, type WireError } from '../errors/index.js';
+import { ConnectionProblemError, fromWireError, isTeleportError, LimitExceededError, type WireError } from '../errors/index.js';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
@@ -84,10 +84,26 @@ export function requestJson(request: JsonRequest): Promise<unknown> {
   });
 }
 
+/**
+ * The largest JSON answer read: a listing of 10,000 nodes is about 2.5 MB, so this leaves room for clusters a hundred
+ * times larger while a broken or hostile server cannot make a client hold an unbounded body.
+ */
+export const MAX_RESPONSE_BYTES = 64 << 20;
+
 function readJsonResponse(res: IncomingMessage, peer: string): Promise<unknown> {
   return new Promise<unknown>((resolve, reject) => {
     const chunks: Buffer[] = [];
-    res.on('data', (c: Buffer) => chunks.push(c));
+    let size = 0;
+    res.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= MAX_RESPONSE_BYTES) {
+        chunks.push(c);
+        return;
+      }
+      chunks.length = 0;
+      res.destroy();
+      reject(new LimitExceededError(`the answer from ${peer} is larger than ${MAX_RESPONSE_BYTES >> 20} MiB`, { code: 'ERR_TP_RESPONSE_TOO_LARGE' }));
+    });
     res.on('error', reject);
     res.on('end', () => {
       const status = res.statusCode ?? 0;

@@ -46,6 +46,8 @@ export const ERROR_CODES = {
   ERR_TP_METHOD_NOT_ALLOWED: 'bad-parameter',
   /** The request body is over the size cap (HTTP 413). */
   ERR_TP_REQUEST_TOO_LARGE: 'limit-exceeded',
+  /** An API answer over the client's size cap (`MAX_RESPONSE_BYTES`). */
+  ERR_TP_RESPONSE_TOO_LARGE: 'limit-exceeded',
   /** A path segment is not valid percent-encoding. */
   ERR_TP_MALFORMED_PATH: 'bad-parameter',
   /** The caller's address bucket is empty. */
