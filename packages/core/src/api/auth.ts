@@ -405,6 +405,12 @@ export interface DatabaseServer {
   };
 }
 
+/** The order of database server listings (the auth server's `GET /dbservers`, the proxies' caches): by name, then host id. */
+export function compareDatabaseServers(a: DatabaseServer, b: DatabaseServer): number {
+  if (a.metadata.name !== b.metadata.name) return a.metadata.name < b.metadata.name ? -1 : 1;
+  return a.spec.host_id < b.spec.host_id ? -1 : a.spec.host_id > b.spec.host_id ? 1 : 0;
+}
+
 /** Input of {@link AuthClient.upsertDatabaseServer}. */
 export interface UpsertDatabaseServerRequest {
   /** Must be the calling agent's own host UUID. */

@@ -13,6 +13,8 @@ import type { KeyAlgorithm } from '../ca/keys.js';
 import type { DatabaseProtocol } from '../config/index.js';
 import { parseWith, v } from '../schema/index.js';
 import { SECOND_FACTORS } from '../types/index.js';
+import { isStringRecord } from '../types/metadata.js';
+import { isRecord } from '../types/validate.js';
 import type {
   ClusterStatus,
   Database,
@@ -172,19 +174,17 @@ export const DatabaseServerSchema: v.GenericSchema<unknown, DatabaseServer> = v.
 
 export const DatabaseServersResponse = v.looseObject({ items: v.array(DatabaseServerSchema) });
 
-const isObject = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
 const isString = (x: unknown): x is string => typeof x === 'string';
 
 function isDatabase(x: unknown): boolean {
-  if (!isObject(x) || x['kind'] !== 'db' || x['version'] !== 'v3' || !isObject(x['metadata']) || !isObject(x['spec'])) return false;
+  if (!isRecord(x) || x['kind'] !== 'db' || x['version'] !== 'v3' || !isRecord(x['metadata']) || !isRecord(x['spec'])) return false;
   const { name, description, labels } = x['metadata'];
-  if (!isString(name) || (description !== undefined && !isString(description)) || !isObject(labels)) return false;
-  for (const k in labels) if (!isString(labels[k])) return false;
+  if (!isString(name) || (description !== undefined && !isString(description)) || !isStringRecord(labels)) return false;
   return isString(x['spec']['protocol']) && isString(x['spec']['uri']);
 }
 
 function isDatabaseServer(x: unknown): boolean {
-  if (!isObject(x) || x['kind'] !== 'db_server' || x['version'] !== 'v3' || !isObject(x['metadata']) || !isObject(x['spec'])) return false;
+  if (!isRecord(x) || x['kind'] !== 'db_server' || x['version'] !== 'v3' || !isRecord(x['metadata']) || !isRecord(x['spec'])) return false;
   const { name, expires } = x['metadata'];
   if (!isString(name) || (expires !== undefined && !isString(expires))) return false;
   const { host_id: hostId, hostname, version, database, proxy_ids: proxyIds } = x['spec'];
@@ -198,7 +198,7 @@ function isDatabaseServer(x: unknown): boolean {
  * (`pnpm bench listing`); the schema runs only when they fail, for its one-line message naming the field.
  */
 export function parseDatabaseServers(raw: unknown, subject: string): DatabaseServer[] {
-  if (isObject(raw) && Array.isArray(raw['items']) && raw['items'].every(isDatabaseServer)) return raw['items'] as DatabaseServer[];
+  if (isRecord(raw) && Array.isArray(raw['items']) && raw['items'].every(isDatabaseServer)) return raw['items'] as DatabaseServer[];
   return parseWith(DatabaseServersResponse, raw, subject).items;
 }
 

@@ -7,7 +7,7 @@
  */
 
 import type { AuthClient, DatabaseServer, ProxyServer } from '@teleport-ts/core/api';
-import { DatabaseServerSchema, ProxyServerSchema } from '@teleport-ts/core/api';
+import { compareDatabaseServers, DatabaseServerSchema, ProxyServerSchema } from '@teleport-ts/core/api';
 import { newRemoteBackend, startBackendCache, type BackendCache, type BackendCacheOptions, type CacheDiagnostic } from '@teleport-ts/core/cache';
 import type { CertAuthorityType } from '@teleport-ts/core/ca';
 import type { Clock } from '@teleport-ts/core/clock';
@@ -78,7 +78,7 @@ function cachedReads(cache: BackendCache): CachedReads {
     getRole: (name) => access.getRole(name),
     async getDatabaseServers(): Promise<DatabaseServer[]> {
       const servers = (await getAllWithPrefix(b, '/db_servers/')).map(cachedDatabaseServer);
-      return servers.sort((x, y) => byName(x, y) || (x.spec.host_id < y.spec.host_id ? -1 : 1));
+      return servers.sort(compareDatabaseServers);
     },
     async getNodes(): Promise<NodeServer[]> {
       return (await getAllWithPrefix(b, '/nodes/')).map(cachedNode).sort(compareNodes);

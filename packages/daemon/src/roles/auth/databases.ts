@@ -4,7 +4,7 @@
  * events db agents and proxies record about database sessions.
  */
 
-import type { Database, DatabaseServer } from '@teleport-ts/core/api';
+import { compareDatabaseServers, type Database, type DatabaseServer } from '@teleport-ts/core/api';
 import { lookupAuditEventCode, type AuditEvent } from '@teleport-ts/core/audit';
 import { key } from '@teleport-ts/core/backend';
 import { DATABASE_PROTOCOLS, type DatabaseProtocol } from '@teleport-ts/core/config';
@@ -95,9 +95,7 @@ const storedDatabaseServer = decodedPerItem((item) => {
   return { key: item.key, server, json: JSON.stringify(server) };
 });
 
-const byNameThenHost = (a: DatabaseServer, b: DatabaseServer): number =>
-  a.metadata.name === b.metadata.name ? (a.spec.host_id < b.spec.host_id ? -1 : 1) : a.metadata.name < b.metadata.name ? -1 : 1;
-const databaseServerOrder = listingOrder<ReturnType<typeof storedDatabaseServer>>((a, b) => byNameThenHost(a.server, b.server));
+const databaseServerOrder = listingOrder<ReturnType<typeof storedDatabaseServer>>((a, b) => compareDatabaseServers(a.server, b.server));
 
 /**
  * Live database servers, sorted by database name then host id. Callers allowed to list and read `db_server`
