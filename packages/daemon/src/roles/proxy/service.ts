@@ -202,6 +202,8 @@ export async function startProxyService(options: ProxyServiceOptions): Promise<P
   const { auth, owned } = await proxyAuthApi(options);
   const certificate = await webCertificate(options, publicAddrs, clock, log);
   const limiter = newRateLimiter({ ...(options.rateLimit ?? DEFAULT_WEB_RATE_LIMIT), clock });
+  // The CA export has the same limit in a bucket of its own (`WebApiContext.exportLimiter`).
+  const exportLimiter = newRateLimiter({ ...(options.rateLimit ?? DEFAULT_WEB_RATE_LIMIT), clock });
   const webServer = http.createServer({ requestTimeout: 60_000, headersTimeout: 20_000 });
   webServer.keepAliveTimeout = 30_000;
   const listener = newProxyListener(options, certificate, webServer, log);
@@ -214,6 +216,7 @@ export async function startProxyService(options: ProxyServiceOptions): Promise<P
     ...(options.caReads ? { caReads: options.caReads } : {}),
     clock,
     limiter,
+    exportLimiter,
     publicAddr,
     selfSigned: certificate.selfSigned,
     onInternalError: (err, req) => log.error('internal error', { method: req.method, path: redactTokenPath(req.path), error: err instanceof Error ? err.stack : String(err) }),

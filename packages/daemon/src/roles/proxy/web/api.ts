@@ -30,6 +30,8 @@ export interface WebApiOptions {
   caReads?: ProxyCaReads;
   clock: Clock;
   limiter: RateLimiter;
+  /** The CA export's own per-address limit; default `limiter`. */
+  exportLimiter?: RateLimiter;
   /** `host:port` users reach the proxy at (public address, else the listen address). */
   publicAddr: string;
   /** The web certificate is self-signed: the suggested `tsh login` carries `--insecure`, or it would fail as copied. */
@@ -58,7 +60,7 @@ type WebTarget = { kind: 'page'; page: TokenPageKind; token: string } | { kind: 
 export function newWebHandler(options: WebApiOptions): WebHandler {
   const { auth, clock, limiter, publicAddr } = options;
   const insecure = options.selfSigned === true;
-  const ctx: WebApiContext = { auth, cas: options.caReads ?? auth, authPing: newCachedAuthPing(auth, clock), publicAddr, limiter };
+  const ctx: WebApiContext = { auth, cas: options.caReads ?? auth, authPing: newCachedAuthPing(auth, clock), publicAddr, limiter, exportLimiter: options.exportLimiter ?? limiter };
   // The identity of an (unauthenticated) web caller is its address, which the auth server audits logins at.
   const router = newRouter<string>(options.onInternalError);
   registerWebApiRoutes(router, ctx);

@@ -43,6 +43,8 @@ export interface WebApiContext {
   publicAddr: string;
   /** Per-address limit on the routes that check a secret (login, invite and reset tokens). */
   limiter: RateLimiter;
+  /** Per-address limit on the CA export, a bucket of its own: a tsh refreshing its host CAs takes no login's token. */
+  exportLimiter: RateLimiter;
 }
 
 /** A ping of the auth server that reuses its answer for a short while (every login and page asks for it), and the last answer while the auth server is unreachable. */
@@ -199,17 +201,19 @@ async function webAuthExport(ctx: WebApiContext, query: URLSearchParams): Promis
 
 /** Puts the endpoints on `router` under both of Teleport's prefixes. The router's identity is the caller's address. */
 export function registerWebApiRoutes(router: Router<string>, ctx: WebApiContext): void {
-  // The routes that check a secret are rate-limited, and the CA export (as in Teleport: each call reads the CAs).
+  // The routes that check a secret are rate-limited, and the CA export (as in Teleport: each call reads the CAs), in a
+  // bucket of its own so that tsh refreshing its host CAs after a rotation takes no login's token.
   // Ping is not: it is cached, guards nothing, and every tsh command that reaches the proxy starts with one (a shared
   // bucket made a few quick commands fail with "too many requests"); tsh asks for the export only when a node's host
   // certificate is from a CA its known_hosts does not hold yet.
-  const limited = (handler: Handler<string>): Handler<string> => async (req) => {
-    ctx.limiter.take(req.remoteAddr);
+  const limitedBy = (limiter: RateLimiter) => (handler: Handler<string>): Handler<string> => async (req) => {
+    limiter.take(req.remoteAddr);
     return handler(req);
   };
+  const limited = limitedBy(ctx.limiter);
   for (const prefix of ['/webapi', '/v1/webapi']) {
     router.add('GET', `${prefix}/ping`, () => webPing(ctx));
-    router.add('GET', `${prefix}/auth/export`, limited((req) => webAuthExport(ctx, req.query)));
+    router.add('GET', `${prefix}/auth/export`, limitedBy(ctx.exportLimiter)((req) => webAuthExport(ctx, req.query)));
     router.add('POST', `${prefix}/ssh/certs`, limited((req) => webSshCerts(ctx, req.body, req.identity)));
     router.add('GET', `${prefix}/users/password/token/:token`, limited((req) => webGetUserToken(ctx, req.params['token'] ?? '')));
     router.add('PUT', `${prefix}/users/password/token`, limited((req) => webCompleteUserToken(ctx, req.body)));
