@@ -770,6 +770,9 @@ export function runAuthSuite(name: string, newStorage: StorageFactory): void {
         expect(await rejection(anon.ping())).toMatchObject({ kind: 'limit-exceeded', code: 'ERR_TP_RATE_LIMITED' });
         expect((await rejection(anon.getUserToken('abc'))).kind).toBe('limit-exceeded');
         for (let i = 0; i < 5; i++) await t.admin.getClusterName();
+        // Ping with a certificate (proxies, agents, tctl: one address on one machine) takes no token.
+        for (let i = 0; i < 5; i++) await t.admin.ping();
+        expect((await rejection(anon.ping())).kind).toBe('limit-exceeded');
         t.clock.advance(1_000);
         await anon.ping();
       } finally {

@@ -57,8 +57,8 @@ export function newCachedAuthPing(auth: ProxyAuthApi, clock: Clock): () => Promi
     try {
       value = await auth.ping();
     } catch (err) {
-      // The auth server is unreachable: what it said last still describes the cluster (tsh pings before db commands).
-      if (cache && isTeleportError(err) && err.kind === 'connection-problem') return cache.value;
+      // The auth server is unreachable or busy: what it said last still describes the cluster (tsh pings before db commands).
+      if (cache && isTeleportError(err) && (err.kind === 'connection-problem' || err.kind === 'limit-exceeded')) return cache.value;
       throw err;
     }
     cache = { at: now, value };
