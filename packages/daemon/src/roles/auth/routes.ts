@@ -52,6 +52,18 @@ import { completeUserToken, createResetPasswordToken, createUser, deleteUser, ge
 
 type Ctx = RequestContext<Caller>;
 
+/**
+ * Ping answers anyone, but takes a token only from anonymous callers: proxies, agents and tctl present their
+ * certificates, and all share one address on a single machine (a proxy relaying tsh's pings through a bucket that
+ * tctl and the agents drained during a CA rotation failed tsh logins with "too many requests").
+ */
+function anonymousLimited(limiter: RateLimiter, handler: Handler<Caller>): Handler<Caller> {
+  return async (c) => {
+    if (c.identity.kind === 'anonymous') limiter.take(c.remoteAddr);
+    return handler(c);
+  };
+}
+
 /** Registers every auth API route on `router`. */
 export function registerAuthRoutes(router: Router<Caller>, ctx: AuthContext, limiter: RateLimiter): void {
   const p = (path: string): string => `${AUTH_API_PREFIX}${path}`;
@@ -59,17 +71,10 @@ export function registerAuthRoutes(router: Router<Caller>, ctx: AuthContext, lim
     limiter.take(c.remoteAddr);
     return handler(c);
   };
-  // Ping answers anyone, but takes a token only from anonymous callers: proxies, agents and tctl present their
-  // certificates, and all share one address on a single machine (a proxy relaying tsh's pings through a bucket that
-  // tctl and the agents drained during a CA rotation failed tsh logins with "too many requests").
-  const anonymousLimited = (handler: Handler<Caller>): Handler<Caller> => async (c) => {
-    if (c.identity.kind === 'anonymous') limiter.take(c.remoteAddr);
-    return handler(c);
-  };
   const name = (c: Ctx): string => c.params['name'] ?? '';
 
   // Unauthenticated.
-  router.add('GET', p('/ping'), anonymousLimited(() => ping(ctx)));
+  router.add('GET', p('/ping'), anonymousLimited(limiter, () => ping(ctx)));
   router.add('POST', p('/join'), publicRoute((c) => registerUsingToken(ctx, c.identity, c.body)));
   router.add('POST', p('/usertokens/lookup'), publicRoute((c) => getUserToken(ctx, c.body)));
   router.add('POST', p('/usertokens/complete'), publicRoute((c) => completeUserToken(ctx, c.identity, c.body)));
