@@ -41,7 +41,7 @@ describe('proxyTextRequest', () => {
   });
 
   it('refuses an answer over maxBytes, and returns the proxy error kind', async () => {
-    await expect(proxyTextRequest(target, '/big', { insecure: true, maxBytes: 64 * 1024 })).rejects.toThrow('larger than 65536 bytes');
+    await expect(proxyTextRequest(target, '/big', { insecure: true, maxBytes: 64 * 1024 })).rejects.toMatchObject({ kind: 'limit-exceeded', message: `the answer from proxy ${target.addr} is larger than 65536 bytes` });
     await expect(proxyTextRequest(target, '/bad', { insecure: true, maxBytes: 1024 })).rejects.toMatchObject({ kind: 'bad-parameter', message: 'unsupported type "x"' });
   });
 });

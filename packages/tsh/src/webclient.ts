@@ -4,9 +4,8 @@
  * one clear line naming `--insecure`.
  */
 
-import https from 'node:https';
-import { requestJson } from '@teleport-ts/core/api';
-import { BadParameterError, ConnectionProblemError, fromWireError, type WireError } from '@teleport-ts/core/errors';
+import { requestJson, requestText } from '@teleport-ts/core/api';
+import { BadParameterError, ConnectionProblemError } from '@teleport-ts/core/errors';
 import { parseWith, type v } from '@teleport-ts/core/schema';
 
 /** The default port of the proxy's web listener. */
@@ -107,42 +106,15 @@ export async function proxyRequest<T>(
  * end; a failure status comes back as the proxy's error.
  */
 export function proxyTextRequest(target: ProxyTarget, path: string, options: ProxyRequestOptions & { maxBytes: number }): Promise<string> {
-  const timeoutMs = options.timeoutMs ?? 15_000;
-  return new Promise<string>((resolve, reject) => {
-    const req = https.request(
-      { host: target.host, port: target.port, method: 'GET', path, agent: false, rejectUnauthorized: !options.insecure, timeout: timeoutMs, headers: { accept: 'text/plain' } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > options.maxBytes) {
-            req.destroy();
-            reject(new ConnectionProblemError(`the answer of GET ${path.split('?')[0]} from proxy ${target.addr} is larger than ${options.maxBytes} bytes`));
-            return;
-          }
-          chunks.push(chunk);
-        });
-        res.on('error', (err: NodeJS.ErrnoException) => reject(proxyNetworkError(target, err)));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          const status = res.statusCode ?? 0;
-          if (status >= 200 && status < 300) {
-            resolve(text);
-            return;
-          }
-          let wire: WireError | undefined;
-          try {
-            wire = (JSON.parse(text) as { error?: WireError }).error;
-          } catch {
-            // Not our error shape: the status says enough.
-          }
-          reject(wire && typeof wire.kind === 'string' && typeof wire.message === 'string' ? fromWireError(wire) : new ConnectionProblemError(`unexpected response from proxy ${target.addr}: HTTP ${status}`));
-        });
-      },
-    );
-    req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
-    req.on('error', (err: NodeJS.ErrnoException) => reject(proxyNetworkError(target, err)));
-    req.end();
+  return requestText({
+    host: target.host,
+    port: target.port,
+    path,
+    agent: false,
+    tls: { rejectUnauthorized: !options.insecure },
+    timeoutMs: options.timeoutMs ?? 15_000,
+    maxBytes: options.maxBytes,
+    peer: `proxy ${target.addr}`,
+    networkError: (err) => proxyNetworkError(target, err),
   });
 }

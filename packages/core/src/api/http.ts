@@ -1,5 +1,5 @@
 /**
- * One JSON request over node:https, shared by the auth API client and tsh's proxy web client: the body parsed for
+ * One JSON (or text) request over node:https, shared by the auth API client and tsh's proxy web client: the body parsed for
  * 2xx, the server's `{ error: { kind, code, message } }` rethrown as the same error kind, anything else one
  * connection-problem line naming the peer. node:https (not undici) keeps a client's start-up light.
  */
@@ -45,9 +45,31 @@ export interface JsonRequest {
  * ```
  */
 export function requestJson(request: JsonRequest): Promise<unknown> {
+  return sendRequest(request, 'application/json', (res) => readResponse(res, request.peer, MAX_RESPONSE_BYTES, 'json'));
+}
+
+/** Input of {@link requestText}: a GET of a text answer, at most `maxBytes` long. */
+export interface TextRequest extends Omit<JsonRequest, 'method' | 'body'> {
+  maxBytes: number;
+}
+
+/**
+ * Sends one GET and reads its text answer (the proxy's `/webapi/auth/export`); failures as {@link requestJson}'s,
+ * an answer over `maxBytes` refused without being read to its end.
+ *
+ * @example
+ * ```ts
+ * const lines = await requestText({ host, port, path: '/webapi/auth/export?type=host', agent: false, maxBytes: 65_536, peer, networkError });
+ * ```
+ */
+export function requestText(request: TextRequest): Promise<string> {
+  return sendRequest({ ...request, method: 'GET' }, 'text/plain', (res) => readResponse(res, request.peer, request.maxBytes, 'text') as Promise<string>);
+}
+
+function sendRequest<T>(request: JsonRequest, accept: string, read: (res: IncomingMessage) => Promise<T>): Promise<T> {
   const payload = request.body === undefined ? undefined : JSON.stringify(request.body);
   const timeoutMs = request.timeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
-  return new Promise<unknown>((resolve, reject) => {
+  return new Promise<T>((resolve, reject) => {
     const req = https.request(
       {
         host: request.host,
@@ -58,15 +80,13 @@ export function requestJson(request: JsonRequest): Promise<unknown> {
         ...request.tls,
         timeout: timeoutMs,
         headers: {
-          accept: 'application/json',
+          accept,
           ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }),
         },
       },
       (res) => {
         // A stream failure while reading is a network failure; what the server said keeps its kind.
-        readJsonResponse(res, request.peer).then(resolve, (err: unknown) =>
-          reject(isTeleportError(err) ? err : request.networkError(err as NodeJS.ErrnoException)),
-        );
+        read(res).then(resolve, (err: unknown) => reject(isTeleportError(err) ? err : request.networkError(err as NodeJS.ErrnoException)));
       },
     );
     req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));
@@ -90,25 +110,33 @@ export function requestJson(request: JsonRequest): Promise<unknown> {
  */
 export const MAX_RESPONSE_BYTES = 64 << 20;
 
-function readJsonResponse(res: IncomingMessage, peer: string): Promise<unknown> {
+const sizeText = (bytes: number): string => (bytes % (1 << 20) === 0 ? `${bytes >> 20} MiB` : `${bytes} bytes`);
+
+/** Reads an answer whole: a 2xx body as JSON or text; any other status as the server's error, or one line naming it. */
+function readResponse(res: IncomingMessage, peer: string, maxBytes: number, as: 'json' | 'text'): Promise<unknown> {
   return new Promise<unknown>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     res.on('data', (c: Buffer) => {
       size += c.length;
-      if (size <= MAX_RESPONSE_BYTES) {
+      if (size <= maxBytes) {
         chunks.push(c);
         return;
       }
       chunks.length = 0;
       res.destroy();
-      reject(new LimitExceededError(`the answer from ${peer} is larger than ${MAX_RESPONSE_BYTES >> 20} MiB`, { code: 'ERR_TP_RESPONSE_TOO_LARGE' }));
+      reject(new LimitExceededError(`the answer from ${peer} is larger than ${sizeText(maxBytes)}`, { code: 'ERR_TP_RESPONSE_TOO_LARGE' }));
     });
     res.on('error', reject);
     res.on('end', () => {
       const status = res.statusCode ?? 0;
+      const ok = status >= 200 && status < 300;
       const unexpected = (): Error => new ConnectionProblemError(`unexpected response from ${peer}: HTTP ${status}`);
       const text = Buffer.concat(chunks).toString('utf8');
+      if (ok && as === 'text') {
+        resolve(text);
+        return;
+      }
       let parsed: unknown;
       try {
         parsed = text === '' ? undefined : JSON.parse(text);
@@ -116,7 +144,7 @@ function readJsonResponse(res: IncomingMessage, peer: string): Promise<unknown> 
         reject(unexpected());
         return;
       }
-      if (status >= 200 && status < 300) {
+      if (ok) {
         resolve(parsed);
         return;
       }
@@ -152,7 +180,7 @@ function openStream(request: JsonLinesRequest): Promise<IncomingMessage> {
       (res) => {
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) resolve(res);
-        else readJsonResponse(res, request.peer).then(() => reject(new ConnectionProblemError(`unexpected response from ${request.peer}: HTTP ${status}`)), reject);
+        else readResponse(res, request.peer, MAX_RESPONSE_BYTES, 'json').then(() => reject(new ConnectionProblemError(`unexpected response from ${request.peer}: HTTP ${status}`)), reject);
       },
     );
     req.on('timeout', () => req.destroy(Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' })));

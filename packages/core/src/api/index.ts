@@ -9,4 +9,4 @@ export * from './identity.js';
 export * from './join.js';
 export * from './responses.js';
 export * from './recordings.js';
-export { requestJson, DEFAULT_REQUEST_TIMEOUT_MS, type JsonRequest } from './http.js';
+export { requestJson, requestText, DEFAULT_REQUEST_TIMEOUT_MS, type JsonRequest, type TextRequest } from './http.js';
