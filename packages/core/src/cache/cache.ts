@@ -24,6 +24,15 @@ export interface BackendCacheOptions {
   backoff?: { baseMs?: number; maxMs?: number };
   /** How long a watch must stay up before the backoff starts over (default 30 s): see {@link startBackendCache}. */
   healthyAfterMs?: number;
+  /**
+   * After losing a watch that was live, the first re-initialisation waits a random 0..resumeJitterMs instead of the
+   * backoff's first step (default 0: the backoff). Agents set it: an auth server whose own backend watch resets ends
+   * every agent's stream at once, and a fleet should come back spread out (Teleport resumes watchers after a full
+   * jitter of 10 s). Reads stay correct meanwhile (a stale cache asks the backend first).
+   */
+  resumeJitterMs?: number;
+  /** Source of the jitter, in [0, 1) (tests). Default `Math.random`. */
+  random?: () => number;
   /** How long one initialisation waits for the watch's `init` (default 30 s). */
   initTimeoutMs?: number;
   /** Events buffered while the snapshot is read before the attempt is abandoned (default 1,000,000). */
@@ -130,10 +139,18 @@ export async function runCache(s: CacheCore): Promise<void> {
     if (s.closed) break;
     if (s.state === 'ready') s.state = 'stale';
     if (liveSince !== undefined && performance.now() - liveSince >= healthyAfter) attempt = 0;
-    const delay = jitteredBackoff(attempt++, { baseMs: s.options.backoff?.baseMs ?? 100, maxMs: s.options.backoff?.maxMs ?? 10_000 });
+    const delay = reinitialiseAfter(s.options, attempt++, liveSince !== undefined);
     report(s, { event: liveSince !== undefined ? 'lost' : 'init-failed', name: s.name, reason: message(reason), retryInMs: delay });
     await pause(s, delay);
   }
+}
+
+/** The wait before initialisation `attempt` (0 after a healthy watch): see {@link BackendCacheOptions.resumeJitterMs}. */
+function reinitialiseAfter(options: BackendCacheOptions, attempt: number, wasLive: boolean): number {
+  const random = options.random ?? Math.random;
+  const spread = options.resumeJitterMs ?? 0;
+  if (wasLive && attempt === 0 && spread > 0) return Math.floor(random() * spread);
+  return jitteredBackoff(attempt, { baseMs: options.backoff?.baseMs ?? 100, maxMs: options.backoff?.maxMs ?? 10_000, random });
 }
 
 async function pause(s: CacheCore, ms: number): Promise<void> {

@@ -262,6 +262,26 @@ export function runCacheCompliance(name: string, setup: () => Promise<CacheFixtu
       expect(cache.initialisations()).toBeLessThanOrEqual(faulty.opened());
     });
 
+    it('spreads the first re-initialisation after losing a live watch over resumeJitterMs, then backs off as before', async () => {
+      const faulty = withWatchFaults(fx.backend);
+      const lost: number[] = [];
+      const onDiagnostic = (d: CacheDiagnostic): void => {
+        if (d.event === 'lost') lost.push(d.retryInMs);
+      };
+      const cache = await start(faulty.backend, { resumeJitterMs: 400, random: () => 0.75, onDiagnostic });
+      expect(await cache.whenReady(10_000)).toBe(true);
+      faulty.cut();
+      await eventually(() => lost.length === 1);
+      // 0.75 of the spread, where the backoff's first step would be 10..20 ms.
+      expect(lost[0]).toBe(300);
+      expect(faulty.opened()).toBe(1);
+      await eventually(() => faulty.opened() === 2 && cache.state() === 'ready');
+      // Lost again before it was healthy: the backoff's second step (20..40 ms with baseMs 20), not the spread.
+      faulty.cut();
+      await eventually(() => lost.length === 2);
+      expect(lost[1]).toBe(35);
+    });
+
     it('drains the watch while a slow snapshot is read, so a small driver queue does not overflow', async () => {
       const faulty = withWatchFaults(fx.backend, { queueSize: 16, rangeDelayMs: 300 });
       const cache = await start(faulty.backend);

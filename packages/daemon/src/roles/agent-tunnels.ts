@@ -12,7 +12,7 @@ import type { Clock } from '@teleport-ts/core/clock';
 import { startTunnelPool, type TunnelAgentOptions, type TunnelPool, type TunnelPoolTarget } from '@teleport-ts/core/tunnel';
 import type { Logger } from '../logger.js';
 import type { CertAuthorityCache } from './db/cas.js';
-import { openRemoteCache, type RemoteCache } from './remote-cache.js';
+import { AGENT_CACHE_SETTINGS, openRemoteCache, type RemoteCache } from './remote-cache.js';
 import { reverseTunnelDialer } from './tunnel-dial.js';
 
 export interface AgentTunnelsOptions {
@@ -89,7 +89,7 @@ function discoverProxies(auth: AgentTunnelsOptions['auth'], cache: RemoteCache, 
  * ```
  */
 export function startAgentTunnels(options: AgentTunnelsOptions): TunnelPool {
-  const own = options.cache === undefined ? openRemoteCache({ auth: options.auth, prefixes: ['/proxies/'], name: 'tunnels', clock: options.clock, logger: options.logger }) : undefined;
+  const own = options.cache === undefined ? openRemoteCache({ auth: options.auth, prefixes: ['/proxies/'], name: 'tunnels', clock: options.clock, logger: options.logger, settings: AGENT_CACHE_SETTINGS }) : undefined;
   const cache = options.cache ?? own!;
   const intervalMs = options.tunnel?.discoveryIntervalMs ?? WATCHED_DISCOVERY_INTERVAL_MS;
   const pool = startTunnelPool({

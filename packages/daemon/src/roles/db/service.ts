@@ -24,7 +24,7 @@ import { loadOrJoinIdentity } from '../join.js';
 import { renewingAuthClient, startAgentRenewal } from '../renewal.js';
 import { startLockWatcher } from '../lockwatcher.js';
 import type { BackendCache } from '@teleport-ts/core/cache';
-import { AGENT_CACHE_PREFIXES, openRemoteCache, withCachedReads, type RemoteCache } from '../remote-cache.js';
+import { AGENT_CACHE_PREFIXES, AGENT_CACHE_SETTINGS, openRemoteCache, withCachedReads, type RemoteCache } from '../remote-cache.js';
 import { newServiceAuditEmitter } from './audit.js';
 import { DEFAULT_ROLE_CACHE_TTL_MS, newDatabaseAuthorizer } from './authorize.js';
 import { newCertAuthorityCache } from './cas.js';
@@ -288,7 +288,7 @@ export async function startDatabaseService(options: DatabaseServiceOptions): Pro
   const auth: AuthClient = renewing.client;
   // An agent alone follows the auth server's watch (CAs, roles, locks): sessions of valid certificates are checked
   // while the auth server is unreachable. Next to an auth server, the local API answers from that server's cache.
-  const cache = options.auth ? undefined : openRemoteCache({ auth, prefixes: AGENT_CACHE_PREFIXES, name: 'db', clock, logger });
+  const cache = options.auth ? undefined : openRemoteCache({ auth, prefixes: AGENT_CACHE_PREFIXES, name: 'db', clock, logger, settings: AGENT_CACHE_SETTINGS });
   const engine = newEngineContext(options, { auth, clusterName, hostId, clock, identity, cache });
   const engines = newEngineRegistry(engine);
   const streams = newDatabaseStreams({ databases, engines, logger });

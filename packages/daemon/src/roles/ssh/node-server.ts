@@ -13,7 +13,7 @@ import { redact } from '@teleport-ts/core/errors';
 import type { Logger } from '../../logger.js';
 import { newServiceAuditEmitter } from '../db/audit.js';
 import { startLockWatcher } from '../lockwatcher.js';
-import { AGENT_CACHE_PREFIXES, openRemoteCache, withCachedReads } from '../remote-cache.js';
+import { AGENT_CACHE_PREFIXES, AGENT_CACHE_SETTINGS, openRemoteCache, withCachedReads } from '../remote-cache.js';
 import type { SshStreamHandler } from './handler.js';
 import type { NodeIdentityInfo } from './service.js';
 import { startSessionRecording, type SessionRecording, type SessionRecordingOptions } from './recording/index.js';
@@ -90,7 +90,7 @@ export function clusterSshServer(info: NodeIdentityInfo, options: { clock: Clock
   const { identity, auth, clusterName, hostId, nodename } = info;
   const { logger, clock } = options;
   // CAs, roles and locks from a cache fed by the auth server's watch: sessions keep being checked while it is unreachable.
-  const cache = openRemoteCache({ auth, prefixes: AGENT_CACHE_PREFIXES, name: 'node', clock, logger });
+  const cache = openRemoteCache({ auth, prefixes: AGENT_CACHE_PREFIXES, name: 'node', clock, logger, settings: AGENT_CACHE_SETTINGS });
   const reads = withCachedReads(auth, cache.reads);
   const cas = userCaKeys(reads, clusterName, logger);
   const locks = startLockWatcher({ auth: reads, clock, refreshMs: CACHED_LOCK_REFRESH_MS, onError: (err) => logger.warn('could not fetch locks, keeping the last known ones', { error: redact((err as Error).message) }) });
