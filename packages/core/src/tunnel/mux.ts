@@ -28,8 +28,11 @@ import type { TLSSocket } from 'node:tls';
 export const STREAM_WINDOW_BYTES = 1024 * 1024;
 /** Credit is returned in steps of at least this much (fewer WINDOW frames), or when the reader drained everything. */
 const CREDIT_STEP = 64 * 1024;
-/** DATA payloads are cut to at most this (a frame per TLS record or so on bulk transfers). */
-const MAX_DATA_FRAME = 64 * 1024;
+/**
+ * A pending write is sent in slices of at most this. Not a frame cap: slices of one stream queued in the same tick
+ * may leave as one DATA frame, which the receiver bounds by the stream's window.
+ */
+const MAX_DATA_SLICE = 64 * 1024;
 /** Largest control payload accepted (OPEN's meta, REFUSE's error). */
 const MAX_CONTROL_PAYLOAD = 64 * 1024;
 /**
@@ -325,7 +328,7 @@ function pumpStream(s: SessionState, stream: MuxStream): void {
   stream.accept();
   let { chunk } = pending;
   while (chunk.length > 0 && stream.sendWindow > 0) {
-    const n = Math.min(chunk.length, stream.sendWindow, MAX_DATA_FRAME);
+    const n = Math.min(chunk.length, stream.sendWindow, MAX_DATA_SLICE);
     sendFrame(s, FRAME.data, stream.id, n === chunk.length ? chunk : chunk.subarray(0, n));
     stream.sendWindow -= n;
     chunk = chunk.subarray(n);
