@@ -47,3 +47,8 @@ export function percentile(sorted: number[], p: number): number {
   const idx = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[idx]!;
 }
+
+/** A failure text as a grouping key: numbers (addresses, ports, attempts) masked, at most `max` characters. */
+export function problemKey(text: string, max: number): string {
+  return text.replace(/\d+/g, 'N').slice(0, max);
+}

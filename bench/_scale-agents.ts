@@ -16,6 +16,7 @@ import { TUNNEL_CHANNEL, type TunnelDiagnostic, type TunnelPool } from '@telepor
 import type { Logger } from '../packages/daemon/src/logger.js';
 import { clusterAndHostId } from '../packages/daemon/src/roles/agent.js';
 import { startAgentTunnels } from '../packages/daemon/src/roles/agent-tunnels.js';
+import { problemKey } from './_report.js';
 import { newCertAuthorityCache } from '../packages/daemon/src/roles/db/cas.js';
 import { loadDatabaseSpecs } from '../packages/daemon/src/roles/db/config.js';
 import { DEFAULT_DB_HEARTBEAT, startDatabaseHeartbeats } from '../packages/daemon/src/roles/db/heartbeat.js';
@@ -61,7 +62,7 @@ const TUNNEL_SPACING_MS = 50;
 /** What went wrong in this worker, grouped by text (numbers masked: addresses, ports, attempts). */
 const problems = new Map<string, number>();
 function noteProblem(text: string): void {
-  const key = text.replace(/\d+/g, 'N').slice(0, 200);
+  const key = problemKey(text, 200);
   problems.set(key, (problems.get(key) ?? 0) + 1);
 }
 

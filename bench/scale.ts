@@ -23,7 +23,7 @@ import { loadIdentity, newAuthClient } from '@teleport-ts/core/api';
 import { clusterMemberConfig, freePort, repoBin, runProgram, startPostgres, type PostgresServer } from '@teleport-ts/testkit';
 import { DEFAULT_HEARTBEAT } from '../packages/daemon/src/roles/heartbeat-timing.js';
 import { cli, cpuSeconds, startProcess, type BenchProcess } from './_common.js';
-import { machineLine, markdownTable, percentile, writeSection, type Row } from './_report.js';
+import { machineLine, markdownTable, percentile, problemKey, writeSection, type Row } from './_report.js';
 import type { WorkerCommand, WorkerPlan, WorkerStats } from './_scale-agents.js';
 
 const root = path.resolve(import.meta.dirname, '..');
@@ -215,7 +215,7 @@ function daemonProblems(members: Member[]): Record<string, number> {
     for (const line of m.daemon.output().split('\n')) {
       const hit = / (WARN|ERROR) (.*)$/.exec(line);
       if (hit === null) continue;
-      const key = `auth+proxy ${i}: ${hit[1]} ${hit[2]!.replace(/\d+/g, 'N').slice(0, 160)}`;
+      const key = `auth+proxy ${i}: ${hit[1]} ${problemKey(hit[2]!, 160)}`;
       counts[key] = (counts[key] ?? 0) + 1;
     }
   }
