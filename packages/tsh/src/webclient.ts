@@ -4,7 +4,7 @@
  * one clear line naming `--insecure`.
  */
 
-import { requestJson, requestText } from '@teleport-ts/core/api';
+import { requestJson, requestText, type TextRequest } from '@teleport-ts/core/api';
 import { BadParameterError, ConnectionProblemError } from '@teleport-ts/core/errors';
 import { parseWith, type v } from '@teleport-ts/core/schema';
 
@@ -69,6 +69,20 @@ export interface ProxyRequestOptions {
   timeoutMs?: number;
 }
 
+/** What every request to the proxy carries: one connection, the web certificate verified unless `--insecure`. */
+function toProxy(target: ProxyTarget, path: string, options: ProxyRequestOptions): Omit<TextRequest, 'maxBytes'> {
+  return {
+    host: target.host,
+    port: target.port,
+    path,
+    agent: false,
+    tls: { rejectUnauthorized: !options.insecure },
+    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
+    peer: `proxy ${target.addr}`,
+    networkError: (err) => proxyNetworkError(target, err),
+  };
+}
+
 /**
  * One JSON request to the proxy, its answer checked against `schema`.
  *
@@ -85,18 +99,7 @@ export async function proxyRequest<T>(
   options: ProxyRequestOptions,
   schema: v.GenericSchema<unknown, T>,
 ): Promise<T> {
-  const answer = await requestJson({
-    host: target.host,
-    port: target.port,
-    method,
-    path,
-    body,
-    agent: false,
-    tls: { rejectUnauthorized: !options.insecure },
-    ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}),
-    peer: `proxy ${target.addr}`,
-    networkError: (err) => proxyNetworkError(target, err),
-  });
+  const answer = await requestJson({ ...toProxy(target, path, options), method, body });
   return parseWith(schema, answer, `response of ${method} ${path} from proxy ${target.addr}`);
 }
 
@@ -106,15 +109,5 @@ export async function proxyRequest<T>(
  * end; a failure status comes back as the proxy's error.
  */
 export function proxyTextRequest(target: ProxyTarget, path: string, options: ProxyRequestOptions & { maxBytes: number }): Promise<string> {
-  return requestText({
-    host: target.host,
-    port: target.port,
-    path,
-    agent: false,
-    tls: { rejectUnauthorized: !options.insecure },
-    timeoutMs: options.timeoutMs ?? 15_000,
-    maxBytes: options.maxBytes,
-    peer: `proxy ${target.addr}`,
-    networkError: (err) => proxyNetworkError(target, err),
-  });
+  return requestText({ ...toProxy(target, path, { ...options, timeoutMs: options.timeoutMs ?? 15_000 }), maxBytes: options.maxBytes });
 }

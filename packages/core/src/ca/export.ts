@@ -13,7 +13,7 @@ export function queryEscape(text: string): string {
 }
 
 /** `type base64` of an `authorized_keys` line, without any comment. */
-function bareKey(publicKeyLine: string): string {
+export function bareKey(publicKeyLine: string): string {
   return publicKeyLine.trim().split(/\s+/).slice(0, 2).join(' ');
 }
 

@@ -27,7 +27,7 @@ export {
   type KeyPurpose,
 } from './keys.js';
 export { derToPem, pemToDer, pemBlocksToDer } from './pem.js';
-export { hostCaLine, queryEscape, sshCaExportLines, tlsCaExportPem, userCaLine } from './export.js';
+export { bareKey, hostCaLine, queryEscape, sshCaExportLines, tlsCaExportPem, userCaLine } from './export.js';
 export { caPin, caPinMatches, caPinMismatch, checkCaPin } from './pin.js';
 export {
   CA_KEY_KINDS,
@@ -138,6 +138,7 @@ export {
 } from './sshca/issue.js';
 export { toOpenSshPrivateKey } from './sshca/privatekey.js';
 export { summarizeSshCertificate, type SshCertFields, type SshCertSummary } from './sshca/summary.js';
+export { isSshKeyType } from './sshca/keyline.js';
 export {
   decodeSshPublicKey,
   formatAuthorizedKey,

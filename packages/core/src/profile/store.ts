@@ -19,6 +19,7 @@ import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { readOptional, writeAtomic } from '../api/files.js';
+import { bareKey } from '../ca/export.js';
 import { BadParameterError } from '../errors/index.js';
 import { checkNewName, quoteName } from '../types/names.js';
 import { parseFlatYaml, toYaml } from './yaml.js';
@@ -122,8 +123,7 @@ export function knownHostsPath(home: string): string {
  * name and the proxy host are trusted when they present a host certificate signed by `publicKeyLine`.
  */
 function knownHostsLine(proxyHost: string, cluster: string, publicKeyLine: string): string {
-  const key = publicKeyLine.trim().split(/\s+/).slice(0, 2).join(' ');
-  return `@cert-authority ${proxyHost},${cluster},*.${cluster} ${key} type=host`;
+  return `@cert-authority ${proxyHost},${cluster},*.${cluster} ${bareKey(publicKeyLine)} type=host`;
 }
 
 /** Replaces this proxy's and cluster's `@cert-authority` lines in `known_hosts`; other lines, and the file's mode, stay. */

@@ -8,6 +8,7 @@
  * refused for its CA alone (`ERR_TP_SSH_UNTRUSTED_CA`); a retry that fails again reports the first refusal.
  */
 
+import { isSshKeyType, parseAuthorizedKeyLine } from '@teleport-ts/core/ca';
 import { isTeleportError } from '@teleport-ts/core/errors';
 import { saveHostCaKeys } from '@teleport-ts/core/profile';
 import { parseProxyAddr, proxyTextRequest } from '../webclient.js';
@@ -20,16 +21,15 @@ export const MAX_EXPORT_LINES = 64;
 /** Time allowed for the export request. */
 const EXPORT_TIMEOUT_MS = 10_000;
 
-/** The SSH key types a host CA may have. */
-const CA_KEY_TYPES = new Set(['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'ssh-rsa']);
-
-/** True when `blob` is base64 of an SSH public key whose wire type is `type`. */
-function isKeyBlob(type: string, blob: string): boolean {
-  if (!/^[A-Za-z0-9+/]+={0,2}$/.test(blob)) return false;
-  const raw = Buffer.from(blob, 'base64');
-  if (raw.length < 4 + type.length) return false;
-  const len = raw.readUInt32BE(0);
-  return len === type.length && raw.subarray(4, 4 + len).toString('latin1') === type;
+/** True when `type blob` is a public key line of a type we support whose blob names the same type. */
+function isKeyLine(type: string, blob: string): boolean {
+  if (!isSshKeyType(type)) return false;
+  try {
+    parseAuthorizedKeyLine(`${type} ${blob}`);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**
@@ -47,7 +47,7 @@ export function parseHostCaExport(text: string, cluster: string): string[] {
       throw new Error('the proxy sent a line that is not a known_hosts @cert-authority line');
     }
     if (!hosts.split(',').includes(`*.${cluster}`)) continue;
-    if (!CA_KEY_TYPES.has(type) || !isKeyBlob(type, blob)) throw new Error(`the proxy sent a malformed ${type.slice(0, 32)} key`);
+    if (!isKeyLine(type, blob)) throw new Error(`the proxy sent a malformed ${type.slice(0, 32)} key`);
     const key = `${type} ${blob}`;
     if (!keys.includes(key)) keys.push(key);
   }
