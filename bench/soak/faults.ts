@@ -13,7 +13,6 @@ const PROXY_DOWN_MS = 5_000;
 export const DB_AGENTS = 2;
 const POSTGRES_DOWN_MS = 10_000;
 
-
 export interface FaultPlanEntry {
   at: number;
   kind: Fault['kind'];
